@@ -1,0 +1,10 @@
+// The SIP message layer: model, parser, serializer, URI and header grammar. Pure, no I/O.
+export * from "./errors.ts";
+export * from "./params.ts";
+export * from "./headers.ts";
+export * from "./uri.ts";
+export * from "./name-addr.ts";
+export * from "./via.ts";
+export * from "./message.ts";
+export * from "./parser.ts";
+export * from "./serializer.ts";

@@ -1,0 +1,54 @@
+// RFC 3261 §18: the transport layer's one small interface. Runtime adapters (Bun, Deno, Node)
+// implement SocketAdapter; everything above the transport layer sees only these types.
+
+/** Transport protocol, lowercase. TLS and WS come later. */
+export type Protocol = "udp" | "tcp";
+
+/** A socket address. `host` is a bare IP literal (no IPv6 brackets). */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** An address with the protocol used to reach it. */
+export interface Endpoint extends Address {
+  protocol: Protocol;
+}
+
+/** Callbacks a socket adapter calls. Adapters never throw into the runtime's event loop. */
+export interface SocketEvents {
+  /** One whole datagram (UDP) or one framed message (TCP, framed by the adapter's caller). */
+  onData(data: Uint8Array, source: Endpoint): void;
+  /** A send or connection failure attributed to a destination (ICMP, ECONNREFUSED, reset). */
+  onError(dest: Endpoint, err: Error): void;
+}
+
+/** A bound socket (UDP) or listening server with its connection pool (TCP). */
+export interface Listener {
+  /** The bound address (port resolved when 0 was asked). */
+  readonly local: Endpoint;
+  /**
+   * Send bytes to `dest`. For TCP, reuse an open connection to that remote address (inbound or
+   * outbound) or open one. Failures are reported through `onError` and, when given, `fail`;
+   * send never throws.
+   */
+  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void;
+  close(): Promise<void>;
+}
+
+/** Runtime-specific socket factory. */
+export interface SocketAdapter {
+  readonly runtime: "bun" | "deno" | "node";
+  udp(bind: Address, events: SocketEvents): Promise<Listener>;
+  tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener>;
+}
+
+/** TCP behaviour shared by every adapter. */
+export interface TcpOptions {
+  /** Close a connection idle for this long (ms). */
+  idleTimeoutMs: number;
+  /** Largest framed message; a larger one closes the connection. */
+  maxMessageSize: number;
+  /** Connect timeout for outbound connections (ms). */
+  connectTimeoutMs: number;
+}
