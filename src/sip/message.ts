@@ -77,7 +77,7 @@ export abstract class SipMessage {
     const list = LIST_HEADERS.has(key);
     for (const h of this.headers) {
       if (h.key !== key) continue;
-      if (list) for (const v of splitList(h.value)) out.push(v);
+      if (list) { for (const v of splitList(h.value)) out.push(v); }
       else out.push(h.value);
     }
     return out;
@@ -155,8 +155,10 @@ export abstract class SipMessage {
   }
   /** Contact values (none for "*" or when absent). */
   get contacts(): NameAddr[] {
-    return this.cached("contact", () =>
-      this.getAll("contact").filter((v) => v !== "*").map((v) => parseNameAddr(v, "Contact")));
+    return this.cached(
+      "contact",
+      () => this.getAll("contact").filter((v) => v !== "*").map((v) => parseNameAddr(v, "Contact")),
+    );
   }
   get recordRoutes(): NameAddr[] {
     return this.cached(

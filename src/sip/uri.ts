@@ -108,7 +108,9 @@ export function parseUri(text: string, part = "Request-URI"): Uri {
     const close = hostpart.indexOf("]");
     if (close < 0) throw new SipParseError(part, "unterminated IPv6 reference");
     host = hostpart.slice(0, close + 1);
-    if (!/^\[[0-9A-Fa-f:.]+\]$/.test(host)) throw new SipParseError(part, `bad IPv6 reference ${host}`);
+    if (!/^\[[0-9A-Fa-f:.]+\]$/.test(host)) {
+      throw new SipParseError(part, `bad IPv6 reference ${host}`);
+    }
     after = hostpart.slice(close + 1);
   } else {
     const end = firstOf(hostpart, ":;", hostpart.length);

@@ -43,8 +43,9 @@ export class Via {
 
 /** Parse one Via value ("SIP/2.0/UDP host:port;branch=..."); split lists first. */
 export function parseVia(text: string): Via {
-  const m = /^\s*([^\s/]+)\s*\/\s*([^\s/]+)\s*\/\s*([^\s/;]+)\s+(\[[^\]]*\]|[^\s:;]+)\s*(?::\s*([0-9]+))?\s*(.*)$/s
-    .exec(text);
+  const m =
+    /^\s*([^\s/]+)\s*\/\s*([^\s/]+)\s*\/\s*([^\s/;]+)\s+(\[[^\]]*\]|[^\s:;]+)\s*(?::\s*([0-9]+))?\s*(.*)$/s
+      .exec(text);
   if (!m) throw new SipParseError("Via", `malformed Via "${text.slice(0, 60)}"`);
   const [, name, version, transport, host, port, rest] = m;
   const protocol = `${name}/${version}`;

@@ -1,0 +1,191 @@
+// The effective configuration after loading, validation and defaults. Every duration is in
+// milliseconds here, whatever unit the file used. This file is the contract between the config
+// loader and the layers that read it.
+
+import type { Protocol } from "../transport/types.ts";
+
+/** One listen socket set: an address and port, over one or more transports. */
+export interface ListenConfig {
+  address: string; // bare IP literal, "0.0.0.0" or "::" for all
+  port: number;
+  transports: Protocol[];
+}
+
+export interface SipConfig {
+  listen: ListenConfig[];
+  /** Address written in Via/Contact when bound to a wildcard; undefined = pick per destination. */
+  advertise?: string;
+  /** RFC 3261 timers, ms. */
+  t1: number;
+  t2: number;
+  t4: number;
+  maxMessageSize: number;
+  maxHeaders: number;
+  tcpIdleTimeout: number;
+  tcpConnectTimeout: number;
+  userAgent: string;
+}
+
+export interface HttpConfig {
+  /** Disabled when undefined. */
+  address: string;
+  port: number;
+  token?: string;
+}
+
+export interface LogConfig {
+  level: "debug" | "info" | "warn" | "error";
+  format: "json" | "pretty";
+}
+
+/** What a routing rule matches on; every given criterion must hold. */
+export interface MatchConfig {
+  ruriUserPrefix?: string[];
+  ruriUserRegex?: RegExp;
+  fromUserPrefix?: string[];
+  fromUserRegex?: RegExp;
+  /** CIDR blocks, e.g. "10.0.0.0/8", "::1/128". */
+  source?: string[];
+}
+
+/** Request-URI user rewrite (Sippy CLD-style): strip, then regex replace, then prefix. */
+export interface UserRewrite {
+  strip: number;
+  prefix: string;
+  regex?: RegExp;
+  replace: string;
+}
+
+export interface CallerIdRewrite {
+  /** Replace the From user. */
+  user?: string;
+  /** Replace the From display name (without quotes). */
+  display?: string;
+  /** Apply a rewrite to the From user. */
+  rewrite?: UserRewrite;
+}
+
+export interface RouteTimers {
+  /** No 1xx within this → next route (ms). Default 5000. */
+  noProgress?: number;
+  /** No 2xx within this after the first 1xx → CANCEL, caller gets 480/408 (ms). */
+  noAnswer?: number;
+  /** Maximum call duration after answer → BYE both sides (ms). */
+  maxDuration?: number;
+}
+
+export interface HeaderPolicy {
+  /** Headers added to the outgoing INVITE (name → value). */
+  add: Record<string, string>;
+  /** Header names (lowercase; "x-*" wildcard allowed) copied from the incoming INVITE. */
+  pass: string[];
+  /** Header names (lowercase) never copied, even if `pass` matches. */
+  remove: string[];
+}
+
+export interface RouteConfig {
+  /** Human name, for CDRs and logs. */
+  name: string;
+  host: string;
+  port: number;
+  transport: Protocol;
+  ruriUser?: UserRewrite;
+  callerId?: CallerIdRewrite;
+  timers: RouteTimers;
+  /** Final codes that end the call instead of failing over. Default [486, 600, 603]. */
+  stopCodes: number[];
+  /** Fail over on a timeout / transport error. Default true. */
+  failoverOnTimeout: boolean;
+  /** Follow 3xx instead of relaying them. Default false. */
+  followRedirects: boolean;
+  /** Upstream digest credentials for 401/407. */
+  auth?: { username: string; password: string };
+  headers: HeaderPolicy;
+  /** In-dialog keep-alive: every `interval` ms send `method`; undefined = off. */
+  keepalive?: { method: "OPTIONS" | "INVITE"; interval: number };
+  media: "none" | "rtpengine" | "rtpproxy";
+}
+
+/** Authentication/authorization of incoming calls for a rule. */
+export interface RuleAuth {
+  mode: "none" | "source" | "digest";
+  realm: string;
+  /** On RADIUS timeout: "reject" (503) or "allow". */
+  onTimeout: "reject" | "allow";
+}
+
+export interface RuleConfig {
+  name: string;
+  match: MatchConfig;
+  routes: RouteConfig[];
+  auth: RuleAuth;
+}
+
+export interface RadiusServer {
+  address: string;
+  authPort: number;
+  acctPort: number;
+  secret: string;
+  timeout: number;
+  retries: number;
+}
+
+export interface RadiusConfig {
+  servers: RadiusServer[];
+  nasIp?: string;
+  /** Cisco h323-gw-id. */
+  gatewayId: string;
+  /** Interim-Update interval (ms); 0 = off. */
+  interimInterval: number;
+  /** "draft-sterman" (default) or "rfc5090". */
+  digestStyle: "draft-sterman" | "rfc5090";
+}
+
+export interface CdrConfig {
+  dir: string;
+  fsync: "every" | "batched";
+  fsyncInterval: number;
+  rotateBytes: number;
+  file?: { path: string; format: "jsonl" | "csv"; rotate: "daily" | "size"; rotateBytes: number };
+  radius: boolean;
+  webhook?: { url: string; batch: number; timeout: number; headers: Record<string, string> };
+}
+
+export interface MediaRelayServer {
+  address: string;
+  port: number;
+  weight: number;
+}
+
+export interface MediaConfig {
+  rtpengine: MediaRelayServer[];
+  rtpproxy: MediaRelayServer[];
+  onFailure: "reject" | "pass";
+  /** Payload type names or numbers allowed (codec mask); empty = all. */
+  codecs: string[];
+  ice: "strip" | "keep";
+  timeout: number;
+  retries: number;
+}
+
+export interface LimitsConfig {
+  /** New INVITEs beyond this many live calls get 503. */
+  maxCalls: number;
+  /** Retry-After seconds sent with 503 when shedding load or draining. */
+  retryAfter: number;
+  /** Deadline for POST /drain before live calls are dropped (ms). */
+  drainTimeout: number;
+}
+
+export interface Config {
+  /** File the config came from ("<embedded>" for the default). */
+  source: string;
+  sip: SipConfig;
+  http?: HttpConfig;
+  log: LogConfig;
+  limits: LimitsConfig;
+  rules: RuleConfig[];
+  radius?: RadiusConfig;
+  cdr?: CdrConfig;
+  media?: MediaConfig;
+}

@@ -1,0 +1,103 @@
+// In-process metrics with Prometheus text exposition (format 0.0.4). Counters are plain numbers
+// keyed by a label string, so an increment on the hot path is one Map lookup.
+
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const parts = Object.keys(labels).sort().map((k) =>
+    `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+  );
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+/** A metric family: counter or gauge, optionally with labels. */
+export class Metric {
+  readonly values = new Map<string, number>();
+  constructor(
+    public readonly name: string,
+    public readonly help: string,
+    public readonly type: "counter" | "gauge",
+  ) {}
+  inc(labels?: Labels, n = 1): void {
+    const k = labelKey(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + n);
+  }
+  dec(labels?: Labels, n = 1): void {
+    this.inc(labels, -n);
+  }
+  set(value: number, labels?: Labels): void {
+    this.values.set(labelKey(labels), value);
+  }
+  get(labels?: Labels): number {
+    return this.values.get(labelKey(labels)) ?? 0;
+  }
+}
+
+/** Histogram with fixed buckets (seconds). */
+export class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    public readonly name: string,
+    public readonly help: string,
+    public readonly buckets: number[],
+  ) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
+  }
+}
+
+/** A set of metrics; gauges may be computed at scrape time through `collect` hooks. */
+export class Registry {
+  private metrics = new Map<string, Metric | Histogram>();
+  private collectors: (() => void)[] = [];
+
+  counter(name: string, help: string): Metric {
+    return this.getOrCreate(name, () => new Metric(name, help, "counter")) as Metric;
+  }
+  gauge(name: string, help: string): Metric {
+    return this.getOrCreate(name, () => new Metric(name, help, "gauge")) as Metric;
+  }
+  histogram(name: string, help: string, buckets: number[]): Histogram {
+    return this.getOrCreate(name, () => new Histogram(name, help, buckets)) as Histogram;
+  }
+  /** Run `fn` before each exposition (to refresh gauges such as active calls or memory). */
+  onCollect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
+
+  private getOrCreate(name: string, make: () => Metric | Histogram): Metric | Histogram {
+    let m = this.metrics.get(name);
+    if (!m) this.metrics.set(name, m = make());
+    return m;
+  }
+
+  /** Prometheus text format. */
+  expose(): string {
+    for (const c of this.collectors) c();
+    let out = "";
+    for (const m of this.metrics.values()) {
+      out += `# HELP ${m.name} ${m.help}\n`;
+      if (m instanceof Histogram) {
+        out += `# TYPE ${m.name} histogram\n`;
+        m.buckets.forEach((b, i) => out += `${m.name}_bucket{le="${b}"} ${m.counts[i]}\n`);
+        out +=
+          `${m.name}_bucket{le="+Inf"} ${m.count}\n${m.name}_sum ${m.sum}\n${m.name}_count ${m.count}\n`;
+        continue;
+      }
+      out += `# TYPE ${m.name} ${m.type}\n`;
+      if (m.values.size === 0) out += `${m.name} 0\n`;
+      for (const [k, v] of m.values) out += `${m.name}${k} ${v}\n`;
+    }
+    return out;
+  }
+}
+
+/** The process-wide registry. */
+export const metrics = new Registry();
