@@ -1,0 +1,118 @@
+// Contract between the transaction layer (RFC 3261 §17, RFC 6026), the transport below it and
+// the transaction user (dialog / B2BUA core) above it.
+
+import type { SipRequest, SipResponse } from "../sip/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
+import type { Clock, Random, Timers } from "../util/clock.ts";
+
+/** What the transaction layer needs from the transport layer. Neither call throws. */
+export interface MessageSender {
+  /** Serialize and send a request to `dest` (Via already in place). */
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void;
+  /**
+   * Send a response per RFC 3261 §18.2.2 / RFC 3581: over the connection the request came on
+   * (`source` is where it came from), else to received/rport of the top Via.
+   */
+  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void;
+}
+
+/** Protocol timers (ms). Defaults T1 500, T2 4000, T4 5000. */
+export interface TimerConfig {
+  t1: number;
+  t2: number;
+  t4: number;
+}
+
+export interface TransactionLayerOptions extends TimerConfig {
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  sender: MessageSender;
+  user: TransactionUser;
+}
+
+/** Events the layer delivers upward. */
+export interface TransactionUser {
+  /**
+   * A request that created a new server transaction (`tx` set), or an ACK that matched no
+   * INVITE server transaction (`tx` undefined: an ACK for a 2xx, which belongs to the dialog).
+   * Retransmissions are absorbed by the layer and never reach here. CANCEL is handled by the
+   * layer itself (see ServerTransaction.onCancel) and never reaches here either.
+   */
+  onRequest(req: SipRequest, tx: ServerTransaction | undefined, source: Endpoint): void;
+  /**
+   * A response that matched no client transaction: a 2xx retransmission for an INVITE whose
+   * transaction has ended (RFC 6026 §7.2), or a stray. The TU re-ACKs 2xx it knows.
+   */
+  onStrayResponse(res: SipResponse, source: Endpoint): void;
+}
+
+/** Named states, RFC 3261 figures 5-8 as amended by RFC 6026. */
+export type ClientInviteState =
+  | "Calling"
+  | "Proceeding"
+  | "Accepted"
+  | "Completed"
+  | "Terminated";
+export type ClientNonInviteState = "Trying" | "Proceeding" | "Completed" | "Terminated";
+export type ServerInviteState =
+  | "Proceeding"
+  | "Accepted"
+  | "Completed"
+  | "Confirmed"
+  | "Terminated";
+export type ServerNonInviteState = "Trying" | "Proceeding" | "Completed" | "Terminated";
+
+/** How a client transaction reports to its owner. */
+export interface ClientHandler {
+  /** Every response passed up: provisionals, the final, and (INVITE, Accepted) 2xx retransmissions. */
+  onResponse(res: SipResponse, tx: ClientTransaction): void;
+  /** Timer B or F fired with no final response. */
+  onTimeout(tx: ClientTransaction): void;
+  /** The transport could not deliver (ICMP, connection refused, reset). */
+  onTransportError(tx: ClientTransaction, err: Error): void;
+  /** The transaction reached Terminated (optional). */
+  onTerminated?(tx: ClientTransaction): void;
+}
+
+/** A client transaction as the TU sees it. */
+export interface ClientTransaction {
+  readonly request: SipRequest;
+  readonly dest: Endpoint;
+  readonly state: ClientInviteState | ClientNonInviteState;
+  /** Branch of the top Via (transaction id). */
+  readonly branch: string;
+  /**
+   * INVITE only: send CANCEL per §9.1 (same Request-URI, Call-ID, From, To, CSeq number, top
+   * Via; Route copied) in its own non-INVITE client transaction. Before any provisional has
+   * arrived, the CANCEL is held and sent when one arrives (§9.1); if a final arrives first it
+   * is not sent. `reason` becomes a Reason header (RFC 3326) when given. The CANCEL's own
+   * responses are absorbed; if no final response to the INVITE arrives within 64*T1 after the
+   * CANCEL, the INVITE transaction times out (onTimeout).
+   */
+  cancel(reason?: string): void;
+  /** Stop retransmitting and forget the transaction now (TU gave up on it). */
+  terminate(): void;
+}
+
+/** A server transaction as the TU sees it. */
+export interface ServerTransaction {
+  readonly request: SipRequest;
+  readonly source: Endpoint;
+  readonly state: ServerInviteState | ServerNonInviteState;
+  /**
+   * Send a response and drive the state machine. INVITE: 1xx keeps Proceeding; 2xx moves to
+   * Accepted (RFC 6026) and the layer retransmits that 2xx (T1 doubling, capped at T2) until
+   * {@link acked} is called or Timer L (64*T1) fires, then calls `onNoAck`; 300-699 moves to
+   * Completed with Timers G/H and absorbs the ACK. Non-INVITE: per figure 8.
+   */
+  respond(res: SipResponse): void;
+  /** INVITE: the TU saw the ACK for the 2xx (it matched the dialog): stop retransmitting. */
+  acked(): void;
+  /** INVITE: set by the TU to hear of a CANCEL matching this transaction (already answered 200). */
+  onCancel?: (cancel: SipRequest) => void;
+  /** INVITE: Timer L (or H for non-2xx) fired without an ACK. */
+  onNoAck?: () => void;
+  /** The transport failed while sending a response. */
+  onTransportError?: (err: Error) => void;
+}
