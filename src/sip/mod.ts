@@ -8,3 +8,4 @@ export * from "./via.ts";
 export * from "./message.ts";
 export * from "./parser.ts";
 export * from "./serializer.ts";
+export * from "./build.ts";
