@@ -1,0 +1,116 @@
+// What the test suite needs on the machine: Debian packages for the e2e peers (SIPp, FreeRADIUS,
+// rtpengine, Kamailio, Prometheus, tshark, baresip) and Bun for the binary and transport tests.
+
+import { repoRoot, run, which } from "./proc.ts";
+
+/** One command the tests call, the Debian package that provides it, and alternative names. */
+export interface SystemTool {
+  /** Any of these names on PATH (or in an sbin folder) satisfies the requirement. */
+  commands: string[];
+  /** Debian 12 package. */
+  pkg: string;
+}
+
+/** Everything the e2e tests may call, by Debian package. */
+export const SYSTEM_TOOLS: SystemTool[] = [
+  { commands: ["sipp"], pkg: "sip-tester" },
+  { commands: ["freeradius", "radiusd"], pkg: "freeradius" },
+  { commands: ["radclient"], pkg: "freeradius-utils" },
+  { commands: ["rtpengine"], pkg: "rtpengine-daemon" },
+  { commands: ["kamailio"], pkg: "kamailio" },
+  { commands: ["promtool"], pkg: "prometheus" },
+  { commands: ["prometheus"], pkg: "prometheus" },
+  { commands: ["tshark"], pkg: "tshark" },
+  { commands: ["ss"], pkg: "iproute2" },
+  { commands: ["baresip"], pkg: "baresip-core" },
+];
+
+/** Debian packages whose commands are missing, without duplicates, in table order. */
+export function missingPackages(tools: SystemTool[] = SYSTEM_TOOLS): string[] {
+  const missing: string[] = [];
+  for (const t of tools) {
+    if (t.commands.some((c) => which(c) !== undefined)) continue;
+    if (!missing.includes(t.pkg)) missing.push(t.pkg);
+  }
+  return missing;
+}
+
+/** True when running as root (apt-get can be used). */
+export function isRoot(): boolean {
+  return Deno.uid?.() === 0;
+}
+
+const POLICY_RC = "/usr/sbin/policy-rc.d";
+
+/**
+ * `apt-get update` once, then one `apt-get install -y` for all `pkgs`. Service start is denied
+ * during the install (policy-rc.d exit 101) so that kamailio, freeradius or prometheus do not
+ * start as daemons and take the ports the tests use.
+ */
+export async function aptInstall(pkgs: string[], timeoutMs: number): Promise<boolean> {
+  if (pkgs.length === 0) return true;
+  const env = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_MODE: "a" };
+  let ownPolicy = false;
+  try {
+    Deno.statSync(POLICY_RC);
+  } catch {
+    Deno.writeTextFileSync(
+      POLICY_RC,
+      "#!/bin/sh\n# written by tandem scripts/test.ts\nexit 101\n",
+      {
+        mode: 0o755,
+      },
+    );
+    ownPolicy = true;
+  }
+  const deadline = Date.now() + timeoutMs;
+  try {
+    console.log(`[deps] apt-get update && apt-get install -y ${pkgs.join(" ")}`);
+    const upd = await run("apt-get", {
+      args: ["update", "-q"],
+      env,
+      timeoutMs: Math.max(1000, deadline - Date.now()),
+    });
+    if (upd.code !== 0) {
+      console.error(`[deps] apt-get update exited ${upd.code}; trying install anyway`);
+    }
+    const inst = await run("apt-get", {
+      args: ["install", "-y", "-q", "--no-install-recommends", ...pkgs],
+      env,
+      timeoutMs: Math.max(1000, deadline - Date.now()),
+    });
+    return inst.code === 0;
+  } finally {
+    if (ownPolicy) Deno.removeSync(POLICY_RC);
+  }
+}
+
+/** Bun on PATH, else the copy under `.tools/`, else undefined. `BUN_BIN` wins over both. */
+export function findBun(): string | undefined {
+  const env = Deno.env.get("BUN_BIN");
+  if (env) return env;
+  const local = `${repoRoot}/.tools/node_modules/.bin/bun`;
+  return which("bun") ?? (exists(local) ? local : undefined);
+}
+
+/** Find Bun, installing `bun@1` into `.tools/` with npm when it is nowhere. */
+export async function ensureBun(timeoutMs: number): Promise<string | undefined> {
+  const found = findBun();
+  if (found) return found;
+  console.log("[deps] bun not found: npm install --prefix .tools bun@1");
+  const res = await run("npm", {
+    args: ["install", "--prefix", `${repoRoot}/.tools`, "--no-audit", "--no-fund", "bun@1"],
+    timeoutMs,
+  });
+  if (res.code !== 0) return undefined;
+  return findBun();
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
