@@ -1,0 +1,118 @@
+// The contract between the HTTP API and the running B2BUA. The HTTP layer sits at the top beside
+// mod.ts and must not import b2bua internals, so the wiring hands it one object implementing
+// this interface. Every shape here is what the API returns as JSON, so fields are plain data:
+// ISO-8601 strings for times, `null` (not a missing key) for "not yet".
+
+/** Liveness of one listening SIP socket. */
+export interface TransportHealth {
+  /** Human label, e.g. "udp 127.0.0.1:5060". */
+  name: string;
+  ok: boolean;
+  /** Why it is not ok (socket closed, bind lost...), for the operator. */
+  detail?: string;
+}
+
+/** What GET /health reports: the process is alive and can still serve SIP. */
+export interface HealthReport {
+  /** False when the wiring knows the process is unhealthy for a reason not listed below. */
+  ok: boolean;
+  transports: TransportHealth[];
+  /** Latest event-loop lag sample (see src/util/process-metrics.ts). */
+  eventLoopLagMs: number;
+}
+
+/** What GET /ready reports: whether new calls should be sent here. */
+export interface ReadyReport {
+  ready: boolean;
+  /** Why not, e.g. "draining" or "no routing rules loaded". */
+  reason?: string;
+}
+
+/** Query filters of GET /calls; every given criterion must hold. */
+export interface CallFilter {
+  /** Exact call state, e.g. "ringing", "answered". */
+  state?: string;
+  /** Exact route name. */
+  route?: string;
+  /** Substring of the caller's From URI or user. */
+  caller?: string;
+  /** Substring of the callee's Request-URI or user. */
+  callee?: string;
+  /** At most this many calls (the API always passes a value, default 1000). */
+  limit?: number;
+}
+
+/** The incoming (A) leg. */
+export interface CallerLegSummary {
+  callId: string;
+  /** From header URI as received. */
+  from: string;
+  /** To header URI as received. */
+  to: string;
+  /** Request-URI as received. */
+  ruri: string;
+  /** Source address of the INVITE, "host:port" (IPv6 in brackets). */
+  source: string;
+  /** Dialog state of this leg, e.g. "early", "confirmed", "terminated". */
+  state: string;
+}
+
+/** The outgoing (B) leg of the current attempt. */
+export interface CalleeLegSummary {
+  callId: string;
+  /** Request-URI sent, after rewrites. */
+  ruri: string;
+  /** Next hop, "transport:host:port". */
+  target: string;
+  state: string;
+}
+
+/** One call as GET /calls and GET /calls/:id return it. */
+export interface CallSummary {
+  /** Tandem's call id (what DELETE /calls/:id takes). */
+  id: string;
+  state: string;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  /** Name of the matching rule, null before routing. */
+  rule: string | null;
+  /** Name of the route of the current attempt, null before the first attempt. */
+  route: string | null;
+  /** 1-based attempt number (failover increments it); 0 before the first attempt. */
+  attempt: number;
+  caller: CallerLegSummary;
+  callee: CalleeLegSummary | null;
+  /** Seconds since answer (to end, if ended); 0 when never answered. */
+  durationSeconds: number;
+}
+
+/** Outcome of POST /reload; on failure the running config is unchanged. */
+export type ReloadResult =
+  | { ok: true; rules: number }
+  | { ok: false; errors: string[] };
+
+/** Outcome of POST /drain. */
+export interface DrainResult {
+  /** Calls still up when draining started. */
+  activeCalls: number;
+  /** ISO time after which remaining calls are dropped. */
+  deadline: string;
+}
+
+/** What the HTTP API needs from the running Tandem; the lead implements it in the wiring. */
+export interface ControlPlane {
+  /** Cheap and synchronous: called by every liveness probe. */
+  health(): HealthReport;
+  ready(): ReadyReport;
+  listCalls(filter: CallFilter): CallSummary[];
+  getCall(id: string): CallSummary | undefined;
+  /** Hang up both legs (BYE or CANCEL as the state needs); false when the id is unknown. */
+  dropCall(id: string, reason?: string): boolean;
+  /** Re-read the config file and swap routing rules if it validates. */
+  reload(): Promise<ReloadResult>;
+  /** Stop taking new calls (503 + Retry-After); drop what is left after `deadlineMs`. */
+  drain(deadlineMs?: number): DrainResult;
+  /** Flat counters for GET /stats (active calls, totals...). */
+  stats(): Record<string, number>;
+}
