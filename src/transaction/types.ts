@@ -4,6 +4,7 @@
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
+import type { Registry } from "../util/metrics.ts";
 
 /** What the transaction layer needs from the transport layer. Neither call throws. */
 export interface MessageSender {
@@ -14,6 +15,13 @@ export interface MessageSender {
    * (`source` is where it came from), else to received/rport of the top Via.
    */
   sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void;
+  /**
+   * Optional: send already-serialized bytes to exactly `dest` (for TCP, over a connection to
+   * that address). When present, the transaction layer uses it for request retransmissions
+   * (Timers A and E, hop-by-hop ACK resends), serializing once on the first retransmission.
+   * Responses always go through {@link sendResponse}, which owns the §18.2.2 choice of address.
+   */
+  sendRaw?(data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void): void;
 }
 
 /** Protocol timers (ms). Defaults T1 500, T2 4000, T4 5000. */
@@ -29,6 +37,11 @@ export interface TransactionLayerOptions extends TimerConfig {
   random: Random;
   sender: MessageSender;
   user: TransactionUser;
+  /**
+   * Where `tandem_transactions_active{kind}` and `tandem_sip_retransmissions_total{method}`
+   * go; the process-wide registry when omitted. Tests pass their own.
+   */
+  metrics?: Registry;
 }
 
 /** Events the layer delivers upward. */

@@ -1,0 +1,247 @@
+// RFC 3261 §17 transaction layer (with RFC 6026): matches inbound messages to transactions
+// (§17.1.3, §17.2.3), creates transactions, answers CANCEL (§9.2) and merged requests
+// (§8.2.2.2) itself, and keeps the live transactions in one map per side.
+
+import type { SipRequest, SipResponse } from "../sip/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
+import type { Random, Timers } from "../util/clock.ts";
+import { type Metric, metrics as processMetrics } from "../util/metrics.ts";
+import { clientKey, isMagicBranch, mergeKey, newBranch, randomToken, serverKey } from "./branch.ts";
+import type { ClientBase } from "./client-base.ts";
+import type { TxContext } from "./context.ts";
+import { InviteClient } from "./invite-client.ts";
+import { InviteServer } from "./invite-server.ts";
+import { buildResponse } from "./messages.ts";
+import { NonInviteClient } from "./non-invite-client.ts";
+import { NonInviteServer } from "./non-invite-server.ts";
+import type { ServerBase } from "./server-base.ts";
+import type {
+  ClientHandler,
+  ClientTransaction,
+  MessageSender,
+  TransactionLayerOptions,
+  TransactionUser,
+} from "./types.ts";
+
+/** Responses to a CANCEL are of no interest to anyone: §9.1 leaves the outcome to the INVITE. */
+const ABSORB_CANCEL: ClientHandler = {
+  onResponse() {},
+  onTimeout() {},
+  onTransportError() {},
+};
+
+/** The transaction layer. One per process; the transport calls it, it calls the TU. */
+export class TransactionLayer implements TxContext {
+  readonly t1: number;
+  readonly t2: number;
+  readonly t4: number;
+  readonly timers: Timers;
+  readonly sender: MessageSender;
+  readonly user: TransactionUser;
+  private readonly random: Random;
+  /** §17.1.3: branch + CSeq method → client transaction. */
+  private readonly clients = new Map<string, ClientBase>();
+  /** §17.2.3: branch + sent-by + method (or the RFC 2543 tuple) → server transaction. */
+  private readonly servers = new Map<string, ServerBase>();
+  /**
+   * §8.2.2.2 index: From tag + Call-ID + CSeq → server transaction, for requests without a To
+   * tag. A second map because a merged request differs from the original by its branch, which
+   * is the primary key.
+   */
+  private readonly merge = new Map<string, ServerBase>();
+  private readonly counts = {
+    clientInvite: 0,
+    clientNonInvite: 0,
+    serverInvite: 0,
+    serverNonInvite: 0,
+  };
+  private readonly retransmissions: Metric;
+
+  constructor(opts: TransactionLayerOptions) {
+    this.t1 = opts.t1;
+    this.t2 = opts.t2;
+    this.t4 = opts.t4;
+    this.timers = opts.timers;
+    this.sender = opts.sender;
+    this.user = opts.user;
+    this.random = opts.random;
+    const reg = opts.metrics ?? processMetrics;
+    this.retransmissions = reg.counter(
+      "tandem_sip_retransmissions_total",
+      "SIP requests and responses retransmitted by transactions",
+    );
+    const active = reg.gauge("tandem_transactions_active", "Live SIP transactions");
+    reg.onCollect(() => {
+      const c = this.counts;
+      active.set(c.clientInvite, { kind: "client_invite" });
+      active.set(c.clientNonInvite, { kind: "client_non_invite" });
+      active.set(c.serverInvite, { kind: "server_invite" });
+      active.set(c.serverNonInvite, { kind: "server_non_invite" });
+    });
+  }
+
+  /** Live transaction counts (for leak checks and metrics). */
+  get size(): { client: number; server: number } {
+    return { client: this.clients.size, server: this.servers.size };
+  }
+
+  /** A new RFC 3261 branch: `z9hG4bK` and 96 bits from the injected random. */
+  newBranch(): string {
+    return newBranch(this.random);
+  }
+
+  /**
+   * Create and start a client transaction for `req` (top Via with a branch already in place).
+   * ACK is not a transaction (§17.1.1.3): 2xx ACKs go straight to the sender.
+   */
+  sendRequest(req: SipRequest, dest: Endpoint, handler: ClientHandler): ClientTransaction {
+    if (req.method === "ACK") {
+      throw new TypeError("ACK is not sent through a client transaction; use the sender");
+    }
+    const branch = req.topVia?.branch;
+    if (!isMagicBranch(branch)) {
+      throw new TypeError(`request needs a top Via with a z9hG4bK branch, got "${branch ?? ""}"`);
+    }
+    const key = clientKey(branch, req.cseq.method);
+    if (this.clients.has(key)) {
+      throw new TypeError(`a client transaction with branch ${branch} already exists`);
+    }
+    let tx: ClientBase;
+    if (req.method === "INVITE") {
+      tx = new InviteClient(this, req, dest, handler, key);
+      this.counts.clientInvite++;
+    } else {
+      tx = new NonInviteClient(this, req, dest, handler, key);
+      this.counts.clientNonInvite++;
+    }
+    this.clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  /**
+   * A response from the transport: §17.1.3 matching, else the TU's stray handler. A malformed
+   * CSeq surfaces as the parser's SipParseError.
+   */
+  receiveResponse(res: SipResponse, source: Endpoint): void {
+    let tx: ClientBase | undefined;
+    if (res.status >= 100 && res.status <= 699) {
+      const branch = res.topVia?.branch;
+      if (branch !== undefined) tx = this.clients.get(clientKey(branch, res.cseq.method));
+    }
+    if (tx) tx.receive(res);
+    else this.user.onStrayResponse(res, source);
+  }
+
+  /**
+   * A request from the transport: §17.2.3 matching, CANCEL and merged requests, else the TU.
+   * A malformed CSeq, From or To surfaces as the parser's SipParseError (the transport's 400).
+   */
+  receiveRequest(req: SipRequest, source: Endpoint): void {
+    if (req.topVia === undefined) return; // nowhere to answer; the transport rejects these
+    const method = req.method;
+    if (method === "ACK") return this.receiveAck(req, source);
+    if (method === "CANCEL") return this.receiveCancel(req, source);
+    const key = serverKey(req, method);
+    const existing = this.servers.get(key);
+    if (existing) return existing.receiveRequest(req);
+    let mkey: string | undefined;
+    if (req.to.tag === undefined) {
+      mkey = mergeKey(req);
+      if (this.merge.has(mkey)) {
+        // §8.2.2.2: same request by another path. Answer inside a transaction (not indexed for
+        // merging) so retransmissions and the ACK of the 482 are absorbed.
+        const tx = this.createServer(req, source, key, undefined);
+        tx.respond(buildResponse(req, 482, "Loop Detected", this.newTag()));
+        return;
+      }
+    }
+    const tx = this.createServer(req, source, key, mkey);
+    if (tx.state === "Terminated") return; // the 100 Trying failed synchronously
+    if (mkey !== undefined) this.merge.set(mkey, tx);
+    this.user.onRequest(req, tx, source);
+  }
+
+  private createServer(
+    req: SipRequest,
+    source: Endpoint,
+    key: string,
+    mkey: string | undefined,
+  ): ServerBase {
+    if (req.method === "INVITE") {
+      const tx = new InviteServer(this, req, source, key, mkey);
+      this.servers.set(key, tx);
+      this.counts.serverInvite++;
+      tx.start();
+      return tx;
+    }
+    const tx = new NonInviteServer(this, req, source, key, mkey);
+    this.servers.set(key, tx);
+    this.counts.serverNonInvite++;
+    return tx;
+  }
+
+  /** §17.2.3: an ACK matches the INVITE transaction; otherwise it is a 2xx ACK for the TU. */
+  private receiveAck(ack: SipRequest, source: Endpoint): void {
+    const tx = this.servers.get(serverKey(ack, "INVITE"));
+    if (tx instanceof InviteServer && tx.receiveAck(ack, !isMagicBranch(ack.topVia!.branch))) {
+      return;
+    }
+    this.user.onRequest(ack, undefined, source);
+  }
+
+  /** §9.2: answer a CANCEL 200 (or 481) in its own transaction and tell the INVITE's. */
+  private receiveCancel(cancel: SipRequest, source: Endpoint): void {
+    const key = serverKey(cancel, "CANCEL");
+    const own = this.servers.get(key);
+    if (own) return own.receiveRequest(cancel);
+    const invite = this.servers.get(serverKey(cancel, "INVITE"));
+    const tx = this.createServer(cancel, source, key, undefined);
+    if (!(invite instanceof InviteServer)) {
+      tx.respond(
+        buildResponse(cancel, 481, "Call/Transaction Does Not Exist", this.newTag()),
+      );
+      return;
+    }
+    // §9.2: the CANCEL's To tag should be the one of the INVITE's responses.
+    const toTag = invite.lastResponse?.to.tag ?? this.newTag();
+    tx.respond(buildResponse(cancel, 200, "OK", toTag));
+    if (invite.state === "Proceeding") invite.cancelled(cancel, toTag);
+  }
+
+  // TxContext, used by the transactions.
+
+  /** @internal */
+  removeClient(key: string): void {
+    const tx = this.clients.get(key);
+    if (!tx) return;
+    this.clients.delete(key);
+    if (tx instanceof InviteClient) this.counts.clientInvite--;
+    else this.counts.clientNonInvite--;
+  }
+
+  /** @internal */
+  removeServer(key: string, mkey: string | undefined): void {
+    const tx = this.servers.get(key);
+    if (!tx) return;
+    this.servers.delete(key);
+    if (mkey !== undefined && this.merge.get(mkey) === tx) this.merge.delete(mkey);
+    if (tx instanceof InviteServer) this.counts.serverInvite--;
+    else this.counts.serverNonInvite--;
+  }
+
+  /** @internal */
+  retransmitted(method: string): void {
+    this.retransmissions.inc({ method });
+  }
+
+  /** @internal */
+  sendCancel(cancel: SipRequest, dest: Endpoint): void {
+    this.sendRequest(cancel, dest, ABSORB_CANCEL);
+  }
+
+  /** @internal */
+  newTag(): string {
+    return randomToken(this.random, 2);
+  }
+}

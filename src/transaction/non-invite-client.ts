@@ -1,0 +1,59 @@
+// RFC 3261 §17.1.2 non-INVITE client transaction: figure 6.
+//
+//              |Request from TU, send request, Timer E (unreliable), Timer F
+//              v
+//   Trying --1xx: to TU--> Proceeding --1xx: to TU; Timer E: send, E = T2
+//     | Timer E: send, E = min(2E, T2)    |
+//     +--200-699: to TU, Timer K--> Completed <--200-699--+
+//     | Timer F / transport err           | Timer K
+//     +---------------------------> Terminated
+import type { SipResponse } from "../sip/mod.ts";
+import { ClientBase } from "./client-base.ts";
+import type { ClientNonInviteState } from "./types.ts";
+
+/** The non-INVITE client transaction (figure 6). */
+export class NonInviteClient extends ClientBase {
+  state: ClientNonInviteState = "Trying";
+
+  start(): void {
+    this.transmit(this.request, false);
+    if (this.state !== "Trying") return; // the transport failed synchronously
+    if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer E
+    this.armLifetime(64 * this.ctx.t1); // Timer F
+  }
+
+  receive(res: SipResponse): void {
+    if (this.state !== "Trying" && this.state !== "Proceeding") return; // Completed absorbs
+    if (res.status < 200) {
+      this.state = "Proceeding";
+      this.handler.onResponse(res, this);
+      return;
+    }
+    this.state = "Completed";
+    this.stopTimers();
+    this.handler.onResponse(res, this);
+    if (this.state !== "Completed") return; // the TU terminated the transaction
+    if (this.reliable) this.toTerminated(); // Timer K = 0
+    else this.armLifetime(this.ctx.t4); // Timer K
+  }
+
+  protected retransmitFired(): void {
+    this.retransmitTimer = undefined;
+    if (this.state !== "Trying" && this.state !== "Proceeding") return;
+    this.transmit(this.request, true);
+    if (this.state === "Trying") this.armRetransmit(Math.min(2 * this.interval, this.ctx.t2));
+    else if (this.state === "Proceeding") this.armRetransmit(this.ctx.t2);
+  }
+
+  protected lifetimeFired(): void {
+    this.lifetimeTimer = undefined;
+    if (this.state === "Completed") this.toTerminated(); // Timer K
+    else if (this.state !== "Terminated") {
+      this.toTerminatedAfter(() => this.handler.onTimeout(this)); // Timer F
+    }
+  }
+
+  protected enterTerminated(): void {
+    this.state = "Terminated";
+  }
+}

@@ -1,0 +1,51 @@
+// RFC 3261 §17.2.2 non-INVITE server transaction: figure 8.
+//
+//              |Request received, pass to TU
+//              v
+//   Trying --1xx from TU: send--> Proceeding --1xx from TU: send; request: resend provisional
+//     |  (request: absorbed)          |
+//     +--200-699 from TU: send--> Completed --request: resend final
+//                                    | Timer J (64*T1 unreliable, 0 reliable)
+//                                    v
+//                                Terminated
+import type { SipRequest, SipResponse } from "../sip/mod.ts";
+import { ServerBase } from "./server-base.ts";
+import type { ServerNonInviteState } from "./types.ts";
+
+/** The non-INVITE server transaction (figure 8). */
+export class NonInviteServer extends ServerBase {
+  state: ServerNonInviteState = "Trying";
+
+  respond(res: SipResponse): void {
+    if (this.state !== "Trying" && this.state !== "Proceeding") return; // final already sent
+    this.last = res;
+    if (res.status < 200) {
+      this.state = "Proceeding";
+      this.send(res, false);
+      return;
+    }
+    this.state = "Completed";
+    this.send(res, false);
+    if (this.state !== "Completed") return; // the transport failed synchronously
+    if (this.reliable) this.toTerminated(); // Timer J = 0
+    else this.armLifetime(64 * this.ctx.t1); // Timer J
+  }
+
+  receiveRequest(_req: SipRequest): void {
+    // Trying absorbs; Proceeding and Completed resend the last response (§17.2.2).
+    if ((this.state === "Proceeding" || this.state === "Completed") && this.last) {
+      this.send(this.last, true);
+    }
+  }
+
+  protected retransmitFired(): void {}
+
+  protected lifetimeFired(): void {
+    this.lifetimeTimer = undefined;
+    if (this.state === "Completed") this.toTerminated(); // Timer J
+  }
+
+  protected enterTerminated(): void {
+    this.state = "Terminated";
+  }
+}
