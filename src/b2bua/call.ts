@@ -1,0 +1,89 @@
+// A call is two legs (RFC 7092 §3 B2BUA): the caller's leg, where Tandem is the UAS, and one
+// outgoing leg per route attempt, where Tandem is the UAC. This file holds their state; the
+// engine drives it.
+
+import type { RouteConfig, RuleConfig } from "../config/types.ts";
+import type { Dialog } from "../dialog/mod.ts";
+import type { SipRequest } from "../sip/mod.ts";
+import type { ClientTransaction, ServerTransaction } from "../transaction/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
+import type { TimerHandle } from "../util/clock.ts";
+import type { AttemptRecord, CallRecord } from "./record.ts";
+
+/** Named call states. */
+export type CallState =
+  | "Routing" // INVITE received, first attempt not yet sent (auth, media)
+  | "Proceeding" // an attempt is out, nothing but 100 back
+  | "Early" // a provisional was relayed to the caller
+  | "Confirmed" // answered, both dialogs confirmed
+  | "Terminating" // BYE/CANCEL sent, waiting for the ends
+  | "Ended";
+
+/** Named attempt states. */
+export type AttemptState =
+  | "Calling" // INVITE sent
+  | "Early" // provisional received
+  | "Answered" // 2xx received and ACKed
+  | "Cancelling" // CANCEL sent, final awaited
+  | "Failed" // final non-2xx, timeout or transport error
+  | "Abandoned"; // given up (failover/cancel); a late 2xx is ACKed and BYEd
+
+/** The caller's side. */
+export interface CallerLeg {
+  invite: SipRequest;
+  stx: ServerTransaction;
+  source: Endpoint;
+  localTag: string;
+  /** Our Contact value towards the caller. */
+  contact: string;
+  /** Where in-dialog requests to the caller go. */
+  dest: Endpoint;
+  dialog?: Dialog;
+}
+
+/** One outgoing attempt (route try) and its dialog. */
+export interface Attempt {
+  index: number;
+  route: RouteConfig;
+  state: AttemptState;
+  invite: SipRequest;
+  ctx: ClientTransaction;
+  dest: Endpoint;
+  contact: string;
+  dialog?: Dialog;
+  /** ACK sent for the 2xx, kept to answer 2xx retransmissions (RFC 6026 §8.4). */
+  ack?: SipRequest;
+  authTried: boolean;
+  record: AttemptRecord;
+}
+
+/** An in-dialog request relayed from one leg to the other, waiting for its answer. */
+export interface PendingRelay {
+  from: "a" | "b";
+  stx: ServerTransaction;
+  ctx: ClientTransaction;
+  method: string;
+}
+
+/** A call and everything Tandem keeps about it. */
+export interface Call {
+  id: string;
+  state: CallState;
+  rule: RuleConfig;
+  routes: RouteConfig[];
+  a: CallerLeg;
+  b?: Attempt;
+  attempts: Attempt[];
+  /** Maximum duration from RADIUS (h323-credit-time) overriding the route's, ms. */
+  creditMs?: number;
+  timers: {
+    noProgress?: TimerHandle;
+    noAnswer?: TimerHandle;
+    maxDuration?: TimerHandle;
+    keepalive?: TimerHandle;
+  };
+  /** re-INVITE in progress on either side (for glare, 491). */
+  reinvite?: PendingRelay;
+  /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */
+  record: CallRecord;
+}

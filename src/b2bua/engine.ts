@@ -1,0 +1,1118 @@
+// The B2BUA core (RFC 3261 §16-free: a UAS and a UAC glued together, RFC 7092). It is the
+// transaction user: new INVITEs become calls, in-dialog requests are relayed to the other leg
+// with that leg's tags and CSeq, answers are relayed back, and the call timers and failover run
+// on the injected clock.
+
+import type { Config, RouteConfig } from "../config/types.ts";
+import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
+import {
+  bareHost,
+  createResponse,
+  type Header,
+  headerList,
+  NameAddr,
+  Params,
+  reasonPhrase,
+  SipRequest,
+  type SipResponse,
+  type Uri,
+  Uri as UriClass,
+  uriHost,
+} from "../sip/mod.ts";
+import type {
+  ClientHandler,
+  ClientTransaction,
+  ServerTransaction,
+  TransactionUser,
+} from "../transaction/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
+import type { Clock, Random, Timers } from "../util/clock.ts";
+import { Logger, silentLogger } from "../util/log.ts";
+import { metrics } from "../util/metrics.ts";
+import type { Attempt, Call, PendingRelay } from "./call.ts";
+import { decideFailover } from "./failover.ts";
+import { applyHeaderPolicy } from "./header-policy.ts";
+import { token } from "./ids.ts";
+import type { CallRecord, EndedBy } from "./record.ts";
+import { matchRule, rewriteUser } from "./router.ts";
+
+/** What the B2BUA needs from the transport layer. */
+export interface Network {
+  localFor(dest: Endpoint): Endpoint;
+  isLocal(host: string, port?: number): boolean;
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void;
+  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void;
+}
+
+/** What the B2BUA needs from the transaction layer. */
+export interface Transactions {
+  sendRequest(req: SipRequest, dest: Endpoint, handler: ClientHandler): ClientTransaction;
+  newBranch(): string;
+}
+
+/** Answer to a challenge from upstream (RFC 3261 §22.2), supplied by the aaa layer. */
+export type DigestResponder = (args: {
+  method: string;
+  uri: string;
+  username: string;
+  password: string;
+  challenge: string;
+  cnonce: string;
+  nc: number;
+}) => string;
+
+/** Outcome of authorizing an incoming call (RADIUS), supplied by the aaa layer. */
+export interface Authorization {
+  outcome: "accept" | "reject" | "timeout" | "challenge";
+  /** For "challenge": the Proxy-Authenticate value to send with 407. */
+  challenge?: string;
+  creditTimeMs?: number;
+  /** Routes "host:port[;transport=tcp]" replacing the configured ones. */
+  routes?: string[];
+  callerId?: string;
+  display?: string;
+}
+
+/** Optional services the wiring plugs in (AAA, CDR, media). */
+export interface B2buaServices {
+  digest?: DigestResponder;
+  authorize?: (call: Call, req: SipRequest, source: Endpoint) => Promise<Authorization>;
+  /** Called once per call when it has ended, with its complete record. */
+  onCallEnded?: (rec: CallRecord, call: Call) => void;
+  /** Called when a call is answered. */
+  onCallAnswered?: (rec: CallRecord, call: Call) => void;
+}
+
+export interface B2buaOptions {
+  config: () => Config;
+  net: Network;
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  log?: Logger;
+  services?: B2buaServices;
+}
+
+const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
+const DEFAULT_NO_PROGRESS = 5000;
+/** In-dialog methods relayed leg to leg as non-INVITE requests. */
+const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
+/** Headers of an in-dialog request or response that travel to the other leg. */
+const PASS_IN_DIALOG = new Set([
+  "content-type",
+  "content-disposition",
+  "content-encoding",
+  "content-language",
+  "reason",
+  "event",
+  "subscription-state",
+  "refer-to",
+  "referred-by",
+  "replaces",
+  "info-package",
+  "recv-info",
+  "accept",
+  "allow-events",
+  "session-expires",
+  "min-se",
+  "retry-after",
+  "warning",
+  "subject",
+  "expires",
+]);
+
+const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
+const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
+const mSetups = metrics.counter("tandem_call_attempts_total", "Outgoing call attempts.");
+
+/** The B2BUA engine. Attach the transaction layer before traffic flows. */
+export class B2bua implements TransactionUser {
+  /** Live calls by call id. */
+  readonly calls = new Map<string, Call>();
+  /** Leg lookup by dialog key (Call-ID + our tag) for in-dialog requests and stray responses. */
+  private legs = new Map<string, { call: Call; side: "a" | "b"; attempt?: Attempt }>();
+  private txl!: Transactions;
+  private log: Logger;
+  draining = false;
+  private svc: B2buaServices;
+
+  constructor(private opts: B2buaOptions) {
+    this.log = opts.log ?? silentLogger;
+    this.svc = opts.services ?? {};
+    metrics.onCollect(() => mActive.set(this.calls.size));
+  }
+
+  /** Connect the transaction layer (it is created with this engine as its user). */
+  attach(txl: Transactions): void {
+    this.txl = txl;
+  }
+
+  /** Plug services in after construction (AAA, CDR). */
+  setServices(s: B2buaServices): void {
+    this.svc = { ...this.svc, ...s };
+  }
+
+  // ---------------------------------------------------------------- inbound requests
+
+  onRequest(req: SipRequest, tx: ServerTransaction | undefined, source: Endpoint): void {
+    try {
+      if (!tx) return this.onAck(req);
+      if (req.to.tag !== undefined) return this.inDialog(req, tx, source);
+      switch (req.method) {
+        case "INVITE":
+          return this.newCall(req, tx, source);
+        case "OPTIONS":
+          return this.answerOptions(req, tx);
+        case "BYE":
+        case "UPDATE":
+        case "INFO":
+        case "PRACK":
+        case "NOTIFY":
+          return tx.respond(createResponse(req, 481, undefined, this.tag()));
+        case "REGISTER":
+        case "SUBSCRIBE":
+        case "PUBLISH":
+        case "MESSAGE":
+        case "REFER": {
+          const r = createResponse(req, 405, undefined, this.tag());
+          r.add("Allow", ALLOW);
+          return tx.respond(r);
+        }
+        default: {
+          const r = createResponse(req, 501, undefined, this.tag());
+          r.add("Allow", ALLOW);
+          return tx.respond(r);
+        }
+      }
+    } catch (err) {
+      this.log.warn("request-failed", { method: req.method, callId: req.callId, err });
+      try {
+        tx?.respond(createResponse(req, 500, "Server Internal Error", this.tag()));
+      } catch { /* nothing more to do */ }
+    }
+  }
+
+  onStrayResponse(res: SipResponse, _source: Endpoint): void {
+    // RFC 6026 §8.4: a 2xx retransmission after the INVITE transaction ended is re-ACKed by
+    // the TU; a 2xx for an attempt we gave up on is ACKed and BYEd.
+    if (res.status < 200 || res.status >= 300 || res.cseq.method !== "INVITE") return;
+    const tag = res.from.tag;
+    if (!tag) return;
+    const leg = this.legs.get(dialogKey(res.callId, tag));
+    if (!leg?.attempt) return;
+    const at = leg.attempt;
+    if (at.ack && res.to.tag === at.dialog?.remoteTag) {
+      this.opts.net.sendRequest(at.ack, at.dest);
+    }
+  }
+
+  private answerOptions(req: SipRequest, tx: ServerTransaction): void {
+    const r = createResponse(req, 200, undefined, this.tag());
+    r.add("Allow", ALLOW);
+    r.add("Accept", "application/sdp");
+    r.add("Supported", "replaces");
+    tx.respond(r);
+  }
+
+  // ---------------------------------------------------------------- new calls
+
+  private newCall(req: SipRequest, tx: ServerTransaction, source: Endpoint): void {
+    const cfg = this.opts.config();
+    const mf = req.maxForwards ?? 70;
+    if (mf <= 1) return tx.respond(createResponse(req, 483, undefined, this.tag()));
+    const scheme = req.ruri.scheme;
+    if (scheme !== "sip" && scheme !== "sips" && scheme !== "tel") {
+      return tx.respond(createResponse(req, 416, undefined, this.tag()));
+    }
+    if (this.draining || this.calls.size >= cfg.limits.maxCalls) {
+      const r = createResponse(req, 503, this.draining ? "Draining" : "Overloaded", this.tag());
+      r.add("Retry-After", String(cfg.limits.retryAfter));
+      mCalls.inc({ outcome: "shed" });
+      return tx.respond(r);
+    }
+    const ruriUser = req.ruri.user ?? "";
+    const rule = matchRule(cfg.rules, {
+      ruriUser: decodeUser(ruriUser),
+      fromUser: decodeUser(req.from.uri.user ?? ""),
+      sourceIp: source.host,
+    });
+    if (!rule || rule.routes.length === 0) {
+      mCalls.inc({ outcome: "no-route" });
+      return tx.respond(createResponse(req, 404, "No Route", this.tag()));
+    }
+    const now = this.opts.clock.wallNow();
+    const localTag = this.tag();
+    const aLocal = this.opts.net.localFor(source);
+    const call: Call = {
+      id: token(this.opts.random, 16),
+      state: "Routing",
+      rule,
+      routes: rule.routes,
+      a: {
+        invite: req,
+        stx: tx,
+        source,
+        localTag,
+        contact: contactFor(aLocal),
+        dest: callerDest(req, source),
+      },
+      attempts: [],
+      timers: {},
+      record: {
+        id: "",
+        callerCallId: req.callId,
+        callerFrom: req.get("from") ?? "",
+        callerTo: req.get("to") ?? "",
+        callerRuri: req.uri,
+        source: `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+        rule: rule.name,
+        inviteAt: now,
+        attempts: [],
+      },
+    };
+    call.record.id = call.id;
+    this.calls.set(call.id, call);
+    this.legs.set(dialogKey(req.callId, localTag), { call, side: "a" });
+    tx.onCancel = (cancel) => this.onCallerCancel(call, cancel);
+    tx.onNoAck = () => this.onCallerNoAck(call);
+    tx.onTransportError = () => this.hangup(call, "tandem", "caller-unreachable");
+    this.log.debug("call-new", { call: call.id, callId: req.callId, rule: rule.name });
+    if (rule.auth.mode !== "none" && this.svc.authorize) {
+      this.svc.authorize(call, req, source).then(
+        (auth) => this.afterAuthorize(call, auth),
+        (err) => {
+          this.log.warn("authorize-failed", { call: call.id, err });
+          this.afterAuthorize(call, { outcome: "timeout" });
+        },
+      );
+      return;
+    }
+    this.startAttempt(call, 0);
+  }
+
+  private afterAuthorize(call: Call, auth: Authorization): void {
+    if (call.state !== "Routing") return; // cancelled meanwhile
+    const req = call.a.invite;
+    switch (auth.outcome) {
+      case "challenge": {
+        const r = createResponse(req, 407, undefined, call.a.localTag);
+        if (auth.challenge) r.add("Proxy-Authenticate", auth.challenge);
+        return this.failCall(call, r, "auth-challenge");
+      }
+      case "reject":
+        return this.failCall(
+          call,
+          createResponse(req, 403, undefined, call.a.localTag),
+          "auth-reject",
+        );
+      case "timeout":
+        if (call.rule.auth.onTimeout !== "allow") {
+          const r = createResponse(req, 503, "AAA Unavailable", call.a.localTag);
+          r.add("Retry-After", String(this.opts.config().limits.retryAfter));
+          return this.failCall(call, r, "auth-timeout");
+        }
+        break;
+      case "accept":
+        if (auth.creditTimeMs !== undefined) call.creditMs = auth.creditTimeMs;
+        if (auth.routes?.length) {
+          const base = call.routes[0];
+          call.routes = auth.routes.map((t, i) => routeFromTarget(t, base, `radius-${i + 1}`));
+        }
+        if (auth.callerId !== undefined || auth.display !== undefined) {
+          call.routes = call.routes.map((r) => ({
+            ...r,
+            callerId: {
+              ...r.callerId,
+              ...(auth.callerId !== undefined ? { user: auth.callerId } : {}),
+              ...(auth.display !== undefined ? { display: auth.display } : {}),
+            },
+          }));
+        }
+        break;
+    }
+    this.startAttempt(call, 0);
+  }
+
+  /** Answer the caller with a final failure before any attempt and forget the call. */
+  private failCall(call: Call, res: SipResponse, why: string): void {
+    call.a.stx.respond(res);
+    call.record.finalStatus = res.status;
+    this.finish(call, "tandem", why);
+  }
+
+  // ---------------------------------------------------------------- attempts
+
+  private startAttempt(call: Call, index: number, redirectTarget?: Uri): void {
+    const route = call.routes[index];
+    const a = call.a.invite;
+    const dest: Endpoint = redirectTarget
+      ? endpointOf(redirectTarget, route)
+      : { host: bareHost(route.host), port: route.port, protocol: route.transport };
+    const local = this.opts.net.localFor(dest);
+    const callId = `${token(this.opts.random, 20)}@${uriHost(local.host)}`;
+    const fromTag = this.tag();
+    const user = redirectTarget?.user ?? rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser);
+    const ruri = redirectTarget ? redirectTarget.clone() : new UriClass(
+      "sip",
+      user || undefined,
+      uriHost(route.host),
+      route.port,
+      route.transport === "tcp" ? new Params([["transport", "tcp"]]) : new Params(),
+    );
+    const callerFrom = a.from;
+    const cid = route.callerId;
+    const fromUser = cid?.user ?? rewriteUser(decodeUser(callerFrom.uri.user ?? ""), cid?.rewrite);
+    const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
+    const fromUri = new UriClass("sip", fromUser || undefined, uriHost(local.host));
+    const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
+    const to = new NameAddr(
+      new UriClass("sip", user || undefined, uriHost(route.host), route.port),
+      undefined,
+    );
+    const contact = contactFor(local);
+    const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
+    const pairs: [string, string][] = [
+      ["Via", viaFor(local, this.txl.newBranch())],
+      ["Max-Forwards", String(mf)],
+      ["From", from.toString()],
+      ["To", to.toString()],
+      ["Call-ID", callId],
+      ["CSeq", "1 INVITE"],
+      ["Contact", contact],
+      ["Allow", ALLOW],
+    ];
+    const ct = a.get("content-type");
+    if (ct !== undefined) pairs.push(["Content-Type", ct]);
+    const invite = new SipRequest("INVITE", ruri.toString(), headerList(pairs), a.body);
+    for (const h of applyHeaderPolicy(a.headers, route.headers)) invite.headers.push(h);
+    const now = this.opts.clock.wallNow();
+    const attempt: Attempt = {
+      index,
+      route,
+      state: "Calling",
+      invite,
+      ctx: undefined as unknown as ClientTransaction,
+      dest,
+      contact,
+      authTried: false,
+      record: {
+        index,
+        route: route.name,
+        callId,
+        ruri: invite.uri,
+        from: from.toString(),
+        to: to.toString(),
+        target: `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+        inviteAt: now,
+      },
+    };
+    call.b = attempt;
+    call.attempts.push(attempt);
+    call.record.attempts.push(attempt.record);
+    if (call.state === "Routing") call.state = "Proceeding";
+    this.legs.set(dialogKey(callId, fromTag), { call, side: "b", attempt });
+    mSetups.inc();
+    this.sendInvite(call, attempt);
+    this.clearTimer(call, "noProgress");
+    call.timers.noProgress = this.opts.timers.set(
+      route.timers.noProgress ?? DEFAULT_NO_PROGRESS,
+      () => this.onNoProgress(call, attempt),
+    );
+  }
+
+  private sendInvite(call: Call, at: Attempt): void {
+    at.ctx = this.txl.sendRequest(at.invite, at.dest, {
+      onResponse: (res) => this.onAttemptResponse(call, at, res),
+      onTimeout: () => this.onAttemptFailure(call, at, { kind: "timeout" }),
+      onTransportError: (_tx, err) => {
+        this.log.info("attempt-transport-error", { call: call.id, err });
+        this.onAttemptFailure(call, at, { kind: "transport-error" });
+      },
+    });
+  }
+
+  private onAttemptResponse(call: Call, at: Attempt, res: SipResponse): void {
+    const s = res.status;
+    if (s < 200) {
+      if (s === 100) return;
+      if (at.state !== "Calling" && at.state !== "Early") return;
+      const now = this.opts.clock.wallNow();
+      at.record.firstProvisionalAt ??= now;
+      if (res.to.tag) {
+        if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res);
+        else at.dialog.remoteTag = res.to.tag;
+        this.legs.set(dialogKey(at.invite.callId, at.invite.from.tag!), {
+          call,
+          side: "b",
+          attempt: at,
+        });
+      }
+      at.state = "Early";
+      if (call.b !== at || call.state === "Confirmed" || call.state === "Terminating") return;
+      this.clearTimer(call, "noProgress");
+      const na = at.route.timers.noAnswer;
+      if (na !== undefined && !call.timers.noAnswer) {
+        call.timers.noAnswer = this.opts.timers.set(na, () => this.onNoAnswer(call, at));
+      }
+      call.record.firstProvisionalAt ??= now;
+      call.state = "Early";
+      this.relayProvisional(call, res);
+      return;
+    }
+    if (s < 300) return this.onAttemptAnswered(call, at, res);
+    // Final failure: the transaction has ACKed it hop by hop (§17.1.1.3).
+    if (at.state === "Abandoned" || at.state === "Failed") return;
+    if (at.state === "Cancelling") {
+      at.state = "Failed";
+      at.record.finalStatus = s;
+      at.record.endAt = this.opts.clock.wallNow();
+      return;
+    }
+    this.onAttemptFailure(call, at, { kind: "response", status: s }, res);
+  }
+
+  private relayProvisional(call: Call, res: SipResponse): void {
+    const a = call.a;
+    const r = createResponse(a.invite, res.status, res.reason, a.localTag);
+    r.add("Contact", a.contact);
+    copyHeaders(res.headers, r.headers);
+    r.body = res.body;
+    if (!a.dialog) this.createCallerDialog(call);
+    a.stx.respond(r);
+  }
+
+  private createCallerDialog(call: Call): void {
+    const a = call.a;
+    a.dialog = Dialog.asUas(a.invite, a.localTag, Math.floor(this.opts.random() * 10000) + 1);
+  }
+
+  private onAttemptAnswered(call: Call, at: Attempt, res: SipResponse): void {
+    if (at.state === "Answered") {
+      // A 2xx retransmission (RFC 6026 Accepted): ACK again if this is the same dialog.
+      if (at.ack && res.to.tag === at.dialog?.remoteTag) this.opts.net.sendRequest(at.ack, at.dest);
+      else this.ackAndBye(at, res, "Call already answered");
+      return;
+    }
+    const now = this.opts.clock.wallNow();
+    if (!at.dialog || at.dialog.remoteTag !== res.to.tag) at.dialog = Dialog.asUac(at.invite, res);
+    else at.dialog.updateFromResponse(res, true);
+    at.dialog.state = "Confirmed";
+    at.record.answerAt = now;
+    at.record.finalStatus = res.status;
+    if (
+      call.b !== at || at.state === "Abandoned" || at.state === "Cancelling" ||
+      call.state === "Terminating" || call.state === "Ended"
+    ) {
+      // §15 / issue: a 2xx after we gave up on the attempt (caller CANCEL, failover, timer):
+      // complete the dialog and end it at once so the callee sees one consistent outcome.
+      at.state = "Answered";
+      this.ackAndBye(at, res, "Call completed elsewhere");
+      return;
+    }
+    at.state = "Answered";
+    this.sendAck(at, undefined);
+    this.clearTimer(call, "noProgress");
+    this.clearTimer(call, "noAnswer");
+    at.record.outcome = "answered";
+    call.state = "Confirmed";
+    call.record.answerAt = now;
+    call.record.firstProvisionalAt ??= now;
+    call.record.finalStatus = res.status;
+    const a = call.a;
+    if (!a.dialog) this.createCallerDialog(call);
+    a.dialog!.state = "Confirmed";
+    const r = createResponse(a.invite, res.status, res.reason, a.localTag);
+    r.add("Contact", a.contact);
+    r.add("Allow", ALLOW);
+    copyHeaders(res.headers, r.headers);
+    r.body = res.body;
+    a.stx.respond(r);
+    mCalls.inc({ outcome: "answered" });
+    const max = call.creditMs ?? at.route.timers.maxDuration;
+    if (max !== undefined) {
+      call.timers.maxDuration = this.opts.timers.set(max, () => {
+        this.log.info("call-max-duration", { call: call.id });
+        this.hangup(
+          call,
+          "tandem",
+          "max-duration",
+          'SIP;cause=200;text="Maximum call duration reached"',
+        );
+      });
+    }
+    if (at.route.keepalive) this.scheduleKeepalive(call, at.route.keepalive.interval);
+    this.svc.onCallAnswered?.(call.record, call);
+  }
+
+  private sendAck(at: Attempt, body: Uint8Array | undefined): void {
+    const d = at.dialog!;
+    const local = this.opts.net.localFor(at.dest);
+    const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
+    ack.prepend("Via", viaFor(local, this.txl.newBranch()));
+    if (body?.length) ack.body = body;
+    at.ack = ack;
+    this.opts.net.sendRequest(ack, this.destOf(d, at.dest));
+  }
+
+  /** ACK then BYE a 2xx we do not want (late answer, second fork). */
+  private ackAndBye(at: Attempt, res: SipResponse, why: string): void {
+    const d = Dialog.asUac(at.invite, res);
+    const local = this.opts.net.localFor(at.dest);
+    const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
+    ack.prepend("Via", viaFor(local, this.txl.newBranch()));
+    const dest = this.destOf(d, at.dest);
+    this.opts.net.sendRequest(ack, dest);
+    const bye = d.createRequest("BYE", [{
+      key: "reason",
+      name: "Reason",
+      value: `SIP;cause=200;text="${why}"`,
+    }]);
+    bye.prepend("Via", viaFor(local, this.txl.newBranch()));
+    this.txl.sendRequest(bye, dest, NOOP_HANDLER);
+  }
+
+  private onAttemptFailure(
+    call: Call,
+    at: Attempt,
+    f: { kind: "response"; status: number } | { kind: "timeout" } | { kind: "transport-error" },
+    res?: SipResponse,
+  ): void {
+    if (at.state === "Abandoned" || at.state === "Failed" || at.state === "Answered") return;
+    const now = this.opts.clock.wallNow();
+    const wasCancelling = at.state === "Cancelling";
+    at.state = "Failed";
+    at.record.endAt = now;
+    at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
+    if (res) at.record.reason = res.get("reason");
+    if (call.b !== at || call.state === "Terminating" || call.state === "Ended" || wasCancelling) {
+      return;
+    }
+    const hasNext = at.index + 1 < call.routes.length;
+    const decision = decideFailover(f, at.route, at.authTried, hasNext);
+    this.log.debug("attempt-failed", { call: call.id, attempt: at.index, failure: f, decision });
+    switch (decision) {
+      case "authenticate":
+        if (res && this.retryWithAuth(call, at, res)) return;
+        break;
+      case "next-route":
+        at.record.outcome = "failover";
+        this.clearTimer(call, "noAnswer");
+        return this.startAttempt(call, at.index + 1);
+      case "follow-redirect": {
+        const target = res?.contacts[0]?.uri;
+        if (target && call.attempts.length < 10) {
+          at.record.outcome = "redirect";
+          return this.startAttempt(call, at.index, target);
+        }
+        break;
+      }
+      case "relay":
+        break;
+    }
+    at.record.outcome = "failed";
+    const status = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
+    const r = createResponse(
+      call.a.invite,
+      status,
+      res?.reason ?? reasonPhrase(status),
+      call.a.localTag,
+    );
+    if (res) {
+      copyHeaders(res.headers, r.headers);
+      if (status >= 300 && status < 400) {
+        for (const c of res.getAll("contact")) r.add("Contact", c);
+      }
+      r.body = res.body;
+    }
+    call.a.stx.respond(r);
+    call.record.finalStatus = status;
+    mCalls.inc({ outcome: "failed" });
+    this.finish(call, "callee", f.kind === "response" ? "rejected" : f.kind);
+  }
+
+  /** §22.2: answer a 401/407 with the route's credentials; same Call-ID, From tag, To; CSeq + 1. */
+  private retryWithAuth(call: Call, at: Attempt, res: SipResponse): boolean {
+    const creds = at.route.auth;
+    const digest = this.svc.digest;
+    if (!creds || !digest) return false;
+    const isProxy = res.status === 407;
+    const challenge = res.get(isProxy ? "proxy-authenticate" : "www-authenticate");
+    if (!challenge) return false;
+    let value: string;
+    try {
+      value = digest({
+        method: "INVITE",
+        uri: at.invite.uri,
+        username: creds.username,
+        password: creds.password,
+        challenge,
+        cnonce: token(this.opts.random, 16),
+        nc: 1,
+      });
+    } catch (err) {
+      this.log.warn("digest-failed", { call: call.id, err });
+      return false;
+    }
+    const old = at.invite;
+    const invite = new SipRequest(
+      old.method,
+      old.uri,
+      old.headers.map((h) => ({ ...h })),
+      old.body,
+    );
+    invite.set("CSeq", `${old.cseq.seq + 1} INVITE`);
+    invite.set("Via", viaFor(this.opts.net.localFor(at.dest), this.txl.newBranch()));
+    invite.remove("authorization");
+    invite.remove("proxy-authorization");
+    invite.add(isProxy ? "Proxy-Authorization" : "Authorization", value);
+    at.invite = invite;
+    at.authTried = true;
+    at.state = "Calling";
+    at.dialog = undefined;
+    this.sendInvite(call, at);
+    return true;
+  }
+
+  private onNoProgress(call: Call, at: Attempt): void {
+    call.timers.noProgress = undefined;
+    if (call.b !== at || (at.state !== "Calling")) return;
+    this.log.info("attempt-no-progress", {
+      call: call.id,
+      attempt: at.index,
+      route: at.route.name,
+    });
+    // Give the attempt up: CANCEL it (held until a provisional arrives, §9.1) and move on.
+    at.state = "Abandoned";
+    at.record.outcome = "no-progress";
+    at.record.endAt = this.opts.clock.wallNow();
+    at.record.finalStatus = 408;
+    at.ctx.cancel('SIP;cause=408;text="No progress"');
+    const hasNext = at.index + 1 < call.routes.length;
+    if (at.route.failoverOnTimeout && hasNext) return this.startAttempt(call, at.index + 1);
+    const r = createResponse(call.a.invite, 408, "No Progress", call.a.localTag);
+    r.add("Reason", 'SIP;cause=408;text="No progress"');
+    call.a.stx.respond(r);
+    call.record.finalStatus = 408;
+    mCalls.inc({ outcome: "failed" });
+    this.finish(call, "tandem", "no-progress");
+  }
+
+  private onNoAnswer(call: Call, at: Attempt): void {
+    call.timers.noAnswer = undefined;
+    if (call.b !== at || at.state !== "Early" || call.state !== "Early") return;
+    this.log.info("call-no-answer", { call: call.id });
+    const reason = 'SIP;cause=480;text="No answer"';
+    at.state = "Cancelling";
+    at.record.outcome = "no-answer";
+    at.ctx.cancel(reason);
+    const r = createResponse(call.a.invite, 480, "No Answer", call.a.localTag);
+    r.add("Reason", reason);
+    call.a.stx.respond(r);
+    call.record.finalStatus = 480;
+    call.record.reasonHeader = reason;
+    mCalls.inc({ outcome: "no-answer" });
+    this.finish(call, "tandem", "no-answer");
+  }
+
+  private onCallerCancel(call: Call, cancel: SipRequest): void {
+    if (call.state === "Confirmed" || call.state === "Ended") return;
+    const reason = cancel.get("reason");
+    const r = createResponse(call.a.invite, 487, undefined, call.a.localTag);
+    call.a.stx.respond(r);
+    call.record.finalStatus = 487;
+    if (reason) call.record.reasonHeader = reason;
+    const at = call.b;
+    if (at && (at.state === "Calling" || at.state === "Early")) {
+      at.state = "Cancelling";
+      at.record.outcome = "cancel";
+      at.ctx.cancel(reason);
+    }
+    mCalls.inc({ outcome: "cancelled" });
+    this.finish(call, "caller", "cancel");
+  }
+
+  private onCallerNoAck(call: Call): void {
+    if (call.state !== "Confirmed") return;
+    this.log.info("caller-no-ack", { call: call.id });
+    this.hangup(call, "tandem", "no-ack", 'SIP;cause=408;text="ACK timeout"');
+  }
+
+  // ---------------------------------------------------------------- in-dialog
+
+  private onAck(req: SipRequest): void {
+    const leg = this.legs.get(dialogKey(req.callId, req.to.tag ?? ""));
+    if (!leg) return;
+    const call = leg.call;
+    if (leg.side === "a") {
+      if (req.cseq.seq === call.a.invite.cseq.seq) {
+        call.a.stx.acked();
+        return;
+      }
+      // ACK for a relayed re-INVITE 2xx from the caller: pass it to the callee.
+      this.relayAck(call, "a", req);
+    } else {
+      this.relayAck(call, "b", req);
+    }
+  }
+
+  private relayAck(call: Call, from: "a" | "b", req: SipRequest): void {
+    const p = call.reinvite;
+    if (!p || p.from !== from) return;
+    p.stx.acked();
+    const target = this.dialogOf(call, from === "a" ? "b" : "a");
+    if (!target) return;
+    const { dialog, dest } = target;
+    const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.ctx.request.cseq.seq);
+    ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
+    ack.body = req.body;
+    this.opts.net.sendRequest(ack, this.destOf(dialog, dest));
+    call.reinvite = undefined;
+  }
+
+  private inDialog(req: SipRequest, tx: ServerTransaction, _source: Endpoint): void {
+    const leg = this.legs.get(dialogKey(req.callId, req.to.tag!));
+    if (!leg) return tx.respond(createResponse(req, 481));
+    const { call, side } = leg;
+    const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
+    if (!own || call.state === "Ended") return tx.respond(createResponse(req, 481));
+    if (side === "b" && leg.attempt !== call.b) {
+      // A request on an attempt we abandoned: only BYE is expected; accept and forget.
+      return tx.respond(createResponse(req, req.method === "BYE" ? 200 : 481));
+    }
+    try {
+      own.receiveRequest(req);
+    } catch (e) {
+      if (e instanceof DialogRequestError) return tx.respond(createResponse(req, e.status));
+      throw e;
+    }
+    const other = this.dialogOf(call, side === "a" ? "b" : "a");
+    if (req.method === "BYE") {
+      if (!other || call.state !== "Confirmed") {
+        // BYE on an early dialog from the caller ends the call like a CANCEL would.
+        tx.respond(createResponse(req, 200));
+        if (side === "a" && call.b && (call.b.state === "Calling" || call.b.state === "Early")) {
+          call.b.state = "Cancelling";
+          call.b.ctx.cancel(req.get("reason"));
+          call.a.stx.respond(createResponse(call.a.invite, 487, undefined, call.a.localTag));
+        }
+        return this.finish(call, side === "a" ? "caller" : "callee", "bye");
+      }
+      call.record.reasonHeader = req.get("reason") ?? call.record.reasonHeader;
+      this.relayRequest(call, side, req, tx);
+      this.finish(call, side === "a" ? "caller" : "callee", "bye");
+      return;
+    }
+    if (!other) return tx.respond(createResponse(req, 481));
+    if (req.method === "INVITE") {
+      if (call.reinvite || call.state !== "Confirmed") {
+        // §14.1 glare: one INVITE at a time per dialog pair.
+        const r = createResponse(req, 491);
+        r.add("Retry-After", "1");
+        return tx.respond(r);
+      }
+      return this.relayRequest(call, side, req, tx);
+    }
+    if (RELAYED.has(req.method) || req.method === "PRACK") {
+      return this.relayRequest(call, side, req, tx);
+    }
+    const r = createResponse(req, 501);
+    r.add("Allow", ALLOW);
+    tx.respond(r);
+  }
+
+  /** The dialog and default destination of a side. */
+  private dialogOf(call: Call, side: "a" | "b"): { dialog: Dialog; dest: Endpoint } | undefined {
+    if (side === "a") {
+      return call.a.dialog ? { dialog: call.a.dialog, dest: call.a.dest } : undefined;
+    }
+    const at = call.b;
+    return at?.dialog ? { dialog: at.dialog, dest: at.dest } : undefined;
+  }
+
+  /** Relay an in-dialog request to the other leg and its final answer back. */
+  private relayRequest(call: Call, from: "a" | "b", req: SipRequest, stx: ServerTransaction): void {
+    const to = from === "a" ? "b" : "a";
+    const target = this.dialogOf(call, to)!;
+    const { dialog, dest } = target;
+    const out = dialog.createRequest(req.method, inDialogHeaders(req));
+    const local = this.opts.net.localFor(dest);
+    out.prepend("Via", viaFor(local, this.txl.newBranch()));
+    if (
+      req.method === "INVITE" || req.method === "UPDATE" || req.method === "NOTIFY" ||
+      req.method === "REFER" || req.method === "SUBSCRIBE"
+    ) {
+      out.add("Contact", to === "a" ? call.a.contact : call.b!.contact);
+    }
+    out.body = req.body;
+    const isBye = req.method === "BYE";
+    const ctx = this.txl.sendRequest(out, this.destOf(dialog, dest), {
+      onResponse: (res) => {
+        if (res.status === 100) return;
+        if (req.method === "INVITE" && res.status >= 200 && res.status < 300) {
+          dialog.updateFromResponse(res, true);
+          if (pending.stx.state !== "Proceeding") {
+            // 2xx retransmission: re-send the ACK we relayed, if any (handled by relayAck cache).
+            return;
+          }
+        }
+        if (res.status >= 200 && req.method === "INVITE" && res.status >= 300) {
+          call.reinvite = undefined;
+        }
+        const r = createResponse(req, res.status, res.reason);
+        copyHeaders(res.headers, r.headers);
+        if (
+          res.status >= 200 && res.status < 300 &&
+          (req.method === "INVITE" || req.method === "UPDATE")
+        ) {
+          r.add("Contact", from === "a" ? call.a.contact : call.b!.contact);
+        }
+        r.body = res.body;
+        if (stx.state === "Proceeding" || stx.state === "Trying") stx.respond(r);
+        if (!isBye && (res.status === 481 || res.status === 408)) {
+          this.hangup(
+            call,
+            "tandem",
+            `${req.method.toLowerCase()}-${res.status}`,
+            `SIP;cause=${res.status}`,
+          );
+        }
+      },
+      onTimeout: () => this.onRelayFailure(call, req, stx, isBye, 408),
+      onTransportError: () => this.onRelayFailure(call, req, stx, isBye, 503),
+    });
+    const pending: PendingRelay = { from, stx, ctx, method: req.method };
+    if (req.method === "INVITE") {
+      call.reinvite = pending;
+      stx.onNoAck = () => {
+        if (call.reinvite === pending) call.reinvite = undefined;
+        this.hangup(call, "tandem", "no-ack", 'SIP;cause=408;text="ACK timeout"');
+      };
+    }
+  }
+
+  private onRelayFailure(
+    call: Call,
+    req: SipRequest,
+    stx: ServerTransaction,
+    isBye: boolean,
+    status: number,
+  ): void {
+    if (call.reinvite?.stx === stx) call.reinvite = undefined;
+    if (stx.state === "Proceeding" || stx.state === "Trying") {
+      stx.respond(createResponse(req, isBye ? 200 : status));
+    }
+    if (!isBye) {
+      this.hangup(call, "tandem", `${req.method.toLowerCase()}-timeout`, `SIP;cause=${status}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- ending calls
+
+  /**
+   * End an established or early call from Tandem's side: BYE both confirmed legs (with
+   * `reason`), CANCEL an outstanding attempt, answer an unanswered caller.
+   */
+  hangup(call: Call, by: EndedBy, why: string, reason?: string): void {
+    if (call.state === "Ended" || call.state === "Terminating") return;
+    call.record.reasonHeader = reason ?? call.record.reasonHeader;
+    const extra: Header[] = reason ? [{ key: "reason", name: "Reason", value: reason }] : [];
+    if (call.state === "Confirmed") {
+      this.sendBye(call, "a", extra);
+      this.sendBye(call, "b", extra);
+    } else {
+      const at = call.b;
+      if (at && (at.state === "Calling" || at.state === "Early")) {
+        at.state = "Cancelling";
+        at.ctx.cancel(reason);
+      }
+      if (call.a.stx.state === "Proceeding") {
+        const r = createResponse(call.a.invite, 480, "Call Dropped", call.a.localTag);
+        if (reason) r.add("Reason", reason);
+        call.a.stx.respond(r);
+        call.record.finalStatus = 480;
+      }
+    }
+    this.finish(call, by, why);
+  }
+
+  /** Drop a call by id (control API). Returns false when unknown. */
+  drop(id: string, reason = 'SIP;cause=200;text="Dropped by operator"'): boolean {
+    const call = this.calls.get(id);
+    if (!call) return false;
+    this.hangup(call, "tandem", "drop", reason);
+    return true;
+  }
+
+  private sendBye(call: Call, side: "a" | "b", extra: Header[]): void {
+    const t = this.dialogOf(call, side);
+    if (!t) return;
+    const bye = t.dialog.createRequest("BYE", extra.map((h) => ({ ...h })));
+    bye.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
+    this.txl.sendRequest(bye, this.destOf(t.dialog, t.dest), NOOP_HANDLER);
+  }
+
+  private scheduleKeepalive(call: Call, interval: number): void {
+    call.timers.keepalive = this.opts.timers.set(interval, () => {
+      if (call.state !== "Confirmed") return;
+      const method = call.b?.route.keepalive?.method ?? "OPTIONS";
+      let pending = 2;
+      const probe = (side: "a" | "b") => {
+        const t = this.dialogOf(call, side);
+        if (!t) return;
+        const req = t.dialog.createRequest(method === "INVITE" ? "OPTIONS" : method);
+        req.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
+        const dead = (why: string) => {
+          this.log.info("keepalive-dead", { call: call.id, side, why });
+          this.hangup(call, "tandem", "keepalive", `SIP;cause=408;text="Keep-alive ${why}"`);
+        };
+        this.txl.sendRequest(req, this.destOf(t.dialog, t.dest), {
+          onResponse: (res) => {
+            if (res.status === 481 || res.status === 408) dead(String(res.status));
+            else if (res.status >= 200 && --pending === 0 && call.state === "Confirmed") {
+              this.scheduleKeepalive(call, interval);
+            }
+          },
+          onTimeout: () => dead("timeout"),
+          onTransportError: () => dead("unreachable"),
+        });
+      };
+      probe("a");
+      probe("b");
+    });
+  }
+
+  /** Mark the call ended, stop its timers, record, and forget it once its legs settle. */
+  private finish(call: Call, by: EndedBy, why: string): void {
+    if (call.state === "Ended") return;
+    const now = this.opts.clock.wallNow();
+    call.state = "Ended";
+    call.record.endAt = now;
+    call.record.endedBy ??= by;
+    call.record.endReason ??= why;
+    for (const at of call.attempts) at.record.endAt ??= now;
+    for (const k of Object.keys(call.timers) as (keyof Call["timers"])[]) this.clearTimer(call, k);
+    this.calls.delete(call.id);
+    // Keep the leg index a little longer so late requests (BYE retransmits, 2xx) still match.
+    this.opts.timers.set(32_000, () => {
+      this.legs.delete(dialogKey(call.a.invite.callId, call.a.localTag));
+      for (const at of call.attempts) {
+        this.legs.delete(dialogKey(at.invite.callId, at.invite.from.tag!));
+      }
+    });
+    mCalls.inc({ outcome: "ended" });
+    this.log.debug("call-ended", { call: call.id, by, why });
+    try {
+      this.svc.onCallEnded?.(call.record, call);
+    } catch (err) {
+      this.log.error("cdr-hook-failed", { call: call.id, err });
+    }
+  }
+
+  private clearTimer(call: Call, k: keyof Call["timers"]): void {
+    call.timers[k]?.cancel();
+    call.timers[k] = undefined;
+  }
+
+  /** Number of live legs indexed (tests check nothing leaks). */
+  get legCount(): number {
+    return this.legs.size;
+  }
+
+  /** Where a dialog's requests go: the next hop's address if it is an IP literal, else `dflt`. */
+  private destOf(d: Dialog, dflt: Endpoint): Endpoint {
+    const u = d.nextHop;
+    const host = bareHost(u.host);
+    if (!isIpLiteral(host)) return dflt;
+    const proto = u.params.has("transport")
+      ? (u.transport === "tcp" ? "tcp" : "udp")
+      : dflt.protocol;
+    if (d.role === "uas" && dflt.protocol === "tcp") return dflt; // reuse the caller's connection
+    return { host, port: u.port ?? 5060, protocol: proto };
+  }
+
+  private tag(): string {
+    return token(this.opts.random, 10);
+  }
+}
+
+const NOOP_HANDLER: ClientHandler = {
+  onResponse() {},
+  onTimeout() {},
+  onTransportError() {},
+};
+
+function viaFor(local: Endpoint, branch: string): string {
+  return `SIP/2.0/${local.protocol.toUpperCase()} ${
+    uriHost(local.host)
+  }:${local.port};branch=${branch};rport`;
+}
+
+function contactFor(local: Endpoint): string {
+  return `<sip:${uriHost(local.host)}:${local.port}${
+    local.protocol === "tcp" ? ";transport=tcp" : ""
+  }>`;
+}
+
+/** Where requests to the caller go before its dialog exists: its Contact, or where it came from. */
+function callerDest(req: SipRequest, source: Endpoint): Endpoint {
+  if (source.protocol === "tcp") return source;
+  const c = req.contacts[0]?.uri;
+  if (!c) return source;
+  const host = bareHost(c.host);
+  if (!isIpLiteral(host)) return source;
+  return { host, port: c.port ?? 5060, protocol: c.transport === "tcp" ? "tcp" : "udp" };
+}
+
+function endpointOf(u: Uri, route: RouteConfig): Endpoint {
+  const host = bareHost(u.host);
+  if (!isIpLiteral(host)) {
+    return { host: bareHost(route.host), port: route.port, protocol: route.transport };
+  }
+  return { host, port: u.port ?? 5060, protocol: u.transport === "tcp" ? "tcp" : "udp" };
+}
+
+/** A route built from a RADIUS "host:port[;transport=tcp]" entry, inheriting the rest. */
+function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfig {
+  const m = /^(?:sip:)?(?:[^@]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?(.*)$/i.exec(t.trim());
+  if (!m) return base;
+  return {
+    ...base,
+    name,
+    host: bareHost(m[1]),
+    port: m[2] ? Number(m[2]) : 5060,
+    transport: /transport=tcp/i.test(m[3]) ? "tcp" : "udp",
+  };
+}
+
+function isIpLiteral(h: string): boolean {
+  return /^[0-9.]+$/.test(h) || h.includes(":");
+}
+
+function decodeUser(u: string): string {
+  if (!u.includes("%")) return u;
+  try {
+    return decodeURIComponent(u);
+  } catch {
+    return u;
+  }
+}
+
+function quoteDisplay(d: string): string {
+  return `"${d.replace(/["\\]/g, (c) => "\\" + c)}"`;
+}
+
+/** Headers of an in-dialog request that are relayed to the other leg. */
+function inDialogHeaders(req: SipRequest): Header[] {
+  const out: Header[] = [];
+  for (const h of req.headers) {
+    if (PASS_IN_DIALOG.has(h.key) || h.key.startsWith("x-")) out.push({ ...h });
+  }
+  return out;
+}
+
+/** Copy relayable headers (Content-Type, Reason, ...) of a response onto another. */
+function copyHeaders(from: Header[], to: Header[]): void {
+  for (const h of from) {
+    if (PASS_IN_DIALOG.has(h.key) || h.key.startsWith("x-")) to.push({ ...h });
+  }
+}

@@ -1,0 +1,52 @@
+// Which headers of the caller's INVITE reach the callee. A B2BUA hides topology: Via, Route,
+// Record-Route, Contact, Call-ID and tags are never copied; extension headers pass by default.
+
+import type { HeaderPolicy } from "../config/types.ts";
+import type { Header } from "../sip/mod.ts";
+
+/** Headers a B2BUA always builds itself and so never copies across. */
+const NEVER = new Set([
+  "via",
+  "route",
+  "record-route",
+  "contact",
+  "call-id",
+  "from",
+  "to",
+  "cseq",
+  "max-forwards",
+  "content-length",
+  "content-type",
+  "authorization",
+  "proxy-authorization",
+  "www-authenticate",
+  "proxy-authenticate",
+  "require",
+  "proxy-require",
+  "supported",
+  "allow",
+  "rseq",
+  "rack",
+]);
+
+function listed(key: string, list: string[]): boolean {
+  for (const p of list) {
+    if (p === key) return true;
+    if (p.endsWith("*") && key.startsWith(p.slice(0, -1))) return true;
+  }
+  return false;
+}
+
+/** The headers to copy from `incoming`, then the configured additions. */
+export function applyHeaderPolicy(incoming: Header[], policy: HeaderPolicy): Header[] {
+  const out: Header[] = [];
+  for (const h of incoming) {
+    if (NEVER.has(h.key)) continue;
+    if (listed(h.key, policy.remove)) continue;
+    if (listed(h.key, policy.pass)) out.push({ key: h.key, name: h.name, value: h.value });
+  }
+  for (const [name, value] of Object.entries(policy.add)) {
+    out.push({ key: name.toLowerCase(), name, value });
+  }
+  return out;
+}

@@ -1,0 +1,8 @@
+// The B2BUA layer: calls with two legs, routing, failover, timers, header policy.
+export * from "./engine.ts";
+export * from "./call.ts";
+export * from "./record.ts";
+export * from "./router.ts";
+export * from "./failover.ts";
+export * from "./header-policy.ts";
+export * from "./ids.ts";

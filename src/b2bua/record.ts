@@ -1,0 +1,48 @@
+// The in-memory record of a call, kept for CDRs, the control API and metrics: for each leg and
+// each attempt, when things happened, who ended the call, the final code and the Reason.
+
+/** Who ended a call or an attempt. */
+export type EndedBy = "caller" | "callee" | "tandem";
+
+/** One outgoing attempt (one route tried). */
+export interface AttemptRecord {
+  index: number;
+  route: string;
+  callId: string;
+  ruri: string;
+  from: string;
+  to: string;
+  target: string;
+  /** Wall-clock ms. */
+  inviteAt: number;
+  firstProvisionalAt?: number;
+  answerAt?: number;
+  endAt?: number;
+  finalStatus?: number;
+  reason?: string;
+  /** Why the attempt ended: "answered", "failover", "cancel", "timeout", ... */
+  outcome?: string;
+}
+
+/** The whole call. */
+export interface CallRecord {
+  id: string;
+  callerCallId: string;
+  callerFrom: string;
+  callerTo: string;
+  callerRuri: string;
+  source: string;
+  rule: string;
+  inviteAt: number;
+  firstProvisionalAt?: number;
+  answerAt?: number;
+  endAt?: number;
+  /** The SIP status the caller finally got for its INVITE. */
+  finalStatus?: number;
+  endedBy?: EndedBy;
+  /** Why: "bye", "cancel", "no-answer", "no-progress", "max-duration", "drop", "failed"... */
+  endReason?: string;
+  /** Reason header text seen or sent at the end (RFC 3326). */
+  reasonHeader?: string;
+  attempts: AttemptRecord[];
+}

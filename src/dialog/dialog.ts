@@ -1,0 +1,181 @@
+// RFC 3261 §12 dialogs: identity, route set, remote target, CSeq spaces, and the construction of
+// requests within a dialog (§12.2.1.1). Both UAC-side (§12.1.2) and UAS-side (§12.1.1) creation.
+
+import {
+  type Header,
+  headerList,
+  NameAddr,
+  type SipRequest,
+  SipRequest as Req,
+  type SipResponse,
+  type Uri,
+} from "../sip/mod.ts";
+
+/** Named dialog states (§12: early on 1xx with a To tag, confirmed on 2xx). */
+export type DialogState = "Early" | "Confirmed" | "Terminated";
+
+/** Which side of the dialog we are. */
+export type DialogRole = "uac" | "uas";
+
+/** Why an in-dialog request was refused by the dialog (§12.2.2). */
+export class DialogRequestError extends Error {
+  override name = "DialogRequestError";
+  constructor(public readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** A dialog as one leg of a call sees it. */
+export class Dialog {
+  state: DialogState = "Early";
+  /** Our next CSeq number for requests we originate (the last one used). */
+  localSeq: number;
+  /** Highest CSeq number seen from the peer (-1 until the first request). */
+  remoteSeq: number;
+
+  constructor(
+    public readonly role: DialogRole,
+    public readonly callId: string,
+    public readonly localTag: string,
+    public remoteTag: string,
+    /** Our identity: From of our requests (NameAddr without tag). */
+    public readonly localUri: NameAddr,
+    /** Peer identity: To of our requests (NameAddr without tag). */
+    public readonly remoteUri: NameAddr,
+    /** The peer's Contact: Request-URI of our in-dialog requests. */
+    public remoteTarget: Uri,
+    /** Route set, in the order our requests carry it. */
+    public routeSet: NameAddr[],
+    localSeq: number,
+    remoteSeq: number,
+  ) {
+    this.localSeq = localSeq;
+    this.remoteSeq = remoteSeq;
+  }
+
+  /** Dialog id key for tables: Call-ID, local tag, remote tag. */
+  get id(): string {
+    return dialogKey(this.callId, this.localTag);
+  }
+
+  /**
+   * §12.1.2: the dialog a UAC creates from a 1xx (with To tag) or 2xx to its INVITE. The route
+   * set is the Record-Route of the response, reversed; the remote target its Contact.
+   */
+  static asUac(invite: SipRequest, res: SipResponse): Dialog {
+    const rr = res.recordRoutes.slice().reverse();
+    const contact = res.contacts[0]?.uri ?? invite.ruri;
+    const d = new Dialog(
+      "uac",
+      invite.callId,
+      invite.from.tag ?? "",
+      res.to.tag ?? "",
+      stripTag(invite.from),
+      stripTag(invite.to),
+      contact,
+      rr,
+      invite.cseq.seq,
+      -1,
+    );
+    if (res.status >= 200) d.state = "Confirmed";
+    return d;
+  }
+
+  /**
+   * §12.1.1: the dialog a UAS creates when it answers an INVITE with a 1xx/2xx carrying `localTag`.
+   * The route set is the request's Record-Route in order; the remote target its Contact.
+   */
+  static asUas(invite: SipRequest, localTag: string, localSeq: number): Dialog {
+    const contact = invite.contacts[0]?.uri ?? invite.from.uri;
+    return new Dialog(
+      "uas",
+      invite.callId,
+      localTag,
+      invite.from.tag ?? "",
+      stripTag(invite.to),
+      stripTag(invite.from),
+      contact,
+      invite.recordRoutes.slice(),
+      localSeq,
+      invite.cseq.seq,
+    );
+  }
+
+  /** §12.2.1.2: a 2xx (or 1xx) to our request refreshes the target and, for early, the route set. */
+  updateFromResponse(res: SipResponse, isInvite: boolean): void {
+    if (res.status >= 200 && res.status < 300 && this.state === "Early" && isInvite) {
+      this.state = "Confirmed";
+      // §12.1.2: the route set is fixed by the 2xx that confirms the dialog.
+      if (this.role === "uac") this.routeSet = res.recordRoutes.slice().reverse();
+      if (res.to.tag) this.remoteTag = res.to.tag;
+    }
+    const c = res.contacts[0];
+    if (c && (isInvite || res.cseq.method === "UPDATE")) this.remoteTarget = c.uri;
+  }
+
+  /**
+   * §12.2.2: check an in-dialog request's CSeq and apply a target refresh. Throws
+   * DialogRequestError(500) for an out-of-order CSeq.
+   */
+  receiveRequest(req: SipRequest): void {
+    const seq = req.cseq.seq;
+    if (req.method !== "ACK" && req.method !== "CANCEL") {
+      if (this.remoteSeq >= 0 && seq <= this.remoteSeq) {
+        throw new DialogRequestError(500, `CSeq ${seq} not above ${this.remoteSeq}`);
+      }
+      this.remoteSeq = seq;
+    }
+    if (req.method === "INVITE" || req.method === "UPDATE") {
+      const c = req.contacts[0];
+      if (c) this.remoteTarget = c.uri;
+    }
+  }
+
+  /**
+   * §12.2.1.1: a request within this dialog. `seq` overrides the CSeq number (ACK reuses the
+   * INVITE's); otherwise the local CSeq is incremented. The caller adds Via, Contact and body.
+   */
+  createRequest(method: string, extra: Header[] = [], seq?: number): SipRequest {
+    const cseq = seq ?? ++this.localSeq;
+    const from = this.localUri.clone();
+    from.tag = this.localTag;
+    const to = this.remoteUri.clone();
+    if (this.remoteTag) to.tag = this.remoteTag;
+    let ruri = this.remoteTarget;
+    const routes = this.routeSet.map((r) => r.toString());
+    if (this.routeSet.length && !this.routeSet[0].uri.params.has("lr")) {
+      // §12.2.1.1 strict routing: the first route becomes the Request-URI, the target goes last.
+      ruri = this.routeSet[0].uri.clone();
+      routes.shift();
+      routes.push(`<${this.remoteTarget}>`);
+    }
+    const pairs: [string, string][] = [];
+    for (const r of routes) pairs.push(["Route", r]);
+    pairs.push(
+      ["From", from.toString()],
+      ["To", to.toString()],
+      ["Call-ID", this.callId],
+      ["CSeq", `${cseq} ${method}`],
+      ["Max-Forwards", "70"],
+    );
+    const req = new Req(method, ruri.toString(), headerList(pairs));
+    for (const h of extra) req.headers.push(h);
+    return req;
+  }
+
+  /** Where requests of this dialog go first: the first Route's URI, else the remote target. */
+  get nextHop(): Uri {
+    return this.routeSet.length ? this.routeSet[0].uri : this.remoteTarget;
+  }
+}
+
+/** Dialog table key from Call-ID and our tag (our tags are unique, the remote one is implied). */
+export function dialogKey(callId: string, localTag: string): string {
+  return `${callId}\u0000${localTag}`;
+}
+
+function stripTag(na: NameAddr): NameAddr {
+  const c = na.clone();
+  c.tag = undefined;
+  return c;
+}
