@@ -1,0 +1,601 @@
+// End-to-end test utilities: start Tandem (from source under Deno, or the dist/tandem binary)
+// on a config, run SIPp, and talk SIP over real loopback sockets. Every child process started
+// here is killed when the test process ends, even after a failed assertion; tests should still
+// `await using` (or stop()) what they start so that Deno's sanitizers stay quiet.
+
+import { parse as parseYaml } from "yaml";
+
+/** Repository root (tests/e2e/../..). */
+export const repoRoot: string = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Process groups still alive, killed at unload whatever happened to the test. */
+const live = new Set<number>();
+globalThis.addEventListener("unload", () => {
+  for (const pid of live) killGroup(pid, "SIGKILL");
+});
+
+function killGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // gone already; never signal the bare pid, it may have been reused
+  }
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// ---------------------------------------------------------------------------------------------
+// Polling and ports
+
+/** Thrown by a waitFor condition to stop waiting at once (e.g. the process died). */
+export class WaitAborted extends Error {
+  override name = "WaitAborted";
+}
+
+/** Poll `cond` every `intervalMs` until it returns truthy; throw after `timeoutMs`. */
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  timeoutMs: number,
+  opts: { intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (true) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      if (e instanceof WaitAborted) throw e;
+      lastError = e;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError ? ` (last error: ${lastError})` : "";
+      throw new Error(`waitFor: ${opts.what ?? "condition"} not met within ${timeoutMs} ms${why}`);
+    }
+    await sleep(opts.intervalMs ?? 50);
+  }
+}
+
+/** Resolve after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A UDP port nobody holds right now (the kernel's ephemeral range, above 20000). */
+export function freeUdpPort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 20; i++) {
+    const s = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+    const port = (s.addr as Deno.NetAddr).port;
+    s.close();
+    if (port > 20000) return port;
+  }
+  throw new Error("freeUdpPort: no ephemeral port above 20000");
+}
+
+/** A TCP port nobody listens on right now (above 20000). */
+export function freeTcpPort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 20; i++) {
+    const l = Deno.listen({ hostname, port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (port > 20000) return port;
+  }
+  throw new Error("freeTcpPort: no ephemeral port above 20000");
+}
+
+/** A port free over both UDP and TCP (SIP listens on both). */
+export function freePort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 50; i++) {
+    const port = freeUdpPort(hostname);
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch {
+      // taken over TCP; try another
+    }
+  }
+  throw new Error("freePort: no port free over both UDP and TCP");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw SIP over sockets
+
+/**
+ * Send one UDP datagram from an ephemeral port and wait up to `waitForReplyMs` for one datagram
+ * back. Returns the reply, or null when none came.
+ */
+export async function sendUdp(
+  host: string,
+  port: number,
+  bytes: Uint8Array | string,
+  waitForReplyMs: number,
+): Promise<Uint8Array | null> {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: bindFor(host), port: 0 });
+  try {
+    await sock.send(typeof bytes === "string" ? enc.encode(bytes) : bytes, {
+      transport: "udp",
+      hostname: unbracket(host),
+      port,
+    });
+    const got = await recvWithin(sock, waitForReplyMs);
+    return got ? got[0] : null;
+  } finally {
+    sock.close();
+  }
+}
+
+async function recvWithin(
+  sock: Deno.DatagramConn,
+  ms: number,
+): Promise<[Uint8Array, Deno.Addr] | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), ms));
+  const recv = sock.receive().catch(() => null);
+  try {
+    return await Promise.race([recv, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A parsed SIP response start line plus the raw text. */
+export interface SipReply {
+  status: number;
+  reason: string;
+  raw: string;
+}
+
+/** Parse the status line and headers of a SIP response (enough for tests). */
+export function parseReply(raw: string): SipReply {
+  const m = /^SIP\/2\.0 (\d{3}) ?([^\r\n]*)/.exec(raw);
+  if (!m) throw new Error(`not a SIP response: ${JSON.stringify(raw.slice(0, 80))}`);
+  return { status: Number(m[1]), reason: m[2], raw };
+}
+
+/** First value of a header in a raw SIP message (long or compact name), or undefined. */
+export function headerOf(raw: string, name: string, compact?: string): string | undefined {
+  const head = raw.split(/\r?\n\r?\n/)[0];
+  for (const line of head.split(/\r?\n/).slice(1)) {
+    const i = line.indexOf(":");
+    if (i < 0) continue;
+    const n = line.slice(0, i).trim().toLowerCase();
+    if (n === name.toLowerCase() || (compact && n === compact.toLowerCase())) {
+      return line.slice(i + 1).trim();
+    }
+  }
+  return undefined;
+}
+
+/** Build a minimal valid OPTIONS (RFC 3261 §11) from `local` to `host:port`. */
+export function buildOptions(
+  host: string,
+  port: number,
+  transport: "udp" | "tcp",
+  local: { host: string; port: number },
+): string {
+  const rnd = crypto.randomUUID().replaceAll("-", "");
+  const target = `${bracket(host)}:${port}`;
+  const via = `SIP/2.0/${transport.toUpperCase()} ${bracket(local.host)}:${local.port}`;
+  return [
+    `OPTIONS sip:${target} SIP/2.0`,
+    `Via: ${via};branch=z9hG4bK${rnd.slice(0, 16)};rport`,
+    "Max-Forwards: 70",
+    `From: <sip:harness@${bracket(local.host)}>;tag=${rnd.slice(16, 24)}`,
+    `To: <sip:${target}>`,
+    `Call-ID: ${rnd}@harness`,
+    "CSeq: 1 OPTIONS",
+    `Contact: <sip:harness@${bracket(local.host)}:${local.port};transport=${transport}>`,
+    "Accept: application/sdp",
+    "Content-Length: 0",
+    "",
+    "",
+  ].join("\r\n");
+}
+
+/**
+ * Send a minimal OPTIONS to `host:port` and return the first final response (1xx are skipped).
+ * Throws when nothing final arrives within `timeoutMs`.
+ */
+export async function sipOptions(
+  host: string,
+  port: number,
+  transport: "udp" | "tcp" = "udp",
+  timeoutMs = 2000,
+): Promise<SipReply> {
+  const deadline = Date.now() + timeoutMs;
+  if (transport === "udp") {
+    const sock = Deno.listenDatagram({ transport: "udp", hostname: bindFor(host), port: 0 });
+    try {
+      const msg = buildOptions(host, port, "udp", viaAddr(sock.addr as Deno.NetAddr, host));
+      await sock.send(enc.encode(msg), { transport: "udp", hostname: unbracket(host), port });
+      while (Date.now() < deadline) {
+        const got = await recvWithin(sock, deadline - Date.now());
+        if (!got) break;
+        const reply = parseReply(dec.decode(got[0]));
+        if (reply.status >= 200) return reply;
+      }
+      throw new Error(`sipOptions: no final response from ${host}:${port}/udp in ${timeoutMs} ms`);
+    } finally {
+      sock.close();
+    }
+  }
+  const conn = await Deno.connect({ hostname: unbracket(host), port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const local = viaAddr(conn.localAddr as Deno.NetAddr, host);
+    await conn.write(enc.encode(buildOptions(host, port, "tcp", local)));
+    timer = setTimeout(() => conn.close(), Math.max(1, deadline - Date.now()));
+    let buf = "";
+    const chunk = new Uint8Array(65536);
+    while (true) {
+      // Pull whole messages (header block + Content-Length body) out of the stream.
+      let msg: string | undefined;
+      while ((msg = takeMessage(buf)) !== undefined) {
+        buf = buf.slice(msg.length);
+        const reply = parseReply(msg);
+        if (reply.status >= 200) return reply;
+      }
+      const n = await conn.read(chunk).catch(() => null);
+      if (n === null) {
+        throw new Error(
+          `sipOptions: no final response from ${host}:${port}/tcp in ${timeoutMs} ms`,
+        );
+      }
+      buf += dec.decode(chunk.subarray(0, n));
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+}
+
+function takeMessage(buf: string): string | undefined {
+  buf = buf.replace(/^(\r\n)+/, ""); // keep-alive CRLFs
+  const end = buf.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const len = Number(headerOf(buf.slice(0, end), "Content-Length", "l") ?? "0");
+  const total = end + 4 + len;
+  return buf.length >= total ? buf.slice(0, total) : undefined;
+}
+
+function bracket(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+function unbracket(host: string): string {
+  return host.replace(/^\[(.*)\]$/, "$1");
+}
+
+/** Bind on loopback for a loopback target (so Via is right), else on the wildcard. */
+function bindFor(host: string): string {
+  const h = unbracket(host);
+  if (h === "::1" || h.startsWith("127.")) return h;
+  return h.includes(":") ? "::" : "0.0.0.0";
+}
+
+function viaAddr(addr: Deno.NetAddr, target: string): { host: string; port: number } {
+  const wildcard = addr.hostname === "0.0.0.0" || addr.hostname === "::";
+  const fallback = unbracket(target).includes(":") ? "::1" : "127.0.0.1";
+  return { host: wildcard ? fallback : addr.hostname, port: addr.port };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIPp
+
+/** Absolute path of an executable on PATH or in an sbin folder, or undefined. */
+export function which(name: string): string | undefined {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  dirs.push("/usr/local/sbin", "/usr/sbin", "/sbin");
+  for (const d of dirs) {
+    try {
+      const st = Deno.statSync(`${d}/${name}`);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return `${d}/${name}`;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** True when SIPp (Debian: sip-tester) is installed. */
+export function sippAvailable(): boolean {
+  return which("sipp") !== undefined;
+}
+
+/** What a SIPp run left. `code` is -1 when the outer timeout killed it. */
+export interface SippResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * Run SIPp with `args` (add `-m` and `-timeout` yourself), killing its process group after
+ * `timeoutMs`. stdin is closed (`-nostdin` is added), so SIPp never waits for keys.
+ */
+export async function runSipp(
+  args: string[],
+  opts: { timeoutMs: number; cwd?: string; env?: Record<string, string> },
+): Promise<SippResult> {
+  const sipp = which("sipp");
+  if (!sipp) throw new Error("runSipp: sipp is not installed (apt-get install sip-tester)");
+  const child = new Deno.Command(sipp, {
+    args: args.includes("-nostdin") ? args : ["-nostdin", ...args],
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  live.add(child.pid);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(child.pid, "SIGKILL");
+  }, opts.timeoutMs);
+  try {
+    const out = await child.output();
+    return {
+      code: timedOut ? -1 : out.code,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+    live.delete(child.pid);
+    killGroup(child.pid, "SIGKILL");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tandem
+
+/** How to start Tandem for a test. */
+export interface StartOptions {
+  /** YAML text, or the path of an existing config file (YAML, JSON or TOML). */
+  config: string;
+  /** Run dist/tandem (or $TANDEM_BIN) instead of `deno run -A mod.ts`. */
+  binary?: boolean;
+  env?: Record<string, string>;
+  /** Extra command-line arguments, after `--config <file>`. */
+  args?: string[];
+  /** Readiness: GET this URL until 200. Default: http://<http address>/ready from the config. */
+  readyUrl?: string;
+  /** Readiness without HTTP: OPTIONS to this SIP address until answered. Default: the config's. */
+  sip?: { host: string; port: number; transport?: "udp" | "tcp" };
+  /** How long to wait for readiness. Default 20 000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/** A running Tandem. */
+export interface TandemProcess extends AsyncDisposable {
+  pid: number;
+  /** The temp folder with tandem.yaml (when written), stdout.log and stderr.log. */
+  dir: string;
+  configPath: string;
+  /** Everything Tandem wrote so far. */
+  logs(): Promise<{ stdout: string; stderr: string }>;
+  /** SIGTERM (or `signal`), then SIGKILL after `graceMs` (default 5000). Resolves the status. */
+  stop(signal?: Deno.Signal, graceMs?: number): Promise<Deno.CommandStatus>;
+  /** SIGKILL now. */
+  kill9(): Promise<Deno.CommandStatus>;
+  /** The exit status, or null while it runs. */
+  exitStatus(): Deno.CommandStatus | null;
+  /** Resolves when the process has exited. */
+  exited: Promise<Deno.CommandStatus>;
+}
+
+/** The path of the binary binary-mode tests run: $TANDEM_BIN, else dist/tandem. */
+export function tandemBinary(): string {
+  return Deno.env.get("TANDEM_BIN") ?? `${repoRoot}/dist/tandem`;
+}
+
+/** True when the built binary exists (binary-mode tests should skip, with a reason, if not). */
+export function binaryAvailable(): boolean {
+  try {
+    return Deno.statSync(tandemBinary()).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Start Tandem on `opts.config` and resolve once it is ready; throws (with logs) otherwise. */
+export async function startTandem(opts: StartOptions): Promise<TandemProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-" });
+  let configPath: string;
+  let configText: string;
+  if (!opts.config.includes("\n") && isFile(opts.config)) {
+    configPath = opts.config;
+    configText = await Deno.readTextFile(opts.config);
+  } else {
+    configPath = `${dir}/tandem.yaml`;
+    configText = opts.config;
+    await Deno.writeTextFile(configPath, configText);
+  }
+  const cmd = opts.binary ? tandemBinary() : Deno.execPath();
+  const args = opts.binary ? [] : ["run", "-A", `${repoRoot}/mod.ts`];
+  args.push("--config", configPath, ...(opts.args ?? []));
+
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: repoRoot,
+    env: opts.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  live.add(child.pid);
+  const outFile = await Deno.open(`${dir}/stdout.log`, { write: true, create: true });
+  const errFile = await Deno.open(`${dir}/stderr.log`, { write: true, create: true });
+  const piped = Promise.all([copyTo(child.stdout, outFile), copyTo(child.stderr, errFile)]);
+  let status: Deno.CommandStatus | null = null;
+  const exited = child.status.then(async (s) => {
+    status = s;
+    live.delete(child.pid);
+    killGroup(child.pid, "SIGKILL"); // anything it left in its group
+    await piped;
+    return s;
+  });
+
+  const logs = async () => ({
+    stdout: await Deno.readTextFile(`${dir}/stdout.log`).catch(() => ""),
+    stderr: await Deno.readTextFile(`${dir}/stderr.log`).catch(() => ""),
+  });
+  const stop = async (signal: Deno.Signal = "SIGTERM", graceMs = 5000) => {
+    if (status) return status;
+    try {
+      Deno.kill(child.pid, signal);
+    } catch {
+      // exited meanwhile
+    }
+    const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const proc: TandemProcess = {
+    pid: child.pid,
+    dir,
+    configPath,
+    logs,
+    stop,
+    kill9: () => stop("SIGKILL", 0),
+    exitStatus: () => status,
+    exited,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+    },
+  };
+
+  const timeoutMs = opts.readyTimeoutMs ?? 20_000;
+  const target = readinessTarget(configText, configPath, opts);
+  try {
+    await waitFor(
+      async () => {
+        if (status) throw new WaitAborted(`tandem exited early with code ${status.code}`);
+        if (target.url) {
+          const res = await fetch(target.url, { signal: AbortSignal.timeout(1000) });
+          await res.body?.cancel();
+          return res.status === 200;
+        }
+        const s = target.sip!;
+        const reply = await sipOptions(s.host, s.port, s.transport ?? "udp", 500);
+        return reply.status > 0;
+      },
+      timeoutMs,
+      { intervalMs: 100, what: `tandem ready (${target.url ?? JSON.stringify(target.sip)})` },
+    );
+  } catch (e) {
+    await stop("SIGKILL", 0);
+    const l = await logs();
+    throw new Error(
+      `${(e as Error).message}\n--- ${cmd} ${args.join(" ")}\n--- stdout:\n${
+        tail(l.stdout)
+      }\n--- stderr:\n${tail(l.stderr)}`,
+    );
+  }
+  return proc;
+}
+
+/** Copy a child's stream into a log file chunk by chunk, so logs() sees output as it comes. */
+async function copyTo(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      let off = 0;
+      while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    }
+  } catch {
+    // the child went away mid-write
+  } finally {
+    file.close();
+  }
+}
+
+function tail(s: string, lines = 40): string {
+  return s.split("\n").slice(-lines).join("\n");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+type Target = { url?: string; sip?: { host: string; port: number; transport?: "udp" | "tcp" } };
+
+/**
+ * Where to probe readiness. The config file format is still settling, so this reads the usual
+ * shapes: `http: { address, port }` or `http: { listen: "host:port" }`, and `sip: { listen: [...] }`
+ * with `{ address, port, transports }` objects or `"udp:host:port"` / `"host:port"` strings.
+ */
+export function readinessTarget(text: string, path: string, opts: StartOptions): Target {
+  if (opts.readyUrl) return { url: opts.readyUrl };
+  if (opts.sip) return { sip: opts.sip };
+  let cfg: Record<string, unknown> = {};
+  try {
+    cfg = (path.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) ?? {};
+  } catch {
+    // TOML or unreadable: fall back to the default SIP port
+  }
+  const http = cfg.http as Record<string, unknown> | undefined;
+  if (http && typeof http === "object" && http.enabled !== false) {
+    const hp = hostPort(http.listen ?? http);
+    if (hp) return { url: `http://${bracket(probeHost(hp.host))}:${hp.port}/ready` };
+  }
+  const sip = cfg.sip as Record<string, unknown> | undefined;
+  const listen = sip?.listen;
+  for (const l of Array.isArray(listen) ? listen : listen ? [listen] : []) {
+    const hp = hostPort(l);
+    if (!hp) continue;
+    const transports =
+      typeof l === "object" && l && Array.isArray((l as { transports?: unknown }).transports)
+        ? (l as { transports: string[] }).transports.map((t) => t.toLowerCase())
+        : [hp.transport ?? "udp"];
+    const transport = transports.includes("udp")
+      ? "udp"
+      : transports.includes("tcp")
+      ? "tcp"
+      : undefined;
+    if (transport) return { sip: { host: probeHost(hp.host), port: hp.port, transport } };
+  }
+  return { sip: { host: "127.0.0.1", port: 5060, transport: "udp" } };
+}
+
+function probeHost(h: string): string {
+  const u = unbracket(h);
+  return u === "0.0.0.0" || u === "" ? "127.0.0.1" : u === "::" ? "::1" : u;
+}
+
+function hostPort(v: unknown): { host: string; port: number; transport?: "udp" | "tcp" } | null {
+  if (typeof v === "string") {
+    const m = /^(?:(udp|tcp|tls|ws|wss):)?(\[[^\]]+\]|[^:]+):(\d+)$/i.exec(v.trim());
+    if (!m) return null;
+    const t = m[1]?.toLowerCase();
+    return {
+      host: m[2],
+      port: Number(m[3]),
+      transport: t === "udp" || t === "tcp" ? t : undefined,
+    };
+  }
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    const port = Number(o.port);
+    if (!Number.isInteger(port) || port <= 0) return null;
+    const host = String(o.address ?? o.host ?? "127.0.0.1");
+    return { host, port };
+  }
+  return null;
+}
