@@ -1,5 +1,7 @@
-// RFC 3261 §8.2.6 building responses from requests, and §21 standard reason phrases.
+// RFC 3261 §8.2.6 generating a response (copies Via, From, To, Call-ID, CSeq; Timestamp for
+// 100 Trying, §8.2.6.1) and §21 the standard reason phrases.
 
+import { SipParseError } from "./errors.ts";
 import { type Header, type SipRequest, SipResponse } from "./message.ts";
 
 const PHRASES: Record<number, string> = {
@@ -8,8 +10,10 @@ const PHRASES: Record<number, string> = {
   181: "Call Is Being Forwarded",
   182: "Queued",
   183: "Session Progress",
+  199: "Early Dialog Terminated",
   200: "OK",
   202: "Accepted",
+  204: "No Notification",
   300: "Multiple Choices",
   301: "Moved Permanently",
   302: "Moved Temporarily",
@@ -25,13 +29,26 @@ const PHRASES: Record<number, string> = {
   407: "Proxy Authentication Required",
   408: "Request Timeout",
   410: "Gone",
+  412: "Conditional Request Failed",
   413: "Request Entity Too Large",
   414: "Request-URI Too Long",
   415: "Unsupported Media Type",
   416: "Unsupported URI Scheme",
+  417: "Unknown Resource-Priority",
   420: "Bad Extension",
   421: "Extension Required",
+  422: "Session Interval Too Small",
   423: "Interval Too Brief",
+  428: "Use Identity Header",
+  429: "Provide Referrer Identity",
+  433: "Anonymity Disallowed",
+  436: "Bad Identity-Info",
+  437: "Unsupported Certificate",
+  438: "Invalid Identity Header",
+  439: "First Hop Lacks Outbound Support",
+  440: "Max-Breadth Exceeded",
+  469: "Bad Info Package",
+  470: "Consent Needed",
   480: "Temporarily Unavailable",
   481: "Call/Transaction Does Not Exist",
   482: "Loop Detected",
@@ -41,8 +58,10 @@ const PHRASES: Record<number, string> = {
   486: "Busy Here",
   487: "Request Terminated",
   488: "Not Acceptable Here",
+  489: "Bad Event",
   491: "Request Pending",
   493: "Undecipherable",
+  494: "Security Agreement Required",
   500: "Server Internal Error",
   501: "Not Implemented",
   502: "Bad Gateway",
@@ -50,20 +69,38 @@ const PHRASES: Record<number, string> = {
   504: "Server Time-out",
   505: "Version Not Supported",
   513: "Message Too Large",
+  555: "Push Notification Service Not Supported",
+  580: "Precondition Failure",
   600: "Busy Everywhere",
   603: "Decline",
   604: "Does Not Exist Anywhere",
   606: "Not Acceptable",
+  607: "Unwanted",
+  608: "Rejected",
 };
 
-/** The standard reason phrase for a status code (class default for unknown codes). */
+const CLASS_PHRASES = [
+  "",
+  "Provisional",
+  "Success",
+  "Redirection",
+  "Client Error",
+  "Server Error",
+  "Global Failure",
+];
+
+/** The standard reason phrase for a status code (RFC 3261 §21 and later RFCs), or its class's. */
 export function reasonPhrase(status: number): string {
-  return PHRASES[status] ?? PHRASES[Math.floor(status / 100) * 100] ?? "Unknown";
+  return PHRASES[status] ?? CLASS_PHRASES[Math.floor(status / 100)] ?? "Unknown";
 }
 
+/** Keys copied from the request into every response, in this order (§8.2.6.2). */
+const COPIED = new Set(["via", "from", "to", "call-id", "cseq"]);
+
 /**
- * A response to `req` per §8.2.6.2: Via (all, in order), From, Call-ID and CSeq copied; To
- * copied with `toTag` added when the request's To has none; Timestamp echoed on 100.
+ * A response to `req` per RFC 3261 §8.2.6: every Via (in order), From, To, Call-ID and CSeq
+ * copied as received, a To tag added when `toTag` is given and the To has none, and for 100
+ * Trying the Timestamp. No body; add Contact and the rest as the status needs.
  */
 export function createResponse(
   req: SipRequest,
@@ -71,25 +108,34 @@ export function createResponse(
   reason?: string,
   toTag?: string,
 ): SipResponse {
+  if (!Number.isInteger(status) || status < 100 || status > 699) {
+    throw new RangeError(`createResponse: expected a status 100..699, got ${status}`);
+  }
+  if (reason !== undefined && /[\r\n]/.test(reason)) {
+    throw new SipParseError("status-line", "CR or LF in a reason phrase");
+  }
   const headers: Header[] = [];
   for (const h of req.headers) {
-    switch (h.key) {
-      case "via":
-      case "from":
-      case "call-id":
-      case "cseq":
-        headers.push({ key: h.key, name: h.name, value: h.value });
-        break;
-      case "to": {
-        let v = h.value;
-        if (toTag && status !== 100 && req.to.tag === undefined) v = `${v};tag=${toTag}`;
-        headers.push({ key: h.key, name: h.name, value: v });
-        break;
-      }
-      case "timestamp":
-        if (status === 100) headers.push({ key: h.key, name: h.name, value: h.value });
-        break;
+    if (COPIED.has(h.key) || (status === 100 && h.key === "timestamp")) {
+      headers.push({ key: h.key, name: h.name, value: h.value });
     }
   }
-  return new SipResponse(status, reason ?? reasonPhrase(status), headers);
+  const res = new SipResponse(status, reason ?? reasonPhrase(status), headers);
+  if (toTag !== undefined && req.has("to")) {
+    if (/[\r\n;,\s"<>]/.test(toTag) || !toTag) {
+      throw new SipParseError("To", `expected a token as To tag, got "${toTag.slice(0, 40)}"`);
+    }
+    let hasTag: boolean;
+    try {
+      hasTag = req.to.tag !== undefined;
+    } catch {
+      hasTag = true; // an unparseable To is copied as is; we cannot tag it safely
+    }
+    if (!hasTag) {
+      const to = headers.find((h) => h.key === "to")!;
+      to.value = `${to.value};tag=${toTag}`;
+      res.invalidate();
+    }
+  }
+  return res;
 }

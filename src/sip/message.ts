@@ -23,8 +23,13 @@ export interface CSeq {
 
 const EMPTY = new Uint8Array(0);
 
-/** Split a list header value on commas outside quotes and <> (RFC 3261 §7.3.1). */
+/**
+ * Split a list header value on commas outside quotes and <> (RFC 3261 §7.3.1). Empty elements
+ * are kept (as "") so the grammar parser rejects them (RFC 4475 §3.1.2.1 badinv01).
+ */
 export function splitList(value: string): string[] {
+  // Fast path: most list headers hold one value.
+  if (value.indexOf(",") < 0) return [value.trim()];
   const out: string[] = [];
   let start = 0;
   let inQ = false;
@@ -46,19 +51,58 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-/** Parse a CSeq value; the number must fit 32 bits (RFC 3261 §8.1.1.5). */
+/** Parse a CSeq value; the number must fit 32 bits (RFC 3261 §8.1.1.5, §20.16). */
 export function parseCSeq(value: string): CSeq {
-  const m = /^\s*([0-9]+)\s+([^\s]+)\s*$/.exec(value);
-  if (!m) throw new SipParseError("CSeq", `malformed CSeq "${value.slice(0, 40)}"`);
-  if (m[1].length > 10 || Number(m[1]) > 0xffffffff) {
-    throw new SipParseError("CSeq", "sequence number above 2^32-1");
+  const len = value.length;
+  let i = 0;
+  while (i < len && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  const ns = i;
+  while (i < len && value.charCodeAt(i) >= 48 && value.charCodeAt(i) <= 57) i++;
+  const ne = i;
+  while (i < len && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  const ms = i;
+  while (i < len && value.charCodeAt(i) > 32 && value.charCodeAt(i) !== 127) i++;
+  const me = i;
+  while (i < len && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  if (ne === ns || ms === ne || me === ms || i !== len) {
+    throw new SipParseError("CSeq", `expected "number method", got "${value.slice(0, 40)}"`);
   }
-  return { seq: Number(m[1]), method: m[2] };
+  const digits = value.slice(ns, ne);
+  const seq = Number(digits);
+  // Leading zeros are legal (RFC 4475 wsinv "0009"); the value is what must fit.
+  if (seq > 0xffffffff) {
+    throw new SipParseError("CSeq", `sequence number ${digits.slice(0, 24)} above 2^32-1`);
+  }
+  return { seq, method: value.slice(ms, me) };
+}
+
+/** Parse Max-Forwards: 1*DIGIT, 0..255 (RFC 3261 §20.22; leading zeros are legal). */
+export function parseMaxForwards(value: string): number {
+  const v = value.trim();
+  let ok = v.length > 0;
+  for (let i = 0; ok && i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    ok = c >= 48 && c <= 57;
+  }
+  const n = ok ? Number(v) : NaN;
+  if (!(n <= 255)) {
+    throw new SipParseError("Max-Forwards", `expected 0..255, got "${v.slice(0, 24)}"`);
+  }
+  return n;
+}
+
+/** Reject CR and LF in header names and values we are asked to write (header injection). */
+function checkValue(name: string, value: string): void {
+  if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
+    throw new SipParseError(name.replace(/[\r\n]/g, " "), "CR or LF in a header name or value");
+  }
 }
 
 /** Common part of requests and responses. */
 export abstract class SipMessage {
-  private cache: Map<string, unknown> | undefined;
+  // Parsed header grammar, keyed by lowercase header name; plain object: cheaper than a Map
+  // for the handful of keys one message ever caches.
+  private cache: Record<string, unknown> | undefined;
 
   constructor(public headers: Header[] = [], public body: Uint8Array = EMPTY) {}
 
@@ -82,11 +126,13 @@ export abstract class SipMessage {
     }
     return out;
   }
+  /** Whether at least one line of the header is present. */
   has(name: string): boolean {
     return this.get(name) !== undefined;
   }
   /** Replace every line of a header with one (appended where the first one was, or at the end). */
   set(name: string, value: string): this {
+    checkValue(name, value);
     const key = headerKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
     const h: Header = { key, name: canonicalName(key), value };
@@ -100,6 +146,7 @@ export abstract class SipMessage {
   }
   /** Append a header line. */
   add(name: string, value: string): this {
+    checkValue(name, value);
     const key = headerKey(name);
     this.headers.push({ key, name: canonicalName(key), value });
     this.cache = undefined;
@@ -107,6 +154,7 @@ export abstract class SipMessage {
   }
   /** Insert a header line before the first existing line of that header (e.g. a new top Via). */
   prepend(name: string, value: string): this {
+    checkValue(name, value);
     const key = headerKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
     const h = { key, name: canonicalName(key), value };
@@ -115,6 +163,7 @@ export abstract class SipMessage {
     this.cache = undefined;
     return this;
   }
+  /** Remove every line of a header. */
   remove(name: string): this {
     const key = headerKey(name);
     this.headers = this.headers.filter((h) => h.key !== key);
@@ -123,10 +172,10 @@ export abstract class SipMessage {
   }
 
   private cached<T>(k: string, f: () => T): T {
-    const c = this.cache ??= new Map();
-    if (c.has(k)) return c.get(k) as T;
+    const c = this.cache ??= {};
+    if (k in c) return c[k] as T;
     const v = f();
-    c.set(k, v);
+    c[k] = v;
     return v;
   }
 
@@ -134,12 +183,15 @@ export abstract class SipMessage {
   get vias(): Via[] {
     return this.cached("via", () => this.getAll("via").map(parseVia));
   }
+  /** The top Via (where responses go, §18.2.2), or undefined when there is none. */
   get topVia(): Via | undefined {
     return this.vias[0];
   }
+  /** Call-ID value ("" when absent). */
   get callId(): string {
     return this.get("call-id") ?? "";
   }
+  /** The CSeq (first line); throws {@link SipParseError} when absent or malformed. */
   get cseq(): CSeq {
     return this.cached("cseq", () => {
       const v = this.get("cseq");
@@ -147,11 +199,13 @@ export abstract class SipMessage {
       return parseCSeq(v);
     });
   }
+  /** The From value (first line); throws {@link SipParseError} when absent or malformed. */
   get from(): NameAddr {
-    return this.cached("from", () => parseNameAddr(this.get("from") ?? "", "From"));
+    return this.cached("from", () => parseNameAddr(this.must("from", "From"), "From"));
   }
+  /** The To value (first line); throws {@link SipParseError} when absent or malformed. */
   get to(): NameAddr {
-    return this.cached("to", () => parseNameAddr(this.get("to") ?? "", "To"));
+    return this.cached("to", () => parseNameAddr(this.must("to", "To"), "To"));
   }
   /** Contact values (none for "*" or when absent). */
   get contacts(): NameAddr[] {
@@ -160,20 +214,27 @@ export abstract class SipMessage {
       () => this.getAll("contact").filter((v) => v !== "*").map((v) => parseNameAddr(v, "Contact")),
     );
   }
+  /** Record-Route values, top first. */
   get recordRoutes(): NameAddr[] {
     return this.cached(
       "record-route",
       () => this.getAll("record-route").map((v) => parseNameAddr(v, "Record-Route")),
     );
   }
+  /** Route values, top first. */
   get routes(): NameAddr[] {
     return this.cached("route", () => this.getAll("route").map((v) => parseNameAddr(v, "Route")));
   }
-  /** Max-Forwards, or undefined when absent. */
+  /** Max-Forwards, or undefined when absent; throws {@link SipParseError} when malformed. */
   get maxForwards(): number | undefined {
     const v = this.get("max-forwards");
-    if (v === undefined) return undefined;
-    return Number(v.trim());
+    return v === undefined ? undefined : parseMaxForwards(v);
+  }
+
+  private must(key: string, part: string): string {
+    const v = this.get(key);
+    if (v === undefined) throw new SipParseError(part, "expected the header, it is missing");
+    return v;
   }
   /** Drop cached header grammar after editing `headers` directly. */
   invalidate(): void {
@@ -185,6 +246,8 @@ export abstract class SipMessage {
 export class SipRequest extends SipMessage {
   readonly isRequest = true;
   private _ruri: Uri | undefined;
+  // The text _ruri was parsed from: `uri` is a public field and may be reassigned directly.
+  private _ruriText: string | undefined;
   constructor(
     public method: string,
     public uri: string,
@@ -193,12 +256,17 @@ export class SipRequest extends SipMessage {
   ) {
     super(headers, body);
   }
+  /** The Request-URI parsed (any scheme; see isSupportedScheme), cached until set. */
   get ruri(): Uri {
-    return this._ruri ??= parseUri(this.uri);
+    if (this._ruri === undefined || this._ruriText !== this.uri) {
+      this._ruri = parseUri(this.uri, "Request-URI");
+      this._ruriText = this.uri;
+    }
+    return this._ruri;
   }
   set ruri(u: Uri) {
     this._ruri = u;
-    this.uri = u.toString();
+    this.uri = this._ruriText = u.toString();
   }
 }
 

@@ -1,4 +1,5 @@
-// The SIP message layer: model, parser, serializer, URI and header grammar. Pure, no I/O.
+// The SIP message layer: model, parser, serializer, URI and header grammar, semantic checks and
+// response building. Pure, no I/O.
 export * from "./errors.ts";
 export * from "./params.ts";
 export * from "./headers.ts";
@@ -8,4 +9,5 @@ export * from "./via.ts";
 export * from "./message.ts";
 export * from "./parser.ts";
 export * from "./serializer.ts";
+export * from "./check.ts";
 export * from "./build.ts";

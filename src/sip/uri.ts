@@ -1,10 +1,16 @@
-// RFC 3261 §19.1 SIP and SIPS URIs, RFC 3966 tel URIs. Escaped user parts are kept escaped, as
-// received, so a URI re-serializes byte for byte; comparison helpers unescape once.
+// RFC 3261 §19.1 SIP and SIPS URIs, RFC 3966 tel URIs, and RFC 3986 absolute URIs of any other
+// scheme kept opaque (RFC 3261 §20.10: a name-addr may hold any absoluteURI, RFC 4475 §3.3.4).
+// Escaped user parts are kept escaped, as received, so a URI re-serializes byte for byte;
+// comparison helpers unescape once.
 
 import { SipParseError } from "./errors.ts";
-import { Params } from "./params.ts";
+import { Params, scanParams } from "./params.ts";
 
-/** A sip:, sips: or tel: URI. For tel, `user` holds the number and `host` is empty. */
+/**
+ * A sip:, sips: or tel: URI, or an opaque absolute URI of another scheme. For tel, `user`
+ * holds the number and `host` is empty; for other schemes, `opaque` holds everything after
+ * the colon and `host` is empty.
+ */
 export class Uri {
   constructor(
     public scheme: string,
@@ -15,6 +21,8 @@ export class Uri {
     /** Raw "?a=b&c=d" header part without the "?", or undefined. */
     public headers: string | undefined = undefined,
     public password: string | undefined = undefined,
+    /** For schemes other than sip/sips/tel: the text after "scheme:", kept as received. */
+    public opaque: string | undefined = undefined,
   ) {}
 
   /** Value of the transport parameter, lowercased ("udp" when absent for sip:). */
@@ -24,6 +32,7 @@ export class Uri {
     return this.scheme === "sips" ? "tls" : "udp";
   }
 
+  /** A deep copy whose edits do not touch this URI. */
   clone(): Uri {
     return new Uri(
       this.scheme,
@@ -33,10 +42,13 @@ export class Uri {
       this.params.clone(),
       this.headers,
       this.password,
+      this.opaque,
     );
   }
 
+  /** The URI text (scheme lowercased; everything else as received or set). */
   toString(): string {
+    if (this.opaque !== undefined) return `${this.scheme}:${this.opaque}`;
     if (this.scheme === "tel") return `tel:${this.user ?? ""}${this.params}`;
     let s = `${this.scheme}:`;
     if (this.user !== undefined) {
@@ -52,102 +64,139 @@ export class Uri {
   }
 }
 
-const HOST_CHARS = /^[A-Za-z0-9.\-_]+$/;
-
-/** Split ";a=b;c" (text after the host part) into Params; throws on empty names. */
-export function parseParams(text: string, part: string): Params {
-  const p = new Params();
-  if (!text) return p;
-  if (text[0] !== ";") throw new SipParseError(part, `unexpected "${text[0]}" before parameters`);
-  for (const item of text.slice(1).split(";")) {
-    const eq = item.indexOf("=");
-    const name = (eq < 0 ? item : item.slice(0, eq)).trim();
-    if (!name) throw new SipParseError(part, "empty parameter");
-    const value = eq < 0 ? null : item.slice(eq + 1).trim();
-    p.list.push([name, value]);
-  }
-  return p;
+/** Whether a Request-URI scheme is one this stack serves (sip, sips, tel); else answer 416. */
+export function isSupportedScheme(uri: Uri): boolean {
+  return uri.scheme === "sip" || uri.scheme === "sips" || uri.scheme === "tel";
 }
 
-/** Parse an absolute URI as it appears in a Request-URI or inside <...>. */
+/**
+ * Split ";a=b;c" (text after the host part, no white space) into Params; throws on empty
+ * names. Kept for callers of the first version; {@link scanParams} is the general scanner.
+ */
+export function parseParams(text: string, part: string): Params {
+  return scanParams(text, 0, part, true);
+}
+
+// RFC 3986 §3.1 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+function schemeEnd(text: string): number {
+  const c0 = text.charCodeAt(0) | 0x20;
+  if (c0 < 97 || c0 > 122) return -1;
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 58) return i;
+    const l = c | 0x20;
+    if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+/** Hostname / IPv4 characters (RFC 3261 §25.1 hostname, IPv4address). */
+function isHostChar(c: number): boolean {
+  const l = c | 0x20;
+  return (l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95;
+}
+
+/**
+ * Parse an absolute URI as it appears in a Request-URI or inside <...>. sip/sips/tel are
+ * parsed fully; any other well-formed scheme yields an opaque {@link Uri} (use
+ * {@link isSupportedScheme} to decide on 416). Throws {@link SipParseError} naming `part`.
+ */
 export function parseUri(text: string, part = "Request-URI"): Uri {
-  const colon = text.indexOf(":");
-  if (colon <= 0) throw new SipParseError(part, `no URI scheme in "${text.slice(0, 40)}"`, -1, 416);
-  const scheme = text.slice(0, colon).toLowerCase();
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // §19.1.1/§25.1: no white space, controls, quotes or angle brackets in a URI; this also
+    // keeps CR/LF/NUL out of anything we may write back.
+    if (c <= 32 || c === 127 || c === 60 || c === 62 || c === 34) {
+      throw new SipParseError(part, `white space, control, quote or <> inside URI at ${i}`);
+    }
+  }
+  const colon = schemeEnd(text);
+  if (colon < 0) throw new SipParseError(part, `expected "scheme:" in "${text.slice(0, 40)}"`);
+  let scheme = text.slice(0, colon);
+  const lower = scheme.toLowerCase();
+  if (lower !== scheme) scheme = lower;
   const rest = text.slice(colon + 1);
-  if (/[\s<>]/.test(text)) throw new SipParseError(part, "whitespace or <> inside the URI");
+  if (scheme === "sip" || scheme === "sips") return parseSipUri(scheme, rest, part);
   if (scheme === "tel") {
     const semi = rest.indexOf(";");
     const num = semi < 0 ? rest : rest.slice(0, semi);
     if (!num) throw new SipParseError(part, "empty tel number");
-    return new Uri("tel", num, "", undefined, parseParams(semi < 0 ? "" : rest.slice(semi), part));
+    return new Uri(
+      "tel",
+      num,
+      "",
+      undefined,
+      semi < 0 ? new Params() : scanParams(rest, semi, part, false),
+    );
   }
-  if (scheme !== "sip" && scheme !== "sips") {
-    throw new SipParseError(part, `unsupported URI scheme "${scheme}"`, -1, 416);
-  }
-  let userinfo: string | undefined;
-  let hostpart = rest;
-  // The user part may itself hold ";" (RFC 4475 semiuri); the host starts after the last "@"
-  // that precedes the first "?".
-  const q = rest.indexOf("?");
-  const atLimit = q < 0 ? rest.length : q;
-  const lastAt = rest.lastIndexOf("@", atLimit - 1);
-  if (lastAt >= 0) {
-    userinfo = rest.slice(0, lastAt);
-    hostpart = rest.slice(lastAt + 1);
-  }
-  let headers: string | undefined;
-  const qi = hostpart.indexOf("?");
-  if (qi >= 0) {
-    headers = hostpart.slice(qi + 1);
-    hostpart = hostpart.slice(0, qi);
-  }
-  let host: string;
-  let after: string;
-  if (hostpart[0] === "[") {
-    const close = hostpart.indexOf("]");
-    if (close < 0) throw new SipParseError(part, "unterminated IPv6 reference");
-    host = hostpart.slice(0, close + 1);
-    if (!/^\[[0-9A-Fa-f:.]+\]$/.test(host)) {
-      throw new SipParseError(part, `bad IPv6 reference ${host}`);
-    }
-    after = hostpart.slice(close + 1);
-  } else {
-    const end = firstOf(hostpart, ":;", hostpart.length);
-    host = hostpart.slice(0, end);
-    after = hostpart.slice(end);
-    if (!host || !HOST_CHARS.test(host)) throw new SipParseError(part, `bad host "${host}"`);
-  }
-  let port: number | undefined;
-  if (after[0] === ":") {
-    const semi = after.indexOf(";");
-    const ps = semi < 0 ? after.slice(1) : after.slice(1, semi);
-    if (!/^[0-9]{1,5}$/.test(ps) || Number(ps) > 65535) {
-      throw new SipParseError(part, `bad port "${ps}"`);
-    }
-    port = Number(ps);
-    after = semi < 0 ? "" : after.slice(semi);
-  }
-  let user: string | undefined;
-  let password: string | undefined;
-  if (userinfo !== undefined) {
-    if (!userinfo) throw new SipParseError(part, "empty user part");
-    const pc = userinfo.indexOf(":");
-    if (pc >= 0) {
-      user = userinfo.slice(0, pc);
-      password = userinfo.slice(pc + 1);
-    } else user = userinfo;
-  }
-  return new Uri(scheme, user, host, port, parseParams(after, part), headers, password);
+  if (!rest) throw new SipParseError(part, `empty ${scheme}: URI`);
+  return new Uri(scheme, undefined, "", undefined, new Params(), undefined, undefined, rest);
 }
 
-function firstOf(s: string, chars: string, dflt: number): number {
-  let best = -1;
-  for (const c of chars) {
-    const i = s.indexOf(c);
-    if (i >= 0 && (best < 0 || i < best)) best = i;
+function parseSipUri(scheme: string, rest: string, part: string): Uri {
+  // No "@" can appear in host, port, parameters or (unescaped) headers, while the user part
+  // may hold ";", "?" and "," (RFC 4475 §3.1.1.2 intmeth, §3.1.1.9 semiuri): the last "@"
+  // ends the userinfo.
+  const at = rest.lastIndexOf("@");
+  let user: string | undefined;
+  let password: string | undefined;
+  let i = 0;
+  if (at >= 0) {
+    if (at === 0) throw new SipParseError(part, "empty user part");
+    const pc = rest.indexOf(":");
+    if (pc >= 0 && pc < at) {
+      user = rest.slice(0, pc);
+      password = rest.slice(pc + 1, at);
+      if (!user) throw new SipParseError(part, "empty user part");
+    } else user = rest.slice(0, at);
+    i = at + 1;
   }
-  return best < 0 ? dflt : best;
+  const len = rest.length;
+  let host: string;
+  if (rest.charCodeAt(i) === 91) {
+    const close = rest.indexOf("]", i);
+    if (close < 0) throw new SipParseError(part, "unterminated IPv6 reference");
+    for (let j = i + 1; j < close; j++) {
+      const c = rest.charCodeAt(j);
+      const l = c | 0x20;
+      if (!((c >= 48 && c <= 58) || (l >= 97 && l <= 102) || c === 46)) {
+        throw new SipParseError(part, `bad IPv6 reference "${rest.slice(i, close + 1)}"`);
+      }
+    }
+    if (close === i + 1) throw new SipParseError(part, "empty IPv6 reference");
+    host = rest.slice(i, close + 1);
+    i = close + 1;
+  } else {
+    const hs = i;
+    while (i < len && isHostChar(rest.charCodeAt(i))) i++;
+    if (i === hs) {
+      throw new SipParseError(part, `expected a host, got "${rest.slice(hs, hs + 20)}"`);
+    }
+    host = rest.slice(hs, i);
+  }
+  let port: number | undefined;
+  if (rest.charCodeAt(i) === 58) {
+    const ps = ++i;
+    while (i < len && rest.charCodeAt(i) >= 48 && rest.charCodeAt(i) <= 57) i++;
+    if (i === ps || i - ps > 5) {
+      throw new SipParseError(part, `bad port "${rest.slice(ps, ps + 8)}"`);
+    }
+    port = Number(rest.slice(ps, i));
+    if (port > 65535) throw new SipParseError(part, `port ${port} above 65535`);
+  }
+  let headers: string | undefined;
+  const q = rest.indexOf("?", i);
+  const pend = q < 0 ? len : q;
+  if (q >= 0) headers = rest.slice(q + 1);
+  if (i < pend && rest.charCodeAt(i) !== 59) {
+    throw new SipParseError(part, `unexpected "${rest[i]}" after host`);
+  }
+  const params = i < pend
+    ? scanParams(q < 0 ? rest : rest.slice(0, q), i, part, false)
+    : new Params();
+  return new Uri(scheme, user, host, port, params, headers, password);
 }
 
 /** Unescape %HH once (RFC 3261 §19.1.4 comparison); invalid escapes are left as they are. */

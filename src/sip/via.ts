@@ -1,8 +1,8 @@
-// RFC 3261 §20.42 Via, with RFC 3581 rport and §18.2.1 received.
+// RFC 3261 §20.42 Via (sent-protocol, sent-by, via-params), with RFC 3581 rport and §18.2.1
+// received. SWS is allowed around "/", ":", ";" and "=" (RFC 4475 §3.1.1.1 wsinv).
 
 import { SipParseError } from "./errors.ts";
-import { Params } from "./params.ts";
-import { parseParams } from "./uri.ts";
+import { Params, scanParams } from "./params.ts";
 
 /** One Via value. `host` keeps IPv6 brackets as received. */
 export class Via {
@@ -13,10 +13,12 @@ export class Via {
     public params: Params = new Params(),
     public protocol = "SIP/2.0",
   ) {}
+  /** The branch parameter, or undefined (RFC 2543 peers send none). */
   get branch(): string | undefined {
     const b = this.params.get("branch");
     return typeof b === "string" ? b : undefined;
   }
+  /** The received parameter (§18.2.1), or undefined. */
   get received(): string | undefined {
     const r = this.params.get("received");
     return typeof r === "string" ? r : undefined;
@@ -25,15 +27,19 @@ export class Via {
   get rport(): number | null | undefined {
     const r = this.params.get("rport");
     if (r === undefined) return undefined;
-    return r === null || r === "" ? null : Number(r);
+    if (r === null || r === "") return null;
+    const n = Number(r);
+    return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : null;
   }
   /** "host:port" as a transaction key component (lowercased). */
   get sentBy(): string {
     return `${this.host.toLowerCase()}:${this.port ?? ""}`;
   }
+  /** A deep copy whose edits do not touch this Via. */
   clone(): Via {
     return new Via(this.transport, this.host, this.port, this.params.clone(), this.protocol);
   }
+  /** "SIP/2.0/UDP host:port;params" with single spaces only. */
   toString(): string {
     return `${this.protocol}/${this.transport} ${this.host}${
       this.port !== undefined ? ":" + this.port : ""
@@ -41,23 +47,87 @@ export class Via {
   }
 }
 
+function skipWs(s: string, i: number): number {
+  while (i < s.length && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  return i;
+}
+
+// RFC 3261 §25.1 token characters.
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~") {
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+}
+
+function scanToken(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) break;
+    i++;
+  }
+  return i;
+}
+
 /** Parse one Via value ("SIP/2.0/UDP host:port;branch=..."); split lists first. */
 export function parseVia(text: string): Via {
-  const m =
-    /^\s*([^\s/]+)\s*\/\s*([^\s/]+)\s*\/\s*([^\s/;]+)\s+(\[[^\]]*\]|[^\s:;]+)\s*(?::\s*([0-9]+))?\s*(.*)$/s
-      .exec(text);
-  if (!m) throw new SipParseError("Via", `malformed Via "${text.slice(0, 60)}"`);
-  const [, name, version, transport, host, port, rest] = m;
-  const protocol = `${name}/${version}`;
-  if (port !== undefined && (port.length > 5 || Number(port) > 65535)) {
-    throw new SipParseError("Via", `bad port ${port}`);
+  const bad = (what: string, at: number): never => {
+    throw new SipParseError("Via", `expected ${what} in "${text.slice(0, 60)}"`, at);
+  };
+  let i = skipWs(text, 0);
+  const parts: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    if (k > 0) {
+      i = skipWs(text, i);
+      if (text.charCodeAt(i) !== 47) bad('"/"', i);
+      i = skipWs(text, i + 1);
+    }
+    const s = i;
+    i = scanToken(text, i);
+    if (i === s) bad(k === 2 ? "a transport" : "a protocol name/version", i);
+    parts.push(text.slice(s, i));
   }
-  const params = parseParams(rest.replace(/\s*;\s*/g, ";").replace(/\s*=\s*/g, "=").trim(), "Via");
-  return new Via(
-    transport.toUpperCase(),
-    host,
-    port === undefined ? undefined : Number(port),
-    params,
-    protocol.toUpperCase(),
-  );
+  const ws = i;
+  i = skipWs(text, i);
+  if (i === ws) bad("white space before sent-by", i);
+  let host: string;
+  if (text.charCodeAt(i) === 91) {
+    const close = text.indexOf("]", i);
+    if (close < 0) bad('"]" closing the IPv6 reference', i);
+    for (let j = i + 1; j < close; j++) {
+      const c = text.charCodeAt(j);
+      const l = c | 0x20;
+      if (!((c >= 48 && c <= 58) || (l >= 97 && l <= 102) || c === 46)) bad("an IPv6 address", j);
+    }
+    if (close === i + 1) bad("an IPv6 address", i);
+    host = text.slice(i, close + 1);
+    i = close + 1;
+  } else {
+    const s = i;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      const l = c | 0x20;
+      if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95)) {
+        break;
+      }
+      i++;
+    }
+    if (i === s) bad("a host", i);
+    host = text.slice(s, i);
+  }
+  let port: number | undefined;
+  const beforeColon = i;
+  i = skipWs(text, i);
+  if (text.charCodeAt(i) === 58) {
+    i = skipWs(text, i + 1);
+    const s = i;
+    while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+    if (i === s || i - s > 5) bad("a port number", s);
+    port = Number(text.slice(s, i));
+    if (port > 65535) throw new SipParseError("Via", `port ${port} above 65535`, s);
+  } else i = beforeColon;
+  const params = scanParams(text, i, "Via", true);
+  const p0 = parts[0], p1 = parts[1], p2 = parts[2];
+  // Upper-case only when needed: most peers already send "SIP/2.0/UDP".
+  const protocol = p0 === "SIP" && p1 === "2.0" ? "SIP/2.0" : `${p0}/${p1}`.toUpperCase();
+  const transport = p2.toUpperCase();
+  return new Via(transport, host, port, params, protocol);
 }

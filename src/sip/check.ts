@@ -1,0 +1,63 @@
+// RFC 3261 §8.1.1 mandatory request headers, §20 singleton headers and §18.3 framing: checks a
+// parsed message must pass before a UAS acts on it. The parser accepts these messages (RFC
+// 4475 §3.3 says their answers come from above the parser); the layer above calls
+// checkMessage and answers `status` (400) with a reason naming `part`.
+
+import { SipParseError } from "./errors.ts";
+import { canonicalName } from "./headers.ts";
+import type { SipMessage } from "./message.ts";
+
+/**
+ * Headers every request and response must carry (RFC 3261 §8.1.1). Max-Forwards is left out:
+ * RFC 2543 peers omit it (RFC 4475 §3.4.1 inv2543) and a UAS loses nothing without it.
+ */
+export const MANDATORY_HEADERS: readonly string[] = ["via", "from", "to", "call-id", "cseq"];
+
+/** Headers that may appear at most once (§20; several values make the message ambiguous). */
+export const SINGLETON_HEADERS: readonly string[] = [
+  "from",
+  "to",
+  "call-id",
+  "cseq",
+  "max-forwards",
+  "content-type",
+];
+
+/** Canonical name of the first missing mandatory header (e.g. "Call-ID"), or undefined. */
+export function missingMandatory(msg: SipMessage): string | undefined {
+  for (const k of MANDATORY_HEADERS) {
+    if (msg.get(k) === undefined) return canonicalName(k);
+  }
+  return undefined;
+}
+
+/**
+ * The first semantic fault of a parsed message, as a {@link SipParseError} (status 400,
+ * `partial` = the message), or undefined when it is fit to act on: a missing mandatory
+ * header (RFC 4475 §3.3.1 insuf), a singleton header given twice (§3.3.8 multi01), or
+ * Content-Length values that disagree (§3.3.9 mcl01; over a stream, close the connection).
+ */
+export function checkMessage(msg: SipMessage): SipParseError | undefined {
+  const missing = missingMandatory(msg);
+  if (missing) return new SipParseError(missing, "mandatory header missing", -1, 400, msg);
+  const seen = new Map<string, number>();
+  let cl: string | undefined;
+  for (const h of msg.headers) {
+    if (h.key === "content-length") {
+      const v = h.value.trim();
+      if (cl !== undefined && v !== cl) {
+        return new SipParseError("Content-Length", "several different values", -1, 400, msg);
+      }
+      cl = v;
+      continue;
+    }
+    seen.set(h.key, (seen.get(h.key) ?? 0) + 1);
+  }
+  for (const k of SINGLETON_HEADERS) {
+    const n = seen.get(k) ?? 0;
+    if (n > 1) {
+      return new SipParseError(canonicalName(k), `expected once, found ${n} times`, -1, 400, msg);
+    }
+  }
+  return undefined;
+}
