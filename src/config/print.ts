@@ -1,0 +1,174 @@
+// `--print-config`: the effective configuration written back in the file format (YAML, snake_case,
+// units), with defaults applied and secrets masked. Without secrets it loads back to the same
+// Config, so an operator can start from it.
+
+import { stringify } from "yaml";
+import type { Config, RouteConfig, UserRewrite } from "./types.ts";
+import { formatDuration, formatSize } from "./duration.ts";
+
+/** What replaces a secret in printed output. */
+export const MASK = "********";
+const SECRET_HEADER = /auth|token|key|secret|password|cookie/i;
+
+function rewrite(rw: UserRewrite) {
+  return {
+    strip: rw.strip,
+    prefix: rw.prefix,
+    ...(rw.regex ? { regex: rw.regex.source } : {}),
+    replace: rw.replace,
+  };
+}
+
+function route(r: RouteConfig, mask: boolean) {
+  const timers: Record<string, string> = {};
+  // Always written: left out, it would load back as the 5s default rather than off.
+  timers.no_progress = formatDuration(r.timers.noProgress ?? 0);
+  if (r.timers.noAnswer) timers.no_answer = formatDuration(r.timers.noAnswer);
+  if (r.timers.maxDuration) timers.max_duration = formatDuration(r.timers.maxDuration);
+  const host = r.host.includes(":") ? `[${r.host}]` : r.host;
+  return {
+    name: r.name,
+    target: `${host}:${r.port}`,
+    transport: r.transport,
+    ...(r.ruriUser ? { ruri_user: rewrite(r.ruriUser) } : {}),
+    ...(r.callerId
+      ? {
+        caller_id: {
+          ...(r.callerId.user !== undefined ? { user: r.callerId.user } : {}),
+          ...(r.callerId.display !== undefined ? { display: r.callerId.display } : {}),
+          ...(r.callerId.rewrite ? { rewrite: rewrite(r.callerId.rewrite) } : {}),
+        },
+      }
+      : {}),
+    timers: timers,
+    stop_codes: r.stopCodes,
+    failover_on_timeout: r.failoverOnTimeout,
+    follow_redirects: r.followRedirects,
+    ...(r.auth
+      ? { auth: { username: r.auth.username, password: mask ? MASK : r.auth.password } }
+      : {}),
+    headers: { add: r.headers.add, pass: r.headers.pass, remove: r.headers.remove },
+    ...(r.keepalive
+      ? {
+        keepalive: { method: r.keepalive.method, interval: formatDuration(r.keepalive.interval) },
+      }
+      : {}),
+    media: r.media,
+  };
+}
+
+/** The file-format document for a Config (secrets masked unless `mask` is false). */
+export function effectiveDocument(cfg: Config, mask = true): Record<string, unknown> {
+  const s = cfg.sip;
+  const hidden = (v: string) => (mask ? MASK : v);
+  const doc: Record<string, unknown> = {
+    sip: {
+      listen: s.listen.map((l) => ({ address: l.address, port: l.port, transports: l.transports })),
+      ...(s.advertise ? { advertise: s.advertise } : {}),
+      timers: { t1: formatDuration(s.t1), t2: formatDuration(s.t2), t4: formatDuration(s.t4) },
+      max_message_size: s.maxMessageSize,
+      max_headers: s.maxHeaders,
+      tcp: {
+        idle_timeout: formatDuration(s.tcpIdleTimeout),
+        connect_timeout: formatDuration(s.tcpConnectTimeout),
+      },
+      user_agent: s.userAgent,
+    },
+    http: cfg.http
+      ? {
+        listen: cfg.http.address.includes(":")
+          ? `[${cfg.http.address}]:${cfg.http.port}`
+          : `${cfg.http.address}:${cfg.http.port}`,
+        ...(cfg.http.token !== undefined ? { token: hidden(cfg.http.token) } : {}),
+      }
+      : false,
+    log: { level: cfg.log.level, format: cfg.log.format },
+    limits: {
+      max_calls: cfg.limits.maxCalls,
+      retry_after: cfg.limits.retryAfter,
+      drain_timeout: formatDuration(cfg.limits.drainTimeout),
+    },
+    rules: cfg.rules.map((rule) => ({
+      name: rule.name,
+      match: {
+        ...(rule.match.ruriUserPrefix ? { ruri_user_prefix: rule.match.ruriUserPrefix } : {}),
+        ...(rule.match.ruriUserRegex ? { ruri_user_regex: rule.match.ruriUserRegex.source } : {}),
+        ...(rule.match.fromUserPrefix ? { from_user_prefix: rule.match.fromUserPrefix } : {}),
+        ...(rule.match.fromUserRegex ? { from_user_regex: rule.match.fromUserRegex.source } : {}),
+        ...(rule.match.source ? { source: rule.match.source } : {}),
+      },
+      auth: { mode: rule.auth.mode, realm: rule.auth.realm, on_timeout: rule.auth.onTimeout },
+      routes: rule.routes.map((r) => route(r, mask)),
+    })),
+  };
+  if (cfg.radius) {
+    const r = cfg.radius;
+    doc.radius = {
+      servers: r.servers.map((v) => ({
+        address: v.address,
+        auth_port: v.authPort,
+        acct_port: v.acctPort,
+        secret: hidden(v.secret),
+        timeout: formatDuration(v.timeout),
+        retries: v.retries,
+      })),
+      ...(r.nasIp ? { nas_ip: r.nasIp } : {}),
+      gateway_id: r.gatewayId,
+      interim_interval: r.interimInterval ? formatDuration(r.interimInterval) : 0,
+      digest_style: r.digestStyle,
+    };
+  }
+  if (cfg.cdr) {
+    const c = cfg.cdr;
+    doc.cdr = {
+      dir: c.dir,
+      fsync: c.fsync,
+      fsync_interval: formatDuration(c.fsyncInterval),
+      rotate_bytes: formatSize(c.rotateBytes),
+      ...(c.file
+        ? {
+          file: {
+            path: c.file.path,
+            format: c.file.format,
+            rotate: c.file.rotate,
+            rotate_bytes: formatSize(c.file.rotateBytes),
+          },
+        }
+        : {}),
+      radius: c.radius,
+      ...(c.webhook
+        ? {
+          webhook: {
+            url: c.webhook.url,
+            batch: c.webhook.batch,
+            timeout: formatDuration(c.webhook.timeout),
+            headers: Object.fromEntries(
+              Object.entries(c.webhook.headers).map((
+                [k, v],
+              ) => [k, SECRET_HEADER.test(k) ? hidden(v) : v]),
+            ),
+          },
+        }
+        : {}),
+    };
+  }
+  if (cfg.media) {
+    const m = cfg.media;
+    doc.media = {
+      rtpengine: m.rtpengine,
+      rtpproxy: m.rtpproxy,
+      on_failure: m.onFailure,
+      codecs: m.codecs,
+      ice: m.ice,
+      timeout: formatDuration(m.timeout),
+      retries: m.retries,
+    };
+  }
+  return doc;
+}
+
+/** YAML text of the effective configuration, for `tandem --print-config`; secrets masked. */
+export function effectiveConfigText(cfg: Config, opts: { mask?: boolean } = {}): string {
+  const body = stringify(effectiveDocument(cfg, opts.mask ?? true), { lineWidth: 0 });
+  return `# Effective configuration from ${cfg.source}; defaults applied, secrets masked.\n${body}`;
+}

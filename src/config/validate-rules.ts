@@ -1,0 +1,427 @@
+// The `defaults` and `rules` sections: routing rules, their routes, and the route options that
+// `defaults` supplies to every route that does not set them.
+
+import type { Protocol } from "../transport/types.ts";
+import type {
+  CallerIdRewrite,
+  HeaderPolicy,
+  MatchConfig,
+  RouteConfig,
+  RouteTimers,
+  RuleAuth,
+  RuleConfig,
+  UserRewrite,
+} from "./types.ts";
+import type { KeyPath } from "./locate.ts";
+import type { RawMap, Reader } from "./reader.ts";
+import { splitHostPort } from "./validate-sip.ts";
+
+/** Route options that `defaults` may set; timers and headers merge field by field. */
+export interface RouteOptions {
+  ruriUser?: UserRewrite;
+  callerId?: CallerIdRewrite;
+  timers?: RouteTimers;
+  stopCodes?: number[];
+  failoverOnTimeout?: boolean;
+  followRedirects?: boolean;
+  auth?: { username: string; password: string };
+  headers?: Partial<HeaderPolicy>;
+  /** `null` = explicitly off (overrides a default). */
+  keepalive?: RouteConfig["keepalive"] | null;
+  media?: RouteConfig["media"];
+}
+
+/** Built-in route defaults. */
+export const ROUTE_DEFAULTS = {
+  noProgress: 5000,
+  stopCodes: [486, 600, 603],
+  pass: ["x-*"],
+};
+
+const OPTION_KEYS = [
+  "ruri_user",
+  "caller_id",
+  "timers",
+  "stop_codes",
+  "failover_on_timeout",
+  "follow_redirects",
+  "auth",
+  "headers",
+  "keepalive",
+  "media",
+] as const;
+const ROUTE_KEYS = ["name", "target", "uri", "host", "port", "transport", ...OPTION_KEYS];
+const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+// Headers the B2BUA builds itself for each leg; adding them from config would corrupt the leg.
+const OWNED = new Set(
+  [
+    "via",
+    "v",
+    "from",
+    "f",
+    "to",
+    "t",
+    "call-id",
+    "i",
+    "cseq",
+    "contact",
+    "m",
+    "content-length",
+    "l",
+    "max-forwards",
+    "route",
+    "record-route",
+  ],
+);
+// Characters that cannot appear unescaped in the user part of a SIP URI we build.
+const USER_UNSAFE = /[\s<>@":\0]/;
+
+function userText(r: Reader, v: unknown, path: KeyPath): string | undefined {
+  const s = r.sipText(v, path);
+  if (s !== undefined && USER_UNSAFE.test(s)) {
+    return r.fail(path, 'URI user characters (no space, <, >, @, ", :)', s);
+  }
+  return s;
+}
+
+function rewrite(r: Reader, v: unknown, path: KeyPath): UserRewrite | undefined {
+  const m = r.map(v, path, ["strip", "prefix", "regex", "replace"]);
+  if (!m) return undefined;
+  const out: UserRewrite = { strip: 0, prefix: "", replace: "" };
+  if (m.strip !== undefined) out.strip = r.int(m.strip, [...path, "strip"], 0, 64) ?? 0;
+  if (m.prefix !== undefined) out.prefix = userText(r, m.prefix, [...path, "prefix"]) ?? "";
+  if (m.regex !== undefined) out.regex = r.regex(m.regex, [...path, "regex"]);
+  if (m.replace !== undefined) {
+    // The replacement may hold "$1"-style references, so it is not checked as a finished user.
+    out.replace = r.sipText(m.replace, [...path, "replace"]) ?? "";
+    if (m.regex === undefined) {
+      r.fail([...path, "regex"], "a regex for replace to apply to", undefined);
+    }
+  }
+  return out;
+}
+
+function timers(r: Reader, v: unknown, path: KeyPath): RouteTimers | undefined {
+  const m = r.map(v, path, ["no_progress", "no_answer", "max_duration"]);
+  if (!m) return undefined;
+  const out: RouteTimers = {};
+  // 0 means "off"; it is kept as 0 until the merge so that it can override a default.
+  if (m.no_progress !== undefined) {
+    out.noProgress = r.duration(m.no_progress, [...path, "no_progress"]);
+  }
+  if (m.no_answer !== undefined) out.noAnswer = r.duration(m.no_answer, [...path, "no_answer"]);
+  if (m.max_duration !== undefined) {
+    out.maxDuration = r.duration(m.max_duration, [...path, "max_duration"]);
+  }
+  return out;
+}
+
+function headerPatterns(r: Reader, v: unknown, path: KeyPath): string[] | undefined {
+  const list = r.list(v, path, true);
+  if (!list) return undefined;
+  const out: string[] = [];
+  list.forEach((item, i) => {
+    const s = r.str(item, [...path, i]);
+    if (s === undefined) return;
+    if (s !== "*" && !/^[A-Za-z0-9\-.!%_+`'~]+\*?$/.test(s)) {
+      r.fail([...path, i], 'a header name, optionally ending in "*" (like "x-*")', s);
+    } else out.push(s.toLowerCase());
+  });
+  return out;
+}
+
+function headers(r: Reader, v: unknown, path: KeyPath): Partial<HeaderPolicy> | undefined {
+  const m = r.map(v, path, ["add", "pass", "remove"]);
+  if (!m) return undefined;
+  const out: Partial<HeaderPolicy> = {};
+  if (m.add !== undefined) {
+    const add = r.map(
+      m.add,
+      [...path, "add"],
+      m.add && typeof m.add === "object" ? Object.keys(m.add) : [],
+    );
+    if (add) {
+      out.add = {};
+      for (const [name, value] of Object.entries(add)) {
+        const p = [...path, "add", name];
+        if (!TOKEN.test(name)) r.fail(p, "a header name (token characters only)", name);
+        else if (OWNED.has(name.toLowerCase())) {
+          r.fail(p, "a header the B2BUA does not build itself", name);
+        }
+        const val = r.sipText(
+          typeof value === "number" || typeof value === "boolean" ? String(value) : value,
+          p,
+        );
+        if (val !== undefined) out.add[name] = val;
+      }
+    }
+  }
+  if (m.pass !== undefined) out.pass = headerPatterns(r, m.pass, [...path, "pass"]);
+  if (m.remove !== undefined) out.remove = headerPatterns(r, m.remove, [...path, "remove"]);
+  return out;
+}
+
+/** Read the route options present in `m` (a route or the `defaults` section). */
+export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOptions {
+  const o: RouteOptions = {};
+  if (m.ruri_user !== undefined) o.ruriUser = rewrite(r, m.ruri_user, [...path, "ruri_user"]);
+  if (m.caller_id !== undefined) {
+    const p = [...path, "caller_id"];
+    const c = r.map(m.caller_id, p, ["user", "display", "rewrite"]);
+    if (c) {
+      o.callerId = {};
+      if (c.user !== undefined) o.callerId.user = userText(r, c.user, [...p, "user"]);
+      if (c.display !== undefined) o.callerId.display = r.sipText(c.display, [...p, "display"]);
+      if (c.rewrite !== undefined) o.callerId.rewrite = rewrite(r, c.rewrite, [...p, "rewrite"]);
+    }
+  }
+  if (m.timers !== undefined) o.timers = timers(r, m.timers, [...path, "timers"]);
+  if (m.stop_codes !== undefined) {
+    const list = r.list(m.stop_codes, [...path, "stop_codes"], true);
+    o.stopCodes = list?.map((c, i) =>
+      r.int(c, [...path, "stop_codes", i], 300, 699, "a SIP final status")!
+    )
+      .filter((c) => c !== undefined);
+  }
+  if (m.failover_on_timeout !== undefined) {
+    o.failoverOnTimeout = r.bool(m.failover_on_timeout, [...path, "failover_on_timeout"]);
+  }
+  if (m.follow_redirects !== undefined) {
+    o.followRedirects = r.bool(m.follow_redirects, [...path, "follow_redirects"]);
+  }
+  if (m.auth !== undefined) {
+    const p = [...path, "auth"];
+    const a = r.map(m.auth, p, ["username", "password"]);
+    if (a) {
+      const username = a.username === undefined
+        ? r.fail([...p, "username"], "a user name", undefined)
+        : r.sipText(a.username, [...p, "username"]);
+      const password = a.password === undefined
+        ? r.fail([...p, "password"], "a password", undefined)
+        : r.sipText(a.password, [...p, "password"]);
+      if (username !== undefined && password !== undefined) o.auth = { username, password };
+    }
+  }
+  if (m.headers !== undefined) o.headers = headers(r, m.headers, [...path, "headers"]);
+  if (m.keepalive === false) o.keepalive = null;
+  else if (m.keepalive !== undefined) {
+    const p = [...path, "keepalive"];
+    const k = r.map(m.keepalive, p, ["method", "interval"]);
+    if (k) {
+      const method = k.method === undefined
+        ? "OPTIONS"
+        : r.oneOf(k.method, [...p, "method"], ["OPTIONS", "INVITE"] as const);
+      const interval = k.interval === undefined
+        ? r.fail([...p, "interval"], "a duration", undefined)
+        : r.duration(k.interval, [...p, "interval"], 0);
+      if (interval === 0) o.keepalive = null;
+      else if (interval !== undefined && interval < 1000) {
+        r.fail([...p, "interval"], "at least 1s (or 0 for off)", k.interval);
+      } else if (method && interval !== undefined) o.keepalive = { method, interval };
+    }
+  }
+  if (m.media !== undefined) {
+    o.media = r.oneOf(m.media, [...path, "media"], ["none", "rtpengine", "rtpproxy"] as const);
+  }
+  return o;
+}
+
+/** Validate `defaults`. */
+export function readDefaults(r: Reader, v: unknown): RouteOptions {
+  if (v === undefined) return {};
+  const m = r.map(v, ["defaults"], OPTION_KEYS);
+  return m ? readRouteOptions(r, m, ["defaults"]) : {};
+}
+
+function parseSipUri(s: string): { host: string; port?: string; transport?: string } | undefined {
+  const m = /^sip:(?:[^@]+@)?(\[[^\]]+\]|[^:;?]+)(?::(\d+))?((?:;[^;?]*)*)$/i.exec(s);
+  if (!m) return undefined;
+  const t = /;transport=([^;]*)/i.exec(m[3]);
+  return { host: m[1].replace(/^\[|\]$/g, ""), port: m[2], transport: t?.[1].toLowerCase() };
+}
+
+function target(
+  r: Reader,
+  m: RawMap,
+  path: KeyPath,
+): { host: string; port: number; transport: Protocol } | undefined {
+  const given = ["target", "uri", "host"].filter((k) => m[k] !== undefined);
+  if (given.length !== 1) {
+    return r.fail(
+      path,
+      "exactly one of target, uri, host",
+      given.length ? given.join(" and ") : "none",
+      true,
+    );
+  }
+  let host: string | undefined;
+  let port: unknown = m.port;
+  let portPath: KeyPath = [...path, "port"];
+  let transport: unknown = m.transport;
+  let transportPath: KeyPath = [...path, "transport"];
+  if (m.target !== undefined) {
+    const s = r.str(m.target, [...path, "target"]);
+    if (s === undefined) return undefined;
+    const hp = splitHostPort(s);
+    host = r.ip(hp?.host ?? s, [...path, "target"]);
+    if (hp?.port !== undefined) {
+      if (m.port !== undefined) {
+        r.fail(portPath, "the port in one place only", "a port in target too", true);
+      }
+      port = /^\d+$/.test(hp.port) ? Number(hp.port) : hp.port;
+      portPath = [...path, "target"];
+    }
+  } else if (m.uri !== undefined) {
+    const s = r.str(m.uri, [...path, "uri"]);
+    if (s === undefined) return undefined;
+    const u = parseSipUri(s);
+    if (!u) return r.fail([...path, "uri"], 'a SIP URI like "sip:192.0.2.1:5060;transport=tcp"', s);
+    host = r.ip(u.host, [...path, "uri"]);
+    if (m.port !== undefined || m.transport !== undefined) {
+      r.fail(
+        [...path, m.port !== undefined ? "port" : "transport"],
+        "port and transport inside the uri",
+        "a separate key",
+        true,
+      );
+    }
+    port = u.port === undefined ? undefined : Number(u.port);
+    portPath = transportPath = [...path, "uri"];
+    transport = u.transport;
+  } else host = r.ip(m.host, [...path, "host"]);
+  const p = port === undefined ? 5060 : r.port(port, portPath);
+  const t = transport === undefined ? "udp" : r.oneOf(
+    typeof transport === "string" ? transport.toLowerCase() : transport,
+    transportPath,
+    ["udp", "tcp"] as const,
+  );
+  return host !== undefined && p !== undefined && t !== undefined
+    ? { host, port: p, transport: t }
+    : undefined;
+}
+
+/** Merge defaults under a route's own options and apply built-in defaults. */
+function merge(
+  name: string,
+  t: { host: string; port: number; transport: Protocol },
+  own: RouteOptions,
+  d: RouteOptions,
+): RouteConfig {
+  const tm: RouteTimers = { noProgress: ROUTE_DEFAULTS.noProgress, ...d.timers, ...own.timers };
+  for (const k of ["noProgress", "noAnswer", "maxDuration"] as const) if (!tm[k]) delete tm[k];
+  const route: RouteConfig = {
+    name,
+    ...t,
+    timers: tm,
+    stopCodes: own.stopCodes ?? d.stopCodes ?? [...ROUTE_DEFAULTS.stopCodes],
+    failoverOnTimeout: own.failoverOnTimeout ?? d.failoverOnTimeout ?? true,
+    followRedirects: own.followRedirects ?? d.followRedirects ?? false,
+    headers: {
+      add: { ...d.headers?.add, ...own.headers?.add },
+      pass: own.headers?.pass ?? d.headers?.pass ?? [...ROUTE_DEFAULTS.pass],
+      remove: own.headers?.remove ?? d.headers?.remove ?? [],
+    },
+    media: own.media ?? d.media ?? "none",
+  };
+  const ruriUser = own.ruriUser ?? d.ruriUser;
+  if (ruriUser) route.ruriUser = ruriUser;
+  const callerId = own.callerId ?? d.callerId;
+  if (callerId) route.callerId = callerId;
+  const auth = own.auth ?? d.auth;
+  if (auth) route.auth = auth;
+  const keepalive = own.keepalive !== undefined ? own.keepalive : d.keepalive;
+  if (keepalive) route.keepalive = keepalive;
+  return route;
+}
+
+function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
+  const out: MatchConfig = {};
+  if (v === undefined) return out;
+  const m = r.map(v, path, [
+    "ruri_user_prefix",
+    "ruri_user_regex",
+    "from_user_prefix",
+    "from_user_regex",
+    "source",
+  ]);
+  if (!m) return out;
+  const prefixes = (key: string) => {
+    const list = r.list(m[key], [...path, key], true);
+    return list?.map((p, i) => userText(r, p, [...path, key, i])).filter((p): p is string =>
+      p !== undefined
+    );
+  };
+  if (m.ruri_user_prefix !== undefined) out.ruriUserPrefix = prefixes("ruri_user_prefix");
+  if (m.from_user_prefix !== undefined) out.fromUserPrefix = prefixes("from_user_prefix");
+  if (m.ruri_user_regex !== undefined) {
+    out.ruriUserRegex = r.regex(m.ruri_user_regex, [...path, "ruri_user_regex"]);
+  }
+  if (m.from_user_regex !== undefined) {
+    out.fromUserRegex = r.regex(m.from_user_regex, [...path, "from_user_regex"]);
+  }
+  if (m.source !== undefined) {
+    const list = r.list(m.source, [...path, "source"], true);
+    out.source = list?.map((c, i) => r.cidr(c, [...path, "source", i])).filter((c): c is string =>
+      c !== undefined
+    );
+  }
+  return out;
+}
+
+function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
+  const out: RuleAuth = { mode: "none", realm: "tandem", onTimeout: "reject" };
+  if (v === undefined) return out;
+  const m = r.map(v, path, ["mode", "realm", "on_timeout"]);
+  if (m?.mode !== undefined) {
+    out.mode = r.oneOf(m.mode, [...path, "mode"], ["none", "source", "digest"] as const) ??
+      out.mode;
+  }
+  if (m?.realm !== undefined) out.realm = r.sipText(m.realm, [...path, "realm"]) ?? out.realm;
+  if (m?.on_timeout !== undefined) {
+    out.onTimeout = r.oneOf(m.on_timeout, [...path, "on_timeout"], ["reject", "allow"] as const) ??
+      out.onTimeout;
+  }
+  return out;
+}
+
+/** Validate `rules`, merging `defaults` into every route. */
+export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] {
+  if (v === undefined) return [];
+  const list = r.list(v, ["rules"]);
+  if (!list) return [];
+  const names = new Set<string>();
+  const rules: RuleConfig[] = [];
+  list.forEach((raw, i) => {
+    const path = ["rules", i];
+    const m = r.map(raw, path, ["name", "match", "auth", "routes"]);
+    if (!m) return;
+    const name = m.name === undefined
+      ? `rule-${i + 1}`
+      : r.sipText(m.name, [...path, "name"]) ?? `rule-${i + 1}`;
+    if (names.has(name)) r.fail([...path, "name"], "a rule name not used before", name);
+    names.add(name);
+    const rule: RuleConfig = {
+      name,
+      match: match(r, m.match, [...path, "match"]),
+      auth: ruleAuth(r, m.auth, [...path, "auth"]),
+      routes: [],
+    };
+    const routes = m.routes === undefined
+      ? r.fail([...path, "routes"], "a list of routes", undefined)
+      : r.list(m.routes, [...path, "routes"]);
+    if (routes?.length === 0) r.fail([...path, "routes"], "at least one route", routes);
+    routes?.forEach((rr, j) => {
+      const rp = [...path, "routes", j];
+      const rm = r.map(rr, rp, ROUTE_KEYS);
+      if (!rm) return;
+      const rname = rm.name === undefined
+        ? `${name}-${j + 1}`
+        : r.sipText(rm.name, [...rp, "name"]);
+      const t = target(r, rm, rp);
+      const own = readRouteOptions(r, rm, rp);
+      if (t && rname !== undefined) rule.routes.push(merge(rname, t, own, d));
+    });
+    rules.push(rule);
+  });
+  return rules;
+}

@@ -1,0 +1,234 @@
+// The `sip`, `http`, `log` and `limits` sections.
+
+import type { Protocol } from "../transport/types.ts";
+import type { HttpConfig, LimitsConfig, ListenConfig, LogConfig, SipConfig } from "./types.ts";
+import type { KeyPath } from "./locate.ts";
+import { isIp } from "./cidr.ts";
+import type { Reader } from "./reader.ts";
+
+/** Version string used in the default User-Agent. */
+export const TANDEM_VERSION = "0.1.0";
+
+const PROTOCOLS: readonly Protocol[] = ["udp", "tcp"];
+
+/** Built-in values for keys the file leaves out. */
+export const SIP_DEFAULTS = {
+  listen: [
+    { address: "0.0.0.0", port: 5060, transports: ["udp", "tcp"] as Protocol[] },
+    { address: "::", port: 5060, transports: ["udp", "tcp"] as Protocol[] },
+  ],
+  t1: 500,
+  t2: 4000,
+  t4: 5000,
+  maxMessageSize: 65535,
+  maxHeaders: 100,
+  tcpIdleTimeout: 120_000,
+  tcpConnectTimeout: 3000,
+  userAgent: `Tandem/${TANDEM_VERSION}`,
+};
+
+const HOSTNAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function listen(r: Reader, v: unknown, path: KeyPath): ListenConfig | undefined {
+  const m = r.map(v, path, ["address", "port", "transports"]);
+  if (!m) return undefined;
+  const address = m.address === undefined
+    ? r.fail([...path, "address"], "an IP address", undefined)
+    : r.ip(m.address, [...path, "address"]);
+  const port = m.port === undefined ? 5060 : r.port(m.port, [...path, "port"]);
+  let transports: Protocol[] | undefined = ["udp", "tcp"];
+  if (m.transports !== undefined) {
+    const list = r.list(m.transports, [...path, "transports"], true);
+    transports = list?.map((t, i) =>
+      r.oneOf(typeof t === "string" ? t.toLowerCase() : t, [...path, "transports", i], PROTOCOLS)
+    ) as Protocol[] | undefined;
+    if (list && list.length === 0) {
+      r.fail([...path, "transports"], "at least one of udp, tcp", list);
+    }
+  }
+  if (
+    address === undefined || port === undefined || !transports ||
+    transports.includes(undefined as never)
+  ) return undefined;
+  return { address, port, transports: [...new Set(transports)] };
+}
+
+/** Validate `sip`. */
+export function readSip(r: Reader, v: unknown): SipConfig {
+  const d = SIP_DEFAULTS;
+  const out: SipConfig = {
+    ...d,
+    listen: d.listen.map((l) => ({ ...l, transports: [...l.transports] })),
+  };
+  if (v === undefined) return out;
+  const m = r.map(v, ["sip"], [
+    "listen",
+    "advertise",
+    "timers",
+    "max_message_size",
+    "max_headers",
+    "tcp",
+    "user_agent",
+  ]);
+  if (!m) return out;
+  if (m.listen !== undefined) {
+    const list = r.list(m.listen, ["sip", "listen"]);
+    if (list) {
+      if (list.length === 0) r.fail(["sip", "listen"], "at least one listen entry", list);
+      const seen = new Set<string>();
+      out.listen = [];
+      list.forEach((item, i) => {
+        const l = listen(r, item, ["sip", "listen", i]);
+        if (!l) return;
+        for (const t of l.transports) {
+          const key = `${t} ${l.address} ${l.port}`;
+          if (seen.has(key)) {
+            r.fail(
+              ["sip", "listen", i],
+              "each address, port and transport once",
+              `${t} ${l.address}:${l.port} again`,
+              true,
+            );
+          }
+          seen.add(key);
+        }
+        out.listen.push(l);
+      });
+    }
+  }
+  if (m.advertise !== undefined) {
+    const s = r.sipText(m.advertise, ["sip", "advertise"]);
+    if (s !== undefined) {
+      const bare = s.startsWith("[") && s.endsWith("]") ? s.slice(1, -1) : s;
+      if (isIp(bare) || HOSTNAME.test(bare)) out.advertise = bare;
+      else r.fail(["sip", "advertise"], "an IP address or host name", s);
+    }
+  }
+  if (m.timers !== undefined) {
+    const t = r.map(m.timers, ["sip", "timers"], ["t1", "t2", "t4"]);
+    if (t) {
+      // RFC 3261 §17.1.1.1: T1 is an RTT estimate; values outside these bounds are typos.
+      if (t.t1 !== undefined) {
+        out.t1 = r.duration(t.t1, ["sip", "timers", "t1"], 10, 10_000) ?? out.t1;
+      }
+      if (t.t2 !== undefined) {
+        out.t2 = r.duration(t.t2, ["sip", "timers", "t2"], 10, 60_000) ?? out.t2;
+      }
+      if (t.t4 !== undefined) {
+        out.t4 = r.duration(t.t4, ["sip", "timers", "t4"], 10, 60_000) ?? out.t4;
+      }
+      if (out.t2 < out.t1) {
+        r.fail(["sip", "timers", "t2"], `t2 at least t1 (${out.t1}ms)`, `${out.t2}ms`, true);
+      }
+    }
+  }
+  if (m.max_message_size !== undefined) {
+    out.maxMessageSize =
+      r.size(m.max_message_size, ["sip", "max_message_size"], 1500, 16 * 1024 * 1024) ??
+        out.maxMessageSize;
+  }
+  if (m.max_headers !== undefined) {
+    out.maxHeaders = r.int(m.max_headers, ["sip", "max_headers"], 10, 10_000) ?? out.maxHeaders;
+  }
+  if (m.tcp !== undefined) {
+    const t = r.map(m.tcp, ["sip", "tcp"], ["idle_timeout", "connect_timeout"]);
+    if (t?.idle_timeout !== undefined) {
+      out.tcpIdleTimeout = r.duration(t.idle_timeout, ["sip", "tcp", "idle_timeout"], 1000) ??
+        out.tcpIdleTimeout;
+    }
+    if (t?.connect_timeout !== undefined) {
+      out.tcpConnectTimeout =
+        r.duration(t.connect_timeout, ["sip", "tcp", "connect_timeout"], 100) ??
+          out.tcpConnectTimeout;
+    }
+  }
+  if (m.user_agent !== undefined) {
+    out.userAgent = r.sipText(m.user_agent, ["sip", "user_agent"]) ?? out.userAgent;
+  }
+  return out;
+}
+
+/** Split "127.0.0.1:8080" or "[::1]:8080". */
+export function splitHostPort(s: string): { host: string; port?: string } | undefined {
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(s);
+  if (v6) return { host: v6[1], port: v6[2] };
+  const colons = s.split(":").length - 1;
+  if (colons === 0) return { host: s };
+  if (colons === 1) {
+    const [host, port] = s.split(":");
+    return { host, port };
+  }
+  return { host: s }; // bare IPv6, no port
+}
+
+/** Validate `http`; `false` disables the API. */
+export function readHttp(r: Reader, v: unknown): HttpConfig | undefined {
+  const out: HttpConfig = { address: "127.0.0.1", port: 8080 };
+  if (v === undefined) return out;
+  if (v === false) return undefined;
+  const m = r.map(v, ["http"], ["listen", "token"]);
+  if (!m) return out;
+  if (m.listen !== undefined) {
+    const s = r.str(m.listen, ["http", "listen"]);
+    const hp = s === undefined ? undefined : splitHostPort(s);
+    if (s !== undefined) {
+      const port = hp?.port === undefined
+        ? undefined
+        : /^\d+$/.test(hp.port)
+        ? Number(hp.port)
+        : NaN;
+      if (!hp || !isIp(hp.host) || port === undefined || !(port >= 1 && port <= 65535)) {
+        r.fail(
+          ["http", "listen"],
+          'an IP address and port like "127.0.0.1:8080" or "[::1]:8080"',
+          s,
+        );
+      } else {
+        out.address = hp.host;
+        out.port = port;
+      }
+    }
+  }
+  if (m.token !== undefined) {
+    const t = r.sipText(m.token, ["http", "token"]);
+    // An empty token (e.g. from an empty variable) would silently mean "no auth": refuse it.
+    if (t === "") {
+      r.fail(["http", "token"], "a non-empty token (leave the key out for no token)", t);
+    } else if (t !== undefined) out.token = t;
+  }
+  return out;
+}
+
+/** Validate `log`. */
+export function readLog(r: Reader, v: unknown): LogConfig {
+  const out: LogConfig = { level: "info", format: "json" };
+  if (v === undefined) return out;
+  const m = r.map(v, ["log"], ["level", "format"]);
+  if (m?.level !== undefined) {
+    out.level = r.oneOf(m.level, ["log", "level"], ["debug", "info", "warn", "error"] as const) ??
+      out.level;
+  }
+  if (m?.format !== undefined) {
+    out.format = r.oneOf(m.format, ["log", "format"], ["json", "pretty"] as const) ?? out.format;
+  }
+  return out;
+}
+
+/** Validate `limits`. */
+export function readLimits(r: Reader, v: unknown): LimitsConfig {
+  const out: LimitsConfig = { maxCalls: 150_000, retryAfter: 5, drainTimeout: 60_000 };
+  if (v === undefined) return out;
+  const m = r.map(v, ["limits"], ["max_calls", "retry_after", "drain_timeout"]);
+  if (m?.max_calls !== undefined) {
+    out.maxCalls = r.int(m.max_calls, ["limits", "max_calls"], 1, 10_000_000) ?? out.maxCalls;
+  }
+  if (m?.retry_after !== undefined) {
+    out.retryAfter = r.int(m.retry_after, ["limits", "retry_after"], 0, 86_400, "seconds") ??
+      out.retryAfter;
+  }
+  if (m?.drain_timeout !== undefined) {
+    out.drainTimeout = r.duration(m.drain_timeout, ["limits", "drain_timeout"]) ?? out.drainTimeout;
+  }
+  return out;
+}

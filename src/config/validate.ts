@@ -1,0 +1,52 @@
+// The whole document: top-level keys, each section, then checks that span sections.
+
+import type { Config } from "./types.ts";
+import type { Reader } from "./reader.ts";
+import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
+import { readDefaults, readRules } from "./validate-rules.ts";
+import { readCdr, readMedia, readRadius } from "./validate-services.ts";
+
+const TOP_KEYS = ["sip", "http", "log", "limits", "defaults", "rules", "radius", "cdr", "media"];
+
+/** Validate a parsed document into a Config; problems are left in `r.issues`. */
+export function validateDocument(r: Reader, doc: unknown, source: string): Config {
+  const m = r.map(doc ?? {}, [], TOP_KEYS) ?? {};
+  const radius = readRadius(r, m.radius);
+  const media = readMedia(r, m.media);
+  const cfg: Config = {
+    source,
+    sip: readSip(r, m.sip),
+    http: readHttp(r, m.http),
+    log: readLog(r, m.log),
+    limits: readLimits(r, m.limits),
+    rules: readRules(r, m.rules, readDefaults(r, m.defaults)),
+    radius,
+    cdr: readCdr(r, m.cdr, radius !== undefined),
+    media,
+  };
+  for (const k of ["http", "radius", "cdr", "media"] as const) {
+    if (cfg[k] === undefined) delete cfg[k];
+  }
+  cfg.rules.forEach((rule, i) => {
+    if (rule.auth.mode !== "none" && !radius) {
+      r.fail(
+        ["rules", i, "auth", "mode"],
+        `a radius section with servers for auth mode ${rule.auth.mode}`,
+        "none",
+        true,
+      );
+    }
+    rule.routes.forEach((route, j) => {
+      if (route.media === "none") return;
+      if (!media || media[route.media].length === 0) {
+        r.fail(
+          ["rules", i, "routes", j],
+          `media.${route.media} servers for media ${route.media}`,
+          "none",
+          true,
+        );
+      }
+    });
+  });
+  return cfg;
+}

@@ -1,0 +1,122 @@
+// Rule matching, user rewriting, CIDR blocks and units.
+import assert from "node:assert/strict";
+import {
+  applyUserRewrite,
+  formatDuration,
+  inCidr,
+  isIp,
+  matchRule,
+  parseConfig,
+  parseDuration,
+  parseSize,
+} from "../../src/config/mod.ts";
+
+Deno.test("matchRule: first rule whose every criterion holds; empty match catches all", () => {
+  const { rules } = parseConfig(
+    `rules:
+  - name: corp-intl
+    match: { ruri_user_prefix: ["00"], source: [10.0.0.0/8, "2001:db8::/32"], from_user_regex: "^1" }
+    routes: [{ target: "192.0.2.1" }]
+  - name: intl
+    match: { ruri_user_regex: "^00[1-9]" }
+    routes: [{ target: "192.0.2.2" }]
+  - name: bob
+    match: { from_user_prefix: [bob, alice] }
+    routes: [{ target: "192.0.2.3" }]
+  - name: rest
+    routes: [{ target: "192.0.2.4" }]
+`,
+    "r.yaml",
+    "yaml",
+    { env: {} },
+  );
+  const name = (ruriUser: string, fromUser: string, sourceIp: string) =>
+    matchRule(rules, { ruriUser, fromUser, sourceIp })?.name;
+  assert.equal(name("0044", "100", "10.1.2.3"), "corp-intl");
+  assert.equal(name("0044", "100", "2001:db8::5"), "corp-intl");
+  assert.equal(name("0044", "100", "::ffff:10.1.2.3"), "corp-intl");
+  assert.equal(name("0044", "200", "10.1.2.3"), "intl");
+  assert.equal(name("0044", "100", "192.0.2.9"), "intl");
+  assert.equal(name("555", "alice", "192.0.2.9"), "bob");
+  assert.equal(name("555", "carol", "192.0.2.9"), "rest");
+  assert.equal(
+    matchRule(rules.slice(0, 3), { ruriUser: "5", fromUser: "c", sourceIp: "1.1.1.1" }),
+    undefined,
+  );
+});
+
+Deno.test("applyUserRewrite: strip, then regex replace, then prefix", () => {
+  assert.equal(applyUserRewrite({ strip: 1, prefix: "", replace: "" }, "90044"), "0044");
+  assert.equal(
+    applyUserRewrite({ strip: 0, prefix: "", regex: /^00/, replace: "+" }, "0044123"),
+    "+44123",
+  );
+  assert.equal(
+    applyUserRewrite({ strip: 2, prefix: "1", regex: /^(\d)/, replace: "$1$1" }, "xx23"),
+    "1223",
+  );
+});
+
+Deno.test("inCidr: IPv4, IPv6, mapped addresses, odd prefix lengths, garbage", () => {
+  assert.ok(inCidr("10.255.0.1", "10.0.0.0/8"));
+  assert.ok(!inCidr("11.0.0.1", "10.0.0.0/8"));
+  assert.ok(inCidr("192.168.1.130", "192.168.1.128/25"));
+  assert.ok(!inCidr("192.168.1.127", "192.168.1.128/25"));
+  assert.ok(inCidr("1.2.3.4", "0.0.0.0/0"));
+  assert.ok(inCidr("127.0.0.1", "127.0.0.1"));
+  assert.ok(inCidr("2001:db8:0:0:1::1", "2001:db8::/32"));
+  assert.ok(!inCidr("2001:db9::1", "2001:db8::/32"));
+  assert.ok(inCidr("::1", "::1/128"));
+  assert.ok(inCidr("::ffff:192.0.2.7", "192.0.2.0/24"));
+  assert.ok(inCidr("192.0.2.7", "::ffff:192.0.2.0/120"));
+  assert.ok(!inCidr("::1", "0.0.0.0/0"));
+  assert.ok(!inCidr("not-an-ip", "10.0.0.0/8"));
+  assert.ok(!inCidr("10.0.0.1", "10.0.0.0/40"));
+});
+
+Deno.test("isIp: literals only", () => {
+  for (
+    const ok of [
+      "0.0.0.0",
+      "::",
+      "::1",
+      "fe80::1",
+      "2001:db8::1:2",
+      "::ffff:1.2.3.4",
+      "1:2:3:4:5:6:7:8",
+    ]
+  ) assert.ok(isIp(ok), ok);
+  for (
+    const bad of [
+      "",
+      "1.2.3",
+      "1.2.3.04",
+      "256.1.1.1",
+      "a::b::c",
+      "1:2:3:4:5:6:7:8:9",
+      "host",
+      "[::1]",
+      "fe80::1%eth0",
+    ]
+  ) {
+    assert.ok(!isIp(bad), bad);
+  }
+});
+
+Deno.test("durations and sizes", () => {
+  assert.equal(parseDuration(5), 5000);
+  assert.equal(parseDuration(0.5), 500);
+  assert.equal(parseDuration("500ms"), 500);
+  assert.equal(parseDuration("2m"), 120_000);
+  assert.equal(parseDuration("1m30s"), 90_000);
+  assert.equal(parseDuration("2h"), 7_200_000);
+  assert.equal(parseDuration("5"), 5000);
+  assert.equal(parseDuration("5 s"), undefined);
+  assert.equal(parseDuration("-1s"), undefined);
+  assert.equal(parseSize("64MiB"), 64 * 1024 * 1024);
+  assert.equal(parseSize("1KiB"), 1024);
+  assert.equal(parseSize(1500), 1500);
+  assert.equal(parseSize("1MB"), undefined);
+  assert.equal(formatDuration(90_000), "90s");
+  assert.equal(formatDuration(0), "0ms");
+});
