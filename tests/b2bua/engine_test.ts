@@ -1,0 +1,329 @@
+// B2BUA engine over the real transaction layer on an in-memory loop, stepped by a manual clock.
+
+import assert from "node:assert/strict";
+import { SipRequest, type SipResponse } from "../../src/sip/mod.ts";
+import {
+  answer,
+  CALLER,
+  callerInDialog,
+  callerInvite,
+  config,
+  Loop,
+  req,
+  res,
+  route,
+  rule,
+} from "./loop.ts";
+
+const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
+const CALLEE2 = { host: "10.0.0.3", port: 5091, protocol: "udp" as const };
+
+/** Set up a call to the answer; returns the callee's INVITE and the caller's 200. */
+function establish(loop: Loop, n = 1) {
+  loop.inject(callerInvite("alice-kit", "", n), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE to callee").msg as SipRequest;
+  loop.inject(answer(inv, 180, "callee-tag"), CALLEE);
+  loop.take();
+  loop.inject(
+    answer(inv, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  const sent = loop.take();
+  const ack = sent.find(req("ACK", 5090));
+  assert.ok(ack, "callee gets an ACK for its 2xx");
+  const ok = sent.find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1, n), CALLER);
+  return { inv, ok };
+}
+
+Deno.test("RFC 7092 B2BUA: the callee leg is a new dialog with its own Call-ID, Via and Contact", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(callerInvite(), CALLER);
+  const sent = loop.take();
+  assert.ok(sent.find(res(100)), "100 Trying to the caller");
+  const inv = sent.find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.notEqual(inv.callId, "caller-call-1@10.0.0.1");
+  assert.equal(inv.vias.length, 1);
+  assert.ok(!inv.get("via")!.includes("5070"));
+  assert.ok(!inv.get("contact")!.includes("5070"));
+  assert.equal(inv.get("x-account"), "1234", "extension headers pass by default");
+  assert.equal(inv.get("user-agent"), undefined, "other headers do not");
+  assert.equal(inv.maxForwards, 69, "Max-Forwards decremented");
+  assert.equal(inv.ruri.user, "alice-kit");
+  assert.equal(inv.ruri.host, "10.0.0.2");
+  assert.equal(inv.ruri.port, 5090);
+  assert.ok(new TextDecoder().decode(inv.body).includes("o=caller 1 1"), "SDP unchanged");
+});
+
+Deno.test("B2BUA: 180/200 relayed with Tandem's Contact; BYE relayed with the other leg's tags", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "ct", { contact: "<sip:bob@10.0.0.2:5090>" }), CALLEE);
+  const ringing = loop.expect(res(180), "180 to caller").msg as SipResponse;
+  assert.ok(ringing.to.tag, "the 180 carries Tandem's To tag");
+  assert.ok(!ringing.get("contact")!.includes("10.0.0.2"), "callee Contact hidden");
+  loop.inject(
+    answer(inv, 200, "ct", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  const sent = loop.take();
+  const ack = sent.find(req("ACK", 5090))!.msg as SipRequest;
+  assert.equal(ack.cseq.seq, inv.cseq.seq);
+  assert.equal(ack.uri, "sip:bob@10.0.0.2:5090", "ACK goes to the callee's Contact");
+  const ok = sent.find(res(200))!.msg as SipResponse;
+  assert.equal(ok.to.tag, ringing.to.tag);
+  assert.equal(new TextDecoder().decode(ok.body), "v=0\r\n");
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  assert.equal(loop.b2bua.calls.size, 1);
+  loop.inject(
+    callerInDialog("BYE", ok.get("to")!, 2, 1, 'Reason: Q.850;cause=16;text="Normal"\n'),
+    CALLER,
+  );
+  const bye = loop.expect(req("BYE", 5090), "BYE to callee").msg as SipRequest;
+  assert.equal(bye.callId, inv.callId);
+  assert.equal(bye.to.tag, "ct");
+  assert.equal(bye.from.tag, inv.from.tag);
+  assert.equal(bye.get("reason"), 'Q.850;cause=16;text="Normal"', "Reason passes (RFC 3326)");
+  loop.inject(answer(bye, 200, "ct"), CALLEE);
+  const bye200 = loop.expect(res(200, "BYE"), "200 BYE to caller").msg;
+  assert.equal(bye200.callId, "caller-call-1@10.0.0.1");
+  assert.equal(loop.b2bua.calls.size, 0);
+  loop.timers.advance(64_000);
+  assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "no transaction left");
+  assert.equal(loop.b2bua.legCount, 0, "no leg left");
+});
+
+Deno.test("B2BUA: callee BYE reaches the caller's Contact with the caller dialog's tags", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const { inv, ok } = establish(loop);
+  loop.inject(
+    `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`,
+    CALLEE,
+  );
+  const bye = loop.expect(req("BYE", 5070), "BYE to caller").msg as SipRequest;
+  assert.equal(bye.uri, "sip:alice@10.0.0.1:5070;transport=UDP");
+  assert.equal(bye.from.tag, ok.to.tag);
+  assert.equal(bye.to.tag, "caller-tag-1");
+  assert.equal(bye.callId, "caller-call-1@10.0.0.1");
+});
+
+Deno.test("Failover: a 503 moves to the next route; the 503 is ACKed and never reaches the caller", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.3", 5091), route("10.0.0.2", 5090)])]),
+  );
+  loop.inject(callerInvite("fo503-kit"), CALLER);
+  const first = loop.expect(req("INVITE", 5091), "INVITE to first route").msg as SipRequest;
+  loop.inject(answer(first, 503, "t1"), CALLEE2);
+  const sent = loop.take();
+  assert.ok(sent.find(req("ACK", 5091)), "hop-by-hop ACK for the 503");
+  assert.ok(!sent.find(res(503)), "503 not relayed");
+  const second = sent.find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.equal(second.ruri.user, "fo503-kit");
+  assert.notEqual(second.callId, first.callId);
+});
+
+Deno.test("Failover: a stop code (486) ends the call with that answer", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090), route("10.0.0.3", 5091)])]));
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 486, "t"), CALLEE);
+  const sent = loop.take();
+  assert.ok(sent.find(res(486)), "486 to caller");
+  assert.ok(!sent.find(req("INVITE", 5091)), "no failover on 486");
+});
+
+Deno.test("No-progress timer: silence from the first route fails over when the timer fires", () => {
+  const loop = new Loop(
+    config([
+      rule([route("10.0.0.3", 5093, { timers: { noProgress: 2000 } }), route("10.0.0.2", 5090)]),
+    ]),
+  );
+  loop.inject(callerInvite("fodead-kit"), CALLER);
+  loop.expect(req("INVITE", 5093), "INVITE to dead route");
+  loop.timers.advance(1999);
+  assert.ok(!loop.take().find(req("INVITE", 5090)), "not before the timer");
+  loop.timers.advance(1);
+  loop.expect(req("INVITE", 5090), "INVITE to second route at 2 s");
+});
+
+Deno.test("No-answer timer: CANCEL to the callee and 480 with a Reason to the caller", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.2", 5090, { timers: { noProgress: 5000, noAnswer: 3000 } })])]),
+  );
+  loop.inject(callerInvite("noans-kit"), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "t"), CALLEE);
+  loop.take();
+  loop.timers.advance(3000);
+  const sent = loop.take();
+  const cancel = sent.find(req("CANCEL", 5090))!.msg as SipRequest;
+  assert.equal(cancel.topVia!.branch, inv.topVia!.branch, "§9.1 CANCEL has the INVITE's branch");
+  const r = sent.find(res(480))!.msg;
+  assert.ok(r.get("reason")?.includes("480"));
+  loop.inject(answer(cancel, 200, "t"), CALLEE);
+  loop.inject(answer(inv, 487, "t"), CALLEE);
+  assert.ok(loop.take().find(req("ACK", 5090)), "487 ACKed");
+});
+
+Deno.test("Max-duration timer: BYE to both sides with a Reason", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.2", 5090, { timers: { noProgress: 5000, maxDuration: 3000 } })])]),
+  );
+  establish(loop);
+  loop.timers.advance(2999);
+  assert.equal(loop.take().filter(req("BYE")).length, 0);
+  loop.timers.advance(1);
+  const sent = loop.take();
+  const byes = sent.filter(req("BYE"));
+  assert.equal(byes.length, 2);
+  for (const b of byes) assert.ok((b.msg as SipRequest).get("reason"));
+  assert.equal(loop.b2bua.calls.size, 0);
+});
+
+Deno.test("Caller CANCEL: 487 to the caller, CANCEL to the callee; a late 2xx is ACKed and BYEd", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "t"), CALLEE);
+  loop.take();
+  loop.inject(
+    `CANCEL sip:alice-kit@10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-caller-1;rport
+Max-Forwards: 70
+From: "Alice" <sip:alice@10.0.0.1:5070>;tag=caller-tag-1
+To: <sip:alice-kit@10.0.0.9:5060>
+Call-ID: caller-call-1@10.0.0.1
+CSeq: 1 CANCEL
+Content-Length: 0
+
+`,
+    CALLER,
+  );
+  const sent = loop.take();
+  assert.ok(sent.find(res(200, "CANCEL")));
+  assert.ok(sent.find(res(487)));
+  assert.ok(sent.find(req("CANCEL", 5090)));
+  // The callee answered at the same moment: its 200 crosses our CANCEL.
+  loop.inject(answer(inv, 200, "t", { contact: "<sip:bob@10.0.0.2:5090>" }), CALLEE);
+  const after = loop.take();
+  assert.ok(after.find(req("ACK", 5090)), "late 2xx ACKed");
+  assert.ok(after.find(req("BYE", 5090)), "and BYEd");
+  assert.ok(!after.find(res(200)), "the caller sees only the 487");
+});
+
+Deno.test("Upstream digest: a 407 is answered on the same Call-ID, From tag and To with CSeq+1", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.2", 5090, { auth: { username: "kit", password: "kitpass" } })])]),
+    { digest: (a) => `Digest username="${a.username}", uri="${a.uri}", response="x"` },
+  );
+  loop.inject(callerInvite("auth-kit"), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(
+    answer(inv, 407, "t", { extra: 'Proxy-Authenticate: Digest realm="r", nonce="n"\n' }),
+    CALLEE,
+  );
+  const sent = loop.take();
+  assert.ok(!sent.find(res(407)), "407 not relayed");
+  const again = sent.find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.equal(again.callId, inv.callId);
+  assert.equal(again.from.tag, inv.from.tag);
+  assert.equal(again.get("to"), inv.get("to"));
+  assert.equal(again.cseq.seq, inv.cseq.seq + 1);
+  assert.notEqual(again.topVia!.branch, inv.topVia!.branch);
+  assert.ok(again.get("proxy-authorization")?.startsWith('Digest username="kit"'));
+});
+
+Deno.test("re-INVITE relayed both ways; a second one during it gets 491 (RFC 3261 §14.1)", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const { inv, ok } = establish(loop);
+  loop.inject(
+    callerInDialog("INVITE", ok.get("to")!, 2, 1, "Contact: <sip:alice@10.0.0.1:5070>\n"),
+    CALLER,
+  );
+  const re = loop.expect(req("INVITE", 5090), "re-INVITE to callee").msg as SipRequest;
+  assert.equal(re.to.tag, "callee-tag");
+  assert.equal(re.callId, inv.callId);
+  // Glare: the callee sends its own re-INVITE now.
+  loop.inject(
+    `INVITE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-reinv
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 7 INVITE
+Contact: <sip:bob@10.0.0.2:5090>
+Max-Forwards: 70
+Content-Length: 0
+
+`,
+    CALLEE,
+  );
+  assert.ok(loop.take().find(res(491)), "491 to the callee's crossing re-INVITE");
+  loop.inject(
+    answer(re, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  assert.ok(loop.take().find(res(200)), "200 relayed to caller");
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 2), CALLER);
+  const ack = loop.expect(req("ACK", 5090), "ACK relayed").msg as SipRequest;
+  assert.equal(ack.cseq.seq, re.cseq.seq);
+});
+
+Deno.test("In-dialog request that times out ends the call on both sides", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const { ok } = establish(loop);
+  loop.inject(callerInDialog("INFO", ok.get("to")!, 2), CALLER);
+  loop.expect(req("INFO", 5090), "INFO relayed");
+  loop.timers.advance(32_000);
+  const sent = loop.take();
+  assert.ok(sent.find(res(408, "INFO")), "408 to the caller");
+  assert.equal(sent.filter(req("BYE")).length, 2, "BYE both legs");
+  assert.equal(loop.b2bua.calls.size, 0);
+});
+
+Deno.test("Requests Tandem answers itself: OPTIONS 200, unknown dialog 481, Max-Forwards 1 → 483, no route 404", () => {
+  const loop = new Loop(config([]));
+  loop.inject(
+    `OPTIONS sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-opt
+Max-Forwards: 70
+From: <sip:a@10.0.0.1>;tag=1
+To: <sip:10.0.0.9>
+Call-ID: opt-1
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+`,
+    CALLER,
+  );
+  const opt = loop.expect(res(200, "OPTIONS"), "200 OPTIONS").msg;
+  assert.ok(opt.get("allow")?.includes("INVITE"));
+  loop.inject(callerInDialog("BYE", "<sip:x@10.0.0.9>;tag=nope", 5), CALLER);
+  loop.expect(res(481, "BYE"), "481 for an unknown dialog");
+  loop.inject(callerInvite("x", "", 2).replace("Max-Forwards: 70", "Max-Forwards: 1"), CALLER);
+  loop.expect(res(483), "483");
+  loop.inject(callerInvite("x", "", 3), CALLER);
+  loop.expect(res(404), "404 without a route");
+});
+
+Deno.test("Load shedding: beyond max calls a new INVITE gets 503 with Retry-After", () => {
+  const cfg = config([rule([route("10.0.0.2", 5090)])]);
+  cfg.limits.maxCalls = 1;
+  const loop = new Loop(cfg);
+  loop.inject(callerInvite("a", "", 1), CALLER);
+  loop.take();
+  loop.inject(callerInvite("a", "", 2), CALLER);
+  const r = loop.expect(res(503), "503").msg;
+  assert.equal(r.get("retry-after"), "5");
+  assert.ok(!(r instanceof SipRequest));
+});
