@@ -72,6 +72,8 @@ export interface PrometheusServer {
     accept: (samples: PromSample[]) => boolean,
     timeoutMs?: number,
   ): Promise<PromSample[]>;
+  /** Scrape state of each target ("up"/"down"/"unknown") with its last error, from the API. */
+  targets(): Promise<{ scrapeUrl: string; health: string; lastError: string }[]>;
   /** Last lines Prometheus logged (for failure messages). */
   logTail(): string;
   /** SIGTERM (SIGKILL after 5 s), wait for exit, remove the temp dir. Idempotent. */
@@ -176,9 +178,21 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       .map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
   };
 
+  const targets = async () => {
+    const res = await fetch(`${url}/api/v1/targets?state=active`);
+    const body = await res.json();
+    const active = (body.data?.activeTargets ?? []) as Record<string, string>[];
+    return active.map((t) => ({
+      scrapeUrl: t.scrapeUrl,
+      health: t.health,
+      lastError: t.lastError,
+    }));
+  };
+
   const server: PrometheusServer = {
     url,
     query,
+    targets,
     logTail,
     stop,
     async waitFor(expr, accept, timeoutMs = 15_000) {
@@ -194,10 +208,11 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
         }
         await sleep(250);
       }
+      const scrapes = await targets().then((t) => JSON.stringify(t), (err) => String(err));
       throw new Error(
         `Prometheus: ${expr} not as expected after ${timeoutMs} ms; last: ${
           JSON.stringify(last)
-        }\n--- prometheus log ---\n${logTail()}`,
+        }\ntargets: ${scrapes}\n--- prometheus log ---\n${logTail()}`,
       );
     },
   };
