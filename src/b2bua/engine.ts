@@ -3,7 +3,8 @@
 // with that leg's tags and CSeq, answers are relayed back, and the call timers and failover run
 // on the injected clock.
 
-import type { Config, RouteConfig } from "../config/types.ts";
+import { applyUserRewrite, matchRule } from "../config/mod.ts";
+import type { Config, RouteConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
   bareHost,
@@ -34,7 +35,6 @@ import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { token } from "./ids.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
-import { matchRule, rewriteUser } from "./router.ts";
 
 /** What the B2BUA needs from the transport layer. */
 export interface Network {
@@ -1115,4 +1115,8 @@ function copyHeaders(from: Header[], to: Header[]): void {
   for (const h of from) {
     if (PASS_IN_DIALOG.has(h.key) || h.key.startsWith("x-")) to.push({ ...h });
   }
+}
+
+function rewriteUser(user: string, rw: UserRewrite | undefined): string {
+  return rw ? applyUserRewrite(rw, user) : user;
 }

@@ -2,7 +2,6 @@
 export * from "./engine.ts";
 export * from "./call.ts";
 export * from "./record.ts";
-export * from "./router.ts";
 export * from "./failover.ts";
 export * from "./header-policy.ts";
 export * from "./ids.ts";
