@@ -1,0 +1,138 @@
+// Command-line parsing. Pure: argv in, a command out, so every case is a unit test.
+
+import { parseArgs } from "node:util";
+import { COMMAND_HELP, MAIN_HELP } from "./help.ts";
+
+/** The HTTP-API commands. */
+export type ClientAction = "calls" | "drop" | "reload" | "drain" | "stats";
+
+/** What the command line asks for. */
+export type CliCommand =
+  /** Run the B2BUA. */
+  | { kind: "run"; config?: string; logLevel?: LogLevel; logFormat?: LogFormat }
+  /** Validate the configuration and exit. */
+  | { kind: "check-config"; config?: string }
+  /** Print the effective configuration and exit. */
+  | { kind: "print-config"; config?: string }
+  | { kind: "version" }
+  /** Print `text` to stdout, exit 0. */
+  | { kind: "help"; text: string }
+  /** Bad usage: print `message` and `usage` to stderr, exit 2. */
+  | { kind: "usage-error"; message: string; usage: string }
+  /** Talk to a running instance. */
+  | {
+    kind: "client";
+    action: ClientAction;
+    config?: string;
+    url?: string;
+    token?: string;
+    json: boolean;
+    callId?: string;
+  };
+
+/** Log levels accepted by --log-level. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+/** Formats accepted by --log-format. */
+export type LogFormat = "json" | "pretty";
+
+const OPTIONS = {
+  config: { type: "string", short: "c" },
+  "check-config": { type: "boolean" },
+  "print-config": { type: "boolean" },
+  version: { type: "boolean", short: "V" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  json: { type: "boolean" },
+  url: { type: "string" },
+  token: { type: "string" },
+} as const;
+
+const MAIN_ONLY = ["check-config", "print-config", "version", "log-level", "log-format"];
+const CLIENT_ONLY = ["url", "token", "json"];
+const ACTIONS: readonly ClientAction[] = ["calls", "drop", "reload", "drain", "stats"];
+
+/** Parse `argv` (without the program name). Never throws; never touches the environment. */
+export function parseCli(argv: string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+  } catch (e) {
+    const sub = argv.find((a) => !a.startsWith("-"));
+    return {
+      kind: "usage-error",
+      message: (e as Error).message,
+      usage: COMMAND_HELP[sub ?? ""] ?? MAIN_HELP,
+    };
+  }
+  const { values: v, positionals: pos } = parsed;
+  const given = new Set<string>(
+    parsed.tokens.filter((t) => t.kind === "option").map((t) => t.name),
+  );
+  const err = (message: string, usage = MAIN_HELP): CliCommand => ({
+    kind: "usage-error",
+    message,
+    usage,
+  });
+
+  if (pos.length === 0 || pos[0] === "help" && pos.length === 1) {
+    const wrong = CLIENT_ONLY.find((o) => given.has(o));
+    if (wrong) return err(`--${wrong} belongs to a command (calls, drop, reload, drain, stats)`);
+    if (v.help || pos[0] === "help") return { kind: "help", text: MAIN_HELP };
+    if (v.version) return { kind: "version" };
+    if (v["check-config"] && v["print-config"]) {
+      return err("--check-config and --print-config exclude each other");
+    }
+    if (v["check-config"]) return { kind: "check-config", config: v.config };
+    if (v["print-config"]) return { kind: "print-config", config: v.config };
+    const logLevel = v["log-level"];
+    if (logLevel !== undefined && !["debug", "info", "warn", "error"].includes(logLevel)) {
+      return err(`--log-level must be debug, info, warn or error, not "${logLevel}"`);
+    }
+    const logFormat = v["log-format"];
+    if (logFormat !== undefined && !["json", "pretty"].includes(logFormat)) {
+      return err(`--log-format must be json or pretty, not "${logFormat}"`);
+    }
+    return {
+      kind: "run",
+      config: v.config,
+      logLevel: logLevel as LogLevel | undefined,
+      logFormat: logFormat as LogFormat | undefined,
+    };
+  }
+
+  if (pos[0] === "help") {
+    const text = COMMAND_HELP[pos[1]];
+    return pos.length === 2 && text
+      ? { kind: "help", text }
+      : err(`no help for "${pos.slice(1).join(" ")}"`);
+  }
+  const action = pos[0] as ClientAction;
+  if (!ACTIONS.includes(action)) return err(`unknown command "${pos[0]}"`);
+  const usage = COMMAND_HELP[action];
+  if (v.help) return { kind: "help", text: usage };
+  const wrong = MAIN_ONLY.find((o) => given.has(o));
+  if (wrong) return err(`--${wrong} does not apply to "${action}"`, usage);
+  if (v.json && action !== "calls") return err(`--json applies to "calls" only`, usage);
+  const want = action === "drop" ? 2 : 1;
+  if (pos.length < want) return err(`"drop" needs a call id`, usage);
+  if (pos.length > want) return err(`unexpected argument "${pos[want]}"`, usage);
+  if (v.url !== undefined && !/^https?:\/\/[^\s/]+/.test(v.url)) {
+    return err(`--url must be an http(s) URL, not "${v.url}"`, usage);
+  }
+  return {
+    kind: "client",
+    action,
+    config: v.config,
+    url: v.url,
+    token: v.token,
+    json: v.json ?? false,
+    ...(action === "drop" ? { callId: pos[1] } : {}),
+  };
+}

@@ -1,0 +1,117 @@
+// Command-line parsing: every command, option placement and usage error.
+import assert from "node:assert/strict";
+import { COMMAND_HELP, MAIN_HELP, parseCli } from "../../src/cli/mod.ts";
+
+Deno.test("no arguments runs the server with the default config", () => {
+  assert.deepEqual(parseCli([]), {
+    kind: "run",
+    config: undefined,
+    logLevel: undefined,
+    logFormat: undefined,
+  });
+});
+
+Deno.test("run options", () => {
+  assert.deepEqual(
+    parseCli(["--config", "t.yaml", "--log-level", "debug", "--log-format=pretty"]),
+    {
+      kind: "run",
+      config: "t.yaml",
+      logLevel: "debug",
+      logFormat: "pretty",
+    },
+  );
+  assert.deepEqual(parseCli(["-c", "t.toml"]), {
+    kind: "run",
+    config: "t.toml",
+    logLevel: undefined,
+    logFormat: undefined,
+  });
+});
+
+Deno.test("one-shot commands", () => {
+  assert.deepEqual(parseCli(["--check-config", "--config", "a.yaml"]), {
+    kind: "check-config",
+    config: "a.yaml",
+  });
+  assert.deepEqual(parseCli(["--print-config"]), { kind: "print-config", config: undefined });
+  assert.deepEqual(parseCli(["--version"]), { kind: "version" });
+  assert.deepEqual(parseCli(["--help"]), { kind: "help", text: MAIN_HELP });
+  assert.deepEqual(parseCli(["help"]), { kind: "help", text: MAIN_HELP });
+  assert.deepEqual(parseCli(["help", "drop"]), { kind: "help", text: COMMAND_HELP.drop });
+});
+
+Deno.test("client commands, with options before or after the command", () => {
+  assert.deepEqual(parseCli(["calls", "--json"]), {
+    kind: "client",
+    action: "calls",
+    config: undefined,
+    url: undefined,
+    token: undefined,
+    json: true,
+  });
+  assert.deepEqual(
+    parseCli([
+      "--config",
+      "t.yaml",
+      "drop",
+      "abc@host",
+      "--url",
+      "http://10.0.0.1:8080",
+      "--token",
+      "t",
+    ]),
+    {
+      kind: "client",
+      action: "drop",
+      config: "t.yaml",
+      url: "http://10.0.0.1:8080",
+      token: "t",
+      json: false,
+      callId: "abc@host",
+    },
+  );
+  for (const action of ["reload", "drain", "stats"]) {
+    assert.equal(parseCli([action]).kind, "client");
+    assert.deepEqual(parseCli([action, "--help"]), { kind: "help", text: COMMAND_HELP[action] });
+  }
+  assert.deepEqual(parseCli(["calls", "-h"]), { kind: "help", text: COMMAND_HELP.calls });
+});
+
+Deno.test("usage errors carry the message and the relevant usage", () => {
+  const e = (argv: string[]) => {
+    const c = parseCli(argv);
+    assert.equal(c.kind, "usage-error", argv.join(" "));
+    return c as { message: string; usage: string };
+  };
+  assert.match(e(["--bogus"]).message, /bogus/);
+  assert.equal(
+    e(["--log-level", "loud"]).message,
+    '--log-level must be debug, info, warn or error, not "loud"',
+  );
+  assert.equal(
+    e(["--log-format", "xml"]).message,
+    '--log-format must be json or pretty, not "xml"',
+  );
+  assert.equal(
+    e(["--check-config", "--print-config"]).message,
+    "--check-config and --print-config exclude each other",
+  );
+  assert.equal(e(["frobnicate"]).message, 'unknown command "frobnicate"');
+  const drop = e(["drop"]);
+  assert.deepEqual([drop.message, drop.usage], ['"drop" needs a call id', COMMAND_HELP.drop]);
+  assert.equal(e(["drop", "a", "b"]).message, 'unexpected argument "b"');
+  assert.equal(e(["reload", "now"]).message, 'unexpected argument "now"');
+  assert.equal(e(["stats", "--json"]).message, '--json applies to "calls" only');
+  assert.equal(e(["calls", "--check-config"]).message, '--check-config does not apply to "calls"');
+  assert.equal(
+    e(["--json"]).message,
+    "--json belongs to a command (calls, drop, reload, drain, stats)",
+  );
+  assert.equal(
+    e(["calls", "--url", "127.0.0.1:8080"]).message,
+    '--url must be an http(s) URL, not "127.0.0.1:8080"',
+  );
+  assert.match(e(["--config"]).message, /config/);
+  assert.equal(e(["help", "nope"]).message, 'no help for "nope"');
+});
