@@ -1,0 +1,52 @@
+// RFC 3261 §8.2.6 building a response, §21 reason phrases.
+
+import { strict as assert } from "node:assert";
+import {
+  createResponse,
+  parseMessage,
+  reasonPhrase,
+  serialize,
+  SipRequest,
+} from "../../src/sip/mod.ts";
+
+const req = parseMessage(new TextEncoder().encode(
+  "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP p1;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP p2;branch=z9hG4bK2\r\n" +
+    "Max-Forwards: 70\r\nFrom: A <sip:a@h>;tag=f1\r\nTo: sip:b@h\r\nCall-ID: cid\r\nCSeq: 7 INVITE\r\n" +
+    "Timestamp: 54\r\nContact: <sip:a@p1>\r\nContent-Length: 0\r\n\r\n",
+)) as SipRequest;
+
+Deno.test("RFC 3261 §8.2.6.2: Via (all, in order), From, To, Call-ID, CSeq are copied", () => {
+  const r = createResponse(req, 486);
+  assert.equal(r.reason, "Busy Here");
+  assert.deepEqual(r.headers.map((h) => h.name), ["Via", "Via", "From", "To", "Call-ID", "CSeq"]);
+  assert.deepEqual(r.vias.map((v) => v.branch), ["z9hG4bK1", "z9hG4bK2"]);
+  assert.equal(r.to.tag, undefined);
+  assert.equal(r.cseq.seq, 7);
+});
+
+Deno.test("RFC 3261 §8.2.6.2: a To tag is added when given and absent, never replaced", () => {
+  const r = createResponse(req, 200, undefined, "t9");
+  assert.equal(r.to.tag, "t9");
+  assert.equal(r.get("to"), "sip:b@h;tag=t9");
+  const again = createResponse(
+    parseMessage(serialize(r)) as unknown as SipRequest,
+    200,
+    "OK",
+    "other",
+  );
+  assert.equal(again.to.tag, "t9");
+  assert.throws(() => createResponse(req, 200, "OK", "bad tag"));
+});
+
+Deno.test("RFC 3261 §8.2.6.1: 100 Trying copies Timestamp; other responses do not", () => {
+  assert.equal(createResponse(req, 100).get("timestamp"), "54");
+  assert.equal(createResponse(req, 180).get("timestamp"), undefined);
+});
+
+Deno.test("RFC 3261 §21: standard reason phrases, class phrase for unknown codes", () => {
+  assert.equal(reasonPhrase(200), "OK");
+  assert.equal(reasonPhrase(416), "Unsupported URI Scheme");
+  assert.equal(reasonPhrase(505), "Version Not Supported");
+  assert.equal(reasonPhrase(499), "Client Error");
+  assert.throws(() => createResponse(req, 99));
+});
