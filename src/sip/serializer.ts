@@ -18,12 +18,17 @@ export function serializeHead(msg: SipMessage): string {
   return s;
 }
 
+// Scratch buffer for encodeInto: the head is encoded once into it and copied out with the body
+// in one allocation, instead of encode() plus a second buffer for head + body.
+let scratch = new Uint8Array(8192);
+
 /** Serialize a message to bytes for the wire. */
 export function serialize(msg: SipMessage): Uint8Array {
-  const head = encoder.encode(serializeHead(msg));
-  if (msg.body.length === 0) return head;
-  const out = new Uint8Array(head.length + msg.body.length);
-  out.set(head, 0);
-  out.set(msg.body, head.length);
-  return out;
+  const head = serializeHead(msg);
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+  const need = head.length * 3 + msg.body.length;
+  if (scratch.length < need) scratch = new Uint8Array(need);
+  const { written } = encoder.encodeInto(head, scratch);
+  scratch.set(msg.body, written);
+  return scratch.slice(0, written + msg.body.length);
 }
