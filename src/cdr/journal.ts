@@ -1,0 +1,327 @@
+// The CDR journal: append-only JSON-lines files `journal-<seq>.jsonl`, group-committed with
+// fsync, rotated by size, read by sinks from their own cursors. A write is durable once
+// fsync returns; a crash can leave at most a torn last line, which open() cuts off.
+
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import { Buffer } from "node:buffer";
+import { type Logger, silentLogger } from "../util/log.ts";
+import { metrics } from "../util/metrics.ts";
+import { CdrJournalError } from "./errors.ts";
+import type { CdrRecord } from "./record.ts";
+
+const mWritten = metrics.counter("tandem_cdr_written_total", "CDRs written durably to the journal");
+const mTorn = metrics.counter(
+  "tandem_cdr_journal_torn_total",
+  "Torn or unparsable journal lines skipped (crash during a write)",
+);
+
+/** A place in the journal: file sequence number and byte offset. */
+export interface JournalPosition {
+  seq: number;
+  offset: number;
+}
+
+/** Options of {@link CdrJournal.open}. */
+export interface JournalOptions {
+  /** `every`: one fsync per flush, started at once; `batched`: group commit. Default batched. */
+  fsync?: "every" | "batched";
+  /** Group-commit period for `batched` (ms). Default 100. */
+  fsyncInterval?: number;
+  /** Start a new file past this size (bytes). Default 64 MiB. */
+  rotateBytes?: number;
+  log?: Logger;
+}
+
+/** What {@link CdrJournal.read} returns. */
+export interface JournalRead {
+  records: CdrRecord[];
+  /** Position after the last line consumed (including skipped bad lines). */
+  next: JournalPosition;
+}
+
+const NAME = /^journal-(\d+)\.jsonl$/;
+const fileName = (seq: number) => `journal-${String(seq).padStart(8, "0")}.jsonl`;
+
+/** Finds the offset just past the last "\n" of a file (0 if none), reading backwards. */
+async function endOfLastLine(fh: fsp.FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(65536);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await fh.read(chunk, 0, end - start, start);
+    const i = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (i >= 0) return start + i + 1;
+    end = start;
+  }
+  return 0;
+}
+
+/**
+ * The write-ahead CDR journal. `append` never blocks the call path: it enqueues, and a flush
+ * writes and fsyncs everything queued in one go.
+ */
+export class CdrJournal {
+  /** Torn last lines found (and cut off) by open(). */
+  tornLines = 0;
+  private fh?: fsp.FileHandle;
+  private activeSeq = 0;
+  private activeSize = 0;
+  private pending: string[] = [];
+  private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private timer?: ReturnType<typeof setTimeout>;
+  private scheduled = false;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private listeners = new Set<(count: number) => void>();
+  private readonly fsyncMode: "every" | "batched";
+  private readonly interval: number;
+  private readonly rotateBytes: number;
+  private readonly log: Logger;
+
+  private constructor(readonly dir: string, opts: JournalOptions) {
+    this.fsyncMode = opts.fsync ?? "batched";
+    this.interval = opts.fsyncInterval ?? 100;
+    this.rotateBytes = opts.rotateBytes ?? 64 * 1024 * 1024;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Opens (creating) the journal in `dir`, repairing a torn last line; appends go to a new file. */
+  static async open(dir: string, opts: JournalOptions = {}): Promise<CdrJournal> {
+    const j = new CdrJournal(dir, opts);
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      const seqs = await j.seqs();
+      const last = seqs.at(-1);
+      if (last !== undefined) {
+        const file = path.join(dir, fileName(last));
+        const fh = await fsp.open(file, "r+");
+        try {
+          const size = (await fh.stat()).size;
+          const keep = await endOfLastLine(fh, size);
+          if (keep < size) {
+            await fh.truncate(keep);
+            await fh.sync();
+            j.tornLines++;
+            mTorn.inc();
+            j.log.warn("cdr.journal_torn_line", { file, offset: keep, bytes: size - keep });
+          }
+        } finally {
+          await fh.close();
+        }
+      }
+      j.activeSeq = (last ?? 0) + 1;
+      j.fh = await fsp.open(path.join(dir, fileName(j.activeSeq)), "a");
+      await j.syncDir();
+    } catch (e) {
+      throw new CdrJournalError(`cannot open CDR journal in ${dir}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    return j;
+  }
+
+  /** Enqueues a record; it becomes durable at the next flush (see the fsync policy). */
+  append(rec: CdrRecord): void {
+    if (this.closed) throw new CdrJournalError("append on a closed CDR journal");
+    this.pending.push(JSON.stringify(rec) + "\n");
+    this.schedule();
+  }
+
+  /** Appends and resolves once the record is written and fsynced. */
+  appendDurable(rec: CdrRecord): Promise<void> {
+    this.append(rec);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Writes and fsyncs everything queued so far. */
+  flush(): Promise<void> {
+    this.chain = this.chain.then(() => this.writeBatch());
+    return this.chain;
+  }
+
+  /** Calls `fn(count)` after each durable write of `count` records; returns an unsubscribe. */
+  onDurable(fn: (count: number) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** End of the durable data: readers never go past it. */
+  durableEnd(): JournalPosition {
+    return { seq: this.activeSeq, offset: this.activeSize };
+  }
+
+  /** Sequence numbers of the journal files present, ascending. */
+  async seqs(): Promise<number[]> {
+    const names = await fsp.readdir(this.dir);
+    return names.map((n) => NAME.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]))
+      .sort((a, b) => a - b);
+  }
+
+  /** The first position of the journal (oldest file, offset 0). */
+  async start(): Promise<JournalPosition> {
+    return { seq: (await this.seqs())[0] ?? this.activeSeq, offset: 0 };
+  }
+
+  /**
+   * Reads up to `max` durable records from `pos`. Unparsable lines are skipped and counted;
+   * past the end of a closed file the read moves on to the next file.
+   */
+  async read(pos: JournalPosition, max: number): Promise<JournalRead> {
+    const seqs = await this.seqs();
+    let { seq, offset } = pos;
+    for (;;) {
+      if (!seqs.includes(seq)) {
+        const next = seqs.find((s) => s > seq);
+        if (next === undefined || seq >= this.activeSeq) {
+          return { records: [], next: { seq, offset } };
+        }
+        seq = next;
+        offset = 0;
+      }
+      const file = path.join(this.dir, fileName(seq));
+      const limit = seq === this.activeSeq ? this.activeSize : (await fsp.stat(file)).size;
+      if (offset >= limit) {
+        if (seq >= this.activeSeq) return { records: [], next: { seq, offset } };
+        const next = seqs.find((s) => s > seq);
+        if (next === undefined) return { records: [], next: { seq, offset } };
+        seq = next;
+        offset = 0;
+        continue;
+      }
+      const fh = await fsp.open(file, "r");
+      try {
+        const len = Math.min(limit - offset, 1 << 20);
+        const buf = Buffer.alloc(len);
+        const { bytesRead } = await fh.read(buf, 0, len, offset);
+        const records: CdrRecord[] = [];
+        let at = 0;
+        while (records.length < max) {
+          const nl = buf.indexOf(0x0a, at);
+          if (nl < 0 || nl >= bytesRead) break;
+          const line = buf.subarray(at, nl).toString("utf8");
+          at = nl + 1;
+          try {
+            records.push(JSON.parse(line) as CdrRecord);
+          } catch {
+            mTorn.inc();
+            this.log.warn("cdr.journal_bad_line", { file, offset: offset + at });
+          }
+        }
+        if (at === 0 && seq < this.activeSeq && bytesRead === limit - offset) {
+          // A closed file ending without "\n" (not repaired by open): skip the fragment.
+          mTorn.inc();
+          offset = limit;
+          continue;
+        }
+        return { records, next: { seq, offset: offset + at } };
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  /** Counts durable records from `pos` to the end (for the lag gauge). */
+  async countFrom(pos: JournalPosition): Promise<number> {
+    let n = 0;
+    let p = pos;
+    for (;;) {
+      const r = await this.read(p, 10000);
+      n += r.records.length;
+      if (r.next.seq === p.seq && r.next.offset === p.offset) return n;
+      p = r.next;
+    }
+  }
+
+  /** Deletes closed journal files with a sequence number below `seq`. */
+  async deleteBefore(seq: number): Promise<number[]> {
+    const gone: number[] = [];
+    for (const s of await this.seqs()) {
+      if (s >= seq || s >= this.activeSeq) break;
+      await fsp.rm(path.join(this.dir, fileName(s)), { force: true });
+      gone.push(s);
+    }
+    if (gone.length) this.log.info("cdr.journal_deleted", { files: gone });
+    return gone;
+  }
+
+  /** Flushes what is queued and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+    this.closed = true;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.fsyncMode === "every") {
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.flush().catch(() => {});
+      });
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.scheduled = false;
+        this.flush().catch(() => {});
+      }, this.interval);
+    }
+  }
+
+  private async writeBatch(): Promise<void> {
+    if (!this.pending.length || !this.fh) return;
+    const lines = this.pending;
+    const waiters = this.waiters;
+    this.pending = [];
+    this.waiters = [];
+    const buf = Buffer.from(lines.join(""), "utf8");
+    try {
+      if (this.activeSize > 0 && this.activeSize + buf.length > this.rotateBytes) {
+        await this.rotate();
+      }
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesWritten } = await this.fh.write(buf, done, buf.length - done);
+        done += bytesWritten;
+      }
+      await this.fh.datasync();
+    } catch (e) {
+      // Keep the records queued and retry at the next flush; the reader skips any torn line.
+      this.pending = [...lines, ...this.pending];
+      this.waiters = [...waiters, ...this.waiters];
+      this.log.error("cdr.journal_write_failed", { dir: this.dir, error: e });
+      if (!this.closed) setTimeout(() => this.schedule(), this.interval);
+      throw new CdrJournalError(`CDR journal write failed: ${(e as Error).message}`, { cause: e });
+    }
+    this.activeSize += buf.length;
+    mWritten.inc(undefined, lines.length);
+    for (const w of waiters) w.resolve();
+    for (const fn of this.listeners) fn(lines.length);
+  }
+
+  private async rotate(): Promise<void> {
+    await this.fh?.close();
+    this.activeSeq++;
+    this.activeSize = 0;
+    this.fh = await fsp.open(path.join(this.dir, fileName(this.activeSeq)), "a");
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
+    try {
+      const d = await fsp.open(this.dir, "r");
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch {
+      // Some platforms cannot fsync a directory; the file data itself is still synced.
+    }
+  }
+}

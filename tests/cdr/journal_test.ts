@@ -1,0 +1,149 @@
+// The CDR journal's durability contract: fsync before appendDurable resolves, group commit,
+// size rotation, crash recovery with a torn last line, and file deletion behind the cursors.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CdrJournal, CdrPipeline, type CdrRecord, FileSink } from "../../src/cdr/mod.ts";
+import { sampleCdr } from "./fixtures.ts";
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "tandem-cdr-"));
+}
+
+async function readAll(j: CdrJournal): Promise<CdrRecord[]> {
+  const out: CdrRecord[] = [];
+  let pos = await j.start();
+  for (;;) {
+    const r = await j.read(pos, 1000);
+    out.push(...r.records);
+    if (r.next.seq === pos.seq && r.next.offset === pos.offset) return out;
+    pos = r.next;
+  }
+}
+
+Deno.test("journal survives a crash: nothing durable lost, torn line tolerated, numbering continues", async () => {
+  const dir = tmp();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./crash-writer.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let acked = 0;
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    const deadline = Date.now() + 20_000;
+    while (acked < 60 && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      for (const m of buf.matchAll(/durable (\d+)/g)) acked = Math.max(acked, Number(m[1]));
+    }
+    child.kill("SIGKILL");
+    await reader.cancel();
+    await child.status;
+    assert.ok(acked >= 60, `writer acknowledged ${acked} records`);
+
+    // A torn write at the tail, as a crash in the middle of write(2) leaves it.
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith("journal-")).sort();
+    const last = path.join(dir, files.at(-1)!);
+    fs.appendFileSync(last, '{"id":"torn-rec","callIdIn":"x","in":{"fr');
+    const lastSeq = Number(/(\d+)/.exec(files.at(-1)!)![1]);
+
+    const j = await CdrJournal.open(dir, { fsync: "every" });
+    try {
+      assert.equal(j.tornLines, 1);
+      assert.equal(j.durableEnd().seq, lastSeq + 1, "appends continue in a new file");
+      assert.ok(files.length > 1, "rotated by size at 4 KiB");
+      const got = await readAll(j);
+      const seen = got.map((r) => r.attempt);
+      for (let n = 1; n <= acked; n++) assert.ok(seen.includes(n), `durable record ${n} lost`);
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b), "in order");
+      assert.ok(!got.some((r) => r.id === "torn-rec"));
+      await j.appendDurable(sampleCdr(999));
+      assert.equal((await readAll(j)).at(-1)!.attempt, 1);
+    } finally {
+      await j.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("batched fsync: appends group-commit within the interval", async () => {
+  const dir = tmp();
+  const j = await CdrJournal.open(dir, { fsync: "batched", fsyncInterval: 50 });
+  try {
+    let durable = 0;
+    j.onDurable((n) => durable += n);
+    const t0 = Date.now();
+    const ps = [1, 2, 3, 4, 5].map((n) => j.appendDurable(sampleCdr(n)));
+    j.append(sampleCdr(6));
+    await Promise.all(ps);
+    assert.ok(Date.now() - t0 >= 40, "waited for the group commit");
+    assert.equal(durable, 6, "one commit for all six");
+    assert.equal((await readAll(j)).length, 6);
+  } finally {
+    await j.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("file sink (CSV, size rotation) via the pipeline; journal files deleted behind the cursor", async () => {
+  const dir = tmp();
+  const out = path.join(dir, "out", "cdr.csv");
+  const j = await CdrJournal.open(path.join(dir, "journal"), { fsync: "every", rotateBytes: 2048 });
+  const p = new CdrPipeline(j, { pollInterval: 50 });
+  p.addSink(new FileSink({ path: out, format: "csv", rotate: "size", rotateBytes: 4096 }));
+  try {
+    p.start();
+    for (let n = 1; n <= 30; n++) j.append(sampleCdr(n));
+    await p.drained(10_000);
+    assert.equal(p.lag("file"), 0);
+    const csvFiles = fs.readdirSync(path.dirname(out));
+    assert.ok(csvFiles.length > 1, `rotated: ${csvFiles}`);
+    const lines = csvFiles.flatMap((f) =>
+      fs.readFileSync(path.join(path.dirname(out), f), "utf8").split("\r\n").filter(Boolean)
+    );
+    const data = lines.filter((l) => !l.startsWith("id,"));
+    assert.equal(data.length, 30);
+    assert.equal(lines.length - data.length, csvFiles.length, "one header per file");
+    assert.ok(data.some((l) => l.includes('"""Alice"" <sip:10001@caller.example>;tag=a1"')));
+    assert.equal(new Set(data.map((l) => l.split(",")[1])).size, 30, "30 distinct calls");
+    const journals = fs.readdirSync(path.join(dir, "journal")).filter((f) =>
+      f.startsWith("journal-")
+    );
+    assert.equal(journals.length, 1, `only the active journal file remains: ${journals}`);
+  } finally {
+    await p.stop();
+    await j.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("file sink daily rotation names files by the call's UTC disconnect date", async () => {
+  const dir = tmp();
+  try {
+    const sink = new FileSink({
+      path: path.join(dir, "cdr.jsonl"),
+      format: "jsonl",
+      rotate: "daily",
+    });
+    // Set up on the 24th at 23:59:30, ended (52 s later) on the 25th.
+    const a = sampleCdr(1, Date.UTC(2026, 10, 24, 23, 59, 30));
+    const b = sampleCdr(2, Date.UTC(2026, 10, 25, 10, 0, 0));
+    await sink.deliver([a, b]);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ["cdr-2026-11-25.jsonl"]);
+    const c = sampleCdr(3, Date.UTC(2026, 10, 23, 10, 0, 0));
+    await sink.deliver([c]);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ["cdr-2026-11-23.jsonl", "cdr-2026-11-25.jsonl"]);
+    const lines = fs.readFileSync(path.join(dir, "cdr-2026-11-25.jsonl"), "utf8").trim().split(
+      "\n",
+    );
+    assert.deepEqual(lines.map((l) => JSON.parse(l).id), [a.id, b.id]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
