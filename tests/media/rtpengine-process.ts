@@ -25,7 +25,9 @@ export async function freeUdpPort(): Promise<number> {
 }
 
 /** Start rtpengine and wait until it answers ng ping (5 s at most). */
-export async function startRtpengine(): Promise<RtpengineProcess> {
+export async function startRtpengine(
+  opts: { deleteDelay?: number } = { deleteDelay: 0 },
+): Promise<RtpengineProcess> {
   const ngPort = await freeUdpPort();
   const udpPort = await freeUdpPort();
   // A 200-port media range picked at random above the usual ephemeral-free area.
@@ -35,6 +37,7 @@ export async function startRtpengine(): Promise<RtpengineProcess> {
   try {
     child = new Deno.Command("rtpengine", {
       args: [
+        "--config-file=none", // ignore /etc/rtpengine/rtpengine.conf (fixed CLI/HTTP ports)
         "--table=-1",
         "--foreground",
         "--interface=127.0.0.1",
@@ -42,7 +45,8 @@ export async function startRtpengine(): Promise<RtpengineProcess> {
         `--listen-udp=127.0.0.1:${udpPort}`,
         `--port-min=${portMin}`,
         `--port-max=${portMax}`,
-        "--delete-delay=0",
+        // 0 makes ng "delete" immediate; its rtpproxy "D" then never replies (rtpengine 10.5).
+        ...(opts.deleteDelay !== undefined ? [`--delete-delay=${opts.deleteDelay}`] : []),
         "--log-stderr",
         "--log-level=5",
         "--no-log-timestamps",
@@ -62,10 +66,21 @@ export async function startRtpengine(): Promise<RtpengineProcess> {
     const dec = new TextDecoder();
     for await (const chunk of child.stderr) logText += dec.decode(chunk);
   })();
+  // rtpengine sometimes lingers after SIGTERM while media is still flowing: SIGKILL after 1 s.
   const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already exited */ }
+    const signal = (s: Deno.Signal) => {
+      try {
+        child.kill(s);
+      } catch { /* already exited */ }
+    };
+    signal("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      child.status.then(() => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) signal("SIGKILL");
     await child.status;
     await reader;
   };
