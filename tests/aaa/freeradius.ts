@@ -99,13 +99,15 @@ server tandem {
 const KEEP_MODS = new Set(["always", "pap", "digest", "files", "detail", "preprocess", "expr"]);
 
 /** Starts FreeRADIUS in the foreground; resolves once it is ready to process requests. */
-export async function startFreeRadius(): Promise<RadiusServerHandle> {
+export async function startFreeRadius(
+  ports: { authPort?: number; acctPort?: number } = {},
+): Promise<RadiusServerHandle> {
   const bin = findBinary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-radius-"));
   const raddb = path.join(dir, "raddb");
   execFileSync("cp", ["-a", "/etc/freeradius/3.0", raddb]);
-  const authPort = await freeUdpPort();
-  const acctPort = await freeUdpPort();
+  const authPort = ports.authPort ?? await freeUdpPort();
+  const acctPort = ports.acctPort ?? await freeUdpPort();
   const detailFile = path.join(dir, "detail");
   const logFile = path.join(dir, "radius.log");
 
@@ -169,4 +171,18 @@ export async function startFreeRadius(): Promise<RadiusServerHandle> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The detail file's records: one attribute map per packet (repeated attributes joined by "|"). */
+export function parseDetail(text: string): Record<string, string>[] {
+  return text.split(/\n\s*\n/).filter((b) => b.trim()).map((block) => {
+    const rec: Record<string, string> = {};
+    for (const line of block.split("\n").slice(1)) {
+      const m = /^\s+([\w-]+) = (.*)$/.exec(line);
+      if (!m) continue;
+      const v = m[2].replace(/^"(.*)"$/, "$1");
+      rec[m[1]] = rec[m[1]] === undefined ? v : `${rec[m[1]]}|${v}`;
+    }
+    return rec;
+  });
 }
