@@ -11,6 +11,7 @@ import {
   createResponse,
   type Header,
   headerList,
+  isSupportedScheme,
   NameAddr,
   Params,
   reasonPhrase,
@@ -94,7 +95,6 @@ export interface B2buaOptions {
 }
 
 const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
-const DEFAULT_NO_PROGRESS = 5000;
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
 /** Headers of an in-dialog request or response that travel to the other leg. */
@@ -220,8 +220,7 @@ export class B2bua implements TransactionUser {
     const cfg = this.opts.config();
     const mf = req.maxForwards ?? 70;
     if (mf <= 1) return tx.respond(createResponse(req, 483, undefined, this.tag()));
-    const scheme = req.ruri.scheme;
-    if (scheme !== "sip" && scheme !== "sips" && scheme !== "tel") {
+    if (!isSupportedScheme(req.ruri)) {
       return tx.respond(createResponse(req, 416, undefined, this.tag()));
     }
     if (this.draining || this.calls.size >= cfg.limits.maxCalls) {
@@ -316,7 +315,13 @@ export class B2bua implements TransactionUser {
         if (auth.creditTimeMs !== undefined) call.creditMs = auth.creditTimeMs;
         if (auth.routes?.length) {
           const base = call.routes[0];
-          call.routes = auth.routes.map((t, i) => routeFromTarget(t, base, `radius-${i + 1}`));
+          // h323-ivr-in Routing: entries name a configured route, or give host[:port].
+          const named = new Map(
+            this.opts.config().rules.flatMap((r) => r.routes).map((r) => [r.name, r]),
+          );
+          call.routes = auth.routes.map((t, i) =>
+            named.get(t) ?? routeFromTarget(t, base, `radius-${i + 1}`)
+          );
         }
         if (auth.callerId !== undefined || auth.display !== undefined) {
           call.routes = call.routes.map((r) => ({
@@ -414,10 +419,11 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     this.sendInvite(call, attempt);
     this.clearTimer(call, "noProgress");
-    call.timers.noProgress = this.opts.timers.set(
-      route.timers.noProgress ?? DEFAULT_NO_PROGRESS,
-      () => this.onNoProgress(call, attempt),
-    );
+    // Undefined means the operator turned it off: then only Timer B ends a silent attempt.
+    const np = route.timers.noProgress;
+    if (np !== undefined) {
+      call.timers.noProgress = this.opts.timers.set(np, () => this.onNoProgress(call, attempt));
+    }
   }
 
   private sendInvite(call: Call, at: Attempt): void {
