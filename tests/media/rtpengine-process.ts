@@ -26,9 +26,9 @@ export async function freeUdpPort(): Promise<number> {
 
 /** Start rtpengine and wait until it answers ng ping (5 s at most). */
 export async function startRtpengine(
-  opts: { deleteDelay?: number } = { deleteDelay: 0 },
+  opts: { deleteDelay?: number; ngPort?: number } = { deleteDelay: 0 },
 ): Promise<RtpengineProcess> {
-  const ngPort = await freeUdpPort();
+  const ngPort = opts.ngPort ?? await freeUdpPort();
   const udpPort = await freeUdpPort();
   // A 200-port media range picked at random above the usual ephemeral-free area.
   const portMin = 20000 + 200 * Math.floor(Math.random() * 100);
