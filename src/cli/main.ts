@@ -54,7 +54,7 @@ export async function runCli(argv: string[], hooks: CliHooks): Promise<number> {
       io.err(`tandem: ${cmd.message}\n\n${cmd.usage.trimEnd()}`);
       return 2;
     case "version":
-      io.out(`tandem ${TANDEM_VERSION}`);
+      io.out(`tandem ${TANDEM_VERSION} (${runtimeName()})`);
       return 0;
   }
   // Client commands without a config file talk to the default address; they do not need
@@ -91,4 +91,16 @@ export async function runCli(argv: string[], hooks: CliHooks): Promise<number> {
       return await hooks.start(c, cmd);
     }
   }
+}
+
+/** The runtime this build runs on ("bun 1.x", "deno 2.x" or "node ..."), for --version. */
+export function runtimeName(): string {
+  const g = globalThis as {
+    Bun?: { version: string };
+    Deno?: { version: { deno: string } };
+    process?: { version: string };
+  };
+  if (g.Bun) return `bun ${g.Bun.version}`;
+  if (g.Deno) return `deno ${g.Deno.version.deno}`;
+  return `node ${g.process?.version ?? "?"}`;
 }

@@ -9,5 +9,5 @@ export {
   parseCli,
 } from "./args.ts";
 export { apiBaseUrl, callsTable, type ClientIO, runClientCommand } from "./client.ts";
-export { type CliHooks, loadCliConfig, runCli, type RunCommand } from "./main.ts";
+export { type CliHooks, loadCliConfig, runCli, type RunCommand, runtimeName } from "./main.ts";
 export { COMMAND_HELP, MAIN_HELP } from "./help.ts";
