@@ -34,11 +34,22 @@ export interface Listener {
    */
   send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void;
   close(): Promise<void>;
+  /**
+   * Stream listeners: is a connection to this remote address open (or opening)? Lets
+   * §18.2.2 tell "the request's connection is still there" from "open a new one".
+   */
+  isOpen?(dest: Address): boolean;
 }
 
 /** Runtime-specific socket factory. */
 export interface SocketAdapter {
   readonly runtime: "bun" | "deno" | "node";
+  /**
+   * True when a socket bound to "::" also serves IPv4 (the runtime cannot set IPV6_V6ONLY), so
+   * "0.0.0.0" and "::" on one port cannot both be bound: the transport layer binds "::" alone
+   * and uses it for both families. IPv4 peers then appear as plain IPv4 in every Endpoint.
+   */
+  readonly dualStackWildcard?: boolean;
   udp(bind: Address, events: SocketEvents): Promise<Listener>;
   tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener>;
 }

@@ -1,0 +1,264 @@
+// RFC 3261 §18 socket adapter over Bun's native sockets: Bun.udpSocket for UDP, Bun.listen /
+// Bun.connect for TCP. Bun turns unhandled socket errors (ICMP port unreachable surfacing as
+// ECONNREFUSED on the next send, refused connects) into process crashes, so every call that can
+// fail is caught here and every handler set has `error`/`connectError`.
+
+import type {
+  Address,
+  Endpoint,
+  Listener,
+  SocketAdapter,
+  SocketEvents,
+  TcpOptions,
+} from "./types.ts";
+import { mappedFor, normalizeHost } from "./address.ts";
+import { toTransportError, TransportError } from "./errors.ts";
+import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
+
+// Minimal ambient types for the parts of Bun's API used here (no @types/bun in this project).
+interface BunUdpSocket {
+  readonly port: number;
+  readonly address: { address: string; family: string; port: number };
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+}
+interface BunUdpOptions {
+  hostname: string;
+  port: number;
+  binaryType: "uint8array";
+  socket: {
+    data(sock: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
+    error?(sock: BunUdpSocket, err: Error): void;
+  };
+}
+interface BunSocket {
+  data: BunConnData;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate?(): void;
+  setNoDelay?(on: boolean): boolean;
+}
+interface BunSocketHandlers {
+  open?(s: BunSocket): void;
+  data?(s: BunSocket, d: Uint8Array): void;
+  drain?(s: BunSocket): void;
+  close?(s: BunSocket, err?: Error): void;
+  end?(s: BunSocket): void;
+  error?(s: BunSocket, err: Error): void;
+  connectError?(s: BunSocket, err: Error): void;
+}
+interface BunTcpServer {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): void;
+}
+interface BunApi {
+  udpSocket(opts: BunUdpOptions): Promise<BunUdpSocket>;
+  listen(opts: { hostname: string; port: number; socket: BunSocketHandlers }): BunTcpServer;
+  connect(
+    opts: { hostname: string; port: number; data: BunConnData; socket: BunSocketHandlers },
+  ): Promise<BunSocket>;
+}
+
+/** Per-socket state Bun keeps in `socket.data`. */
+interface BunConnData {
+  stream?: BunStream;
+}
+
+function bun(): BunApi {
+  const b = (globalThis as unknown as { Bun?: BunApi }).Bun;
+  if (!b) throw new TransportError("the Bun adapter needs the Bun runtime", "ENOTSUP");
+  return b;
+}
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch { /* a handler bug must not crash Bun's socket loop */ }
+}
+
+class BunUdpListener implements Listener {
+  /** Destination of the previous send: the likely cause of a deferred ICMP error. */
+  private lastDest: Endpoint | undefined;
+  private closed = false;
+  private readonly v6Wildcard: boolean;
+
+  constructor(readonly local: Endpoint, private sock: BunUdpSocket, private events: SocketEvents) {
+    this.v6Wildcard = local.host === "::";
+  }
+
+  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+    if (this.closed) {
+      fail?.(new TransportError("listener closed", "ECLOSED"));
+      return;
+    }
+    const host = mappedFor(dest.host, this.v6Wildcard);
+    const ep: Endpoint = { protocol: "udp", host: dest.host, port: dest.port };
+    try {
+      this.sock.send(data, dest.port, host);
+    } catch (e) {
+      // Linux reports an earlier datagram's ICMP error on this send (IP_RECVERR) and does not
+      // send this one. Blame the previous destination (best effort: the kernel does not say)
+      // and send again, now that the error is consumed.
+      const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
+      const culprit = this.lastDest ?? ep;
+      safe(() => this.events.onError(culprit, err));
+      const sameDest = culprit.host === ep.host && culprit.port === ep.port;
+      if (fail && sameDest) safe(() => fail(err));
+      try {
+        this.sock.send(data, dest.port, host);
+      } catch (e2) {
+        const err2 = toTransportError(e2, `udp send to ${dest.host}:${dest.port}`);
+        safe(() => this.events.onError(ep, err2));
+        if (fail && !sameDest) safe(() => fail(err2));
+      }
+    }
+    this.lastDest = ep;
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      safe(() => this.sock.close());
+    }
+    return Promise.resolve();
+  }
+}
+
+async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
+  let listener: BunUdpListener | undefined;
+  const sock = await bun().udpSocket({
+    hostname: bind.host,
+    port: bind.port,
+    binaryType: "uint8array",
+    socket: {
+      data(_s, data, port, address) {
+        try {
+          events.onData(data, { protocol: "udp", host: normalizeHost(address), port });
+        } catch { /* counted by the layer above */ }
+      },
+      error(_s, err) {
+        const dest = listener?.local ?? { protocol: "udp", host: "", port: 0 };
+        safe(() => events.onError(dest, toTransportError(err, "udp socket")));
+      },
+    },
+  });
+  const local: Endpoint = {
+    protocol: "udp",
+    host: normalizeHost(sock.address?.address ?? bind.host),
+    port: sock.port,
+  };
+  return listener = new BunUdpListener(local, sock, events);
+}
+
+/** Bun's write may be partial: the rest waits for `drain`, in order. */
+class BunStream implements RawStream {
+  private queue: Uint8Array[] = [];
+  private closed = false;
+  sink: StreamSink | undefined;
+
+  constructor(private s: BunSocket) {
+    safe(() => s.setNoDelay?.(true));
+  }
+
+  write(data: Uint8Array): void {
+    if (this.closed) throw new TransportError("connection closed", "EPIPE");
+    if (this.queue.length > 0) {
+      this.queue.push(data);
+      return;
+    }
+    const n = this.s.write(data);
+    if (n < 0) throw new TransportError("connection closed", "EPIPE");
+    if (n < data.length) this.queue.push(data.subarray(n));
+  }
+
+  drain(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const d = this.queue[0];
+      const n = this.s.write(d);
+      if (n < 0) return this.finish(new TransportError("connection closed", "EPIPE"));
+      if (n < d.length) {
+        this.queue[0] = d.subarray(n);
+        return;
+      }
+      this.queue.shift();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    safe(() => this.s.terminate ? this.s.terminate() : this.s.end());
+  }
+
+  finish(err?: Error): void {
+    const sink = this.sink;
+    this.close();
+    sink?.onClosed(err);
+  }
+}
+
+/** Handlers shared by inbound and outbound sockets; state lives in `socket.data.stream`. */
+const streamHandlers: BunSocketHandlers = {
+  data(s, d) {
+    try {
+      s.data?.stream?.sink?.onChunk(d);
+    } catch { /* never into Bun */ }
+  },
+  drain(s) {
+    safe(() => s.data?.stream?.drain());
+  },
+  end(s) {
+    safe(() => s.data?.stream?.finish());
+  },
+  close(s, err) {
+    safe(() => s.data?.stream?.finish(err ? toTransportError(err, "tcp") : undefined));
+  },
+  error(s, err) {
+    safe(() => s.data?.stream?.finish(toTransportError(err, "tcp")));
+  },
+  connectError() {/* the connect promise rejects; handled by the pool */},
+};
+
+function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener> {
+  const ref: { pool?: TcpPool } = {};
+  const server = bun().listen({
+    hostname: bind.host,
+    port: bind.port,
+    socket: {
+      ...streamHandlers,
+      open(s) {
+        const stream = new BunStream(s);
+        s.data = { stream };
+        if (!ref.pool) return stream.close();
+        stream.sink = ref.pool.accept({ host: s.remoteAddress, port: s.remotePort }, stream);
+      },
+    },
+  });
+  const local: Endpoint = {
+    protocol: "tcp",
+    host: normalizeHost(server.hostname ?? bind.host),
+    port: server.port,
+  };
+  const v6Wildcard = local.host === "::";
+  const pool = ref.pool = new TcpPool(local, events, opts, async (dest, sink) => {
+    const data: BunConnData = {};
+    const s = await bun().connect({
+      hostname: mappedFor(dest.host, v6Wildcard),
+      port: dest.port,
+      data,
+      socket: streamHandlers,
+    });
+    const stream = new BunStream(s);
+    stream.sink = sink;
+    s.data = { stream };
+    return stream;
+  }, () => server.stop(true));
+  return Promise.resolve(pool);
+}
+
+/** The Bun native adapter. */
+export const bunAdapter: SocketAdapter = { runtime: "bun", udp, tcp, dualStackWildcard: true };

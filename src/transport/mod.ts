@@ -1,0 +1,19 @@
+// The transport layer (RFC 3261 §18): UDP and TCP over IPv4 and IPv6, behind one small
+// interface; runtime adapters for Bun, Deno and node:dgram/node:net.
+export type * from "./types.ts";
+export {
+  type InboundHandler,
+  isKeepalive,
+  stampVia,
+  TransportLayer,
+  type TransportLayerOptions,
+  type TransportStats,
+} from "./layer.ts";
+export { endpointForUri, protocolForUri, resolveHost } from "./uri-endpoint.ts";
+export { type FrameSink, StreamFramer } from "./stream-framer.ts";
+export { ConnectTimeoutError, FramingError, NoListenerError, TransportError } from "./errors.ts";
+export { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
+export { bunAdapter } from "./bun.ts";
+export { denoAdapter } from "./deno.ts";
+export { nodeAdapter } from "./node.ts";
+export { adapterByName, type AdapterName, defaultAdapter } from "./runtime.ts";

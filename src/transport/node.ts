@@ -1,0 +1,160 @@
+// RFC 3261 §18 socket adapter over node:dgram and node:net. Runs under Node, Deno and Bun; the
+// fallback when a native adapter misbehaves (TANDEM_SOCKETS=node). Every socket gets an "error"
+// listener, because an unhandled one throws into the event loop.
+
+import dgram from "node:dgram";
+import net from "node:net";
+import type {
+  Address,
+  Endpoint,
+  Listener,
+  SocketAdapter,
+  SocketEvents,
+  TcpOptions,
+} from "./types.ts";
+import { familyOf, isWildcard, normalizeHost } from "./address.ts";
+import { toTransportError, TransportError } from "./errors.ts";
+import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
+
+/** A Node Buffer as a plain Uint8Array view, so `slice` copies as for any Uint8Array. */
+function plain(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch { /* a handler bug must not kill the socket */ }
+}
+
+class NodeUdpListener implements Listener {
+  constructor(readonly local: Endpoint, private sock: dgram.Socket, private events: SocketEvents) {}
+
+  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+    const ep: Endpoint = { protocol: "udp", host: dest.host, port: dest.port };
+    try {
+      this.sock.send(data, dest.port, dest.host, (e) => {
+        if (!e) return;
+        const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
+        safe(() => this.events.onError(ep, err));
+        if (fail) safe(() => fail(err));
+      });
+    } catch (e) {
+      const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
+      safe(() => this.events.onError(ep, err));
+      if (fail) safe(() => fail(err));
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.sock.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
+
+async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
+  const v6 = familyOf(bind.host) === 6;
+  const sock = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6 });
+  await new Promise<void>((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(bind.port, bind.host, () => {
+      sock.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = sock.address();
+  const local: Endpoint = { protocol: "udp", host: normalizeHost(addr.address), port: addr.port };
+  sock.on("error", (e) => {
+    // Unattributed socket errors (ICMP without IP_RECVERR is not reported on Linux).
+    safe(() =>
+      events.onError({ protocol: "udp", host: "", port: 0 }, toTransportError(e, "udp socket"))
+    );
+  });
+  sock.on("message", (msg, rinfo) => {
+    try {
+      events.onData(plain(msg), {
+        protocol: "udp",
+        host: normalizeHost(rinfo.address),
+        port: rinfo.port,
+      });
+    } catch { /* the layer above counts its own failures */ }
+  });
+  return new NodeUdpListener(local, sock, events);
+}
+
+/** Wire a net.Socket to a pool sink; returns its RawStream side. */
+function wire(sock: net.Socket, getSink: () => StreamSink | undefined): RawStream {
+  let ended = false;
+  sock.setNoDelay(true);
+  sock.on("data", (b: Uint8Array) => getSink()?.onChunk(plain(b)));
+  sock.on("error", (e) => {
+    ended = true;
+    getSink()?.onClosed(toTransportError(e, "tcp"));
+  });
+  sock.on("close", () => {
+    ended = true;
+    getSink()?.onClosed();
+  });
+  return {
+    write(data) {
+      if (ended || sock.destroyed) throw new TransportError("connection closed", "EPIPE");
+      sock.write(data);
+    },
+    close() {
+      ended = true;
+      sock.destroy();
+    },
+  };
+}
+
+async function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener> {
+  const ref: { pool?: TcpPool } = {};
+  const server = net.createServer((sock) => {
+    const box: { sink?: StreamSink } = {};
+    const raw = wire(sock, () => box.sink);
+    if (!ref.pool || sock.remoteAddress === undefined) return raw.close();
+    box.sink = ref.pool.accept({ host: sock.remoteAddress, port: sock.remotePort ?? 0 }, raw);
+  });
+  server.on("error", () => {/* listen errors are handled below; later ones are per socket */});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: bind.host, port: bind.port, ipv6Only: familyOf(bind.host) === 6 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const a = server.address() as net.AddressInfo;
+  const local: Endpoint = { protocol: "tcp", host: normalizeHost(a.address), port: a.port };
+  const pool = ref.pool = new TcpPool(
+    local,
+    events,
+    opts,
+    (dest, sink) =>
+      new Promise<RawStream>((resolve, reject) => {
+        const options: net.NetConnectOpts = { host: dest.host, port: dest.port };
+        if (!isWildcard(bind.host)) Object.assign(options, { localAddress: bind.host });
+        const sock = net.connect(options);
+        let raw: RawStream | undefined;
+        const onConnectError = (e: Error) => reject(e);
+        sock.once("error", onConnectError);
+        sock.once("connect", () => {
+          sock.off("error", onConnectError);
+          raw = wire(sock, () => sink);
+          resolve(raw);
+        });
+      }),
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  );
+  return pool;
+}
+
+/** The node:dgram / node:net adapter. */
+export const nodeAdapter: SocketAdapter = { runtime: "node", udp, tcp, dualStackWildcard: false };

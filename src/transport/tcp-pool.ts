@@ -1,0 +1,294 @@
+// RFC 3261 §18 connection management for stream transports, shared by every runtime adapter:
+// one connection per remote address, used in both directions (§18.2.2 sends responses back on
+// the connection the request came on; a request to that address reuses it too), a connect
+// timeout, an idle timeout, and §18.3 framing through StreamFramer. Adapters only move bytes.
+
+import type { Address, Endpoint, Listener, SocketEvents, TcpOptions } from "./types.ts";
+import { addressKey, normalizeHost } from "./address.ts";
+import { ConnectTimeoutError, toTransportError, TransportError } from "./errors.ts";
+import { StreamFramer } from "./stream-framer.ts";
+
+/** What an adapter gives the pool for one open stream. Both calls are safe after close. */
+export interface RawStream {
+  /** Queue bytes; the adapter handles partial writes and backpressure. May throw. */
+  write(data: Uint8Array): void;
+  /** Close now (idempotent); the adapter then calls `onClosed` on the sink. */
+  close(): void;
+}
+
+/** What the adapter calls back as bytes and closure arrive on a stream. */
+export interface StreamSink {
+  onChunk(chunk: Uint8Array): void;
+  /** The stream ended; `err` when it failed (reset, refused, write error). */
+  onClosed(err?: Error): void;
+}
+
+/** Opens an outbound stream whose events go to `sink`. Rejects on connect failure. */
+export type Dialer = (dest: Address, sink: StreamSink) => Promise<RawStream>;
+
+const CRLF = new Uint8Array([13, 10]);
+/** Sends held while a connection is being opened; beyond this they fail at once. */
+const MAX_PENDING = 256;
+
+type ConnState = "connecting" | "open" | "closed";
+
+/** One stream connection, inbound or outbound. */
+class Connection implements StreamSink {
+  state: ConnState;
+  raw: RawStream | undefined;
+  pending: { data: Uint8Array; fail?: (err: Error) => void }[] = [];
+  lastActive = performance.now();
+  readonly framer: StreamFramer;
+  connectTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly pool: TcpPool,
+    readonly remote: Endpoint,
+    readonly key: string,
+    raw: RawStream | undefined,
+  ) {
+    this.raw = raw;
+    this.state = raw ? "open" : "connecting";
+    this.framer = new StreamFramer(pool.opts.maxMessageSize);
+  }
+
+  onChunk(chunk: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActive = performance.now();
+    const err = this.framer.push(chunk, this);
+    if (err) this.fail(err);
+  }
+
+  /** FrameSink: one framed message. */
+  onMessage(message: Uint8Array): void {
+    this.pool.events.onData(message, this.remote);
+  }
+
+  /** FrameSink: RFC 5626 ping, answered with a pong. */
+  onPing(): void {
+    this.write(CRLF);
+  }
+
+  onClosed(err?: Error): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.pool.forget(this);
+    const e = err ??
+      (this.pending.length > 0
+        ? new TransportError("connection closed before sending", "ECONNRESET")
+        : undefined);
+    this.flushFailures(e);
+    if (err) this.pool.report(this.remote, err);
+  }
+
+  /** Close with an error we detected (framing, timeout). */
+  fail(err: Error): void {
+    const raw = this.raw;
+    this.onClosed(err);
+    try {
+      raw?.close();
+    } catch { /* already gone */ }
+  }
+
+  send(data: Uint8Array, fail?: (err: Error) => void): void {
+    if (this.state === "connecting") {
+      if (this.pending.length >= MAX_PENDING) {
+        fail?.(new TransportError("too many messages waiting for the connection", "EAGAIN"));
+        return;
+      }
+      this.pending.push({ data, fail });
+      return;
+    }
+    this.lastActive = performance.now();
+    this.write(data, fail);
+  }
+
+  write(data: Uint8Array, fail?: (err: Error) => void): void {
+    try {
+      this.raw!.write(data);
+    } catch (e) {
+      const err = toTransportError(e, `write to ${this.remote.host}:${this.remote.port}`);
+      fail?.(err);
+      this.fail(err);
+    }
+  }
+
+  opened(raw: RawStream): void {
+    clearTimeout(this.connectTimer);
+    if (this.state === "closed") {
+      // Timed out meanwhile: nobody wants this stream any more.
+      try {
+        raw.close();
+      } catch { /* ignore */ }
+      return;
+    }
+    this.raw = raw;
+    this.state = "open";
+    this.lastActive = performance.now();
+    const queued = this.pending;
+    this.pending = [];
+    for (const p of queued) {
+      if (this.state !== "open") {
+        p.fail?.(new TransportError("connection closed before sending", "ECONNRESET"));
+      } else this.write(p.data, p.fail);
+    }
+  }
+
+  private flushFailures(err: Error | undefined): void {
+    clearTimeout(this.connectTimer);
+    const queued = this.pending;
+    this.pending = [];
+    if (!err) return;
+    for (const p of queued) {
+      try {
+        p.fail?.(err);
+      } catch { /* a caller's bug must not stop the others */ }
+    }
+  }
+}
+
+/**
+ * A TCP listener's connection pool: implements {@link Listener} for every adapter. The adapter
+ * calls {@link accept} for inbound streams and provides a {@link Dialer} for outbound ones.
+ */
+export class TcpPool implements Listener {
+  private readonly conns = new Map<string, Connection>();
+  private readonly all = new Set<Connection>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(
+    readonly local: Endpoint,
+    readonly events: SocketEvents,
+    readonly opts: TcpOptions,
+    private readonly dial: Dialer,
+    private readonly stopServer: () => Promise<void> | void,
+  ) {}
+
+  /** Number of open or opening connections. */
+  get size(): number {
+    return this.all.size;
+  }
+
+  /** Register an inbound stream under its remote address; returns where to send its events. */
+  accept(remote: Address, raw: RawStream): StreamSink {
+    const host = normalizeHost(remote.host);
+    const key = addressKey(host, remote.port);
+    const c = new Connection(this, { protocol: "tcp", host, port: remote.port }, key, raw);
+    if (this.closed) {
+      raw.close();
+      return c;
+    }
+    this.track(c);
+    return c;
+  }
+
+  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+    if (this.closed) {
+      fail?.(new TransportError("listener closed", "ECLOSED"));
+      return;
+    }
+    const host = normalizeHost(dest.host);
+    const key = addressKey(host, dest.port);
+    let c = this.conns.get(key);
+    if (!c) {
+      c = new Connection(this, { protocol: "tcp", host, port: dest.port }, key, undefined);
+      this.track(c);
+      this.connect(c);
+    }
+    c.send(data, fail);
+  }
+
+  /** Is a connection to this remote address open (or opening)? */
+  isOpen(dest: Address): boolean {
+    return this.conns.has(addressKey(normalizeHost(dest.host), dest.port));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const c of [...this.all]) c.fail(new TransportError("listener closed", "ECLOSED"));
+    try {
+      await this.stopServer();
+    } catch { /* already stopped */ }
+  }
+
+  /** Connection bookkeeping: called by a connection when it closes. */
+  forget(c: Connection): void {
+    this.all.delete(c);
+    if (this.conns.get(c.key) === c) this.conns.delete(c.key);
+    if (this.all.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Report a failure upward; a handler's exception never reaches the runtime. */
+  report(dest: Endpoint, err: Error): void {
+    try {
+      this.events.onError(dest, err);
+    } catch { /* the layer above must not crash the socket loop */ }
+  }
+
+  private track(c: Connection): void {
+    // The newest connection to an address is the one sends use; older ones still deliver.
+    this.conns.set(c.key, c);
+    this.all.add(c);
+    if (!this.sweeper && this.opts.idleTimeoutMs > 0) {
+      const every = Math.max(10, Math.min(1000, this.opts.idleTimeoutMs / 4));
+      this.sweeper = setInterval(() => this.sweep(), every);
+      unrefTimer(this.sweeper);
+    }
+  }
+
+  private connect(c: Connection): void {
+    const { host, port } = c.remote;
+    c.connectTimer = setTimeout(() => {
+      if (c.state === "connecting") {
+        c.fail(
+          new ConnectTimeoutError(
+            `connect to ${host}:${port} timed out after ${this.opts.connectTimeoutMs} ms`,
+            "ETIMEDOUT",
+          ),
+        );
+      }
+    }, this.opts.connectTimeoutMs);
+    let dialing: Promise<RawStream>;
+    try {
+      dialing = this.dial({ host, port }, c);
+    } catch (e) {
+      dialing = Promise.reject(e);
+    }
+    dialing.then(
+      (raw) => c.opened(raw),
+      (e) => {
+        if (c.state !== "closed") c.onClosed(toTransportError(e, `connect to ${host}:${port}`));
+      },
+    );
+  }
+
+  private sweep(): void {
+    const limit = performance.now() - this.opts.idleTimeoutMs;
+    for (const c of [...this.all]) {
+      if (c.state === "open" && c.lastActive < limit) {
+        const raw = c.raw;
+        c.onClosed(); // idle is a normal end, not an error
+        try {
+          raw?.close();
+        } catch { /* ignore */ }
+      }
+    }
+  }
+}
+
+/** Let the process exit while only the idle sweeper is pending (Deno, Node and Bun differ). */
+function unrefTimer(t: ReturnType<typeof setInterval>): void {
+  const timer = t as unknown as { unref?: () => void };
+  if (typeof timer?.unref === "function") timer.unref();
+  else {
+    const d = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+    d?.unrefTimer?.(t as unknown as number);
+  }
+}

@@ -1,0 +1,377 @@
+// RFC 3261 §18 transport behaviour over real loopback sockets, written once and run per adapter:
+// by Deno.test (transport_test.ts) with the Deno and Node adapters, and under Bun by
+// bun-runner.ts with the Bun and Node adapters. Each case takes the adapter and a loopback host.
+
+import assert from "node:assert/strict";
+import { parseMessage, parseUri, SipRequest, SipResponse } from "../../src/sip/mod.ts";
+import { endpointForUri, type SocketAdapter } from "../../src/transport/mod.ts";
+import {
+  closedPort,
+  requestText,
+  responseText,
+  sleep,
+  startLayer,
+  tcpPeer,
+  tcpServerPeer,
+  udpPeer,
+  waitFor,
+} from "./helpers.ts";
+
+/** A transport case: adapter under test, loopback host ("127.0.0.1" or "::1"). */
+export type Case = (adapter: SocketAdapter, host: string) => Promise<void>;
+
+const br = (h: string) => (h.includes(":") ? `[${h}]` : h);
+
+function okFor(req: SipRequest): SipResponse {
+  return new SipResponse(200, "OK", req.headers.filter((h) => h.key !== "content-length"));
+}
+
+/** §18.2.1 + RFC 3581: UDP request in (received/rport stamped), response and request out. */
+export const udpRequestInOut: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const peer = await udpPeer(host);
+  try {
+    peer.send(requestText("OPTIONS", "peer.invalid:5999", { viaParams: ";rport" }), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request");
+    const { req, source } = rec.requests[0];
+    assert.deepEqual(source, { protocol: "udp", host, port: peer.port });
+    assert.equal(req.topVia!.received, host);
+    assert.equal(req.topVia!.rport, peer.port);
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => peer.got.length === 1, "response at rport");
+    assert.match(peer.got[0], /^SIP\/2\.0 200 OK\r\n/);
+    const out = new SipRequest("MESSAGE", `sip:p@${br(host)}:${peer.port}`, req.headers.slice());
+    out.set("CSeq", "2 MESSAGE");
+    layer.sendRequest(out, { protocol: "udp", host, port: peer.port });
+    await waitFor(() => peer.got.length === 2, "request out");
+    assert.match(peer.got[1], /^MESSAGE /);
+    assert.equal(layer.stats().messagesIn, 1);
+  } finally {
+    await peer.close();
+    await layer.stop();
+  }
+};
+
+/** §18.2.1: sent-by equal to the source and no rport: the Via is left byte for byte. */
+export const viaUntouchedWhenMatching: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const peer = await udpPeer(host);
+  try {
+    peer.send(requestText("OPTIONS", `${br(host)}:${peer.port}`), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request");
+    const v = rec.requests[0].req.topVia!;
+    assert.equal(v.received, undefined);
+    assert.equal(v.rport, undefined);
+  } finally {
+    await peer.close();
+    await layer.stop();
+  }
+};
+
+/** RFC 5626 §3.5.1 keep-alives over UDP are dropped silently; garbage is a parse error. */
+export const udpKeepaliveAndGarbage: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const peer = await udpPeer(host);
+  try {
+    peer.send("\r\n\r\n", port("udp"));
+    peer.send(new Uint8Array([0]), port("udp"));
+    peer.send("garbage that is not SIP\r\n\r\n", port("udp"));
+    await waitFor(() => layer.stats().keepalives === 2 && rec.parseErrors.length === 1, "drops");
+    assert.equal(rec.requests.length, 0);
+  } finally {
+    await peer.close();
+    await layer.stop();
+  }
+};
+
+/** §18.1.2: a response whose top Via is not ours is dropped and counted. */
+export const responseViaNotOursDropped: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const peer = await udpPeer(host);
+  try {
+    peer.send(responseText(200, "10.9.9.9:5999"), port("udp"));
+    peer.send(responseText(180, `${br(host)}:${port("udp")}`), port("udp"));
+    await waitFor(() => rec.responses.length === 1, "our response");
+    await waitFor(() => layer.stats().dropped === 1, "drop");
+    assert.equal(rec.responses[0].res.status, 180);
+  } finally {
+    await peer.close();
+    await layer.stop();
+  }
+};
+
+/** §18.2.2 without rport: received + sent-by port; with rport: received + rport. */
+export const udpResponseRouting: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const a = await udpPeer(host);
+  const b = await udpPeer(host);
+  try {
+    // Sent from A, Via names B's port with a host that differs: response to received:B.
+    a.send(requestText("OPTIONS", `other.invalid:${b.port}`), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request 1");
+    const r1 = rec.requests[0];
+    assert.equal(r1.req.topVia!.received, host);
+    layer.sendResponse(okFor(r1.req), r1.source);
+    await waitFor(() => b.got.length === 1, "response at sent-by port");
+    // Same with rport: the response follows the source port (A).
+    a.send(requestText("OPTIONS", `other.invalid:${b.port}`, { viaParams: ";rport" }), port("udp"));
+    await waitFor(() => rec.requests.length === 2, "request 2");
+    const r2 = rec.requests[1];
+    layer.sendResponse(okFor(r2.req), r2.source);
+    await waitFor(() => a.got.length === 1, "response at rport");
+    assert.equal(b.got.length, 1);
+  } finally {
+    await a.close();
+    await b.close();
+    await layer.stop();
+  }
+};
+
+/** §18.3: a request split in pieces (headers and body split) and two requests in one write. */
+export const tcpFraming: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    const one = requestText("MESSAGE", "a.invalid:5060", { body: "hello body" });
+    const cut1 = one.indexOf("Call-ID") + 3;
+    const cut2 = one.length - 4;
+    await c.write(one.slice(0, cut1));
+    await sleep(20);
+    await c.write(one.slice(cut1, cut2));
+    await sleep(20);
+    await c.write(one.slice(cut2));
+    await waitFor(() => rec.requests.length === 1, "split request");
+    assert.equal(new TextDecoder().decode(rec.requests[0].req.body), "hello body");
+    const two = requestText("OPTIONS", "b.invalid") + "\r\n" + requestText("INFO", "c.invalid");
+    await c.write(two);
+    await waitFor(() => rec.requests.length === 3, "two in one write");
+    assert.deepEqual(rec.requests.map((r) => r.req.method), ["MESSAGE", "OPTIONS", "INFO"]);
+    assert.equal(rec.requests[2].source.protocol, "tcp");
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** §18.2.2: the response and a later request to that address reuse the inbound connection. */
+export const tcpConnectionReuse: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    await c.write(requestText("INVITE", "unreachable.invalid:5999"));
+    await waitFor(() => rec.requests.length === 1, "request");
+    const { req, source } = rec.requests[0];
+    assert.deepEqual(source, { protocol: "tcp", host, port: c.peer.localPort });
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => c.peer.text.includes("SIP/2.0 200 OK"), "response on same connection");
+    const bye = new SipRequest("BYE", "sip:a@x", req.headers.slice());
+    bye.set("CSeq", "2 BYE");
+    layer.sendRequest(bye, source);
+    await waitFor(() => c.peer.text.includes("BYE sip:a@x"), "request on same connection");
+    const l = layer.listeners[0];
+    assert.equal(l.isOpen?.(source), true);
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** §18.2.2: the request's connection is gone: connect to received and the sent-by port. */
+export const tcpResponseNewConnection: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
+  const server = await tcpServerPeer(host);
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    await c.write(requestText("OPTIONS", `sentby.invalid:${server.port}`));
+    await waitFor(() => rec.requests.length === 1, "request");
+    c.close();
+    const { req, source } = rec.requests[0];
+    await waitFor(() => layer.listeners[0].isOpen?.(source) === false, "server side close");
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => server.st.text.includes("SIP/2.0 200 OK"), "response on new connection");
+  } finally {
+    await server.close();
+    await layer.stop();
+  }
+};
+
+/** Idle connections are closed after idleTimeoutMs. */
+export const tcpIdleTimeout: Case = async (adapter, host) => {
+  const { layer, port } = await startLayer(adapter, host, ["tcp"], { idleTimeoutMs: 150 });
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    await c.write(requestText("OPTIONS", "a.invalid"));
+    await waitFor(() => c.peer.closed, "idle close", 2000);
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** Over the size limit, or without Content-Length, framing is lost: the connection closes. */
+export const tcpFramingLostCloses: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"], { maxMessageSize: 2000 });
+  const big = await tcpPeer(host, port("tcp"));
+  const nocl = await tcpPeer(host, port("tcp"));
+  const bad = await tcpPeer(host, port("tcp"));
+  try {
+    await big.write(requestText("MESSAGE", "a.invalid", { contentLength: "5000" }));
+    await nocl.write(requestText("OPTIONS", "a.invalid", { contentLength: "" }));
+    await bad.write(requestText("OPTIONS", "a.invalid", { contentLength: "12x" }));
+    await waitFor(() => big.peer.closed && nocl.peer.closed && bad.peer.closed, "closes");
+    assert.equal(rec.requests.length, 0);
+    await waitFor(() => rec.transportErrors.length === 3, "framing errors reported");
+    assert.ok(rec.transportErrors.every((e) => e.err.name === "FramingError"));
+  } finally {
+    big.close();
+    nocl.close();
+    bad.close();
+    await layer.stop();
+  }
+};
+
+/** RFC 5626 §3.5.1: CRLFCRLF ping gets a CRLF pong; CRLFs between messages are ignored. */
+export const tcpPingPong: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    await c.write("\r\n\r\n");
+    await waitFor(() => c.peer.text === "\r\n", "pong");
+    await c.write("\r\n" + requestText("OPTIONS", "a.invalid"));
+    await waitFor(() => rec.requests.length === 1, "request after stray CRLF");
+    assert.equal(c.peer.closed, false);
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** ECONNREFUSED reaches `fail` and onTransportError; nothing crashes; the layer still works. */
+export const tcpConnectRefused: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp", "udp"]);
+  const dead = await closedPort(host);
+  try {
+    const fails: Error[] = [];
+    for (let i = 0; i < 3; i++) {
+      const req = parseMessage(new TextEncoder().encode(requestText("OPTIONS", "x.invalid")));
+      layer.sendRequest(
+        req as SipRequest,
+        { protocol: "tcp", host, port: dead },
+        (e) => fails.push(e),
+      );
+      await waitFor(() => fails.length === i + 1, "connect failure");
+    }
+    assert.ok(
+      fails.every((e) =>
+        /ECONNREFUSED|ConnectionRefused/i.test((e as { code?: string }).code ?? "")
+      ),
+      fails.map((e) => e.message).join("; "),
+    );
+    assert.ok(rec.transportErrors.length >= 3);
+    // Still alive: a UDP message gets through.
+    const peer = await udpPeer(host);
+    peer.send(requestText("OPTIONS", "y.invalid"), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request after failures");
+    await peer.close();
+  } finally {
+    await layer.stop();
+  }
+};
+
+/** UDP to a closed port, repeatedly: never a crash; where the runtime reports ICMP, it is seen. */
+export const udpToClosedPort: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const dead = await closedPort(host);
+  try {
+    const req = parseMessage(new TextEncoder().encode(requestText("OPTIONS", "x.invalid")));
+    for (let i = 0; i < 20; i++) {
+      layer.sendRequest(req as SipRequest, { protocol: "udp", host, port: dead });
+      await sleep(2);
+    }
+    await sleep(50);
+    if (adapter.runtime === "bun") {
+      assert.ok(rec.transportErrors.length > 0, "Bun surfaces ICMP as ECONNREFUSED on send");
+      assert.equal(rec.transportErrors[0].dest.port, dead);
+    }
+    const peer = await udpPeer(host);
+    peer.send(requestText("OPTIONS", "y.invalid"), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request after ICMP errors");
+    await peer.close();
+  } finally {
+    await layer.stop();
+  }
+};
+
+/** A peer that resets its connection: reported or silent, never a crash; sends after fail. */
+export const tcpPeerReset: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
+  const c = await tcpPeer(host, port("tcp"));
+  try {
+    await c.write(requestText("OPTIONS", "a.invalid"));
+    await waitFor(() => rec.requests.length === 1, "request");
+    const { req, source } = rec.requests[0];
+    const s = c.peer.sock as unknown as { resetAndDestroy?: () => void; destroy(): void };
+    if (s.resetAndDestroy) s.resetAndDestroy();
+    else s.destroy();
+    await waitFor(() => layer.listeners[0].isOpen?.(source) === false, "reset noticed");
+    // The connection is gone and the peer does not listen: the response fails cleanly.
+    const fails: Error[] = [];
+    layer.sendResponse(okFor(req), source, (e) => fails.push(e));
+    await waitFor(() => fails.length === 1, "send failure after reset");
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** RFC 3263 §4.1: ;transport=TCP in any case maps to tcp; IPv6 literals come back bare. */
+export const uriToEndpoint: Case = (_adapter, host) => {
+  const u = parseUri(`sip:bob@${br(host)}:5098;transport=TCP`);
+  assert.deepEqual(endpointForUri(u), { protocol: "tcp", host, port: 5098 });
+  assert.deepEqual(endpointForUri(parseUri(`sip:${br(host)}`)), {
+    protocol: "udp",
+    host,
+    port: 5060,
+  });
+  assert.throws(() => endpointForUri(parseUri("sip:bob@example.com")), /IP literal/);
+  return Promise.resolve();
+};
+
+/** localFor/isLocal on a wildcard listener: loopback for loopback destinations, advertise wins. */
+export const localAddresses: Case = async (adapter, host) => {
+  const wildcard = host.includes(":") ? "::" : "0.0.0.0";
+  const { layer, port } = await startLayer(adapter, wildcard, ["udp", "tcp"]);
+  const adv = await startLayer(adapter, wildcard, ["udp"], {}, { advertise: "sip.example.net" });
+  try {
+    const l = layer.localFor({ protocol: "tcp", host, port: 5060 });
+    assert.deepEqual(l, { protocol: "tcp", host, port: port("tcp") });
+    assert.equal(layer.isLocal(host, port("udp")), true);
+    assert.equal(layer.isLocal(host, 1), false);
+    assert.equal(layer.isLocal("192.0.2.77"), false);
+    assert.equal(adv.layer.localFor({ protocol: "udp", host, port: 1 }).host, "sip.example.net");
+    assert.equal(adv.layer.isLocal("sip.example.net", adv.port("udp")), true);
+  } finally {
+    await layer.stop();
+    await adv.layer.stop();
+  }
+};
+
+/** Every case, in order. */
+export const cases: Record<string, Case> = {
+  udpRequestInOut,
+  viaUntouchedWhenMatching,
+  udpKeepaliveAndGarbage,
+  responseViaNotOursDropped,
+  udpResponseRouting,
+  tcpFraming,
+  tcpConnectionReuse,
+  tcpResponseNewConnection,
+  tcpIdleTimeout,
+  tcpFramingLostCloses,
+  tcpPingPong,
+  tcpConnectRefused,
+  udpToClosedPort,
+  tcpPeerReset,
+  uriToEndpoint,
+  localAddresses,
+};

@@ -1,0 +1,179 @@
+// Test peers and a recording handler for the transport cases. Peers use node:dgram / node:net,
+// independent of the adapter under test, and bind only to loopback on ephemeral ports.
+
+import dgram from "node:dgram";
+import net from "node:net";
+import {
+  type Endpoint,
+  type InboundHandler,
+  type SocketAdapter,
+  TransportLayer,
+  type TransportLayerOptions,
+} from "../../src/transport/mod.ts";
+import type { SipParseError, SipRequest, SipResponse } from "../../src/sip/mod.ts";
+import type { Protocol } from "../../src/transport/types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Poll until `pred` holds or `ms` pass; throws naming `what` on timeout. */
+export async function waitFor(pred: () => boolean, what: string, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A request as wire text; `via` is "host:port" as written in SIP (IPv6 bracketed). */
+export function requestText(
+  method: string,
+  via: string,
+  opts: { viaParams?: string; body?: string; callId?: string; contentLength?: string } = {},
+): string {
+  const body = opts.body ?? "";
+  const cl = opts.contentLength ?? String(enc.encode(body).length);
+  const branch = "z9hG4bK" + Math.random().toString(36).slice(2, 10);
+  return `${method} sip:bob@example.com SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP ${via};branch=${branch}${opts.viaParams ?? ""}\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n` +
+    `Call-ID: ${opts.callId ?? branch}\r\nCSeq: 1 ${method}\r\n` +
+    (cl === "" ? "" : `Content-Length: ${cl}\r\n`) + `\r\n${body}`;
+}
+
+/** A response as wire text with the given top Via. */
+export function responseText(status: number, via: string): string {
+  return `SIP/2.0 ${status} X\r\nVia: SIP/2.0/UDP ${via};branch=z9hG4bKr1\r\n` +
+    `From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 OPTIONS\r\n` +
+    `Content-Length: 0\r\n\r\n`;
+}
+
+/** What a layer delivered upward. */
+export class Recorder implements InboundHandler {
+  requests: { req: SipRequest; source: Endpoint }[] = [];
+  responses: { res: SipResponse; source: Endpoint }[] = [];
+  parseErrors: SipParseError[] = [];
+  transportErrors: { dest: Endpoint; err: Error }[] = [];
+  onRequest(req: SipRequest, source: Endpoint): void {
+    this.requests.push({ req, source });
+  }
+  onResponse(res: SipResponse, source: Endpoint): void {
+    this.responses.push({ res, source });
+  }
+  onParseError(err: SipParseError): void {
+    this.parseErrors.push(err);
+  }
+  onTransportError(dest: Endpoint, err: Error): void {
+    this.transportErrors.push({ dest, err });
+  }
+}
+
+/** Start a layer on `host`:0 for the given transports. */
+export async function startLayer(
+  adapter: SocketAdapter,
+  host: string,
+  transports: Protocol[],
+  tcp: Partial<TransportLayerOptions["tcp"]> = {},
+  extra: Partial<TransportLayerOptions> = {},
+): Promise<{ layer: TransportLayer; rec: Recorder; port(p: Protocol): number }> {
+  const rec = new Recorder();
+  const layer = new TransportLayer({
+    listen: transports.map((t) => ({ address: host, port: 0, transports: [t] })),
+    limits: { maxSize: 65535, maxHeaders: 256 },
+    tcp: { idleTimeoutMs: 30_000, maxMessageSize: 65535, connectTimeoutMs: 2000, ...tcp },
+    adapter,
+    ...extra,
+  }, rec);
+  await layer.start();
+  return {
+    layer,
+    rec,
+    port: (p) => layer.listeners.find((l) => l.local.protocol === p)!.local.port,
+  };
+}
+
+/** A UDP peer collecting datagrams as text. */
+export async function udpPeer(host: string) {
+  const sock = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
+  const got: string[] = [];
+  sock.on("message", (m) => got.push(dec.decode(m)));
+  sock.on("error", () => {});
+  await new Promise<void>((r) => sock.bind(0, host, () => r()));
+  return {
+    port: sock.address().port,
+    got,
+    send(text: string | Uint8Array, port: number) {
+      sock.send(typeof text === "string" ? enc.encode(text) : text, port, host);
+    },
+    close: () => new Promise<void>((r) => sock.close(() => r())),
+  };
+}
+
+/** A TCP client peer collecting everything it reads as text. */
+export async function tcpPeer(host: string, port: number) {
+  const sock = net.connect({ host, port });
+  sock.setNoDelay(true);
+  const peer = { sock, text: "", closed: false, localPort: 0 };
+  sock.on("data", (b: Uint8Array) => peer.text += dec.decode(b));
+  sock.on("error", () => {});
+  sock.on("close", () => peer.closed = true);
+  await new Promise<void>((r, j) => {
+    sock.once("connect", () => r());
+    sock.once("error", j);
+  });
+  peer.localPort = sock.localPort!;
+  return {
+    peer,
+    write: (t: string) => new Promise<void>((r) => sock.write(enc.encode(t), () => r())),
+    close: () => sock.destroy(),
+  };
+}
+
+/** A TCP server peer: accepts connections and collects their text. */
+export async function tcpServerPeer(host: string) {
+  const st = { text: "", conns: 0 };
+  const socks: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    st.conns++;
+    socks.push(s);
+    s.on("data", (b: Uint8Array) => st.text += dec.decode(b));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  return {
+    st,
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of socks) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Is ::1 usable here? */
+export async function ipv6Available(): Promise<boolean> {
+  const s = dgram.createSocket("udp6");
+  s.on("error", () => {});
+  const ok = await new Promise<boolean>((r) => {
+    s.once("error", () => r(false));
+    s.bind(0, "::1", () => r(true));
+  });
+  try {
+    s.close();
+  } catch { /* never bound */ }
+  return ok;
+}
+
+/** A free-then-closed loopback port (nothing listens there afterwards). */
+export async function closedPort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
