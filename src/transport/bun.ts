@@ -81,7 +81,7 @@ function safe(fn: () => void): void {
 
 class BunUdpListener implements Listener {
   /** Destination of the previous send: the likely cause of a deferred ICMP error. */
-  private lastDest: Endpoint | undefined;
+  lastDest: Endpoint | undefined;
   private closed = false;
   private readonly v6Wildcard: boolean;
 
@@ -140,7 +140,9 @@ async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
         } catch { /* counted by the layer above */ }
       },
       error(_s, err) {
-        const dest = listener?.local ?? { protocol: "udp", host: "", port: 0 };
+        // A deferred ICMP error: the kernel does not say for which datagram; blame the last one.
+        const dest = listener?.lastDest ?? listener?.local ??
+          { protocol: "udp", host: "", port: 0 };
         safe(() => events.onError(dest, toTransportError(err, "udp socket")));
       },
     },
