@@ -104,10 +104,12 @@ export class InviteClient extends ClientBase {
     if (this.cancelState === "Held") this.cancelState = "None";
     this.stopTimers();
     this.ack = buildAck(this.request, res);
+    // ACK before the TU hears of the failure: a TU that retries at once (401/407, failover)
+    // must not put its new INVITE on the wire ahead of this ACK.
+    this.transmit(this.ack, false);
+    if (this.state !== "Completed") return; // transport failure terminated the transaction
     this.handler.onResponse(res, this);
     if (this.state !== "Completed") return; // the TU terminated the transaction
-    this.transmit(this.ack, false);
-    if (this.state !== "Completed") return;
     if (this.reliable) this.toTerminated(); // Timer D = 0
     else this.armLifetime(Math.max(TIMER_D_MIN, 64 * this.ctx.t1)); // Timer D
   }
