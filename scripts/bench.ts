@@ -1,0 +1,375 @@
+// Load benchmarks: call rate, CPU per call, memory per call, for Tandem under Bun (dist/tandem)
+// and Deno, next to SIPp straight to SIPp (the box's ceiling) and Kamailio (tm + rr + dialog).
+//
+//   deno task bench [--quick] [--rates 500,1000,2000] [--step-seconds 10]
+//                   [--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000]
+//                   [--memory-rate 2000] [--memory-targets tandem-bun] [--profile <rate>|off]
+//                   [--name <results name>] [--no-build]
+//
+// Every step runs the shared SIPp scenarios (../shared/bench/uac_rr.xml and uas_rr.xml): the
+// caller on 127.0.0.1:27050, the callee on 127.0.0.1:27090, 1 s calls. Results go to
+// bench-results/<date>-<name>.json; docs/benchmarks.md explains them.
+
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { stopAll } from "./bench/proc.ts";
+import { InspectorProfiler, type ProfileSummary, summarize } from "./bench/profile.ts";
+import { type MemoryResult, runMemory, runStep, type StepResult } from "./bench/run.ts";
+import { scenarios } from "./bench/sipp.ts";
+import { startTarget, type Target, type TargetName, TARGETS } from "./bench/targets.ts";
+import { renderReport } from "./bench/report.ts";
+
+const repoRoot = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    rates: { type: "string" },
+    "step-seconds": { type: "string" },
+    targets: { type: "string" },
+    memory: { type: "string" },
+    "memory-rate": { type: "string" },
+    "memory-targets": { type: "string" },
+    profile: { type: "string" },
+    name: { type: "string" },
+    "no-build": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "usage: deno task bench [--quick] [--rates 500,1000,...] [--step-seconds N] " +
+      "[--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000|off] " +
+      "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] [--no-build]",
+  );
+  Deno.exit(0);
+}
+
+const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+const quick = values.quick;
+const rates = list(values.rates ?? (quick ? "1000,2000" : "500,1000,2000,3000,4000,5000,6000,8000"))
+  .map(Number);
+const stepSeconds = Number(values["step-seconds"] ?? (quick ? 4 : 10));
+const targets = list(values.targets ?? TARGETS.join(",")) as TargetName[];
+for (const t of targets) {
+  if (!TARGETS.includes(t)) {
+    console.error(`bench: unknown target ${t} (known: ${TARGETS.join(", ")})`);
+    Deno.exit(2);
+  }
+}
+const memoryLevels = values.memory === "off"
+  ? []
+  : list(values.memory ?? (quick ? "10000" : "20000,50000,100000")).map(Number);
+const memoryTargets = list(values["memory-targets"] ?? "tandem-bun").filter((t) =>
+  targets.includes(t as TargetName)
+) as TargetName[];
+const memoryRateCap = Number(values["memory-rate"] ?? 2000);
+const profileArg = values.profile ?? (quick ? "off" : "auto");
+const name = values.name ?? (quick ? "quick" : "full");
+if (rates.some((r) => !(r > 0)) || !(stepSeconds > 0) || memoryLevels.some((n) => !(n > 0))) {
+  console.error("bench: rates, step seconds and memory levels must be positive numbers");
+  Deno.exit(2);
+}
+
+const log = (s: string) => console.log(s);
+const started = new Date();
+const workDir = await Deno.makeTempDir({ prefix: "tandem-bench-" });
+const { uac: uacXml, uas: uasXml } = scenarios(repoRoot);
+for (const f of [uacXml, uasXml]) {
+  try {
+    Deno.statSync(f);
+  } catch {
+    console.error(`bench: ${f} missing (the shared scenarios live in ../shared/bench/)`);
+    Deno.exit(2);
+  }
+}
+
+async function ensureBinary(): Promise<void> {
+  const bin = resolve(repoRoot, "dist/tandem");
+  try {
+    Deno.statSync(bin);
+    return;
+  } catch {
+    // build it
+  }
+  if (values["no-build"]) throw new Error("dist/tandem missing and --no-build given");
+  log("[bench] dist/tandem missing: deno run -A scripts/build.ts");
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/build.ts"],
+    cwd: repoRoot,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!r.success) throw new Error("build failed");
+}
+
+interface Results {
+  started: string;
+  finished?: string;
+  machine: Record<string, string | number>;
+  options: Record<string, unknown>;
+  commands: Record<string, string>;
+  steps: StepResult[];
+  memory: MemoryResult[];
+  profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
+  errors: string[];
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "?";
+  const mem = /MemTotal:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"))?.[1];
+  const text = (p: string) => {
+    try {
+      return Deno.readTextFileSync(p).trim();
+    } catch {
+      return "?";
+    }
+  };
+  const ver = (cmd: string, args: string[]) => {
+    try {
+      const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+      return (new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr)).trim()
+        .split("\n").find((l) => l.trim() !== "")?.trim() ?? "?";
+    } catch {
+      return "?";
+    }
+  };
+  return {
+    cpu: model,
+    cores: navigator.hardwareConcurrency,
+    memGiB: mem ? Math.round(Number(mem) / 1024 / 1024) : "?",
+    kernel: Deno.osRelease(),
+    loadavgAtStart: text("/proc/loadavg"),
+    rmemMax: text("/proc/sys/net/core/rmem_max"),
+    deno: Deno.version.deno,
+    bun: ver(Deno.env.get("BUN_BIN") ?? "bun", ["--version"]),
+    sipp: ver("sipp", ["-v"]),
+    kamailio: ver("kamailio", ["-v"]),
+  };
+}
+
+const results: Results = {
+  started: started.toISOString(),
+  machine: machine(),
+  options: {
+    quick,
+    rates,
+    stepSeconds,
+    targets,
+    memoryLevels,
+    memoryTargets,
+    memoryRateCap,
+    profileArg,
+  },
+  commands: {
+    uas: "sipp -sf ../shared/bench/uas_rr.xml -i 127.0.0.1 -p 27090 -mp 27300 -buff_size 1048576 " +
+      "-trace_stat -fd 1",
+    uac: "sipp -sf ../shared/bench/uac_rr.xml -i 127.0.0.1 -p 27050 -mp 27200 -r RATE -rp 1000 " +
+      "-m RATE*SECONDS -l RATE*10 -d 1000 -recv_timeout 5000 -buff_size 1048576 -trace_stat -fd 1 " +
+      "-trace_rtt TARGET",
+    memoryUac:
+      "sipp -sf ../shared/bench/uac_rr.xml ... -r RATE -m N -l N -d HOLD -recv_timeout 30000 TARGET",
+  },
+  steps: [],
+  memory: [],
+  profiles: {},
+  errors: [],
+};
+
+const resultsDir = resolve(repoRoot, "bench-results");
+const day = started.toISOString().slice(0, 10);
+const resultsFile = `${resultsDir}/${day}-${name}.json`;
+
+function save(): void {
+  Deno.mkdirSync(resultsDir, { recursive: true });
+  Deno.writeTextFileSync(resultsFile, JSON.stringify(results, null, 1) + "\n");
+}
+
+async function withTarget<T>(
+  name: TargetName,
+  f: (t: Target) => Promise<T>,
+  extra: { inspectPort?: number; bunCpuProfDir?: string } = {},
+): Promise<T> {
+  const t = await startTarget(name, { repoRoot, workDir, ...extra });
+  results.commands[name] = t.command;
+  try {
+    return await f(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+async function rateSweep(name: TargetName): Promise<void> {
+  log(`\n[bench] ${name}: rates ${rates.join(", ")} calls/s, ${stepSeconds} s each, 1 s calls`);
+  await withTarget(name, async (t) => {
+    for (const rate of rates) {
+      const r = await runStep(t, {
+        dir: `${workDir}/${name}-${rate}`,
+        uacXml,
+        uasXml,
+        rate,
+        seconds: stepSeconds,
+        log,
+      });
+      results.steps.push(r);
+      save();
+      const lat = r.latencyMs ? `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms` : "no latency";
+      log(
+        `[bench] ${name} ${rate}/s: ${r.attempted}/${r.planned} attempted, ${r.succeeded} ok, ` +
+          `${r.failed} failed, retrans ${r.retransUac}+${r.retransUas}, ` +
+          (r.cpuMsPerCall === null
+            ? ""
+            : `${r.cpuMsPerCall} ms CPU/call, ${r.cpuPctCore}% core, `) +
+          `${lat}${
+            r.clean ? "  CLEAN" : r.allSucceeded ? "  all ok (with retransmissions)" : "  NOT CLEAN"
+          }` +
+          (r.aborted ? `  [${r.aborted}]` : ""),
+      );
+      for (const e of r.errors.slice(0, 4)) log(`    sipp: ${e}`);
+      if (r.aborted || r.failed > 0.02 * r.planned) {
+        log(`[bench] ${name}: past the knee at ${rate}/s, higher rates skipped`);
+        break;
+      }
+    }
+  });
+}
+
+function bestClean(name: string): number {
+  return Math.max(
+    0,
+    ...results.steps.filter((s) => s.target === name && s.clean).map((s) => s.rate),
+  );
+}
+
+async function memory(name: TargetName): Promise<void> {
+  const best = bestClean(name);
+  const rate = best > 0 ? Math.min(memoryRateCap, Math.floor(best * 0.8 / 100) * 100 || best) : 500;
+  for (const n of memoryLevels) {
+    log(`\n[bench] ${name}: hold ${n} calls (set up at ${rate}/s)`);
+    await withTarget(name, async (t) => {
+      const m = await runMemory(t, {
+        dir: `${workDir}/${name}-mem-${n}`,
+        uacXml,
+        uasXml,
+        calls: n,
+        rate,
+        log,
+      });
+      results.memory.push(m);
+      save();
+      log(
+        `[bench] ${name} ${n} calls: peak ${m.peakActive} active, RSS ${m.baseRssMB} -> ${m.peakRssMB} MB ` +
+          `(${m.rssPerCallKB} KB/call), heap ${m.baseHeapMB} -> ${m.peakHeapMB} MB (${m.heapPerCallKB} KB/call), ` +
+          `setup ${m.setupS} s, teardown ${m.teardownS} s, after: RSS ${m.afterRssMB} MB heap ${m.afterHeapMB} MB` +
+          (m.note ? `  [${m.note}]` : ""),
+      );
+    });
+  }
+}
+
+async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
+  const best = bestClean(name);
+  const rate = profileArg === "auto"
+    ? Math.max(500, Math.floor((best || 1000) * 0.8 / 100) * 100)
+    : Number(profileArg);
+  const seconds = Math.max(stepSeconds, 8);
+  log(`\n[bench] profile ${name} at ${rate}/s for ${seconds} s`);
+  if (name === "tandem-deno") {
+    const port = 27229;
+    let prof: InspectorProfiler | undefined;
+    await withTarget(name, async (t) => {
+      prof = new InspectorProfiler(`127.0.0.1:${port}`);
+      await prof.connect();
+      await prof.start(500);
+      const r = await runStep(t, {
+        dir: `${workDir}/${name}-prof`,
+        uacXml,
+        uasXml,
+        rate,
+        seconds,
+        log,
+      });
+      const p = await prof.stop();
+      Deno.writeTextFileSync(`${workDir}/${name}.cpuprofile`, JSON.stringify(p));
+      results.profiles[name] = {
+        ...summarize(p, repoRoot),
+        rate,
+        seconds,
+        how: `deno run -A --inspect=127.0.0.1:${port} mod.ts --config config/bench.yaml; ` +
+          `Profiler.start (500 us sampling) over the inspector for one ${rate}/s step ` +
+          `(${r.succeeded}/${r.planned} ok, ${r.cpuMsPerCall} ms CPU/call with the profiler on)`,
+      };
+    }, { inspectPort: port });
+  } else {
+    const dir = `${workDir}/bun-prof`;
+    Deno.mkdirSync(dir, { recursive: true });
+    let how = "";
+    await withTarget(name, async (t) => {
+      const r = await runStep(t, {
+        dir: `${workDir}/${name}-prof`,
+        uacXml,
+        uasXml,
+        rate,
+        seconds,
+        log,
+      });
+      how = `bun --cpu-prof --cpu-prof-dir DIR mod.ts --config config/bench.yaml (from source, ` +
+        `same code as dist/tandem); one ${rate}/s step (${r.succeeded}/${r.planned} ok, ` +
+        `${r.cpuMsPerCall} ms CPU/call with the profiler on); profile written at exit (SIGTERM)`;
+    }, { bunCpuProfDir: dir });
+    const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".cpuprofile"));
+    if (!file) throw new Error(`bun wrote no .cpuprofile in ${dir}`);
+    const p = JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`));
+    results.profiles[name] = { ...summarize(p, repoRoot), rate, seconds, how };
+  }
+  save();
+}
+
+let code = 0;
+try {
+  log(`[bench] work dir ${workDir}; results ${resultsFile}`);
+  log(`[bench] machine: ${JSON.stringify(results.machine)}`);
+  if (targets.includes("tandem-bun")) await ensureBinary();
+  for (const t of targets) {
+    try {
+      await rateSweep(t);
+    } catch (e) {
+      results.errors.push(`${t}: ${(e as Error).message}`);
+      log(`[bench] ${t}: ERROR ${(e as Error).message}`);
+    }
+  }
+  for (const t of memoryTargets) {
+    if (!t.startsWith("tandem")) continue;
+    try {
+      await memory(t);
+    } catch (e) {
+      results.errors.push(`${t} memory: ${(e as Error).message}`);
+      log(`[bench] ${t} memory: ERROR ${(e as Error).message}`);
+    }
+  }
+  if (profileArg !== "off") {
+    for (const t of targets) {
+      if (t !== "tandem-deno" && t !== "tandem-bun") continue;
+      try {
+        await profile(t);
+      } catch (e) {
+        results.errors.push(`${t} profile: ${(e as Error).message}`);
+        log(`[bench] ${t} profile: ERROR ${(e as Error).message}`);
+      }
+    }
+  }
+} catch (e) {
+  results.errors.push((e as Error).message);
+  log(`[bench] ERROR ${(e as Error).message}`);
+  code = 1;
+} finally {
+  await stopAll();
+}
+results.finished = new Date().toISOString();
+save();
+log("\n" + renderReport(results));
+log(`[bench] results: ${resultsFile.replace(repoRoot + "/", "")}  (raw SIPp files: ${workDir})`);
+Deno.exit(code);

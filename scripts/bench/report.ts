@@ -1,0 +1,193 @@
+// Markdown tables of a benchmark run (printed at the end, pasted into docs/benchmarks.md).
+
+import type { ProfileSummary } from "./profile.ts";
+import type { MemoryResult, StepResult } from "./run.ts";
+
+interface ReportInput {
+  steps: StepResult[];
+  memory: MemoryResult[];
+  profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
+  errors: string[];
+}
+
+const dash = (v: number | null | undefined, digits?: number) =>
+  v === null || v === undefined ? "-" : digits === undefined ? String(v) : v.toFixed(digits);
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+export function renderReport(r: ReportInput): string {
+  const out: string[] = [];
+  const targets = [...new Set(r.steps.map((s) => s.target))];
+  out.push("### Call rate steps\n");
+  out.push(table(
+    [
+      "target",
+      "rate/s",
+      "attempted",
+      "ok",
+      "failed",
+      "retrans uac+uas",
+      "CPU ms/call",
+      "CPU % core",
+      "memory (Pss) MB",
+      "INVITE→200 p50/p90/p99/max ms",
+      "SIPp CPU % core",
+      "box busy %",
+      "verdict",
+    ],
+    r.steps.map((s) => [
+      s.target,
+      s.rate,
+      `${s.attempted}/${s.planned}`,
+      s.succeeded,
+      s.failed,
+      `${s.retransUac}+${s.retransUas}`,
+      dash(s.cpuMsPerCall, 3),
+      dash(s.cpuPctCore),
+      dash(s.rssMaxMB),
+      s.latencyMs
+        ? `${s.latencyMs.p50}/${s.latencyMs.p90}/${s.latencyMs.p99}/${s.latencyMs.max}`
+        : "-",
+      s.sippCpuPctCore,
+      s.machineBusyPct,
+      s.clean
+        ? "clean"
+        : s.allSucceeded
+        ? "all ok, retrans"
+        : s.aborted
+        ? `stopped: ${s.aborted}`
+        : "failures",
+    ]),
+  ));
+
+  const best = (t: string, f: (s: StepResult) => boolean) =>
+    Math.max(0, ...r.steps.filter((s) => s.target === t && f(s)).map((s) => s.rate));
+  const clean = (t: string) => best(t, (s) => s.clean);
+  const ok = (t: string) => best(t, (s) => s.allSucceeded);
+  const tested = (t: string) =>
+    Math.max(0, ...r.steps.filter((s) => s.target === t).map((s) => s.rate));
+  const cpuAt = (t: string, rate: number) =>
+    r.steps.find((s) => s.target === t && s.rate === rate)?.cpuMsPerCall ?? null;
+  out.push("\n### Highest rate per target\n");
+  out.push(table(
+    [
+      "target",
+      "highest clean rate/s (100 % ok, 0 retrans)",
+      "highest 100 %-ok rate/s",
+      "highest rate tried",
+    ],
+    targets.map((t) => [t, clean(t) || "none", ok(t) || "none", tested(t)]),
+  ));
+
+  const ratio = (a: number, b: number) => (a > 0 && b > 0 ? (a / b).toFixed(2) : "-");
+  const tandems = targets.filter((t) => t.startsWith("tandem"));
+  if (tandems.length > 0) {
+    out.push("\n### Tandem against the references (same run)\n");
+    const rows: (string | number)[][] = [];
+    for (const t of tandems) {
+      // CPU per call compared at the highest rate both ran cleanly (or, failing that, both ran).
+      const common = (other: string) => {
+        const rates = r.steps.filter((s) => s.target === t && s.clean).map((s) => s.rate)
+          .filter((rate) => r.steps.some((o) => o.target === other && o.rate === rate && o.clean));
+        return rates.length ? Math.max(...rates) : 0;
+      };
+      const kr = common("kamailio");
+      rows.push([
+        t,
+        ratio(clean(t), clean("sipp")),
+        ratio(clean(t), clean("kamailio")),
+        kr ? `${dash(cpuAt(t, kr), 3)} / ${dash(cpuAt("kamailio", kr), 3)} at ${kr}/s` : "-",
+        kr ? ratio(cpuAt(t, kr) ?? 0, cpuAt("kamailio", kr) ?? 0) : "-",
+      ]);
+    }
+    out.push(table(
+      [
+        "target",
+        "clean rate ÷ SIPp↔SIPp",
+        "clean rate ÷ Kamailio",
+        "CPU ms/call Tandem / Kamailio",
+        "CPU per call ÷ Kamailio",
+      ],
+      rows,
+    ));
+    if (tandems.length === 2) {
+      out.push(
+        `\nBun ÷ Deno clean rate: ${ratio(clean("tandem-bun"), clean("tandem-deno"))}; ` +
+          `CPU per call Bun ÷ Deno at the rates both ran: ` +
+          r.steps.filter((s) => s.target === "tandem-bun").map((s) => {
+            const d = cpuAt("tandem-deno", s.rate);
+            return d ? `${s.rate}/s ${ratio(s.cpuMsPerCall ?? 0, d)}` : null;
+          }).filter(Boolean).join(", "),
+      );
+    }
+  }
+
+  if (r.memory.length > 0) {
+    out.push("\n### Memory per concurrent call\n");
+    out.push(table(
+      [
+        "target",
+        "calls held (peak active)",
+        "set-up rate/s",
+        "RSS base → peak MB",
+        "RSS KB/call",
+        "heap base → peak MB",
+        "heap KB/call",
+        "setup s",
+        "teardown s",
+        "after: RSS / heap MB",
+        "CPU ms/call",
+        "ok / failed",
+        "retrans uac+uas",
+      ],
+      r.memory.map((m) => [
+        m.target,
+        `${m.calls} (${m.peakActive})`,
+        m.rate,
+        `${m.baseRssMB} → ${m.peakRssMB}`,
+        dash(m.rssPerCallKB),
+        `${m.baseHeapMB} → ${m.peakHeapMB}`,
+        dash(m.heapPerCallKB),
+        dash(m.setupS),
+        dash(m.teardownS),
+        `${m.afterRssMB} / ${m.afterHeapMB}`,
+        dash(m.cpuMsPerCall, 3),
+        `${m.succeeded} / ${m.failed}`,
+        `${m.retransUac}+${m.retransUas}` + (m.note ? ` (${m.note})` : ""),
+      ]),
+    ));
+  }
+
+  for (const [name, p] of Object.entries(r.profiles)) {
+    out.push(
+      `\n### CPU profile: ${name} at ${p.rate}/s\n\n${p.how}. ` +
+        `Profile span ${p.totalMs} ms, idle ${p.idlePct} %; GC ${p.gcPct} % of busy time. ` +
+        `Percentages are self time, of busy (non-idle) samples.\n`,
+    );
+    out.push(
+      table(
+        ["function (file:line)", "self %", "self ms"],
+        p.functions.slice(0, 20).map((f) => [
+          "`" + f.name + "`",
+          f.selfPct,
+          f.selfMs,
+        ]),
+      ),
+    );
+    out.push("");
+    out.push(
+      table(
+        ["file", "self %", "self ms"],
+        p.files.slice(0, 12).map((f) => ["`" + f.name + "`", f.selfPct, f.selfMs]),
+      ),
+    );
+  }
+  if (r.errors.length) out.push(`\n### Errors\n\n${r.errors.map((e) => `- ${e}`).join("\n")}`);
+  return out.join("\n");
+}
