@@ -47,7 +47,8 @@ export interface Attempt {
   route: RouteConfig;
   state: AttemptState;
   invite: SipRequest;
-  ctx: ClientTransaction;
+  /** The INVITE client transaction, once the INVITE is on the wire. */
+  ctx?: ClientTransaction;
   dest: Endpoint;
   contact: string;
   dialog?: Dialog;
@@ -61,7 +62,8 @@ export interface Attempt {
 export interface PendingRelay {
   from: "a" | "b";
   stx: ServerTransaction;
-  ctx: ClientTransaction;
+  /** The relayed request's transaction, once it is on the wire. */
+  ctx?: ClientTransaction;
   method: string;
 }
 
@@ -82,6 +84,10 @@ export interface Call {
     maxDuration?: TimerHandle;
     keepalive?: TimerHandle;
   };
+  /** Whether this call anchors media on a relay (the route's `media`). */
+  media?: boolean;
+  /** Relay operations of this call, chained so relayed messages keep their order. */
+  mediaChain?: Promise<void>;
   /** re-INVITE in progress on either side (for glare, 491). */
   reinvite?: PendingRelay;
   /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */

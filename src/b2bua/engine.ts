@@ -74,8 +74,23 @@ export interface Authorization {
   display?: string;
 }
 
+/**
+ * Media anchoring through a relay (RFC 3264 offers and answers rewritten by rtpengine or
+ * rtpproxy). `from` is the side that produced the SDP. A rejected promise on an offer refuses
+ * the call (503); on an answer, the SDP passes unchanged.
+ */
+export interface MediaHooks {
+  /** Whether calls on this route anchor media. */
+  uses(route: RouteConfig): boolean;
+  offer(call: Call, from: "caller" | "callee", sdp: Uint8Array): Promise<Uint8Array>;
+  answer(call: Call, from: "caller" | "callee", sdp: Uint8Array): Promise<Uint8Array>;
+  /** The call has ended: release its relay session. */
+  end(call: Call): void;
+}
+
 /** Optional services the wiring plugs in (AAA, CDR, media). */
 export interface B2buaServices {
+  media?: MediaHooks;
   digest?: DigestResponder;
   authorize?: (call: Call, req: SipRequest, source: Endpoint) => Promise<Authorization>;
   /** Called once per call when it has ended, with its complete record. */
@@ -396,7 +411,7 @@ export class B2bua implements TransactionUser {
       route,
       state: "Calling",
       invite,
-      ctx: undefined as unknown as ClientTransaction,
+      ctx: undefined,
       dest,
       contact,
       authTried: false,
@@ -417,7 +432,22 @@ export class B2bua implements TransactionUser {
     if (call.state === "Routing") call.state = "Proceeding";
     this.legs.set(dialogKey(callId, fromTag), { call, side: "b", attempt });
     mSetups.inc();
-    this.sendInvite(call, attempt);
+    call.media = !!this.svc.media?.uses(route);
+    this.withMedia(call, "offer", "caller", invite.body, (body) => {
+      if (call.b !== attempt || attempt.state !== "Calling") return;
+      invite.body = body;
+      this.sendInvite(call, attempt);
+    }, (err) => {
+      if (call.b !== attempt || call.state === "Ended") return;
+      this.log.warn("media-offer-failed", { call: call.id, err });
+      attempt.state = "Failed";
+      attempt.record.outcome = "media";
+      const r = createResponse(call.a.invite, 503, "Media Relay Unavailable", call.a.localTag);
+      r.add("Retry-After", String(this.opts.config().limits.retryAfter));
+      call.a.stx.respond(r);
+      call.record.finalStatus = 503;
+      this.finish(call, "tandem", "media");
+    });
     this.clearTimer(call, "noProgress");
     // Undefined means the operator turned it off: then only Timer B ends a silent attempt.
     const np = route.timers.noProgress;
@@ -482,9 +512,12 @@ export class B2bua implements TransactionUser {
     const r = createResponse(a.invite, res.status, res.reason, a.localTag);
     r.add("Contact", a.contact);
     copyHeaders(res.headers, r.headers);
-    r.body = res.body;
     if (!a.dialog) this.createCallerDialog(call);
-    a.stx.respond(r);
+    this.withMedia(call, "answer", "callee", res.body, (body) => {
+      if (call.state !== "Early" || a.stx.state !== "Proceeding") return;
+      r.body = body;
+      a.stx.respond(r);
+    });
   }
 
   private createCallerDialog(call: Call): void {
@@ -531,8 +564,10 @@ export class B2bua implements TransactionUser {
     r.add("Contact", a.contact);
     r.add("Allow", ALLOW);
     copyHeaders(res.headers, r.headers);
-    r.body = res.body;
-    a.stx.respond(r);
+    this.withMedia(call, "answer", "callee", res.body, (body) => {
+      r.body = body;
+      a.stx.respond(r);
+    });
     mCalls.inc({ outcome: "answered" });
     const max = call.creditMs ?? at.route.timers.maxDuration;
     if (max !== undefined) {
@@ -692,7 +727,7 @@ export class B2bua implements TransactionUser {
     at.record.outcome = "no-progress";
     at.record.endAt = this.opts.clock.wallNow();
     at.record.finalStatus = 408;
-    at.ctx.cancel('SIP;cause=408;text="No progress"');
+    at.ctx?.cancel('SIP;cause=408;text="No progress"');
     const hasNext = at.index + 1 < call.routes.length;
     if (at.route.failoverOnTimeout && hasNext) return this.startAttempt(call, at.index + 1);
     const r = createResponse(call.a.invite, 408, "No Progress", call.a.localTag);
@@ -710,7 +745,7 @@ export class B2bua implements TransactionUser {
     const reason = 'SIP;cause=480;text="No answer"';
     at.state = "Cancelling";
     at.record.outcome = "no-answer";
-    at.ctx.cancel(reason);
+    at.ctx?.cancel(reason);
     const r = createResponse(call.a.invite, 480, "No Answer", call.a.localTag);
     r.add("Reason", reason);
     call.a.stx.respond(r);
@@ -731,7 +766,7 @@ export class B2bua implements TransactionUser {
     if (at && (at.state === "Calling" || at.state === "Early")) {
       at.state = "Cancelling";
       at.record.outcome = "cancel";
-      at.ctx.cancel(reason);
+      at.ctx?.cancel(reason);
     }
     mCalls.inc({ outcome: "cancelled" });
     this.finish(call, "caller", "cancel");
@@ -768,7 +803,11 @@ export class B2bua implements TransactionUser {
     const target = this.dialogOf(call, from === "a" ? "b" : "a");
     if (!target) return;
     const { dialog, dest } = target;
-    const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.ctx.request.cseq.seq);
+    const ack = dialog.createRequest(
+      "ACK",
+      inDialogHeaders(req),
+      p.ctx?.request.cseq.seq ?? req.cseq.seq,
+    );
     ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
     ack.body = req.body;
     this.opts.net.sendRequest(ack, this.destOf(dialog, dest));
@@ -798,7 +837,7 @@ export class B2bua implements TransactionUser {
         tx.respond(createResponse(req, 200));
         if (side === "a" && call.b && (call.b.state === "Calling" || call.b.state === "Early")) {
           call.b.state = "Cancelling";
-          call.b.ctx.cancel(req.get("reason"));
+          call.b.ctx?.cancel(req.get("reason"));
           call.a.stx.respond(createResponse(call.a.invite, 487, undefined, call.a.localTag));
         }
         return this.finish(call, side === "a" ? "caller" : "callee", "bye");
@@ -849,44 +888,11 @@ export class B2bua implements TransactionUser {
     ) {
       out.add("Contact", to === "a" ? call.a.contact : call.b!.contact);
     }
-    out.body = req.body;
     const isBye = req.method === "BYE";
-    const ctx = this.txl.sendRequest(out, this.destOf(dialog, dest), {
-      onResponse: (res) => {
-        if (res.status === 100) return;
-        if (req.method === "INVITE" && res.status >= 200 && res.status < 300) {
-          dialog.updateFromResponse(res, true);
-          if (pending.stx.state !== "Proceeding") {
-            // 2xx retransmission: re-send the ACK we relayed, if any (handled by relayAck cache).
-            return;
-          }
-        }
-        if (res.status >= 200 && req.method === "INVITE" && res.status >= 300) {
-          call.reinvite = undefined;
-        }
-        const r = createResponse(req, res.status, res.reason);
-        copyHeaders(res.headers, r.headers);
-        if (
-          res.status >= 200 && res.status < 300 &&
-          (req.method === "INVITE" || req.method === "UPDATE")
-        ) {
-          r.add("Contact", from === "a" ? call.a.contact : call.b!.contact);
-        }
-        r.body = res.body;
-        if (stx.state === "Proceeding" || stx.state === "Trying") stx.respond(r);
-        if (!isBye && (res.status === 481 || res.status === 408)) {
-          this.hangup(
-            call,
-            "tandem",
-            `${req.method.toLowerCase()}-${res.status}`,
-            `SIP;cause=${res.status}`,
-          );
-        }
-      },
-      onTimeout: () => this.onRelayFailure(call, req, stx, isBye, 408),
-      onTransportError: () => this.onRelayFailure(call, req, stx, isBye, 503),
-    });
-    const pending: PendingRelay = { from, stx, ctx, method: req.method };
+    const sdpMethod = req.method === "INVITE" || req.method === "UPDATE";
+    const fromSide = from === "a" ? "caller" : "callee";
+    const toSide = from === "a" ? "callee" : "caller";
+    const pending: PendingRelay = { from, stx, method: req.method };
     if (req.method === "INVITE") {
       call.reinvite = pending;
       stx.onNoAck = () => {
@@ -894,6 +900,88 @@ export class B2bua implements TransactionUser {
         this.hangup(call, "tandem", "no-ack", 'SIP;cause=408;text="ACK timeout"');
       };
     }
+    const send = (body: Uint8Array) => {
+      if (call.state === "Ended" && !isBye) return;
+      out.body = body;
+      pending.ctx = this.txl.sendRequest(out, this.destOf(dialog, dest), {
+        onResponse: (res) => {
+          if (res.status === 100) return;
+          if (req.method === "INVITE" && res.status >= 200 && res.status < 300) {
+            dialog.updateFromResponse(res, true);
+            if (pending.stx.state !== "Proceeding") {
+              // 2xx retransmission: re-send the ACK we relayed, if any (handled by relayAck cache).
+              return;
+            }
+          }
+          if (res.status >= 200 && req.method === "INVITE" && res.status >= 300) {
+            call.reinvite = undefined;
+          }
+          const r = createResponse(req, res.status, res.reason);
+          copyHeaders(res.headers, r.headers);
+          if (
+            res.status >= 200 && res.status < 300 &&
+            (req.method === "INVITE" || req.method === "UPDATE")
+          ) {
+            r.add("Contact", from === "a" ? call.a.contact : call.b!.contact);
+          }
+          const deliver = (b: Uint8Array) => {
+            r.body = b;
+            if (stx.state === "Proceeding" || stx.state === "Trying") stx.respond(r);
+          };
+          if (sdpMethod && res.status < 300) {
+            this.withMedia(call, "answer", toSide, res.body, deliver);
+          } else deliver(res.body);
+          if (!isBye && (res.status === 481 || res.status === 408)) {
+            this.hangup(
+              call,
+              "tandem",
+              `${req.method.toLowerCase()}-${res.status}`,
+              `SIP;cause=${res.status}`,
+            );
+          }
+        },
+        onTimeout: () => this.onRelayFailure(call, req, stx, isBye, 408),
+        onTransportError: () => this.onRelayFailure(call, req, stx, isBye, 503),
+      });
+    };
+    if (sdpMethod) {
+      this.withMedia(call, "offer", fromSide, req.body, send, () => {
+        if (call.reinvite === pending) call.reinvite = undefined;
+        if (stx.state === "Proceeding" || stx.state === "Trying") {
+          stx.respond(createResponse(req, 488, "Media Relay Refused Offer"));
+        }
+      });
+    } else send(req.body);
+  }
+
+  /**
+   * Pass `body` through the media relay when the call anchors media, keeping every relayed
+   * message of the call in order; synchronous when it does not.
+   */
+  private withMedia(
+    call: Call,
+    kind: "offer" | "answer",
+    from: "caller" | "callee",
+    body: Uint8Array,
+    cont: (body: Uint8Array) => void,
+    onFail?: (err: unknown) => void,
+  ): void {
+    const m = this.svc.media;
+    if (!m || !call.media) return cont(body);
+    const step = () => {
+      if (body.length === 0) return cont(body);
+      return (kind === "offer" ? m.offer(call, from, body) : m.answer(call, from, body)).then(
+        cont,
+        (err) => {
+          this.log.warn("media-failed", { call: call.id, kind, err });
+          if (onFail) onFail(err);
+          else cont(body);
+        },
+      );
+    };
+    call.mediaChain = (call.mediaChain ?? Promise.resolve()).then(step).catch((err) =>
+      this.log.error("media-step-failed", { call: call.id, err })
+    );
   }
 
   private onRelayFailure(
@@ -929,7 +1017,7 @@ export class B2bua implements TransactionUser {
       const at = call.b;
       if (at && (at.state === "Calling" || at.state === "Early")) {
         at.state = "Cancelling";
-        at.ctx.cancel(reason);
+        at.ctx?.cancel(reason);
       }
       if (call.a.stx.state === "Proceeding") {
         const r = createResponse(call.a.invite, 480, "Call Dropped", call.a.localTag);
@@ -997,6 +1085,13 @@ export class B2bua implements TransactionUser {
     call.record.endReason ??= why;
     for (const at of call.attempts) at.record.endAt ??= now;
     for (const k of Object.keys(call.timers) as (keyof Call["timers"])[]) this.clearTimer(call, k);
+    if (call.media) {
+      try {
+        this.svc.media?.end(call);
+      } catch (err) {
+        this.log.warn("media-end-failed", { call: call.id, err });
+      }
+    }
     this.calls.delete(call.id);
     // Keep the leg index a little longer so late requests (BYE retransmits, 2xx) still match.
     this.opts.timers.set(32_000, () => {

@@ -1,0 +1,163 @@
+// Wires the SIP layers into one running server: transport → transaction → B2BUA, on the real
+// clock. Parse failures are mapped to SIP answers here, in one place (RFC 3261 §21.4.1 400 with
+// a reason naming the header, §21.5.6 505, §21.4.16 416), or dropped and counted.
+
+import { B2bua, type B2buaServices, cryptoRandom } from "../b2bua/mod.ts";
+import type { Config } from "../config/types.ts";
+import {
+  checkMessage,
+  createResponse,
+  reasonPhrase,
+  type SipParseError,
+  SipRequest,
+} from "../sip/mod.ts";
+import { TransactionLayer } from "../transaction/mod.ts";
+import { TransportLayer } from "../transport/mod.ts";
+import type { Endpoint, SocketAdapter } from "../transport/types.ts";
+import { systemClock } from "../util/clock.ts";
+import { Logger } from "../util/log.ts";
+import { metrics } from "../util/metrics.ts";
+import { RealTimers } from "../util/timer-queue.ts";
+
+const mParseAnswered = metrics.counter(
+  "tandem_sip_bad_requests_total",
+  "Malformed requests answered with an error status.",
+);
+const mParseDropped = metrics.counter(
+  "tandem_sip_malformed_dropped_total",
+  "Malformed messages dropped because they could not be answered.",
+);
+
+/** Options for {@link SipServer}. */
+export interface SipServerOptions {
+  config: Config;
+  log: Logger;
+  adapter?: SocketAdapter;
+  services?: B2buaServices;
+}
+
+/** The SIP side of Tandem: transports, transactions and the B2BUA engine. */
+export class SipServer {
+  readonly transport: TransportLayer;
+  readonly transactions: TransactionLayer;
+  readonly b2bua: B2bua;
+  readonly timers: RealTimers;
+  private cfg: Config;
+  private log: Logger;
+  private started = false;
+
+  constructor(opts: SipServerOptions) {
+    this.cfg = opts.config;
+    this.log = opts.log;
+    const sip = opts.config.sip;
+    this.timers = new RealTimers(systemClock);
+    const random = cryptoRandom();
+    this.b2bua = new B2bua({
+      config: () => this.cfg,
+      net: {
+        localFor: (d) => this.transport.localFor(d),
+        isLocal: (h, p) => this.transport.isLocal(h, p),
+        sendRequest: (r, d, f) => this.transport.sendRequest(r, d, f),
+        sendResponse: (r, s, f) => this.transport.sendResponse(r, s, f),
+      },
+      clock: systemClock,
+      timers: this.timers,
+      random,
+      log: opts.log.child({ layer: "b2bua" }),
+      services: opts.services,
+    });
+    this.transport = new TransportLayer(
+      {
+        listen: sip.listen,
+        advertise: sip.advertise,
+        limits: { maxSize: sip.maxMessageSize, maxHeaders: sip.maxHeaders },
+        tcp: {
+          idleTimeoutMs: sip.tcpIdleTimeout,
+          maxMessageSize: sip.maxMessageSize,
+          connectTimeoutMs: sip.tcpConnectTimeout,
+        },
+        adapter: opts.adapter,
+        log: opts.log.child({ layer: "transport" }),
+      },
+      {
+        onRequest: (req, src) => {
+          const bad = checkMessage(req);
+          if (bad) return this.answerMalformed(bad, src);
+          this.transactions.receiveRequest(req, src);
+        },
+        onResponse: (res, src) => {
+          if (checkMessage(res)) return void mParseDropped.inc();
+          this.transactions.receiveResponse(res, src);
+        },
+        onParseError: (err, _data, src) => this.answerMalformed(err, src),
+        onTransportError: (dest, err) =>
+          this.log.debug("transport-error", { dest: `${dest.host}:${dest.port}`, err }),
+      },
+    );
+    this.transactions = new TransactionLayer({
+      t1: sip.t1,
+      t2: sip.t2,
+      t4: sip.t4,
+      clock: systemClock,
+      timers: this.timers,
+      random,
+      sender: this.transport,
+      user: this.b2bua,
+    });
+    this.b2bua.attach(this.transactions);
+  }
+
+  /** Bind every listen address. */
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.started = true;
+    for (const l of this.transport.listeners) {
+      this.log.info("sip-listening", {
+        protocol: l.local.protocol,
+        address: l.local.host,
+        port: l.local.port,
+      });
+    }
+  }
+
+  /** Whether the listeners are up. */
+  get listening(): boolean {
+    return this.started;
+  }
+
+  /** Swap the configuration used by new calls; live calls keep theirs. */
+  setConfig(cfg: Config): void {
+    this.cfg = cfg;
+  }
+
+  get config(): Config {
+    return this.cfg;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.timers.stop();
+    await this.transport.stop();
+  }
+
+  /** §21.4.1: 400 naming the bad header when the request can be answered; drop otherwise. */
+  private answerMalformed(err: SipParseError, source: Endpoint): void {
+    const p = err.partial;
+    if (!(p instanceof SipRequest) || p.method === "ACK") {
+      mParseDropped.inc();
+      this.log.debug("sip-malformed-dropped", { source: source.host, part: err.part });
+      return;
+    }
+    try {
+      const status = err.status >= 400 ? err.status : 400;
+      // The reason phrase is text we generate from the input: keep it printable and short.
+      const detail = `${err.part}: ${err.detail}`.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+      const res = createResponse(p, status, `${reasonPhrase(status)} (${detail})`);
+      void res.topVia; // throws when the Via cannot be parsed: then nobody can be answered
+      this.transport.sendResponse(res, source);
+      mParseAnswered.inc();
+    } catch {
+      mParseDropped.inc();
+    }
+  }
+}

@@ -1,0 +1,265 @@
+// Optional services plugged into the B2BUA according to the configuration: upstream digest
+// answers, CDRs (journal + sinks), RADIUS authorization and Cisco-style accounting.
+
+import {
+  accountingInterim,
+  accountingStart,
+  type AuthorizationResult,
+  authorizeBySource,
+  authorizeDigest,
+  checkNonce,
+  digestAuthorization,
+  digestChallenge,
+  parseProxyAuthorization,
+  RadiusAccountingSink,
+  RadiusClient,
+  reasonToQ850,
+  sipToQ850,
+} from "../aaa/mod.ts";
+import type { Authorization, B2buaServices, Call, CallRecord } from "../b2bua/mod.ts";
+import {
+  CdrJournal,
+  CdrPipeline,
+  type CdrRecord,
+  type EndReason,
+  FileSink,
+  WebhookSink,
+  withDurations,
+} from "../cdr/mod.ts";
+import type { Config } from "../config/types.ts";
+import type { SipRequest } from "../sip/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
+import type { Logger } from "../util/log.ts";
+
+/** The services and how to shut them down. */
+export interface Services {
+  b2bua: B2buaServices;
+  close(): Promise<void>;
+}
+
+/** Map the engine's end reasons onto the CDR vocabulary. */
+export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
+  switch (rec.endReason) {
+    case "bye":
+      return "bye";
+    case "cancel":
+      return "cancel";
+    case "rejected":
+    case "auth-reject":
+    case "auth-challenge":
+      return "rejected";
+    case "no-answer":
+      return "timeout:no-answer";
+    case "no-progress":
+      return "timeout:no-progress";
+    case "max-duration":
+      return credit ? "credit" : "max-duration";
+    case "drop":
+      return "drop";
+    case "timeout":
+      return "failover";
+    case "keepalive":
+      return "timeout:media";
+    default:
+      return "error";
+  }
+}
+
+/** The CDR of an ended call (last attempt's outgoing leg). */
+export function cdrOf(rec: CallRecord, call: Call, cdrId: string): CdrRecord {
+  const last = rec.attempts[rec.attempts.length - 1];
+  const answered = rec.answerAt !== undefined;
+  const finalCode = rec.finalStatus ?? (answered ? 200 : 500);
+  const why = endReasonOf(rec, call.creditMs !== undefined);
+  let q850 = rec.reasonHeader ? reasonToQ850(rec.reasonHeader) : undefined;
+  if (q850 === undefined) {
+    q850 = why === "bye" || why === "cancel" || why === "max-duration" || why === "credit" ||
+        why === "drop"
+      ? 16
+      : why === "timeout:no-answer"
+      ? 19
+      : sipToQ850(finalCode);
+  }
+  return withDurations({
+    id: cdrId,
+    callIdIn: rec.callerCallId,
+    callIdOut: last?.callId,
+    in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
+    out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
+    source: rec.source.replace(/^(udp|tcp):/, ""),
+    destination: last?.target.replace(/^(udp|tcp):/, ""),
+    rule: rec.rule,
+    route: last?.route,
+    attempt: rec.attempts.length,
+    setupAt: rec.inviteAt,
+    progressAt: rec.firstProvisionalAt,
+    connectAt: rec.answerAt,
+    disconnectAt: rec.endAt ?? Date.now(),
+    finalCode: answered ? 200 : finalCode,
+    q850,
+    reason: rec.reasonHeader,
+    endedBy: rec.endedBy ?? "tandem",
+    endReason: why,
+  });
+}
+
+/** Build the services the configuration asks for. */
+export async function buildServices(cfg: Config, log: Logger): Promise<Services> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const svc: B2buaServices = { digest: digestAuthorization };
+  const cdrIds = new WeakMap<Call, string>();
+  const idOf = (call: Call) => {
+    let id = cdrIds.get(call);
+    if (!id) cdrIds.set(call, id = crypto.randomUUID());
+    return id;
+  };
+
+  let radius: RadiusClient | undefined;
+  const rc = cfg.radius;
+  if (rc && rc.servers.length) {
+    radius = new RadiusClient({ servers: rc.servers, log: log.child({ layer: "radius" }) });
+    closers.push(() => radius!.close());
+  }
+
+  if (cfg.cdr) {
+    const c = cfg.cdr;
+    const journal = await CdrJournal.open(c.dir, {
+      fsync: c.fsync,
+      fsyncInterval: c.fsyncInterval,
+      rotateBytes: c.rotateBytes,
+      log: log.child({ layer: "cdr" }),
+    });
+    const pipeline = new CdrPipeline(journal, { log: log.child({ layer: "cdr" }) });
+    if (c.file) pipeline.addSink(new FileSink({ ...c.file }));
+    if (c.webhook) pipeline.addSink(new WebhookSink({ ...c.webhook }));
+    if (c.radius && radius && rc) {
+      pipeline.addSink(
+        new RadiusAccountingSink(radius, { gatewayId: rc.gatewayId, nasIp: rc.nasIp }),
+      );
+    }
+    await pipeline.start();
+    svc.onCallEnded = (rec, call) => {
+      const cdr = cdrOf(rec, call, idOf(call));
+      // "every" fsync policy: the journal makes each record durable before acknowledging it.
+      if (c.fsync === "every") {
+        journal.appendDurable(cdr).catch((err) => log.error("cdr-append-failed", { err }));
+      } else journal.append(cdr);
+    };
+    closers.push(async () => {
+      await journal.flush();
+      await pipeline.stop();
+      await journal.close();
+    });
+  }
+
+  if (radius && rc) {
+    const client = radius;
+    const ctx = () => ({ gatewayId: rc.gatewayId, nasIp: rc.nasIp, now: Date.now() });
+    const acctCall = (rec: CallRecord, call: Call) => {
+      const last = rec.attempts[rec.attempts.length - 1];
+      return {
+        id: idOf(call),
+        callIdIn: rec.callerCallId,
+        callIdOut: last?.callId,
+        in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
+        out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
+        source: rec.source.replace(/^(udp|tcp):/, ""),
+        destination: last?.target.replace(/^(udp|tcp):/, ""),
+        setupAt: rec.inviteAt,
+        connectAt: rec.answerAt,
+      };
+    };
+    const send = (attrs: Parameters<RadiusClient["accounting"]>[0]) =>
+      client.accounting(attrs).catch((err) => log.warn("radius-accounting-failed", { err }));
+    const interims = new WeakMap<Call, ReturnType<typeof setInterval>>();
+    if (cfg.cdr?.radius) {
+      svc.onCallAnswered = (rec, call) => {
+        const a = acctCall(rec, call);
+        send(accountingStart(a, "answer", ctx()));
+        send(accountingStart(a, "originate", ctx()));
+        if (rc.interimInterval > 0) {
+          interims.set(
+            call,
+            setInterval(() => {
+              const x = acctCall(rec, call);
+              send(accountingInterim(x, "answer", ctx()));
+              send(accountingInterim(x, "originate", ctx()));
+            }, rc.interimInterval),
+          );
+        }
+      };
+      const ended = svc.onCallEnded;
+      svc.onCallEnded = (rec, call) => {
+        clearInterval(interims.get(call));
+        ended?.(rec, call);
+      };
+    }
+    // Nonces are signed with a per-process secret: a restart makes old nonces stale, which a
+    // caller answers by re-authenticating (RFC 3261 §22.4 stale=true).
+    const secret = crypto.randomUUID();
+    svc.authorize = (call: Call, req: SipRequest, source: Endpoint) =>
+      authorize(client, call, req, source, secret, idOf(call), rc.nasIp, rc.digestStyle);
+  } else {
+    svc.authorize = () => Promise.resolve({ outcome: "timeout" });
+  }
+
+  return {
+    b2bua: svc,
+    close: async () => {
+      for (const c of closers.reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          log.warn("service-close-failed", { err });
+        }
+      }
+    },
+  };
+}
+
+async function authorize(
+  client: RadiusClient,
+  call: Call,
+  req: SipRequest,
+  source: Endpoint,
+  secret: string,
+  sessionId: string,
+  nasIp: string | undefined,
+  style: "draft-sterman" | "rfc5090",
+): Promise<Authorization> {
+  const auth = call.rule.auth;
+  const common = {
+    nasIp,
+    callingStationId: req.from.uri.user ?? "",
+    calledStationId: req.ruri.user ?? "",
+    sessionId,
+  };
+  let result: AuthorizationResult;
+  if (auth.mode === "source") {
+    result = await authorizeBySource(client, source.host, common);
+  } else {
+    const h = req.get("proxy-authorization");
+    const now = Date.now();
+    const challenge = (stale = false) => ({
+      outcome: "challenge" as const,
+      challenge: digestChallenge({ realm: auth.realm, secret, now, stale }),
+    });
+    if (!h) return challenge();
+    let creds;
+    try {
+      creds = parseProxyAuthorization(h);
+    } catch {
+      return challenge();
+    }
+    const n = checkNonce(secret, creds.nonce, now);
+    if (n !== "valid") return challenge(n === "stale");
+    result = await authorizeDigest(client, creds, req.method, { ...common, style });
+  }
+  return {
+    outcome: result.outcome,
+    creditTimeMs: result.creditTimeMs,
+    routes: result.routes,
+    callerId: result.callerId,
+    display: result.display,
+  };
+}

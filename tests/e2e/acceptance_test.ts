@@ -1,0 +1,47 @@
+// The B2BUA acceptance kit (../shared/acceptance) against a running Tandem started with
+// config/acceptance.yaml: every scenario over UDP, then with the caller on TCP, then on IPv6.
+
+import assert from "node:assert/strict";
+import { binaryAvailable, repoRoot, sippAvailable, startTandem } from "./harness.ts";
+
+const KIT = `${repoRoot}/../shared/acceptance/run.sh`;
+
+async function runKit(args: string[]): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: [KIT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    cwd: repoRoot,
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return text;
+}
+
+function summary(text: string): string {
+  const m = text.match(/^(\d+) passed, (\d+) failed$/m);
+  return m ? m[0] : "(no summary line)";
+}
+
+Deno.test({
+  name: "acceptance kit: 14 scenarios pass over UDP, TCP and IPv6 (config/acceptance.yaml)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    assert.equal(Deno.uid(), 0, "the acceptance kit sniffs loopback and needs root");
+    await using tandem = await startTandem({
+      config: `${repoRoot}/config/acceptance.yaml`,
+      binary: binaryAvailable(),
+    });
+    for (const args of [[], ["--transport", "tcp"], ["--ipv6"]]) {
+      const text = await runKit(args);
+      const line = summary(text);
+      if (line !== "14 passed, 0 failed") {
+        const logs = await tandem.logs();
+        console.error(text);
+        console.error(logs.stderr.split("\n").slice(-40).join("\n"));
+      }
+      assert.equal(line, "14 passed, 0 failed", `kit ${args.join(" ") || "(udp)"}`);
+    }
+  },
+});
