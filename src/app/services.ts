@@ -30,6 +30,7 @@ import type { Config } from "../config/types.ts";
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Logger } from "../util/log.ts";
+import { createMediaHooks } from "./media.ts";
 
 /** The services and how to shut them down. */
 export interface Services {
@@ -107,6 +108,11 @@ export function cdrOf(rec: CallRecord, call: Call, cdrId: string): CdrRecord {
 export async function buildServices(cfg: Config, log: Logger): Promise<Services> {
   const closers: (() => Promise<void> | void)[] = [];
   const svc: B2buaServices = { digest: digestAuthorization };
+  const media = createMediaHooks(cfg, log.child({ layer: "media" }));
+  if (media) {
+    svc.media = media.hooks;
+    closers.push(() => media.close());
+  }
   const cdrIds = new WeakMap<Call, string>();
   const idOf = (call: Call) => {
     let id = cdrIds.get(call);
