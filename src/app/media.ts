@@ -1,16 +1,189 @@
-// Media anchoring for the B2BUA: MediaHooks over the relay pools of src/media (rtpengine ng,
-// rtpproxy), one pool per relay kind that some route uses.
+// Media anchoring for the B2BUA (RFC 3264 offer/answer through a relay): MediaHooks over the
+// relay pools of src/media (rtpengine ng, rtpproxy), one pool per relay kind that some route
+// uses. One relay session per call, keyed on the caller leg's Call-ID and From tag; the callee
+// leg's To tag completes it once the callee has answered.
 
-import type { MediaHooks } from "../b2bua/mod.ts";
+import type { Call, MediaHooks } from "../b2bua/mod.ts";
 import type { Config } from "../config/types.ts";
+import {
+  createRelayPool,
+  type MediaDeps,
+  type OfferSide,
+  type RelayPool,
+  type RelaySession,
+  runtimeTimers,
+  type SessionStats,
+} from "../media/mod.ts";
 import type { Logger } from "../util/log.ts";
+import { metrics } from "../util/metrics.ts";
 
-/** Relay hooks for the configuration, or undefined when no route anchors media. */
+type RelayKind = "rtpengine" | "rtpproxy";
+
+/** What {@link createMediaHooks} gives the wiring. */
+export interface MediaService {
+  hooks: MediaHooks;
+  /**
+   * The relay's counters of an ended call, read just before its session was released; resolves
+   * undefined for calls that were not relayed (or whose relay did not answer).
+   */
+  stats(call: Call): Promise<SessionStats | undefined>;
+  /** Pool status per relay kind (for /status). */
+  status(): Record<string, ReturnType<RelayPool["status"]>>;
+  /** Stop health checks and close every relay control socket. */
+  close(): Promise<void>;
+}
+
+/** Where a call's relay session lives. */
+interface Anchor {
+  pool: RelayPool;
+  kind: RelayKind;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** "IP6" for an IPv6 literal (bracketed or not), else "IP4". */
+function familyOf(host: string): "IP4" | "IP6" {
+  return host.includes(":") ? "IP6" : "IP4";
+}
+
+/** The other side of an offer/answer exchange. */
+function other(side: OfferSide): OfferSide {
+  return side === "caller" ? "callee" : "caller";
+}
+
+/** A body the relay can rewrite: an SDP session description (RFC 4566 §5: starts with v=). */
+function isSdp(text: string): boolean {
+  return /^\s*v=0/.test(text);
+}
+
+/**
+ * Relay hooks for the configuration, or undefined when no route anchors media (the engine then
+ * never leaves its synchronous path).
+ */
 export function createMediaHooks(
   cfg: Config,
-  _log: Logger,
-): { hooks: MediaHooks; close(): Promise<void> } | undefined {
-  const used = cfg.rules.some((r) => r.routes.some((rt) => rt.media !== "none"));
-  if (!used) return undefined;
-  throw new Error("media relays are configured but relay anchoring is not wired yet");
+  log: Logger,
+  deps: Partial<MediaDeps> = {},
+): MediaService | undefined {
+  const kinds = new Set<RelayKind>();
+  for (const rule of cfg.rules) {
+    for (const route of rule.routes) if (route.media !== "none") kinds.add(route.media);
+  }
+  if (kinds.size === 0) return undefined;
+  const mc = cfg.media;
+  if (!mc) throw new Error("routes anchor media but the configuration has no media section");
+
+  const pools = new Map<RelayKind, RelayPool>();
+  for (const kind of kinds) {
+    pools.set(
+      kind,
+      createRelayPool(mc, kind, {
+        timers: runtimeTimers,
+        registry: metrics,
+        ...deps,
+        log: deps.log ?? log,
+      }),
+    );
+  }
+  /** The pool holding each call's session (the one its offer went to). */
+  const anchors = new WeakMap<Call, Anchor>();
+  /** Counters read at the end of each relayed call. */
+  const ended = new WeakMap<Call, Promise<SessionStats | undefined>>();
+
+  const sessionOf = (call: Call): RelaySession => ({
+    callId: call.a.invite.callId,
+    fromTag: call.a.invite.from.tag ?? "",
+    toTag: call.b?.dialog?.remoteTag,
+  });
+  /** Family of the party that will receive SDP coming from `from`. */
+  const familyFor = (call: Call, receiver: OfferSide) =>
+    receiver === "caller" ? familyOf(call.a.source.host) : familyOf(call.b?.dest.host ?? "");
+
+  /** The pool for this call's current route; a failover to another relay kind moves it. */
+  const anchorFor = (call: Call): Anchor => {
+    const kind = call.b?.route.media;
+    if (kind === undefined || kind === "none") {
+      throw new Error(`call ${call.id} has no route that anchors media`);
+    }
+    const held = anchors.get(call);
+    if (held?.kind === kind) return held;
+    if (held) void held.pool.delete(sessionOf(call));
+    const anchor = { pool: pools.get(kind)!, kind };
+    anchors.set(call, anchor);
+    return anchor;
+  };
+
+  const hooks: MediaHooks = {
+    uses: (route) => route.media !== "none",
+
+    async offer(call, from, sdp) {
+      const text = dec.decode(sdp);
+      if (!isSdp(text)) return sdp;
+      const { pool } = anchorFor(call);
+      const out = await pool.offer(sessionOf(call), text, {
+        from,
+        family: familyFor(call, other(from)),
+      });
+      // onFailure "pass" returns the offer untouched: keep its exact bytes.
+      return out === text ? sdp : enc.encode(out);
+    },
+
+    async answer(call, from, sdp) {
+      const text = dec.decode(sdp);
+      if (!isSdp(text)) return sdp;
+      const anchor = anchors.get(call);
+      if (!anchor) return sdp; // the offer was not relayed (no SDP in it)
+      const session = sessionOf(call);
+      if (session.toTag === undefined) {
+        throw new Error(`call ${call.id}: an answer without the callee's tag cannot be relayed`);
+      }
+      // The relay's `from` names the offerer: the side that did not send this answer.
+      const offerer = other(from);
+      const out = await anchor.pool.answer({ ...session, toTag: session.toTag }, text, {
+        from: offerer,
+        family: familyFor(call, offerer),
+      });
+      return out === text ? sdp : enc.encode(out);
+    },
+
+    end(call) {
+      const anchor = anchors.get(call);
+      if (!anchor) return;
+      anchors.delete(call);
+      // Wait for relay operations still queued on the call, so a late offer cannot recreate the
+      // session after its delete; then read the counters and release the ports.
+      const done = (call.mediaChain ?? Promise.resolve()).then(async () => {
+        const session = sessionOf(call);
+        let stats: SessionStats | undefined;
+        try {
+          stats = await anchor.pool.stats(session);
+        } catch (err) {
+          log.warn("media.stats_failed", { call: call.id, err });
+        }
+        await anchor.pool.delete(session);
+        if (stats) {
+          log.info("media.session_ended", {
+            call: call.id,
+            relay: stats.relay,
+            legs: stats.legs.map((l) => ({ side: l.side, packets: l.packets, bytes: l.bytes })),
+          });
+        }
+        return stats;
+      }).catch((err) => {
+        log.warn("media.end_failed", { call: call.id, err });
+        return undefined;
+      });
+      ended.set(call, done);
+    },
+  };
+
+  return {
+    hooks,
+    stats: (call) => ended.get(call) ?? Promise.resolve(undefined),
+    status: () => Object.fromEntries([...pools].map(([k, p]) => [k, p.status()])),
+    close: async () => {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+    },
+  };
 }
