@@ -1,0 +1,562 @@
+// Issue "Media relay control", end to end: a running Tandem anchors media on a real rtpengine
+// (userspace, --table=-1) for routes with `media: rtpengine`. SIPp callers and callees with RTP
+// (g711a.pcap played by the caller, -rtp_echo at the callee), a raw UDP caller for the failure
+// policy, and two headless baresip softphones. Every SDP a party receives must name the relay
+// (RFC 3264 offer/answer rewritten by the relay), and every RTP packet must cross it.
+
+import assert from "node:assert/strict";
+import {
+  freePort,
+  freeUdpPort,
+  repoRoot,
+  runSipp,
+  sippAvailable,
+  type SippResult,
+  sleep,
+  startTandem,
+  type TandemProcess,
+  waitFor,
+} from "./harness.ts";
+import { type CallStats, RtpengineClient } from "../../src/media/mod.ts";
+import { type RtpengineProcess, startRtpengine } from "../media/rtpengine-process.ts";
+
+const SCENARIOS = `${repoRoot}/tests/e2e/media`;
+const PCAP = "/usr/share/sip-tester/g711a.pcap";
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface BedOptions {
+  /** rtpengine ng port (a relay that is not running yet is fine). */
+  ng: number;
+  onFailure: "reject" | "pass";
+  /** The SIPp / raw callee's SIP port. */
+  callee: number;
+  /** A baresip callee's SIP port: R-URI user "bob" goes there. */
+  bob?: number;
+  cdrDir?: string;
+}
+
+/** Tandem on 127.0.0.1, every route anchoring media on one rtpengine; G729 masked out. */
+function configText(sip: number, http: number, o: BedOptions): string {
+  const bob = o.bob === undefined ? "" : `
+  - name: bob
+    match: { ruri_user_prefix: [bob] }
+    routes:
+      - { name: bob, target: "127.0.0.1:${o.bob}", media: rtpengine }`;
+  const cdr = o.cdrDir === undefined ? "" : `
+cdr:
+  dir: ${o.cdrDir}/journal
+  fsync: every
+  file: { path: ${o.cdrDir}/cdr.jsonl, format: jsonl }`;
+  return `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+  timers: { t1: 100ms }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+rules:${bob}
+  - name: callee
+    match: {}
+    routes:
+      - { name: callee, target: "127.0.0.1:${o.callee}", media: rtpengine }
+media:
+  rtpengine: [{ address: 127.0.0.1, port: ${o.ng}, weight: 1 }]
+  on_failure: ${o.onFailure}
+  codecs: [PCMU, PCMA, telephone-event]
+  ice: strip
+  timeout: 200ms
+  retries: 1
+${cdr}`;
+}
+
+async function startBed(
+  o: BedOptions,
+): Promise<{ tandem: TandemProcess; sip: number; http: number }> {
+  const sip = freePort();
+  const http = freePort();
+  const tandem = await startTandem({ config: configText(sip, http, o) });
+  return { tandem, sip, http };
+}
+
+/** Two free UDP ports 2 apart (RTP, RTCP) for a SIPp media port. */
+function freeMediaPort(): number {
+  for (let i = 0; i < 50; i++) {
+    const p = 28000 + 4 * Math.floor(Math.random() * 250);
+    try {
+      for (const q of [p, p + 1, p + 2, p + 3]) {
+        Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: q }).close();
+      }
+      return p;
+    } catch {
+      // taken; try another
+    }
+  }
+  throw new Error("no free media port block in 28000-28999");
+}
+
+/** True when something holds `port` over UDP on 127.0.0.1. */
+function udpBound(port: number): boolean {
+  try {
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** One SIP message from a SIPp -trace_msg log: direction, wall time, text. */
+interface Logged {
+  sent: boolean;
+  at: number;
+  text: string;
+}
+
+/** Split a SIPp message log ("----- 2024-05-01\t12:34:56.789012" headers). */
+function parseSippLog(log: string): Logged[] {
+  const out: Logged[] = [];
+  const parts = log.split(/^-{10,} (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d\.\d+)\s*$/m);
+  for (let i = 1; i + 2 < parts.length + 1; i += 3) {
+    const body = parts[i + 2] ?? "";
+    const m = /^\s*(?:UDP|TCP) message (sent|received)[^\n]*\n\n?([\s\S]*)$/.exec(body);
+    if (!m) continue;
+    out.push({
+      sent: m[1] === "sent",
+      at: new Date(`${parts[i]}T${parts[i + 1].slice(0, 12)}`).getTime(),
+      text: m[2].replace(/\r?\n/g, "\r\n"),
+    });
+  }
+  return out;
+}
+
+/** The media line of an SDP body: connection address, port and payload types. */
+function mediaOf(msg: string): { address: string; port: number; formats: string[] } {
+  const body = msg.slice(msg.indexOf("\r\n\r\n") + 4);
+  const c = /^c=IN IP[46] (\S+)/m.exec(body);
+  const m = /^m=audio (\d+) RTP\/AVP ([\d ]+)/m.exec(body);
+  assert.ok(c && m, `no c=/m= audio line in:\n${msg}`);
+  return { address: c[1], port: Number(m[1]), formats: m[2].trim().split(/\s+/) };
+}
+
+const firstLine = (msg: string) => msg.slice(0, msg.indexOf("\r\n"));
+
+function assertOk(name: string, res: SippResult, dir: string, err = ""): void {
+  assert.ok(
+    res.code === 0,
+    `${name}: exit ${res.code}${res.timedOut ? " (outer timeout)" : ""}\n${
+      res.stdout.slice(-1500)
+    }\n${err.slice(-2000)}\n--- logs in ${dir}`,
+  );
+}
+
+/** rtpengine's view of one call over time (ng "query" every 100 ms). */
+interface Sample {
+  at: number;
+  stats: CallStats;
+}
+
+async function sampleRelay(
+  ng: RtpengineClient,
+  until: Promise<unknown>,
+): Promise<{ callIds: Set<string>; samples: Sample[] }> {
+  const callIds = new Set<string>();
+  const samples: Sample[] = [];
+  let done = false;
+  until.finally(() => done = true);
+  while (!done) {
+    try {
+      for (const id of await ng.list()) {
+        callIds.add(id);
+        samples.push({ at: Date.now(), stats: await ng.query(id) });
+      }
+    } catch {
+      // the call went away between list and query
+    }
+    await sleep(100);
+  }
+  return { callIds, samples };
+}
+
+/** Packets rtpengine received from the party whose tag matches `re`. */
+function packetsFrom(s: Sample, re: RegExp): number {
+  return s.stats.tags.filter((t) => re.test(t.tag)).reduce((n, t) => n + t.rtp.packets, 0);
+}
+
+/** The SDP a raw caller offers: PCMU and PCMA on 127.0.0.1:`port`. */
+function rawOffer(port: number): string {
+  return [
+    "v=0",
+    `o=raw ${port} 1 IN IP4 127.0.0.1`,
+    "s=-",
+    "c=IN IP4 127.0.0.1",
+    "t=0 0",
+    `m=audio ${port} RTP/AVP 0 8`,
+    "a=rtpmap:0 PCMU/8000",
+    "a=rtpmap:8 PCMA/8000",
+    "",
+  ].join("\r\n");
+}
+
+/** What a raw call got: the INVITE's final status and, when answered, the answer's SDP. */
+interface RawCall {
+  callId: string;
+  status: number;
+  reason: string;
+  answer?: string;
+}
+
+/**
+ * One call from a bare UDP socket (RFC 3261 §17.1.1): INVITE with {@link rawOffer}, ACK for the
+ * final answer (hop by hop for a failure, end to end for 2xx), and BYE right after a 2xx.
+ */
+async function rawCall(tandemPort: number, mediaPort: number): Promise<RawCall> {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const me = `127.0.0.1:${(sock.addr as Deno.NetAddr).port}`;
+  const to = { transport: "udp" as const, hostname: "127.0.0.1", port: tandemPort };
+  const id = crypto.randomUUID().replaceAll("-", "");
+  const callId = `${id}@raw`;
+  const ruri = `sip:callee@127.0.0.1:${tandemPort}`;
+  const head = (method: string, uri: string, branch: string, cseq: number, toHdr: string) => [
+    `${method} ${uri} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${me};branch=z9hG4bK${branch};rport`,
+    "Max-Forwards: 70",
+    `From: <sip:raw@${me}>;tag=${id.slice(0, 8)}`,
+    `To: ${toHdr}`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} ${method}`,
+    `Contact: <sip:raw@${me}>`,
+  ];
+  const send = (lines: string[], body = "") =>
+    sock.send(
+      enc.encode(
+        [
+          ...lines,
+          ...(body ? ["Content-Type: application/sdp"] : []),
+          `Content-Length: ${enc.encode(body).length}`,
+          "",
+          body,
+        ].join("\r\n"),
+      ),
+      to,
+    );
+  const recv = async (ms: number): Promise<string | undefined> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const got = await Promise.race([
+      sock.receive().then(([b]) => dec.decode(b)).catch(() => undefined),
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), ms)),
+    ]);
+    clearTimeout(timer);
+    return got;
+  };
+  const header = (msg: string, name: string) =>
+    new RegExp(`^${name}:\\s*(.*?)\\r?$`, "im").exec(msg)?.[1];
+  try {
+    const branch = id.slice(8, 20);
+    const toHdr = `<${ruri}>`;
+    await send(head("INVITE", ruri, branch, 1, toHdr), rawOffer(mediaPort));
+    const deadline = Date.now() + 8000;
+    let final: string | undefined;
+    while (!final && Date.now() < deadline) {
+      const m = await recv(deadline - Date.now());
+      if (m && /^SIP\/2\.0 [2-6]\d\d/.test(m) && /CSeq:\s*1 INVITE/i.test(m)) final = m;
+    }
+    assert.ok(final, "no final answer to the raw INVITE within 8 s");
+    const [, code, reason] = /^SIP\/2\.0 (\d{3}) ?([^\r\n]*)/.exec(final)!;
+    const status = Number(code);
+    const remoteTo = header(final, "To")!;
+    if (status >= 300) {
+      await send(head("ACK", ruri, branch, 1, remoteTo));
+      return { callId, status, reason };
+    }
+    const contact = /<([^>]+)>/.exec(header(final, "Contact") ?? "")?.[1] ?? ruri;
+    await send(head("ACK", contact, `${branch}a`, 1, remoteTo));
+    const answer = final.slice(final.indexOf("\r\n\r\n") + 4);
+    await send(head("BYE", contact, `${branch}b`, 2, remoteTo));
+    while (Date.now() < deadline) {
+      const m = await recv(deadline - Date.now());
+      if (m && /^SIP\/2\.0 200/.test(m) && /CSeq:\s*2 BYE/i.test(m)) break;
+    }
+    return { callId, status, reason, answer };
+  } finally {
+    sock.close();
+  }
+}
+
+/** SIPp's built-in callee for `calls` calls, logging every message to `<dir>/uas.msg`. */
+async function startUas(
+  port: number,
+  calls: number,
+  dir: string,
+): Promise<{ done: Promise<SippResult>; media: number; messages(): Promise<Logged[]> }> {
+  const media = freeMediaPort();
+  const done = runSipp([
+    "-sn",
+    "uas",
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-mi",
+    "127.0.0.1",
+    "-mp",
+    String(media),
+    "-m",
+    String(calls),
+    "-timeout",
+    "30s",
+    "-trace_msg",
+    "-message_file",
+    `${dir}/uas.msg`,
+  ], { timeoutMs: 40_000 });
+  await waitFor(() => udpBound(port), 5000, { what: `callee SIPp on ${port}` });
+  const messages = async () =>
+    parseSippLog(await Deno.readTextFile(`${dir}/uas.msg`).catch(() => ""));
+  return { done, media, messages };
+}
+
+/** Wait until Tandem logged `event` (JSON log lines) at least `count` times. */
+async function logged(tandem: TandemProcess, event: string, count: number, ms: number) {
+  await waitFor(
+    async () => {
+      const { stderr, stdout } = await tandem.logs();
+      return (`${stdout}${stderr}`.match(new RegExp(`"event":"${event}"`, "g")) ?? []).length >=
+        count;
+    },
+    ms,
+    { what: `tandem log ${event} ×${count}`, intervalMs: 100 },
+  );
+}
+
+Deno.test({
+  name: "media: SIPp call through rtpengine — each side sees only relay ports, G729 masked, " +
+    "RTP both ways across hold/unhold re-INVITEs, session deleted after BYE",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    assert.ok(Deno.statSync(PCAP).isFile, `${PCAP} is missing (sip-tester)`);
+    const rte = await startRtpengine({ deleteDelay: 0 });
+    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
+    const callee = freeUdpPort();
+    const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-" });
+    try {
+      const uacMedia = freeMediaPort();
+      let uasMedia = freeMediaPort();
+      while (uasMedia === uacMedia) uasMedia = freeMediaPort();
+      const trace = (side: string) => [
+        "-trace_msg",
+        "-message_file",
+        `${dir}/${side}.msg`,
+        "-trace_err",
+        "-error_file",
+        `${dir}/${side}.err`,
+      ];
+      const uasRun = runSipp([
+        "-sf",
+        `${SCENARIOS}/uas-hold.xml`,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(callee),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        String(uasMedia),
+        "-rtp_echo",
+        "-m",
+        "1",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+        ...trace("uas"),
+      ], { timeoutMs: 30_000 });
+      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+      const uacRun = runSipp([
+        "-sf",
+        `${SCENARIOS}/uac-hold.xml`,
+        `127.0.0.1:${bed.sip}`,
+        "-s",
+        "callee",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(freeUdpPort()),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        String(uacMedia),
+        "-m",
+        "1",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+        ...trace("uac"),
+      ], { timeoutMs: 30_000 });
+      const relay = await sampleRelay(ng, uacRun);
+      const [uac, uas] = await Promise.all([uacRun, uasRun]);
+      const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
+      assertOk("uac", uac, dir, await read("uac.err"));
+      assertOk("uas", uas, dir, await read("uas.err"));
+      const uacLog = parseSippLog(await read("uac.msg"));
+      const uasLog = parseSippLog(await read("uas.msg"));
+
+      // Signalling: what each side received names the relay, never the other side.
+      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
+      const invites = uasLog.filter((m) => !m.sent && firstLine(m.text).startsWith("INVITE "));
+      assert.equal(invites.length, 3, "callee got INVITE, hold and unhold re-INVITEs");
+      const toCallee = invites.map((m) => mediaOf(m.text));
+      for (const [i, m] of toCallee.entries()) {
+        assert.equal(m.address, "127.0.0.1");
+        assert.ok(inRange(m.port), `INVITE ${i} to callee: port ${m.port} is not the relay's`);
+        assert.notEqual(m.port, uacMedia, "callee never sees the caller's media port");
+        assert.deepEqual(m.formats, ["0", "8"], "G729 (18) masked out of the offer");
+        assert.doesNotMatch(invites[i].text, /G729/, "no G729 rtpmap left");
+      }
+      assert.equal(new Set(toCallee.map((m) => m.port)).size, 1, "same relay port throughout");
+      assert.match(invites[1].text, /a=sendonly/, "hold reaches the callee");
+      assert.match(invites[2].text, /a=sendrecv/, "unhold reaches the callee");
+
+      const answers = uacLog.filter((m) =>
+        !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
+      );
+      assert.ok(answers.length >= 3, `caller got 3 answers, saw ${answers.length}`);
+      const toCaller = answers.map((m) => mediaOf(m.text));
+      for (const m of toCaller) {
+        assert.equal(m.address, "127.0.0.1");
+        assert.ok(inRange(m.port), `answer to caller: port ${m.port} is not the relay's`);
+        assert.notEqual(m.port, uasMedia, "caller never sees the callee's media port");
+        assert.notEqual(m.port, toCallee[0].port);
+      }
+      assert.equal(new Set(toCaller.map((m) => m.port)).size, 1, "same relay port throughout");
+
+      // Media: rtpengine received the caller's pcap and the callee's echo of it (which the callee
+      // can only echo if the relay delivered it), before the hold and after the unhold.
+      assert.equal(relay.callIds.size, 1, `one relayed call: ${[...relay.callIds]}`);
+      const [callId] = relay.callIds;
+      const caller = /SIPpTag00/, calleeTag = /SIPpTag01/;
+      const last = relay.samples[relay.samples.length - 1];
+      assert.ok(packetsFrom(last, caller) > 20, `caller → relay: ${JSON.stringify(last.stats)}`);
+      assert.ok(packetsFrom(last, calleeTag) > 20, `callee echo → relay: ${JSON.stringify(last)}`);
+      const unholdAck = uacLog.filter((m) => m.sent && /^ACK /.test(m.text))[2];
+      assert.ok(unholdAck, "caller ACKed the unhold");
+      const atUnhold = relay.samples.filter((s) => s.at <= unholdAck.at).pop()!;
+      assert.ok(
+        packetsFrom(last, calleeTag) > packetsFrom(atUnhold, calleeTag) + 10,
+        `media still flows through the relay after unhold: ${packetsFrom(atUnhold, calleeTag)} → ${
+          packetsFrom(last, calleeTag)
+        }`,
+      );
+
+      // After the BYE the relay holds nothing for the call.
+      await waitFor(async () => !(await ng.list()).includes(callId), 3000, {
+        what: "session deleted on rtpengine",
+      });
+      await assert.rejects(ng.query(callId), /Unknown call-id|not found/i);
+      await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      throw e;
+    } finally {
+      await ng.close();
+      await bed.tandem.stop();
+      await rte.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "media: relay down with on_failure reject → 503 to the caller; relay back → calls are " +
+    "relayed again",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    let rte: RtpengineProcess = await startRtpengine({ deleteDelay: 0 });
+    const ngPort = rte.ngPort;
+    const callee = freeUdpPort();
+    const bed = await startBed({ ng: ngPort, onFailure: "reject", callee });
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-" });
+    try {
+      await rte.stop();
+      // First call: the relay stays silent (timeout × retries), then the pool marks it dead.
+      const first = await rawCall(bed.sip, 28990);
+      assert.equal(first.status, 503, `relay down: ${first.status} ${first.reason}`);
+      // Second call: no live relay, 503 at once.
+      const t0 = Date.now();
+      const second = await rawCall(bed.sip, 28990);
+      assert.equal(second.status, 503);
+      assert.ok(Date.now() - t0 < 300, `no relay to try: answered in ${Date.now() - t0} ms`);
+
+      rte = await startRtpengine({ deleteDelay: 0, ngPort });
+      const uas = await startUas(callee, 1, dir);
+      await logged(bed.tandem, "media.relay_up", 1, 8000); // the 5 s health probe
+      const third = await rawCall(bed.sip, 28990);
+      assert.equal(third.status, 200, `relay back: ${third.status} ${third.reason}`);
+      const toCaller = mediaOf(`\r\n\r\n${third.answer}`);
+      assert.ok(toCaller.port >= rte.portMin && toCaller.port <= rte.portMax, third.answer);
+      assertOk("uas", await uas.done, dir);
+      const [invite] = (await uas.messages()).filter((m) => /^INVITE /.test(m.text));
+      const toCallee = mediaOf(invite.text);
+      assert.ok(toCallee.port >= rte.portMin && toCallee.port <= rte.portMax, invite.text);
+      assert.notEqual(toCallee.port, 28990);
+      await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      throw e;
+    } finally {
+      await bed.tandem.stop();
+      await rte.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "media: relay down with on_failure pass → the callee gets the caller's SDP unchanged; " +
+    "relay up → relayed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const ngPort = freeUdpPort();
+    const callee = freeUdpPort();
+    const bed = await startBed({ ng: ngPort, onFailure: "pass", callee });
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-" });
+    let rte: RtpengineProcess | undefined;
+    try {
+      const uas = await startUas(callee, 2, dir);
+      const passed = await rawCall(bed.sip, 28992);
+      assert.equal(passed.status, 200, `pass: ${passed.status} ${passed.reason}`);
+      assert.equal(mediaOf(`\r\n\r\n${passed.answer}`).port, uas.media, "callee's own answer");
+
+      rte = await startRtpengine({ deleteDelay: 0, ngPort });
+      await logged(bed.tandem, "media.relay_up", 1, 8000);
+      const relayed = await rawCall(bed.sip, 28992);
+      assert.equal(relayed.status, 200);
+      const toCaller = mediaOf(`\r\n\r\n${relayed.answer}`);
+      assert.ok(toCaller.port >= rte.portMin && toCaller.port <= rte.portMax, relayed.answer);
+
+      assertOk("uas", await uas.done, dir);
+      const invites = (await uas.messages()).filter((m) => /^INVITE /.test(m.text));
+      assert.equal(invites.length, 2);
+      // The log adds a blank line after each message: the body is Content-Length bytes.
+      const body = (m: Logged) => {
+        const len = Number(/^Content-Length:\s*(\d+)/im.exec(m.text)?.[1]);
+        return m.text.slice(m.text.indexOf("\r\n\r\n") + 4).slice(0, len);
+      };
+      assert.equal(body(invites[0]), rawOffer(28992), "relay down: offer passed byte for byte");
+      const viaRelay = mediaOf(invites[1].text);
+      assert.ok(viaRelay.port >= rte.portMin && viaRelay.port <= rte.portMax, invites[1].text);
+      await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      throw e;
+    } finally {
+      await bed.tandem.stop();
+      await rte?.stop();
+    }
+  },
+});
