@@ -51,7 +51,7 @@ const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()
 const quick = values.quick;
 const rates = list(values.rates ?? (quick ? "1000,2000" : "500,1000,2000,3000,4000,5000,6000,8000"))
   .map(Number);
-const stepSeconds = Number(values["step-seconds"] ?? (quick ? 4 : 10));
+const stepSeconds = Number(values["step-seconds"] ?? (quick ? 3 : 10));
 const targets = list(values.targets ?? TARGETS.join(",")) as TargetName[];
 for (const t of targets) {
   if (!TARGETS.includes(t)) {
@@ -61,7 +61,7 @@ for (const t of targets) {
 }
 const memoryLevels = values.memory === "off"
   ? []
-  : list(values.memory ?? (quick ? "10000" : "20000,50000,100000")).map(Number);
+  : list(values.memory ?? (quick ? "5000" : "20000,50000,100000")).map(Number);
 const memoryTargets = list(values["memory-targets"] ?? "tandem-bun").filter((t) =>
   targets.includes(t as TargetName)
 ) as TargetName[];
