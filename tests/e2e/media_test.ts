@@ -16,6 +16,7 @@ import {
   startTandem,
   type TandemProcess,
   waitFor,
+  which,
 } from "./harness.ts";
 import { type CallStats, RtpengineClient } from "../../src/media/mod.ts";
 import { type RtpengineProcess, startRtpengine } from "../media/rtpengine-process.ts";
@@ -456,7 +457,9 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     } catch (e) {
       const logs = await bed.tandem.logs();
-      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      console.error(
+        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
       throw e;
     } finally {
       await ng.close();
@@ -504,7 +507,9 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     } catch (e) {
       const logs = await bed.tandem.logs();
-      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      console.error(
+        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
       throw e;
     } finally {
       await bed.tandem.stop();
@@ -552,11 +557,210 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     } catch (e) {
       const logs = await bed.tandem.logs();
-      console.error(`--- tandem log tail:\n${logs.stderr.slice(-4000)}\n--- ${dir}`);
+      console.error(
+        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
       throw e;
     } finally {
       await bed.tandem.stop();
       await rte?.stop();
+    }
+  },
+});
+
+/** A mono 16-bit PCM WAV (RIFF) of a 440 Hz tone, `seconds` long at 8 kHz. */
+function toneWav(seconds: number): Uint8Array {
+  const rate = 8000, n = rate * seconds;
+  const out = new Uint8Array(44 + 2 * n);
+  const v = new DataView(out.buffer);
+  const ascii = (at: number, s: string) =>
+    [...s].forEach((c, i) => v.setUint8(at + i, c.charCodeAt(0)));
+  ascii(0, "RIFF");
+  v.setUint32(4, 36 + 2 * n, true);
+  ascii(8, "WAVEfmt ");
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true); // PCM
+  v.setUint16(22, 1, true); // mono
+  v.setUint32(24, rate, true);
+  v.setUint32(28, rate * 2, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  ascii(36, "data");
+  v.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) {
+    v.setInt16(44 + 2 * i, Math.round(12000 * Math.sin(2 * Math.PI * 440 * i / rate)), true);
+  }
+  return out;
+}
+
+/** Samples and RMS level of a 16-bit PCM WAV file (walks the RIFF chunks to "data"). */
+function wavLevel(bytes: Uint8Array): { samples: number; rms: number } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  let at = 12;
+  while (at + 8 <= bytes.length && tag(at) !== "data") at += 8 + v.getUint32(at + 4, true);
+  if (at + 8 > bytes.length) return { samples: 0, rms: 0 };
+  const end = Math.min(bytes.length, at + 8 + v.getUint32(at + 4, true));
+  let sum = 0, n = 0;
+  for (let i = at + 8; i + 1 < end; i += 2, n++) sum += v.getInt16(i, true) ** 2;
+  return { samples: n, rms: n ? Math.sqrt(sum / n) : 0 };
+}
+
+/** A headless baresip: SIP on 127.0.0.1:`port`, the tone WAV as microphone, audio dumped. */
+async function baresipDir(root: string, name: string, port: number, rtp: number, wav: string) {
+  const dir = `${root}/${name}`;
+  await Deno.mkdir(`${dir}/dump`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/config`,
+    [
+      "poll_method epoll",
+      `sip_listen 127.0.0.1:${port}`,
+      "sip_transports udp",
+      "net_interface 127.0.0.1",
+      `rtp_ports ${rtp}-${rtp + 39}`,
+      // aufile reads the microphone from the WAV; its end of file hangs the call up (menu).
+      `audio_source aufile,${wav}`,
+      `audio_player aubridge,${name}-out`,
+      `audio_alert aubridge,${name}-alert`,
+      "audio_srate 8000",
+      "audio_channels 1",
+      "module_path /usr/lib/baresip/modules",
+      "module g711.so",
+      "module aufile.so",
+      "module aubridge.so",
+      // sndfile writes what was sent (-enc.wav) and what was received and decoded (-dec.wav).
+      "module sndfile.so",
+      `snd_path ${dir}/dump`,
+      "module_app account.so",
+      "module_app menu.so",
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    `${dir}/accounts`,
+    `<sip:${name}@127.0.0.1:${port};transport=udp>;regint=0;answermode=auto;` +
+      "audio_codecs=PCMA,PCMU\n",
+  );
+  return dir;
+}
+
+/** Run baresip on `dir` with extra args; output goes to `<dir>/out.log`. */
+function runBaresip(dir: string, args: string[]): { child: Deno.ChildProcess; log(): string } {
+  const child = new Deno.Command(which("baresip")!, {
+    args: ["-f", dir, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) text += dec.decode(chunk);
+  };
+  void pump(child.stdout);
+  void pump(child.stderr);
+  return { child, log: () => text };
+}
+
+Deno.test({
+  name: "media: two headless baresip softphones call through Tandem and rtpengine; each " +
+    "receives the other's tone from relay ports; the CDR shows the call",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(which("baresip"), "baresip is missing: apt-get install baresip-core");
+    const rte = await startRtpengine({ deleteDelay: 0 });
+    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
+    const root = await Deno.makeTempDir({ prefix: "tandem-e2e-baresip-" });
+    const alicePort = freeUdpPort(), bobPort = freeUdpPort();
+    const bed = await startBed({
+      ng: rte.ngPort,
+      onFailure: "reject",
+      callee: freeUdpPort(),
+      bob: bobPort,
+      cdrDir: root,
+    });
+    const wav = `${root}/tone.wav`;
+    await Deno.writeFile(wav, toneWav(2));
+    const rtpBase = 28000 + 80 * Math.floor(Math.random() * 12);
+    const aliceDir = await baresipDir(root, "alice", alicePort, rtpBase, wav);
+    const bobDir = await baresipDir(root, "bob", bobPort, rtpBase + 40, wav);
+    const bob = runBaresip(bobDir, ["-t", "15"]);
+    let alice: ReturnType<typeof runBaresip> | undefined;
+    const stop = async (p?: ReturnType<typeof runBaresip>) => {
+      if (!p) return;
+      try {
+        p.child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await p.child.status;
+    };
+    try {
+      await waitFor(() => /baresip is ready/.test(bob.log()), 5000, { what: "bob ready" });
+      alice = runBaresip(aliceDir, ["-t", "15", "-e", `/dial sip:bob@127.0.0.1:${bed.sip}`]);
+      const ended = waitFor(
+        () => /terminated \(duration/.test(alice!.log()) && /terminated \(duration/.test(bob.log()),
+        12_000,
+        { what: "call ended on both phones" },
+      );
+      const relay = await sampleRelay(ng, ended);
+      await ended;
+
+      // Both phones got RTP from a relay port, and both sent RTP to the relay.
+      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
+      for (const [who, p] of [["alice", alice], ["bob", bob]] as const) {
+        const m = /receiving from 127\.0\.0\.1:(\d+)/.exec(p.log());
+        assert.ok(m && inRange(Number(m[1])), `${who} receives RTP from the relay:\n${p.log()}`);
+      }
+      assert.equal(relay.callIds.size, 1, "one relayed call");
+      const [callId] = relay.callIds;
+      const last = relay.samples[relay.samples.length - 1];
+      assert.equal(last.stats.tags.length, 2, JSON.stringify(last.stats));
+      for (const t of last.stats.tags) {
+        assert.ok(t.rtp.packets > 25, `relay received from ${t.tag}: ${t.rtp.packets} packets`);
+      }
+      // What each phone decoded is the other's tone, not silence.
+      for (const who of ["alice", "bob"]) {
+        const files = [...Deno.readDirSync(`${root}/${who}/dump`)].map((e) => e.name);
+        const decName = files.find((f) => f.endsWith("-dec.wav"));
+        assert.ok(decName, `${who} dumped received audio: ${files}`);
+        const level = wavLevel(await Deno.readFile(`${root}/${who}/dump/${decName}`));
+        assert.ok(level.samples > 8000, `${who} received ${level.samples} samples (> 1 s)`);
+        assert.ok(level.rms > 3000, `${who} received a tone, RMS ${level.rms.toFixed(0)}`);
+      }
+      await waitFor(async () => !(await ng.list()).includes(callId), 3000, {
+        what: "session deleted on rtpengine",
+      });
+
+      // The CDR of the call.
+      const cdr = await waitFor(
+        async () => {
+          // Daily rotation names the file by the disconnect date: cdr-YYYY-MM-DD.jsonl.
+          const file = [...Deno.readDirSync(root)].find((e) => /^cdr.*\.jsonl$/.test(e.name));
+          if (!file) return undefined;
+          const text = await Deno.readTextFile(`${root}/${file.name}`);
+          return text.split("\n").filter(Boolean).map((l) => JSON.parse(l))
+            .find((r) => r.callIdIn === callId);
+        },
+        5000,
+        { what: `CDR for ${callId}` },
+      );
+      assert.equal(cdr.route, "bob");
+      assert.equal(cdr.finalCode, 200);
+      assert.equal(cdr.endReason, "bye");
+      assert.ok(cdr.billableMs >= 1000, `billable ${cdr.billableMs} ms: ${JSON.stringify(cdr)}`);
+      await Deno.remove(root, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(
+        `--- alice:\n${alice?.log().slice(-3000)}\n--- bob:\n${bob.log().slice(-3000)}\n` +
+          `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${root}`,
+      );
+      throw e;
+    } finally {
+      await stop(alice);
+      await stop(bob);
+      await ng.close();
+      await bed.tandem.stop();
+      await rte.stop();
     }
   },
 });
