@@ -1,7 +1,10 @@
 // The CDR journal: append-only JSON-lines files `journal-<seq>.jsonl`, group-committed with
-// fsync, rotated by size, read by sinks from their own cursors. A write is durable once
-// fsync returns; a crash can leave at most a torn last line, which open() cuts off.
+// fsync, rotated by size, read by sinks from their own cursors. append() hands the line to the
+// kernel at once (one write(2), no await), so a process crash (kill -9) after the call ended
+// loses nothing; fsync makes it survive a power cut too, at the next group commit. A crash can
+// leave at most a torn last line, which open() cuts off.
 
+import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { Buffer } from "node:buffer";
@@ -41,6 +44,11 @@ export interface JournalRead {
 }
 
 const NAME = /^journal-(\d+)\.jsonl$/;
+
+/** fdatasync(2) of a raw descriptor, without blocking the event loop. */
+function datasync(fd: number): Promise<void> {
+  return new Promise((res, rej) => fs.fdatasync(fd, (e) => e ? rej(e) : res()));
+}
 const fileName = (seq: number) => `journal-${String(seq).padStart(8, "0")}.jsonl`;
 
 /** Finds the offset just past the last "\n" of a file (0 if none), reading backwards. */
@@ -64,10 +72,18 @@ async function endOfLastLine(fh: fsp.FileHandle, size: number): Promise<number> 
 export class CdrJournal {
   /** Torn last lines found (and cut off) by open(). */
   tornLines = 0;
-  private fh?: fsp.FileHandle;
+  private fd?: number;
   private activeSeq = 0;
+  /** Bytes of the active file known fsynced: readers stop here. */
   private activeSize = 0;
-  private pending: string[] = [];
+  /** Bytes of the active file handed to the kernel. */
+  private written = 0;
+  /** Records written but not yet fsynced (for onDurable). */
+  private unsynced = 0;
+  /** The size limit was crossed: the next flush starts a new file. */
+  private rotateDue = false;
+  /** Lines a failed write(2) left in memory, written first at the next flush. */
+  private pending: Buffer[] = [];
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer?: ReturnType<typeof setTimeout>;
   private scheduled = false;
@@ -111,7 +127,7 @@ export class CdrJournal {
         }
       }
       j.activeSeq = (last ?? 0) + 1;
-      j.fh = await fsp.open(path.join(dir, fileName(j.activeSeq)), "a");
+      j.fd = fs.openSync(path.join(dir, fileName(j.activeSeq)), "a");
       await j.syncDir();
     } catch (e) {
       throw new CdrJournalError(`cannot open CDR journal in ${dir}: ${(e as Error).message}`, {
@@ -121,10 +137,14 @@ export class CdrJournal {
     return j;
   }
 
-  /** Enqueues a record; it becomes durable at the next flush (see the fsync policy). */
+  /**
+   * Writes a record to the journal file (safe from a process crash when this returns); it
+   * becomes durable against a power cut at the next flush (see the fsync policy).
+   */
   append(rec: CdrRecord): void {
     if (this.closed) throw new CdrJournalError("append on a closed CDR journal");
-    this.pending.push(JSON.stringify(rec) + "\n");
+    const line = Buffer.from(JSON.stringify(rec) + "\n", "utf8");
+    if (this.pending.length || !this.writeLine(line)) this.pending.push(line);
     this.schedule();
   }
 
@@ -252,8 +272,30 @@ export class CdrJournal {
     this.timer = undefined;
     await this.flush();
     this.closed = true;
-    await this.fh?.close();
-    this.fh = undefined;
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** One write(2) of a whole line (looping on short writes); false if it failed. */
+  private writeLine(line: Buffer): boolean {
+    if (this.fd === undefined) return false;
+    try {
+      let done = 0;
+      while (done < line.length) done += fs.writeSync(this.fd, line, done, line.length - done);
+    } catch (e) {
+      // Disk full or I/O error: cut any partial line off and keep the record in memory.
+      try {
+        fs.ftruncateSync(this.fd, this.written);
+      } catch {
+        // the reader skips a torn line
+      }
+      this.log.error("cdr.journal_write_failed", { dir: this.dir, error: e });
+      return false;
+    }
+    this.written += line.length;
+    this.unsynced++;
+    if (this.written > this.rotateBytes) this.rotateDue = true;
+    return true;
   }
 
   private schedule(): void {
@@ -274,42 +316,44 @@ export class CdrJournal {
   }
 
   private async writeBatch(): Promise<void> {
-    if (!this.pending.length || !this.fh) return;
-    const lines = this.pending;
+    if (this.fd === undefined) return;
     const waiters = this.waiters;
-    this.pending = [];
     this.waiters = [];
-    const buf = Buffer.from(lines.join(""), "utf8");
+    let retired: number | undefined;
     try {
-      if (this.activeSize > 0 && this.activeSize + buf.length > this.rotateBytes) {
-        await this.rotate();
+      // Lines a failed write left behind go first, in order.
+      while (this.pending.length && this.writeLine(this.pending[0])) this.pending.shift();
+      if (this.pending.length) throw new Error("write failed (see cdr.journal_write_failed)");
+      if (!this.unsynced && !waiters.length) return;
+      if (this.rotateDue) {
+        // Switch files synchronously (no append can land in between), fsync the old one below.
+        retired = this.fd;
+        this.fd = fs.openSync(path.join(this.dir, fileName(this.activeSeq + 1)), "a");
+        this.activeSeq++;
+        this.activeSize = this.written = 0;
+        this.rotateDue = false;
       }
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesWritten } = await this.fh.write(buf, done, buf.length - done);
-        done += bytesWritten;
+      const end = this.written;
+      const count = this.unsynced;
+      this.unsynced = 0;
+      if (retired !== undefined) {
+        await datasync(retired);
+        fs.closeSync(retired);
+        retired = undefined;
+        await this.syncDir();
       }
-      await this.fh.datasync();
+      if (end > this.activeSize) await datasync(this.fd!);
+      this.activeSize = Math.max(this.activeSize, end);
+      if (count) mWritten.inc(undefined, count);
+      for (const w of waiters) w.resolve();
+      if (count) { for (const fn of this.listeners) fn(count); }
     } catch (e) {
-      // Keep the records queued and retry at the next flush; the reader skips any torn line.
-      this.pending = [...lines, ...this.pending];
+      // Keep the waiters and retry at the next flush; the records stay in the file or queue.
       this.waiters = [...waiters, ...this.waiters];
       this.log.error("cdr.journal_write_failed", { dir: this.dir, error: e });
       if (!this.closed) setTimeout(() => this.schedule(), this.interval);
       throw new CdrJournalError(`CDR journal write failed: ${(e as Error).message}`, { cause: e });
     }
-    this.activeSize += buf.length;
-    mWritten.inc(undefined, lines.length);
-    for (const w of waiters) w.resolve();
-    for (const fn of this.listeners) fn(lines.length);
-  }
-
-  private async rotate(): Promise<void> {
-    await this.fh?.close();
-    this.activeSeq++;
-    this.activeSize = 0;
-    this.fh = await fsp.open(path.join(this.dir, fileName(this.activeSeq)), "a");
-    await this.syncDir();
   }
 
   private async syncDir(): Promise<void> {
