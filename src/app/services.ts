@@ -145,6 +145,9 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     }
     await pipeline.start();
     svc.onCallEnded = (rec, call) => {
+      // A 407 challenge is a step of the caller's setup, not a call: the authenticated INVITE
+      // that follows gets the CDR (and the RADIUS Stop). A 403 is recorded.
+      if (rec.endReason === "auth-challenge") return;
       const cdr = cdrOf(rec, call, idOf(call));
       // "every" fsync policy: the journal makes each record durable before acknowledging it.
       if (c.fsync === "every") {
