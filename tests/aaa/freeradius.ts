@@ -98,9 +98,12 @@ server tandem {
 
 const KEEP_MODS = new Set(["always", "pap", "digest", "files", "detail", "preprocess", "expr"]);
 
-/** Starts FreeRADIUS in the foreground; resolves once it is ready to process requests. */
+/**
+ * Starts FreeRADIUS in the foreground; resolves once it is ready to process requests.
+ * `users` entries are appended to {@link USERS}.
+ */
 export async function startFreeRadius(
-  ports: { authPort?: number; acctPort?: number } = {},
+  ports: { authPort?: number; acctPort?: number; users?: string } = {},
 ): Promise<RadiusServerHandle> {
   const bin = findBinary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-radius-"));
@@ -133,7 +136,10 @@ export async function startFreeRadius(
     path.join(raddb, "clients.conf"),
     "client localhost {\n  ipaddr = 127.0.0.1\n  secret = testing123\n}\n",
   );
-  fs.writeFileSync(path.join(raddb, "mods-config", "files", "authorize"), USERS);
+  fs.writeFileSync(
+    path.join(raddb, "mods-config", "files", "authorize"),
+    USERS + (ports.users ?? ""),
+  );
 
   const child: ChildProcess = spawn(bin, ["-f", "-l", logFile, "-d", raddb], {
     stdio: ["ignore", "ignore", "ignore"],
