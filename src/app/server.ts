@@ -17,7 +17,7 @@ import type { Endpoint, SocketAdapter } from "../transport/types.ts";
 import { systemClock } from "../util/clock.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
-import { RealTimers } from "../util/timer-queue.ts";
+import { WheelTimers } from "../util/timer-wheel.ts";
 
 const mParseAnswered = metrics.counter(
   "tandem_sip_bad_requests_total",
@@ -41,7 +41,7 @@ export class SipServer {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
   readonly b2bua: B2bua;
-  readonly timers: RealTimers;
+  readonly timers: WheelTimers;
   private cfg: Config;
   private log: Logger;
   private started = false;
@@ -50,7 +50,7 @@ export class SipServer {
     this.cfg = opts.config;
     this.log = opts.log;
     const sip = opts.config.sip;
-    this.timers = new RealTimers(systemClock);
+    this.timers = new WheelTimers();
     const random = cryptoRandom();
     this.b2bua = new B2bua({
       config: () => this.cfg,

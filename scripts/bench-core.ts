@@ -1,0 +1,68 @@
+// CPU cost of one call through the SIP core (parser, transactions, dialogs, B2BUA) without
+// sockets: the caller and callee are simulated over the in-memory loop of the B2BUA tests, so
+// the number is repeatable and shows what the JavaScript costs per call. Flow per call, as
+// ../shared/bench/uac_rr.xml: INVITE, 180, 200, ACK, re-INVITE (hold), 200, ACK, BYE, 200.
+//
+//   deno run -A scripts/bench-core.ts [calls=20000]
+//   bun scripts/bench-core.ts [calls]
+
+import process from "node:process";
+import type { SipRequest, SipResponse } from "../src/sip/mod.ts";
+import {
+  answer,
+  CALLER,
+  callerInDialog,
+  callerInvite,
+  config,
+  Loop,
+  req,
+  res,
+  route,
+  rule,
+} from "../tests/b2bua/loop.ts";
+
+const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
+const calls = Number(
+  (globalThis as { Deno?: { args: string[] } }).Deno?.args[0] ??
+    (globalThis as { process?: { argv: string[] } }).process?.argv[2] ?? 20000,
+) || 20000;
+
+const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+const sdp = "v=0\no=- 1 1 IN IP4 10.0.0.2\ns=-\nc=IN IP4 10.0.0.2\nt=0 0\nm=audio 4002 RTP/AVP 0\n";
+
+function oneCall(n: number): void {
+  loop.inject(callerInvite("bench", "", n), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "ct"), CALLEE);
+  loop.inject(answer(inv, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>", body: sdp }), CALLEE);
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  const to = ok.get("to")!;
+  loop.inject(callerInDialog("ACK", to, 1, n), CALLER);
+  loop.inject(callerInDialog("INVITE", to, 2, n, "Contact: <sip:alice@10.0.0.1:5070>\n"), CALLER);
+  const re = loop.expect(req("INVITE", 5090), "re-INVITE").msg as SipRequest;
+  loop.inject(answer(re, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>", body: sdp }), CALLEE);
+  loop.take();
+  loop.inject(callerInDialog("ACK", to, 2, n), CALLER);
+  loop.inject(callerInDialog("BYE", to, 3, n), CALLER);
+  const bye = loop.expect(req("BYE", 5090), "BYE").msg as SipRequest;
+  loop.inject(answer(bye, 200, "ct"), CALLEE);
+  loop.take();
+}
+
+for (let i = 0; i < 2000; i++) oneCall(i); // warm-up
+loop.timers.advance(70_000);
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+for (let i = 0; i < calls; i++) {
+  oneCall(10_000 + i);
+  if (i % 2000 === 1999) loop.timers.advance(70_000); // let transactions end, as in real time
+}
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(c0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
+// CPU time, not wall time: the number holds on a busy machine. It includes the simulated
+// peers' parsing and building of their messages (roughly as much again as Tandem's own work).
+console.log(
+  `${calls} calls: ${(cpuMs / calls * 1000).toFixed(1)} µs CPU per call ` +
+    `(${Math.round(calls / cpuMs * 1000)} calls/s per core; wall ${ms.toFixed(0)} ms; no sockets)`,
+);

@@ -1,0 +1,43 @@
+// The production timing wheel: never early, in deadline order, cancellation, long timers.
+
+import assert from "node:assert/strict";
+import { WheelTimers } from "../../src/util/timer-wheel.ts";
+
+Deno.test("WheelTimers: timers fire after their delay, in order, and cancelled ones never", async () => {
+  const w = new WheelTimers(5, 4); // 16 slots of 5 ms: an 80 ms revolution, to exercise rounds
+  const t0 = performance.now();
+  const fired: [string, number][] = [];
+  const done = new Promise<void>((resolve) => {
+    w.set(30, () => fired.push(["a", performance.now() - t0]));
+    w.set(10, () => fired.push(["b", performance.now() - t0]));
+    w.set(200, () => {
+      fired.push(["long", performance.now() - t0]);
+      resolve();
+    });
+    w.set(20, () => fired.push(["x", 0])).cancel();
+  });
+  await done;
+  assert.deepEqual(fired.map(([n]) => n), ["b", "a", "long"]);
+  for (const [name, at] of fired) {
+    const want = name === "b" ? 10 : name === "a" ? 30 : 200;
+    assert.ok(at >= want, `${name} fired early: ${at} < ${want}`);
+  }
+  assert.equal(w.size, 0);
+  w.stop();
+});
+
+Deno.test("WheelTimers: a timer set from a callback fires later, not in the same sweep", async () => {
+  const w = new WheelTimers(5, 3);
+  const order: string[] = [];
+  await new Promise<void>((resolve) => {
+    w.set(0, () => {
+      order.push("first");
+      w.set(0, () => {
+        order.push("second");
+        resolve();
+      });
+    });
+  });
+  assert.deepEqual(order, ["first", "second"]);
+  w.stop();
+});
