@@ -5,6 +5,8 @@
 //
 //   deno run -A scripts/bench-core.ts [calls=20000]
 //   bun scripts/bench-core.ts [calls]
+//   deno run -A --v8-flags=--expose-gc scripts/bench-core.ts memory [calls=20000]
+//     (heap per held call: calls set up and answered, none ended)
 
 import process from "node:process";
 import type { SipRequest, SipResponse } from "../src/sip/mod.ts";
@@ -22,12 +24,13 @@ import {
 } from "../tests/b2bua/loop.ts";
 
 const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
-const calls = Number(
-  (globalThis as { Deno?: { args: string[] } }).Deno?.args[0] ??
-    (globalThis as { process?: { argv: string[] } }).process?.argv[2] ?? 20000,
-) || 20000;
+const args = process.argv.slice(2);
+const memoryMode = args[0] === "memory";
+const calls = Number(memoryMode ? args[1] : args[0]) || 20000;
 
-const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+const cfg = config([rule([route("10.0.0.2", 5090)])]);
+cfg.limits.maxCalls = 10_000_000;
+const loop = new Loop(cfg);
 const sdp = "v=0\no=- 1 1 IN IP4 10.0.0.2\ns=-\nc=IN IP4 10.0.0.2\nt=0 0\nm=audio 4002 RTP/AVP 0\n";
 
 function oneCall(n: number): void {
@@ -47,6 +50,34 @@ function oneCall(n: number): void {
   const bye = loop.expect(req("BYE", 5090), "BYE").msg as SipRequest;
   loop.inject(answer(bye, 200, "ct"), CALLEE);
   loop.take();
+}
+
+/** Set up and answer one call, leaving it up. */
+function holdCall(n: number): void {
+  loop.inject(callerInvite("bench", "", n), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "ct"), CALLEE);
+  loop.inject(answer(inv, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>", body: sdp }), CALLEE);
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1, n), CALLER);
+  loop.take();
+}
+
+if (memoryMode) {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  const gc = g.gc ?? (g.Bun ? () => g.Bun!.gc(true) : undefined);
+  if (!gc) throw new Error("memory mode needs --v8-flags=--expose-gc (Deno) or bun");
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < calls; i++) holdCall(i);
+  loop.timers.advance(70_000); // the transactions end, as 64*T1 later in real time
+  gc();
+  const h1 = process.memoryUsage().heapUsed;
+  console.log(
+    `${loop.b2bua.calls.size} calls held: ${((h1 - h0) / calls / 1024).toFixed(1)} KB of heap ` +
+      `per call (transactions left: ${JSON.stringify(loop.txl.size)})`,
+  );
+  process.exit(0);
 }
 
 for (let i = 0; i < 2000; i++) oneCall(i); // warm-up

@@ -98,6 +98,7 @@ export class SipServer {
       t1: sip.t1,
       t2: sip.t2,
       t4: sip.t4,
+      tryingDelay: 100,
       clock: systemClock,
       timers: this.timers,
       random,

@@ -11,6 +11,7 @@ import {
   createResponse,
   type Header,
   headerList,
+  identityOf,
   isSupportedScheme,
   NameAddr,
   Params,
@@ -274,10 +275,10 @@ export class B2bua implements TransactionUser {
       timers: {},
       record: {
         id: "",
-        callerCallId: req.callId,
-        callerFrom: req.get("from") ?? "",
-        callerTo: req.get("to") ?? "",
-        callerRuri: req.uri,
+        callerCallId: detach(req.callId),
+        callerFrom: detach(req.get("from") ?? ""),
+        callerTo: detach(req.get("to") ?? ""),
+        callerRuri: detach(req.uri),
         source: `${source.protocol}:${uriHost(source.host)}:${source.port}`,
         rule: rule.name,
         inviteAt: now,
@@ -550,6 +551,9 @@ export class B2bua implements TransactionUser {
     }
     at.state = "Answered";
     this.sendAck(at, undefined);
+    // RFC 6026 Timer M: 2xx retransmissions stop 64*T1 after the first; the ACK kept to answer
+    // them is not needed after that.
+    this.opts.timers.set(64 * this.opts.config().sip.t1, () => at.ack = undefined);
     this.clearTimer(call, "noProgress");
     this.clearTimer(call, "noAnswer");
     at.record.outcome = "answered";
@@ -787,6 +791,7 @@ export class B2bua implements TransactionUser {
     if (leg.side === "a") {
       if (req.cseq.seq === call.a.invite.cseq.seq) {
         call.a.stx.acked();
+        this.slim(call);
         return;
       }
       // ACK for a relayed re-INVITE 2xx from the caller: pass it to the callee.
@@ -1114,6 +1119,22 @@ export class B2bua implements TransactionUser {
     call.timers[k] = undefined;
   }
 
+  /**
+   * Both dialogs are confirmed: keep only what the rest of the call needs. The INVITEs shrink to
+   * their identity, and the ended INVITE transactions are let go (their own timers still absorb
+   * retransmissions until they terminate). A held call then costs its dialogs and records.
+   */
+  private slim(call: Call): void {
+    if (call.state !== "Confirmed") return;
+    const a = call.a;
+    a.invite = identityOf(a.invite);
+    a.stx = endedServerTransaction(a.invite, a.source);
+    for (const at of call.attempts) {
+      at.invite = identityOf(at.invite);
+      at.ctx = undefined;
+    }
+  }
+
   /** Number of live legs indexed (tests check nothing leaks). */
   get legCount(): number {
     return this.legs.size;
@@ -1134,6 +1155,11 @@ export class B2bua implements TransactionUser {
   private tag(): string {
     return token(this.opts.random, 10);
   }
+}
+
+/** Stands in for a caller's INVITE transaction that has nothing more to do. */
+function endedServerTransaction(request: SipRequest, source: Endpoint): ServerTransaction {
+  return { request, source, state: "Terminated", respond() {}, acked() {} };
 }
 
 const NOOP_HANDLER: ClientHandler = {
@@ -1220,4 +1246,9 @@ function copyHeaders(from: Header[], to: Header[]): void {
 
 function rewriteUser(user: string, rw: UserRewrite | undefined): string {
   return rw ? applyUserRewrite(rw, user) : user;
+}
+
+/** A copy that shares no memory with the message text it was sliced from (kept for the call). */
+function detach(s: string): string {
+  return (" " + s).slice(1);
 }

@@ -5,6 +5,8 @@ import {
   type Header,
   headerList,
   NameAddr,
+  parseNameAddr,
+  parseUri,
   type SipRequest,
   SipRequest as Req,
   type SipResponse,
@@ -38,10 +40,10 @@ export class Dialog {
     public readonly callId: string,
     public readonly localTag: string,
     public remoteTag: string,
-    /** Our identity: From of our requests (NameAddr without tag). */
-    public readonly localUri: NameAddr,
-    /** Peer identity: To of our requests (NameAddr without tag). */
-    public readonly remoteUri: NameAddr,
+    /** Our identity: the From of our requests without its tag, as header text. */
+    public readonly localUri: string,
+    /** Peer identity: the To of our requests without its tag, as header text. */
+    public readonly remoteUri: string,
     /** The peer's Contact: Request-URI of our in-dialog requests. */
     public remoteTarget: Uri,
     /** Route set, in the order our requests carry it. */
@@ -63,13 +65,13 @@ export class Dialog {
    * set is the Record-Route of the response, reversed; the remote target its Contact.
    */
   static asUac(invite: SipRequest, res: SipResponse): Dialog {
-    const rr = res.recordRoutes.slice().reverse();
-    const contact = res.contacts[0]?.uri ?? invite.ruri;
+    const rr = ownRoutes(res.recordRoutes.slice().reverse());
+    const contact = own(res.contacts[0]?.uri ?? invite.ruri);
     const d = new Dialog(
       "uac",
-      invite.callId,
-      invite.from.tag ?? "",
-      res.to.tag ?? "",
+      detach(invite.callId),
+      detach(invite.from.tag ?? ""),
+      detach(res.to.tag ?? ""),
       stripTag(invite.from),
       stripTag(invite.to),
       contact,
@@ -86,16 +88,16 @@ export class Dialog {
    * The route set is the request's Record-Route in order; the remote target its Contact.
    */
   static asUas(invite: SipRequest, localTag: string, localSeq: number): Dialog {
-    const contact = invite.contacts[0]?.uri ?? invite.from.uri;
+    const contact = own(invite.contacts[0]?.uri ?? invite.from.uri);
     return new Dialog(
       "uas",
-      invite.callId,
+      detach(invite.callId),
       localTag,
-      invite.from.tag ?? "",
+      detach(invite.from.tag ?? ""),
       stripTag(invite.to),
       stripTag(invite.from),
       contact,
-      invite.recordRoutes.slice(),
+      ownRoutes(invite.recordRoutes),
       localSeq,
       invite.cseq.seq,
     );
@@ -106,11 +108,11 @@ export class Dialog {
     if (res.status >= 200 && res.status < 300 && this.state === "Early" && isInvite) {
       this.state = "Confirmed";
       // §12.1.2: the route set is fixed by the 2xx that confirms the dialog.
-      if (this.role === "uac") this.routeSet = res.recordRoutes.slice().reverse();
-      if (res.to.tag) this.remoteTag = res.to.tag;
+      if (this.role === "uac") this.routeSet = ownRoutes(res.recordRoutes.slice().reverse());
+      if (res.to.tag) this.remoteTag = detach(res.to.tag);
     }
     const c = res.contacts[0];
-    if (c && (isInvite || res.cseq.method === "UPDATE")) this.remoteTarget = c.uri;
+    if (c && (isInvite || res.cseq.method === "UPDATE")) this.remoteTarget = own(c.uri);
   }
 
   /**
@@ -127,7 +129,7 @@ export class Dialog {
     }
     if (req.method === "INVITE" || req.method === "UPDATE") {
       const c = req.contacts[0];
-      if (c) this.remoteTarget = c.uri;
+      if (c) this.remoteTarget = own(c.uri);
     }
   }
 
@@ -137,10 +139,8 @@ export class Dialog {
    */
   createRequest(method: string, extra: Header[] = [], seq?: number): SipRequest {
     const cseq = seq ?? ++this.localSeq;
-    const from = this.localUri.clone();
-    from.tag = this.localTag;
-    const to = this.remoteUri.clone();
-    if (this.remoteTag) to.tag = this.remoteTag;
+    const from = `${this.localUri};tag=${this.localTag}`;
+    const to = this.remoteTag ? `${this.remoteUri};tag=${this.remoteTag}` : this.remoteUri;
     let ruri = this.remoteTarget;
     const routes = this.routeSet.map((r) => r.toString());
     if (this.routeSet.length && !this.routeSet[0].uri.params.has("lr")) {
@@ -152,8 +152,8 @@ export class Dialog {
     const pairs: [string, string][] = [];
     for (const r of routes) pairs.push(["Route", r]);
     pairs.push(
-      ["From", from.toString()],
-      ["To", to.toString()],
+      ["From", from],
+      ["To", to],
       ["Call-ID", this.callId],
       ["CSeq", `${cseq} ${method}`],
       ["Max-Forwards", "70"],
@@ -174,8 +174,23 @@ export function dialogKey(callId: string, localTag: string): string {
   return `${callId}\u0000${localTag}`;
 }
 
-function stripTag(na: NameAddr): NameAddr {
+// A dialog lives as long as its call. Parsed values are substrings of the message they came
+// from and would keep its whole text alive, so the dialog re-parses detached copies.
+function detach(s: string): string {
+  return (" " + s).slice(1);
+}
+
+/** A name-addr without its tag, as detached header text (dialogs keep text, not objects). */
+function stripTag(na: NameAddr): string {
   const c = na.clone();
   c.tag = undefined;
-  return c;
+  return detach(c.toString());
+}
+
+function own(u: Uri): Uri {
+  return parseUri(detach(u.toString()), "dialog");
+}
+
+function ownRoutes(routes: NameAddr[]): NameAddr[] {
+  return routes.map((r) => parseNameAddr(detach(r.toString()), "Route"));
 }

@@ -2,7 +2,7 @@
 // 100 Trying, §8.2.6.1) and §21 the standard reason phrases.
 
 import { SipParseError } from "./errors.ts";
-import { type Header, type SipRequest, SipResponse } from "./message.ts";
+import { type Header, SipRequest, SipResponse } from "./message.ts";
 
 const PHRASES: Record<number, string> = {
   100: "Trying",
@@ -138,4 +138,24 @@ export function createResponse(
     }
   }
   return res;
+}
+
+const IDENTITY = new Set(["from", "to", "call-id", "cseq"]);
+
+/** A copy of `s` that shares no memory with the string it was sliced from. */
+function detach(s: string): string {
+  return (" " + s).slice(1);
+}
+
+/**
+ * A request reduced to its identity (request line, From, To, Call-ID, CSeq), sharing no memory
+ * with the received text, for state kept for a call's whole life (RFC 3261 §12 needs no more
+ * of the INVITE once the dialog exists).
+ */
+export function identityOf(req: SipRequest): SipRequest {
+  const headers: Header[] = [];
+  for (const h of req.headers) {
+    if (IDENTITY.has(h.key)) headers.push({ key: h.key, name: h.name, value: detach(h.value) });
+  }
+  return new SipRequest(req.method, detach(req.uri), headers);
 }

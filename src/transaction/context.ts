@@ -11,6 +11,8 @@ export interface TxContext {
   readonly t1: number;
   readonly t2: number;
   readonly t4: number;
+  /** How long an INVITE server transaction waits for the TU before sending 100 Trying. */
+  readonly tryingDelay: number;
   readonly timers: Timers;
   readonly sender: MessageSender;
   readonly user: TransactionUser;

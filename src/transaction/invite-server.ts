@@ -27,6 +27,11 @@ export class InviteServer extends ServerBase {
 
   /** Figure 7: the 100 Trying goes out at once, so the client stops Timer A. */
   start(): void {
+    if (this.ctx.tryingDelay > 0) this.armRetransmit(this.ctx.tryingDelay);
+    else this.sendTrying();
+  }
+
+  private sendTrying(): void {
     this.last = buildTrying(this.request);
     this.send(this.last, false);
   }
@@ -42,6 +47,7 @@ export class InviteServer extends ServerBase {
       return;
     }
     if (this.state !== "Proceeding") return; // a final was already sent
+    if (!this.last) this.stopRetransmit(); // the TU answered first: no 100 Trying needed
     this.last = res;
     if (s < 200) {
       this.send(res, false);
@@ -73,6 +79,9 @@ export class InviteServer extends ServerBase {
     // RFC 6026 §8.7: absorbed in Accepted. Confirmed absorbs too.
     if ((this.state === "Proceeding" || this.state === "Completed") && this.last) {
       this.send(this.last, true);
+    } else if (this.state === "Proceeding") {
+      this.stopRetransmit();
+      this.sendTrying(); // the client is retransmitting: stop it now (§17.2.1)
     }
   }
 
@@ -107,6 +116,7 @@ export class InviteServer extends ServerBase {
 
   protected retransmitFired(): void {
     this.retransmitTimer = undefined;
+    if (this.state === "Proceeding" && !this.last) return this.sendTrying(); // delayed 100
     const ok = (this.state === "Accepted" && this.ack === "Awaiting") ||
       this.state === "Completed"; // 2xx resend, or Timer G
     if (!ok || !this.last) return;

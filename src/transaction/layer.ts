@@ -35,6 +35,7 @@ export class TransactionLayer implements TxContext {
   readonly t1: number;
   readonly t2: number;
   readonly t4: number;
+  readonly tryingDelay: number;
   readonly timers: Timers;
   readonly sender: MessageSender;
   readonly user: TransactionUser;
@@ -61,6 +62,7 @@ export class TransactionLayer implements TxContext {
     this.t1 = opts.t1;
     this.t2 = opts.t2;
     this.t4 = opts.t4;
+    this.tryingDelay = opts.tryingDelay ?? 0;
     this.timers = opts.timers;
     this.sender = opts.sender;
     this.user = opts.user;

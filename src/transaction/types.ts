@@ -38,6 +38,11 @@ export interface TransactionLayerOptions extends TimerConfig {
   sender: MessageSender;
   user: TransactionUser;
   /**
+   * §17.2.1: send 100 Trying only if the TU has not answered within this many ms (RFC 3261
+   * allows skipping it when the TU answers within 200 ms). 0, the default, sends it at once.
+   */
+  tryingDelay?: number;
+  /**
    * Where `tandem_transactions_active{kind}` and `tandem_sip_retransmissions_total{method}`
    * go; the process-wide registry when omitted. Tests pass their own.
    */

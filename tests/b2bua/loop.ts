@@ -74,11 +74,15 @@ export function rule(routes: RouteConfig[], name = "all"): RuleConfig {
 }
 
 let seed = 1;
+/** mulberry32: a seeded PRNG with a full 2^32 period, so tags never repeat in long runs. */
 function seededRandom(): () => number {
-  let s = seed++ * 7919;
+  let a = (seed++ * 0x9e3779b9) >>> 0;
   return () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

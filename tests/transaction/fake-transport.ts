@@ -123,7 +123,7 @@ export class RecordingHandler implements ClientHandler {
 }
 
 /** A layer with T1 500, T2 4000, T4 5000 on ManualTimers, a fake transport and a recording TU. */
-export function setup(opts: { raw?: boolean } = {}) {
+export function setup(opts: { raw?: boolean; tryingDelay?: number } = {}) {
   const clock = new ManualClock();
   const timers = new ManualTimers(clock);
   const sender = new FakeTransport(clock, opts.raw);
@@ -147,6 +147,7 @@ export function setup(opts: { raw?: boolean } = {}) {
     sender,
     user,
     metrics,
+    tryingDelay: opts.tryingDelay,
   });
   return { clock, timers, sender, user, layer, metrics };
 }
