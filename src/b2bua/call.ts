@@ -86,6 +86,8 @@ export interface Call {
   };
   /** Whether this call anchors media on a relay (the route's `media`). */
   media?: boolean;
+  /** Whether any attempt of this call anchored media (its relay session must be released). */
+  mediaUsed?: boolean;
   /** Relay operations of this call, chained so relayed messages keep their order. */
   mediaChain?: Promise<void>;
   /** re-INVITE in progress on either side (for glare, 491). */

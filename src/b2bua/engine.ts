@@ -434,6 +434,7 @@ export class B2bua implements TransactionUser {
     this.legs.set(dialogKey(callId, fromTag), { call, side: "b", attempt });
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
+    if (call.media) call.mediaUsed = true;
     this.withMedia(call, "offer", "caller", invite.body, (body) => {
       if (call.b !== attempt || attempt.state !== "Calling") return;
       invite.body = body;
@@ -1090,7 +1091,9 @@ export class B2bua implements TransactionUser {
     call.record.endReason ??= why;
     for (const at of call.attempts) at.record.endAt ??= now;
     for (const k of Object.keys(call.timers) as (keyof Call["timers"])[]) this.clearTimer(call, k);
-    if (call.media) {
+    if (call.mediaUsed) {
+      // Any attempt that went through the relay has a session there, even if a later route
+      // (failover) does not anchor media.
       try {
         this.svc.media?.end(call);
       } catch (err) {
