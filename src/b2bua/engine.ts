@@ -173,6 +173,10 @@ export class B2bua implements TransactionUser {
   onRequest(req: SipRequest, tx: ServerTransaction | undefined, source: Endpoint): void {
     try {
       if (!tx) return this.onAck(req);
+      // §8.2.2.1: a Request-URI scheme we do not understand gets 416, whatever the method.
+      if (!isSupportedScheme(req.ruri)) {
+        return tx.respond(createResponse(req, 416, undefined, this.tag()));
+      }
       if (req.to.tag !== undefined) return this.inDialog(req, tx, source);
       switch (req.method) {
         case "INVITE":

@@ -327,3 +327,21 @@ Deno.test("Load shedding: beyond max calls a new INVITE gets 503 with Retry-Afte
   assert.equal(r.get("retry-after"), "5");
   assert.ok(!(r instanceof SipRequest));
 });
+
+Deno.test("§8.2.2.1: a request with an unsupported Request-URI scheme gets 416, any method", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(
+    `OPTIONS nobodyknowsthisscheme:totallyopaquecontent SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK-unkscm
+Max-Forwards: 70
+From: <sip:a@10.0.0.1>;tag=1
+To: <sip:b@10.0.0.9>
+Call-ID: unkscm-1
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+`,
+    CALLER,
+  );
+  loop.expect(res(416, "OPTIONS"), "416 for an unknown scheme");
+});
