@@ -1058,12 +1058,11 @@ export class B2bua implements TransactionUser {
   private scheduleKeepalive(call: Call, interval: number): void {
     call.timers.keepalive = this.opts.timers.set(interval, () => {
       if (call.state !== "Confirmed") return;
-      const method = call.b?.route.keepalive?.method ?? "OPTIONS";
       let pending = 2;
       const probe = (side: "a" | "b") => {
         const t = this.dialogOf(call, side);
         if (!t) return;
-        const req = t.dialog.createRequest(method === "INVITE" ? "OPTIONS" : method);
+        const req = t.dialog.createRequest("OPTIONS");
         req.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
         const dead = (why: string) => {
           this.log.info("keepalive-dead", { call: call.id, side, why });

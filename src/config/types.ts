@@ -102,7 +102,9 @@ export interface RouteConfig {
   auth?: { username: string; password: string };
   headers: HeaderPolicy;
   /** In-dialog keep-alive: every `interval` ms send `method`; undefined = off. */
-  keepalive?: { method: "OPTIONS" | "INVITE"; interval: number };
+  /** In-dialog OPTIONS every `interval` ms to both legs (re-INVITE probes are not offered: they
+   * would need a fresh SDP offer per probe). */
+  keepalive?: { method: "OPTIONS"; interval: number };
   media: "none" | "rtpengine" | "rtpproxy";
 }
 

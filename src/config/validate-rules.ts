@@ -210,7 +210,7 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
     if (k) {
       const method = k.method === undefined
         ? "OPTIONS"
-        : r.oneOf(k.method, [...p, "method"], ["OPTIONS", "INVITE"] as const);
+        : r.oneOf(k.method, [...p, "method"], ["OPTIONS"] as const);
       const interval = k.interval === undefined
         ? r.fail([...p, "interval"], "a duration", undefined)
         : r.duration(k.interval, [...p, "interval"], 0);

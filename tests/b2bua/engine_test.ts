@@ -345,3 +345,25 @@ Content-Length: 0
   );
   loop.expect(res(416, "OPTIONS"), "416 for an unknown scheme");
 });
+
+Deno.test("Dead-call detection: keep-alive OPTIONS to both legs; a leg that stops answering ends the call", () => {
+  const loop = new Loop(
+    config([
+      rule([route("10.0.0.2", 5090, { keepalive: { method: "OPTIONS", interval: 30_000 } })]),
+    ]),
+  );
+  const { ok } = establish(loop);
+  loop.timers.advance(30_000);
+  const probes = loop.take().filter(req("OPTIONS"));
+  assert.deepEqual(probes.map((p) => p.dest.port).sort(), [5070, 5090], "one probe per leg");
+  const toCaller = probes.find((p) => p.dest.port === 5070)!.msg as SipRequest;
+  assert.equal(toCaller.to.tag, "caller-tag-1", "in the caller's dialog");
+  assert.equal(toCaller.from.tag, ok.to.tag);
+  // The caller answers, the callee is gone: Timer F ends its probe and the call.
+  loop.inject(answer(toCaller, 200, "x"), CALLER);
+  loop.timers.advance(32_000);
+  const byes = loop.take().filter(req("BYE"));
+  assert.equal(byes.length, 2, "BYE both legs");
+  assert.ok((byes[0].msg as SipRequest).get("reason")?.includes("Keep-alive"));
+  assert.equal(loop.b2bua.calls.size, 0);
+});
