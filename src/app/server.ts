@@ -28,6 +28,9 @@ const mParseDropped = metrics.counter(
   "Malformed messages dropped because they could not be answered.",
 );
 
+/** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
+export const OVERLOAD_LAG_MS = 60;
+
 /** Options for {@link SipServer}. */
 export interface SipServerOptions {
   config: Config;
@@ -54,6 +57,9 @@ export class SipServer {
     const random = cryptoRandom();
     this.b2bua = new B2bua({
       config: () => this.cfg,
+      // The timer wheel ticks every 10 ms; a smoothed lateness above this means the event loop
+      // is saturated and new calls would only slow down the ones already up.
+      overloaded: () => this.timers.lagMs > OVERLOAD_LAG_MS,
       net: {
         localFor: (d) => this.transport.localFor(d),
         isLocal: (h, p) => this.transport.isLocal(h, p),

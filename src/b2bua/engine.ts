@@ -102,6 +102,8 @@ export interface B2buaServices {
 
 export interface B2buaOptions {
   config: () => Config;
+  /** True while the process is saturated: new INVITEs are then refused 503 (load shedding). */
+  overloaded?: () => boolean;
   net: Network;
   clock: Clock;
   timers: Timers;
@@ -243,7 +245,9 @@ export class B2bua implements TransactionUser {
     if (!isSupportedScheme(req.ruri)) {
       return tx.respond(createResponse(req, 416, undefined, this.tag()));
     }
-    if (this.draining || this.calls.size >= cfg.limits.maxCalls) {
+    if (this.draining || this.calls.size >= cfg.limits.maxCalls || this.opts.overloaded?.()) {
+      // Refusing a new call costs one response; accepting it past capacity would turn into
+      // retransmissions on every call already up.
       const r = createResponse(req, 503, this.draining ? "Draining" : "Overloaded", this.tag());
       r.add("Retry-After", String(cfg.limits.retryAfter));
       mCalls.inc({ outcome: "shed" });

@@ -54,8 +54,18 @@ export class WheelTimers implements Timers {
     this.interval = setInterval(() => this.advance(), this.resolutionMs);
   }
 
+  /**
+   * Smoothed lateness of the ticks (ms): how far behind real time the event loop runs. Rises
+   * when the process is saturated, which is the moment to shed new work.
+   */
+  lagMs = 0;
+
   private advance(): void {
-    const target = Math.floor((performance.now() - this.origin) / this.resolutionMs);
+    const now = performance.now();
+    const target = Math.floor((now - this.origin) / this.resolutionMs);
+    // The interval should fire once per tick; extra elapsed ticks are lateness.
+    const late = Math.max(0, (target - this.cursor - 1) * this.resolutionMs);
+    this.lagMs = this.lagMs * 0.8 + late * 0.2;
     while (this.cursor < target) {
       this.cursor++;
       this.sweep(this.slots[this.cursor & this.mask]);

@@ -367,3 +367,14 @@ Deno.test("Dead-call detection: keep-alive OPTIONS to both legs; a leg that stop
   assert.ok((byes[0].msg as SipRequest).get("reason")?.includes("Keep-alive"));
   assert.equal(loop.b2bua.calls.size, 0);
 });
+
+Deno.test("Load shedding: while the process reports overload, new INVITEs get 503 with Retry-After", () => {
+  let overloaded = true;
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {}, () => overloaded);
+  loop.inject(callerInvite("a", "", 1), CALLER);
+  const r = loop.expect(res(503), "503 while overloaded").msg;
+  assert.equal(r.get("retry-after"), "5");
+  overloaded = false;
+  loop.inject(callerInvite("a", "", 2), CALLER);
+  loop.expect(req("INVITE", 5090), "accepted again");
+});

@@ -94,7 +94,7 @@ export class Loop {
   readonly txl: TransactionLayer;
   private cursor = 0;
 
-  constructor(public cfg: Config, services: B2buaServices = {}) {
+  constructor(public cfg: Config, services: B2buaServices = {}, overloaded?: () => boolean) {
     const random = seededRandom();
     const wire = (m: SipMessage): SipMessage => parseMessage(serialize(m));
     const net = {
@@ -109,6 +109,7 @@ export class Loop {
     };
     this.b2bua = new B2bua({
       config: () => this.cfg,
+      overloaded,
       net,
       clock: this.timers.manual,
       timers: this.timers,
