@@ -66,6 +66,20 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
   }
 }
 
+/** Identity and addressing of both legs (the last attempt's outgoing leg), for CDRs and RADIUS. */
+function legsOf(rec: CallRecord, id: string) {
+  const last = rec.attempts[rec.attempts.length - 1];
+  return {
+    id,
+    callIdIn: rec.callerCallId,
+    callIdOut: last?.callId,
+    in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
+    out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
+    source: rec.source.replace(/^(udp|tcp):/, ""),
+    destination: last?.target.replace(/^(udp|tcp):/, ""),
+  };
+}
+
 /** The CDR of an ended call (last attempt's outgoing leg). */
 export function cdrOf(rec: CallRecord, call: Call, cdrId: string): CdrRecord {
   const last = rec.attempts[rec.attempts.length - 1];
@@ -82,13 +96,7 @@ export function cdrOf(rec: CallRecord, call: Call, cdrId: string): CdrRecord {
       : sipToQ850(finalCode);
   }
   return withDurations({
-    id: cdrId,
-    callIdIn: rec.callerCallId,
-    callIdOut: last?.callId,
-    in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
-    out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
-    source: rec.source.replace(/^(udp|tcp):/, ""),
-    destination: last?.target.replace(/^(udp|tcp):/, ""),
+    ...legsOf(rec, cdrId),
     rule: rec.rule,
     route: last?.route,
     attempt: rec.attempts.length,
@@ -164,20 +172,11 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
   if (radius && rc) {
     const client = radius;
     const ctx = () => ({ gatewayId: rc.gatewayId, nasIp: rc.nasIp, now: Date.now() });
-    const acctCall = (rec: CallRecord, call: Call) => {
-      const last = rec.attempts[rec.attempts.length - 1];
-      return {
-        id: idOf(call),
-        callIdIn: rec.callerCallId,
-        callIdOut: last?.callId,
-        in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
-        out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
-        source: rec.source.replace(/^(udp|tcp):/, ""),
-        destination: last?.target.replace(/^(udp|tcp):/, ""),
-        setupAt: rec.inviteAt,
-        connectAt: rec.answerAt,
-      };
-    };
+    const acctCall = (rec: CallRecord, call: Call) => ({
+      ...legsOf(rec, idOf(call)),
+      setupAt: rec.inviteAt,
+      connectAt: rec.answerAt,
+    });
     const send = (attrs: Parameters<RadiusClient["accounting"]>[0]) =>
       client.accounting(attrs).catch((err) => log.warn("radius-accounting-failed", { err }));
     const interims = new WeakMap<Call, ReturnType<typeof setInterval>>();

@@ -3,6 +3,7 @@
 // with that leg's tags and CSeq, answers are relayed back, and the call timers and failover run
 // on the injected clock.
 
+import type { DigestAnswerInput } from "../aaa/mod.ts";
 import { applyUserRewrite, matchRule } from "../config/mod.ts";
 import type { Config, RouteConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
@@ -53,15 +54,7 @@ export interface Transactions {
 }
 
 /** Answer to a challenge from upstream (RFC 3261 §22.2), supplied by the aaa layer. */
-export type DigestResponder = (args: {
-  method: string;
-  uri: string;
-  username: string;
-  password: string;
-  challenge: string;
-  cnonce: string;
-  nc: number;
-}) => string;
+export type DigestResponder = (args: DigestAnswerInput) => string;
 
 /** Outcome of authorizing an incoming call (RADIUS), supplied by the aaa layer. */
 export interface Authorization {
