@@ -29,7 +29,7 @@ const mParseDropped = metrics.counter(
 );
 
 /** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
-export const OVERLOAD_LAG_MS = 60;
+export const OVERLOAD_LAG_MS = 80;
 
 /** Options for {@link SipServer}. */
 export interface SipServerOptions {

@@ -65,7 +65,9 @@ export class WheelTimers implements Timers {
     const target = Math.floor((now - this.origin) / this.resolutionMs);
     // The interval should fire once per tick; extra elapsed ticks are lateness.
     const late = Math.max(0, (target - this.cursor - 1) * this.resolutionMs);
-    this.lagMs = this.lagMs * 0.8 + late * 0.2;
+    // A slow average (about 20 ticks): one garbage-collection pause is not overload, a loop
+    // that stays behind is.
+    this.lagMs = this.lagMs * 0.95 + late * 0.05;
     while (this.cursor < target) {
       this.cursor++;
       this.sweep(this.slots[this.cursor & this.mask]);

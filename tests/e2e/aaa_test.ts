@@ -33,7 +33,7 @@ async function withBed(
   cfg: Omit<ConfigOptions, "radius">,
   fr: RadiusServerHandle | { authPort: number; acctPort: number },
   fn: (p: BedPlan, t: TandemProcess) => Promise<void>,
-  binary = false,
+  binary = binaryAvailable(),
 ): Promise<void> {
   const p = await plan();
   const radius = { authPort: fr.authPort, acctPort: fr.acctPort };

@@ -29,7 +29,7 @@ Deno.test({
     });
     let t: TandemProcess | undefined;
     try {
-      t = await startTandem({ config });
+      t = await startTandem({ config, binary: binaryAvailable() });
       const uas = runSipp([
         ...scenario("uas"),
         "-i",
@@ -81,7 +81,7 @@ Deno.test({
       );
 
       // Restart on the same journal: the sinks resume from their cursors.
-      t = await startTandem({ config });
+      t = await startTandem({ config, binary: binaryAvailable() });
       const cdrs = await waitFor(
         async () => {
           const c = await readCdrs(p);
