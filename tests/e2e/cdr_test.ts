@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { startFreeRadius } from "../aaa/freeradius.ts";
 import { configText, detail, plan, readCdrs, scenario, uacLog } from "./aaa/bed.ts";
 import {
+  binaryAvailable,
   freeUdpPort,
   runSipp,
   sleep,
