@@ -36,22 +36,36 @@ const CANONICAL: Record<string, string> = {
   "p-preferred-identity": "P-Preferred-Identity",
 };
 
+// Header names repeat across every message, so both mappings are memoized (bounded, so that a
+// peer sending random names cannot grow them without limit).
+const MEMO_LIMIT = 2048;
+const keyMemo = new Map<string, string>();
+const nameMemo = new Map<string, string>();
+
 /** Lowercase long form of a header name as received ("v" → "via", "Call-Id" → "call-id"). */
 export function headerKey(name: string): string {
+  const hit = keyMemo.get(name);
+  if (hit !== undefined) return hit;
   const l = name.toLowerCase();
-  return l.length === 1 ? (COMPACT[l] ?? l) : l;
+  const key = l.length === 1 ? (COMPACT[l] ?? l) : l;
+  if (keyMemo.size < MEMO_LIMIT) keyMemo.set(name, key);
+  return key;
 }
 
 /** Canonical output spelling of a header key ("call-id" → "Call-ID", "x-foo" → "X-Foo"). */
 export function canonicalName(key: string): string {
-  const c = CANONICAL[key];
-  if (c) return c;
-  let out = "";
-  let up = true;
-  for (const ch of key) {
-    out += up ? ch.toUpperCase() : ch;
-    up = ch === "-";
+  const hit = nameMemo.get(key);
+  if (hit !== undefined) return hit;
+  let out = CANONICAL[key];
+  if (!out) {
+    out = "";
+    let up = true;
+    for (const ch of key) {
+      out += up ? ch.toUpperCase() : ch;
+      up = ch === "-";
+    }
   }
+  if (nameMemo.size < MEMO_LIMIT) nameMemo.set(key, out);
   return out;
 }
 

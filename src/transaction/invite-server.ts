@@ -72,6 +72,9 @@ export class InviteServer extends ServerBase {
     if (this.state !== "Accepted" || this.ack === "Received") return;
     this.ack = "Received";
     this.stopRetransmit();
+    // Until Timer L the transaction only absorbs INVITE retransmissions (RFC 6026 §8.7): the
+    // 2xx, kept for resending, is not needed any more.
+    this.last = undefined;
   }
 
   receiveRequest(_req: SipRequest): void {
