@@ -23,6 +23,7 @@ import {
   type CdrRecord,
   type EndReason,
   FileSink,
+  type MediaStats,
   WebhookSink,
   withDurations,
 } from "../cdr/mod.ts";
@@ -30,6 +31,7 @@ import type { Config } from "../config/types.ts";
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Logger } from "../util/log.ts";
+import type { SessionStats } from "../media/mod.ts";
 import { createMediaHooks } from "./media.ts";
 
 /** The services and how to shut them down. */
@@ -64,6 +66,21 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
     default:
       return "error";
   }
+}
+
+/** Relay counters in CDR form: "in" is what the caller sent, "out" what the callee sent. */
+export function mediaStatsOf(stats: SessionStats): MediaStats {
+  let packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0;
+  for (const l of stats.legs) {
+    if (l.side === "caller") {
+      packetsIn += l.packets;
+      bytesIn += l.bytes;
+    } else {
+      packetsOut += l.packets;
+      bytesOut += l.bytes;
+    }
+  }
+  return { packetsIn, bytesIn, packetsOut, bytesOut };
 }
 
 /** Identity and addressing of both legs (the last attempt's outgoing leg), for CDRs and RADIUS. */
@@ -157,10 +174,23 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       // that follows gets the CDR (and the RADIUS Stop). A 403 is recorded.
       if (rec.endReason === "auth-challenge") return;
       const cdr = cdrOf(rec, call, idOf(call));
-      // "every" fsync policy: the journal makes each record durable before acknowledging it.
-      if (c.fsync === "every") {
-        journal.appendDurable(cdr).catch((err) => log.error("cdr-append-failed", { err }));
-      } else journal.append(cdr);
+      const write = (r: CdrRecord) => {
+        // "every" fsync policy: the journal makes each record durable before acknowledging it.
+        if (c.fsync === "every") {
+          journal.appendDurable(r).catch((err) => log.error("cdr-append-failed", { err }));
+        } else journal.append(r);
+      };
+      if (!media || !call.mediaUsed) return write(cdr);
+      // The relay's counters arrive with its delete; wait for them a little (never for long:
+      // the CDR must not wait on a relay that does not answer).
+      let done = false;
+      const once = (stats?: SessionStats) => {
+        if (done) return;
+        done = true;
+        write(stats ? { ...cdr, media: mediaStatsOf(stats) } : cdr);
+      };
+      setTimeout(() => once(), 1000);
+      media.stats(call).then(once, () => once());
     };
     closers.push(async () => {
       await journal.flush();

@@ -135,6 +135,10 @@ const PASS_IN_DIALOG = new Set([
 const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
 const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
 const mSetups = metrics.counter("tandem_call_attempts_total", "Outgoing call attempts.");
+const mSetupRate = metrics.gauge(
+  "tandem_call_setups_per_second",
+  "New calls per second, averaged since the previous scrape.",
+);
 
 /** The B2BUA engine. Attach the transaction layer before traffic flows. */
 export class B2bua implements TransactionUser {
@@ -145,12 +149,22 @@ export class B2bua implements TransactionUser {
   private txl!: Transactions;
   private log: Logger;
   draining = false;
+  /** INVITEs that became calls since start (for the setup-rate gauge). */
+  private newCalls = 0;
   private svc: B2buaServices;
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
     this.svc = opts.services ?? {};
-    metrics.onCollect(() => mActive.set(this.calls.size));
+    let lastCount = 0;
+    let lastAt = opts.clock.now();
+    metrics.onCollect(() => {
+      mActive.set(this.calls.size);
+      const now = this.opts.clock.now();
+      if (now > lastAt) mSetupRate.set(((this.newCalls - lastCount) * 1000) / (now - lastAt));
+      lastCount = this.newCalls;
+      lastAt = now;
+    });
   }
 
   /** Connect the transaction layer (it is created with this engine as its user). */
@@ -288,6 +302,7 @@ export class B2bua implements TransactionUser {
     };
     call.record.id = call.id;
     this.calls.set(call.id, call);
+    this.newCalls++;
     this.legs.set(dialogKey(req.callId, localTag), { call, side: "a" });
     tx.onCancel = (cancel) => this.onCallerCancel(call, cancel);
     tx.onNoAck = () => this.onCallerNoAck(call);

@@ -747,6 +747,15 @@ Deno.test({
       assert.equal(cdr.finalCode, 200);
       assert.equal(cdr.endReason, "bye");
       assert.ok(cdr.billableMs >= 1000, `billable ${cdr.billableMs} ms: ${JSON.stringify(cdr)}`);
+      // The relay's counters, read when the session was deleted, are in the CDR.
+      assert.ok(
+        cdr.media?.packetsIn > 25,
+        `caller packets in the CDR: ${JSON.stringify(cdr.media)}`,
+      );
+      assert.ok(
+        cdr.media?.packetsOut > 25,
+        `callee packets in the CDR: ${JSON.stringify(cdr.media)}`,
+      );
       await Deno.remove(root, { recursive: true });
     } catch (e) {
       const logs = await bed.tandem.logs();
