@@ -1,0 +1,123 @@
+// The CDR a call produces (fields, Q.850 cause, end reason) and the control API's view of a call,
+// from real calls through the engine on the in-memory loop.
+
+import assert from "node:assert/strict";
+import { summarize } from "../../src/app/control.ts";
+import { cdrOf, endReasonOf, mediaStatsOf } from "../../src/app/services.ts";
+import type { Call, CallRecord } from "../../src/b2bua/mod.ts";
+import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
+import {
+  answer,
+  CALLER,
+  callerInDialog,
+  callerInvite,
+  config,
+  Loop,
+  req,
+  res,
+  route,
+  rule,
+} from "../b2bua/loop.ts";
+
+const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
+
+function recording(loop: Loop) {
+  const ended: { rec: CallRecord; call: Call }[] = [];
+  loop.b2bua.setServices({ onCallEnded: (rec, call) => ended.push({ rec, call }) });
+  return ended;
+}
+
+Deno.test("CDR of an answered call ended by the caller's BYE: times, durations, Q.850 16", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)], "carrier")]));
+  const ended = recording(loop);
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.timers.advance(100);
+  loop.inject(answer(inv, 180, "ct"), CALLEE);
+  loop.timers.advance(900);
+  loop.inject(answer(inv, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>", body: "v=0\n" }), CALLEE);
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  const live = [...loop.b2bua.calls.values()][0];
+  const s = summarize(live, loop.timers.manual.wallNow());
+  assert.equal(s.state, "answered");
+  assert.equal(s.route, "10.0.0.2:5090");
+  assert.equal(s.caller.callId, "caller-call-1@10.0.0.1");
+  assert.equal(s.callee?.callId, inv.callId);
+  loop.timers.advance(5000);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  const { rec, call } = ended[0];
+  const cdr = cdrOf(rec, call, "cdr-1");
+  assert.equal(cdr.id, "cdr-1");
+  assert.equal(cdr.callIdIn, "caller-call-1@10.0.0.1");
+  assert.equal(cdr.callIdOut, inv.callId);
+  assert.equal(cdr.rule, "carrier");
+  assert.equal(cdr.attempt, 1);
+  assert.equal(cdr.progressAt! - cdr.setupAt, 100);
+  assert.equal(cdr.connectAt! - cdr.setupAt, 1000);
+  assert.equal(cdr.billableMs, 5000);
+  assert.equal(cdr.durationMs, 6000);
+  assert.equal(cdr.finalCode, 200);
+  assert.equal(cdr.q850, 16);
+  assert.equal(cdr.endedBy, "caller");
+  assert.equal(cdr.endReason, "bye");
+  assert.equal(cdr.source, "10.0.0.1:5070");
+});
+
+Deno.test("CDR of a busy call: never connected, Q.850 17 from the 486, ended by the callee", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const ended = recording(loop);
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 486, "ct"), CALLEE);
+  const cdr = cdrOf(ended[0].rec, ended[0].call, "x");
+  assert.equal(cdr.finalCode, 486);
+  assert.equal(cdr.q850, 17);
+  assert.equal(cdr.billableMs, 0);
+  assert.equal(cdr.connectAt, undefined);
+  assert.equal(cdr.endedBy, "callee");
+  assert.equal(cdr.endReason, "rejected");
+});
+
+Deno.test("CDR cause from a Reason header wins over the SIP code (RFC 3326)", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const ended = recording(loop);
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>" }), CALLEE);
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  loop.inject(
+    callerInDialog(
+      "BYE",
+      ok.get("to")!,
+      2,
+      1,
+      'Reason: Q.850;cause=31;text="Normal, unspecified"\n',
+    ),
+    CALLER,
+  );
+  assert.equal(cdrOf(ended[0].rec, ended[0].call, "x").q850, 31);
+});
+
+Deno.test("endReasonOf maps engine reasons onto the CDR vocabulary; credit when RADIUS set the limit", () => {
+  const rec = (endReason: string) => ({ endReason } as CallRecord);
+  assert.equal(endReasonOf(rec("no-answer"), false), "timeout:no-answer");
+  assert.equal(endReasonOf(rec("no-progress"), false), "timeout:no-progress");
+  assert.equal(endReasonOf(rec("max-duration"), false), "max-duration");
+  assert.equal(endReasonOf(rec("max-duration"), true), "credit");
+  assert.equal(endReasonOf(rec("keepalive"), false), "timeout:media");
+  assert.equal(endReasonOf(rec("drop"), false), "drop");
+  assert.equal(endReasonOf(rec("auth-reject"), false), "rejected");
+  assert.equal(endReasonOf(rec("something-else"), false), "error");
+});
+
+Deno.test("mediaStatsOf: caller leg counts as in, callee leg as out", () => {
+  const m = mediaStatsOf({
+    relay: "r",
+    legs: [
+      { side: "caller", tag: "a", packets: 10, bytes: 1720 },
+      { side: "callee", tag: "b", packets: 7, bytes: 1204 },
+    ],
+  });
+  assert.deepEqual(m, { packetsIn: 10, bytesIn: 1720, packetsOut: 7, bytesOut: 1204 });
+});
