@@ -3,7 +3,7 @@
 
 import { serialize, type SipRequest, type SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
-import type { TimerHandle } from "../util/clock.ts";
+import { TimerSlots } from "./timer-slots.ts";
 import type { TxContext } from "./context.ts";
 import type {
   ClientHandler,
@@ -17,31 +17,26 @@ import type {
  * and one lifetime timer (B, D, F, K, M) armed; the two callbacks are allocated once per
  * transaction and dispatch on the current state, which tells which timer it was.
  */
-export abstract class ClientBase implements ClientTransaction {
+export abstract class ClientBase extends TimerSlots implements ClientTransaction {
   abstract readonly state: ClientInviteState | ClientNonInviteState;
   readonly branch: string;
   /** §17.1.3 key in the layer's client map. */
   readonly key: string;
   /** dest.protocol is a stream: no retransmissions, zero-length wait timers (§17.1.1.2). */
   protected readonly reliable: boolean;
-  protected retransmitTimer: TimerHandle | undefined;
-  protected lifetimeTimer: TimerHandle | undefined;
-  /** Current retransmission interval (Timer A or E). */
-  protected interval = 0;
   /** Serialized request, made on the first retransmission when the sender has sendRaw. */
   private raw: Uint8Array | undefined;
 
-  protected readonly onRetransmitTimer = (): void => this.retransmitFired();
-  protected readonly onLifetimeTimer = (): void => this.lifetimeFired();
   protected readonly onSendFailed = (err: Error): void => this.transportError(err);
 
   constructor(
-    protected readonly ctx: TxContext,
+    ctx: TxContext,
     readonly request: SipRequest,
     readonly dest: Endpoint,
     protected readonly handler: ClientHandler,
     key: string,
   ) {
+    super(ctx);
     this.branch = request.topVia!.branch!;
     this.key = key;
     this.reliable = dest.protocol === "tcp";
@@ -51,8 +46,6 @@ export abstract class ClientBase implements ClientTransaction {
   abstract start(): void;
   /** A response matched this transaction (§17.1.3). */
   abstract receive(res: SipResponse): void;
-  protected abstract retransmitFired(): void;
-  protected abstract lifetimeFired(): void;
   protected abstract enterTerminated(): void;
 
   cancel(_reason?: string): void {}
@@ -79,25 +72,6 @@ export abstract class ClientBase implements ClientTransaction {
   /** Bytes of a message other than the request (the INVITE client's ACK overrides this). */
   protected rawOther(msg: SipRequest): Uint8Array {
     return serialize(msg);
-  }
-
-  /** Arm the retransmission timer for `ms` (only over unreliable transports). */
-  protected armRetransmit(ms: number): void {
-    this.interval = ms;
-    this.retransmitTimer = this.ctx.timers.set(ms, this.onRetransmitTimer);
-  }
-
-  /** Replace the lifetime timer. */
-  protected armLifetime(ms: number): void {
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = this.ctx.timers.set(ms, this.onLifetimeTimer);
-  }
-
-  protected stopTimers(): void {
-    this.retransmitTimer?.cancel();
-    this.retransmitTimer = undefined;
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = undefined;
   }
 
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */

@@ -3,7 +3,7 @@
 
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
-import type { TimerHandle } from "../util/clock.ts";
+import { TimerSlots } from "./timer-slots.ts";
 import type { TxContext } from "./context.ts";
 import type { ServerInviteState, ServerNonInviteState, ServerTransaction } from "./types.ts";
 
@@ -12,26 +12,21 @@ import type { ServerInviteState, ServerNonInviteState, ServerTransaction } from 
  * one lifetime timer (H, I, J, L) are armed; their callbacks are made once per transaction and
  * dispatch on the state.
  */
-export abstract class ServerBase implements ServerTransaction {
+export abstract class ServerBase extends TimerSlots implements ServerTransaction {
   abstract readonly state: ServerInviteState | ServerNonInviteState;
   /** Responses go back over a stream: no retransmissions, zero-length wait timers. */
   protected readonly reliable: boolean;
   /** The last response sent: resent when the request is retransmitted. */
   protected last: SipResponse | undefined;
-  protected retransmitTimer: TimerHandle | undefined;
-  protected lifetimeTimer: TimerHandle | undefined;
-  protected interval = 0;
 
   onCancel?: (cancel: SipRequest) => void;
   onNoAck?: () => void;
   onTransportError?: (err: Error) => void;
 
-  protected readonly onRetransmitTimer = (): void => this.retransmitFired();
-  protected readonly onLifetimeTimer = (): void => this.lifetimeFired();
   protected readonly onSendFailed = (err: Error): void => this.transportError(err);
 
   constructor(
-    protected readonly ctx: TxContext,
+    ctx: TxContext,
     readonly request: SipRequest,
     readonly source: Endpoint,
     /** §17.2.3 key in the layer's server map. */
@@ -39,14 +34,13 @@ export abstract class ServerBase implements ServerTransaction {
     /** §8.2.2.2 merged-request key when this transaction is indexed for it. */
     readonly mergeKey: string | undefined,
   ) {
+    super(ctx);
     this.reliable = source.protocol === "tcp";
   }
 
   abstract respond(res: SipResponse): void;
   /** The request was retransmitted (matched this transaction, §17.2.3). */
   abstract receiveRequest(req: SipRequest): void;
-  protected abstract retransmitFired(): void;
-  protected abstract lifetimeFired(): void;
   protected abstract enterTerminated(): void;
 
   acked(): void {}
@@ -59,27 +53,6 @@ export abstract class ServerBase implements ServerTransaction {
   protected send(res: SipResponse, retransmission: boolean): void {
     if (retransmission) this.ctx.retransmitted(this.request.method);
     this.ctx.sender.sendResponse(res, this.source, this.onSendFailed);
-  }
-
-  protected armRetransmit(ms: number): void {
-    this.interval = ms;
-    this.retransmitTimer = this.ctx.timers.set(ms, this.onRetransmitTimer);
-  }
-
-  protected armLifetime(ms: number): void {
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = this.ctx.timers.set(ms, this.onLifetimeTimer);
-  }
-
-  protected stopRetransmit(): void {
-    this.retransmitTimer?.cancel();
-    this.retransmitTimer = undefined;
-  }
-
-  protected stopTimers(): void {
-    this.stopRetransmit();
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = undefined;
   }
 
   /** §17.2.4: tell the TU, then the transaction is over. */
