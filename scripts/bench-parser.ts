@@ -1,18 +1,23 @@
 // Parser/serializer throughput (RFC 3261 §7 messages): parses and re-serializes a typical
 // INVITE and a 200 OK N times each and prints ops/s. Usage:
 //   deno run -A scripts/bench-parser.ts [N]     (default N = 200000)
+//   bun scripts/bench-parser.ts [N]
 // The messages are tests/testdata/sip/invite.sip and ok200.sip.
 
+import { readFileSync } from "node:fs";
+import process from "node:process";
 import { parseMessage, serialize, type SipMessage } from "../src/sip/mod.ts";
 
-const n = Number(Deno.args[0] ?? 200_000);
+const arg = process.argv[2];
+const n = Number(arg ?? 200_000);
 if (!Number.isInteger(n) || n <= 0) {
-  throw new Error(`expected a positive count, got ${Deno.args[0]}`);
+  throw new Error(`expected a positive count, got ${arg}`);
 }
 const dir = new URL("../tests/testdata/sip/", import.meta.url);
+const load = (name: string) => new Uint8Array(readFileSync(new URL(name, dir)));
 const cases: [string, Uint8Array][] = [
-  ["INVITE", Deno.readFileSync(new URL("invite.sip", dir))],
-  ["200 OK", Deno.readFileSync(new URL("ok200.sip", dir))],
+  ["INVITE", load("invite.sip")],
+  ["200 OK", load("ok200.sip")],
 ];
 
 /** What a B2BUA reads of every message: the transaction and dialog keys. */

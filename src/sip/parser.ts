@@ -129,6 +129,46 @@ for (
   ]
 ) KNOWN_NAMES.set(k, canonicalName(k));
 
+// The same names, bucketed by length, for recognising a header name straight from the line's
+// characters: no substring, no hashing. Compact forms (one letter) go by their char code.
+const BY_LEN: { key: string; name: string }[][] = [];
+for (const [key, name] of KNOWN_NAMES) (BY_LEN[key.length] ??= []).push({ key, name });
+const COMPACT_KEY: ({ key: string; name: string } | undefined)[] = [];
+for (let c = 97; c <= 122; c++) {
+  const letter = String.fromCharCode(c);
+  const key = headerKey(letter);
+  if (key !== letter) {
+    COMPACT_KEY[c] = COMPACT_KEY[c - 32] = {
+      key,
+      name: KNOWN_NAMES.get(key) ?? canonicalName(key),
+    };
+  }
+}
+
+/** The known header whose name is `text[from, to)` (any case), or undefined. */
+function knownHeader(
+  text: string,
+  from: number,
+  to: number,
+): { key: string; name: string } | undefined {
+  const n = to - from;
+  if (n === 1) return COMPACT_KEY[text.charCodeAt(from)];
+  const bucket = BY_LEN[n];
+  if (bucket === undefined) return undefined;
+  // Token chars only: `| 0x20` lower-cases letters and maps no other token char onto a
+  // lowercase letter or "-".
+  const c0 = text.charCodeAt(from) | 0x20;
+  next: for (let b = 0; b < bucket.length; b++) {
+    const k = bucket[b].key;
+    if (k.charCodeAt(0) !== c0) continue;
+    for (let j = 1; j < n; j++) {
+      if ((text.charCodeAt(from + j) | 0x20) !== k.charCodeAt(j)) continue next;
+    }
+    return bucket[b];
+  }
+  return undefined;
+}
+
 function parseInner(data: Uint8Array, limits: ParseLimits): SipMessage {
   if (data.length > limits.maxSize) {
     throw new SipLimitError("message", `larger than ${limits.maxSize} bytes`, limits.maxSize, 513);
@@ -205,12 +245,18 @@ function parseInner(data: Uint8Array, limits: ParseLimits): SipMessage {
     if (headers.length >= limits.maxHeaders) {
       throw new SipLimitError("message", `more than ${limits.maxHeaders} headers`, start + ls);
     }
+    const value = trimmed(text, i + 1, nl);
+    const known = knownHeader(text, ls, nameEnd);
+    if (known !== undefined) {
+      headers.push({ key: known.key, name: known.name, value });
+      continue;
+    }
     const rawName = text.slice(ls, nameEnd);
     const key = headerKey(rawName);
     // Known and compact names get the canonical long name; unknown ones keep the name as
     // received so they pass through byte for byte.
     const name = KNOWN_NAMES.get(key) ?? (rawName.length === 1 ? canonicalName(key) : rawName);
-    headers.push({ key, name, value: trimmed(text, i + 1, nl) });
+    headers.push({ key, name, value });
   }
 
   const msg = parseStartLine(startLine, headers, start);
