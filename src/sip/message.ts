@@ -91,6 +91,10 @@ export function parseMaxForwards(value: string): number {
   return n;
 }
 
+const parseContact = (v: string) => parseNameAddr(v, "Contact");
+const parseRoute = (v: string) => parseNameAddr(v, "Route");
+const parseRecordRoute = (v: string) => parseNameAddr(v, "Record-Route");
+
 /** Reject CR and LF in header names and values we are asked to write (header injection). */
 function checkValue(name: string, value: string): void {
   if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
@@ -179,9 +183,30 @@ export abstract class SipMessage {
     return v;
   }
 
+  // The parsed values of every line of a list header, split on commas, in order; `skipStar`
+  // drops "*" (Contact). One loop, no intermediate arrays: runs for every message.
+  private parseList<T>(key: string, parse: (v: string) => T, skipStar = false): T[] {
+    const out: T[] = [];
+    const hs = this.headers;
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i];
+      if (h.key !== key) continue;
+      const v = h.value;
+      if (v.indexOf(",") < 0) {
+        const t = v.trim();
+        if (!skipStar || t !== "*") out.push(parse(t));
+      } else {
+        for (const t of splitList(v)) if (!skipStar || t !== "*") out.push(parse(t));
+      }
+    }
+    return out;
+  }
+
   /** Every Via, top first. */
   get vias(): Via[] {
-    return this.cached("via", () => this.getAll("via").map(parseVia));
+    const c = this.cache;
+    if (c !== undefined && c.via !== undefined) return c.via as Via[];
+    return this.cached("via", () => this.parseList("via", parseVia));
   }
   /** The top Via (where responses go, §18.2.2), or undefined when there is none. */
   get topVia(): Via | undefined {
@@ -209,21 +234,15 @@ export abstract class SipMessage {
   }
   /** Contact values (none for "*" or when absent). */
   get contacts(): NameAddr[] {
-    return this.cached(
-      "contact",
-      () => this.getAll("contact").filter((v) => v !== "*").map((v) => parseNameAddr(v, "Contact")),
-    );
+    return this.cached("contact", () => this.parseList("contact", parseContact, true));
   }
   /** Record-Route values, top first. */
   get recordRoutes(): NameAddr[] {
-    return this.cached(
-      "record-route",
-      () => this.getAll("record-route").map((v) => parseNameAddr(v, "Record-Route")),
-    );
+    return this.cached("record-route", () => this.parseList("record-route", parseRecordRoute));
   }
   /** Route values, top first. */
   get routes(): NameAddr[] {
-    return this.cached("route", () => this.getAll("route").map((v) => parseNameAddr(v, "Route")));
+    return this.cached("route", () => this.parseList("route", parseRoute));
   }
   /** Max-Forwards, or undefined when absent; throws {@link SipParseError} when malformed. */
   get maxForwards(): number | undefined {

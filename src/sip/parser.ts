@@ -316,7 +316,7 @@ function isDigits(s: string): boolean {
 /** RFC 3261 §7.1 Request-Line / §7.2 Status-Line: single SPs, no leading or trailing LWS. */
 function parseStartLine(line: string, headers: Header[], offset: number): SipMessage {
   const sp1 = line.indexOf(" ");
-  if (sp1 > 0 && line.slice(0, 4).toUpperCase() === "SIP/") {
+  if (sp1 > 0 && startsWithSip(line, 0)) {
     const version = line.slice(0, sp1);
     let sp2 = line.indexOf(" ", sp1 + 1);
     // Liberal: "SIP/2.0 100" without the SP before an empty reason phrase.
@@ -329,7 +329,7 @@ function parseStartLine(line: string, headers: Header[], offset: number): SipMes
         offset,
       );
     }
-    if (version.toUpperCase() !== "SIP/2.0") {
+    if (version !== "SIP/2.0" && version.toUpperCase() !== "SIP/2.0") {
       throw new SipParseError(
         "status-line",
         `expected SIP/2.0, got ${version.slice(0, 20)}`,
@@ -362,6 +362,7 @@ function parseStartLine(line: string, headers: Header[], offset: number): SipMes
     );
   }
   const req = new SipRequest(method, uri, headers);
+  if (version === "SIP/2.0") return req;
   if (!isSipVersion(version)) {
     throw new SipParseError(
       "request-line",
@@ -375,6 +376,12 @@ function parseStartLine(line: string, headers: Header[], offset: number): SipMes
     throw new SipParseError("request-line", `expected SIP/2.0, got ${version}`, offset, 505, req);
   }
   return req;
+}
+
+/** Whether `s` holds "SIP/" (any case) at `i`. */
+function startsWithSip(s: string, i: number): boolean {
+  return (s.charCodeAt(i) & 0xdf) === 83 && (s.charCodeAt(i + 1) & 0xdf) === 73 &&
+    (s.charCodeAt(i + 2) & 0xdf) === 80 && s.charCodeAt(i + 3) === 47;
 }
 
 // "SIP" "/" 1*DIGIT "." 1*DIGIT, case-insensitive (§7.1).

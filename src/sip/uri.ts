@@ -112,13 +112,18 @@ export function parseUri(text: string, part = "Request-URI"): Uri {
       throw new SipParseError(part, `white space, control, quote or <> inside URI at ${i}`);
     }
   }
+  // Fast path: the lowercase "sip:" almost every URI starts with.
+  if (
+    text.charCodeAt(0) === 115 && text.charCodeAt(1) === 105 && text.charCodeAt(2) === 112 &&
+    text.charCodeAt(3) === 58
+  ) return parseSipUri("sip", text, 4, part);
   const colon = schemeEnd(text);
   if (colon < 0) throw new SipParseError(part, `expected "scheme:" in "${text.slice(0, 40)}"`);
   let scheme = text.slice(0, colon);
   const lower = scheme.toLowerCase();
   if (lower !== scheme) scheme = lower;
+  if (scheme === "sip" || scheme === "sips") return parseSipUri(scheme, text, colon + 1, part);
   const rest = text.slice(colon + 1);
-  if (scheme === "sip" || scheme === "sips") return parseSipUri(scheme, rest, part);
   if (scheme === "tel") {
     const semi = rest.indexOf(";");
     const num = semi < 0 ? rest : rest.slice(0, semi);
@@ -135,66 +140,74 @@ export function parseUri(text: string, part = "Request-URI"): Uri {
   return new Uri(scheme, undefined, "", undefined, new Params(), undefined, undefined, rest);
 }
 
-function parseSipUri(scheme: string, rest: string, part: string): Uri {
+/** The sip/sips URI in `text` after the "scheme:" ending at `from`. */
+function parseSipUri(scheme: string, text: string, from: number, part: string): Uri {
   // No "@" can appear in host, port, parameters or (unescaped) headers, while the user part
   // may hold ";", "?" and "," (RFC 4475 §3.1.1.2 intmeth, §3.1.1.9 semiuri): the last "@"
   // ends the userinfo.
-  const at = rest.lastIndexOf("@");
+  let at = text.lastIndexOf("@");
+  if (at < from) at = -1;
   let user: string | undefined;
   let password: string | undefined;
-  let i = 0;
+  let i = from;
   if (at >= 0) {
-    if (at === 0) throw new SipParseError(part, "empty user part");
-    const pc = rest.indexOf(":");
+    if (at === from) throw new SipParseError(part, "empty user part");
+    const pc = text.indexOf(":", from);
     if (pc >= 0 && pc < at) {
-      user = rest.slice(0, pc);
-      password = rest.slice(pc + 1, at);
+      user = text.slice(from, pc);
+      password = text.slice(pc + 1, at);
       if (!user) throw new SipParseError(part, "empty user part");
-    } else user = rest.slice(0, at);
+    } else user = text.slice(from, at);
     i = at + 1;
   }
-  const len = rest.length;
+  const len = text.length;
   let host: string;
-  if (rest.charCodeAt(i) === 91) {
-    const close = rest.indexOf("]", i);
+  if (text.charCodeAt(i) === 91) {
+    const close = text.indexOf("]", i);
     if (close < 0) throw new SipParseError(part, "unterminated IPv6 reference");
     for (let j = i + 1; j < close; j++) {
-      const c = rest.charCodeAt(j);
+      const c = text.charCodeAt(j);
       const l = c | 0x20;
       if (!((c >= 48 && c <= 58) || (l >= 97 && l <= 102) || c === 46)) {
-        throw new SipParseError(part, `bad IPv6 reference "${rest.slice(i, close + 1)}"`);
+        throw new SipParseError(part, `bad IPv6 reference "${text.slice(i, close + 1)}"`);
       }
     }
     if (close === i + 1) throw new SipParseError(part, "empty IPv6 reference");
-    host = rest.slice(i, close + 1);
+    host = text.slice(i, close + 1);
     i = close + 1;
   } else {
     const hs = i;
-    while (i < len && isHostChar(rest.charCodeAt(i))) i++;
+    while (i < len && isHostChar(text.charCodeAt(i))) i++;
     if (i === hs) {
-      throw new SipParseError(part, `expected a host, got "${rest.slice(hs, hs + 20)}"`);
+      throw new SipParseError(part, `expected a host, got "${text.slice(hs, hs + 20)}"`);
     }
-    host = rest.slice(hs, i);
+    host = text.slice(hs, i);
   }
   let port: number | undefined;
-  if (rest.charCodeAt(i) === 58) {
+  if (text.charCodeAt(i) === 58) {
     const ps = ++i;
-    while (i < len && rest.charCodeAt(i) >= 48 && rest.charCodeAt(i) <= 57) i++;
-    if (i === ps || i - ps > 5) {
-      throw new SipParseError(part, `bad port "${rest.slice(ps, ps + 8)}"`);
+    let v = 0;
+    while (i < len) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
     }
-    port = Number(rest.slice(ps, i));
+    if (i === ps || i - ps > 5) {
+      throw new SipParseError(part, `bad port "${text.slice(ps, ps + 8)}"`);
+    }
+    port = v;
     if (port > 65535) throw new SipParseError(part, `port ${port} above 65535`);
   }
   let headers: string | undefined;
-  const q = rest.indexOf("?", i);
+  const q = i < len ? text.indexOf("?", i) : -1;
   const pend = q < 0 ? len : q;
-  if (q >= 0) headers = rest.slice(q + 1);
-  if (i < pend && rest.charCodeAt(i) !== 59) {
-    throw new SipParseError(part, `unexpected "${rest[i]}" after host`);
+  if (q >= 0) headers = text.slice(q + 1);
+  if (i < pend && text.charCodeAt(i) !== 59) {
+    throw new SipParseError(part, `unexpected "${text[i]}" after host`);
   }
   const params = i < pend
-    ? scanParams(q < 0 ? rest : rest.slice(0, q), i, part, false)
+    ? scanParams(q < 0 ? text : text.slice(0, q), i, part, false)
     : new Params();
   return new Uri(scheme, user, host, port, params, headers, password);
 }

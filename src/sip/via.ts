@@ -67,14 +67,40 @@ function scanToken(s: string, i: number): number {
   return i;
 }
 
+const TRANSPORTS = ["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"];
+
+/** The upper-case transport name `text[from, to)` spells in any case, without a copy. */
+function knownTransport(text: string, from: number, to: number): string | undefined {
+  next: for (const t of TRANSPORTS) {
+    if (t.length !== to - from) continue;
+    for (let j = 0; j < t.length; j++) {
+      // Token chars only: `& 0xdf` upper-cases letters and maps no other token char onto one.
+      if ((text.charCodeAt(from + j) & 0xdf) !== t.charCodeAt(j)) continue next;
+    }
+    return t;
+  }
+  return undefined;
+}
+
 /** Parse one Via value ("SIP/2.0/UDP host:port;branch=..."); split lists first. */
 export function parseVia(text: string): Via {
   const bad = (what: string, at: number): never => {
     throw new SipParseError("Via", `expected ${what} in "${text.slice(0, 60)}"`, at);
   };
   let i = skipWs(text, 0);
-  const parts: string[] = [];
-  for (let k = 0; k < 3; k++) {
+  let p0 = "", p1 = "", p2 = "";
+  // Fast path: "SIP/2.0/" with no white space, as nearly every peer sends it.
+  if (
+    text.charCodeAt(i) === 83 && text.charCodeAt(i + 1) === 73 && text.charCodeAt(i + 2) === 80 &&
+    text.charCodeAt(i + 3) === 47 && text.charCodeAt(i + 4) === 50 &&
+    text.charCodeAt(i + 5) === 46 && text.charCodeAt(i + 6) === 48 &&
+    text.charCodeAt(i + 7) === 47
+  ) {
+    p0 = "SIP";
+    p1 = "2.0";
+    i += 7; // the loop reads the "/" before the transport
+  }
+  for (let k = p0 === "" ? 0 : 2; k < 3; k++) {
     if (k > 0) {
       i = skipWs(text, i);
       if (text.charCodeAt(i) !== 47) bad('"/"', i);
@@ -83,7 +109,9 @@ export function parseVia(text: string): Via {
     const s = i;
     i = scanToken(text, i);
     if (i === s) bad(k === 2 ? "a transport" : "a protocol name/version", i);
-    parts.push(text.slice(s, i));
+    if (k === 0) p0 = text.slice(s, i);
+    else if (k === 1) p1 = text.slice(s, i);
+    else p2 = knownTransport(text, s, i) ?? text.slice(s, i).toUpperCase();
   }
   const ws = i;
   i = skipWs(text, i);
@@ -125,9 +153,7 @@ export function parseVia(text: string): Via {
     if (port > 65535) throw new SipParseError("Via", `port ${port} above 65535`, s);
   } else i = beforeColon;
   const params = scanParams(text, i, "Via", true);
-  const p0 = parts[0], p1 = parts[1], p2 = parts[2];
   // Upper-case only when needed: most peers already send "SIP/2.0/UDP".
   const protocol = p0 === "SIP" && p1 === "2.0" ? "SIP/2.0" : `${p0}/${p1}`.toUpperCase();
-  const transport = p2.toUpperCase();
-  return new Via(transport, host, port, params, protocol);
+  return new Via(p2, host, port, params, protocol);
 }
