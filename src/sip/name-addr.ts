@@ -4,7 +4,7 @@
 
 import { SipParseError } from "./errors.ts";
 import { Params, scanParams, skipQuoted } from "./params.ts";
-import { parseUri, type Uri } from "./uri.ts";
+import { parseUri, parseUriAt, type Uri } from "./uri.ts";
 
 /** A display name (raw, quotes included when it was quoted), a URI and header parameters. */
 export class NameAddr {
@@ -104,7 +104,7 @@ export function parseNameAddr(text: string, part: string): NameAddr {
   if (lt >= 0) {
     const gt = text.indexOf(">", lt);
     if (gt < 0) throw new SipParseError(part, 'expected ">" closing the URI', lt);
-    const uri = parseUri(text.slice(lt + 1, gt), part);
+    const uri = parseUriAt(text, lt + 1, gt, part);
     return new NameAddr(uri, display, scanParams(text, gt + 1, part, true));
   }
   // addr-spec: URI parameters cannot be told from header parameters, so per §20.10 every

@@ -78,11 +78,18 @@ function isStop(c: number): boolean {
 /**
  * Scan ";a=b;c" starting at `from`. With `sws` (header parameters, §25.1 SEMI/EQUAL) white
  * space may surround `;` and `=`, and values may be quoted strings kept with their quotes; URI
- * parameters (`sws` false) allow neither. Throws {@link SipParseError} naming `part`.
+ * parameters (`sws` false) allow neither; the scan stops at `end`. Throws
+ * {@link SipParseError} naming `part`.
  */
-export function scanParams(text: string, from: number, part: string, sws: boolean): Params {
+export function scanParams(
+  text: string,
+  from: number,
+  part: string,
+  sws: boolean,
+  end: number = text.length,
+): Params {
   const list: [string, string | null][] = [];
-  const len = text.length;
+  const len = end;
   let i = from;
   for (;;) {
     if (sws) { while (i < len && isWs(text.charCodeAt(i))) i++; }

@@ -140,12 +140,36 @@ export function parseUri(text: string, part = "Request-URI"): Uri {
   return new Uri(scheme, undefined, "", undefined, new Params(), undefined, undefined, rest);
 }
 
-/** The sip/sips URI in `text` after the "scheme:" ending at `from`. */
-function parseSipUri(scheme: string, text: string, from: number, part: string): Uri {
+/**
+ * {@link parseUri} of `text.slice(from, to)` (the inside of <...>), without the copy for a
+ * lowercase "sip:" URI.
+ */
+export function parseUriAt(text: string, from: number, to: number, part: string): Uri {
+  if (
+    text.charCodeAt(from) !== 115 || text.charCodeAt(from + 1) !== 105 ||
+    text.charCodeAt(from + 2) !== 112 || text.charCodeAt(from + 3) !== 58 || to - from < 4
+  ) return parseUri(text.slice(from, to), part);
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 32 || c === 127 || c === 60 || c === 62 || c === 34) {
+      throw new SipParseError(part, `white space, control, quote or <> inside URI at ${i - from}`);
+    }
+  }
+  return parseSipUri("sip", text, from + 4, part, to);
+}
+
+/** The sip/sips URI in `text` after the "scheme:" ending at `from`, up to `end`. */
+function parseSipUri(
+  scheme: string,
+  text: string,
+  from: number,
+  part: string,
+  end: number = text.length,
+): Uri {
   // No "@" can appear in host, port, parameters or (unescaped) headers, while the user part
   // may hold ";", "?" and "," (RFC 4475 §3.1.1.2 intmeth, §3.1.1.9 semiuri): the last "@"
   // ends the userinfo.
-  let at = text.lastIndexOf("@");
+  let at = text.lastIndexOf("@", end - 1);
   if (at < from) at = -1;
   let user: string | undefined;
   let password: string | undefined;
@@ -160,11 +184,11 @@ function parseSipUri(scheme: string, text: string, from: number, part: string): 
     } else user = text.slice(from, at);
     i = at + 1;
   }
-  const len = text.length;
+  const len = end;
   let host: string;
-  if (text.charCodeAt(i) === 91) {
+  if (i < len && text.charCodeAt(i) === 91) {
     const close = text.indexOf("]", i);
-    if (close < 0) throw new SipParseError(part, "unterminated IPv6 reference");
+    if (close < 0 || close >= len) throw new SipParseError(part, "unterminated IPv6 reference");
     for (let j = i + 1; j < close; j++) {
       const c = text.charCodeAt(j);
       const l = c | 0x20;
@@ -184,7 +208,7 @@ function parseSipUri(scheme: string, text: string, from: number, part: string): 
     host = text.slice(hs, i);
   }
   let port: number | undefined;
-  if (text.charCodeAt(i) === 58) {
+  if (i < len && text.charCodeAt(i) === 58) {
     const ps = ++i;
     let v = 0;
     while (i < len) {
@@ -200,15 +224,14 @@ function parseSipUri(scheme: string, text: string, from: number, part: string): 
     if (port > 65535) throw new SipParseError(part, `port ${port} above 65535`);
   }
   let headers: string | undefined;
-  const q = i < len ? text.indexOf("?", i) : -1;
+  let q = i < len ? text.indexOf("?", i) : -1;
+  if (q >= len) q = -1;
   const pend = q < 0 ? len : q;
-  if (q >= 0) headers = text.slice(q + 1);
+  if (q >= 0) headers = text.slice(q + 1, len);
   if (i < pend && text.charCodeAt(i) !== 59) {
     throw new SipParseError(part, `unexpected "${text[i]}" after host`);
   }
-  const params = i < pend
-    ? scanParams(q < 0 ? text : text.slice(0, q), i, part, false)
-    : new Params();
+  const params = i < pend ? scanParams(text, i, part, false, pend) : new Params();
   return new Uri(scheme, user, host, port, params, headers, password);
 }
 
