@@ -4,23 +4,17 @@
 // `await using` (or stop()) what they start so that Deno's sanitizers stay quiet.
 
 import { parse as parseYaml } from "yaml";
+import { killGroup, repoRoot, which } from "../../scripts/lib/proc.ts";
 
-/** Repository root (tests/e2e/../..). */
-export const repoRoot: string = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+// The test runner's process helpers serve the tests too: one repository root, one PATH search,
+// one group kill.
+export { repoRoot, which };
 
 /** Process groups still alive, killed at unload whatever happened to the test. */
 const live = new Set<number>();
 globalThis.addEventListener("unload", () => {
   for (const pid of live) killGroup(pid, "SIGKILL");
 });
-
-function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // gone already; never signal the bare pid, it may have been reused
-  }
-}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -286,21 +280,6 @@ function viaAddr(addr: Deno.NetAddr, target: string): { host: string; port: numb
 
 // ---------------------------------------------------------------------------------------------
 // SIPp
-
-/** Absolute path of an executable on PATH or in an sbin folder, or undefined. */
-export function which(name: string): string | undefined {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
-  dirs.push("/usr/local/sbin", "/usr/sbin", "/sbin");
-  for (const d of dirs) {
-    try {
-      const st = Deno.statSync(`${d}/${name}`);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return `${d}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /** True when SIPp (Debian: sip-tester) is installed. */
 export function sippAvailable(): boolean {
