@@ -30,7 +30,6 @@ const STATE_NAMES: Record<Call["state"], string> = {
   Proceeding: "trying",
   Early: "ringing",
   Confirmed: "answered",
-  Terminating: "terminating",
   Ended: "ended",
 };
 

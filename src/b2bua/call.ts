@@ -16,7 +16,6 @@ export type CallState =
   | "Proceeding" // an attempt is out, nothing but 100 back
   | "Early" // a provisional was relayed to the caller
   | "Confirmed" // answered, both dialogs confirmed
-  | "Terminating" // BYE/CANCEL sent, waiting for the ends
   | "Ended";
 
 /** Named attempt states. */

@@ -495,14 +495,9 @@ export class B2bua implements TransactionUser {
       if (res.to.tag) {
         if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res);
         else at.dialog.remoteTag = res.to.tag;
-        this.legs.set(dialogKey(at.invite.callId, at.invite.from.tag!), {
-          call,
-          side: "b",
-          attempt: at,
-        });
       }
       at.state = "Early";
-      if (call.b !== at || call.state === "Confirmed" || call.state === "Terminating") return;
+      if (call.b !== at || call.state === "Confirmed" || call.state === "Ended") return;
       this.clearTimer(call, "noProgress");
       const na = at.route.timers.noAnswer;
       if (na !== undefined && !call.timers.noAnswer) {
@@ -558,7 +553,7 @@ export class B2bua implements TransactionUser {
     at.record.finalStatus = res.status;
     if (
       call.b !== at || at.state === "Abandoned" || at.state === "Cancelling" ||
-      call.state === "Terminating" || call.state === "Ended"
+      call.state === "Ended"
     ) {
       // §15 / issue: a 2xx after we gave up on the attempt (caller CANCEL, failover, timer):
       // complete the dialog and end it at once so the callee sees one consistent outcome.
@@ -646,7 +641,7 @@ export class B2bua implements TransactionUser {
     at.record.endAt = now;
     at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     if (res) at.record.reason = res.get("reason");
-    if (call.b !== at || call.state === "Terminating" || call.state === "Ended" || wasCancelling) {
+    if (call.b !== at || call.state === "Ended" || wasCancelling) {
       return;
     }
     const hasNext = at.index + 1 < call.routes.length;
@@ -1029,7 +1024,7 @@ export class B2bua implements TransactionUser {
    * `reason`), CANCEL an outstanding attempt, answer an unanswered caller.
    */
   hangup(call: Call, by: EndedBy, why: string, reason?: string): void {
-    if (call.state === "Ended" || call.state === "Terminating") return;
+    if (call.state === "Ended") return;
     call.record.reasonHeader = reason ?? call.record.reasonHeader;
     const extra: Header[] = reason ? [{ key: "reason", name: "Reason", value: reason }] : [];
     if (call.state === "Confirmed") {
