@@ -7,6 +7,8 @@
 //   bun scripts/bench-core.ts [calls]
 //   deno run -A --v8-flags=--expose-gc scripts/bench-core.ts memory [calls=20000]
 //     (heap per held call: calls set up and answered, none ended)
+//   deno run -A --v8-flags=--expose-gc scripts/bench-core.ts linger [calls=20000]
+//     (heap per ended call whose transactions still wait out Timers J, L and M)
 
 import process from "node:process";
 import type { SipRequest, SipResponse } from "../src/sip/mod.ts";
@@ -25,7 +27,8 @@ import {
 
 const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
 const args = process.argv.slice(2);
-const memoryMode = args[0] === "memory";
+const memoryMode = args[0] === "memory" || args[0] === "linger";
+const lingerMode = args[0] === "linger";
 const calls = Number(memoryMode ? args[1] : args[0]) || 20000;
 
 const cfg = config([rule([route("10.0.0.2", 5090)])]);
@@ -69,6 +72,19 @@ if (memoryMode) {
   if (!gc) throw new Error("memory mode needs --v8-flags=--expose-gc (Deno) or bun");
   gc();
   const h0 = process.memoryUsage().heapUsed;
+  if (lingerMode) {
+    // Whole calls, ended, with their transactions still waiting out Timers J, L and M: what a
+    // burst of short calls costs for the next 32 s.
+    for (let i = 0; i < calls; i++) oneCall(i);
+    loop.timers.advance(Number(process.env.ADVANCE ?? 0));
+    gc();
+    const h1 = process.memoryUsage().heapUsed;
+    console.log(
+      `${calls} ended calls: ${((h1 - h0) / calls / 1024).toFixed(1)} KB of heap per call ` +
+        `while their transactions linger (${JSON.stringify(loop.txl.size)})`,
+    );
+    process.exit(0);
+  }
   for (let i = 0; i < calls; i++) holdCall(i);
   loop.timers.advance(70_000); // the transactions end, as 64*T1 later in real time
   gc();

@@ -51,8 +51,6 @@ export interface Attempt {
   dest: Endpoint;
   contact: string;
   dialog?: Dialog;
-  /** ACK sent for the 2xx, kept to answer 2xx retransmissions (RFC 6026 §8.4). */
-  ack?: SipRequest;
   authTried: boolean;
   record: AttemptRecord;
 }
@@ -63,6 +61,8 @@ export interface PendingRelay {
   stx: ServerTransaction;
   /** The relayed request's transaction, once it is on the wire. */
   ctx?: ClientTransaction;
+  /** The relayed request's CSeq number (its ACK carries it, §13.2.2.4). */
+  cseq?: number;
   method: string;
 }
 

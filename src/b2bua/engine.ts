@@ -10,6 +10,7 @@ import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
   bareHost,
   createResponse,
+  detach,
   type Header,
   headerList,
   identityOf,
@@ -108,6 +109,23 @@ export interface B2buaOptions {
 const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
+/** A leg of a live call in the leg index. */
+interface LiveLeg {
+  call: Call;
+  side: "a" | "b";
+  attempt?: Attempt;
+}
+
+/** What the leg index keeps of a leg for 32 s after its call ended. */
+interface EndedLeg {
+  ended: true;
+  /** The caller's INVITE transaction while its 2xx still waits for the ACK. */
+  stx?: ServerTransaction;
+  inviteSeq: number;
+  /** An answered attempt: enough to ACK and BYE a 2xx from another fork. */
+  answered?: { invite: SipRequest; dest: Endpoint; remoteTag: string };
+}
+
 /** Headers of an in-dialog request or response that travel to the other leg. */
 const PASS_IN_DIALOG = new Set([
   "content-type",
@@ -144,8 +162,11 @@ const mSetupRate = metrics.gauge(
 export class B2bua implements TransactionUser {
   /** Live calls by call id. */
   readonly calls = new Map<string, Call>();
-  /** Leg lookup by dialog key (Call-ID + our tag) for in-dialog requests and stray responses. */
-  private legs = new Map<string, { call: Call; side: "a" | "b"; attempt?: Attempt }>();
+  /**
+   * Leg lookup by dialog key (Call-ID + our tag) for in-dialog requests and stray responses;
+   * for 32 s after a call ends, what is left of its legs (see {@link EndedLeg}).
+   */
+  private legs = new Map<string, LiveLeg | EndedLeg>();
   private txl!: Transactions;
   private log: Logger;
   draining = false;
@@ -222,17 +243,18 @@ export class B2bua implements TransactionUser {
   }
 
   onStrayResponse(res: SipResponse, _source: Endpoint): void {
-    // RFC 6026 §8.4: a 2xx retransmission after the INVITE transaction ended is re-ACKed by
-    // the TU; a 2xx for an attempt we gave up on is ACKed and BYEd.
+    // RFC 6026 §7.2: once our ACK for a 2xx is handed to the INVITE transaction, it re-ACKs
+    // retransmissions of that 2xx itself; what arrives here is a 2xx of another fork (or one
+    // after Timer M). A second dialog on an answered attempt is completed and ended at once.
     if (res.status < 200 || res.status >= 300 || res.cseq.method !== "INVITE") return;
     const tag = res.from.tag;
     if (!tag) return;
     const leg = this.legs.get(dialogKey(res.callId, tag));
-    if (!leg?.attempt) return;
-    const at = leg.attempt;
-    if (at.ack && res.to.tag === at.dialog?.remoteTag) {
-      this.opts.net.sendRequest(at.ack, at.dest);
-    }
+    const at = leg && ("ended" in leg ? leg.answered : leg.attempt);
+    if (!at || !res.to.tag) return;
+    if ("state" in at && at.state !== "Answered") return;
+    const remoteTag = "state" in at ? at.dialog?.remoteTag : at.remoteTag;
+    if (res.to.tag !== remoteTag) this.ackAndBye(at, res, "Call already answered");
   }
 
   private answerOptions(req: SipRequest, tx: ServerTransaction): void {
@@ -540,9 +562,9 @@ export class B2bua implements TransactionUser {
 
   private onAttemptAnswered(call: Call, at: Attempt, res: SipResponse): void {
     if (at.state === "Answered") {
-      // A 2xx retransmission (RFC 6026 Accepted): ACK again if this is the same dialog.
-      if (at.ack && res.to.tag === at.dialog?.remoteTag) this.opts.net.sendRequest(at.ack, at.dest);
-      else this.ackAndBye(at, res, "Call already answered");
+      // Another dialog's 2xx (RFC 6026 Accepted): retransmissions of the answer are re-ACKed
+      // by the transaction, which has our ACK.
+      if (res.to.tag !== at.dialog?.remoteTag) this.ackAndBye(at, res, "Call already answered");
       return;
     }
     const now = this.opts.clock.wallNow();
@@ -563,9 +585,6 @@ export class B2bua implements TransactionUser {
     }
     at.state = "Answered";
     this.sendAck(at, undefined);
-    // RFC 6026 Timer M: 2xx retransmissions stop 64*T1 after the first; the ACK kept to answer
-    // them is not needed after that.
-    this.opts.timers.set(64 * this.opts.config().sip.t1, () => at.ack = undefined);
     this.clearTimer(call, "noProgress");
     this.clearTimer(call, "noAnswer");
     at.record.outcome = "answered";
@@ -607,12 +626,18 @@ export class B2bua implements TransactionUser {
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
     if (body?.length) ack.body = body;
-    at.ack = ack;
-    this.opts.net.sendRequest(ack, this.destOf(d, at.dest));
+    const dest = this.destOf(d, at.dest);
+    // The transaction resends this ACK for retransmissions of the 2xx (RFC 6026 §7.2).
+    if (at.ctx) at.ctx.sendAck(ack, dest, d.remoteTag);
+    else this.opts.net.sendRequest(ack, dest);
   }
 
   /** ACK then BYE a 2xx we do not want (late answer, second fork). */
-  private ackAndBye(at: Attempt, res: SipResponse, why: string): void {
+  private ackAndBye(
+    at: { invite: SipRequest; dest: Endpoint },
+    res: SipResponse,
+    why: string,
+  ): void {
     const d = Dialog.asUac(at.invite, res);
     const local = this.opts.net.localFor(at.dest);
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
@@ -799,6 +824,11 @@ export class B2bua implements TransactionUser {
   private onAck(req: SipRequest): void {
     const leg = this.legs.get(dialogKey(req.callId, req.to.tag ?? ""));
     if (!leg) return;
+    if ("ended" in leg) {
+      // The call ended before the caller's ACK for its 2xx arrived: stop resending the 2xx.
+      if (leg.stx && req.cseq.seq === leg.inviteSeq) leg.stx.acked();
+      return;
+    }
     const call = leg.call;
     if (leg.side === "a") {
       if (req.cseq.seq === call.a.invite.cseq.seq) {
@@ -820,20 +850,18 @@ export class B2bua implements TransactionUser {
     const target = this.dialogOf(call, from === "a" ? "b" : "a");
     if (!target) return;
     const { dialog, dest } = target;
-    const ack = dialog.createRequest(
-      "ACK",
-      inDialogHeaders(req),
-      p.ctx?.request.cseq.seq ?? req.cseq.seq,
-    );
+    const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.cseq ?? req.cseq.seq);
     ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
     ack.body = req.body;
-    this.opts.net.sendRequest(ack, this.destOf(dialog, dest));
+    // The re-INVITE's transaction resends it for retransmissions of the 2xx.
+    if (p.ctx) p.ctx.sendAck(ack, this.destOf(dialog, dest), dialog.remoteTag);
+    else this.opts.net.sendRequest(ack, this.destOf(dialog, dest));
     call.reinvite = undefined;
   }
 
   private inDialog(req: SipRequest, tx: ServerTransaction, _source: Endpoint): void {
     const leg = this.legs.get(dialogKey(req.callId, req.to.tag!));
-    if (!leg) return tx.respond(createResponse(req, 481));
+    if (!leg || "ended" in leg) return tx.respond(createResponse(req, 481));
     const { call, side } = leg;
     const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
     if (!own || call.state === "Ended") return tx.respond(createResponse(req, 481));
@@ -920,6 +948,7 @@ export class B2bua implements TransactionUser {
     const send = (body: Uint8Array) => {
       if (call.state === "Ended" && !isBye) return;
       out.body = body;
+      pending.cseq = out.cseq.seq;
       pending.ctx = this.txl.sendRequest(out, this.destOf(dialog, dest), {
         onResponse: (res) => {
           if (res.status === 100) return;
@@ -1111,13 +1140,7 @@ export class B2bua implements TransactionUser {
       }
     }
     this.calls.delete(call.id);
-    // Keep the leg index a little longer so late requests (BYE retransmits, 2xx) still match.
-    this.opts.timers.set(32_000, () => {
-      this.legs.delete(dialogKey(call.a.invite.callId, call.a.localTag));
-      for (const at of call.attempts) {
-        this.legs.delete(dialogKey(at.invite.callId, at.invite.from.tag!));
-      }
-    });
+    this.retireLegs(call);
     mCalls.inc({ outcome: "ended" });
     this.log.debug("call-ended", { call: call.id, by, why });
     try {
@@ -1125,6 +1148,35 @@ export class B2bua implements TransactionUser {
     } catch (err) {
       this.log.error("cdr-hook-failed", { call: call.id, err });
     }
+  }
+
+  /**
+   * Keep the leg index 32 s (64*T1) longer so late messages still match: the caller's ACK for
+   * a 2xx, and a 2xx from another fork, which is ACKed and BYEd. What stays is an
+   * {@link EndedLeg}, not the call: at thousands of calls per second, ended calls held for 32 s
+   * would be most of the heap.
+   */
+  private retireLegs(call: Call): void {
+    const keys: string[] = [];
+    const a = call.a;
+    const aKey = dialogKey(a.invite.callId, a.localTag);
+    this.legs.set(aKey, {
+      ended: true,
+      stx: a.stx.state === "Accepted" ? a.stx : undefined,
+      inviteSeq: a.invite.cseq.seq,
+    });
+    keys.push(aKey);
+    for (const at of call.attempts) {
+      const key = dialogKey(at.invite.callId, at.invite.from.tag!);
+      const answered = at.state === "Answered" && at.dialog
+        ? { invite: identityOf(at.invite), dest: at.dest, remoteTag: at.dialog.remoteTag }
+        : undefined;
+      this.legs.set(key, { ended: true, inviteSeq: at.invite.cseq.seq, answered });
+      keys.push(key);
+    }
+    this.opts.timers.set(32_000, () => {
+      for (const k of keys) this.legs.delete(k);
+    });
   }
 
   private clearTimer(call: Call, k: keyof Call["timers"]): void {
@@ -1259,9 +1311,4 @@ function copyHeaders(from: Header[], to: Header[]): void {
 
 function rewriteUser(user: string, rw: UserRewrite | undefined): string {
   return rw ? applyUserRewrite(rw, user) : user;
-}
-
-/** A copy that shares no memory with the message text it was sliced from (kept for the call). */
-function detach(s: string): string {
-  return (" " + s).slice(1);
 }

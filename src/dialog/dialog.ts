@@ -2,6 +2,7 @@
 // requests within a dialog (§12.2.1.1). Both UAC-side (§12.1.2) and UAS-side (§12.1.1) creation.
 
 import {
+  detach,
   type Header,
   headerList,
   NameAddr,
@@ -176,9 +177,6 @@ export function dialogKey(callId: string, localTag: string): string {
 
 // A dialog lives as long as its call. Parsed values are substrings of the message they came
 // from and would keep its whole text alive, so the dialog re-parses detached copies.
-function detach(s: string): string {
-  return (" " + s).slice(1);
-}
 
 /** A name-addr without its tag, as detached header text (dialogs keep text, not objects). */
 function stripTag(na: NameAddr): string {

@@ -142,8 +142,11 @@ export function createResponse(
 
 const IDENTITY = new Set(["from", "to", "call-id", "cseq"]);
 
-/** A copy of `s` that shares no memory with the string it was sliced from. */
-function detach(s: string): string {
+/**
+ * A copy of `s` that shares no memory with the string it was sliced from: header values are
+ * slices of the whole received text, which a kept slice would keep alive.
+ */
+export function detach(s: string): string {
   return (" " + s).slice(1);
 }
 

@@ -12,6 +12,13 @@ import type {
   ClientTransaction,
 } from "./types.ts";
 
+/** What a transaction calls once nothing more is for the TU. */
+const RELEASED: ClientHandler = {
+  onResponse() {},
+  onTimeout() {},
+  onTransportError() {},
+};
+
 /**
  * Base of both client machines. Each transaction has at most one retransmission timer (A or E)
  * and one lifetime timer (B, D, F, K, M) armed; the two callbacks are allocated once per
@@ -24,22 +31,40 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   readonly key: string;
   /** dest.protocol is a stream: no retransmissions, zero-length wait timers (§17.1.1.2). */
   protected readonly reliable: boolean;
-  /** Serialized request, made on the first retransmission when the sender has sendRaw. */
+  /** The request's method (the request itself is released after the final response). */
+  readonly method: string;
+  private req: SipRequest | undefined;
+  /** The request's bytes for retransmissions: as the transport sent them, or made on the first. */
   private raw: Uint8Array | undefined;
 
   protected readonly onSendFailed = (err: Error): void => this.transportError(err);
 
   constructor(
     ctx: TxContext,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly dest: Endpoint,
-    protected readonly handler: ClientHandler,
+    protected handler: ClientHandler,
     key: string,
   ) {
     super(ctx);
+    this.req = request;
+    this.method = request.method;
     this.branch = request.topVia!.branch!;
     this.key = key;
     this.reliable = dest.protocol === "tcp";
+  }
+
+  get request(): SipRequest | undefined {
+    return this.req;
+  }
+
+  /**
+   * The final response is in: from here the transaction only waits out Timer D, K or M, and
+   * lets the request (and its bytes) go.
+   */
+  protected release(): void {
+    this.req = undefined;
+    this.raw = undefined;
   }
 
   /** Send the request for the first time and arm the initial timers. */
@@ -50,28 +75,40 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
 
   cancel(_reason?: string): void {}
 
+  /** Not an INVITE in Accepted: the ACK is only sent (the INVITE client overrides this). */
+  sendAck(ack: SipRequest, dest: Endpoint, _toTag: string): void {
+    this.ctx.sender.sendRequest(ack, dest);
+  }
+
   terminate(): void {
     if (this.state !== "Terminated") this.toTerminated();
   }
 
-  /** Pass the request to the transport; retransmissions reuse cached bytes when possible. */
-  protected transmit(msg: SipRequest, retransmission: boolean): void {
-    const s = this.ctx.sender;
-    if (!retransmission) {
-      s.sendRequest(msg, this.dest, this.onSendFailed);
-      return;
-    }
-    this.ctx.retransmitted(msg.method);
-    if (s.sendRaw) {
-      if (msg === this.request) {
-        s.sendRaw(this.raw ??= serialize(msg), this.dest, this.onSendFailed);
-      } else s.sendRaw(this.rawOther(msg), this.dest, this.onSendFailed);
-    } else s.sendRequest(msg, this.dest, this.onSendFailed);
+  /**
+   * Nothing more goes to the handler but onTerminated: drop it (and all its closures hold)
+   * unless it wants that last event.
+   */
+  protected releaseHandler(): void {
+    if (!this.handler.onTerminated) this.handler = RELEASED;
   }
 
-  /** Bytes of a message other than the request (the INVITE client's ACK overrides this). */
-  protected rawOther(msg: SipRequest): Uint8Array {
-    return serialize(msg);
+  /** Send the request for the first time; its bytes are kept for the retransmissions. */
+  protected transmitRequest(): void {
+    const sent = this.ctx.sender.sendRequest(this.req!, this.dest, this.onSendFailed);
+    // Not when the transport moved a large request to TCP: the bytes name TCP in their Via.
+    if (sent && this.ctx.sender.sendRaw && sent.dest.protocol === this.dest.protocol) {
+      if (!this.reliable && this.req) this.raw = sent.data;
+    }
+  }
+
+  /** Retransmit the request (Timers A and E), from its bytes when the sender takes bytes. */
+  protected retransmitRequest(): void {
+    const req = this.req;
+    if (!req) return;
+    const s = this.ctx.sender;
+    this.ctx.retransmitted(this.method);
+    if (s.sendRaw) s.sendRaw(this.raw ??= serialize(req), this.dest, this.onSendFailed);
+    else s.sendRequest(req, this.dest, this.onSendFailed);
   }
 
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */
@@ -84,6 +121,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   protected toTerminated(): void {
     this.stopTimers();
     this.enterTerminated();
+    this.release();
     this.ctx.removeClient(this.key);
     this.handler.onTerminated?.(this);
   }
@@ -92,6 +130,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   protected toTerminatedAfter(report: () => void): void {
     this.stopTimers();
     this.enterTerminated();
+    this.release();
     this.ctx.removeClient(this.key);
     report();
     this.handler.onTerminated?.(this);

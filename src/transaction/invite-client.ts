@@ -10,9 +10,10 @@
 //     | Timer B: timeout                                 | Timer D
 //     +-------------------------------> Terminated <-----+
 import { serialize, type SipRequest, type SipResponse } from "../sip/mod.ts";
+import type { Endpoint } from "../transport/types.ts";
 import { ClientBase } from "./client-base.ts";
 import { buildAck, buildCancel } from "./messages.ts";
-import type { ClientInviteState } from "./types.ts";
+import type { ClientInviteState, SentMessage } from "./types.ts";
 
 /** Where a TU's CANCEL stands (§9.1): not asked, held until a provisional, or sent. */
 export type CancelState = "None" | "Held" | "Sent";
@@ -26,12 +27,17 @@ export class InviteClient extends ClientBase {
   /** §9.1 CANCEL progress. */
   cancelState: CancelState = "None";
   private cancelReason: string | undefined;
-  /** §17.1.1.3 ACK for the non-2xx final, resent for every retransmission of that final. */
-  private ack: SipRequest | undefined;
-  private ackRaw: Uint8Array | undefined;
+  /**
+   * The ACK resent for every retransmission of the final: §17.1.1.3's for a non-2xx (Completed),
+   * or the TU's for the 2xx (Accepted, {@link sendAck}). Kept as bytes when the sender takes
+   * bytes, else as the request.
+   */
+  private ack: SentMessage | { req: SipRequest; dest: Endpoint } | undefined;
+  /** Accepted: the To tag of the 2xx the TU has ACKed through {@link sendAck}. */
+  private ackedTag: string | undefined;
 
   start(): void {
-    this.transmit(this.request, false);
+    this.transmitRequest();
     if (this.state !== "Calling") return; // the transport failed synchronously
     if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer A
     this.armLifetime(64 * this.ctx.t1); // Timer B
@@ -41,7 +47,7 @@ export class InviteClient extends ClientBase {
     if (this.cancelState !== "None") return;
     if (this.state === "Calling") {
       // §9.1: a CANCEL must not be sent before a provisional response has arrived.
-      if (reason !== undefined) buildCancel(this.request, reason); // validate now, not later
+      if (reason !== undefined) buildCancel(this.request!, reason); // validate now, not later
       this.cancelState = "Held";
       this.cancelReason = reason;
     } else if (this.state === "Proceeding") {
@@ -51,7 +57,7 @@ export class InviteClient extends ClientBase {
   }
 
   private sendCancel(reason: string | undefined): void {
-    const cancel = buildCancel(this.request, reason);
+    const cancel = buildCancel(this.request!, reason);
     this.cancelState = "Sent";
     this.cancelReason = undefined;
     // §9.1: without a final response 64*T1 after the CANCEL, give the INVITE up.
@@ -79,12 +85,16 @@ export class InviteClient extends ClientBase {
         }
         return;
       case "Accepted":
-        // RFC 6026 §7.2: 2xx retransmissions (and 2xx from other forks) go to the TU.
-        if (s >= 200 && s < 300) this.handler.onResponse(res, this);
+        // RFC 6026 §7.2: 2xx retransmissions (and 2xx from other forks) go to the TU, unless
+        // it has handed its ACK over (sendAck): then the transaction answers them itself.
+        if (s < 200 || s >= 300) return;
+        if (this.ackedTag === undefined) this.handler.onResponse(res, this);
+        else if (res.to.tag === this.ackedTag) this.resendAck();
+        else this.ctx.user.onStrayResponse(res, this.dest);
         return;
       case "Completed":
         // §17.1.1.2: absorb retransmitted finals, but ACK each of them again.
-        if (s >= 300 && this.ack) this.transmit(this.ack, true);
+        if (s >= 300) this.resendAck();
         return;
       case "Terminated":
         return;
@@ -95,6 +105,7 @@ export class InviteClient extends ClientBase {
     this.state = "Accepted";
     this.cancelState = this.cancelState === "Held" ? "None" : this.cancelState;
     this.stopTimers();
+    this.release();
     this.armLifetime(64 * this.ctx.t1); // Timer M
     this.handler.onResponse(res, this);
   }
@@ -103,10 +114,11 @@ export class InviteClient extends ClientBase {
     this.state = "Completed";
     if (this.cancelState === "Held") this.cancelState = "None";
     this.stopTimers();
-    this.ack = buildAck(this.request, res);
     // ACK before the TU hears of the failure: a TU that retries at once (401/407, failover)
     // must not put its new INVITE on the wire ahead of this ACK.
-    this.transmit(this.ack, false);
+    const ack = buildAck(this.request!, res);
+    this.release();
+    this.keepAck(ack, this.dest, this.ctx.sender.sendRequest(ack, this.dest, this.onSendFailed));
     if (this.state !== "Completed") return; // transport failure terminated the transaction
     this.handler.onResponse(res, this);
     if (this.state !== "Completed") return; // the TU terminated the transaction
@@ -114,14 +126,34 @@ export class InviteClient extends ClientBase {
     else this.armLifetime(Math.max(TIMER_D_MIN, 64 * this.ctx.t1)); // Timer D
   }
 
-  protected override rawOther(msg: SipRequest): Uint8Array {
-    return this.ackRaw ??= serialize(msg);
+  override sendAck(ack: SipRequest, dest: Endpoint, toTag: string): void {
+    const sent = this.ctx.sender.sendRequest(ack, dest);
+    if (this.state !== "Accepted" || this.ackedTag !== undefined) return;
+    this.ackedTag = toTag;
+    this.releaseHandler();
+    this.keepAck(ack, dest, sent);
+  }
+
+  /** Keep an ACK for resending: as the bytes sent, when the sender can resend bytes. */
+  private keepAck(ack: SipRequest, dest: Endpoint, sent: SentMessage | void): void {
+    this.ack = sent && this.ctx.sender.sendRaw ? sent : { req: ack, dest };
+  }
+
+  /** A final was retransmitted: ACK it again (§17.1.1.2, RFC 6026 §7.2). */
+  private resendAck(): void {
+    const a = this.ack;
+    if (!a) return;
+    this.ctx.retransmitted("ACK");
+    const s = this.ctx.sender;
+    if ("data" in a) s.sendRaw!(a.data, a.dest, this.onSendFailed);
+    else if (s.sendRaw) s.sendRaw(serialize(a.req), a.dest, this.onSendFailed);
+    else s.sendRequest(a.req, a.dest, this.onSendFailed);
   }
 
   protected retransmitFired(): void {
     // Timer A: only armed in Calling; doubles without a cap (§17.1.1.2).
     if (this.state !== "Calling") return;
-    this.transmit(this.request, true);
+    this.retransmitRequest();
     if (this.state === "Calling") this.armRetransmit(this.interval * 2);
   }
 
@@ -141,5 +173,6 @@ export class InviteClient extends ClientBase {
 
   protected enterTerminated(): void {
     this.state = "Terminated";
+    this.ack = undefined;
   }
 }

@@ -32,28 +32,23 @@ export class InviteServer extends ServerBase {
   }
 
   private sendTrying(): void {
-    this.last = buildTrying(this.request);
-    this.send(this.last, false);
+    this.sendProvisional(buildTrying(this.request!));
   }
 
   respond(res: SipResponse): void {
     const s = res.status;
     if (this.state === "Accepted") {
       // RFC 6026 §8.5: further 2xx from the TU are sent; anything else is too late.
-      if (s >= 200 && s < 300) {
-        this.last = res;
-        this.send(res, false);
-      }
+      if (s >= 200 && s < 300) this.sendFinal(res);
       return;
     }
     if (this.state !== "Proceeding") return; // a final was already sent
-    if (!this.last) this.stopRetransmit(); // the TU answered first: no 100 Trying needed
-    this.last = res;
+    if (!this.hasLast) this.stopRetransmit(); // the TU answered first: no 100 Trying needed
     if (s < 200) {
-      this.send(res, false);
+      this.sendProvisional(res);
     } else if (s < 300) {
       this.state = "Accepted";
-      this.send(res, false);
+      this.sendFinal(res);
       if (this.state !== "Accepted") return; // the transport failed synchronously
       // §13.3.1.4: resend the 2xx at T1, 2T1... capped at T2, over every transport, since a
       // later hop may be unreliable.
@@ -61,7 +56,7 @@ export class InviteServer extends ServerBase {
       this.armLifetime(64 * this.ctx.t1); // Timer L
     } else {
       this.state = "Completed";
-      this.send(res, false);
+      this.sendFinal(res);
       if (this.state !== "Completed") return;
       if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer G
       this.armLifetime(64 * this.ctx.t1); // Timer H
@@ -73,15 +68,16 @@ export class InviteServer extends ServerBase {
     this.ack = "Received";
     this.stopRetransmit();
     // Until Timer L the transaction only absorbs INVITE retransmissions (RFC 6026 §8.7): the
-    // 2xx, kept for resending, is not needed any more.
-    this.last = undefined;
+    // 2xx, kept for resending, is not needed any more, nor is anything the TU hooked on.
+    this.forgetLast();
+    this.onCancel = this.onNoAck = this.onTransportError = undefined;
   }
 
   receiveRequest(_req: SipRequest): void {
     // INVITE retransmission: resend the last provisional (Proceeding) or the final (Completed);
     // RFC 6026 §8.7: absorbed in Accepted. Confirmed absorbs too.
-    if ((this.state === "Proceeding" || this.state === "Completed") && this.last) {
-      this.send(this.last, true);
+    if ((this.state === "Proceeding" || this.state === "Completed") && this.hasLast) {
+      this.resend();
     } else if (this.state === "Proceeding") {
       this.stopRetransmit();
       this.sendTrying(); // the client is retransmitting: stop it now (§17.2.1)
@@ -93,11 +89,13 @@ export class InviteServer extends ServerBase {
    * TU (an ACK for a 2xx, RFC 6026 §7.1, or an RFC 2543 ACK whose To tag is not ours).
    */
   receiveAck(ack: SipRequest, checkToTag: boolean): boolean {
-    if (checkToTag && ack.to.tag !== this.last?.to.tag) return false;
+    if (checkToTag && ack.to.tag !== this.lastToTag) return false;
     switch (this.state) {
       case "Completed":
         this.state = "Confirmed";
         this.stopTimers();
+        this.forgetLast(); // Confirmed only absorbs ACK retransmissions
+        this.onCancel = this.onNoAck = this.onTransportError = undefined;
         if (this.reliable) this.toTerminated(); // Timer I = 0
         else this.armLifetime(this.ctx.t4); // Timer I
         return true;
@@ -114,16 +112,16 @@ export class InviteServer extends ServerBase {
    */
   cancelled(cancel: SipRequest, toTag: string): void {
     if (this.onCancel) this.onCancel(cancel);
-    else this.respond(buildResponse(this.request, 487, "Request Terminated", toTag));
+    else this.respond(buildResponse(this.request!, 487, "Request Terminated", toTag));
   }
 
   protected retransmitFired(): void {
     this.retransmitTimer = undefined;
-    if (this.state === "Proceeding" && !this.last) return this.sendTrying(); // delayed 100
+    if (this.state === "Proceeding" && !this.hasLast) return this.sendTrying(); // delayed 100
     const ok = (this.state === "Accepted" && this.ack === "Awaiting") ||
       this.state === "Completed"; // 2xx resend, or Timer G
-    if (!ok || !this.last) return;
-    this.send(this.last, true);
+    if (!ok || !this.hasLast) return;
+    this.resend();
     if (this.state === "Accepted" || this.state === "Completed") {
       this.armRetransmit(Math.min(2 * this.interval, this.ctx.t2));
     }
@@ -133,15 +131,17 @@ export class InviteServer extends ServerBase {
     this.lifetimeTimer = undefined;
     switch (this.state) {
       case "Accepted": { // Timer L
-        const noAck = this.ack === "Awaiting";
+        const noAck = this.ack === "Awaiting" ? this.onNoAck : undefined;
         this.toTerminated();
-        if (noAck) this.onNoAck?.();
+        noAck?.();
         return;
       }
-      case "Completed": // Timer H
+      case "Completed": { // Timer H
+        const noAck = this.onNoAck;
         this.toTerminated();
-        this.onNoAck?.();
+        noAck?.();
         return;
+      }
       case "Confirmed": // Timer I
         this.toTerminated();
         return;

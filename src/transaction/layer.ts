@@ -206,7 +206,7 @@ export class TransactionLayer implements TxContext {
       return;
     }
     // §9.2: the CANCEL's To tag should be the one of the INVITE's responses.
-    const toTag = invite.lastResponse?.to.tag ?? this.newTag();
+    const toTag = invite.lastToTag ?? this.newTag();
     tx.respond(buildResponse(cancel, 200, "OK", toTag));
     if (invite.state === "Proceeding") invite.cancelled(cancel, toTag);
   }

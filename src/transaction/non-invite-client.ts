@@ -16,7 +16,7 @@ export class NonInviteClient extends ClientBase {
   state: ClientNonInviteState = "Trying";
 
   start(): void {
-    this.transmit(this.request, false);
+    this.transmitRequest();
     if (this.state !== "Trying") return; // the transport failed synchronously
     if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer E
     this.armLifetime(64 * this.ctx.t1); // Timer F
@@ -31,7 +31,9 @@ export class NonInviteClient extends ClientBase {
     }
     this.state = "Completed";
     this.stopTimers();
+    this.release();
     this.handler.onResponse(res, this);
+    this.releaseHandler(); // Timer K only absorbs retransmissions of the final
     if (this.state !== "Completed") return; // the TU terminated the transaction
     if (this.reliable) this.toTerminated(); // Timer K = 0
     else this.armLifetime(this.ctx.t4); // Timer K
@@ -40,7 +42,7 @@ export class NonInviteClient extends ClientBase {
   protected retransmitFired(): void {
     this.retransmitTimer = undefined;
     if (this.state !== "Trying" && this.state !== "Proceeding") return;
-    this.transmit(this.request, true);
+    this.retransmitRequest();
     if (this.state === "Trying") this.armRetransmit(Math.min(2 * this.interval, this.ctx.t2));
     else if (this.state === "Proceeding") this.armRetransmit(this.ctx.t2);
   }

@@ -18,14 +18,13 @@ export class NonInviteServer extends ServerBase {
 
   respond(res: SipResponse): void {
     if (this.state !== "Trying" && this.state !== "Proceeding") return; // final already sent
-    this.last = res;
     if (res.status < 200) {
       this.state = "Proceeding";
-      this.send(res, false);
+      this.sendProvisional(res);
       return;
     }
     this.state = "Completed";
-    this.send(res, false);
+    this.sendFinal(res);
     if (this.state !== "Completed") return; // the transport failed synchronously
     if (this.reliable) this.toTerminated(); // Timer J = 0
     else this.armLifetime(64 * this.ctx.t1); // Timer J
@@ -33,8 +32,8 @@ export class NonInviteServer extends ServerBase {
 
   receiveRequest(_req: SipRequest): void {
     // Trying absorbs; Proceeding and Completed resend the last response (§17.2.2).
-    if ((this.state === "Proceeding" || this.state === "Completed") && this.last) {
-      this.send(this.last, true);
+    if ((this.state === "Proceeding" || this.state === "Completed") && this.hasLast) {
+      this.resend();
     }
   }
 

@@ -2,24 +2,37 @@
 // the transaction user (dialog / B2BUA core) above it.
 
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
-import type { Endpoint } from "../transport/types.ts";
+import type { Endpoint, SentMessage } from "../transport/types.ts";
+
+export type { SentMessage };
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import type { Registry } from "../util/metrics.ts";
 
 /** What the transaction layer needs from the transport layer. Neither call throws. */
 export interface MessageSender {
-  /** Serialize and send a request to `dest` (Via already in place). */
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void;
+  /**
+   * Serialize and send a request to `dest` (Via already in place). May return the bytes and
+   * address, which a transaction then keeps for its retransmissions.
+   */
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): SentMessage | void;
   /**
    * Send a response per RFC 3261 §18.2.2 / RFC 3581: over the connection the request came on
-   * (`source` is where it came from), else to received/rport of the top Via.
+   * (`source` is where it came from), else to received/rport of the top Via. May return the
+   * bytes and address it used: a server transaction then keeps those for its retransmissions
+   * (through {@link sendRaw}) instead of the parsed response.
    */
-  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void;
+  sendResponse(
+    res: SipResponse,
+    source: Endpoint,
+    fail?: (err: Error) => void,
+  ): SentMessage | void;
   /**
    * Optional: send already-serialized bytes to exactly `dest` (for TCP, over a connection to
    * that address). When present, the transaction layer uses it for request retransmissions
    * (Timers A and E, hop-by-hop ACK resends), serializing once on the first retransmission.
-   * Responses always go through {@link sendResponse}, which owns the §18.2.2 choice of address.
+   * Over unreliable transports, a response's retransmissions resend the bytes and address
+   * {@link sendResponse} returned for it; over streams they go through sendResponse again,
+   * which owns the §18.2.2 choice of connection.
    */
   sendRaw?(data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void): void;
 }
@@ -95,7 +108,12 @@ export interface ClientHandler {
 
 /** A client transaction as the TU sees it. */
 export interface ClientTransaction {
-  readonly request: SipRequest;
+  /**
+   * The request, until a final response arrives. A transaction that only waits out Timer D, K
+   * or M then lets it go (undefined): at high call rates those 32 s of lingering parsed
+   * messages would be most of the heap.
+   */
+  readonly request: SipRequest | undefined;
   readonly dest: Endpoint;
   readonly state: ClientInviteState | ClientNonInviteState;
   /** Branch of the top Via (transaction id). */
@@ -109,13 +127,25 @@ export interface ClientTransaction {
    * CANCEL, the INVITE transaction times out (onTimeout).
    */
   cancel(reason?: string): void;
+  /**
+   * INVITE, Accepted (RFC 6026 §7.2): send the TU's ACK for the 2xx whose To tag is `toTag`
+   * to `dest` now, and again for every retransmission of that 2xx, which then no longer
+   * reaches the handler; a 2xx with another To tag (another fork) goes to the TU as a stray
+   * response. The handler is released, so what it holds need not live until Timer M. In any
+   * other state the ACK is just sent.
+   */
+  sendAck(ack: SipRequest, dest: Endpoint, toTag: string): void;
   /** Stop retransmitting and forget the transaction now (TU gave up on it). */
   terminate(): void;
 }
 
 /** A server transaction as the TU sees it. */
 export interface ServerTransaction {
-  readonly request: SipRequest;
+  /**
+   * The request, until the final response is sent; undefined after (the transaction keeps
+   * only what it needs to absorb retransmissions and resend its answer).
+   */
+  readonly request: SipRequest | undefined;
   readonly source: Endpoint;
   readonly state: ServerInviteState | ServerNonInviteState;
   /**

@@ -26,6 +26,7 @@ import type {
   Endpoint,
   Listener,
   Protocol,
+  SentMessage,
   SocketAdapter,
   SocketEvents,
   TcpOptions,
@@ -220,8 +221,15 @@ export class TransportLayer implements MessageSender {
 
   // ---- outbound -----------------------------------------------------------------------------
 
-  /** Serialize and send a request to `dest` over `dest.protocol`. Never throws. */
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void {
+  /**
+   * Serialize and send a request to `dest` over `dest.protocol`. Never throws. Returns the bytes
+   * and the address used (a large request may have moved to TCP), or undefined on failure.
+   */
+  sendRequest(
+    req: SipRequest,
+    dest: Endpoint,
+    fail?: (err: Error) => void,
+  ): SentMessage | undefined {
     let data: Uint8Array;
     try {
       data = serialize(req);
@@ -236,10 +244,11 @@ export class TransportLayer implements MessageSender {
       }
     } catch (e) {
       fail?.(toTransportError(e, "serialize request"));
-      return;
+      return undefined;
     }
     sipCounters.out[dest.protocol].request(req.method).n++;
     this.send(data, dest, fail);
+    return { data, dest };
   }
 
   /** Send bytes as they are to exactly `dest` (transaction-layer retransmissions). */
@@ -247,8 +256,15 @@ export class TransportLayer implements MessageSender {
     this.send(data, dest, fail);
   }
 
-  /** Send a response per §18.2.2 and RFC 3581 (see {@link responseTarget}). Never throws. */
-  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void {
+  /**
+   * Send a response per §18.2.2 and RFC 3581 (see {@link responseTarget}). Never throws.
+   * Returns the bytes and the address used, or undefined on failure.
+   */
+  sendResponse(
+    res: SipResponse,
+    source: Endpoint,
+    fail?: (err: Error) => void,
+  ): SentMessage | undefined {
     let data: Uint8Array;
     let dest: Endpoint;
     try {
@@ -256,10 +272,11 @@ export class TransportLayer implements MessageSender {
       data = serialize(res);
     } catch (e) {
       fail?.(toTransportError(e, "send response"));
-      return;
+      return undefined;
     }
     sipCounters.out[dest.protocol].response(res.status).n++;
     this.send(data, dest, fail);
+    return { data, dest };
   }
 
   /**

@@ -11,6 +11,12 @@ export interface Address {
 }
 
 /** An address with the protocol used to reach it. */
+/** Bytes a send put on the wire and where they went: what a transaction resends. */
+export interface SentMessage {
+  data: Uint8Array;
+  dest: Endpoint;
+}
+
 export interface Endpoint extends Address {
   protocol: Protocol;
 }

@@ -8,6 +8,7 @@ import {
   callerInDialog,
   callerInvite,
   config,
+  describe,
   Loop,
   req,
   res,
@@ -377,4 +378,64 @@ Deno.test("Load shedding: while the process reports overload, new INVITEs get 50
   overloaded = false;
   loop.inject(callerInvite("a", "", 2), CALLER);
   loop.expect(req("INVITE", 5090), "accepted again");
+});
+
+Deno.test("After a call ends: the callee's 2xx retransmission is re-ACKed by the transaction, another fork's 2xx is ACKed and BYEd, late requests get 481", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const { inv, ok } = establish(loop);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  const bye = loop.expect(req("BYE", 5090), "BYE to callee").msg as SipRequest;
+  loop.inject(answer(bye, 200, "callee-tag"), CALLEE);
+  loop.take();
+  assert.equal(loop.b2bua.calls.size, 0);
+  // The answer retransmitted (its ACK was lost): the same ACK again, nothing else.
+  loop.inject(
+    answer(inv, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  let sent = loop.take();
+  assert.deepEqual(sent.map((s) => (s.msg as SipRequest).method), ["ACK"]);
+  assert.equal(sent[0].dest.port, 5090);
+  // A 2xx from another fork of the same INVITE: that dialog is completed and ended at once.
+  loop.inject(answer(inv, 200, "fork-2", { contact: "<sip:bob2@10.0.0.2:5090>" }), CALLEE);
+  sent = loop.take();
+  const methods = sent.map((s) => (s.msg as SipRequest).method);
+  assert.deepEqual(methods, ["ACK", "BYE"]);
+  assert.equal((sent[1].msg as SipRequest).to.tag, "fork-2");
+  // A late in-dialog request from the caller: the dialog is gone.
+  loop.inject(callerInDialog("INFO", ok.get("to")!, 3), CALLER);
+  const late = loop.take();
+  assert.ok(
+    late.find(res(481, "INFO")),
+    `481 for a request on an ended call, got ${late.map((s) => describe(s.msg))}`,
+  );
+  loop.timers.advance(40_000);
+  assert.equal(loop.b2bua.legCount, 0, "ended legs are let go after 32 s");
+});
+
+Deno.test("After a call ends before the caller's ACK: the late ACK still stops the 2xx resends", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(
+    answer(inv, 200, "ct", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  // The callee hangs up at once, before the caller's ACK is in.
+  loop.inject(
+    new SipRequest("BYE", "sip:tandem@10.0.0.9:5060", inv.headers.filter((h) => h.key !== "via"))
+      .set("Via", "SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bKbye1")
+      .set("From", `${inv.get("to")};tag=ct`)
+      .set("To", inv.get("from")!)
+      .set("CSeq", "1 BYE")
+      .set("Content-Length", "0"),
+    CALLEE,
+  );
+  loop.take();
+  assert.equal(loop.b2bua.calls.size, 0);
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  loop.take();
+  loop.timers.advance(10_000);
+  assert.equal(loop.take().filter(res(200)).length, 0, "no 2xx resent after the ACK");
 });

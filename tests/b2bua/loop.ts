@@ -96,15 +96,20 @@ export class Loop {
 
   constructor(public cfg: Config, services: B2buaServices = {}, overloaded?: () => boolean) {
     const random = seededRandom();
-    const wire = (m: SipMessage): SipMessage => parseMessage(serialize(m));
+    // Like the transport layer: what goes out is serialized, recorded as the peer would parse
+    // it, and returned as bytes, which transactions keep for their retransmissions.
+    const wire = (m: SipMessage, dest: Endpoint) => {
+      const data = serialize(m);
+      this.sent.push({ msg: parseMessage(data), dest });
+      return { data, dest };
+    };
     const net = {
       localFor: (d: Endpoint) => ({ ...LOCAL, protocol: d.protocol }),
       isLocal: (h: string) => h === LOCAL.host,
-      sendRequest: (r: SipRequest, dest: Endpoint) => {
-        this.sent.push({ msg: wire(r), dest });
-      },
-      sendResponse: (r: SipResponse, src: Endpoint) => {
-        this.sent.push({ msg: wire(r), dest: src });
+      sendRequest: (r: SipRequest, dest: Endpoint) => wire(r, dest),
+      sendResponse: (r: SipResponse, src: Endpoint) => wire(r, src),
+      sendRaw: (data: Uint8Array, dest: Endpoint) => {
+        this.sent.push({ msg: parseMessage(data), dest });
       },
     };
     this.b2bua = new B2bua({

@@ -13,6 +13,7 @@ import {
   type ClientHandler,
   type ClientTransaction,
   type MessageSender,
+  type SentMessage,
   type ServerTransaction,
   TransactionLayer,
   type TransactionUser,
@@ -33,26 +34,38 @@ export interface Sent {
   fail?: (err: Error) => void;
 }
 
-/** A fake transport: records every send; can fail the next send synchronously. */
+/**
+ * A fake transport: records every send; can fail the next send synchronously. With `raw` it
+ * also takes bytes (sendRaw) and returns what it sent, as the real transport layer does, so
+ * transactions keep bytes for their retransmissions; without, they keep parsed messages.
+ */
 export class FakeTransport implements MessageSender {
   readonly sent: Sent[] = [];
   /** When set, the next send calls its fail callback synchronously with this error. */
   failNext: Error | undefined;
   sendRaw?: (data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void) => void;
 
-  constructor(private clock: ManualClock, raw = false) {
+  constructor(private clock: ManualClock, private raw = false) {
     if (raw) {
       this.sendRaw = (data, dest, fail) => {
         this.record("raw", parseMessage(data) as SipRequest, dest, fail);
       };
     }
   }
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void {
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): SentMessage | void {
     // Round-trip through bytes, as a real transport would, so later edits do not leak in.
-    this.record("request", parseMessage(serialize(req)) as SipRequest, dest, fail);
+    const data = serialize(req);
+    this.record("request", parseMessage(data) as SipRequest, dest, fail);
+    if (this.raw) return { data, dest };
   }
-  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void {
-    this.record("response", parseMessage(serialize(res)) as SipResponse, source, fail);
+  sendResponse(
+    res: SipResponse,
+    source: Endpoint,
+    fail?: (err: Error) => void,
+  ): SentMessage | void {
+    const data = serialize(res);
+    this.record("response", parseMessage(data) as SipResponse, source, fail);
+    if (this.raw) return { data, dest: source };
   }
   private record(
     how: Sent["how"],
@@ -122,11 +135,31 @@ export class RecordingHandler implements ClientHandler {
   }
 }
 
+let rawByDefault = false;
+
+/**
+ * A test that runs twice: with a sender that returns nothing (transactions keep parsed
+ * messages) and with one that takes and returns bytes (transactions keep only bytes once
+ * their final is out). Both must behave the same on the wire.
+ */
+export function withBothSenders(name: string, fn: () => void): void {
+  for (const raw of [false, true]) {
+    Deno.test(raw ? `${name} [bytes kept]` : name, () => {
+      rawByDefault = raw;
+      try {
+        fn();
+      } finally {
+        rawByDefault = false;
+      }
+    });
+  }
+}
+
 /** A layer with T1 500, T2 4000, T4 5000 on ManualTimers, a fake transport and a recording TU. */
 export function setup(opts: { raw?: boolean; tryingDelay?: number } = {}) {
   const clock = new ManualClock();
   const timers = new ManualTimers(clock);
-  const sender = new FakeTransport(clock, opts.raw);
+  const sender = new FakeTransport(clock, opts.raw ?? rawByDefault);
   const user = new RecordingUser();
   const metrics = new Registry();
   let seed = 1;

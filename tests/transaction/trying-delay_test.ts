@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { ServerTransaction } from "../../src/transaction/mod.ts";
-import { reply, request, setup, UDP } from "./fake-transport.ts";
+import { reply, request, setup, UDP, withBothSenders } from "./fake-transport.ts";
 
 function inbound() {
   const env = setup({ tryingDelay: 200 });
@@ -19,7 +19,7 @@ function inbound() {
   };
 }
 
-Deno.test("§17.2.1: a TU answer within the delay replaces the 100 Trying", () => {
+withBothSenders("§17.2.1: a TU answer within the delay replaces the 100 Trying", () => {
   const env = inbound();
   env.timers.advance(50);
   env.tx.respond(reply(env.inv, 180));
@@ -27,7 +27,7 @@ Deno.test("§17.2.1: a TU answer within the delay replaces the 100 Trying", () =
   assert.deepEqual(env.sender.responses().map((r) => r.status), [180]);
 });
 
-Deno.test("§17.2.1: a silent TU gets its 100 Trying sent when the delay ends", () => {
+withBothSenders("§17.2.1: a silent TU gets its 100 Trying sent when the delay ends", () => {
   const env = inbound();
   env.timers.advance(199);
   assert.equal(env.sender.responses().length, 0);
@@ -37,11 +37,14 @@ Deno.test("§17.2.1: a silent TU gets its 100 Trying sent when the delay ends", 
   assert.deepEqual(env.sender.responses().map((r) => r.status), [100, 486]);
 });
 
-Deno.test("§17.2.1: an INVITE retransmission before the delay gets the 100 Trying at once", () => {
-  const env = inbound();
-  env.timers.advance(100);
-  env.layer.receiveRequest(request("INVITE", "z9hG4bKdelay1"), UDP);
-  assert.deepEqual(env.sender.responses().map((r) => r.status), [100]);
-  env.timers.advance(500);
-  assert.deepEqual(env.sender.responses().map((r) => r.status), [100], "no second 100");
-});
+withBothSenders(
+  "§17.2.1: an INVITE retransmission before the delay gets the 100 Trying at once",
+  () => {
+    const env = inbound();
+    env.timers.advance(100);
+    env.layer.receiveRequest(request("INVITE", "z9hG4bKdelay1"), UDP);
+    assert.deepEqual(env.sender.responses().map((r) => r.status), [100]);
+    env.timers.advance(500);
+    assert.deepEqual(env.sender.responses().map((r) => r.status), [100], "no second 100");
+  },
+);
