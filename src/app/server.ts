@@ -77,6 +77,7 @@ export class SipServer {
         listen: sip.listen,
         advertise: sip.advertise,
         limits: { maxSize: sip.maxMessageSize, maxHeaders: sip.maxHeaders },
+        udp: { receiveBuffer: sip.udpReceiveBuffer },
         tcp: {
           idleTimeoutMs: sip.tcpIdleTimeout,
           maxMessageSize: sip.maxMessageSize,

@@ -68,6 +68,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       timers: { t1: formatDuration(s.t1), t2: formatDuration(s.t2), t4: formatDuration(s.t4) },
       max_message_size: s.maxMessageSize,
       max_headers: s.maxHeaders,
+      udp_receive_buffer: s.udpReceiveBuffer,
       tcp: {
         idle_timeout: formatDuration(s.tcpIdleTimeout),
         connect_timeout: formatDuration(s.tcpConnectTimeout),

@@ -21,6 +21,8 @@ export interface SipConfig {
   t4: number;
   maxMessageSize: number;
   maxHeaders: number;
+  /** SO_RCVBUF asked for each UDP socket, bytes; 0 leaves the OS default. */
+  udpReceiveBuffer: number;
   tcpIdleTimeout: number;
   tcpConnectTimeout: number;
   userAgent: string;

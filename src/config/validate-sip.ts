@@ -22,6 +22,7 @@ export const SIP_DEFAULTS = {
   t4: 5000,
   maxMessageSize: 65535,
   maxHeaders: 100,
+  udpReceiveBuffer: 8 * 1024 * 1024,
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
   userAgent: `Tandem/${TANDEM_VERSION}`,
@@ -68,6 +69,7 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "timers",
     "max_message_size",
     "max_headers",
+    "udp_receive_buffer",
     "tcp",
     "user_agent",
   ]);
@@ -127,6 +129,11 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     out.maxMessageSize =
       r.size(m.max_message_size, ["sip", "max_message_size"], 1500, 16 * 1024 * 1024) ??
         out.maxMessageSize;
+  }
+  if (m.udp_receive_buffer !== undefined) {
+    out.udpReceiveBuffer =
+      r.size(m.udp_receive_buffer, ["sip", "udp_receive_buffer"], 0, 1024 * 1024 * 1024) ??
+        out.udpReceiveBuffer;
   }
   if (m.max_headers !== undefined) {
     out.maxHeaders = r.int(m.max_headers, ["sip", "max_headers"], 10, 10_000) ?? out.maxHeaders;

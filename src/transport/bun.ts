@@ -10,6 +10,7 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  UdpOptions,
 } from "./types.ts";
 import { mappedFor, normalizeHost } from "./address.ts";
 import { toTransportError, TransportError } from "./errors.ts";
@@ -18,6 +19,7 @@ import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
 // Minimal ambient types for the parts of Bun's API used here (no @types/bun in this project).
 interface BunUdpSocket {
   readonly port: number;
+  readonly fd?: number;
   readonly address: { address: string; family: string; port: number };
   send(data: Uint8Array, port: number, address: string): boolean;
   /** Flat [data, port, address, ...] triples; returns how many datagrams were sent. */
@@ -84,6 +86,7 @@ function safe(fn: () => void): void {
 class BunUdpListener implements Listener {
   /** Destination of the previous send: the likely cause of a deferred ICMP error. */
   lastDest: Endpoint | undefined;
+  receiveBuffer: number | undefined;
   private closed = false;
   private readonly v6Wildcard: boolean;
 
@@ -172,7 +175,54 @@ class BunUdpListener implements Listener {
   }
 }
 
-async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
+// Bun.udpSocket has no buffer option, but exposes the descriptor: SO_RCVBUF is set through
+// libc. SO_RCVBUFFORCE (root or CAP_NET_ADMIN) may exceed net.core.rmem_max; SO_RCVBUF may not.
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+
+interface SockOpt {
+  setsockopt(fd: number, level: number, name: number, value: unknown, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: unknown, len: unknown): number;
+}
+let sockopt: { fns: SockOpt; ptr: (a: ArrayBufferView) => unknown } | null | undefined;
+
+/** libc's setsockopt/getsockopt through bun:ffi, or null where that is not possible. */
+async function loadSockopt(): Promise<typeof sockopt> {
+  if (sockopt !== undefined) return sockopt;
+  try {
+    // A computed specifier: Deno type-checks this file and has no bun:ffi.
+    const spec = "bun:ffi";
+    const ffi = await import(spec);
+    const t = ffi.FFIType;
+    const lib = ffi.dlopen("libc.so.6", {
+      setsockopt: { args: [t.i32, t.i32, t.i32, t.ptr, t.u32], returns: t.i32 },
+      getsockopt: { args: [t.i32, t.i32, t.i32, t.ptr, t.ptr], returns: t.i32 },
+    });
+    sockopt = { fns: lib.symbols as SockOpt, ptr: ffi.ptr };
+  } catch {
+    sockopt = null; // not glibc Linux: the OS default buffer stays
+  }
+  return sockopt;
+}
+
+/** Ask for an SO_RCVBUF of `bytes`; returns what the kernel reports, or undefined. */
+async function setReceiveBuffer(fd: number, bytes: number): Promise<number | undefined> {
+  const so = await loadSockopt();
+  if (!so) return undefined;
+  const v = new Int32Array([Math.min(bytes, 0x3fffffff)]);
+  if (so.fns.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, so.ptr(v), 4) !== 0) {
+    so.fns.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, so.ptr(v), 4);
+  }
+  const out = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  if (so.fns.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, so.ptr(out), so.ptr(len)) !== 0) {
+    return undefined;
+  }
+  return out[0];
+}
+
+async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
   let listener: BunUdpListener | undefined;
   const sock = await bun().udpSocket({
     hostname: bind.host,
@@ -197,7 +247,11 @@ async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
     host: normalizeHost(sock.address?.address ?? bind.host),
     port: sock.port,
   };
-  return listener = new BunUdpListener(local, sock, events);
+  listener = new BunUdpListener(local, sock, events);
+  if (opts?.receiveBuffer && typeof sock.fd === "number" && sock.fd >= 0) {
+    listener.receiveBuffer = await setReceiveBuffer(sock.fd, opts.receiveBuffer);
+  }
+  return listener;
 }
 
 /** Bun's write may be partial: the rest waits for `drain`, in order. */

@@ -30,6 +30,7 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  UdpOptions,
 } from "./types.ts";
 
 /** Options of a {@link TransportLayer}. */
@@ -39,6 +40,8 @@ export interface TransportLayerOptions {
   advertise?: string;
   limits: ParseLimits;
   tcp: TcpOptions;
+  /** UDP socket options (the receive buffer). */
+  udp?: UdpOptions;
   /** Socket adapter; {@link defaultAdapter} when absent. */
   adapter?: SocketAdapter;
   log?: Logger;
@@ -127,7 +130,7 @@ export class TransportLayer implements MessageSender {
         if (coveredBy) continue;
         const bind = { host: w.host, port: w.port };
         const listener = w.protocol === "udp"
-          ? await this.adapter.udp(bind, this.events)
+          ? await this.adapter.udp(bind, this.events, this.opts.udp)
           : await this.adapter.tcp(bind, this.events, this.opts.tcp);
         this.listeners.push(listener);
         const family = familyOf(w.host);
@@ -139,7 +142,11 @@ export class TransportLayer implements MessageSender {
         if (dual) {
           this.routes.push({ protocol: w.protocol, family: 4, bindHost: "0.0.0.0", listener });
         }
-        this.opts.log?.info("listening", { transport: w.protocol, local: listener.local });
+        this.opts.log?.info("listening", {
+          transport: w.protocol,
+          local: listener.local,
+          ...(listener.receiveBuffer ? { receiveBuffer: listener.receiveBuffer } : {}),
+        });
       }
     } catch (e) {
       await this.stop();

@@ -11,6 +11,7 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  UdpOptions,
 } from "./types.ts";
 import { familyOf, isWildcard, normalizeHost } from "./address.ts";
 import { toTransportError, TransportError } from "./errors.ts";
@@ -28,6 +29,7 @@ function safe(fn: () => void): void {
 }
 
 class NodeUdpListener implements Listener {
+  receiveBuffer: number | undefined;
   constructor(readonly local: Endpoint, private sock: dgram.Socket, private events: SocketEvents) {}
 
   send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
@@ -57,7 +59,7 @@ class NodeUdpListener implements Listener {
   }
 }
 
-async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
+async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
   const v6 = familyOf(bind.host) === 6;
   const sock = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6 });
   await new Promise<void>((resolve, reject) => {
@@ -84,7 +86,14 @@ async function udp(bind: Address, events: SocketEvents): Promise<Listener> {
       });
     } catch { /* the layer above counts its own failures */ }
   });
-  return new NodeUdpListener(local, sock, events);
+  const listener = new NodeUdpListener(local, sock, events);
+  if (opts?.receiveBuffer) {
+    try {
+      sock.setRecvBufferSize(opts.receiveBuffer);
+      listener.receiveBuffer = sock.getRecvBufferSize();
+    } catch { /* capped or refused: the OS default stays */ }
+  }
+  return listener;
 }
 
 /** Wire a net.Socket to a pool sink; returns its RawStream side. */

@@ -33,6 +33,8 @@ export interface SocketEvents {
 export interface Listener {
   /** The bound address (port resolved when 0 was asked). */
   readonly local: Endpoint;
+  /** UDP: the socket's receive buffer as the kernel reports it (bytes), when known. */
+  readonly receiveBuffer?: number;
   /**
    * Send bytes to `dest`. For TCP, reuse an open connection to that remote address (inbound or
    * outbound) or open one. Failures are reported through `onError` and, when given, `fail`;
@@ -56,8 +58,19 @@ export interface SocketAdapter {
    * and uses it for both families. IPv4 peers then appear as plain IPv4 in every Endpoint.
    */
   readonly dualStackWildcard?: boolean;
-  udp(bind: Address, events: SocketEvents): Promise<Listener>;
+  udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener>;
   tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener>;
+}
+
+/** UDP socket options. */
+export interface UdpOptions {
+  /**
+   * SO_RCVBUF to ask for (bytes; the kernel doubles it and caps it at net.core.rmem_max unless
+   * the process may force it). A datagram that finds the buffer full is dropped by the kernel
+   * unseen, so a buffer that holds a few hundred ms of traffic rides out a GC pause. Not every
+   * runtime can set it (Deno cannot): then the OS default stays.
+   */
+  receiveBuffer?: number;
 }
 
 /** TCP behaviour shared by every adapter. */

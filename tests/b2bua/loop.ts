@@ -53,6 +53,7 @@ export function config(rules: RuleConfig[]): Config {
       t4: 5000,
       maxMessageSize: 65535,
       maxHeaders: 256,
+      udpReceiveBuffer: 0,
       tcpIdleTimeout: 120000,
       tcpConnectTimeout: 3000,
       userAgent: "Tandem-test",

@@ -356,6 +356,32 @@ export const localAddresses: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * The receive buffer asked for is set where the runtime allows it (Bun through libc, Node
+ * through dgram), read back from the kernel, and the socket still works; Deno cannot set it.
+ */
+export const udpReceiveBuffer: Case = async (adapter, host) => {
+  const asked = 3 * 1024 * 1024;
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"], {}, {
+    udp: { receiveBuffer: asked },
+  });
+  const peer = await udpPeer(host);
+  try {
+    const got = layer.listeners[0].receiveBuffer;
+    if (adapter.runtime === "deno") assert.equal(got, undefined);
+    else {
+      // The kernel doubles the request (bookkeeping) and caps it at net.core.rmem_max unless
+      // forced (root): either way it is more than Linux's 208 KiB default.
+      assert.ok(got !== undefined && got > 212992, `receive buffer ${got}`);
+    }
+    peer.send(requestText("OPTIONS", "peer.invalid:5999"), port("udp"));
+    await waitFor(() => rec.requests.length === 1, "request");
+  } finally {
+    peer.close();
+    await layer.stop();
+  }
+};
+
 /** Every case, in order. */
 export const cases: Record<string, Case> = {
   udpRequestInOut,
@@ -374,4 +400,5 @@ export const cases: Record<string, Case> = {
   tcpPeerReset,
   uriToEndpoint,
   localAddresses,
+  udpReceiveBuffer,
 };
