@@ -21,7 +21,7 @@ import {
   UAC_PORT,
   UAS_PORT,
 } from "./sipp.ts";
-import { tandemMetrics, type Target } from "./targets.ts";
+import { tandemMetrics, tandemShed, type Target } from "./targets.ts";
 
 export interface StepResult {
   target: string;
@@ -34,6 +34,8 @@ export interface StepResult {
   retransUac: number;
   retransUas: number;
   failedUas: number;
+  /** Of the failed calls, those Tandem refused with 503 because it was saturated (load shed). */
+  shed: number;
   /** Calls attempted per second of the caller's run (lower than `rate` when SIPp throttles). */
   offeredRate: number;
   /** CPU seconds of the target's process group over the step. */
@@ -87,6 +89,9 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
     throw new Error(`SIPp callee did not start: ${errorSample(`${o.dir}/uas.out`).join(" | ")}`);
   }
   const pgid = t.child?.pid;
+  const isTandem = t.name.startsWith("tandem");
+  const shed0 = isTandem ? (await tandemShed()) ?? 0 : 0;
+  let shed = 0;
   const cpu0 = pgid ? groupCpuSeconds(pgid) : 0;
   const m0 = machineCpu();
   const t0 = performance.now();
@@ -111,6 +116,8 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
     if (!uac.exited) sippCpu = groupCpuSeconds(uas.pid) + groupCpuSeconds(uac.pid) - sippCpu0;
     const s = readStats(`${o.dir}/uac.csv`);
     const elapsed = (performance.now() - t0) / 1000;
+    const shedNow = isTandem ? await tandemShed() : undefined;
+    if (shedNow !== undefined) shed = Math.max(shed, shedNow - shed0);
     if (s) {
       o.log(
         progress(
@@ -119,10 +126,13 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
           elapsed,
           s,
           pgid ? (groupCpuSeconds(pgid) - cpu0) / elapsed : null,
-        ),
+        ) + (shed ? `  shed ${shed}` : ""),
       );
-      if (!aborted && s.failed > Math.max(20, 0.02 * s.outgoing)) {
-        aborted = `failures piling up (${s.failed} of ${s.outgoing})`;
+      // Calls refused with 503 (load shedding) fail in SIPp too, but are the behaviour wanted
+      // past the knee: only other failures stop the step.
+      const unshed = s.failed - shed;
+      if (!aborted && unshed > Math.max(20, 0.02 * s.outgoing)) {
+        aborted = `failures piling up (${unshed} of ${s.outgoing}, not counting ${shed} shed)`;
       } else if (!aborted && s.current > o.rate * (HOLD_MS / 1000 + 4)) {
         aborted = `calls backing up (${s.current} open at ${o.rate}/s)`;
       }
@@ -146,6 +156,8 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   const c: SippStats | undefined = readStats(`${o.dir}/uac.csv`);
   const s: SippStats | undefined = readStats(`${o.dir}/uas.csv`);
   const rss = pgid ? groupRssBytes(pgid) : 0;
+  const shedEnd = isTandem ? await tandemShed() : undefined;
+  if (shedEnd !== undefined) shed = Math.max(shed, shedEnd - shed0);
   const attempted = c?.outgoing ?? 0;
   const res: StepResult = {
     target: t.name,
@@ -158,6 +170,7 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
     retransUac: c?.retransmissions ?? 0,
     retransUas: s?.retransmissions ?? 0,
     failedUas: s?.failed ?? 0,
+    shed,
     offeredRate: c && c.elapsedS > 0
       ? Math.round(attempted / Math.max(1, c.elapsedS - HOLD_MS / 1000))
       : 0,

@@ -118,6 +118,20 @@ export async function tandemMetrics(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * New INVITEs Tandem refused with 503 so far (`tandem_calls_total{outcome="shed"}`): 0 before
+ * the first one, undefined when /metrics does not answer in time (a saturated target).
+ */
+export async function tandemShed(): Promise<number | undefined> {
+  try {
+    const r = await fetch(`${TANDEM_HTTP}/metrics`, { signal: AbortSignal.timeout(500) });
+    const m = /^tandem_calls_total\{outcome="shed"\} (\S+)$/m.exec(await r.text());
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Kamailio configuration: stateful forwarding (tm), record-routing (rr), dialogs (dialog). */
 export function kamailioConfig(): string {
   return `#!KAMAILIO

@@ -14,6 +14,7 @@ import {
 import { TransactionLayer } from "../transaction/mod.ts";
 import { TransportLayer } from "../transport/mod.ts";
 import type { Endpoint, SocketAdapter } from "../transport/types.ts";
+import { BusyMeter } from "../util/busy-meter.ts";
 import { systemClock } from "../util/clock.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -23,6 +24,11 @@ const mParseAnswered = metrics.counter(
   "tandem_sip_bad_requests_total",
   "Malformed requests answered with an error status.",
 );
+const mBusy = metrics.gauge(
+  "tandem_thread_busy_ratio",
+  "Share of one core the JavaScript thread used, smoothed over about a second (0..1); new " +
+    "INVITEs are refused with 503 above 0.9.",
+);
 const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
   "Malformed messages dropped because they could not be answered.",
@@ -30,6 +36,11 @@ const mParseDropped = metrics.counter(
 
 /** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
 export const OVERLOAD_LAG_MS = 80;
+/**
+ * Share of one core used by the JavaScript thread (smoothed) above which new INVITEs are
+ * refused with 503: past it, the receive queue grows and every call already up slows down.
+ */
+export const OVERLOAD_BUSY = 0.9;
 
 /** Options for {@link SipServer}. */
 export interface SipServerOptions {
@@ -45,6 +56,8 @@ export class SipServer {
   readonly transactions: TransactionLayer;
   readonly b2bua: B2bua;
   readonly timers: WheelTimers;
+  /** The JavaScript thread's CPU share, for load shedding and /metrics. */
+  readonly busy = new BusyMeter();
   private cfg: Config;
   private log: Logger;
   private started = false;
@@ -57,9 +70,9 @@ export class SipServer {
     const random = cryptoRandom();
     this.b2bua = new B2bua({
       config: () => this.cfg,
-      // The timer wheel ticks every 10 ms; a smoothed lateness above this means the event loop
-      // is saturated and new calls would only slow down the ones already up.
-      overloaded: () => this.timers.lagMs > OVERLOAD_LAG_MS,
+      // Saturated: the thread is on CPU nearly all the time, or the timer wheel (ticking every
+      // 10 ms) runs late. New calls would only slow down the ones already up.
+      overloaded: () => this.busy.fraction > OVERLOAD_BUSY || this.timers.lagMs > OVERLOAD_LAG_MS,
       net: {
         localFor: (d) => this.transport.localFor(d),
         isLocal: (h, p) => this.transport.isLocal(h, p),
@@ -119,6 +132,8 @@ export class SipServer {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
+    this.busy.start();
+    metrics.onCollect(() => mBusy.set(this.busy.fraction));
     for (const l of this.transport.listeners) {
       this.log.info("sip-listening", {
         protocol: l.local.protocol,
@@ -144,6 +159,7 @@ export class SipServer {
 
   async stop(): Promise<void> {
     this.started = false;
+    this.busy.stop();
     this.timers.stop();
     await this.transport.stop();
   }

@@ -1,0 +1,62 @@
+// How much of one core the JavaScript thread is using, from the runtime's per-thread CPU clock
+// (process.threadCpuUsage: Bun and Deno; Node lacks it, and the meter then reads 0).
+//
+// Event-loop lag alone misses saturation: Bun reads a bounded batch of datagrams per loop turn,
+// so under overload the turns stay short and timers stay nearly on time while the kernel's
+// receive queue grows by seconds. The thread's CPU share shows it: it sits at 100 %.
+
+import process from "node:process";
+
+type ThreadCpu = (prev?: { user: number; system: number }) => { user: number; system: number };
+
+/** Smoothed busy fraction (0..1) of the main thread, sampled every `periodMs`. */
+export class BusyMeter {
+  /** Smoothed fraction of wall time the thread spent on CPU (0 when unmeasurable). */
+  fraction = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastCpu = 0;
+  private lastWall = 0;
+  private readonly read: (() => number) | undefined;
+
+  constructor(private readonly periodMs = 200, cpu?: () => number) {
+    const tcu = (process as unknown as { threadCpuUsage?: ThreadCpu }).threadCpuUsage;
+    this.read = cpu ?? (typeof tcu === "function"
+      ? () => {
+        const u = tcu.call(process);
+        return (u.user + u.system) / 1000; // µs → ms
+      }
+      : undefined);
+  }
+
+  /** Whether this runtime can measure the thread's CPU time. */
+  get available(): boolean {
+    return this.read !== undefined;
+  }
+
+  start(): void {
+    if (!this.read || this.timer) return;
+    this.lastCpu = this.read();
+    this.lastWall = performance.now();
+    this.timer = setInterval(() => this.sample(), this.periodMs);
+    // Never keep the process alive for this.
+    (this.timer as unknown as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Take one sample now (the interval calls this; tests call it with their own clock). */
+  sample(wallNow = performance.now()): void {
+    if (!this.read) return;
+    const cpu = this.read();
+    const dt = wallNow - this.lastWall;
+    if (dt <= 0) return;
+    const f = Math.min(1, Math.max(0, (cpu - this.lastCpu) / dt));
+    this.lastCpu = cpu;
+    this.lastWall = wallNow;
+    // About three samples (0.6 s) to follow a change: one GC pause is not overload.
+    this.fraction = this.fraction * 0.6 + f * 0.4;
+  }
+}
