@@ -119,9 +119,8 @@ interface LiveLeg {
 /** What the leg index keeps of a leg for 32 s after its call ended. */
 interface EndedLeg {
   ended: true;
-  /** The caller's INVITE transaction while its 2xx still waits for the ACK. */
-  stx?: ServerTransaction;
-  inviteSeq: number;
+  /** Caller side: the INVITE transaction whose 2xx still waits for the ACK, and its CSeq. */
+  awaitingAck?: { stx: ServerTransaction; inviteSeq: number };
   /** An answered attempt: enough to ACK and BYE a 2xx from another fork. */
   answered?: { invite: SipRequest; dest: Endpoint; remoteTag: string };
 }
@@ -826,7 +825,8 @@ export class B2bua implements TransactionUser {
     if (!leg) return;
     if ("ended" in leg) {
       // The call ended before the caller's ACK for its 2xx arrived: stop resending the 2xx.
-      if (leg.stx && req.cseq.seq === leg.inviteSeq) leg.stx.acked();
+      const w = leg.awaitingAck;
+      if (w && req.cseq.seq === w.inviteSeq) w.stx.acked();
       return;
     }
     const call = leg.call;
@@ -1162,16 +1162,19 @@ export class B2bua implements TransactionUser {
     const aKey = dialogKey(a.invite.callId, a.localTag);
     this.legs.set(aKey, {
       ended: true,
-      stx: a.stx.state === "Accepted" ? a.stx : undefined,
-      inviteSeq: a.invite.cseq.seq,
+      awaitingAck: a.stx.state === "Accepted"
+        ? { stx: a.stx, inviteSeq: a.invite.cseq.seq }
+        : undefined,
     });
     keys.push(aKey);
     for (const at of call.attempts) {
       const key = dialogKey(at.invite.callId, at.invite.from.tag!);
+      // A fresh identity: at.invite may be the whole INVITE (ended before the caller's ACK)
+      // and carries the grammar cached while the call ran.
       const answered = at.state === "Answered" && at.dialog
         ? { invite: identityOf(at.invite), dest: at.dest, remoteTag: at.dialog.remoteTag }
         : undefined;
-      this.legs.set(key, { ended: true, inviteSeq: at.invite.cseq.seq, answered });
+      this.legs.set(key, { ended: true, answered });
       keys.push(key);
     }
     this.opts.timers.set(32_000, () => {
