@@ -315,7 +315,7 @@ export class B2bua implements TransactionUser {
         callerFrom: detach(req.get("from") ?? ""),
         callerTo: detach(req.get("to") ?? ""),
         callerRuri: detach(req.uri),
-        source: `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+        source: detach(`${source.protocol}:${uriHost(source.host)}:${source.port}`),
         rule: rule.name,
         inviteAt: now,
         attempts: [],
@@ -407,7 +407,7 @@ export class B2bua implements TransactionUser {
       ? endpointOf(redirectTarget, route)
       : { host: bareHost(route.host), port: route.port, protocol: route.transport };
     const local = this.opts.net.localFor(dest);
-    const callId = `${token(this.opts.random, 20)}@${uriHost(local.host)}`;
+    const callId = token(this.opts.random, 20, `@${uriHost(local.host)}`);
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser);
     const ruri = redirectTarget ? redirectTarget.clone() : new UriClass(
@@ -429,11 +429,14 @@ export class B2bua implements TransactionUser {
     );
     const contact = contactFor(local);
     const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
+    // Kept in the attempt's record for the call's whole life: flat, not ropes.
+    const fromText = detach(from.toString());
+    const toText = detach(to.toString());
     const pairs: [string, string][] = [
       ["Via", viaFor(local, this.txl.newBranch())],
       ["Max-Forwards", String(mf)],
-      ["From", from.toString()],
-      ["To", to.toString()],
+      ["From", fromText],
+      ["To", toText],
       ["Call-ID", callId],
       ["CSeq", "1 INVITE"],
       ["Contact", contact],
@@ -458,9 +461,9 @@ export class B2bua implements TransactionUser {
         route: route.name,
         callId,
         ruri: invite.uri,
-        from: from.toString(),
-        to: to.toString(),
-        target: `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+        from: fromText,
+        to: toText,
+        target: detach(`${dest.protocol}:${uriHost(dest.host)}:${dest.port}`),
         inviteAt: now,
       },
     };
@@ -1242,10 +1245,21 @@ function viaFor(local: Endpoint, branch: string): string {
   }:${local.port};branch=${branch};rport`;
 }
 
+// Our Contact per local address: the same few strings for every call, not one each.
+const contacts = new Map<string, string>();
+
 function contactFor(local: Endpoint): string {
-  return `<sip:${uriHost(local.host)}:${local.port}${
-    local.protocol === "tcp" ? ";transport=tcp" : ""
-  }>`;
+  const key = local.protocol + local.host + "|" + local.port;
+  let c = contacts.get(key);
+  if (c === undefined) {
+    c = detach(
+      `<sip:${uriHost(local.host)}:${local.port}${
+        local.protocol === "tcp" ? ";transport=tcp" : ""
+      }>`,
+    );
+    if (contacts.size < 1024) contacts.set(key, c); // bounded: local addresses are few
+  }
+  return c;
 }
 
 /** Where requests to the caller go before its dialog exists: its Contact, or where it came from. */

@@ -3,6 +3,7 @@
 import { strict as assert } from "node:assert";
 import {
   createResponse,
+  detach,
   parseMessage,
   reasonPhrase,
   serialize,
@@ -49,4 +50,21 @@ Deno.test("RFC 3261 §21: standard reason phrases, class phrase for unknown code
   assert.equal(reasonPhrase(505), "Version Not Supported");
   assert.equal(reasonPhrase(499), "Client Error");
   assert.throws(() => createResponse(req, 99));
+});
+
+Deno.test("detach: an equal string for any input (quotes, backslashes, control and non-BMP characters, lone surrogates)", () => {
+  for (
+    const s of [
+      "",
+      "<sip:alice@example.com>;tag=1928301774",
+      '"A \\"quoted\\" name" <sip:a@b>',
+      "tab\there\r\nand \u0000 nul",
+      "üñï©ødé 🎧",
+      "\ud800 lone high, lone low \udc00",
+    ]
+  ) {
+    const d = detach(s.slice(0));
+    assert.equal(d, s);
+    assert.equal(d.length, s.length);
+  }
 });
