@@ -1204,6 +1204,9 @@ export class B2bua implements TransactionUser {
       at.invite = identityOf(at.invite);
       at.ctx = undefined;
     }
+    // No more attempts once confirmed: exact-size copies instead of arrays grown by push.
+    call.attempts = call.attempts.slice();
+    call.record.attempts = call.record.attempts.slice();
   }
 
   /** Number of live legs indexed (tests check nothing leaks). */

@@ -159,9 +159,13 @@ export function detach(s: string): string {
  * of the INVITE once the dialog exists).
  */
 export function identityOf(req: SipRequest): SipRequest {
-  const headers: Header[] = [];
+  // Sized exactly: an array grown by push keeps room for 16 more entries, for the call's life.
+  let n = 0;
+  for (const h of req.headers) if (IDENTITY.has(h.key)) n++;
+  const headers = new Array<Header>(n);
+  let i = 0;
   for (const h of req.headers) {
-    if (IDENTITY.has(h.key)) headers.push({ key: h.key, name: h.name, value: detach(h.value) });
+    if (IDENTITY.has(h.key)) headers[i++] = { key: h.key, name: h.name, value: detach(h.value) };
   }
   return new SipRequest(req.method, detach(req.uri), headers);
 }
