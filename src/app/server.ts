@@ -14,7 +14,7 @@ import {
 import { TransactionLayer } from "../transaction/mod.ts";
 import { TransportLayer } from "../transport/mod.ts";
 import type { Endpoint, SocketAdapter } from "../transport/types.ts";
-import { BusyMeter } from "../util/busy-meter.ts";
+import { BusyMeter, shedShare } from "../util/busy-meter.ts";
 import { systemClock } from "../util/clock.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -27,7 +27,7 @@ const mParseAnswered = metrics.counter(
 const mBusy = metrics.gauge(
   "tandem_thread_busy_ratio",
   "Share of one core the JavaScript thread used, smoothed over about a second (0..1); new " +
-    "INVITEs are refused with 503 above 0.9.",
+    "INVITEs are refused with 503 in a share growing from 0 at 0.85 to all at 0.98.",
 );
 const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
@@ -37,10 +37,12 @@ const mParseDropped = metrics.counter(
 /** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
 export const OVERLOAD_LAG_MS = 80;
 /**
- * Share of one core used by the JavaScript thread (smoothed) above which new INVITEs are
- * refused with 503: past it, the receive queue grows and every call already up slows down.
+ * Share of one core used by the JavaScript thread (smoothed) from which a growing share of new
+ * INVITEs is refused with 503, and at which all are: past it the receive queue grows and every
+ * call already up slows down.
  */
-export const OVERLOAD_BUSY = 0.9;
+export const OVERLOAD_BUSY_FROM = 0.85;
+export const OVERLOAD_BUSY_ALL = 0.98;
 
 /** Options for {@link SipServer}. */
 export interface SipServerOptions {
@@ -72,7 +74,9 @@ export class SipServer {
       config: () => this.cfg,
       // Saturated: the thread is on CPU nearly all the time, or the timer wheel (ticking every
       // 10 ms) runs late. New calls would only slow down the ones already up.
-      overloaded: () => this.busy.fraction > OVERLOAD_BUSY || this.timers.lagMs > OVERLOAD_LAG_MS,
+      overloaded: () =>
+        this.timers.lagMs > OVERLOAD_LAG_MS ||
+        random() < shedShare(this.busy.fraction, OVERLOAD_BUSY_FROM, OVERLOAD_BUSY_ALL),
       net: {
         localFor: (d) => this.transport.localFor(d),
         isLocal: (h, p) => this.transport.isLocal(h, p),

@@ -56,7 +56,19 @@ export class BusyMeter {
     const f = Math.min(1, Math.max(0, (cpu - this.lastCpu) / dt));
     this.lastCpu = cpu;
     this.lastWall = wallNow;
-    // About three samples (0.6 s) to follow a change: one GC pause is not overload.
-    this.fraction = this.fraction * 0.6 + f * 0.4;
+    // About five samples (1 s) to follow a change: one GC pause or JIT burst is not overload.
+    this.fraction = this.fraction * 0.7 + f * 0.3;
   }
+}
+
+/**
+ * The share of new calls to refuse at a smoothed busy fraction: none up to `from`, all from
+ * `all`, in proportion between. Refusing every new call for a whole sample as soon as a
+ * threshold is crossed turns a brief peak into hundreds of 503s; a share that grows with the
+ * excess keeps the accepted rate near what the thread can carry.
+ */
+export function shedShare(busy: number, from = 0.85, all = 0.98): number {
+  if (busy <= from) return 0;
+  if (busy >= all) return 1;
+  return (busy - from) / (all - from);
 }

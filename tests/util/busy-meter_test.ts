@@ -1,7 +1,7 @@
 // The busy meter: a smoothed share of wall time the thread spent on CPU, from a CPU clock.
 
 import assert from "node:assert/strict";
-import { BusyMeter } from "../../src/util/busy-meter.ts";
+import { BusyMeter, shedShare } from "../../src/util/busy-meter.ts";
 
 Deno.test("BusyMeter: follows the CPU share within a few samples, and one spike does not trip it", () => {
   let cpu = 0;
@@ -9,13 +9,13 @@ Deno.test("BusyMeter: follows the CPU share within a few samples, and one spike 
   let wall = 1000;
   m.sample(wall); // baseline
   m.fraction = 0;
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 10; i++) {
     wall += 200;
     cpu += 198; // 99 % busy
     m.sample(wall);
   }
   assert.ok(m.fraction > 0.9, `saturated thread: ${m.fraction}`);
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 10; i++) {
     wall += 200;
     cpu += 60; // 30 %
     m.sample(wall);
@@ -36,4 +36,12 @@ Deno.test("BusyMeter: measures this thread under Deno (process.threadCpuUsage)",
   m.sample();
   m.stop();
   assert.ok(m.fraction > 0.1, `a spinning thread reads busy: ${m.fraction}`);
+});
+
+Deno.test("shedShare: none up to 0.85, all from 0.98, in proportion between", () => {
+  assert.equal(shedShare(0.5), 0);
+  assert.equal(shedShare(0.85), 0);
+  assert.ok(Math.abs(shedShare(0.915) - 0.5) < 1e-9);
+  assert.equal(shedShare(0.98), 1);
+  assert.equal(shedShare(1), 1);
 });
