@@ -73,9 +73,14 @@ export class CdrJournal {
   /** Torn last lines found (and cut off) by open(). */
   tornLines = 0;
   private fd?: number;
+  /** The file appends go to. */
   private activeSeq = 0;
-  /** Bytes of the active file known fsynced: readers stop here. */
-  private activeSize = 0;
+  /** The last file readers may enter: lags activeSeq while a rotated-out file is being synced. */
+  private durableSeq = 0;
+  /** Bytes of file durableSeq known fsynced: readers stop here. */
+  private durableSize = 0;
+  /** Records made durable since open (exact lag bookkeeping for readers). */
+  private durableCount = 0;
   /** Bytes of the active file handed to the kernel. */
   private written = 0;
   /** Records written but not yet fsynced (for onDurable). */
@@ -126,7 +131,7 @@ export class CdrJournal {
           await fh.close();
         }
       }
-      j.activeSeq = (last ?? 0) + 1;
+      j.activeSeq = j.durableSeq = (last ?? 0) + 1;
       j.fd = fs.openSync(path.join(dir, fileName(j.activeSeq)), "a");
       await j.syncDir();
     } catch (e) {
@@ -168,7 +173,12 @@ export class CdrJournal {
 
   /** End of the durable data: readers never go past it. */
   durableEnd(): JournalPosition {
-    return { seq: this.activeSeq, offset: this.activeSize };
+    return { seq: this.durableSeq, offset: this.durableSize };
+  }
+
+  /** Records made durable since open; with durableEnd(), taken in the same tick, a snapshot. */
+  get durableTotal(): number {
+    return this.durableCount;
   }
 
   /** Sequence numbers of the journal files present, ascending. */
@@ -185,24 +195,30 @@ export class CdrJournal {
 
   /**
    * Reads up to `max` durable records from `pos`. Unparsable lines are skipped and counted;
-   * past the end of a closed file the read moves on to the next file.
+   * past the end of a closed file the read moves on to the next file. `until` (default: the
+   * durable end when called) bounds the read.
    */
-  async read(pos: JournalPosition, max: number): Promise<JournalRead> {
+  async read(
+    pos: JournalPosition,
+    max: number,
+    until: JournalPosition = this.durableEnd(),
+  ): Promise<JournalRead> {
     const seqs = await this.seqs();
     let { seq, offset } = pos;
     for (;;) {
       if (!seqs.includes(seq)) {
         const next = seqs.find((s) => s > seq);
-        if (next === undefined || seq >= this.activeSeq) {
+        if (next === undefined || seq >= until.seq) {
           return { records: [], next: { seq, offset } };
         }
         seq = next;
         offset = 0;
       }
       const file = path.join(this.dir, fileName(seq));
-      const limit = seq === this.activeSeq ? this.activeSize : (await fsp.stat(file)).size;
+      // Files before until.seq are closed and synced (until.seq only moves on after that).
+      const limit = seq >= until.seq ? until.offset : (await fsp.stat(file)).size;
       if (offset >= limit) {
-        if (seq >= this.activeSeq) return { records: [], next: { seq, offset } };
+        if (seq >= until.seq) return { records: [], next: { seq, offset } };
         const next = seqs.find((s) => s > seq);
         if (next === undefined) return { records: [], next: { seq, offset } };
         seq = next;
@@ -228,7 +244,7 @@ export class CdrJournal {
             this.log.warn("cdr.journal_bad_line", { file, offset: offset + at });
           }
         }
-        if (at === 0 && seq < this.activeSeq && bytesRead === limit - offset) {
+        if (at === 0 && seq < until.seq && bytesRead === limit - offset) {
           // A closed file ending without "\n" (not repaired by open): skip the fragment.
           mTorn.inc();
           offset = limit;
@@ -241,12 +257,12 @@ export class CdrJournal {
     }
   }
 
-  /** Counts durable records from `pos` to the end (for the lag gauge). */
-  async countFrom(pos: JournalPosition): Promise<number> {
+  /** Counts durable records from `pos` to `until` (for the lag gauge). */
+  async countFrom(pos: JournalPosition, until = this.durableEnd()): Promise<number> {
     let n = 0;
     let p = pos;
     for (;;) {
-      const r = await this.read(p, 10000);
+      const r = await this.read(p, 10000, until);
       n += r.records.length;
       if (r.next.seq === p.seq && r.next.offset === p.offset) return n;
       p = r.next;
@@ -257,7 +273,7 @@ export class CdrJournal {
   async deleteBefore(seq: number): Promise<number[]> {
     const gone: number[] = [];
     for (const s of await this.seqs()) {
-      if (s >= seq || s >= this.activeSeq) break;
+      if (s >= seq || s >= this.durableSeq) break;
       await fsp.rm(path.join(this.dir, fileName(s)), { force: true });
       gone.push(s);
     }
@@ -330,7 +346,7 @@ export class CdrJournal {
         retired = this.fd;
         this.fd = fs.openSync(path.join(this.dir, fileName(this.activeSeq + 1)), "a");
         this.activeSeq++;
-        this.activeSize = this.written = 0;
+        this.written = 0;
         this.rotateDue = false;
       }
       const end = this.written;
@@ -342,8 +358,14 @@ export class CdrJournal {
         retired = undefined;
         await this.syncDir();
       }
-      if (end > this.activeSize) await datasync(this.fd!);
-      this.activeSize = Math.max(this.activeSize, end);
+      if (this.durableSeq !== this.activeSeq) {
+        // The rotated-out file is synced: readers may now pass its end into the new one.
+        this.durableSeq = this.activeSeq;
+        this.durableSize = 0;
+      }
+      if (end > this.durableSize) await datasync(this.fd!);
+      this.durableSize = Math.max(this.durableSize, end);
+      this.durableCount += count;
       if (count) mWritten.inc(undefined, count);
       for (const w of waiters) w.resolve();
       if (count) { for (const fn of this.listeners) fn(count); }

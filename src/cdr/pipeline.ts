@@ -39,6 +39,8 @@ interface Runner {
   sink: CdrSink;
   pos?: JournalPosition;
   lag: number;
+  /** Caught up and waiting for new records (cursor saved, files collected). */
+  idle: boolean;
   wake?: () => void;
   loop?: Promise<void>;
 }
@@ -64,7 +66,7 @@ export class CdrPipeline {
   /** Registers a sink; it starts at once if the pipeline runs. */
   addSink(sink: CdrSink): void {
     if (this.runners.has(sink.name)) throw new Error(`CDR sink "${sink.name}" registered twice`);
-    const r: Runner = { sink, lag: 0 };
+    const r: Runner = { sink, lag: 0, idle: false };
     this.runners.set(sink.name, r);
     if (this.running) r.loop = this.run(r);
   }
@@ -75,6 +77,8 @@ export class CdrPipeline {
     this.running = true;
     this.unsubscribe = this.journal.onDurable((n) => {
       for (const r of this.runners.values()) {
+        // Before its first count a runner's lag comes from durableTotal (see run()).
+        if (!r.pos) continue;
         r.lag += n;
         mLag.set(r.lag, { sink: r.sink.name });
         r.wake?.();
@@ -94,8 +98,10 @@ export class CdrPipeline {
     await this.journal.flush();
     for (;;) {
       const end = this.journal.durableEnd();
+      // Idle, not merely at the end: the lag gauge, cursor file and file deletion are done too.
       const done = [...this.runners.values()].every((r) =>
-        r.pos && (r.pos.seq > end.seq || (r.pos.seq === end.seq && r.pos.offset >= end.offset))
+        r.idle && r.pos &&
+        (r.pos.seq > end.seq || (r.pos.seq === end.seq && r.pos.offset >= end.offset))
       );
       if (done) return;
       if (Date.now() > deadline) {
@@ -149,7 +155,11 @@ export class CdrPipeline {
     let failures = 0;
     try {
       const pos = (await loadCursor(this.journal.dir, name)) ?? (await this.journal.start());
-      r.lag = await this.journal.countFrom(pos);
+      // Count up to a snapshot and add what became durable meanwhile: exact, whatever the timing.
+      const until = this.journal.durableEnd();
+      const total = this.journal.durableTotal;
+      const counted = await this.journal.countFrom(pos, until);
+      r.lag = counted + (this.journal.durableTotal - total);
       r.pos = pos;
       mLag.set(r.lag, { sink: name });
       while (this.running) {
@@ -165,7 +175,9 @@ export class CdrPipeline {
             const end = this.journal.durableEnd();
             if (r.pos.seq === end.seq && r.pos.offset >= end.offset) r.lag = 0;
             mLag.set(r.lag, { sink: name });
+            r.idle = true;
             await this.sleep(this.pollInterval, r);
+            r.idle = false;
             continue;
           }
           await r.sink.deliver(read.records);

@@ -223,6 +223,8 @@ async function setReceiveBuffer(fd: number, bytes: number): Promise<number | und
 }
 
 async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
+  // Assigned once the socket exists; its error callback may run before that.
+  // deno-lint-ignore prefer-const
   let listener: BunUdpListener | undefined;
   const sock = await bun().udpSocket({
     hostname: bind.host,

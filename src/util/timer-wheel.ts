@@ -38,8 +38,17 @@ export class WheelTimers implements Timers {
   }
 
   set(delayMs: number, fn: () => void): TimerHandle {
-    // +1: the cursor may lag real time by up to a tick, and a timer must never fire early.
-    const ticks = Math.ceil(Math.max(0, delayMs) / this.resolutionMs) + 1;
+    // Count from real time, not from the cursor: while the loop is busy (a GC pause, a burst of
+    // packets) the cursor lags by many ticks, and counting from it fired timers early by as much.
+    // +1: "now" is partway into its tick.
+    let behind = 0;
+    if (this.interval !== undefined) {
+      behind = Math.max(
+        0,
+        Math.floor((performance.now() - this.origin) / this.resolutionMs) - this.cursor,
+      );
+    }
+    const ticks = behind + Math.ceil(Math.max(0, delayMs) / this.resolutionMs) + 1;
     const n = this.mask + 1;
     const e = new WheelEntry(fn, Math.floor(ticks / n));
     this.slots[(this.cursor + ticks) & this.mask].push(e);

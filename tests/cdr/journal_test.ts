@@ -187,3 +187,32 @@ Deno.test("file sink after a restart: a redelivered batch is not written twice, 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("a rotated-out file is not readable until it is synced; durableTotal counts exactly", async () => {
+  const dir = tmp();
+  const j = await CdrJournal.open(dir, {
+    fsync: "batched",
+    fsyncInterval: 60_000,
+    rotateBytes: 200,
+  });
+  try {
+    const start = await j.start();
+    const recs = [0, 1, 2].map((i) => sampleCdr(i));
+    for (const r of recs) j.append(r); // crosses rotateBytes: the next flush rotates
+    const flushed = j.flush();
+    // Let the flush switch files (synchronously) and start syncing the old one; the sync
+    // itself completes in a later macrotask, so the records are not durable yet.
+    for (let i = 0; i < 3; i++) await new Promise<void>((r) => queueMicrotask(r));
+    assert.deepEqual(j.durableEnd(), start, "durable end moved before the old file was synced");
+    assert.equal(j.durableTotal, 0);
+    assert.equal((await j.read(start, 100, j.durableEnd())).records.length, 0);
+    await flushed;
+    assert.equal(j.durableTotal, 3);
+    assert.equal(j.durableEnd().seq, start.seq + 1);
+    assert.equal(await j.countFrom(start), 3);
+    assert.deepEqual((await readAll(j)).map((r) => r.id), recs.map((r) => r.id));
+  } finally {
+    await j.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -41,3 +41,17 @@ Deno.test("WheelTimers: a timer set from a callback fires later, not in the same
   assert.deepEqual(order, ["first", "second"]);
   w.stop();
 });
+
+Deno.test("WheelTimers: a timer set while the loop is behind still never fires early", async () => {
+  const w = new WheelTimers(5, 4);
+  const keepTicking = w.set(1000, () => {}); // the wheel runs; its cursor moves only per interval
+  await new Promise((r) => setTimeout(r, 20));
+  // Hold the loop for 60 ms (a GC pause, a burst of packets): the cursor is now ~12 ticks behind.
+  const busyUntil = performance.now() + 60;
+  while (performance.now() < busyUntil) { /* block */ }
+  const t0 = performance.now();
+  const at = await new Promise<number>((resolve) => w.set(50, () => resolve(performance.now())));
+  assert.ok(at - t0 >= 50, `fired ${(at - t0).toFixed(1)} ms after a 50 ms timer was set`);
+  keepTicking.cancel();
+  w.stop();
+});
