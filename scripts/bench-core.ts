@@ -72,6 +72,7 @@ if (memoryMode) {
   if (!gc) throw new Error("memory mode needs --v8-flags=--expose-gc (Deno) or bun");
   gc();
   const h0 = process.memoryUsage().heapUsed;
+  const r0 = process.memoryUsage().rss;
   if (lingerMode) {
     // Whole calls, ended, with their transactions still waiting out Timers J, L and M: what a
     // burst of short calls costs for the next 32 s.
@@ -89,9 +90,11 @@ if (memoryMode) {
   loop.timers.advance(70_000); // the transactions end, as 64*T1 later in real time
   gc();
   const h1 = process.memoryUsage().heapUsed;
+  const r1 = process.memoryUsage().rss;
   console.log(
     `${loop.b2bua.calls.size} calls held: ${((h1 - h0) / calls / 1024).toFixed(1)} KB of heap ` +
-      `per call (transactions left: ${JSON.stringify(loop.txl.size)})`,
+      `per call, RSS +${((r1 - r0) / calls / 1024).toFixed(1)} KB per call ` +
+      `(transactions left: ${JSON.stringify(loop.txl.size)})`,
   );
   process.exit(0);
 }

@@ -265,6 +265,8 @@ async function memory(name: TargetName): Promise<void> {
       log(
         `[bench] ${name} ${n} calls: peak ${m.peakActive} active, RSS ${m.baseRssMB} -> ${m.peakRssMB} MB ` +
           `(${m.rssPerCallKB} KB/call), heap ${m.baseHeapMB} -> ${m.peakHeapMB} MB (${m.heapPerCallKB} KB/call), ` +
+          `settled: RSS ${m.settledRssMB} MB (${m.settledRssPerCallKB} KB/call), heap ${m.settledHeapMB} MB ` +
+          `(${m.settledHeapPerCallKB} KB/call), ` +
           `setup ${m.setupS} s, teardown ${m.teardownS} s, after: RSS ${m.afterRssMB} MB heap ${m.afterHeapMB} MB` +
           (m.note ? `  [${m.note}]` : ""),
       );

@@ -139,6 +139,8 @@ export function renderReport(r: ReportInput): string {
         "RSS KB/call",
         "heap base → peak MB",
         "heap KB/call",
+        "settled RSS / heap MB",
+        "settled RSS / heap KB/call",
         "setup s",
         "teardown s",
         "after: RSS / heap MB",
@@ -154,6 +156,10 @@ export function renderReport(r: ReportInput): string {
         dash(m.rssPerCallKB),
         `${m.baseHeapMB} → ${m.peakHeapMB}`,
         dash(m.heapPerCallKB),
+        m.settledRssMB === null ? "-" : `${m.settledRssMB} / ${m.settledHeapMB}`,
+        m.settledRssPerCallKB === null
+          ? "-"
+          : `${m.settledRssPerCallKB} / ${m.settledHeapPerCallKB}`,
         dash(m.setupS),
         dash(m.teardownS),
         `${m.afterRssMB} / ${m.afterHeapMB}`,

@@ -203,6 +203,9 @@ function progress(name: string, rate: number, t: number, s: SippStats, cpu: numb
     (cpu === null ? "" : `  cpu ${(cpu * 100).toFixed(0)}%`);
 }
 
+/** Seconds past the peak for the settled reading: Timer L and M (64·T1 = 32 s) plus margin. */
+export const SETTLE_S = 35;
+
 export interface MemoryResult {
   target: string;
   calls: number;
@@ -217,6 +220,11 @@ export interface MemoryResult {
   afterHeapMB: number;
   rssPerCallKB: number | null;
   heapPerCallKB: number | null;
+  /** Still all held, 35 s after the peak: the set-up transactions (Timers L, M: 32 s) are gone. */
+  settledRssMB: number | null;
+  settledHeapMB: number | null;
+  settledRssPerCallKB: number | null;
+  settledHeapPerCallKB: number | null;
   setupS: number | null;
   teardownS: number | null;
   cpuMsPerCall: number | null;
@@ -227,7 +235,10 @@ export interface MemoryResult {
   note: string | null;
 }
 
-/** Hold `calls` calls at once through Tandem (set up at `rate`/s), read /metrics at the peak. */
+/**
+ * Hold `calls` calls at once through Tandem (set up at `rate`/s); read /metrics at the peak and
+ * again once the peak has lasted {@link SETTLE_S} s.
+ */
 export async function runMemory(
   t: Target,
   o: {
@@ -245,7 +256,8 @@ export async function runMemory(
   await sleep(1000);
   const base = await tandemMetrics();
   const setupPlanS = o.calls / o.rate;
-  const holdMs = Math.ceil(setupPlanS * 1.25 + 5) * 1000;
+  // Every call stays up long enough after the last set-up for the settled reading.
+  const holdMs = Math.ceil(setupPlanS * 1.25 + SETTLE_S + 8) * 1000;
   const uas = startUas(o.dir, o.uasXml);
   await waitFor(() => uas.exited || udpBound(UAS_PORT), 5000);
   const cpu0 = groupCpuSeconds(pgid);
@@ -259,6 +271,7 @@ export async function runMemory(
     recvTimeoutMs: 30_000,
   });
   let peak = { active: 0, rss: 0, heap: 0, at: 0 };
+  let settled: { active: number; rss: number; heap: number } | undefined;
   let lastAtPeak = 0;
   let zeroAt = 0;
   let lastLog = 0;
@@ -283,7 +296,21 @@ export async function runMemory(
         at: now,
       };
     }
-    if (peak.active > 0 && active >= peak.active * 0.995) lastAtPeak = now;
+    if (peak.active > 0 && active >= peak.active * 0.995) {
+      lastAtPeak = now;
+      if (!settled && now - peak.at >= SETTLE_S) {
+        settled = {
+          active,
+          rss: m.tandem_process_resident_memory_bytes,
+          heap: m.tandem_heap_used_bytes,
+        };
+        o.log(
+          `  ${t.name} hold ${o.calls}: settled: active ${active}  rss ${
+            mb(settled.rss)
+          } MB  heap ${mb(settled.heap)} MB`,
+        );
+      }
+    }
     if (now - lastLog >= 2) {
       lastLog = now;
       o.log(
@@ -315,8 +342,8 @@ export async function runMemory(
   }
   const c = readStats(`${o.dir}/uac.csv`);
   const s = readStats(`${o.dir}/uas.csv`);
-  const perKB = (peakV: number, baseV: number) =>
-    peak.active > 0 ? Math.round(((peakV - baseV) / peak.active / 1024) * 100) / 100 : null;
+  const perKB = (v: number, baseV: number, active = peak.active) =>
+    active > 0 ? Math.round(((v - baseV) / active / 1024) * 100) / 100 : null;
   // The moment the peak was first reached ends setup; the last moment near it starts teardown.
   const firstNearPeak = peak.at;
   return {
@@ -333,6 +360,14 @@ export async function runMemory(
     afterHeapMB: mb(after.tandem_heap_used_bytes ?? 0),
     rssPerCallKB: perKB(peak.rss, base.tandem_process_resident_memory_bytes),
     heapPerCallKB: perKB(peak.heap, base.tandem_heap_used_bytes),
+    settledRssMB: settled ? mb(settled.rss) : null,
+    settledHeapMB: settled ? mb(settled.heap) : null,
+    settledRssPerCallKB: settled
+      ? perKB(settled.rss, base.tandem_process_resident_memory_bytes, settled.active)
+      : null,
+    settledHeapPerCallKB: settled
+      ? perKB(settled.heap, base.tandem_heap_used_bytes, settled.active)
+      : null,
     setupS: peak.active > 0 ? Math.round(firstNearPeak * 10) / 10 : null,
     teardownS: zeroAt ? Math.round((zeroAt - lastAtPeak) * 10) / 10 : null,
     cpuMsPerCall: c && c.outgoing > 0 ? Math.round((cpuS * 1e6) / c.outgoing) / 1000 : null,
