@@ -12,8 +12,16 @@ export { repoRoot, which };
 
 /** Process groups still alive, killed at unload whatever happened to the test. */
 const live = new Set<number>();
+/** Tandem's per-run directories (config, stdout/stderr logs); TANDEM_E2E_KEEP=1 keeps them. */
+const runDirs = new Set<string>();
 globalThis.addEventListener("unload", () => {
   for (const pid of live) killGroup(pid, "SIGKILL");
+  if (Deno.env.get("TANDEM_E2E_KEEP") === "1") return;
+  for (const dir of runDirs) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* already gone */ }
+  }
 });
 
 const enc = new TextEncoder();
@@ -389,6 +397,7 @@ export function binaryAvailable(): boolean {
 /** Start Tandem on `opts.config` and resolve once it is ready; throws (with logs) otherwise. */
 export async function startTandem(opts: StartOptions): Promise<TandemProcess> {
   const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-" });
+  runDirs.add(dir);
   let configPath: string;
   let configText: string;
   if (!opts.config.includes("\n") && isFile(opts.config)) {
