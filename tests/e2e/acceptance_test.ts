@@ -33,8 +33,11 @@ Deno.test({
       config: `${repoRoot}/config/acceptance.yaml`,
       binary: binaryAvailable(),
     });
-    for (const args of [[], ["--transport", "tcp"], ["--ipv6"]]) {
-      const text = await runKit(args);
+    // The kit's logs go to a directory of ours: removed when every run passed, kept (and
+    // named in the kit's output) when one failed.
+    const logRoot = await Deno.makeTempDir({ prefix: "tandem-e2e-kit-" });
+    for (const [i, args] of [[], ["--transport", "tcp"], ["--ipv6"]].entries()) {
+      const text = await runKit([...args, "--logdir", `${logRoot}/run${i}`]);
       const line = summary(text);
       if (line !== "14 passed, 0 failed") {
         const logs = await tandem.logs();
@@ -43,5 +46,6 @@ Deno.test({
       }
       assert.equal(line, "14 passed, 0 failed", `kit ${args.join(" ") || "(udp)"}`);
     }
+    await Deno.remove(logRoot, { recursive: true });
   },
 });
