@@ -85,6 +85,8 @@ export class CdrJournal {
   private written = 0;
   /** Records written but not yet fsynced (for onDurable). */
   private unsynced = 0;
+  /** A rotated-out file not yet synced and closed (its sync failed: retried at the next flush). */
+  private retiredFd?: number;
   /** The size limit was crossed: the next flush starts a new file. */
   private rotateDue = false;
   /** Lines a failed write(2) left in memory, written first at the next flush. */
@@ -288,6 +290,8 @@ export class CdrJournal {
     this.timer = undefined;
     await this.flush();
     this.closed = true;
+    if (this.retiredFd !== undefined) fs.closeSync(this.retiredFd);
+    this.retiredFd = undefined;
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
@@ -335,27 +339,28 @@ export class CdrJournal {
     if (this.fd === undefined) return;
     const waiters = this.waiters;
     this.waiters = [];
-    let retired: number | undefined;
     try {
       // Lines a failed write left behind go first, in order.
       while (this.pending.length && this.writeLine(this.pending[0])) this.pending.shift();
       if (this.pending.length) throw new Error("write failed (see cdr.journal_write_failed)");
-      if (!this.unsynced && !waiters.length) return;
-      if (this.rotateDue) {
+      if (!this.unsynced && !waiters.length && this.retiredFd === undefined) return;
+      if (this.rotateDue && this.retiredFd === undefined) {
         // Switch files synchronously (no append can land in between), fsync the old one below.
-        retired = this.fd;
+        this.retiredFd = this.fd;
         this.fd = fs.openSync(path.join(this.dir, fileName(this.activeSeq + 1)), "a");
         this.activeSeq++;
         this.written = 0;
         this.rotateDue = false;
       }
       const end = this.written;
+      // Appends made while this batch syncs count in the next one; a failed sync leaves these
+      // counted, for the retry.
       const count = this.unsynced;
-      this.unsynced = 0;
-      if (retired !== undefined) {
-        await datasync(retired);
-        fs.closeSync(retired);
-        retired = undefined;
+      if (this.retiredFd !== undefined) {
+        // Kept in a field until synced and closed: a failed sync is retried at the next flush.
+        await datasync(this.retiredFd);
+        fs.closeSync(this.retiredFd);
+        this.retiredFd = undefined;
         await this.syncDir();
       }
       if (this.durableSeq !== this.activeSeq) {
@@ -365,6 +370,7 @@ export class CdrJournal {
       }
       if (end > this.durableSize) await datasync(this.fd!);
       this.durableSize = Math.max(this.durableSize, end);
+      this.unsynced -= count;
       this.durableCount += count;
       if (count) mWritten.inc(undefined, count);
       for (const w of waiters) w.resolve();
