@@ -34,6 +34,11 @@ export interface JournalOptions {
   /** Start a new file past this size (bytes). Default 64 MiB. */
   rotateBytes?: number;
   log?: Logger;
+  /**
+   * fdatasync(2) of a descriptor. Tests replace it to make a sync fail, a fault a real disk
+   * here cannot be made to produce; production leaves the default.
+   */
+  datasync?: (fd: number) => Promise<void>;
 }
 
 /** What {@link CdrJournal.read} returns. */
@@ -93,6 +98,8 @@ export class CdrJournal {
   private pending: Buffer[] = [];
   private waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private timer?: ReturnType<typeof setTimeout>;
+  /** The retry after a failed batch. */
+  private retryTimer?: ReturnType<typeof setTimeout>;
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -101,12 +108,14 @@ export class CdrJournal {
   private readonly interval: number;
   private readonly rotateBytes: number;
   private readonly log: Logger;
+  private readonly datasync: (fd: number) => Promise<void>;
 
   private constructor(readonly dir: string, opts: JournalOptions) {
     this.fsyncMode = opts.fsync ?? "batched";
     this.interval = opts.fsyncInterval ?? 100;
     this.rotateBytes = opts.rotateBytes ?? 64 * 1024 * 1024;
     this.log = opts.log ?? silentLogger;
+    this.datasync = opts.datasync ?? datasync;
   }
 
   /** Opens (creating) the journal in `dir`, repairing a torn last line; appends go to a new file. */
@@ -163,7 +172,9 @@ export class CdrJournal {
 
   /** Writes and fsyncs everything queued so far. */
   flush(): Promise<void> {
-    this.chain = this.chain.then(() => this.writeBatch());
+    // Sequenced after the previous batch whatever its outcome: its caller got the error, and a
+    // rejected chain would fail every later flush, so the journal would never recover.
+    this.chain = this.chain.catch(() => {}).then(() => this.writeBatch());
     return this.chain;
   }
 
@@ -288,6 +299,8 @@ export class CdrJournal {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     await this.flush();
     this.closed = true;
     if (this.retiredFd !== undefined) fs.closeSync(this.retiredFd);
@@ -358,7 +371,7 @@ export class CdrJournal {
       const count = this.unsynced;
       if (this.retiredFd !== undefined) {
         // Kept in a field until synced and closed: a failed sync is retried at the next flush.
-        await datasync(this.retiredFd);
+        await this.datasync(this.retiredFd);
         fs.closeSync(this.retiredFd);
         this.retiredFd = undefined;
         await this.syncDir();
@@ -368,7 +381,7 @@ export class CdrJournal {
         this.durableSeq = this.activeSeq;
         this.durableSize = 0;
       }
-      if (end > this.durableSize) await datasync(this.fd!);
+      if (end > this.durableSize) await this.datasync(this.fd!);
       this.durableSize = Math.max(this.durableSize, end);
       this.unsynced -= count;
       this.durableCount += count;
@@ -379,7 +392,12 @@ export class CdrJournal {
       // Keep the waiters and retry at the next flush; the records stay in the file or queue.
       this.waiters = [...waiters, ...this.waiters];
       this.log.error("cdr.journal_write_failed", { dir: this.dir, error: e });
-      if (!this.closed) setTimeout(() => this.schedule(), this.interval);
+      if (!this.closed && this.retryTimer === undefined) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.schedule();
+        }, this.interval);
+      }
       throw new CdrJournalError(`CDR journal write failed: ${(e as Error).message}`, { cause: e });
     }
   }
