@@ -25,6 +25,24 @@ import { Registry } from "../../src/util/metrics.ts";
 export const UDP: Endpoint = { host: "192.0.2.10", port: 5060, protocol: "udp" };
 export const TCP: Endpoint = { host: "192.0.2.10", port: 5060, protocol: "tcp" };
 
+/**
+ * Send times (ms) of a message retransmitted over UDP at T1, doubling, capped at T2 (Timer E,
+ * Timer G, the 2xx resend of §13.3.1.4), within the 64·T1 the transaction lives: T1 500, T2 4 s.
+ */
+export const T1_DOUBLING_TO_T2 = [
+  0,
+  500,
+  1500,
+  3500,
+  7500,
+  11500,
+  15500,
+  19500,
+  23500,
+  27500,
+  31500,
+];
+
 /** One message the fake transport was asked to send, parsed back when sent as bytes. */
 export interface Sent {
   at: number;

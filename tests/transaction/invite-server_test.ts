@@ -2,7 +2,16 @@
 
 import assert from "node:assert/strict";
 import type { ServerTransaction } from "../../src/transaction/mod.ts";
-import { ackFor, reply, request, setup, TCP, UDP, withBothSenders } from "./fake-transport.ts";
+import {
+  ackFor,
+  reply,
+  request,
+  setup,
+  T1_DOUBLING_TO_T2,
+  TCP,
+  UDP,
+  withBothSenders,
+} from "./fake-transport.ts";
 
 function inbound(protocol: "UDP" | "TCP" = "UDP") {
   const env = setup();
@@ -56,20 +65,7 @@ withBothSenders(
     assert.equal(tx.state, "Completed");
     layer.receiveRequest(request("INVITE", "z9hG4bKinv1"), UDP); // resend final at once
     timers.advance(31999);
-    assert.deepEqual(sender.responseTimes(486), [
-      0,
-      0,
-      500,
-      1500,
-      3500,
-      7500,
-      11500,
-      15500,
-      19500,
-      23500,
-      27500,
-      31500,
-    ]);
+    assert.deepEqual(sender.responseTimes(486), [0, ...T1_DOUBLING_TO_T2]);
     assert.equal(noAck, 0);
     timers.advance(1);
     assert.equal(tx.state, "Terminated");
@@ -126,19 +122,7 @@ withBothSenders(
     assert.equal(tx.state, "Accepted");
     layer.receiveRequest(request("INVITE", "z9hG4bKinv1"), UDP); // absorbed, not resent
     timers.advance(31999);
-    assert.deepEqual(sender.responseTimes(200), [
-      0,
-      500,
-      1500,
-      3500,
-      7500,
-      11500,
-      15500,
-      19500,
-      23500,
-      27500,
-      31500,
-    ]);
+    assert.deepEqual(sender.responseTimes(200), T1_DOUBLING_TO_T2);
     timers.advance(1);
     assert.equal(tx.state, "Terminated");
     assert.equal(noAck, 1);

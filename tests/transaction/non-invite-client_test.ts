@@ -6,6 +6,7 @@ import {
   reply,
   request,
   setup,
+  T1_DOUBLING_TO_T2,
   TCP,
   UDP,
   withBothSenders,
@@ -19,19 +20,7 @@ withBothSenders(
     const tx = layer.sendRequest(request("OPTIONS", layer.newBranch()), UDP, h);
     assert.equal(tx.state, "Trying");
     timers.advance(31999);
-    assert.deepEqual(sender.times("OPTIONS"), [
-      0,
-      500,
-      1500,
-      3500,
-      7500,
-      11500,
-      15500,
-      19500,
-      23500,
-      27500,
-      31500,
-    ]);
+    assert.deepEqual(sender.times("OPTIONS"), T1_DOUBLING_TO_T2);
     timers.advance(1);
     assert.deepEqual(h.events, ["timeout Terminated", "terminated"]);
     assert.deepEqual(layer.size, { client: 0, server: 0 });
