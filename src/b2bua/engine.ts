@@ -104,6 +104,11 @@ export interface B2buaOptions {
   random: Random;
   log?: Logger;
   services?: B2buaServices;
+  /**
+   * With several SIP workers, whether a Call-ID hashes to this worker: outgoing legs get one
+   * that does, so the callee's answers reach the worker holding the call. Absent: any Call-ID.
+   */
+  ownsCallId?: (callId: string) => boolean;
 }
 
 const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
@@ -400,6 +405,15 @@ export class B2bua implements TransactionUser {
 
   // ---------------------------------------------------------------- attempts
 
+  /** A fresh Call-ID for an outgoing leg; one this worker owns when there are several. */
+  private newCallId(suffix: string): string {
+    const owns = this.opts.ownsCallId;
+    let id = token(this.opts.random, 20, suffix);
+    // Each try lands on this worker with odds 1/workers: a few tries at most.
+    while (owns && !owns(id)) id = token(this.opts.random, 20, suffix);
+    return id;
+  }
+
   private startAttempt(call: Call, index: number, redirectTarget?: Uri): void {
     const route = call.routes[index];
     const a = call.a.invite;
@@ -407,7 +421,7 @@ export class B2bua implements TransactionUser {
       ? endpointOf(redirectTarget, route)
       : { host: bareHost(route.host), port: route.port, protocol: route.transport };
     const local = this.opts.net.localFor(dest);
-    const callId = token(this.opts.random, 20, `@${uriHost(local.host)}`);
+    const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser);
     const ruri = redirectTarget ? redirectTarget.clone() : new UriClass(

@@ -11,3 +11,4 @@ export * from "./parser.ts";
 export * from "./serializer.ts";
 export * from "./check.ts";
 export * from "./build.ts";
+export * from "./call-id-hash.ts";

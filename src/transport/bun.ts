@@ -29,6 +29,8 @@ interface BunUdpSocket {
 interface BunUdpOptions {
   hostname: string;
   port: number;
+  /** uSockets listen flags; see REUSE_PORT. */
+  flags?: number;
   binaryType: "uint8array";
   socket: {
     data(sock: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
@@ -222,6 +224,12 @@ async function setReceiveBuffer(fd: number, bytes: number): Promise<number | und
   return out[0];
 }
 
+/**
+ * uSockets flags Bun.udpSocket accepts (undocumented; what Bun's node:dgram passes for
+ * `reusePort`): LISTEN_REUSE_PORT, and fail instead of silently binding without it.
+ */
+const REUSE_PORT = 4 | 32;
+
 async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
   // Assigned once the socket exists; its error callback may run before that.
   // deno-lint-ignore prefer-const
@@ -229,6 +237,7 @@ async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Prom
   const sock = await bun().udpSocket({
     hostname: bind.host,
     port: bind.port,
+    ...(opts?.shared ? { flags: REUSE_PORT } : {}),
     binaryType: "uint8array",
     socket: {
       data(_s, data, port, address) {

@@ -9,6 +9,7 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  UdpOptions,
 } from "./types.ts";
 import { mappedFor, normalizeHost } from "./address.ts";
 import { toTransportError, TransportError } from "./errors.ts";
@@ -98,8 +99,14 @@ class DenoUdpListener implements Listener {
   }
 }
 
-function udp(bind: Address, events: SocketEvents): Promise<Listener> {
-  const conn = Deno.listenDatagram({ hostname: bind.host, port: bind.port, transport: "udp" });
+function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
+  const conn = Deno.listenDatagram({
+    hostname: bind.host,
+    port: bind.port,
+    transport: "udp",
+    // SO_REUSEADDR only: the last worker to bind receives everything and forwards.
+    ...(opts?.shared ? { reuseAddress: true } : {}),
+  });
   const a = conn.addr as Deno.NetAddr;
   const local: Endpoint = { protocol: "udp", host: normalizeHost(a.hostname), port: a.port };
   return Promise.resolve(new DenoUdpListener(local, conn, events));

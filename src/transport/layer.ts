@@ -7,8 +7,10 @@ import type { ListenConfig } from "../config/types.ts";
 import type { MessageSender } from "../transaction/types.ts";
 import {
   bareHost,
+  ownerOfHash,
   type ParseLimits,
   parseMessage,
+  rawCallIdHash,
   serialize,
   SipParseError,
   SipRequest,
@@ -51,6 +53,20 @@ export interface TransportLayerOptions {
    * do not listen on TCP; 1300 is the RFC's figure for a 1500-byte path MTU.
    */
   udpToTcpAbove?: number;
+  /** Several SIP worker processes share the UDP ports (see {@link Shard}). */
+  shard?: Shard;
+}
+
+/**
+ * One of several SIP worker processes sharing the UDP listen ports. A datagram belongs to the
+ * worker its Call-ID hashes to (src/sip/call-id-hash.ts); one that reached another worker's
+ * socket is forwarded there unparsed.
+ */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+  /** Hand a datagram to the worker that owns it, with the address it came from. */
+  forward(owner: number, data: Uint8Array, source: Endpoint): void;
 }
 
 /** What the layer delivers upward. Exceptions thrown here are caught and counted. */
@@ -130,7 +146,10 @@ export class TransportLayer implements MessageSender {
         if (coveredBy) continue;
         const bind = { host: w.host, port: w.port };
         const listener = w.protocol === "udp"
-          ? await this.adapter.udp(bind, this.events, this.opts.udp)
+          ? await this.adapter.udp(bind, this.events, {
+            ...this.opts.udp,
+            shared: this.opts.shard !== undefined,
+          })
           : await this.adapter.tcp(bind, this.events, this.opts.tcp);
         this.listeners.push(listener);
         const family = familyOf(w.host);
@@ -168,10 +187,27 @@ export class TransportLayer implements MessageSender {
 
   // ---- inbound ------------------------------------------------------------------------------
 
-  private receive(data: Uint8Array, source: Endpoint): void {
+  /** A datagram another worker received for a call this worker owns. */
+  receiveForwarded(data: Uint8Array, source: Endpoint): void {
+    sipCounters.forwarded.in.n++;
+    this.receive(data, source, true);
+  }
+
+  private receive(data: Uint8Array, source: Endpoint, forwarded = false): void {
     if (isKeepalive(data)) {
       this.counts.keepalives++;
       return;
+    }
+    const shard = this.opts.shard;
+    if (shard && !forwarded && source.protocol === "udp") {
+      // No Call-ID (malformed): answered or dropped here, where it arrived.
+      const hash = rawCallIdHash(data);
+      const owner = hash < 0 ? shard.index : ownerOfHash(hash, shard.count);
+      if (owner !== shard.index) {
+        sipCounters.forwarded.out.n++;
+        shard.forward(owner, data, source);
+        return;
+      }
     }
     let msg;
     try {
@@ -212,7 +248,8 @@ export class TransportLayer implements MessageSender {
     }
   }
 
-  private drop(reason: DropReason): void {
+  /** Count a message dropped for `reason` (the worker link's drops land here too). */
+  drop(reason: DropReason): void {
     this.counts.dropped++;
     sipCounters.dropped[reason].n++;
   }

@@ -4,6 +4,7 @@ export type * from "./types.ts";
 export {
   type InboundHandler,
   isKeepalive,
+  type Shard,
   stampVia,
   TransportLayer,
   type TransportLayerOptions,
@@ -17,3 +18,4 @@ export { bunAdapter } from "./bun.ts";
 export { denoAdapter } from "./deno.ts";
 export { nodeAdapter } from "./node.ts";
 export { adapterByName, type AdapterName, defaultAdapter } from "./runtime.ts";
+export * from "./worker-link.ts";

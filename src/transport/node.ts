@@ -61,7 +61,12 @@ class NodeUdpListener implements Listener {
 
 async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener> {
   const v6 = familyOf(bind.host) === 6;
-  const sock = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6 });
+  const sock = dgram.createSocket({
+    type: v6 ? "udp6" : "udp4",
+    ipv6Only: v6,
+    // Node 20 has no reusePort for UDP: SO_REUSEADDR, the last worker to bind gets everything.
+    reuseAddr: opts?.shared === true,
+  });
   await new Promise<void>((resolve, reject) => {
     sock.once("error", reject);
     sock.bind(bind.port, bind.host, () => {

@@ -55,12 +55,23 @@ const parseSet = new CellSet(
 const dropSet = new CellSet(
   metrics.counter("tandem_sip_dropped_total", "Inbound messages dropped, by reason."),
 );
+const fwdSet = new CellSet(
+  metrics.counter(
+    "tandem_sip_forwarded_total",
+    "Datagrams passed between SIP workers to the one owning their Call-ID.",
+  ),
+);
 const errSet = new CellSet(
   metrics.counter("tandem_transport_errors_total", "Send, connect and socket errors."),
 );
 
 /** Why the layer dropped a message (label values of tandem_sip_dropped_total). */
-export type DropReason = "via-not-ours" | "no-listener" | "handler-error";
+export type DropReason =
+  | "via-not-ours"
+  | "no-listener"
+  | "handler-error"
+  | "worker-down"
+  | "bad-link-frame";
 
 type Direction = "in" | "out";
 const requestCells = new Map<string, Cell>();
@@ -114,5 +125,12 @@ export const sipCounters = {
     "via-not-ours": dropSet.make({ reason: "via-not-ours" }),
     "no-listener": dropSet.make({ reason: "no-listener" }),
     "handler-error": dropSet.make({ reason: "handler-error" }),
+    "worker-down": dropSet.make({ reason: "worker-down" }),
+    "bad-link-frame": dropSet.make({ reason: "bad-link-frame" }),
   } as Record<DropReason, Cell>,
+  /** Datagrams handed to the worker owning their Call-ID, and received from another worker. */
+  forwarded: {
+    out: fwdSet.make({ direction: "out" }),
+    in: fwdSet.make({ direction: "in" }),
+  },
 };

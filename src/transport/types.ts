@@ -71,6 +71,12 @@ export interface UdpOptions {
    * runtime can set it (Deno cannot): then the OS default stays.
    */
   receiveBuffer?: number;
+  /**
+   * Share the port with other SIP worker processes. Where the runtime can (Bun: SO_REUSEPORT)
+   * the kernel spreads peers over the sockets; elsewhere (SO_REUSEADDR) one socket gets all.
+   * Either way every worker forwards what it does not own, so correctness never depends on it.
+   */
+  shared?: boolean;
 }
 
 /** TCP behaviour shared by every adapter. */

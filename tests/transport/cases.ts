@@ -3,10 +3,23 @@
 // bun-runner.ts with the Bun and Node adapters. Each case takes the adapter and a loopback host.
 
 import assert from "node:assert/strict";
-import { parseMessage, parseUri, SipRequest, SipResponse } from "../../src/sip/mod.ts";
-import { endpointForUri, type SocketAdapter } from "../../src/transport/mod.ts";
+import {
+  callIdHash,
+  ownerOfHash,
+  parseMessage,
+  parseUri,
+  SipRequest,
+  SipResponse,
+} from "../../src/sip/mod.ts";
+import {
+  endpointForUri,
+  type SocketAdapter,
+  TransportLayer,
+  WorkerLink,
+} from "../../src/transport/mod.ts";
 import {
   closedPort,
+  Recorder,
   requestText,
   responseText,
   sleep,
@@ -382,6 +395,94 @@ export const udpReceiveBuffer: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * Two SIP workers on one UDP port: every message reaches the worker its Call-ID hashes to,
+ * whichever socket the kernel picked, with its real source; a forged link frame and a forward
+ * to a worker that is down are dropped and counted.
+ */
+export const udpWorkersShareAPort: Case = async (adapter, host) => {
+  const token = crypto.getRandomValues(new Uint8Array(8));
+  const recs = [new Recorder(), new Recorder()];
+  const layers: TransportLayer[] = [];
+  const links: WorkerLink[] = [];
+  const peers = [await udpPeer(host), await udpPeer(host)];
+  try {
+    let port = 0;
+    for (let i = 0; i < 2; i++) {
+      const link = await WorkerLink.open(adapter, token, {
+        onMessage: (d, s) => layers[i].receiveForwarded(d, s),
+        onDrop: (why) => layers[i].drop(why),
+      });
+      links.push(link);
+      const layer = new TransportLayer({
+        listen: [{ address: host, port, transports: ["udp"] }],
+        limits: { maxSize: 65535, maxHeaders: 256 },
+        tcp: { idleTimeoutMs: 30_000, maxMessageSize: 65535, connectTimeoutMs: 2000 },
+        adapter,
+        shard: { index: i, count: 2, forward: (o, d, s) => link.forward(o, d, s) },
+      }, recs[i]);
+      layers.push(layer);
+      await layer.start();
+      port = layer.listeners[0].local.port;
+    }
+    for (const l of links) l.setPeers(links.map((x) => x.port));
+    const ids = Array.from({ length: 40 }, (_, i) => `cid-${i}@x`);
+    ids.forEach((id, i) =>
+      peers[i % 2].send(
+        requestText("OPTIONS", "peer.invalid:5999", { callId: id, viaParams: ";rport" }),
+        port,
+      )
+    );
+    const total = () => recs[0].requests.length + recs[1].requests.length;
+    await waitFor(() => total() === 40, "40 requests over both workers");
+    for (const [w, rec] of recs.entries()) {
+      assert.ok(rec.requests.length > 5, `worker ${w} got ${rec.requests.length}`);
+      for (const { req, source } of rec.requests) {
+        assert.equal(ownerOfHash(callIdHash(req.callId), 2), w, req.callId);
+        const from = peers[ids.indexOf(req.callId) % 2].port;
+        assert.deepEqual(source, { protocol: "udp", host, port: from });
+        assert.equal(req.topVia!.rport, from, "rport stamped from the real source");
+      }
+    }
+    // The owner answers from its own socket on the shared port.
+    const { req, source } = recs[1].requests[0];
+    layers[1].sendResponse(okFor(req), source);
+    const p = peers[ids.indexOf(req.callId) % 2];
+    await waitFor(() => p.got.some((t) => t.startsWith("SIP/2.0 200")), "the 200");
+    // A response to a request worker 0 sent (its Call-ID) reaches worker 0.
+    const ours = ids.find((id) => ownerOfHash(callIdHash(id), 2) === 0)!;
+    peers[0].send(
+      responseText(200, `${br(host)}:${port}`).replace("Call-ID: r1", `Call-ID: ${ours}`),
+      port,
+    );
+    await waitFor(() => recs[0].responses.length === 1, "response at its owner");
+    assert.equal(recs[1].responses.length, 0);
+    // A frame without the cluster's token is dropped, not delivered.
+    const before = layers[0].stats().dropped;
+    const v4 = await udpPeer("127.0.0.1"); // the link is on 127.0.0.1 whatever the SIP family
+    v4.send(requestText("OPTIONS", "x.invalid"), links[0].port);
+    await waitFor(() => layers[0].stats().dropped === before + 1, "forged frame dropped");
+    await v4.close();
+    // Worker 1 down: what it owns is dropped (and counted) where it lands.
+    for (const l of links) l.setPeers([links[0].port, undefined]);
+    const theirs = ids.find((id) => ownerOfHash(callIdHash(id), 2) === 1)!;
+    const landed = layers.map((l) => l.stats().dropped);
+    const n = recs[1].requests.length;
+    peers[0].send(requestText("OPTIONS", "p.invalid", { callId: theirs }), port);
+    peers[1].send(requestText("OPTIONS", "p.invalid", { callId: theirs }), port);
+    await waitFor(
+      () =>
+        layers.reduce((a, l, i) => a + l.stats().dropped - landed[i], 0) +
+            recs[1].requests.length - n === 2,
+      "both datagrams dropped or handled by their owner",
+    );
+  } finally {
+    for (const p of peers) await p.close();
+    for (const l of layers) await l.stop();
+    for (const l of links) await l.close();
+  }
+};
+
 /** Every case, in order. */
 export const cases: Record<string, Case> = {
   udpRequestInOut,
@@ -401,4 +502,5 @@ export const cases: Record<string, Case> = {
   uriToEndpoint,
   localAddresses,
   udpReceiveBuffer,
+  udpWorkersShareAPort,
 };
