@@ -74,6 +74,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         connect_timeout: formatDuration(s.tcpConnectTimeout),
       },
       user_agent: s.userAgent,
+      workers: s.workers,
     },
     http: cfg.http
       ? {

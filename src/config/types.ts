@@ -26,6 +26,11 @@ export interface SipConfig {
   tcpIdleTimeout: number;
   tcpConnectTimeout: number;
   userAgent: string;
+  /**
+   * SIP worker processes sharing the UDP ports, each holding the calls whose Call-ID hashes
+   * to it (1: everything in this process).
+   */
+  workers: number;
 }
 
 export interface HttpConfig {

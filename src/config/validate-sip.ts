@@ -1,5 +1,6 @@
 // The `sip`, `http`, `log` and `limits` sections.
 
+import { availableParallelism } from "node:os";
 import type { Protocol } from "../transport/types.ts";
 import type { HttpConfig, LimitsConfig, ListenConfig, LogConfig, SipConfig } from "./types.ts";
 import type { KeyPath } from "./locate.ts";
@@ -26,7 +27,11 @@ export const SIP_DEFAULTS = {
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
   userAgent: `Tandem/${TANDEM_VERSION}`,
+  workers: 1,
 };
+
+/** More workers than this gain nothing on any box Tandem targets and cost file descriptors. */
+export const MAX_WORKERS = 64;
 
 const HOSTNAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -72,6 +77,7 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "udp_receive_buffer",
     "tcp",
     "user_agent",
+    "workers",
   ]);
   if (!m) return out;
   if (m.listen !== undefined) {
@@ -134,6 +140,14 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     out.udpReceiveBuffer =
       r.size(m.udp_receive_buffer, ["sip", "udp_receive_buffer"], 0, 1024 * 1024 * 1024) ??
         out.udpReceiveBuffer;
+  }
+  if (m.workers !== undefined) {
+    out.workers = m.workers === "auto"
+      ? Math.min(MAX_WORKERS, Math.max(1, availableParallelism()))
+      : typeof m.workers === "string"
+      ? (r.fail(["sip", "workers"], `a number from 1 to ${MAX_WORKERS} or "auto"`, m.workers) ??
+        out.workers)
+      : r.int(m.workers, ["sip", "workers"], 1, MAX_WORKERS) ?? out.workers;
   }
   if (m.max_headers !== undefined) {
     out.maxHeaders = r.int(m.max_headers, ["sip", "max_headers"], 10, 10_000) ?? out.maxHeaders;

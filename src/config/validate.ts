@@ -27,6 +27,7 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   for (const k of ["http", "radius", "cdr", "media"] as const) {
     if (cfg[k] === undefined) delete cfg[k];
   }
+  if (cfg.sip.workers > 1) tcpNeedsOneWorker(r, cfg);
   cfg.rules.forEach((rule, i) => {
     if (rule.auth.mode !== "none" && !radius) {
       r.fail(
@@ -49,4 +50,22 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     });
   });
   return cfg;
+}
+
+/**
+ * Several workers share UDP ports only: a TCP connection carries many calls and is held by the
+ * one process that accepted or opened it, so SIP over TCP needs `sip.workers: 1`.
+ */
+function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
+  const why = `udp only with sip.workers ${cfg.sip.workers} (TCP needs workers: 1)`;
+  cfg.sip.listen.forEach((l, i) => {
+    if (l.transports.includes("tcp")) {
+      r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
+    }
+  });
+  cfg.rules.forEach((rule, i) =>
+    rule.routes.forEach((route, j) => {
+      if (route.transport === "tcp") r.fail(["rules", i, "routes", j, "transport"], why, "tcp");
+    })
+  );
 }

@@ -191,3 +191,29 @@ Deno.test("syntax errors name the line", () => {
   const [t] = errorsOf('a = 1\nb = "\n', "toml");
   assert.match(t, /^t\.toml:2: TOML syntax: /);
 });
+
+Deno.test("sip.workers: a count or auto; above 1, SIP over TCP is refused where it is asked", () => {
+  const ok = (text: string) => parseConfig(text, "t.yaml", "yaml", { env: {} });
+  const udp = "sip:\n  listen: [{ address: 127.0.0.1, transports: [udp] }]\n";
+  assert.equal(ok(udp + "  workers: 3\n").sip.workers, 3);
+  assert.equal(ok("sip: {}\n").sip.workers, 1);
+  assert.ok(ok(udp + "  workers: auto\n").sip.workers >= 1);
+  assert.deepEqual(errorsOf(udp + "  workers: 0\n"), [
+    "t.yaml:3: sip.workers: expected an integer (1-64), got 0",
+  ]);
+  assert.deepEqual(errorsOf(udp + "  workers: many\n"), [
+    't.yaml:3: sip.workers: expected a number from 1 to 64 or "auto", got "many"',
+  ]);
+  assert.deepEqual(
+    errorsOf(
+      "sip:\n  listen:\n    - { address: 127.0.0.1, transports: [udp, tcp] }\n  workers: 2\n" +
+        'rules:\n  - routes:\n      - { target: "127.0.0.1:5090", transport: tcp }\n',
+    ),
+    [
+      "t.yaml:3: sip.listen[0].transports: expected udp only with sip.workers 2 (TCP needs " +
+      "workers: 1), got udp, tcp",
+      "t.yaml:7: rules[0].routes[0].transport: expected udp only with sip.workers 2 (TCP " +
+      'needs workers: 1), got "tcp"',
+    ],
+  );
+});
