@@ -33,6 +33,7 @@ const { values } = parseArgs({
     "memory-targets": { type: "string" },
     profile: { type: "string" },
     name: { type: "string" },
+    workers: { type: "string" },
     "no-build": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -42,7 +43,8 @@ if (values.help) {
   console.log(
     "usage: deno task bench [--quick] [--rates 500,1000,...] [--step-seconds N] " +
       "[--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000|off] " +
-      "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] [--no-build]",
+      "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] " +
+      "[--workers N] [--no-build]",
   );
   Deno.exit(0);
 }
@@ -68,6 +70,12 @@ const memoryTargets = list(values["memory-targets"] ?? "tandem-bun").filter((t) 
 const memoryRateCap = Number(values["memory-rate"] ?? 2000);
 const profileArg = values.profile ?? (quick ? "off" : "auto");
 const name = values.name ?? (quick ? "quick" : "full");
+/** Tandem's sip.workers (config/bench.yaml with `workers: N` when above 1). */
+const workers = Number(values.workers ?? 1);
+if (!Number.isInteger(workers) || workers < 1) {
+  console.error("bench: --workers takes a whole number from 1");
+  Deno.exit(2);
+}
 if (rates.some((r) => !(r > 0)) || !(stepSeconds > 0) || memoryLevels.some((n) => !(n > 0))) {
   console.error("bench: rates, step seconds and memory levels must be positive numbers");
   Deno.exit(2);
@@ -163,6 +171,7 @@ const results: Results = {
     memoryTargets,
     memoryRateCap,
     profileArg,
+    workers,
   },
   commands: {
     uas: "sipp -sf ../shared/bench/uas_rr.xml -i 127.0.0.1 -p 27090 -mp 27300 -buff_size 1048576 " +
@@ -193,7 +202,7 @@ async function withTarget<T>(
   f: (t: Target) => Promise<T>,
   extra: { inspectPort?: number; bunCpuProfDir?: string } = {},
 ): Promise<T> {
-  const t = await startTarget(name, { repoRoot, workDir, ...extra });
+  const t = await startTarget(name, { repoRoot, workDir, workers, ...extra });
   results.commands[name] = t.command;
   try {
     return await f(t);

@@ -34,6 +34,8 @@ export interface StartOptions {
   inspectPort?: number;
   /** tandem-bun from source with `bun --cpu-prof`, profiles written in this folder. */
   bunCpuProfDir?: string;
+  /** Tandem's sip.workers; above 1 the bench config gets `workers: N`. */
+  workers?: number;
 }
 
 export async function startTarget(name: TargetName, o: StartOptions): Promise<Target> {
@@ -54,7 +56,12 @@ export async function startTarget(name: TargetName, o: StartOptions): Promise<Ta
 }
 
 async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions): Promise<Target> {
-  const config = "config/bench.yaml";
+  let config = "config/bench.yaml";
+  if ((o.workers ?? 1) > 1) {
+    const text = Deno.readTextFileSync(resolve(o.repoRoot, config));
+    config = `${o.workDir}/bench-workers-${o.workers}.yaml`;
+    Deno.writeTextFileSync(config, text.replace(/^sip:\n/m, `sip:\n  workers: ${o.workers}\n`));
+  }
   let cmd: string;
   let args: string[];
   if (name === "tandem-bun" && o.bunCpuProfDir) {

@@ -4,13 +4,25 @@
 import process from "node:process";
 import { loadCliConfig, runCli, runtimeName } from "../cli/mod.ts";
 import { type Config, TANDEM_VERSION } from "../config/mod.ts";
-import { checkHttpExposure, createApp, type HttpServer, serveHttp } from "../http/mod.ts";
+import {
+  type CallFilter,
+  checkHttpExposure,
+  createApp,
+  type HttpServer,
+  type ReloadResult,
+  serveHttp,
+} from "../http/mod.ts";
+import { defaultAdapter, WorkerLink } from "../transport/mod.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
 import { registerProcessMetrics } from "../util/process-metrics.ts";
 import { TandemControl } from "./control.ts";
 import { SipServer } from "./server.ts";
-import { buildServices } from "./services.ts";
+import { buildServices, type Services } from "./services.ts";
+import { newLinkToken, workerConfig, type WorkerRole, workerRoleFromEnv } from "./cluster.ts";
+import { ClusterControl } from "./cluster-control.ts";
+import { Supervisor } from "./supervisor.ts";
+import { WorkerEndpoint } from "./worker-endpoint.ts";
 
 function load(path: string | undefined): Config {
   const cfg = loadCliConfig(path, (n) => process.env[n]);
@@ -24,30 +36,115 @@ export function main(argv: string[]): Promise<number> {
 }
 
 async function run(cfg: Config, path: string | undefined): Promise<number> {
+  let role: WorkerRole | undefined;
   try {
-    if (cfg.http) checkHttpExposure(cfg.http.address, cfg.http.token);
+    role = workerRoleFromEnv(process.env);
+    if (cfg.http && !role) checkHttpExposure(cfg.http.address, cfg.http.token);
   } catch (e) {
     console.error(`tandem: ${(e as Error).message}`);
     return 2;
   }
-  const log = new Logger(cfg.log.level, cfg.log.format);
+  const index = role?.index ?? 0;
+  const count = role?.count ?? cfg.sip.workers;
+  cfg = workerConfig(cfg, index);
+  const base = new Logger(cfg.log.level, cfg.log.format);
+  const log = count > 1 ? base.child({ worker: index }) : base;
   const services = await buildServices(cfg, log);
-  const server = new SipServer({ config: cfg, log, services: services.b2bua });
+  // Several workers: the link comes first, its port is part of the start-up handshake.
+  const token = role?.token ?? newLinkToken();
+  let server: SipServer | undefined = undefined;
+  const link = count > 1
+    ? await WorkerLink.open(defaultAdapter(), token, {
+      onMessage: (d, s) => server?.transport.receiveForwarded(d, s),
+      onDrop: (why) => server?.transport.drop(why),
+    }, { receiveBuffer: cfg.sip.udpReceiveBuffer })
+    : undefined;
+  const shard = link && { index, count, forward: link.forward.bind(link) };
+  server = new SipServer({ config: cfg, log, services: services.b2bua, shard });
+  const reloadConfig = () => workerConfig(load(path), index);
+  return role
+    ? await runWorker(server, link!, log, services, reloadConfig)
+    : await runMain(server, { cfg, log, services, link, token, reloadConfig });
+}
+
+/** Signals: SIGTERM/SIGINT drain (a second one exits now), SIGHUP reloads. */
+function onSignals(
+  log: Logger,
+  calls: () => number,
+  drain: (sig: string) => void,
+  exitNow: (sig: string) => void,
+  reload: () => Promise<ReloadResult>,
+): void {
+  let signalled = 0;
+  const onStop = (sig: string) => {
+    signalled++;
+    if (signalled > 1) {
+      log.warn("exit-now", { signal: sig });
+      exitNow(sig);
+      return;
+    }
+    log.info("draining", { signal: sig, calls: calls() });
+    drain(sig);
+  };
+  process.on("SIGTERM", () => onStop("SIGTERM"));
+  process.on("SIGINT", () => onStop("SIGINT"));
+  process.on("SIGHUP", () => {
+    reload().then((r) => {
+      if (r.ok) log.info("config-reloaded", { rules: r.rules });
+      else log.error("config-reload-failed", { errors: r.errors });
+    });
+  });
+}
+
+/** The process the operator started: SIP worker 0, HTTP, and the other workers' supervisor. */
+async function runMain(
+  server: SipServer,
+  o: {
+    cfg: Config;
+    log: Logger;
+    services: Services;
+    link?: WorkerLink;
+    token: Uint8Array;
+    reloadConfig: () => Config;
+  },
+): Promise<number> {
+  const { cfg, log, services, link } = o;
+  let sup: Supervisor | undefined;
+  if (link) {
+    sup = new Supervisor({
+      count: cfg.sip.workers,
+      token: o.token,
+      linkPort: link.port,
+      onPeers: (p) => link.setPeers(p),
+      log,
+    });
+    try {
+      await sup.start();
+    } catch (e) {
+      log.error("workers-start-failed", { err: e as Error });
+      await services.close();
+      await link.close();
+      return 1;
+    }
+  }
   try {
     await server.start();
   } catch (e) {
     log.error("sip-start-failed", { err: e as Error });
+    sup?.exitAll();
+    await sup?.stopped(5000);
     return 1;
   }
   const pm = registerProcessMetrics(metrics);
   pm.start();
   let exit: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => exit = r);
-  const control = new TandemControl(server, {
-    loadConfig: () => load(path),
+  const local = new TandemControl(server, {
+    loadConfig: o.reloadConfig,
     onDrained: () => exit(0),
     eventLoopLagMs: () => pm.maxLagMs,
   });
+  const control = sup ? new ClusterControl(local, sup) : local;
   let http: HttpServer | undefined;
   if (cfg.http) {
     try {
@@ -59,6 +156,8 @@ async function run(cfg: Config, path: string | undefined): Promise<number> {
     } catch (e) {
       log.error("http-start-failed", { err: e as Error });
       await server.stop();
+      sup?.exitAll();
+      await sup?.stopped(5000);
       return 1;
     }
   }
@@ -67,34 +166,93 @@ async function run(cfg: Config, path: string | undefined): Promise<number> {
     runtime: runtimeName(),
     config: cfg.source,
     rules: cfg.rules.length,
+    ...(sup ? { workers: cfg.sip.workers } : {}),
   });
-
-  let signalled = 0;
-  const onStop = (sig: string) => {
-    signalled++;
-    if (signalled > 1) {
-      log.warn("exit-now", { signal: sig });
+  onSignals(
+    log,
+    () => server.b2bua.calls.size,
+    () => {
+      sup?.drainAll();
+      local.drain();
+    },
+    () => {
+      sup?.exitAll();
       exit(1);
-      return;
-    }
-    log.info("draining", { signal: sig, calls: server.b2bua.calls.size });
-    control.drain();
-  };
-  const onHup = () => {
-    control.reload().then((r) => {
-      if (r.ok) log.info("config-reloaded", { rules: r.rules });
-      else log.error("config-reload-failed", { errors: r.errors });
-    });
-  };
-  process.on("SIGTERM", () => onStop("SIGTERM"));
-  process.on("SIGINT", () => onStop("SIGINT"));
-  process.on("SIGHUP", onHup);
+    },
+    () => (sup ? control.reload() : local.reload()),
+  );
 
   const code = await finished;
   log.info("tandem-stopping", { code });
+  // Workers drain on their own clock (the same drain timeout): wait for them, then some.
+  await sup?.stopped(code === 0 ? cfg.limits.drainTimeout + 15_000 : 5000);
   await services.close();
   await http?.close();
   pm.stop();
   await server.stop();
+  await link?.close();
+  return code;
+}
+
+/** A SIP worker started by worker 0 (cluster.ts): no HTTP; answers worker 0 over IPC. */
+async function runWorker(
+  server: SipServer,
+  link: WorkerLink,
+  log: Logger,
+  services: Services,
+  reloadConfig: () => Config,
+): Promise<number> {
+  let exit: (code: number) => void = () => {};
+  const finished = new Promise<number>((r) => exit = r);
+  const endpoint = new WorkerEndpoint(() => {
+    // Worker 0 is gone (crashed or killed): nobody supervises or answers HTTP for this worker.
+    log.error("supervisor-gone", {});
+    exit(1);
+  });
+  link.setPeers(await endpoint.announceLink(link.port));
+  endpoint.onPeers = (p) => link.setPeers(p);
+  try {
+    await server.start();
+  } catch (e) {
+    log.error("sip-start-failed", { err: e as Error });
+    endpoint.failed(e as Error);
+    await services.close();
+    await link.close();
+    endpoint.close();
+    return 1;
+  }
+  const pm = registerProcessMetrics(metrics);
+  pm.start();
+  const control = new TandemControl(server, {
+    loadConfig: reloadConfig,
+    onDrained: () => exit(0),
+    eventLoopLagMs: () => pm.maxLagMs,
+  });
+  endpoint.started({
+    health: () => control.health(),
+    ready: () => control.ready(),
+    listCalls: (f: CallFilter) => control.listCalls(f),
+    getCall: (id: string) => control.getCall(id) ?? null,
+    dropCall: (id: string, reason: string | null) => control.dropCall(id, reason ?? undefined),
+    reload: () => control.reload(),
+    drain: (ms: number | null) => control.drain(ms ?? undefined),
+    stats: () => control.stats(),
+    metrics: () => metrics.expose(),
+    exit: () => exit(1),
+  });
+  onSignals(
+    log,
+    () => server.b2bua.calls.size,
+    () => control.drain(),
+    () => exit(1),
+    () => control.reload(),
+  );
+  const code = await finished;
+  log.info("worker-stopping", { code });
+  await services.close();
+  pm.stop();
+  await server.stop();
+  await link.close();
+  endpoint.close();
   return code;
 }

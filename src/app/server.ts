@@ -5,14 +5,16 @@
 import { B2bua, type B2buaServices, cryptoRandom } from "../b2bua/mod.ts";
 import type { Config } from "../config/types.ts";
 import {
+  callIdHash,
   checkMessage,
   createResponse,
+  ownerOfHash,
   reasonPhrase,
   type SipParseError,
   SipRequest,
 } from "../sip/mod.ts";
 import { TransactionLayer } from "../transaction/mod.ts";
-import { TransportLayer } from "../transport/mod.ts";
+import { type Shard, TransportLayer } from "../transport/mod.ts";
 import type { Endpoint, SocketAdapter } from "../transport/types.ts";
 import { BusyMeter, shedShare } from "../util/busy-meter.ts";
 import { systemClock } from "../util/clock.ts";
@@ -50,6 +52,8 @@ export interface SipServerOptions {
   log: Logger;
   adapter?: SocketAdapter;
   services?: B2buaServices;
+  /** One of several SIP workers (cluster.ts): shares the UDP ports, owns part of the calls. */
+  shard?: Shard;
 }
 
 /** The SIP side of Tandem: transports, transactions and the B2BUA engine. */
@@ -68,6 +72,7 @@ export class SipServer {
     this.cfg = opts.config;
     this.log = opts.log;
     const sip = opts.config.sip;
+    const shard = opts.shard;
     this.timers = new WheelTimers();
     const random = cryptoRandom();
     this.b2bua = new B2bua({
@@ -88,6 +93,7 @@ export class SipServer {
       random,
       log: opts.log.child({ layer: "b2bua" }),
       services: opts.services,
+      ownsCallId: shard && ((id) => ownerOfHash(callIdHash(id), shard.count) === shard.index),
     });
     this.transport = new TransportLayer(
       {
@@ -101,6 +107,7 @@ export class SipServer {
           connectTimeoutMs: sip.tcpConnectTimeout,
         },
         adapter: opts.adapter,
+        shard,
         log: opts.log.child({ layer: "transport" }),
       },
       {

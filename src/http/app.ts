@@ -91,10 +91,10 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
     c.header("Cache-Control", "no-store");
   });
 
-  app.get("/health", (c) => {
+  app.get("/health", async (c) => {
     let report;
     try {
-      report = control.health();
+      report = await control.health();
     } catch (err) {
       log.error("http.health.failed", { error: err });
       return c.json({ ok: false, error: "health check raised an error; see the Tandem log" }, 503);
@@ -103,30 +103,30 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
     return c.json({ ...report, ok }, ok ? 200 : 503);
   });
 
-  app.get("/ready", (c) => {
-    const r = control.ready();
+  app.get("/ready", async (c) => {
+    const r = await control.ready();
     return c.json(r, r.ready ? 200 : 503);
   });
 
-  app.get("/metrics", (c) => {
-    const body = opts.registry.expose();
+  app.get("/metrics", async (c) => {
+    const body = control.metrics ? await control.metrics() : opts.registry.expose();
     return c.body(body, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
 
-  app.get("/calls", (c) => {
+  app.get("/calls", async (c) => {
     const filter = parseCallFilter(c.req.query());
     if (typeof filter === "string") return c.json({ error: filter }, 400);
     // Enforce the limit here too: the API promises it whatever the control plane does.
-    return c.json(control.listCalls(filter).slice(0, filter.limit));
+    return c.json((await control.listCalls(filter)).slice(0, filter.limit));
   });
 
-  app.get("/calls/:id", (c) => {
+  app.get("/calls/:id", async (c) => {
     const id = c.req.param("id");
-    const call = control.getCall(id);
+    const call = await control.getCall(id);
     return call ? c.json(call) : unknownCall(c, id);
   });
 
-  app.delete("/calls/:id", (c) => {
+  app.delete("/calls/:id", async (c) => {
     const id = c.req.param("id");
     const reason = c.req.query("reason");
     if (reason !== undefined) {
@@ -138,7 +138,7 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
         }, 400);
       }
     }
-    if (!control.dropCall(id, reason)) return unknownCall(c, id);
+    if (!(await control.dropCall(id, reason))) return unknownCall(c, id);
     log.info("http.call.dropped", { call: id, reason });
     return c.json({ dropped: id });
   });
@@ -159,12 +159,12 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
   app.post("/drain", async (c) => {
     const deadlineMs = await parseDrainDeadline(c);
     if (typeof deadlineMs === "string") return c.json({ error: deadlineMs }, 400);
-    const result = control.drain(deadlineMs);
+    const result = await control.drain(deadlineMs);
     log.info("http.drain", { activeCalls: result.activeCalls, deadline: result.deadline });
     return c.json({ draining: true, ...result }, 202);
   });
 
-  app.get("/stats", (c) => c.json(control.stats()));
+  app.get("/stats", async (c) => c.json(await control.stats()));
 
   // Registered last so the method routes above win; these only catch the wrong method.
   for (const [path, methods] of ROUTES) {

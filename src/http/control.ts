@@ -100,19 +100,27 @@ export interface DrainResult {
   deadline: string;
 }
 
+/** A value now, or later when it has to be asked of other SIP worker processes. */
+export type Awaitable<T> = T | Promise<T>;
+
 /** What the HTTP API needs from the running Tandem; the lead implements it in the wiring. */
 export interface ControlPlane {
-  /** Cheap and synchronous: called by every liveness probe. */
-  health(): HealthReport;
-  ready(): ReadyReport;
-  listCalls(filter: CallFilter): CallSummary[];
-  getCall(id: string): CallSummary | undefined;
+  /** Cheap: called by every liveness probe. */
+  health(): Awaitable<HealthReport>;
+  ready(): Awaitable<ReadyReport>;
+  listCalls(filter: CallFilter): Awaitable<CallSummary[]>;
+  getCall(id: string): Awaitable<CallSummary | undefined>;
   /** Hang up both legs (BYE or CANCEL as the state needs); false when the id is unknown. */
-  dropCall(id: string, reason?: string): boolean;
+  dropCall(id: string, reason?: string): Awaitable<boolean>;
   /** Re-read the config file and swap routing rules if it validates. */
   reload(): Promise<ReloadResult>;
   /** Stop taking new calls (503 + Retry-After); drop what is left after `deadlineMs`. */
-  drain(deadlineMs?: number): DrainResult;
+  drain(deadlineMs?: number): Awaitable<DrainResult>;
   /** Flat counters for GET /stats (active calls, totals...). */
-  stats(): Record<string, number>;
+  stats(): Awaitable<Record<string, number>>;
+  /**
+   * The Prometheus exposition when it is more than this process's registry (several SIP
+   * workers); absent: the app exposes its registry.
+   */
+  metrics?(): Promise<string>;
 }

@@ -2,6 +2,7 @@
 // config load, then `serveHttp(createApp(control, { token, registry: metrics }), http)`.
 
 export type {
+  Awaitable,
   CalleeLegSummary,
   CallerLegSummary,
   CallFilter,

@@ -7,7 +7,7 @@
 // (0 = udp), port (2 bytes), host length (1 byte), host (ASCII), then the datagram.
 
 import { normalizeHost } from "./address.ts";
-import type { Endpoint, Listener, SocketAdapter } from "./types.ts";
+import type { Endpoint, Listener, SocketAdapter, UdpOptions } from "./types.ts";
 
 const MAGIC = [0x54, 0x44, 0x57, 0x31]; // "TDW1"
 export const LINK_TOKEN_BYTES = 8;
@@ -84,6 +84,7 @@ export class WorkerLink {
     adapter: SocketAdapter,
     token: Uint8Array,
     events: WorkerLinkEvents,
+    udp?: UdpOptions,
   ): Promise<WorkerLink> {
     if (token.length !== LINK_TOKEN_BYTES) throw new RangeError("link token: 8 bytes");
     // deno-lint-ignore prefer-const
@@ -91,7 +92,7 @@ export class WorkerLink {
     const listener = await adapter.udp({ host: "127.0.0.1", port: 0 }, {
       onData: (frame, from) => link.receive(frame, from),
       onError: () => {/* a worker restarting: its datagrams are counted as dropped */},
-    });
+    }, { receiveBuffer: udp?.receiveBuffer });
     link = new WorkerLink(listener, token, events);
     return link;
   }

@@ -1,0 +1,114 @@
+// The HTTP API's view of a cluster of SIP workers: worker 0 answers for itself and asks the
+// others over IPC (supervisor.ts), then merges. A worker that does not answer makes health fail
+// and is left out of lists and sums (its calls are not lost to the caller: they are its own).
+
+import type {
+  CallFilter,
+  CallSummary,
+  ControlPlane,
+  DrainResult,
+  HealthReport,
+  ReadyReport,
+  ReloadResult,
+} from "../http/mod.ts";
+import { metrics } from "../util/metrics.ts";
+import { mergeExpositions } from "../util/metrics-merge.ts";
+import type { TandemControl } from "./control.ts";
+import type { Supervisor } from "./supervisor.ts";
+
+/** Ask every worker; undefined for one that failed. */
+type Answers<T> = (T | undefined)[];
+
+export class ClusterControl implements ControlPlane {
+  constructor(private readonly local: TandemControl, private readonly sup: Supervisor) {}
+
+  private async ask<T>(op: string, args: unknown[] = []): Promise<Answers<T>> {
+    const r = await this.sup.callAll<T>(op, args);
+    return r.map((x) => x.status === "fulfilled" ? x.value : undefined);
+  }
+
+  async health(): Promise<HealthReport> {
+    const own = this.local.health();
+    const r = await this.sup.callAll<HealthReport>("health");
+    const out: HealthReport = { ...own, transports: [...own.transports] };
+    r.forEach((x, i) => {
+      const w = i + 1;
+      if (x.status === "rejected") {
+        out.transports.push({ name: `worker ${w}`, ok: false, detail: String(x.reason?.message) });
+        out.ok = false;
+        return;
+      }
+      const h = x.value;
+      out.ok &&= h.ok;
+      out.eventLoopLagMs = Math.max(out.eventLoopLagMs, h.eventLoopLagMs);
+      for (const t of h.transports) out.transports.push({ ...t, name: `worker ${w} ${t.name}` });
+    });
+    return out;
+  }
+
+  async ready(): Promise<ReadyReport> {
+    const own = this.local.ready();
+    if (!own.ready) return own;
+    const r = await this.sup.callAll<ReadyReport>("ready");
+    for (const [i, x] of r.entries()) {
+      if (x.status === "rejected") return { ready: false, reason: `worker ${i + 1} is not up` };
+      if (!x.value.ready) return { ready: false, reason: `worker ${i + 1}: ${x.value.reason}` };
+    }
+    return own;
+  }
+
+  async listCalls(filter: CallFilter): Promise<CallSummary[]> {
+    const out = this.local.listCalls(filter);
+    for (const list of await this.ask<CallSummary[]>("listCalls", [filter])) {
+      if (list) out.push(...list);
+    }
+    return out;
+  }
+
+  async getCall(id: string): Promise<CallSummary | undefined> {
+    return this.local.getCall(id) ??
+      (await this.ask<CallSummary | null>("getCall", [id])).find((c) => c) ?? undefined;
+  }
+
+  async dropCall(id: string, reason?: string): Promise<boolean> {
+    if (this.local.dropCall(id, reason)) return true;
+    return (await this.ask<boolean>("dropCall", [id, reason])).some((d) => d === true);
+  }
+
+  async reload(): Promise<ReloadResult> {
+    const own = await this.local.reload();
+    const r = await this.sup.callAll<ReloadResult>("reload");
+    const errors = own.ok ? [] : [...own.errors];
+    r.forEach((x, i) => {
+      if (x.status === "rejected") errors.push(`worker ${i + 1}: ${x.reason?.message}`);
+      else if (!x.value.ok) errors.push(...x.value.errors.map((e) => `worker ${i + 1}: ${e}`));
+    });
+    return errors.length ? { ok: false, errors } : own;
+  }
+
+  async drain(deadlineMs?: number): Promise<DrainResult> {
+    this.sup.beginStop(); // a worker that exits drained is not restarted
+    const own = this.local.drain(deadlineMs);
+    const r = await this.ask<DrainResult>("drain", [deadlineMs]);
+    let active = own.activeCalls;
+    for (const d of r) active += d?.activeCalls ?? 0;
+    return { activeCalls: active, deadline: own.deadline };
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const out = { ...this.local.stats() };
+    for (const s of await this.ask<Record<string, number>>("stats")) {
+      for (const [k, v] of Object.entries(s ?? {})) out[k] = (out[k] ?? 0) + v;
+    }
+    out.workers = 1 + this.sup.running;
+    return out;
+  }
+
+  async metrics(): Promise<string> {
+    const parts = [{ worker: "0", text: metrics.expose() }];
+    (await this.ask<string>("metrics")).forEach((text, i) => {
+      if (text) parts.push({ worker: String(i + 1), text });
+    });
+    return mergeExpositions(parts);
+  }
+}

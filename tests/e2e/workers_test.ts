@@ -1,0 +1,255 @@
+// `sip.workers`, end to end: SIPp calls through several SIP worker processes sharing one UDP
+// port. Every call must complete whichever worker the kernel hands its datagrams to; every
+// worker must hold a share; the HTTP API must list, count and drop calls of every worker; a
+// killed worker is restarted and the cluster keeps taking calls; every call gets exactly one
+// CDR across the workers' files; SIGTERM stops every process.
+
+import assert from "node:assert/strict";
+import {
+  binaryAvailable,
+  freePort,
+  freeUdpPort,
+  runSipp,
+  sippAvailable,
+  sleep,
+  startTandem,
+  tandemBinary,
+  type TandemProcess,
+  waitFor,
+} from "./harness.ts";
+
+function configText(sip: number, http: number, callee: number, workers: number, dir: string) {
+  return `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+  workers: ${workers}
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+cdr:
+  dir: ${dir}/journal
+  file: { path: ${dir}/cdr.jsonl, format: jsonl, rotate: size }
+rules:
+  - name: callee
+    match: {}
+    routes:
+      - { name: callee, target: "127.0.0.1:${callee}" }
+`;
+}
+
+/** Direct children of `pid` (the workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[1]) === pid) out.push(Number(e.name));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Prometheus samples of one metric as label text → value. */
+async function samples(http: number, name: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{")) continue;
+    const sp = line.lastIndexOf(" ");
+    out.set(line.slice(name.length, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+/** A SIPp caller through Tandem against a SIPp callee; returns the caller's run. */
+async function calls(
+  sip: number,
+  callee: number,
+  n: number,
+  o: { rate?: number; holdMs?: number; expectFail?: boolean } = {},
+) {
+  const uas = runSipp(
+    ["-sn", "uas", "-i", "127.0.0.1", "-p", String(callee), "-timeout", "60s"],
+    { timeoutMs: 75_000 },
+  );
+  await sleep(300);
+  const uac = await runSipp([
+    "-sn",
+    "uac",
+    `127.0.0.1:${sip}`,
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(freeUdpPort()),
+    "-m",
+    String(n),
+    "-r",
+    String(o.rate ?? 100),
+    "-d",
+    String(o.holdMs ?? 200),
+    "-timeout",
+    "60s",
+    "-timeout_error",
+  ], { timeoutMs: 75_000 });
+  (await uas.catch(() => undefined)) ?? undefined;
+  return uac;
+}
+
+async function withCluster(
+  workers: number,
+  binary: boolean,
+  fn: (t: TandemProcess, p: { sip: number; http: number; callee: number; dir: string }) => Promise<
+    void
+  >,
+) {
+  assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+  const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-workers-" });
+  const sip = freeUdpPort(), http = freePort(), callee = freeUdpPort();
+  const t = await startTandem({
+    config: configText(sip, http, callee, workers, dir),
+    binary,
+    readyTimeoutMs: 40_000,
+  });
+  try {
+    await fn(t, { sip, http, callee, dir });
+  } finally {
+    if (t.exitStatus() === null) await t.stop("SIGTERM", 15_000);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Every CDR record of the cluster: worker 0's file and each worker's own. */
+function cdrs(dir: string): { callIdIn: string }[] {
+  const out: { callIdIn: string }[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (!/^cdr(\.w\d+)?\.jsonl$/.test(e.name)) continue;
+    for (const l of Deno.readTextFileSync(`${dir}/${e.name}`).split("\n")) {
+      if (l.trim()) out.push(JSON.parse(l));
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "workers (binary): 3 workers share the port, list/drop/metrics span them, a killed " +
+    "worker comes back, one CDR per call, SIGTERM stops all",
+  ignore: !binaryAvailable(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCluster(3, true, async (t, { sip, http, callee, dir }) => {
+      assert.ok(binaryAvailable(), `missing ${tandemBinary()}`);
+      const kids = childrenOf(t.pid);
+      assert.equal(kids.length, 2, `workers 1 and 2 run beside worker 0: ${kids}`);
+      const health = await (await fetch(`http://127.0.0.1:${http}/health`)).json();
+      assert.equal(health.ok, true);
+      assert.equal(health.transports.length, 3, JSON.stringify(health));
+
+      // 300 calls, all complete; every worker holds a share.
+      const run = await calls(sip, callee, 300, { rate: 150 });
+      assert.equal(run.code, 0, `caller SIPp failed:\n${run.stdout.slice(-1500)}`);
+      const answered = await samples(http, "tandem_calls_total");
+      let total = 0;
+      for (const w of ["0", "1", "2"]) {
+        const n = answered.get(`{worker="${w}",outcome="answered"}`) ?? 0;
+        assert.ok(n >= 40, `worker ${w} answered ${n} of 300`);
+        total += n;
+      }
+      assert.equal(total, 300);
+      const fwd = await samples(http, "tandem_sip_forwarded_total");
+      assert.ok([...fwd.values()].reduce((a, b) => a + b, 0) > 0, "nothing was forwarded");
+
+      // Long calls: listed across workers, then dropped through worker 0's API.
+      const held = calls(sip, callee, 6, { rate: 50, holdMs: 60_000 });
+      const list = await waitFor(
+        async () => {
+          const r = await (await fetch(`http://127.0.0.1:${http}/calls?state=answered`)).json();
+          return r.length === 6 ? r : undefined;
+        },
+        10_000,
+        { what: "6 answered calls in /calls" },
+      );
+      for (const c of list as { id: string }[]) {
+        const r = await fetch(`http://127.0.0.1:${http}/calls/${c.id}`, { method: "DELETE" });
+        assert.equal(r.status, 200, `drop ${c.id}`);
+        await r.body?.cancel();
+      }
+      await waitFor(
+        async () => {
+          const s = await (await fetch(`http://127.0.0.1:${http}/stats`)).json();
+          return s.active_calls === 0 && s.workers === 3;
+        },
+        10_000,
+        { what: "no active call left after the drops" },
+      );
+      await held; // the caller sees BYEs it did not expect: its verdict does not matter here
+
+      // A worker killed hard: health says so, it comes back, calls go on.
+      Deno.kill(kids[0], "SIGKILL");
+      await waitFor(
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${http}/health`);
+          await r.body?.cancel();
+          return r.status === 503;
+        },
+        5000,
+        { what: "health 503 while a worker is down" },
+      );
+      await waitFor(
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${http}/health`);
+          await r.body?.cancel();
+          return r.status === 200;
+        },
+        20_000,
+        { what: "the worker restarted" },
+      );
+      const restarts = await samples(http, "tandem_worker_restarts_total");
+      assert.equal(restarts.get('{worker="0"}'), 1);
+      const again = await calls(sip, callee, 60, { rate: 100 });
+      assert.equal(again.code, 0, `after the restart:\n${again.stdout.slice(-1500)}`);
+
+      // Exactly one CDR per call, spread over the workers' files.
+      await waitFor(() => cdrs(dir).length >= 366, 10_000, { what: "366 CDRs" });
+      const ids = cdrs(dir).map((r) => r.callIdIn);
+      assert.equal(ids.length, 366);
+      assert.equal(new Set(ids).size, 366, "a call has two CDRs");
+      assert.ok(Deno.statSync(`${dir}/cdr.w2.jsonl`).isFile);
+
+      const workersNow = childrenOf(t.pid);
+      const st = await t.stop("SIGTERM", 20_000);
+      assert.equal(st.code, 0);
+      for (const pid of workersNow) {
+        await waitFor(() => !alive(pid), 5000, { what: `worker ${pid} gone` });
+      }
+    }),
+});
+
+Deno.test({
+  name: "workers (deno run): 2 workers started from source share the port and both take calls",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCluster(2, false, async (t, { sip, http, callee }) => {
+      assert.equal(childrenOf(t.pid).length, 1);
+      const run = await calls(sip, callee, 60, { rate: 60 });
+      assert.equal(run.code, 0, `caller SIPp failed:\n${run.stdout.slice(-1500)}`);
+      const answered = await samples(http, "tandem_calls_total");
+      for (const w of ["0", "1"]) {
+        assert.ok((answered.get(`{worker="${w}",outcome="answered"}`) ?? 0) > 5, `worker ${w}`);
+      }
+      const st = await t.stop("SIGTERM", 20_000);
+      assert.equal(st.code, 0);
+    }),
+});
