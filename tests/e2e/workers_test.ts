@@ -80,7 +80,7 @@ async function calls(
   o: { rate?: number; holdMs?: number; expectFail?: boolean } = {},
 ) {
   const uas = runSipp(
-    ["-sn", "uas", "-i", "127.0.0.1", "-p", String(callee), "-timeout", "60s"],
+    ["-sn", "uas", "-i", "127.0.0.1", "-p", String(callee), "-m", String(n), "-timeout", "60s"],
     { timeoutMs: 75_000 },
   );
   await sleep(300);
@@ -102,7 +102,7 @@ async function calls(
     "60s",
     "-timeout_error",
   ], { timeoutMs: 75_000 });
-  (await uas.catch(() => undefined)) ?? undefined;
+  await uas.catch(() => undefined);
   return uac;
 }
 
