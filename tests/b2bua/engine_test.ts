@@ -56,6 +56,24 @@ Deno.test("RFC 7092 B2BUA: the callee leg is a new dialog with its own Call-ID, 
   assert.ok(new TextDecoder().decode(inv.body).includes("o=caller 1 1"), "SDP unchanged");
 });
 
+Deno.test("B2BUA: one of several SIP workers gives outgoing legs Call-IDs it owns", () => {
+  const owned: string[] = [];
+  let asked = 0;
+  const owns = (id: string) => {
+    asked++;
+    return id.charCodeAt(0) % 3 === 1; // a third of all Call-IDs: several tries per leg
+  };
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {}, undefined, owns);
+  for (let n = 1; n <= 20; n++) {
+    loop.inject(callerInvite("alice-kit", "", n), CALLER);
+    const inv = loop.take().find(req("INVITE", 5090))!.msg as SipRequest;
+    owned.push(inv.callId);
+  }
+  assert.ok(owned.every((id) => id.charCodeAt(0) % 3 === 1), owned.join(" "));
+  assert.equal(new Set(owned).size, 20);
+  assert.ok(asked > 20, "Call-IDs the worker does not own were drawn again");
+});
+
 Deno.test("B2BUA: 180/200 relayed with Tandem's Contact; BYE relayed with the other leg's tags", () => {
   const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
   loop.inject(callerInvite(), CALLER);

@@ -57,6 +57,7 @@ export function config(rules: RuleConfig[]): Config {
       tcpIdleTimeout: 120000,
       tcpConnectTimeout: 3000,
       userAgent: "Tandem-test",
+      workers: 1,
     },
     log: { level: "error", format: "json" },
     limits: { maxCalls: 1000, retryAfter: 5, drainTimeout: 60000 },
@@ -95,7 +96,12 @@ export class Loop {
   readonly txl: TransactionLayer;
   private cursor = 0;
 
-  constructor(public cfg: Config, services: B2buaServices = {}, overloaded?: () => boolean) {
+  constructor(
+    public cfg: Config,
+    services: B2buaServices = {},
+    overloaded?: () => boolean,
+    ownsCallId?: (callId: string) => boolean,
+  ) {
     const random = seededRandom();
     // Like the transport layer: what goes out is serialized, recorded as the peer would parse
     // it, and returned as bytes, which transactions keep for their retransmissions.
@@ -121,6 +127,7 @@ export class Loop {
       timers: this.timers,
       random,
       services,
+      ownsCallId,
     });
     this.txl = new TransactionLayer({
       t1: 500,
