@@ -112,15 +112,18 @@ async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions):
   };
 }
 
-/** Tandem's /metrics as name -> value (unlabelled samples only). */
+/**
+ * Tandem's /metrics as name -> value: unlabelled samples, and with several workers the sum of
+ * the samples labelled with nothing but `worker`.
+ */
 export async function tandemMetrics(): Promise<Record<string, number>> {
   const r = await fetch(`${TANDEM_HTTP}/metrics`);
   const text = await r.text();
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
     if (line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line.trim());
-    if (m) out[m[1]] = Number(m[2]);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{worker="\d+"\})? (\S+)$/.exec(line.trim());
+    if (m) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
   }
   return out;
 }
@@ -132,8 +135,16 @@ export async function tandemMetrics(): Promise<Record<string, number>> {
 export async function tandemShed(): Promise<number | undefined> {
   try {
     const r = await fetch(`${TANDEM_HTTP}/metrics`, { signal: AbortSignal.timeout(500) });
-    const m = /^tandem_calls_total\{outcome="shed"\} (\S+)$/m.exec(await r.text());
-    return m ? Number(m[1]) : 0;
+    // Summed over workers (`{worker="k",outcome="shed"}`) when there are several.
+    let shed = 0;
+    for (
+      const m of (await r.text()).matchAll(
+        /^tandem_calls_total\{(?:worker="\d+",)?outcome="shed"\} (\S+)$/gm,
+      )
+    ) {
+      shed += Number(m[1]);
+    }
+    return shed;
   } catch {
     return undefined;
   }

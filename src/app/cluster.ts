@@ -57,13 +57,18 @@ export function workerFilePath(p: string, index: number): string {
 }
 
 /**
- * The configuration worker `index` runs with: worker 0 the file as it is; the others no HTTP
- * (worker 0 answers for all) and their own CDR journal and CDR file (a journal and a file
- * sink each assume one writer).
+ * The configuration worker `index` of `count` runs with. Every worker: its share of
+ * `limits.max_calls` (the Call-ID hash spreads calls evenly, so the shares add up to the limit).
+ * Workers other than 0: no HTTP (worker 0 answers for all) and their own CDR journal and CDR
+ * file (a journal and a file sink each assume one writer).
  */
-export function workerConfig(cfg: Config, index: number): Config {
-  if (index === 0) return cfg;
-  const out: Config = { ...cfg };
+export function workerConfig(cfg: Config, index: number, count: number): Config {
+  if (count <= 1) return cfg;
+  const out: Config = {
+    ...cfg,
+    limits: { ...cfg.limits, maxCalls: Math.ceil(cfg.limits.maxCalls / count) },
+  };
+  if (index === 0) return out;
   delete out.http;
   if (cfg.cdr) {
     out.cdr = {

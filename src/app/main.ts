@@ -46,7 +46,7 @@ async function run(cfg: Config, path: string | undefined): Promise<number> {
   }
   const index = role?.index ?? 0;
   const count = role?.count ?? cfg.sip.workers;
-  cfg = workerConfig(cfg, index);
+  cfg = workerConfig(cfg, index, count);
   const base = new Logger(cfg.log.level, cfg.log.format);
   const log = count > 1 ? base.child({ worker: index }) : base;
   const services = await buildServices(cfg, log);
@@ -61,7 +61,7 @@ async function run(cfg: Config, path: string | undefined): Promise<number> {
     : undefined;
   const shard = link && { index, count, forward: link.forward.bind(link) };
   server = new SipServer({ config: cfg, log, services: services.b2bua, shard });
-  const reloadConfig = () => workerConfig(load(path), index);
+  const reloadConfig = () => workerConfig(load(path), index, count);
   return role
     ? await runWorker(server, link!, log, services, reloadConfig)
     : await runMain(server, { cfg, log, services, link, token, reloadConfig });

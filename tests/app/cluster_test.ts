@@ -27,17 +27,22 @@ Deno.test("worker role: read from the environment Tandem sets, refused when malf
   assert.throws(() => workerRoleFromEnv({ ...env, [ENV_WORKER_TOKEN]: "abc" }), /TANDEM_WORKER/);
 });
 
-Deno.test("worker config: worker 0 unchanged; others without HTTP, with their own CDR files", () => {
+Deno.test("worker config: a share of max_calls each; HTTP on worker 0; own CDR files", () => {
   const cfg = parseConfig(
     `sip:\n  listen: [{ address: 127.0.0.1, transports: [udp] }]\n  workers: 3\n` +
-      `http: { listen: "127.0.0.1:8080" }\n` +
+      `http: { listen: "127.0.0.1:8080" }\nlimits: { max_calls: 1000 }\n` +
       `cdr: { dir: /var/lib/tandem/cdr, file: { path: /var/log/tandem/cdr.csv, format: csv } }\n`,
     "t.yaml",
     "yaml",
     { env: {} },
   );
-  assert.equal(workerConfig(cfg, 0), cfg);
-  const w2 = workerConfig(cfg, 2);
+  assert.equal(workerConfig(cfg, 0, 1), cfg, "one worker: the file as it is");
+  const w0 = workerConfig(cfg, 0, 3);
+  assert.equal(w0.limits.maxCalls, 334);
+  assert.equal(w0.cdr, cfg.cdr);
+  assert.deepEqual(w0.http, cfg.http);
+  const w2 = workerConfig(cfg, 2, 3);
+  assert.equal(w2.limits.maxCalls, 334);
   assert.equal(w2.http, undefined);
   assert.equal(w2.cdr!.dir, "/var/lib/tandem/cdr/worker-2");
   assert.equal(w2.cdr!.file!.path, "/var/log/tandem/cdr.w2.csv");

@@ -197,24 +197,17 @@ Deno.test({
 
       // A worker killed hard: health says so, it comes back, calls go on.
       Deno.kill(kids[0], "SIGKILL");
-      await waitFor(
-        async () => {
-          const r = await fetch(`http://127.0.0.1:${http}/health`);
-          await r.body?.cancel();
-          return r.status === 503;
-        },
-        5000,
-        { what: "health 503 while a worker is down" },
-      );
-      await waitFor(
-        async () => {
-          const r = await fetch(`http://127.0.0.1:${http}/health`);
-          await r.body?.cancel();
-          return r.status === 200;
-        },
-        20_000,
-        { what: "the worker restarted" },
-      );
+      const healthStatus = async () => {
+        const r = await fetch(`http://127.0.0.1:${http}/health`);
+        await r.body?.cancel();
+        return r.status;
+      };
+      await waitFor(async () => await healthStatus() === 503, 5000, {
+        what: "503 with a worker down",
+      });
+      await waitFor(async () => await healthStatus() === 200, 20_000, {
+        what: "the worker restarted",
+      });
       const restarts = await samples(http, "tandem_worker_restarts_total");
       assert.equal(restarts.get('{worker="0"}'), 1);
       const again = await calls(sip, callee, 60, { rate: 100 });

@@ -3,8 +3,9 @@
 import assert from "node:assert/strict";
 import { labelSample, mergeExpositions } from "../../src/util/metrics-merge.ts";
 import { Registry } from "../../src/util/metrics.ts";
+import { promtoolCheckMetrics } from "../http/prometheus-helper.ts";
 
-Deno.test("metrics merge: each family once, every sample labelled with its worker", () => {
+Deno.test("metrics merge: each family once, every sample labelled with its worker", async () => {
   const regs = [new Registry(), new Registry()];
   regs.forEach((r, i) => {
     r.counter("tandem_calls_total", "Calls.").inc({ outcome: "answered" }, i + 1);
@@ -28,6 +29,8 @@ Deno.test("metrics merge: each family once, every sample labelled with its worke
     'tandem_active_calls{worker="1"} 20',
   ]);
   for (const l of lines) if (!l.startsWith("#")) assert.match(l, /\{worker="[01]"/);
+  const check = await promtoolCheckMetrics(text);
+  assert.ok(check.ok, `promtool rejects the merged exposition:\n${check.output}\n${text}`);
 });
 
 Deno.test("metrics merge: a label value with spaces is left intact", () => {
