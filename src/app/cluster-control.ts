@@ -58,16 +58,19 @@ export class ClusterControl implements ControlPlane {
   }
 
   async listCalls(filter: CallFilter): Promise<CallSummary[]> {
-    const out = this.local.listCalls(filter);
-    for (const list of await this.ask<CallSummary[]>("listCalls", [filter])) {
-      if (list) out.push(...list);
-    }
+    const out = this.local.listCalls(filter).map((c) => ({ ...c, worker: 0 }));
+    (await this.ask<CallSummary[]>("listCalls", [filter])).forEach((list, i) => {
+      for (const c of list ?? []) out.push({ ...c, worker: i + 1 });
+    });
     return out;
   }
 
   async getCall(id: string): Promise<CallSummary | undefined> {
-    return this.local.getCall(id) ??
-      (await this.ask<CallSummary | null>("getCall", [id])).find((c) => c) ?? undefined;
+    const own = this.local.getCall(id);
+    if (own) return { ...own, worker: 0 };
+    const found = await this.ask<CallSummary | null>("getCall", [id]);
+    const i = found.findIndex((c) => c);
+    return i < 0 ? undefined : { ...found[i]!, worker: i + 1 };
   }
 
   async dropCall(id: string, reason?: string): Promise<boolean> {

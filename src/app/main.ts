@@ -111,6 +111,13 @@ async function runMain(
   const { cfg, log, services, link } = o;
   let sup: Supervisor | undefined;
   if (link) {
+    if (defaultAdapter().runtime !== "bun") {
+      log.warn("workers-not-spread", {
+        runtime: runtimeName(),
+        why: "only the Bun build shares a UDP port with SO_REUSEPORT: one worker receives " +
+          "every datagram and forwards the others' share",
+      });
+    }
     sup = new Supervisor({
       count: cfg.sip.workers,
       token: o.token,

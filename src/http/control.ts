@@ -85,6 +85,8 @@ export interface CallSummary {
   callee: CalleeLegSummary | null;
   /** Seconds since answer (to end, if ended); 0 when never answered. */
   durationSeconds: number;
+  /** With several SIP workers (`sip.workers`), the one holding the call; absent otherwise. */
+  worker?: number;
 }
 
 /** Outcome of POST /reload; on failure the running config is unchanged. */

@@ -5,6 +5,7 @@
 // CDR across the workers' files; SIGTERM stops every process.
 
 import assert from "node:assert/strict";
+import { callIdHash, ownerOfHash } from "../../src/sip/mod.ts";
 import {
   binaryAvailable,
   freePort,
@@ -180,6 +181,9 @@ Deno.test({
         10_000,
         { what: "6 answered calls in /calls" },
       );
+      for (const c of list as { worker: number; caller: { callId: string } }[]) {
+        assert.equal(c.worker, ownerOfHash(callIdHash(c.caller.callId), 3), "listed by its owner");
+      }
       for (const c of list as { id: string }[]) {
         const r = await fetch(`http://127.0.0.1:${http}/calls/${c.id}`, { method: "DELETE" });
         assert.equal(r.status, 200, `drop ${c.id}`);
