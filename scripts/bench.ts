@@ -34,6 +34,7 @@ const { values } = parseArgs({
     profile: { type: "string" },
     name: { type: "string" },
     workers: { type: "string" },
+    warmup: { type: "string" },
     "no-build": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -44,7 +45,7 @@ if (values.help) {
     "usage: deno task bench [--quick] [--rates 500,1000,...] [--step-seconds N] " +
       "[--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000|off] " +
       "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] " +
-      "[--workers N] [--no-build]",
+      "[--workers N] [--warmup SECONDS[@RATE]|off] [--no-build]",
   );
   Deno.exit(0);
 }
@@ -74,6 +75,20 @@ const name = values.name ?? (quick ? "quick" : "full");
 const workers = Number(values.workers ?? 1);
 if (!Number.isInteger(workers) || workers < 1) {
   console.error("bench: --workers takes a whole number from 1");
+  Deno.exit(2);
+}
+/**
+ * Before a target's first measured step, offer calls for a while and throw the numbers away: a
+ * JIT-compiled server (Tandem under Bun or Deno) spends its first seconds compiling, which a
+ * production server does once a start and the ladder would otherwise charge to its first step.
+ * The same warm-up runs before every target, so the comparison stays even.
+ */
+const warmupArg = values.warmup ?? (quick ? "off" : "10");
+const [warmupSeconds, warmupRate] = warmupArg === "off"
+  ? [0, 0]
+  : [Number(warmupArg.split("@")[0]), Number(warmupArg.split("@")[1] ?? Math.min(1000, rates[0]))];
+if (!(warmupSeconds >= 0) || (warmupSeconds > 0 && !(warmupRate > 0))) {
+  console.error("bench: --warmup takes SECONDS, SECONDS@RATE or off");
   Deno.exit(2);
 }
 if (rates.some((r) => !(r > 0)) || !(stepSeconds > 0) || memoryLevels.some((n) => !(n > 0))) {
@@ -120,6 +135,8 @@ interface Results {
   options: Record<string, unknown>;
   commands: Record<string, string>;
   steps: StepResult[];
+  /** Warm-up runs (not measured steps): one per target, before its ladder. */
+  warmups: StepResult[];
   memory: MemoryResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
   errors: string[];
@@ -172,6 +189,8 @@ const results: Results = {
     memoryRateCap,
     profileArg,
     workers,
+    warmupSeconds,
+    warmupRate,
   },
   commands: {
     uas: "sipp -sf ../shared/bench/uas_rr.xml -i 127.0.0.1 -p 27090 -mp 27300 -buff_size 1048576 " +
@@ -183,6 +202,7 @@ const results: Results = {
       "sipp -sf ../shared/bench/uac_rr.xml ... -r RATE -m N -l N -d HOLD -recv_timeout 30000 TARGET",
   },
   steps: [],
+  warmups: [],
   memory: [],
   profiles: {},
   errors: [],
@@ -214,6 +234,7 @@ async function withTarget<T>(
 async function rateSweep(name: TargetName): Promise<void> {
   log(`\n[bench] ${name}: rates ${rates.join(", ")} calls/s, ${stepSeconds} s each, 1 s calls`);
   await withTarget(name, async (t) => {
+    if (warmupSeconds > 0) await warmUp(name, t);
     for (const rate of rates) {
       const r = await runStep(t, {
         dir: `${workDir}/${name}-${rate}`,
@@ -246,6 +267,23 @@ async function rateSweep(name: TargetName): Promise<void> {
       }
     }
   });
+}
+
+/** Offer calls for `warmupSeconds` and keep the result apart from the measured steps. */
+async function warmUp(name: TargetName, t: Target): Promise<void> {
+  log(`[bench] ${name}: warm-up, ${warmupRate}/s for ${warmupSeconds} s (not measured)`);
+  const r = await runStep(t, {
+    dir: `${workDir}/${name}-warmup`,
+    uacXml,
+    uasXml,
+    rate: warmupRate,
+    seconds: warmupSeconds,
+    log,
+  });
+  results.warmups.push(r);
+  log(
+    `[bench] ${name} warm-up: ${r.succeeded}/${r.planned} ok, ${r.cpuMsPerCall ?? "-"} ms CPU/call`,
+  );
 }
 
 function bestClean(name: string): number {
@@ -294,6 +332,7 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
     const port = 27229;
     let prof: InspectorProfiler | undefined;
     await withTarget(name, async (t) => {
+      if (warmupSeconds > 0) await warmUp(name, t);
       prof = new InspectorProfiler(`127.0.0.1:${port}`);
       await prof.connect();
       await prof.start(500);
@@ -321,6 +360,8 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
     Deno.mkdirSync(dir, { recursive: true });
     let how = "";
     await withTarget(name, async (t) => {
+      // Bun profiles the whole process, warm-up included: it dilutes, rather than hides, start-up.
+      if (warmupSeconds > 0) await warmUp(name, t);
       const r = await runStep(t, {
         dir: `${workDir}/${name}-prof`,
         uacXml,

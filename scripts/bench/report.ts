@@ -5,6 +5,7 @@ import type { MemoryResult, StepResult } from "./run.ts";
 
 interface ReportInput {
   steps: StepResult[];
+  warmups?: StepResult[];
   memory: MemoryResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
   errors: string[];
@@ -24,6 +25,18 @@ function table(head: string[], rows: (string | number)[][]): string {
 export function renderReport(r: ReportInput): string {
   const out: string[] = [];
   const targets = [...new Set(r.steps.map((s) => s.target))];
+  if (r.warmups?.length) {
+    const w = r.warmups[0];
+    out.push(
+      `Each target first ran a warm-up of ${w.rate}/s for ${w.seconds} s, not counted below ` +
+        `(${
+          r.warmups.map((x) =>
+            `${x.target}: ${x.succeeded}/${x.planned} ok, ` +
+            `${dash(x.cpuMsPerCall, 3)} ms CPU/call`
+          ).join("; ")
+        }).\n`,
+    );
+  }
   out.push("### Call rate steps\n");
   out.push(table(
     [

@@ -209,6 +209,10 @@ async function startKamailio(o: StartOptions): Promise<Target> {
     "512",
     "-M",
     "16",
+    // The receive buffer Tandem gets too (sip.udp_receive_buffer, 8 MiB): Kamailio's default
+    // probing stops at 256 KiB, which drops datagrams in a burst and shows as retransmissions.
+    "-b",
+    "8388608",
   ];
   const check = await new Deno.Command("kamailio", {
     args: ["-c", "-f", cfg],
