@@ -106,9 +106,15 @@ export function renderReport(r: ReportInput): string {
     for (const t of tandems) {
       // CPU per call compared at the highest rate both ran cleanly (or, failing that, both ran).
       const common = (other: string) => {
-        const rates = r.steps.filter((s) => s.target === t && s.clean).map((s) => s.rate)
-          .filter((rate) => r.steps.some((o) => o.target === other && o.rate === rate && o.clean));
-        return rates.length ? Math.max(...rates) : 0;
+        for (const cleanOnly of [true, false]) {
+          const rates = r.steps.filter((s) => s.target === t && (s.clean || !cleanOnly))
+            .map((s) => s.rate)
+            .filter((rate) =>
+              r.steps.some((o) => o.target === other && o.rate === rate && (o.clean || !cleanOnly))
+            );
+          if (rates.length) return Math.max(...rates);
+        }
+        return 0;
       };
       const kr = common("kamailio");
       rows.push([
