@@ -116,6 +116,32 @@ export function groupCpuSeconds(pgid: number): number {
 }
 
 /**
+ * CPU seconds of each thread of process `pid` so far, by thread id, with the thread's name
+ * (`comm`: the runtime names its helpers, e.g. JavaScriptCore's `HeapHelper` and `JITWorker`).
+ */
+export function threadCpuSeconds(pid: number): Map<number, { comm: string; s: number }> {
+  const out = new Map<number, { comm: string; s: number }>();
+  let tids: Deno.DirEntry[];
+  try {
+    tids = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return out;
+  }
+  for (const e of tids) {
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.set(Number(e.name), { comm, s: (Number(f[11]) + Number(f[12])) / CLK_TCK });
+  }
+  return out;
+}
+
+/**
  * Memory of every process in group `pgid`, in bytes: proportional set size (Pss) summed, so the
  * shared memory Kamailio's workers all map is counted once; VmRSS when smaps_rollup is absent.
  */

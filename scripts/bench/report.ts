@@ -14,6 +14,14 @@ interface ReportInput {
 const dash = (v: number | null | undefined, digits?: number) =>
   v === null || v === undefined ? "-" : digits === undefined ? String(v) : v.toFixed(digits);
 
+/** "0.281 / HeapHelper 0.04, JITWorker 0.01" (threads under 0.005 ms per call left out). */
+function threadsCell(s: StepResult): string {
+  if (s.mainThreadMsPerCall === undefined || s.mainThreadMsPerCall === null) return "-";
+  const others = Object.entries(s.otherThreadsMsPerCall ?? {}).filter(([, v]) => v >= 0.005)
+    .sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(3)}`);
+  return `${s.mainThreadMsPerCall.toFixed(3)} / ${others.join(", ") || "-"}`;
+}
+
 function table(head: string[], rows: (string | number)[][]): string {
   return [
     `| ${head.join(" | ")} |`,
@@ -47,6 +55,7 @@ export function renderReport(r: ReportInput): string {
       "failed (of which shed 503)",
       "retrans uac+uas",
       "CPU ms/call",
+      "of which JS thread / others",
       "CPU % core",
       "memory (Pss) MB",
       "INVITE→200 p50/p90/p99/max ms",
@@ -62,6 +71,7 @@ export function renderReport(r: ReportInput): string {
       s.shed ? `${s.failed} (${s.shed})` : s.failed,
       `${s.retransUac}+${s.retransUas}`,
       dash(s.cpuMsPerCall, 3),
+      threadsCell(s),
       dash(s.cpuPctCore),
       dash(s.rssMaxMB),
       s.latencyMs

@@ -7,6 +7,7 @@ import {
   groupRssBytes,
   machineCpu,
   sleep,
+  threadCpuSeconds,
   udpBound,
   waitFor,
 } from "./proc.ts";
@@ -41,6 +42,13 @@ export interface StepResult {
   /** CPU seconds of the target's process group over the step. */
   cpuS: number | null;
   cpuMsPerCall: number | null;
+  /**
+   * Tandem (one worker) only: CPU ms per call of its JavaScript thread (the process's first
+   * thread), and of its other threads summed by name (collector, compiler, I/O pools). Threads
+   * that end during the step are missed, which undercounts only short-lived helpers.
+   */
+  mainThreadMsPerCall?: number | null;
+  otherThreadsMsPerCall?: Record<string, number> | null;
   /** Target CPU as % of one core over the step. */
   cpuPctCore: number | null;
   rssMB: number | null;
@@ -79,6 +87,28 @@ export interface StepOptions {
   log: (line: string) => void;
 }
 
+type ThreadCpu = ReturnType<typeof threadCpuSeconds>;
+
+/** CPU per call of the process's first thread and of the others by name, between two readings. */
+function threadSplit(
+  pid: number | undefined,
+  before: ThreadCpu | undefined,
+  after: ThreadCpu | undefined,
+  calls: number,
+): Pick<StepResult, "mainThreadMsPerCall" | "otherThreadsMsPerCall"> {
+  if (pid === undefined || !before || !after || calls === 0) return {};
+  const perCall = (s: number) => Math.round((s * 1e6) / calls) / 1000;
+  let main = 0;
+  const others: Record<string, number> = {};
+  for (const [tid, t] of after) {
+    const d = t.s - (before.get(tid)?.s ?? 0); // a thread started during the step counts from 0
+    if (tid === pid) main = d;
+    else if (d > 0) others[t.comm] = (others[t.comm] ?? 0) + d;
+  }
+  for (const k of Object.keys(others)) others[k] = perCall(others[k]);
+  return { mainThreadMsPerCall: perCall(main), otherThreadsMsPerCall: others };
+}
+
 /** Offer `rate` calls/s of 1 s calls for `seconds` through `t`; stop early past the knee. */
 export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   await Deno.mkdir(o.dir, { recursive: true });
@@ -93,6 +123,8 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   const shed0 = isTandem ? (await tandemShed()) ?? 0 : 0;
   let shed = 0;
   const cpu0 = pgid ? groupCpuSeconds(pgid) : 0;
+  const perThread = isTandem && pgid !== undefined && t.workers === 1;
+  const threads0 = perThread ? threadCpuSeconds(pgid!) : undefined;
   const m0 = machineCpu();
   const t0 = performance.now();
   const uac = startUac(o.dir, o.uacXml, {
@@ -148,6 +180,7 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   }
   const wall = (performance.now() - t0) / 1000;
   const cpuS = pgid ? groupCpuSeconds(pgid) - cpu0 : null;
+  const threads1 = perThread ? threadCpuSeconds(pgid!) : undefined;
   const m1 = machineCpu();
   await sleep(1300); // the callee's next per-second stats line
   sippCpu = Math.max(sippCpu, groupCpuSeconds(uas.pid) - sippCpu0);
@@ -179,6 +212,7 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
       ? null
       : Math.round((cpuS * 1e6) / attempted) / 1000,
     cpuPctCore: cpuS === null ? null : Math.round((cpuS / wall) * 1000) / 10,
+    ...threadSplit(pgid, threads0, threads1, attempted),
     rssMB: pgid ? mb(rss) : null,
     rssMaxMB: pgid ? mb(Math.max(rss, rssMax)) : null,
     sippCpuPctCore: Math.round((sippCpu / wall) * 1000) / 10,

@@ -24,6 +24,8 @@ export interface Target {
   child?: Child;
   /** The exact command that started it, for the docs. */
   command: string;
+  /** Tandem's SIP worker processes (1 unless --workers). */
+  workers?: number;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions):
     address: `127.0.0.1:${TANDEM_SIP_PORT}`,
     child,
     command: `${shown} ${args.join(" ")}`,
+    workers: o.workers ?? 1,
     async stop() {
       // SIGTERM drains (no calls are left by then); a second signal would exit at once.
       await child.stop("SIGTERM", 15_000);
