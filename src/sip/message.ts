@@ -102,11 +102,24 @@ function checkValue(name: string, value: string): void {
   }
 }
 
+/**
+ * Parsed header grammar of one message. A class with every field declared, so every cache has
+ * one shape (an object grown key by key in whatever order the getters run takes a new shape per
+ * order) and a read is a field load, with no closure to build on every access.
+ */
+class ParsedHeaders {
+  via: Via[] | undefined = undefined;
+  cseq: CSeq | undefined = undefined;
+  from: NameAddr | undefined = undefined;
+  to: NameAddr | undefined = undefined;
+  contact: NameAddr[] | undefined = undefined;
+  recordRoute: NameAddr[] | undefined = undefined;
+  route: NameAddr[] | undefined = undefined;
+}
+
 /** Common part of requests and responses. */
 export abstract class SipMessage {
-  // Parsed header grammar, keyed by lowercase header name; plain object: cheaper than a Map
-  // for the handful of keys one message ever caches.
-  private cache: Record<string, unknown> | undefined;
+  private cache: ParsedHeaders | undefined;
 
   constructor(public headers: Header[] = [], public body: Uint8Array = EMPTY) {}
 
@@ -175,14 +188,6 @@ export abstract class SipMessage {
     return this;
   }
 
-  private cached<T>(k: string, f: () => T): T {
-    const c = this.cache ??= {};
-    if (k in c) return c[k] as T;
-    const v = f();
-    c[k] = v;
-    return v;
-  }
-
   // The parsed values of every line of a list header, split on commas, in order; `skipStar`
   // drops "*" (Contact). One loop, no intermediate arrays: runs for every message.
   private parseList<T>(key: string, parse: (v: string) => T, skipStar = false): T[] {
@@ -204,9 +209,8 @@ export abstract class SipMessage {
 
   /** Every Via, top first. */
   get vias(): Via[] {
-    const c = this.cache;
-    if (c !== undefined && c.via !== undefined) return c.via as Via[];
-    return this.cached("via", () => this.parseList("via", parseVia));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.via ??= this.parseList("via", parseVia);
   }
   /** The top Via (where responses go, §18.2.2), or undefined when there is none. */
   get topVia(): Via | undefined {
@@ -218,31 +222,36 @@ export abstract class SipMessage {
   }
   /** The CSeq (first line); throws {@link SipParseError} when absent or malformed. */
   get cseq(): CSeq {
-    return this.cached("cseq", () => {
-      const v = this.get("cseq");
-      if (v === undefined) throw new SipParseError("CSeq", "missing");
-      return parseCSeq(v);
-    });
+    const c = this.cache ??= new ParsedHeaders();
+    if (c.cseq !== undefined) return c.cseq;
+    const v = this.get("cseq");
+    if (v === undefined) throw new SipParseError("CSeq", "missing");
+    return c.cseq = parseCSeq(v);
   }
   /** The From value (first line); throws {@link SipParseError} when absent or malformed. */
   get from(): NameAddr {
-    return this.cached("from", () => parseNameAddr(this.must("from", "From"), "From"));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.from ??= parseNameAddr(this.must("from", "From"), "From");
   }
   /** The To value (first line); throws {@link SipParseError} when absent or malformed. */
   get to(): NameAddr {
-    return this.cached("to", () => parseNameAddr(this.must("to", "To"), "To"));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.to ??= parseNameAddr(this.must("to", "To"), "To");
   }
   /** Contact values (none for "*" or when absent). */
   get contacts(): NameAddr[] {
-    return this.cached("contact", () => this.parseList("contact", parseContact, true));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.contact ??= this.parseList("contact", parseContact, true);
   }
   /** Record-Route values, top first. */
   get recordRoutes(): NameAddr[] {
-    return this.cached("record-route", () => this.parseList("record-route", parseRecordRoute));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.recordRoute ??= this.parseList("record-route", parseRecordRoute);
   }
   /** Route values, top first. */
   get routes(): NameAddr[] {
-    return this.cached("route", () => this.parseList("route", parseRoute));
+    const c = this.cache ??= new ParsedHeaders();
+    return c.route ??= this.parseList("route", parseRoute);
   }
   /** Max-Forwards, or undefined when absent; throws {@link SipParseError} when malformed. */
   get maxForwards(): number | undefined {

@@ -4,9 +4,17 @@
 
 import { SipParseError } from "./errors.ts";
 
+type ParamList = [string, string | null][];
+
+/**
+ * The list of every Params without parameters (most URIs and many headers): shared and frozen,
+ * so an empty list costs no array; `set` gives a Params its own list first.
+ */
+const NONE = Object.freeze([]) as unknown as ParamList;
+
 /** Ordered, case-insensitive parameter list. A value of null is a flag parameter (";lr"). */
 export class Params {
-  constructor(public list: [string, string | null][] = []) {}
+  constructor(public list: ParamList = NONE) {}
 
   /** Value of `name` (null for a flag), or undefined when absent. */
   get(name: string): string | null | undefined {
@@ -21,6 +29,7 @@ export class Params {
   set(name: string, value: string | null): this {
     const i = this.indexOf(name);
     if (i >= 0) this.list[i] = [this.list[i][0], value];
+    else if (this.list === NONE) this.list = [[name, value]];
     else this.list.push([name, value]);
     return this;
   }
@@ -33,7 +42,7 @@ export class Params {
   }
   /** A deep copy whose edits do not touch this list. */
   clone(): Params {
-    return new Params(this.list.map(([k, v]) => [k, v]));
+    return this.list.length === 0 ? new Params() : new Params(this.list.map(([k, v]) => [k, v]));
   }
   /** Number of parameters. */
   get size(): number {
@@ -88,7 +97,11 @@ export function scanParams(
   sws: boolean,
   end: number = text.length,
 ): Params {
-  const list: [string, string | null][] = [];
+  // Collected here and copied out at their exact count: a list grown by push keeps room for
+  // more entries than the one or two parameters a header usually has, for as long as the
+  // message lives.
+  const list = scratch;
+  list.length = 0;
   const len = end;
   let i = from;
   for (;;) {
@@ -121,8 +134,10 @@ export function scanParams(
     }
     list.push([name, value]);
   }
-  return new Params(list);
+  return list.length === 0 ? new Params() : new Params(list.slice());
 }
+
+const scratch: ParamList = [];
 
 /**
  * Index just past the quoted string opening at `start` (RFC 3261 §25.1 quoted-string with

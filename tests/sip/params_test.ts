@@ -42,3 +42,27 @@ Deno.test("RFC 3261 §25.1: empty or stray parameters throw SipParseError naming
     );
   }
 });
+
+Deno.test("empty parameter lists are shared until set, and never leak between owners", () => {
+  const a = scanParams("", 0, "uri", false);
+  const b = new Params();
+  a.set("lr", null);
+  assert.equal(a.toString(), ";lr");
+  assert.equal(b.toString(), "");
+  assert.equal(scanParams("", 0, "uri", false).size, 0);
+  b.set("transport", "tcp").set("transport", "udp");
+  assert.equal(b.toString(), ";transport=udp");
+  assert.equal(new Params().clone().set("x", "1").toString(), ";x=1");
+  assert.equal(new Params().size, 0);
+});
+
+Deno.test("a parameter list that failed to scan leaves nothing behind for the next one", () => {
+  assert.throws(() => scanParams(";a=1;b=2;=bad", 0, "Via", true), SipParseError);
+  const p = scanParams(";c=3", 0, "Via", true);
+  assert.deepEqual(p.list, [["c", "3"]]);
+  // Two lists scanned one after the other own separate arrays.
+  const q = scanParams(";d", 0, "Via", true);
+  q.set("e", "5");
+  assert.deepEqual(p.list, [["c", "3"]]);
+  assert.equal(q.toString(), ";d;e=5");
+});
