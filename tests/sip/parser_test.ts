@@ -128,3 +128,38 @@ Deno.test("RFC 3261 §7: findHeaderEnd finds the first CRLFCRLF or -1", () => {
   assert.equal(findHeaderEnd(enc.encode("A\r\nB\r\n\r")), -1);
   assert.equal(findHeaderEnd(enc.encode("A\n\r\n\r\n"), 0), 2);
 });
+
+Deno.test("RFC 3261 §7.3: UTF-8 in the headers, bytes of any kind in the body", () => {
+  const join = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) out.set(p, (at += p.length) - p.length);
+    return out;
+  };
+  // A UTF-8 display name: the header text is decoded, and the body still starts where the
+  // byte count says, not where a character count would put it.
+  const utf8 = enc.encode(
+    HEAD.replace("From: <", 'From: "Jürgen Ĳssel 🎧" <') + "Content-Length: 4\r\n\r\nbody",
+  );
+  const m = parseMessage(utf8);
+  assert.equal(m.from.display, '"Jürgen Ĳssel 🎧"');
+  assert.equal(new TextDecoder().decode(m.body), "body");
+  // ASCII headers with a body that is not UTF-8 at all: the body is kept byte for byte.
+  const bin = new Uint8Array([0xff, 0xfe, 0x00, 0x80, 0xc3]);
+  const b = parseMessage(join(enc.encode(HEAD + "Content-Length: 5\r\n\r\n"), bin));
+  assert.deepEqual([...b.body], [...bin]);
+  assert.equal(b.callId, "c1");
+  // A literal U+FFFD (valid UTF-8) in a header is text, an invalid byte there is not.
+  assert.equal(
+    parseMessage(enc.encode(HEAD.replace("Call-ID: c1", "Call-ID: c\uFFFD1") + "\r\n")).callId,
+    "c\uFFFD1",
+  );
+  rejects(
+    join(
+      enc.encode(HEAD.replace("Call-ID: c1\r\n", "Call-ID: c")),
+      new Uint8Array([0xff]),
+      enc.encode("1\r\n\r\n"),
+    ),
+    "message",
+  );
+});
