@@ -37,3 +37,35 @@ Deno.test("RFC 3261 §7: parse → serialize keeps unknown header values byte fo
   ));
   assert.ok(dec.decode(serialize(m)).includes(`\r\nX-Odd: ${value}\r\n`));
 });
+
+Deno.test("RFC 3261 §7: serialize writes UTF-8 exactly, and messages larger than its scratch", () => {
+  const same = (m: SipRequest | ReturnType<typeof parseMessage>) => {
+    const head = enc.encode(serializeHead(m));
+    const want = new Uint8Array(head.length + m.body.length);
+    want.set(head);
+    want.set(m.body, head.length);
+    assert.deepEqual(serialize(m), want);
+  };
+  const m = new SipRequest("MESSAGE", "sip:b@h");
+  m.add("Via", "SIP/2.0/UDP h;branch=z9hG4bK4");
+  m.add("From", '"Jürgen 🎧 Ĳ" <sip:a@h>;tag=1'); // 2-, 4- and 3-byte sequences mid-value
+  m.add("Subject", "é"); // non-ASCII first character
+  m.add("X-Ascii-After", "plain");
+  m.body = enc.encode("ok");
+  same(m);
+  const res = parseMessage(enc.encode(
+    "SIP/2.0 480 Temporairement indisponible — réessayez\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK5\r\n" +
+      "CSeq: 1 INVITE\r\nCall-ID: c\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n\r\n",
+  ));
+  same(res);
+  assert.ok(dec.decode(serialize(res)).startsWith("SIP/2.0 480 Temporairement indisponible — "));
+  // Past the 8 KiB scratch buffer, then a small message again: each output is its own copy.
+  const big = new SipRequest("MESSAGE", "sip:b@h");
+  big.add("Via", "SIP/2.0/UDP h;branch=z9hG4bK6").add("X-Big", "x".repeat(20_000));
+  big.body = new Uint8Array(30_000).fill(7);
+  const bigOut = serialize(big);
+  same(big);
+  const small = serialize(m);
+  assert.equal(bigOut[bigOut.length - 1], 7);
+  assert.ok(dec.decode(small).startsWith("MESSAGE sip:b@h SIP/2.0\r\n"));
+});
