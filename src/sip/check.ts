@@ -25,10 +25,32 @@ export const SINGLETON_HEADERS: readonly string[] = [
 
 /** Canonical name of the first missing mandatory header (e.g. "Call-ID"), or undefined. */
 export function missingMandatory(msg: SipMessage): string | undefined {
-  for (const k of MANDATORY_HEADERS) {
-    if (msg.get(k) === undefined) return canonicalName(k);
+  // One pass over the header lines, a bit per mandatory header seen (this runs for every
+  // message received).
+  let seen = 0;
+  for (const h of msg.headers) {
+    const i = MANDATORY_HEADERS.indexOf(h.key);
+    if (i >= 0) seen |= 1 << i;
+  }
+  if (seen === (1 << MANDATORY_HEADERS.length) - 1) return undefined;
+  for (let i = 0; i < MANDATORY_HEADERS.length; i++) {
+    if ((seen & (1 << i)) === 0) return canonicalName(MANDATORY_HEADERS[i]);
   }
   return undefined;
+}
+
+/**
+ * Whether a singleton header or Content-Length occurs on more than one line: the common answer
+ * is no, found without the per-message count map the exact report needs.
+ */
+function maybeRepeated(msg: SipMessage): boolean {
+  const hs = msg.headers;
+  for (let i = 1; i < hs.length; i++) {
+    const k = hs[i].key;
+    if (k !== "content-length" && SINGLETON_HEADERS.indexOf(k) < 0) continue;
+    for (let j = 0; j < i; j++) if (hs[j].key === k) return true;
+  }
+  return false;
 }
 
 /**
@@ -40,6 +62,7 @@ export function missingMandatory(msg: SipMessage): string | undefined {
 export function checkMessage(msg: SipMessage): SipParseError | undefined {
   const missing = missingMandatory(msg);
   if (missing) return new SipParseError(missing, "mandatory header missing", -1, 400, msg);
+  if (!maybeRepeated(msg)) return undefined;
   const seen = new Map<string, number>();
   let cl: string | undefined;
   for (const h of msg.headers) {

@@ -163,3 +163,24 @@ Deno.test("RFC 3261 §7.3: UTF-8 in the headers, bytes of any kind in the body",
     "message",
   );
 });
+
+Deno.test("RFC 3261 §8.1.1, §20, §18.3: checkMessage names the first fault", () => {
+  const check = (text: string) => checkMessage(parseMessage(enc.encode(text)));
+  assert.equal(check(HEAD + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n"), undefined);
+  const two = check(
+    HEAD.replace("To: <sip:b@example.com>\r\n", "To: <sip:b@a>\r\nTo: <sip:b@b>\r\n") +
+      "\r\n",
+  );
+  assert.equal(two?.part, "To");
+  assert.match(two!.message, /found 2 times/);
+  const cl = check(HEAD + "Content-Length: 0\r\nl: 1\r\n\r\n");
+  assert.equal(cl?.part, "Content-Length");
+  // Several missing: the first in RFC 3261 §8.1.1's order is named.
+  const missing = check(
+    HEAD.replace("Call-ID: c1\r\n", "").replace("From: <sip:a@example.com>;tag=1\r\n", "") + "\r\n",
+  );
+  assert.equal(missing?.part, "From");
+  assert.equal(missing?.status, 400);
+  assert.equal(check(HEAD + "Max-Forwards: 70\r\n\r\n"), undefined);
+  assert.equal(check(HEAD + "Max-Forwards: 70\r\nMax-Forwards: 69\r\n\r\n")?.part, "Max-Forwards");
+});
