@@ -84,6 +84,9 @@ function isStop(c: number): boolean {
     c === 34 || c === 63 /* ? */ || c <= 32 || c === 127;
 }
 
+/** Where scanParams collects a list before copying it out (it never runs re-entrantly). */
+const scratch: ParamList = [];
+
 /**
  * Scan ";a=b;c" starting at `from`. With `sws` (header parameters, §25.1 SEMI/EQUAL) white
  * space may surround `;` and `=`, and values may be quoted strings kept with their quotes; URI
@@ -136,8 +139,6 @@ export function scanParams(
   }
   return list.length === 0 ? new Params() : new Params(list.slice());
 }
-
-const scratch: ParamList = [];
 
 /**
  * Index just past the quoted string opening at `start` (RFC 3261 §25.1 quoted-string with
