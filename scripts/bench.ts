@@ -80,7 +80,7 @@ if (!Number.isInteger(workers) || workers < 1) {
 /**
  * Before a target's first measured step, offer calls for a while and throw the numbers away: a
  * JIT-compiled server (Tandem under Bun or Deno) spends its first seconds compiling, which a
- * production server does once a start and the ladder would otherwise charge to its first step.
+ * production server does once per start and the ladder would otherwise charge to its first step.
  * The same warm-up runs before every target, so the comparison stays even.
  */
 const warmupArg = values.warmup ?? (quick ? "off" : "10");
