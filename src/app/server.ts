@@ -2,7 +2,8 @@
 // clock. Parse failures are mapped to SIP answers here, in one place (RFC 3261 §21.4.1 400 with
 // a reason naming the header, §21.5.6 505, §21.4.16 416), or dropped and counted.
 
-import { B2bua, type B2buaServices, cryptoRandom } from "../b2bua/mod.ts";
+import { B2bua, type B2buaServices } from "../b2bua/mod.ts";
+import { cryptoRandom } from "../util/random.ts";
 import type { Config } from "../config/types.ts";
 import {
   callIdHash,

@@ -37,7 +37,7 @@ import { metrics } from "../util/metrics.ts";
 import type { Attempt, Call, PendingRelay } from "./call.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
-import { token } from "./ids.ts";
+import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 
 /** What the B2BUA needs from the transport layer. */

@@ -4,4 +4,3 @@ export * from "./call.ts";
 export * from "./record.ts";
 export * from "./failover.ts";
 export * from "./header-policy.ts";
-export * from "./ids.ts";

@@ -2,20 +2,17 @@
 
 import type { SipRequest } from "../sip/mod.ts";
 import type { Random } from "../util/clock.ts";
+import { token } from "../util/random.ts";
 
 /** The RFC 3261 magic cookie that starts every branch we generate (§8.1.1.7). */
 export const MAGIC_COOKIE = "z9hG4bK";
 
 /**
- * A random token of `words` * 32 bits in base 36. Each call to `random` gives 52 bits at best,
- * so 32 bits are taken per call.
+ * A random token of at least `words` * 32 bits: base-36 characters carry ~5.17 bits each, so
+ * 32 bits take 6.2 of them. One string built in one go (see `token`), not a rope of pieces.
  */
 export function randomToken(random: Random, words = 3): string {
-  let s = "";
-  for (let i = 0; i < words; i++) {
-    s += Math.floor(random() * 0x100000000).toString(36).padStart(7, "0");
-  }
-  return s;
+  return token(random, Math.ceil(words * 32 / Math.log2(36)));
 }
 
 /** A new branch: the magic cookie and 96 random bits. */

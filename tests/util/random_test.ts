@@ -1,7 +1,7 @@
 // Tokens for tags, Call-IDs and call ids.
 
 import assert from "node:assert/strict";
-import { token } from "../../src/b2bua/ids.ts";
+import { token } from "../../src/util/random.ts";
 
 Deno.test("token: len base-36 characters from the random source, then the suffix", () => {
   const seq = [0, 0.5, 0.999, 0.1];

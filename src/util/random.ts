@@ -1,7 +1,7 @@
 // Tags, Call-IDs and call ids from the injected random source (RFC 3261 §19.3: tags and Call-IDs
 // must be globally unique and cryptographically random enough not to be guessed).
 
-import type { Random } from "../util/clock.ts";
+import type { Random } from "./clock.ts";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
