@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { stopAll } from "./bench/proc.ts";
 import { InspectorProfiler, type ProfileSummary, summarize } from "./bench/profile.ts";
+import { attribute, JitMap, type JscProfile, parsePerfScript } from "./bench/jsc-perf.ts";
 import { type MemoryResult, runMemory, runStep, type StepResult } from "./bench/run.ts";
 import { scenarios } from "./bench/sipp.ts";
 import { startTarget, type Target, type TargetName, TARGETS } from "./bench/targets.ts";
@@ -139,6 +140,8 @@ interface Results {
   warmups: StepResult[];
   memory: MemoryResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
+  /** perf profile of dist/tandem's JavaScript thread, native time charged to JavaScript. */
+  jscProfiles: Record<string, JscProfile & { rate: number; seconds: number; how: string }>;
   errors: string[];
 }
 
@@ -205,6 +208,7 @@ const results: Results = {
   warmups: [],
   memory: [],
   profiles: {},
+  jscProfiles: {},
   errors: [],
 };
 
@@ -220,7 +224,12 @@ function save(): void {
 async function withTarget<T>(
   name: TargetName,
   f: (t: Target) => Promise<T>,
-  extra: { inspectPort?: number; bunCpuProfDir?: string } = {},
+  extra: {
+    inspectPort?: number;
+    bunCpuProfDir?: string;
+    env?: Record<string, string>;
+    rawLog?: boolean;
+  } = {},
 ): Promise<T> {
   const t = await startTarget(name, { repoRoot, workDir, workers, ...extra });
   results.commands[name] = t.command;
@@ -378,8 +387,102 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
     if (!file) throw new Error(`bun wrote no .cpuprofile in ${dir}`);
     const p = JSON.parse(Deno.readTextFileSync(`${dir}/${file.name}`));
     results.profiles[name] = { ...summarize(p, repoRoot), rate, seconds, how };
+    // The compilers' printing takes a core while they work: well below the knee, or it sheds.
+    if (hasPerf()) await jscProfile(Math.min(rate, 500), seconds);
+    else log("[bench] perf not found: no JavaScriptCore-aware profile (apt install linux-perf)");
   }
   save();
+}
+
+function hasPerf(): boolean {
+  try {
+    return new Deno.Command("perf", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * perf on dist/tandem's JavaScript thread, with JavaScriptCore printing where it puts the code
+ * of every function it optimizes (scripts/bench/jsc-perf.ts). Printing the compilers' output
+ * takes a core for tens of seconds, so a long, gentle warm-up lets them finish before the
+ * thread is sampled, through the middle of one step.
+ */
+const JSC_WARMUP_S = 60;
+const JSC_WARMUP_RATE = 250;
+
+async function jscProfile(rate: number, seconds: number): Promise<void> {
+  const name = "tandem-bun";
+  const data = `${workDir}/jsc-perf.data`;
+  log(`[bench] ${name}: perf profile with JIT code addresses at ${rate}/s`);
+  let how = "";
+  let tid = 0;
+  let dump = "";
+  await withTarget(name, async (t) => {
+    const r0 = await runStep(t, {
+      dir: `${workDir}/${name}-jsc-warmup`,
+      uacXml,
+      uasXml,
+      rate: JSC_WARMUP_RATE,
+      seconds: JSC_WARMUP_S,
+      log,
+    });
+    tid = t.child!.pid;
+    const step = runStep(t, { dir: `${workDir}/${name}-jsc`, uacXml, uasXml, rate, seconds, log });
+    await new Promise((r) => setTimeout(r, 2000));
+    const window = Math.max(2, seconds - 4);
+    await new Deno.Command("perf", {
+      args: [
+        "record",
+        "-F",
+        "999",
+        "-g",
+        "-t",
+        String(tid),
+        "-o",
+        data,
+        "--",
+        "sleep",
+        `${window}`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    const r = await step;
+    how = `BUN_JSC_dumpDFGDisassembly=true BUN_JSC_dumpFTLDisassembly=true dist/tandem ` +
+      `--config config/bench.yaml; ` +
+      `${JSC_WARMUP_S} s at ${JSC_WARMUP_RATE}/s (${r0.succeeded}/${r0.planned} ok), then ` +
+      `\`perf record -F 999 -g -t <main thread>\` for ${window} s of one ${rate}/s step ` +
+      `(${r.succeeded}/${r.planned} ok); perf stacks walked up to the innermost JavaScript ` +
+      `function named by the dump`;
+    dump = Deno.readTextFileSync(`${workDir}/${name}.log`);
+  }, {
+    // DFG and FTL only: Baseline's dump and call-linking log are written on the JavaScript
+    // thread and hold it up; hot code is optimized by the time the window opens.
+    env: { BUN_JSC_dumpDFGDisassembly: "true", BUN_JSC_dumpFTLDisassembly: "true" },
+    rawLog: true,
+  });
+  const script = new Deno.Command("perf", {
+    args: ["script", "-i", data, "-F", "tid,ip,dso"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const map = JitMap.fromDisassembly(dump);
+  dump = "";
+  const p = attribute(parsePerfScript(new TextDecoder().decode(script.stdout), tid), map);
+  results.jscProfiles[name] = { ...p, rate, seconds, how };
+  log(
+    `[bench] ${name}: ${p.samples} samples of the JavaScript thread: JIT code ${p.jitPct} %, ` +
+      `native ${p.nativePct} %, kernel ${p.kernelPct} %; no JavaScript on the stack ${p.noJsPct} %`,
+  );
+  for (const f of p.functions.slice(0, 12)) {
+    log(
+      `  ${
+        String(f.pct).padStart(5)
+      } %  ${f.name}  (JIT ${f.jit}, native ${f.native}, kernel ${f.kernel})`,
+    );
+  }
 }
 
 let code = 0;

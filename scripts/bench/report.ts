@@ -1,5 +1,6 @@
 // Markdown tables of a benchmark run (printed at the end, pasted into docs/benchmarks.md).
 
+import type { JscProfile } from "./jsc-perf.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { MemoryResult, StepResult } from "./run.ts";
 
@@ -8,6 +9,7 @@ interface ReportInput {
   warmups?: StepResult[];
   memory: MemoryResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
+  jscProfiles?: Record<string, JscProfile & { rate: number; seconds: number; how: string }>;
   errors: string[];
 }
 
@@ -220,6 +222,34 @@ export function renderReport(r: ReportInput): string {
       table(
         ["file", "self %", "self ms"],
         p.files.slice(0, 12).map((f) => ["`" + f.name + "`", f.selfPct, f.selfMs]),
+      ),
+    );
+  }
+  for (const [name, p] of Object.entries(r.jscProfiles ?? {})) {
+    out.push(
+      `\n### JavaScript thread, native time included: ${name} at ${p.rate}/s\n\n${p.how}. ` +
+        `${p.samples} samples: JIT code ${p.jitPct} %, native code ${p.nativePct} %, kernel ` +
+        `${p.kernelPct} %; ${p.noJsPct} % with no JavaScript on the stack (event loop, socket ` +
+        `reads, collector). Each row: the innermost JavaScript function and whatever native or ` +
+        `kernel code it called, % of the thread.\n`,
+    );
+    out.push(
+      table(
+        ["function", "%", "in JIT code", "in native code", "in the kernel"],
+        p.functions.slice(0, 25).map((f) => [
+          "`" + f.name + "`",
+          f.pct,
+          f.jit,
+          f.native,
+          f.kernel,
+        ]),
+      ),
+    );
+    out.push("");
+    out.push(
+      table(
+        ["function (inclusive)", "%"],
+        p.inclusive.slice(0, 15).map((f) => ["`" + f.name + "`", f.pct]),
       ),
     );
   }

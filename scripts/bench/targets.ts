@@ -38,6 +38,14 @@ export interface StartOptions {
   bunCpuProfDir?: string;
   /** Tandem's sip.workers; above 1 the bench config gets `workers: N`. */
   workers?: number;
+  /** Extra environment for Tandem (JavaScriptCore options for the perf profile). */
+  env?: Record<string, string>;
+  /**
+   * Tandem's output straight into its log file through the shell, not through a pipe to this
+   * process: a disassembly dump runs to hundreds of megabytes, and a pipe drained here would
+   * hold Tandem up on every write.
+   */
+  rawLog?: boolean;
 }
 
 export async function startTarget(name: TargetName, o: StartOptions): Promise<Target> {
@@ -81,11 +89,16 @@ async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions):
   if (udpBound(TANDEM_SIP_PORT)) {
     throw new Error(`UDP ${TANDEM_SIP_PORT} is taken already: another Tandem is running?`);
   }
-  const child = spawn(name, cmd, {
-    args,
-    cwd: o.repoRoot,
-    logFile: `${o.workDir}/${name}.log`,
-  });
+  const logFile = `${o.workDir}/${name}.log`;
+  const child = o.rawLog
+    ? spawn(name, "sh", {
+      // exec: the child's pid stays Tandem's, so perf can name its main thread.
+      args: ["-c", `exec "$0" "$@" >>'${logFile}' 2>&1`, cmd, ...args],
+      cwd: o.repoRoot,
+      env: o.env,
+      logFile: null,
+    })
+    : spawn(name, cmd, { args, cwd: o.repoRoot, env: o.env, logFile });
   const ready = await waitFor(async () => {
     if (child.exited) return true;
     try {
