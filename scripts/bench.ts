@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { stopAll } from "./bench/proc.ts";
+import { sleep, stopAll } from "./bench/proc.ts";
 import { InspectorProfiler, type ProfileSummary, summarize } from "./bench/profile.ts";
 import { attribute, JitMap, type JscProfile, parsePerfScript } from "./bench/jsc-perf.ts";
 import { type MemoryResult, runMemory, runStep, type StepResult } from "./bench/run.ts";
@@ -403,15 +403,16 @@ function hasPerf(): boolean {
   }
 }
 
-/**
- * perf on dist/tandem's JavaScript thread, with JavaScriptCore printing where it puts the code
- * of every function it optimizes (scripts/bench/jsc-perf.ts). Printing the compilers' output
- * takes a core for tens of seconds, so a long, gentle warm-up lets them finish before the
- * thread is sampled, through the middle of one step.
- */
+// Printing the compilers' output takes a core for tens of seconds: a long, gentle warm-up lets
+// them finish before the JavaScript thread is sampled.
 const JSC_WARMUP_S = 60;
 const JSC_WARMUP_RATE = 250;
 
+/**
+ * perf on dist/tandem's JavaScript thread, with JavaScriptCore printing where it puts the code
+ * of every function it optimizes (scripts/bench/jsc-perf.ts), sampled through the middle of one
+ * step after the warm-up.
+ */
 async function jscProfile(rate: number, seconds: number): Promise<void> {
   const name = "tandem-bun";
   const data = `${workDir}/jsc-perf.data`;
@@ -430,7 +431,7 @@ async function jscProfile(rate: number, seconds: number): Promise<void> {
     });
     tid = t.child!.pid;
     const step = runStep(t, { dir: `${workDir}/${name}-jsc`, uacXml, uasXml, rate, seconds, log });
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const window = Math.max(2, seconds - 4);
     await new Deno.Command("perf", {
       args: [
@@ -477,11 +478,8 @@ async function jscProfile(rate: number, seconds: number): Promise<void> {
       `native ${p.nativePct} %, kernel ${p.kernelPct} %; no JavaScript on the stack ${p.noJsPct} %`,
   );
   for (const f of p.functions.slice(0, 12)) {
-    log(
-      `  ${
-        String(f.pct).padStart(5)
-      } %  ${f.name}  (JIT ${f.jit}, native ${f.native}, kernel ${f.kernel})`,
-    );
+    const pct = String(f.pct).padStart(5);
+    log(`  ${pct} %  ${f.name}  (JIT ${f.jit}, native ${f.native}, kernel ${f.kernel})`);
   }
 }
 
