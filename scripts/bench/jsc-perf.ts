@@ -13,7 +13,6 @@ export class JitMap {
   // function is recompiled or collected, and the latest code at an address is the live one.
   private readonly pages = new Map<number, { lo: number; hi: number; name: string }[]>();
   private readonly cache = new Map<number, string | null>();
-  size = 0;
 
   /** Build from BUN_JSC_dumpDisassembly=true output (stdout and stderr of the process). */
   static fromDisassembly(text: string): JitMap {
@@ -38,7 +37,6 @@ export class JitMap {
       if (!list) this.pages.set(p, list = []);
       list.push({ lo, hi, name });
     }
-    this.size++;
   }
 
   /** The function whose code holds `addr`, or undefined. */
