@@ -2,7 +2,7 @@
 // JavaScript function that caused it. Bun's own --cpu-prof samples JavaScriptCore's stack and
 // misplaces time spent in the runtime's C++ (JSON, string building, typed arrays, sockets); perf
 // sees that time but not whose it is, since the Bun binary has no symbols and JIT code has no
-// names. JavaScriptCore's `dumpDisassembly` option prints, for every function it compiles, the
+// names. JavaScriptCore's `dump*Disassembly` options print, for every function it compiles, the
 // address ranges of the code; with those, each perf sample's call stack (frame pointers, which
 // JIT code keeps) is walked up to the innermost JavaScript function, and the sample — JIT code,
 // native code or kernel — is charged to it.
@@ -14,7 +14,7 @@ export class JitMap {
   private readonly pages = new Map<number, { lo: number; hi: number; name: string }[]>();
   private readonly cache = new Map<number, string | null>();
 
-  /** Build from BUN_JSC_dumpDisassembly=true output (stdout and stderr of the process). */
+  /** Build from the process output under BUN_JSC_dumpDFGDisassembly / dumpFTLDisassembly. */
   static fromDisassembly(text: string): JitMap {
     const map = new JitMap();
     let current: string | undefined;
