@@ -12,46 +12,93 @@ type ParamList = [string, string | null][];
  */
 const NONE = Object.freeze([]) as unknown as ParamList;
 
-/** Ordered, case-insensitive parameter list. A value of null is a flag parameter (";lr"). */
+/**
+ * Ordered, case-insensitive parameter list. A value of null is a flag parameter (";lr").
+ *
+ * A list scanned from a message is kept as its text (";a=b;c", checked, no white space, no
+ * quotes) until something edits or walks it: most parameters of most messages are never read
+ * (every Via of a response is checked, only the top one is used), and a list of [name, value]
+ * pairs costs several objects and strings per parameter, each message, on the hot path. Reads
+ * of one parameter (tag, branch) scan the text and copy nothing but the value.
+ */
 export class Params {
-  constructor(public list: ParamList = NONE) {}
+  // Exactly one of the two is authoritative: `text` while unedited (then `pairs` is unset),
+  // else `pairs`.
+  private pairs: ParamList | undefined;
+  private text: string | undefined;
+
+  constructor(list: ParamList = NONE) {
+    this.pairs = list;
+    this.text = undefined;
+  }
+
+  /** A list backed by checked, normalized text (see {@link scanParams}); not for other input. */
+  static fromText(text: string): Params {
+    const p = new Params();
+    p.pairs = undefined;
+    p.text = text;
+    return p;
+  }
+
+  /** The pairs, in order (built from the text on first use). */
+  get list(): ParamList {
+    if (this.pairs === undefined) {
+      this.pairs = pairsOf(this.text!);
+      this.text = undefined;
+    }
+    return this.pairs;
+  }
+  set list(l: ParamList) {
+    this.pairs = l;
+    this.text = undefined;
+  }
 
   /** Value of `name` (null for a flag), or undefined when absent. */
   get(name: string): string | null | undefined {
+    const t = this.text;
+    if (t !== undefined) return textGet(t, name);
     const i = this.indexOf(name);
-    return i < 0 ? undefined : this.list[i][1];
+    return i < 0 ? undefined : this.pairs![i][1];
   }
   /** Whether the parameter is present (flag or valued). */
   has(name: string): boolean {
-    return this.indexOf(name) >= 0;
+    return this.get(name) !== undefined;
   }
   /** Set (replace in place, or append) a parameter. */
   set(name: string, value: string | null): this {
+    const list = this.list;
     const i = this.indexOf(name);
-    if (i >= 0) this.list[i] = [this.list[i][0], value];
-    else if (this.list === NONE) this.list = [[name, value]];
-    else this.list.push([name, value]);
+    if (i >= 0) list[i] = [list[i][0], value];
+    else if (list === NONE) this.pairs = [[name, value]];
+    else list.push([name, value]);
     return this;
   }
   /** Remove every occurrence of a parameter. */
   delete(name: string): this {
-    if (this.indexOf(name) < 0) return this;
+    if (!this.has(name)) return this;
     const n = name.toLowerCase();
-    this.list = this.list.filter(([k]) => k.toLowerCase() !== n);
+    this.pairs = this.list.filter(([k]) => k.toLowerCase() !== n);
     return this;
   }
   /** A deep copy whose edits do not touch this list. */
   clone(): Params {
-    return this.list.length === 0 ? new Params() : new Params(this.list.map(([k, v]) => [k, v]));
+    if (this.text !== undefined) return Params.fromText(this.text);
+    const l = this.pairs!;
+    return l.length === 0 ? new Params() : new Params(l.map(([k, v]) => [k, v]));
   }
   /** Number of parameters. */
   get size(): number {
-    return this.list.length;
+    const t = this.text;
+    if (t === undefined) return this.pairs!.length;
+    let n = 0;
+    for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) === 59) n++;
+    return n;
   }
   /** ";a=b;c" form (empty string when there are none). */
   toString(): string {
+    if (this.text !== undefined) return this.text;
     let s = "";
-    for (const [k, v] of this.list) s += v === null ? `;${k}` : `;${k}=${v}`;
+    for (const [k, v] of this.pairs!) s += v === null ? `;${k}` : `;${k}=${v}`;
     return s;
   }
 
@@ -68,6 +115,69 @@ export class Params {
     }
     return -1;
   }
+}
+
+/** Whether `t[from, from + name.length)` spells `name`, ASCII letters in any case. */
+function nameAt(t: string, from: number, name: string): boolean {
+  for (let j = 0; j < name.length; j++) {
+    const a = t.charCodeAt(from + j);
+    const b = name.charCodeAt(j);
+    if (a === b) continue;
+    const la = a | 0x20;
+    if (la !== (b | 0x20) || la < 97 || la > 122) return false;
+  }
+  return true;
+}
+
+/** `get` over normalized text: ";" separates parameters, "=" a name from its value. */
+function textGet(t: string, name: string): string | null | undefined {
+  const len = t.length;
+  let i = 0; // at a ";"
+  while (i < len) {
+    const ns = i + 1;
+    let e = ns;
+    while (e < len) {
+      const c = t.charCodeAt(e);
+      if (c === 59 || c === 61) break;
+      e++;
+    }
+    let next = e;
+    if (e < len && t.charCodeAt(e) === 61) {
+      next = t.indexOf(";", e + 1);
+      if (next < 0) next = len;
+    }
+    if (e - ns === name.length && nameAt(t, ns, name)) {
+      return next === e ? null : t.slice(e + 1, next);
+    }
+    i = next;
+  }
+  return undefined;
+}
+
+/** The pairs of normalized text. */
+function pairsOf(t: string): ParamList {
+  const out: ParamList = [];
+  const len = t.length;
+  let i = 0;
+  while (i < len) {
+    const ns = i + 1;
+    let e = ns;
+    while (e < len) {
+      const c = t.charCodeAt(e);
+      if (c === 59 || c === 61) break;
+      e++;
+    }
+    let next = e;
+    let value: string | null = null;
+    if (e < len && t.charCodeAt(e) === 61) {
+      next = t.indexOf(";", e + 1);
+      if (next < 0) next = len;
+      value = t.slice(e + 1, next);
+    }
+    out.push([t.slice(ns, e), value]);
+    i = next;
+  }
+  return out;
 }
 
 /** Whether a char code is linear white space inside one (already unfolded) header value. */
@@ -91,7 +201,8 @@ const scratch: ParamList = [];
  * Scan ";a=b;c" starting at `from`. With `sws` (header parameters, §25.1 SEMI/EQUAL) white
  * space may surround `;` and `=`, and values may be quoted strings kept with their quotes; URI
  * parameters (`sws` false) allow neither; the scan stops at `end`. Throws
- * {@link SipParseError} naming `part`.
+ * {@link SipParseError} naming `part`. A list written without white space or quotes (nearly
+ * all) comes back as its text, unsplit (see {@link Params}).
  */
 export function scanParams(
   text: string,
@@ -100,44 +211,76 @@ export function scanParams(
   sws: boolean,
   end: number = text.length,
 ): Params {
-  // Collected here and copied out at their exact count: a list grown by push keeps room for
-  // more entries than the one or two parameters a header usually has, for as long as the
-  // message lives.
+  const last = scan(text, from, part, sws, end, false);
+  if (last >= 0) return last === from ? new Params() : Params.fromText(text.slice(from, last));
+  // White space or a quoted value: split it now, so the text kept is never the unnormalized one.
   const list = scratch;
   list.length = 0;
-  const len = end;
+  scan(text, from, part, sws, end, true);
+  // Copied out at the exact count: a list grown by push keeps room for more entries than the
+  // one or two parameters a header usually has, for as long as the message lives.
+  return list.length === 0 ? new Params() : new Params(list.slice());
+}
+
+/**
+ * The grammar of scanParams. Without `collect`: the index just past the last parameter when the
+ * list is plain (no white space, no quoted value), or -1 as soon as it is not. With `collect`:
+ * pushes every pair onto `scratch`.
+ */
+function scan(
+  text: string,
+  from: number,
+  part: string,
+  sws: boolean,
+  len: number,
+  collect: boolean,
+): number {
   let i = from;
+  let last = from;
   for (;;) {
-    if (sws) { while (i < len && isWs(text.charCodeAt(i))) i++; }
+    if (sws) {
+      while (i < len && isWs(text.charCodeAt(i))) i++;
+      if (i !== last && !collect) return i >= len ? last : -1; // trailing white space is fine
+    }
     if (i >= len) break;
     if (text.charCodeAt(i) !== 59) {
       throw new SipParseError(part, `expected ";" before a parameter, got "${text[i]}"`, i);
     }
     i++;
-    if (sws) { while (i < len && isWs(text.charCodeAt(i))) i++; }
+    if (sws && i < len && isWs(text.charCodeAt(i))) {
+      if (!collect) return -1;
+      while (i < len && isWs(text.charCodeAt(i))) i++;
+    }
     const ns = i;
     while (i < len && !isStop(text.charCodeAt(i))) i++;
     if (i === ns) {
       throw new SipParseError(part, `expected a parameter name, got "${text[i] ?? "end"}"`, i);
     }
-    const name = text.slice(ns, i);
-    if (sws) { while (i < len && isWs(text.charCodeAt(i))) i++; }
-    let value: string | null = null;
+    const ne = i;
+    if (sws && i < len && isWs(text.charCodeAt(i))) {
+      if (!collect) return -1;
+      while (i < len && isWs(text.charCodeAt(i))) i++;
+    }
+    let vs = -1;
     if (i < len && text.charCodeAt(i) === 61) {
       i++;
-      if (sws) { while (i < len && isWs(text.charCodeAt(i))) i++; }
-      const vs = i;
+      if (sws && i < len && isWs(text.charCodeAt(i))) {
+        if (!collect) return -1;
+        while (i < len && isWs(text.charCodeAt(i))) i++;
+      }
+      vs = i;
       if (sws && i < len && text.charCodeAt(i) === 34) {
+        if (!collect) return -1;
         i = skipQuoted(text, i, part);
       } else {
         // "[" "]" ":" are legal in values (maddr=[::1], received=2001:db8::1).
         while (i < len && !isStop(text.charCodeAt(i))) i++;
       }
-      value = text.slice(vs, i);
     }
-    list.push([name, value]);
+    if (collect) scratch.push([text.slice(ns, ne), vs < 0 ? null : text.slice(vs, i)]);
+    last = i;
   }
-  return list.length === 0 ? new Params() : new Params(list.slice());
+  return last;
 }
 
 /**

@@ -66,3 +66,47 @@ Deno.test("a parameter list that failed to scan leaves nothing behind for the ne
   assert.deepEqual(p.list, [["c", "3"]]);
   assert.equal(q.toString(), ";d;e=5");
 });
+
+Deno.test("a plain list read before it is split answers like a split one", () => {
+  // Kept as text until edited: reads scan it; the answers must match the pairs exactly.
+  const text = ";Branch=z9hG4bK1;lr;q=;maddr=[::1];received=2001:db8::1;branch=second";
+  const lazy = scanParams(text, 0, "Via", true);
+  const split = new Params(lazy.clone().list);
+  for (const name of ["branch", "BRANCH", "lr", "q", "maddr", "received", "missing", "b", "l"]) {
+    assert.equal(lazy.get(name), split.get(name), name);
+    assert.equal(lazy.has(name), split.has(name), name);
+  }
+  assert.equal(lazy.get("branch"), "z9hG4bK1"); // the first of two
+  assert.equal(lazy.get("lr"), null);
+  assert.equal(lazy.get("q"), "");
+  assert.equal(lazy.size, 6);
+  assert.equal(lazy.toString(), text);
+  assert.equal(split.toString(), text);
+  // Names compare case-insensitively for letters only ("[" is not "{").
+  assert.equal(scanParams(";a[=1", 0, "uri", false).get("a{"), undefined);
+});
+
+Deno.test("editing a list kept as text splits it, and copies stay apart", () => {
+  const p = scanParams(";tag=abc;x=1", 0, "To", true);
+  const copy = p.clone();
+  p.set("tag", "def").delete("x");
+  assert.equal(p.toString(), ";tag=def");
+  assert.equal(copy.toString(), ";tag=abc;x=1");
+  assert.equal(copy.get("tag"), "abc");
+  copy.delete("TAG");
+  assert.equal(copy.toString(), ";x=1");
+});
+
+Deno.test("RFC 3261 §7.3.1: white space or a quoted value is normalized, never kept", () => {
+  // Trailing white space alone still leaves a plain list.
+  assert.equal(scanParams(";a=1;b  ", 0, "Via", true).toString(), ";a=1;b");
+  assert.equal(scanParams("  ;a=1", 0, "Via", true).toString(), ";a=1");
+  assert.equal(scanParams(";a = 1; b", 0, "Via", true).toString(), ";a=1;b");
+  const q = scanParams(';n="x;y"', 0, "Contact", true);
+  assert.equal(q.get("n"), '"x;y"');
+  assert.equal(q.size, 1);
+  // URI parameters stop at `end`: the rest is not the list's.
+  const u = scanParams(";transport=tcp?h=1", 0, "uri", false, 14);
+  assert.equal(u.toString(), ";transport=tcp");
+  assert.equal(u.get("transport"), "tcp");
+});
