@@ -3,6 +3,7 @@
 import type { JscProfile } from "./jsc-perf.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { MemoryResult, StepResult } from "./run.ts";
+import { calibrate, calibrationLines, targetVerdicts } from "./verdicts.ts";
 
 interface ReportInput {
   steps: StepResult[];
@@ -157,6 +158,23 @@ export function renderReport(r: ReportInput): string {
           }).filter(Boolean).join(", "),
       );
     }
+  }
+
+  if (targets.includes("tandem-bun")) {
+    out.push("\n### The targets (the shipped binary, this run)\n");
+    out.push(table(
+      ["target", "measured", "met"],
+      targetVerdicts(r.steps, r.memory).map((v) => [
+        v.target,
+        v.measured,
+        v.met === null ? "not measured" : v.met ? "yes" : "no",
+      ]),
+    ));
+  }
+  const cal = calibrationLines(calibrate(r.steps));
+  if (cal.length) {
+    out.push("\n### This box against the box of the reference figures\n");
+    out.push(cal.join("\n"));
   }
 
   if (r.memory.length > 0) {
