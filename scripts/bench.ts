@@ -92,9 +92,11 @@ if (!Number.isInteger(workers) || workers < 1) {
  * Before a target's first measured step, offer calls for a while and throw the numbers away: a
  * JIT-compiled server (Tandem under Bun or Deno) spends its first seconds compiling, which a
  * production server does once per start and the ladder would otherwise charge to its first step.
- * The same warm-up runs before every target, so the comparison stays even.
+ * The same warm-up runs before every target, so the comparison stays even. 20 s: JavaScriptCore's
+ * FTL tier keeps compiling for about that long (the sixth session's profile); after 10 s its
+ * compiler thread still took 0.02 ms per call of the first step.
  */
-const warmupArg = values.warmup ?? (quick ? "off" : "10");
+const warmupArg = values.warmup ?? (quick ? "off" : "20");
 const [warmupSeconds, warmupRate] = warmupArg === "off"
   ? [0, 0]
   : [Number(warmupArg.split("@")[0]), Number(warmupArg.split("@")[1] ?? Math.min(1000, rates[0]))];
