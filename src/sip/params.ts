@@ -129,24 +129,33 @@ function nameAt(t: string, from: number, name: string): boolean {
   return true;
 }
 
-/** `get` over normalized text: ";" separates parameters, "=" a name from its value. */
+// Normalized text: ";" starts each parameter, "=" (if any) ends its name, and no value holds
+// either, so one parameter is [";" name ["=" value]] up to the next ";".
+
+/** End of the name starting at `from`: the "=" or ";" after it, or the end. */
+function nameEnd(t: string, from: number): number {
+  let e = from;
+  while (e < t.length) {
+    const c = t.charCodeAt(e);
+    if (c === 59 || c === 61) break;
+    e++;
+  }
+  return e;
+}
+
+/** End of the parameter whose name ends at `e`: the next ";" or the end (`e` for a flag). */
+function paramEnd(t: string, e: number): number {
+  if (e >= t.length || t.charCodeAt(e) !== 61) return e;
+  const next = t.indexOf(";", e + 1);
+  return next < 0 ? t.length : next;
+}
+
+/** `get` over normalized text. */
 function textGet(t: string, name: string): string | null | undefined {
-  const len = t.length;
-  let i = 0; // at a ";"
-  while (i < len) {
-    const ns = i + 1;
-    let e = ns;
-    while (e < len) {
-      const c = t.charCodeAt(e);
-      if (c === 59 || c === 61) break;
-      e++;
-    }
-    let next = e;
-    if (e < len && t.charCodeAt(e) === 61) {
-      next = t.indexOf(";", e + 1);
-      if (next < 0) next = len;
-    }
-    if (e - ns === name.length && nameAt(t, ns, name)) {
+  for (let i = 0; i < t.length;) {
+    const e = nameEnd(t, i + 1);
+    const next = paramEnd(t, e);
+    if (e - i - 1 === name.length && nameAt(t, i + 1, name)) {
       return next === e ? null : t.slice(e + 1, next);
     }
     i = next;
@@ -157,24 +166,10 @@ function textGet(t: string, name: string): string | null | undefined {
 /** The pairs of normalized text. */
 function pairsOf(t: string): ParamList {
   const out: ParamList = [];
-  const len = t.length;
-  let i = 0;
-  while (i < len) {
-    const ns = i + 1;
-    let e = ns;
-    while (e < len) {
-      const c = t.charCodeAt(e);
-      if (c === 59 || c === 61) break;
-      e++;
-    }
-    let next = e;
-    let value: string | null = null;
-    if (e < len && t.charCodeAt(e) === 61) {
-      next = t.indexOf(";", e + 1);
-      if (next < 0) next = len;
-      value = t.slice(e + 1, next);
-    }
-    out.push([t.slice(ns, e), value]);
+  for (let i = 0; i < t.length;) {
+    const e = nameEnd(t, i + 1);
+    const next = paramEnd(t, e);
+    out.push([t.slice(i + 1, e), next === e ? null : t.slice(e + 1, next)]);
     i = next;
   }
   return out;
