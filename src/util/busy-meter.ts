@@ -4,7 +4,13 @@
 // Event-loop lag alone misses saturation: Bun reads a bounded batch of datagrams per loop turn,
 // so under overload the turns stay short and timers stay nearly on time while the kernel's
 // receive queue grows by seconds. The thread's CPU share shows it: it sits at 100 %.
+//
+// Unless the box itself is full: when the load generator, a neighbour or the collector's threads
+// take the other cores, the thread gets 80 % of one and never reaches 100 %, while it has work
+// all the time and its queue grows just the same. Linux tells that apart: schedstat counts the
+// time a thread waited in the run queue for a core, and run + wait is the thread's demand.
 
+import { readFileSync } from "node:fs";
 import process from "node:process";
 
 type ThreadCpu = (prev?: { user: number; system: number }) => { user: number; system: number };
@@ -13,19 +19,35 @@ type ThreadCpu = (prev?: { user: number; system: number }) => { user: number; sy
 export class BusyMeter {
   /** Smoothed fraction of wall time the thread spent on CPU (0 when unmeasurable). */
   fraction = 0;
+  /**
+   * Smoothed fraction of wall time the thread was on CPU or waiting for one: its demand. The same
+   * as `fraction` where the wait cannot be read.
+   */
+  demand = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastCpu = 0;
+  private lastWait = 0;
   private lastWall = 0;
   private readonly read: (() => number) | undefined;
+  private readonly readWait: (() => number) | undefined;
 
-  constructor(private readonly periodMs = 200, cpu?: () => number) {
+  /**
+   * @param cpu ms of CPU the thread has used (default: Linux schedstat, else
+   *   process.threadCpuUsage)
+   * @param wait ms the thread has waited for a core (default: Linux schedstat, else none)
+   */
+  constructor(private readonly periodMs = 200, cpu?: () => number, wait?: () => number) {
+    const sched = cpu === undefined ? linuxSchedstat() : undefined;
     const tcu = (process as unknown as { threadCpuUsage?: ThreadCpu }).threadCpuUsage;
-    this.read = cpu ?? (typeof tcu === "function"
-      ? () => {
-        const u = tcu.call(process);
-        return (u.user + u.system) / 1000; // µs → ms
-      }
-      : undefined);
+    this.read = cpu ?? (sched ? () => sched()[0] : undefined) ??
+      (typeof tcu === "function"
+        ? () => {
+          const u = tcu.call(process);
+          return (u.user + u.system) / 1000; // µs → ms
+        }
+        : undefined);
+    // One read per sample serves both clocks: the wait is read right after the CPU time.
+    this.readWait = wait ?? (sched ? () => sched.last[1] : undefined);
   }
 
   /** Whether this runtime can measure the thread's CPU time. */
@@ -36,6 +58,7 @@ export class BusyMeter {
   start(): void {
     if (!this.read || this.timer) return;
     this.lastCpu = this.read();
+    this.lastWait = this.readWait?.() ?? 0;
     this.lastWall = performance.now();
     this.timer = setInterval(() => this.sample(), this.periodMs);
     // Never keep the process alive for this.
@@ -51,13 +74,42 @@ export class BusyMeter {
   sample(wallNow = performance.now()): void {
     if (!this.read) return;
     const cpu = this.read();
+    const wait = this.readWait?.() ?? 0;
     const dt = wallNow - this.lastWall;
     if (dt <= 0) return;
-    const f = Math.min(1, Math.max(0, (cpu - this.lastCpu) / dt));
+    const ran = cpu - this.lastCpu;
+    const f = Math.min(1, Math.max(0, ran / dt));
+    const d = Math.min(1, Math.max(0, (ran + wait - this.lastWait) / dt));
     this.lastCpu = cpu;
+    this.lastWait = wait;
     this.lastWall = wallNow;
     // About five samples (1 s) to follow a change: one GC pause or JIT burst is not overload.
     this.fraction = this.fraction * 0.7 + f * 0.3;
+    this.demand = this.demand * 0.7 + d * 0.3;
+  }
+}
+
+/** A reader of the calling thread's schedstat, or undefined where there is none. */
+export type Schedstat = (() => [number, number]) & { last: [number, number] };
+
+/**
+ * Linux's /proc/thread-self/schedstat: ns on a CPU, ns waiting in the run queue (as ms). The
+ * reader remembers its last answer so the wait comes from the same read as the CPU time.
+ */
+export function linuxSchedstat(): Schedstat | undefined {
+  const path = "/proc/thread-self/schedstat";
+  const parse = (): [number, number] => {
+    const f = readFileSync(path, "utf8").split(" ");
+    return [Number(f[0]) / 1e6, Number(f[1]) / 1e6];
+  };
+  try {
+    const first = parse();
+    if (!Number.isFinite(first[0]) || !Number.isFinite(first[1])) return undefined;
+    const r = (() => (r.last = parse())) as Schedstat;
+    r.last = first;
+    return r;
+  } catch {
+    return undefined;
   }
 }
 
