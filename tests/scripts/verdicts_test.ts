@@ -72,11 +72,16 @@ Deno.test("targets: a run below them says no, naming what it measured", () => {
     step("tandem-bun", 3000, { clean: false, allSucceeded: false, failed: 500, shed: 480 }),
     step("kamailio", 2000),
   ];
-  const v = targetVerdicts(steps, [held(100_000, 690, 6.5)]);
+  // The smallest level carries the fixed part; the verdict is the largest one's.
+  const v = targetVerdicts(steps, [held(100_000, 690, 6.5), held(20_000, 264, 10.9)]);
   assert.deepEqual(v.map((x) => x.met), [false, false, true, true, true]);
   assert.match(v[0].measured, /2500\/s \(with retransmissions\)/);
   assert.equal(v[1].measured, "0.340 at 2000/s, 0.360 at 2500/s");
   assert.match(v[4].measured, /3000\/s: 480 of 500 failures shed/);
+  assert.match(
+    v[2].measured,
+    /at 20000, .* at 100000; 5\.45 KB per call more from 20000 to 100000/,
+  );
 });
 
 Deno.test("targets: met when every 100 %-ok rung is, unmeasured ones say so", () => {
