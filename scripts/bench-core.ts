@@ -10,9 +10,9 @@
 //   deno run -A --v8-flags=--expose-gc scripts/bench-core.ts linger [calls=20000]
 //     (heap per ended call whose transactions still wait out Timers J, L and M)
 
-import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { SipRequest, SipResponse } from "../src/sip/mod.ts";
+import { linuxSchedstat } from "../src/util/busy-meter.ts";
 import {
   answer,
   CALLER,
@@ -37,12 +37,9 @@ const calls = Number(memoryMode ? args[1] : args[0]) || 20000;
  * schedstat); undefined elsewhere. The process total also holds the compiler and collector
  * threads, which vary from run to run.
  */
+const schedstat = linuxSchedstat();
 function threadCpuMs(): number | undefined {
-  try {
-    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
-  } catch {
-    return undefined;
-  }
+  return schedstat?.()[0];
 }
 
 const cfg = config([rule([route("10.0.0.2", 5090)])]);

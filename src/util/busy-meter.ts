@@ -28,8 +28,8 @@ export class BusyMeter {
   private lastCpu = 0;
   private lastWait = 0;
   private lastWall = 0;
-  private readonly read: (() => number) | undefined;
-  private readonly readWait: (() => number) | undefined;
+  /** ms the thread has been on a core and ms it has waited for one (0 where unknown). */
+  private readonly read: (() => [number, number]) | undefined;
 
   /**
    * @param cpu ms of CPU the thread has used (default: Linux schedstat, else
@@ -37,17 +37,15 @@ export class BusyMeter {
    * @param wait ms the thread has waited for a core (default: Linux schedstat, else none)
    */
   constructor(private readonly periodMs = 200, cpu?: () => number, wait?: () => number) {
-    const sched = cpu === undefined ? linuxSchedstat() : undefined;
     const tcu = (process as unknown as { threadCpuUsage?: ThreadCpu }).threadCpuUsage;
-    this.read = cpu ?? (sched ? () => sched()[0] : undefined) ??
+    // One schedstat read per sample gives both clocks.
+    this.read = cpu ? () => [cpu(), wait?.() ?? 0] : linuxSchedstat() ??
       (typeof tcu === "function"
         ? () => {
           const u = tcu.call(process);
-          return (u.user + u.system) / 1000; // µs → ms
+          return [(u.user + u.system) / 1000, 0]; // µs → ms
         }
         : undefined);
-    // One read per sample serves both clocks: the wait is read right after the CPU time.
-    this.readWait = wait ?? (sched ? () => sched.last[1] : undefined);
   }
 
   /** Whether this runtime can measure the thread's CPU time. */
@@ -57,8 +55,7 @@ export class BusyMeter {
 
   start(): void {
     if (!this.read || this.timer) return;
-    this.lastCpu = this.read();
-    this.lastWait = this.readWait?.() ?? 0;
+    [this.lastCpu, this.lastWait] = this.read();
     this.lastWall = performance.now();
     this.timer = setInterval(() => this.sample(), this.periodMs);
     // Never keep the process alive for this.
@@ -73,8 +70,7 @@ export class BusyMeter {
   /** Take one sample now (the interval calls this; tests call it with their own clock). */
   sample(wallNow = performance.now()): void {
     if (!this.read) return;
-    const cpu = this.read();
-    const wait = this.readWait?.() ?? 0;
+    const [cpu, wait] = this.read();
     const dt = wallNow - this.lastWall;
     if (dt <= 0) return;
     const ran = cpu - this.lastCpu;
@@ -89,25 +85,18 @@ export class BusyMeter {
   }
 }
 
-/** A reader of the calling thread's schedstat, or undefined where there is none. */
-export type Schedstat = (() => [number, number]) & { last: [number, number] };
-
 /**
- * Linux's /proc/thread-self/schedstat: ns on a CPU, ns waiting in the run queue (as ms). The
- * reader remembers its last answer so the wait comes from the same read as the CPU time.
+ * A reader of Linux's /proc/thread-self/schedstat for the calling thread: [ms on a core, ms
+ * waiting in the run queue]; undefined where there is none.
  */
-export function linuxSchedstat(): Schedstat | undefined {
-  const path = "/proc/thread-self/schedstat";
-  const parse = (): [number, number] => {
-    const f = readFileSync(path, "utf8").split(" ");
+export function linuxSchedstat(): (() => [number, number]) | undefined {
+  const read = (): [number, number] => {
+    const f = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ");
     return [Number(f[0]) / 1e6, Number(f[1]) / 1e6];
   };
   try {
-    const first = parse();
-    if (!Number.isFinite(first[0]) || !Number.isFinite(first[1])) return undefined;
-    const r = (() => (r.last = parse())) as Schedstat;
-    r.last = first;
-    return r;
+    const [run, wait] = read();
+    return Number.isFinite(run) && Number.isFinite(wait) ? read : undefined;
   } catch {
     return undefined;
   }

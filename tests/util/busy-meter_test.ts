@@ -74,7 +74,6 @@ Deno.test("BusyMeter: on Linux the thread's own schedstat gives both clocks", ()
   while (performance.now() - t1 < 50) { /* spin */ }
   const [run1, wait1] = read();
   assert.ok(run1 - run0 > 25 && run1 - run0 < 60 + (wait1 - wait0), `ran ${run1 - run0} ms`);
-  assert.deepEqual(read.last, [run1, wait1]); // what the meter reads the wait from
   assert.ok(wait1 >= wait0);
 });
 
