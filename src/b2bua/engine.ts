@@ -30,7 +30,7 @@ import type {
   ServerTransaction,
   TransactionUser,
 } from "../transaction/mod.ts";
-import type { Endpoint } from "../transport/types.ts";
+import type { Endpoint, SendFailure } from "../transport/types.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -44,8 +44,8 @@ import type { CallRecord, EndedBy } from "./record.ts";
 export interface Network {
   localFor(dest: Endpoint): Endpoint;
   isLocal(host: string, port?: number): boolean;
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): void;
-  sendResponse(res: SipResponse, source: Endpoint, fail?: (err: Error) => void): void;
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: SendFailure): void;
+  sendResponse(res: SipResponse, source: Endpoint, fail?: SendFailure): void;
 }
 
 /** What the B2BUA needs from the transaction layer. */

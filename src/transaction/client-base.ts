@@ -37,7 +37,10 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   /** The request's bytes for retransmissions: as the transport sent them, or made on the first. */
   private raw: Uint8Array | undefined;
 
-  protected readonly onSendFailed = (err: Error): void => this.transportError(err);
+  /** The transport could not send for this transaction (it passes itself as the SendFailure). */
+  sendFailed(err: Error): void {
+    this.transportError(err);
+  }
 
   constructor(
     ctx: TxContext,
@@ -94,7 +97,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
 
   /** Send the request for the first time; its bytes are kept for the retransmissions. */
   protected transmitRequest(): void {
-    const sent = this.ctx.sender.sendRequest(this.req!, this.dest, this.onSendFailed);
+    const sent = this.ctx.sender.sendRequest(this.req!, this.dest, this);
     // Not when the transport moved a large request to TCP: the bytes name TCP in their Via.
     if (sent && this.ctx.sender.sendRaw && sent.dest.protocol === this.dest.protocol) {
       if (!this.reliable && this.req) this.raw = sent.data;
@@ -107,8 +110,8 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     if (!req) return;
     const s = this.ctx.sender;
     this.ctx.retransmitted(this.method);
-    if (s.sendRaw) s.sendRaw(this.raw ??= serialize(req), this.dest, this.onSendFailed);
-    else s.sendRequest(req, this.dest, this.onSendFailed);
+    if (s.sendRaw) s.sendRaw(this.raw ??= serialize(req), this.dest, this);
+    else s.sendRequest(req, this.dest, this);
   }
 
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */

@@ -118,7 +118,7 @@ export class InviteClient extends ClientBase {
     // must not put its new INVITE on the wire ahead of this ACK.
     const ack = buildAck(this.request!, res);
     this.release();
-    this.keepAck(ack, this.dest, this.ctx.sender.sendRequest(ack, this.dest, this.onSendFailed));
+    this.keepAck(ack, this.dest, this.ctx.sender.sendRequest(ack, this.dest, this));
     if (this.state !== "Completed") return; // transport failure terminated the transaction
     this.handler.onResponse(res, this);
     if (this.state !== "Completed") return; // the TU terminated the transaction
@@ -145,9 +145,9 @@ export class InviteClient extends ClientBase {
     if (!a) return;
     this.ctx.retransmitted("ACK");
     const s = this.ctx.sender;
-    if ("data" in a) s.sendRaw!(a.data, a.dest, this.onSendFailed);
-    else if (s.sendRaw) s.sendRaw(serialize(a.req), a.dest, this.onSendFailed);
-    else s.sendRequest(a.req, a.dest, this.onSendFailed);
+    if ("data" in a) s.sendRaw!(a.data, a.dest, this);
+    else if (s.sendRaw) s.sendRaw(serialize(a.req), a.dest, this);
+    else s.sendRequest(a.req, a.dest, this);
   }
 
   protected retransmitFired(): void {

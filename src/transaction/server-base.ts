@@ -39,7 +39,10 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   onNoAck?: () => void;
   onTransportError?: (err: Error) => void;
 
-  protected readonly onSendFailed = (err: Error): void => this.transportError(err);
+  /** The transport could not send for this transaction (it passes itself as the SendFailure). */
+  sendFailed(err: Error): void {
+    this.transportError(err);
+  }
 
   constructor(
     ctx: TxContext,
@@ -82,7 +85,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   /** Send a provisional (kept parsed: it may be resent, and a CANCEL reads its To tag). */
   protected sendProvisional(res: SipResponse): void {
     this.last = res;
-    this.ctx.sender.sendResponse(res, this.source, this.onSendFailed);
+    this.ctx.sender.sendResponse(res, this.source, this);
   }
 
   /**
@@ -91,7 +94,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
    */
   protected sendFinal(res: SipResponse): void {
     const s = this.ctx.sender;
-    const sent = s.sendResponse(res, this.source, this.onSendFailed);
+    const sent = s.sendResponse(res, this.source, this);
     this.req = undefined;
     if (this.state === "Terminated") return; // the transport failed synchronously
     if (sent && s.sendRaw && !this.reliable) {
@@ -112,8 +115,8 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     this.ctx.retransmitted(this.method);
     const s = this.ctx.sender;
     if (this.lastSent && s.sendRaw) {
-      s.sendRaw(this.lastSent.data, this.lastSent.dest, this.onSendFailed);
-    } else if (this.last) s.sendResponse(this.last, this.source, this.onSendFailed);
+      s.sendRaw(this.lastSent.data, this.lastSent.dest, this);
+    } else if (this.last) s.sendResponse(this.last, this.source, this);
   }
 
   /** Nothing will be resent any more (ACK seen): keep only the To header. */

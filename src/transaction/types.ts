@@ -2,7 +2,7 @@
 // the transaction user (dialog / B2BUA core) above it.
 
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
-import type { Endpoint, SentMessage } from "../transport/types.ts";
+import type { Endpoint, SendFailure, SentMessage } from "../transport/types.ts";
 
 export type { SentMessage };
 import type { Clock, Random, Timers } from "../util/clock.ts";
@@ -14,7 +14,7 @@ export interface MessageSender {
    * Serialize and send a request to `dest` (Via already in place). May return the bytes and
    * address, which a transaction then keeps for its retransmissions.
    */
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): SentMessage | void;
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: SendFailure): SentMessage | void;
   /**
    * Send a response per RFC 3261 §18.2.2 / RFC 3581: over the connection the request came on
    * (`source` is where it came from), else to received/rport of the top Via. May return the
@@ -24,7 +24,7 @@ export interface MessageSender {
   sendResponse(
     res: SipResponse,
     source: Endpoint,
-    fail?: (err: Error) => void,
+    fail?: SendFailure,
   ): SentMessage | void;
   /**
    * Optional: send already-serialized bytes to exactly `dest` (for TCP, over a connection to
@@ -34,7 +34,7 @@ export interface MessageSender {
    * {@link sendResponse} returned for it; over streams they go through sendResponse again,
    * which owns the §18.2.2 choice of connection.
    */
-  sendRaw?(data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void): void;
+  sendRaw?(data: Uint8Array, dest: Endpoint, fail?: SendFailure): void;
 }
 
 /** Protocol timers (ms). Defaults T1 500, T2 4000, T4 5000. */

@@ -7,13 +7,14 @@ import type {
   Address,
   Endpoint,
   Listener,
+  SendFailure,
   SocketAdapter,
   SocketEvents,
   TcpOptions,
   UdpOptions,
 } from "./types.ts";
 import { mappedFor, normalizeHost } from "./address.ts";
-import { toTransportError, TransportError } from "./errors.ts";
+import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
 
 // Minimal ambient types for the parts of Bun's API used here (no @types/bun in this project).
@@ -98,16 +99,16 @@ class BunUdpListener implements Listener {
 
   /** Datagrams queued this event-loop turn: [data, port, host] triples for sendMany. */
   private batch: (Uint8Array | number | string)[] = [];
-  private batchMeta: { dest: Address; fail?: (err: Error) => void }[] = [];
+  private batchMeta: { dest: Address; fail?: SendFailure }[] = [];
   private flushScheduled = false;
 
   /**
    * Queue a datagram; everything queued in one event-loop turn leaves in one sendmmsg (Bun's
    * sendMany), which costs a syscall per turn instead of per datagram under load.
    */
-  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+  send(data: Uint8Array, dest: Address, fail?: SendFailure): void {
     if (this.closed) {
-      fail?.(new TransportError("listener closed", "ECLOSED"));
+      reportSendFailure(fail, new TransportError("listener closed", "ECLOSED"));
       return;
     }
     if (typeof this.sock.sendMany !== "function") return this.sendOne(data, dest, fail);
@@ -143,7 +144,7 @@ class BunUdpListener implements Listener {
     }
   }
 
-  private sendOne(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+  private sendOne(data: Uint8Array, dest: Address, fail?: SendFailure): void {
     const host = mappedFor(dest.host, this.v6Wildcard);
     const ep: Endpoint = { protocol: "udp", host: dest.host, port: dest.port };
     try {
@@ -156,13 +157,13 @@ class BunUdpListener implements Listener {
       const culprit = this.lastDest ?? ep;
       safe(() => this.events.onError(culprit, err));
       const sameDest = culprit.host === ep.host && culprit.port === ep.port;
-      if (fail && sameDest) safe(() => fail(err));
+      if (fail && sameDest) safe(() => reportSendFailure(fail, err));
       try {
         this.sock.send(data, dest.port, host);
       } catch (e2) {
         const err2 = toTransportError(e2, `udp send to ${dest.host}:${dest.port}`);
         safe(() => this.events.onError(ep, err2));
-        if (fail && !sameDest) safe(() => fail(err2));
+        if (fail && !sameDest) safe(() => reportSendFailure(fail, err2));
       }
     }
     this.lastDest = ep;

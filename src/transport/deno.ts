@@ -6,13 +6,14 @@ import type {
   Address,
   Endpoint,
   Listener,
+  SendFailure,
   SocketAdapter,
   SocketEvents,
   TcpOptions,
   UdpOptions,
 } from "./types.ts";
 import { mappedFor, normalizeHost } from "./address.ts";
-import { toTransportError, TransportError } from "./errors.ts";
+import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
 
 const RECV_BUFFER = 65536;
@@ -65,9 +66,9 @@ class DenoUdpListener implements Listener {
     }
   }
 
-  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+  send(data: Uint8Array, dest: Address, fail?: SendFailure): void {
     if (this.closed) {
-      fail?.(new TransportError("listener closed", "ECLOSED"));
+      reportSendFailure(fail, new TransportError("listener closed", "ECLOSED"));
       return;
     }
     const to: Deno.NetAddr = {
@@ -84,7 +85,7 @@ class DenoUdpListener implements Listener {
     p.catch((e) => {
       const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
       safe(() => this.events.onError({ protocol: "udp", host: dest.host, port: dest.port }, err));
-      if (fail) safe(() => fail(err));
+      if (fail) safe(() => reportSendFailure(fail, err));
     });
   }
 

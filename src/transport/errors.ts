@@ -1,6 +1,8 @@
 // RFC 3261 §18: failures of the transport layer, one class per family so the transaction layer
 // can tell "could not deliver" (§8.1.3.1: treat as a 503) from a programming error.
 
+import type { SendFailure } from "./types.ts";
+
 /** A message could not be delivered or a socket failed; `code` is the OS code when known. */
 export class TransportError extends Error {
   override name = "TransportError";
@@ -33,4 +35,11 @@ export function toTransportError(e: unknown, what: string): TransportError {
   const err = e as { message?: string; code?: string; name?: string } | undefined;
   const code = typeof err?.code === "string" ? err.code : (err?.name ?? "");
   return new TransportError(`${what}: ${err?.message ?? String(e)}`, code, { cause: e });
+}
+
+/** Tell `fail` (if any) that a send failed. */
+export function reportSendFailure(fail: SendFailure | undefined, err: Error): void {
+  if (fail === undefined) return;
+  if (typeof fail === "function") fail(err);
+  else fail.sendFailed(err);
 }

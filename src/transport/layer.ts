@@ -20,7 +20,7 @@ import {
 } from "../sip/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
-import { NoListenerError, toTransportError } from "./errors.ts";
+import { NoListenerError, reportSendFailure, toTransportError } from "./errors.ts";
 import { firstExternalAddress, type InterfaceAddress, interfaceAddresses } from "./interfaces.ts";
 import { defaultAdapter } from "./runtime.ts";
 import { type DropReason, sipCounters } from "./sip-metrics.ts";
@@ -28,6 +28,7 @@ import type {
   Endpoint,
   Listener,
   Protocol,
+  SendFailure,
   SentMessage,
   SocketAdapter,
   SocketEvents,
@@ -272,7 +273,7 @@ export class TransportLayer implements MessageSender {
   sendRequest(
     req: SipRequest,
     dest: Endpoint,
-    fail?: (err: Error) => void,
+    fail?: SendFailure,
   ): SentMessage | undefined {
     let data: Uint8Array;
     try {
@@ -287,7 +288,7 @@ export class TransportLayer implements MessageSender {
         }
       }
     } catch (e) {
-      fail?.(toTransportError(e, "serialize request"));
+      reportSendFailure(fail, toTransportError(e, "serialize request"));
       return undefined;
     }
     sipCounters.out[dest.protocol].request(req.method).n++;
@@ -296,7 +297,7 @@ export class TransportLayer implements MessageSender {
   }
 
   /** Send bytes as they are to exactly `dest` (transaction-layer retransmissions). */
-  sendRaw(data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void): void {
+  sendRaw(data: Uint8Array, dest: Endpoint, fail?: SendFailure): void {
     this.send(data, dest, fail);
   }
 
@@ -307,7 +308,7 @@ export class TransportLayer implements MessageSender {
   sendResponse(
     res: SipResponse,
     source: Endpoint,
-    fail?: (err: Error) => void,
+    fail?: SendFailure,
   ): SentMessage | undefined {
     let data: Uint8Array;
     let dest: Endpoint;
@@ -315,7 +316,7 @@ export class TransportLayer implements MessageSender {
       dest = this.responseTarget(res, source);
       data = serialize(res);
     } catch (e) {
-      fail?.(toTransportError(e, "send response"));
+      reportSendFailure(fail, toTransportError(e, "send response"));
       return undefined;
     }
     sipCounters.out[dest.protocol].response(res.status).n++;
@@ -346,7 +347,7 @@ export class TransportLayer implements MessageSender {
     return { protocol: source.protocol, host: normalizeHost(v.host), port: v.port ?? 5060 };
   }
 
-  private send(data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void): void {
+  private send(data: Uint8Array, dest: Endpoint, fail?: SendFailure): void {
     const r = this.route(dest.protocol, familyOf(dest.host), dest.host);
     if (!r) {
       const err = new NoListenerError(
@@ -355,7 +356,7 @@ export class TransportLayer implements MessageSender {
       );
       this.drop("no-listener");
       this.transportError(dest, err);
-      if (fail) this.deliver(() => fail(err));
+      if (fail) this.deliver(() => reportSendFailure(fail, err));
       return;
     }
     this.counts.messagesOut++;

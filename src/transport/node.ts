@@ -8,13 +8,14 @@ import type {
   Address,
   Endpoint,
   Listener,
+  SendFailure,
   SocketAdapter,
   SocketEvents,
   TcpOptions,
   UdpOptions,
 } from "./types.ts";
 import { familyOf, isWildcard, normalizeHost } from "./address.ts";
-import { toTransportError, TransportError } from "./errors.ts";
+import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
 
 /** A Node Buffer as a plain Uint8Array view, so `slice` copies as for any Uint8Array. */
@@ -32,19 +33,19 @@ class NodeUdpListener implements Listener {
   receiveBuffer: number | undefined;
   constructor(readonly local: Endpoint, private sock: dgram.Socket, private events: SocketEvents) {}
 
-  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+  send(data: Uint8Array, dest: Address, fail?: SendFailure): void {
     const ep: Endpoint = { protocol: "udp", host: dest.host, port: dest.port };
     try {
       this.sock.send(data, dest.port, dest.host, (e) => {
         if (!e) return;
         const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
         safe(() => this.events.onError(ep, err));
-        if (fail) safe(() => fail(err));
+        if (fail) safe(() => reportSendFailure(fail, err));
       });
     } catch (e) {
       const err = toTransportError(e, `udp send to ${dest.host}:${dest.port}`);
       safe(() => this.events.onError(ep, err));
-      if (fail) safe(() => fail(err));
+      if (fail) safe(() => reportSendFailure(fail, err));
     }
   }
 

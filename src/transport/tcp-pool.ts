@@ -3,9 +3,21 @@
 // the connection the request came on; a request to that address reuses it too), a connect
 // timeout, an idle timeout, and §18.3 framing through StreamFramer. Adapters only move bytes.
 
-import type { Address, Endpoint, Listener, SocketEvents, TcpOptions } from "./types.ts";
+import type {
+  Address,
+  Endpoint,
+  Listener,
+  SendFailure,
+  SocketEvents,
+  TcpOptions,
+} from "./types.ts";
 import { addressKey, normalizeHost } from "./address.ts";
-import { ConnectTimeoutError, toTransportError, TransportError } from "./errors.ts";
+import {
+  ConnectTimeoutError,
+  reportSendFailure,
+  toTransportError,
+  TransportError,
+} from "./errors.ts";
 import { StreamFramer } from "./stream-framer.ts";
 
 /** What an adapter gives the pool for one open stream. Both calls are safe after close. */
@@ -36,7 +48,7 @@ type ConnState = "connecting" | "open" | "closed";
 class Connection implements StreamSink {
   state: ConnState;
   raw: RawStream | undefined;
-  pending: { data: Uint8Array; fail?: (err: Error) => void }[] = [];
+  pending: { data: Uint8Array; fail?: SendFailure }[] = [];
   lastActive = performance.now();
   readonly framer: StreamFramer;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -90,10 +102,13 @@ class Connection implements StreamSink {
     } catch { /* already gone */ }
   }
 
-  send(data: Uint8Array, fail?: (err: Error) => void): void {
+  send(data: Uint8Array, fail?: SendFailure): void {
     if (this.state === "connecting") {
       if (this.pending.length >= MAX_PENDING) {
-        fail?.(new TransportError("too many messages waiting for the connection", "EAGAIN"));
+        reportSendFailure(
+          fail,
+          new TransportError("too many messages waiting for the connection", "EAGAIN"),
+        );
         return;
       }
       this.pending.push({ data, fail });
@@ -103,12 +118,12 @@ class Connection implements StreamSink {
     this.write(data, fail);
   }
 
-  write(data: Uint8Array, fail?: (err: Error) => void): void {
+  write(data: Uint8Array, fail?: SendFailure): void {
     try {
       this.raw!.write(data);
     } catch (e) {
       const err = toTransportError(e, `write to ${this.remote.host}:${this.remote.port}`);
-      fail?.(err);
+      reportSendFailure(fail, err);
       this.fail(err);
     }
   }
@@ -129,7 +144,10 @@ class Connection implements StreamSink {
     this.pending = [];
     for (const p of queued) {
       if (this.state !== "open") {
-        p.fail?.(new TransportError("connection closed before sending", "ECONNRESET"));
+        reportSendFailure(
+          p.fail,
+          new TransportError("connection closed before sending", "ECONNRESET"),
+        );
       } else this.write(p.data, p.fail);
     }
   }
@@ -141,7 +159,7 @@ class Connection implements StreamSink {
     if (!err) return;
     for (const p of queued) {
       try {
-        p.fail?.(err);
+        reportSendFailure(p.fail, err);
       } catch { /* a caller's bug must not stop the others */ }
     }
   }
@@ -183,9 +201,9 @@ export class TcpPool implements Listener {
     return c;
   }
 
-  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void {
+  send(data: Uint8Array, dest: Address, fail?: SendFailure): void {
     if (this.closed) {
-      fail?.(new TransportError("listener closed", "ECLOSED"));
+      reportSendFailure(fail, new TransportError("listener closed", "ECLOSED"));
       return;
     }
     const host = normalizeHost(dest.host);

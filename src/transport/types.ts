@@ -29,6 +29,13 @@ export interface SocketEvents {
   onError(dest: Endpoint, err: Error): void;
 }
 
+/**
+ * Told when a send fails after the call has returned (no route, the socket closed, a stream
+ * broke): a function, or an object answering through a method, so that a transaction can pass
+ * itself instead of allocating a closure (see reportSendFailure in errors.ts).
+ */
+export type SendFailure = ((err: Error) => void) | { sendFailed(err: Error): void };
+
 /** A bound socket (UDP) or listening server with its connection pool (TCP). */
 export interface Listener {
   /** The bound address (port resolved when 0 was asked). */
@@ -40,7 +47,7 @@ export interface Listener {
    * outbound) or open one. Failures are reported through `onError` and, when given, `fail`;
    * send never throws.
    */
-  send(data: Uint8Array, dest: Address, fail?: (err: Error) => void): void;
+  send(data: Uint8Array, dest: Address, fail?: SendFailure): void;
   close(): Promise<void>;
   /**
    * Stream listeners: is a connection to this remote address open (or opening)? Lets

@@ -2,10 +2,15 @@
 // single runtime timeout. 100,000 live transactions must not mean 100,000 OS timers, and
 // cancellation must be O(1) (a cancelled entry is skipped when it reaches the top).
 
-import type { Clock, TimerHandle, Timers } from "./clock.ts";
+import { type Clock, fireTimer, type TimerHandle, type Timers, type TimerTarget } from "./clock.ts";
 
 class Entry implements TimerHandle {
-  constructor(public at: number, public seq: number, public fn: (() => void) | null) {}
+  constructor(
+    public at: number,
+    public seq: number,
+    public fn: (() => void) | TimerTarget | null,
+    public slot: number,
+  ) {}
   cancel(): void {
     this.fn = null;
   }
@@ -27,7 +32,15 @@ export class TimerQueue implements Timers {
   }
 
   set(delayMs: number, fn: () => void): TimerHandle {
-    const e = new Entry(this.clock.now() + Math.max(0, delayMs), this.seq++, fn);
+    return this.add(delayMs, fn, 0);
+  }
+
+  setFor(delayMs: number, target: TimerTarget, slot: number): TimerHandle {
+    return this.add(delayMs, target, slot);
+  }
+
+  private add(delayMs: number, fn: (() => void) | TimerTarget, slot: number): Entry {
+    const e = new Entry(this.clock.now() + Math.max(0, delayMs), this.seq++, fn, slot);
     this.push(e);
     this.live++;
     if (this.heap[0] === e) this.onEarliest(e.at);
@@ -55,7 +68,7 @@ export class TimerQueue implements Timers {
       top.fn = null;
       n++;
       try {
-        fn();
+        fireTimer(fn, top.slot);
       } catch (err) {
         // A failing timer callback must not stop the others; surface it asynchronously.
         queueMicrotask(() => {
@@ -77,7 +90,9 @@ export class TimerQueue implements Timers {
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      const t = h[i];
+      h[i] = h[p];
+      h[p] = t;
       i = p;
     }
   }
@@ -95,7 +110,9 @@ export class TimerQueue implements Timers {
         if (l < h.length && this.less(h[l], h[m])) m = l;
         if (r < h.length && this.less(h[r], h[m])) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
+        const t = h[i];
+        h[i] = h[m];
+        h[m] = t;
         i = m;
       }
     }

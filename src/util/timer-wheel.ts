@@ -4,10 +4,14 @@
 // Timers fire on the tick after their deadline (never early, at most two ticks late), which is
 // well inside what RFC 3261 timers tolerate. Tests use ManualTimers for exact deadlines.
 
-import type { TimerHandle, Timers } from "./clock.ts";
+import { fireTimer, type TimerHandle, type Timers, type TimerTarget } from "./clock.ts";
 
 class WheelEntry implements TimerHandle {
-  constructor(public fn: (() => void) | null, public rounds: number) {}
+  constructor(
+    public fn: (() => void) | TimerTarget | null,
+    public slot: number,
+    public rounds: number,
+  ) {}
   cancel(): void {
     this.fn = null;
   }
@@ -38,6 +42,14 @@ export class WheelTimers implements Timers {
   }
 
   set(delayMs: number, fn: () => void): TimerHandle {
+    return this.add(delayMs, fn, 0);
+  }
+
+  setFor(delayMs: number, target: TimerTarget, slot: number): TimerHandle {
+    return this.add(delayMs, target, slot);
+  }
+
+  private add(delayMs: number, fn: (() => void) | TimerTarget, slot: number): WheelEntry {
     // Count from real time, not from the cursor: while the loop is busy (a GC pause, a burst of
     // packets) the cursor lags by many ticks, and counting from it fired timers early by as much.
     // +1: "now" is partway into its tick.
@@ -50,7 +62,7 @@ export class WheelTimers implements Timers {
     }
     const ticks = behind + Math.ceil(Math.max(0, delayMs) / this.resolutionMs) + 1;
     const n = this.mask + 1;
-    const e = new WheelEntry(fn, Math.floor(ticks / n));
+    const e = new WheelEntry(fn, slot, Math.floor(ticks / n));
     this.slots[(this.cursor + ticks) & this.mask].push(e);
     if (this.pending++ === 0) this.startTicking();
     return e;
@@ -105,7 +117,7 @@ export class WheelTimers implements Timers {
       e.fn = null;
       this.pending--;
       try {
-        fn();
+        fireTimer(fn, e.slot);
       } catch (err) {
         queueMicrotask(() => {
           throw err;

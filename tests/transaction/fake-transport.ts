@@ -18,7 +18,8 @@ import {
   TransactionLayer,
   type TransactionUser,
 } from "../../src/transaction/mod.ts";
-import type { Endpoint } from "../../src/transport/types.ts";
+import type { Endpoint, SendFailure } from "../../src/transport/types.ts";
+import { reportSendFailure } from "../../src/transport/errors.ts";
 import { ManualClock, ManualTimers } from "../../src/util/timer-queue.ts";
 import { Registry } from "../../src/util/metrics.ts";
 
@@ -49,7 +50,7 @@ export interface Sent {
   how: "request" | "response" | "raw";
   msg: SipRequest | SipResponse;
   dest: Endpoint;
-  fail?: (err: Error) => void;
+  fail?: SendFailure;
 }
 
 /**
@@ -61,7 +62,7 @@ export class FakeTransport implements MessageSender {
   readonly sent: Sent[] = [];
   /** When set, the next send calls its fail callback synchronously with this error. */
   failNext: Error | undefined;
-  sendRaw?: (data: Uint8Array, dest: Endpoint, fail?: (err: Error) => void) => void;
+  sendRaw?: (data: Uint8Array, dest: Endpoint, fail?: SendFailure) => void;
 
   constructor(private clock: ManualClock, private raw = false) {
     if (raw) {
@@ -70,7 +71,7 @@ export class FakeTransport implements MessageSender {
       };
     }
   }
-  sendRequest(req: SipRequest, dest: Endpoint, fail?: (err: Error) => void): SentMessage | void {
+  sendRequest(req: SipRequest, dest: Endpoint, fail?: SendFailure): SentMessage | void {
     // Round-trip through bytes, as a real transport would, so later edits do not leak in.
     const data = serialize(req);
     this.record("request", parseMessage(data) as SipRequest, dest, fail);
@@ -79,7 +80,7 @@ export class FakeTransport implements MessageSender {
   sendResponse(
     res: SipResponse,
     source: Endpoint,
-    fail?: (err: Error) => void,
+    fail?: SendFailure,
   ): SentMessage | void {
     const data = serialize(res);
     this.record("response", parseMessage(data) as SipResponse, source, fail);
@@ -89,13 +90,13 @@ export class FakeTransport implements MessageSender {
     how: Sent["how"],
     msg: SipRequest | SipResponse,
     dest: Endpoint,
-    fail?: (err: Error) => void,
+    fail?: SendFailure,
   ) {
     this.sent.push({ at: this.clock.now(), how, msg, dest, fail });
     const e = this.failNext;
     if (e && fail) {
       this.failNext = undefined;
-      fail(e);
+      reportSendFailure(fail, e);
     }
   }
   /** Times at which requests with `method` were sent. */

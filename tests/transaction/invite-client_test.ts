@@ -1,5 +1,6 @@
 // RFC 3261 §17.1.1 (figure 5) with RFC 6026 §7.2, and CANCEL per §9.1.
 
+import { reportSendFailure } from "../../src/transport/errors.ts";
 import assert from "node:assert/strict";
 import {
   RecordingHandler,
@@ -171,14 +172,14 @@ withBothSenders("§17.1.4: a transport error in Calling reports to the TU and te
   const { layer, sender, timers } = setup();
   const h = new RecordingHandler();
   const tx = layer.sendRequest(request("INVITE", layer.newBranch()), UDP, h);
-  sender.sent[0].fail!(new Error("ICMP port unreachable"));
+  reportSendFailure(sender.sent[0].fail, new Error("ICMP port unreachable"));
   assert.equal(tx.state, "Terminated");
   assert.deepEqual(h.events, ["error Terminated", "terminated"]);
   assert.equal(h.errors[0].message, "ICMP port unreachable");
   assert.deepEqual(layer.size, { client: 0, server: 0 });
   timers.advance(100000);
   assert.equal(sender.sent.length, 1);
-  sender.sent[0].fail!(new Error("late")); // a late report after the end is ignored
+  reportSendFailure(sender.sent[0].fail, new Error("late")); // a late report after the end is ignored
   assert.equal(h.errors.length, 1);
 });
 

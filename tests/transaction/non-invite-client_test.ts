@@ -1,5 +1,6 @@
 // RFC 3261 §17.1.2 non-INVITE client transaction (figure 6).
 
+import { reportSendFailure } from "../../src/transport/errors.ts";
 import assert from "node:assert/strict";
 import {
   RecordingHandler,
@@ -95,7 +96,7 @@ withBothSenders(
     const tx = layer.sendRequest(req, UDP, h);
     layer.receiveResponse(reply(req, 100), UDP);
     timers.advance(500);
-    sender.sent[1].fail!(new Error("reset"));
+    reportSendFailure(sender.sent[1].fail, new Error("reset"));
     assert.equal(tx.state, "Terminated");
     assert.deepEqual(h.events, ["response 100 Proceeding", "error Terminated", "terminated"]);
     assert.deepEqual(layer.size, { client: 0, server: 0 });

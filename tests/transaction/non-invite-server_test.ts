@@ -1,5 +1,6 @@
 // RFC 3261 §17.2.2 non-INVITE server transaction (figure 8).
 
+import { reportSendFailure } from "../../src/transport/errors.ts";
 import assert from "node:assert/strict";
 import type { ServerTransaction } from "../../src/transaction/mod.ts";
 import { reply, request, setup, TCP, UDP, withBothSenders } from "./fake-transport.ts";
@@ -67,7 +68,7 @@ withBothSenders(
     let err = "";
     tx.onTransportError = (e) => err = e.message;
     tx.respond(reply(req, 200));
-    sender.sent[0].fail!(new Error("unreachable"));
+    reportSendFailure(sender.sent[0].fail, new Error("unreachable"));
     assert.equal(err, "unreachable");
     assert.equal(tx.state, "Terminated");
     assert.deepEqual(layer.size, { client: 0, server: 0 });
