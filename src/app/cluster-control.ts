@@ -7,6 +7,7 @@ import type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  GcResult,
   HealthReport,
   ReadyReport,
   ReloadResult,
@@ -104,6 +105,20 @@ export class ClusterControl implements ControlPlane {
       for (const [k, v] of Object.entries(s ?? {})) out[k] = (out[k] ?? 0) + v;
     }
     out.workers = 1 + this.sup.running;
+    return out;
+  }
+
+  async collectGarbage(): Promise<GcResult | undefined> {
+    const own = this.local.collectGarbage();
+    if (!own) return undefined;
+    const out = { ...own };
+    for (const r of await this.ask<GcResult | null>("collectGarbage")) {
+      if (!r) continue;
+      out.heapBeforeBytes += r.heapBeforeBytes;
+      out.heapAfterBytes += r.heapAfterBytes;
+      out.ms = Math.max(out.ms, r.ms);
+      out.heaps += r.heaps;
+    }
     return out;
   }
 

@@ -8,10 +8,12 @@ import type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  GcResult,
   HealthReport,
   ReadyReport,
   ReloadResult,
 } from "../http/mod.ts";
+import { collectGarbage } from "../util/gc.ts";
 import { metrics } from "../util/metrics.ts";
 import type { SipServer } from "./server.ts";
 
@@ -182,5 +184,10 @@ export class TandemControl implements ControlPlane {
       if (m) out[`calls_${m[1].replace(/-/g, "_")}`] = v;
     }
     return out;
+  }
+
+  collectGarbage(): GcResult | undefined {
+    const r = collectGarbage();
+    return r && { ...r, heaps: 1 };
   }
 }

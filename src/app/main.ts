@@ -244,6 +244,7 @@ async function runWorker(
     reload: () => control.reload(),
     drain: (ms: number | null) => control.drain(ms ?? undefined),
     stats: () => control.stats(),
+    collectGarbage: () => control.collectGarbage() ?? null,
     metrics: () => metrics.expose(),
     exit: () => exit(1),
   });

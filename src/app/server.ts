@@ -37,6 +37,10 @@ const mDemand = metrics.gauge(
   "Share of wall time the JavaScript thread was on a core or waiting in the run queue for one, " +
     "smoothed like tandem_thread_busy_ratio (Linux; elsewhere the same as it).",
 );
+const mTimers = metrics.gauge(
+  "tandem_timers_pending",
+  "Timers set and not yet due (SIP transactions, calls); cancelled ones count until swept.",
+);
 const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
   "Malformed messages dropped because they could not be answered.",
@@ -164,6 +168,7 @@ export class SipServer {
     this.busy.start();
     metrics.onCollect(() => {
       mBusy.set(this.busy.fraction);
+      mTimers.set(this.timers.size);
       mDemand.set(this.busy.demand);
     });
     for (const l of this.transport.listeners) {

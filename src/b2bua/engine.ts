@@ -156,6 +156,11 @@ const PASS_IN_DIALOG = new Set([
 
 const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
 const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
+const mLegIndex = metrics.gauge(
+  "tandem_leg_index_entries",
+  "Call legs indexed for in-dialog requests: live ones, and for 32 s after a call ended what is " +
+    "kept to answer its late requests.",
+);
 const mSetups = metrics.counter("tandem_call_attempts_total", "Outgoing call attempts.");
 const mSetupRate = metrics.gauge(
   "tandem_call_setups_per_second",
@@ -185,6 +190,7 @@ export class B2bua implements TransactionUser {
     let lastAt = opts.clock.now();
     metrics.onCollect(() => {
       mActive.set(this.calls.size);
+      mLegIndex.set(this.legs.size);
       const now = this.opts.clock.now();
       if (now > lastAt) mSetupRate.set(((this.newCalls - lastCount) * 1000) / (now - lastAt));
       lastCount = this.newCalls;

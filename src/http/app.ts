@@ -38,6 +38,7 @@ const ROUTES: [path: string, methods: string[]][] = [
   ["/reload", ["POST"]],
   ["/drain", ["POST"]],
   ["/stats", ["GET"]],
+  ["/gc", ["POST"]],
 ];
 
 const CALL_FILTER_KEYS = ["state", "route", "caller", "callee", "limit"] as const;
@@ -165,6 +166,20 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
   });
 
   app.get("/stats", async (c) => c.json(await control.stats()));
+
+  // Leak hunting: the heap right after a full collection is the live data. The collection holds
+  // the SIP thread (tens of ms with 100,000 calls), hence POST and the log line.
+  app.post("/gc", async (c) => {
+    const r = await control.collectGarbage();
+    if (!r) {
+      return c.json({
+        error: "this runtime exposes no garbage collector hook: the Bun binary has one; under " +
+          "Deno start Tandem with --v8-flags=--expose-gc",
+      }, 501);
+    }
+    log.info("http.gc", { ...r });
+    return c.json(r);
+  });
 
   // Registered last so the method routes above win; these only catch the wrong method.
   for (const [path, methods] of ROUTES) {

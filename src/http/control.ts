@@ -102,6 +102,17 @@ export interface DrainResult {
   deadline: string;
 }
 
+/** Outcome of POST /gc. */
+export interface GcResult {
+  /** JavaScript heap in use before and after, summed over the SIP workers. */
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  /** Longest time one worker's thread was held by its collection, ms. */
+  ms: number;
+  /** How many heaps were collected (1 + extra SIP workers that answered). */
+  heaps: number;
+}
+
 /** A value now, or later when it has to be asked of other SIP worker processes. */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -120,6 +131,12 @@ export interface ControlPlane {
   drain(deadlineMs?: number): Awaitable<DrainResult>;
   /** Flat counters for GET /stats (active calls, totals...). */
   stats(): Awaitable<Record<string, number>>;
+  /**
+   * POST /gc: a full garbage collection now, in every SIP worker, and the heap before and after
+   * summed over them; undefined when the runtime exposes no collector (Deno without
+   * --v8-flags=--expose-gc).
+   */
+  collectGarbage(): Awaitable<GcResult | undefined>;
   /**
    * The Prometheus exposition when it is more than this process's registry (several SIP
    * workers); absent: the app exposes its registry.

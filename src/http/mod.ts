@@ -9,6 +9,7 @@ export type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  GcResult,
   HealthReport,
   ReadyReport,
   ReloadResult,

@@ -285,6 +285,24 @@ Deno.test({
     okSipp("held caller (BYE from Tandem)", await heldUac);
     okSipp("held callee (BYE from Tandem)", await heldUas);
     await waitFor(async () => (await liveCalls(http)).length === 0, 3000, { what: "no calls" });
+
+    // Leak hunting: the binary has a collector hook for POST /gc (a runtime without one answers
+    // 501), and /metrics shows what still holds ended calls (their legs, 32 s) and the timers.
+    // The heap may have been collected just before: after is at most a little above before.
+    const [gs, gb] = await api(http, "POST", "/gc");
+    assert.equal(gs, 200, JSON.stringify(gb));
+    const gc = gb as { heapBeforeBytes: number; heapAfterBytes: number; heaps: number };
+    assert.equal(gc.heaps, 1);
+    assert.ok(
+      gc.heapAfterBytes > 0 && gc.heapAfterBytes < gc.heapBeforeBytes + 1_000_000,
+      JSON.stringify(gc),
+    );
+    const [, exposition] = await api(http, "GET", "/metrics");
+    // Two calls ended (held, reloaded), each two legs still indexed; timers wait for them.
+    const gauge = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(String(exposition))?.[1]);
+    assert.equal(gauge("tandem_leg_index_entries"), 4, String(exposition));
+    assert.ok(gauge("tandem_timers_pending") > 0, String(exposition));
   },
 });
 

@@ -199,6 +199,24 @@ Deno.test("GET /stats returns the control plane counters", async () => {
   assert.deepEqual(await res.json(), { activeCalls: 2, totalCalls: 10 });
 });
 
+Deno.test("POST /gc collects and reports the heap; 501 naming the fix without a hook", async () => {
+  const { app, control } = setup();
+  const res = await app.request("/gc", { method: "POST" });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), {
+    heapBeforeBytes: 9_000_000,
+    heapAfterBytes: 4_000_000,
+    ms: 12.5,
+    heaps: 1,
+  });
+  assert.equal(control.collections, 1);
+  assert.equal((await app.request("/gc")).status, 405);
+  control.gcResult = undefined;
+  const no = await app.request("/gc", { method: "POST" });
+  assert.equal(no.status, 501);
+  assert.match((await no.json()).error, /--v8-flags=--expose-gc/);
+});
+
 Deno.test("unknown route is 404 JSON listing the endpoints", async () => {
   const { app } = setup();
   const res = await app.request("/nope");

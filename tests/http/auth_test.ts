@@ -29,6 +29,7 @@ const ALL: [string, string][] = [
   ["POST", "/reload"],
   ["POST", "/drain"],
   ["GET", "/stats"],
+  ["POST", "/gc"],
   ["GET", "/unknown"],
 ];
 

@@ -6,6 +6,7 @@ import type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  GcResult,
   HealthReport,
   ReadyReport,
   ReloadResult,
@@ -52,6 +53,14 @@ export class FakeControlPlane implements ControlPlane {
   calls: CallSummary[] = [sampleCall(), sampleCall({ id: "c2", state: "ringing", route: "b" })];
   reloadResult: ReloadResult = { ok: true, rules: 3 };
   statsValue: Record<string, number> = { activeCalls: 2, totalCalls: 10 };
+  /** Undefined: a runtime without a collector hook. */
+  gcResult: GcResult | undefined = {
+    heapBeforeBytes: 9_000_000,
+    heapAfterBytes: 4_000_000,
+    ms: 12.5,
+    heaps: 1,
+  };
+  collections = 0;
   /** Set to make every method throw (for the 500 path). */
   explode: Error | undefined;
 
@@ -104,5 +113,10 @@ export class FakeControlPlane implements ControlPlane {
   stats(): Record<string, number> {
     this.check();
     return this.statsValue;
+  }
+  collectGarbage(): GcResult | undefined {
+    this.check();
+    this.collections++;
+    return this.gcResult;
   }
 }

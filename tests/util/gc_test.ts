@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { collectGarbage, fullCollector } from "../../src/util/gc.ts";
+
+Deno.test("fullCollector: Bun.gc(true) first, then V8's exposed gc, else none", () => {
+  const calls: string[] = [];
+  const bun = { gc: (force: boolean) => calls.push(`bun ${force}`) };
+  fullCollector({ Bun: bun, gc: () => calls.push("v8") })!();
+  fullCollector({ gc: () => calls.push("v8") })!();
+  assert.deepEqual(calls, ["bun true", "v8"]);
+  assert.equal(fullCollector({}), undefined);
+});
+
+Deno.test("collectGarbage runs the collector once and reports the heap around it", () => {
+  let runs = 0;
+  const r = collectGarbage(() => runs++);
+  assert.equal(runs, 1);
+  assert.ok(r && r.heapBeforeBytes > 0 && r.heapAfterBytes > 0 && r.ms >= 0, JSON.stringify(r));
+  assert.equal(collectGarbage(undefined), undefined);
+});
