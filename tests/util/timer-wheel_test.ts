@@ -55,3 +55,48 @@ Deno.test("WheelTimers: a timer set while the loop is behind still never fires e
   keepTicking.cancel();
   w.stop();
 });
+
+Deno.test("WheelTimers: a cancelled timer leaves at once; the others in its slot still fire", async () => {
+  const w = new WheelTimers(5, 4);
+  const fired: number[] = [];
+  let all!: () => void;
+  const done = new Promise<void>((r) => all = r);
+  // Ten timers in one slot; cancel the first, a middle one and the last (each swap-removal moves
+  // another entry, which must still be found and fire).
+  const hs = Array.from({ length: 10 }, (_, i) =>
+    w.set(40, () => {
+      fired.push(i);
+      if (fired.length === 7) all();
+    }));
+  for (const i of [0, 5, 9]) hs[i].cancel();
+  hs[5].cancel(); // twice: no effect
+  assert.equal(w.size, 7, "cancelled timers are not pending any more");
+  await done;
+  assert.deepEqual(fired.sort((a, b) => a - b), [1, 2, 3, 4, 6, 7, 8]);
+  hs[1].cancel(); // after it fired: no effect
+  assert.equal(w.size, 0);
+  w.stop();
+});
+
+Deno.test("WheelTimers: a callback cancelling a timer of the slot being swept stops it", async () => {
+  const w = new WheelTimers(5, 4);
+  const fired: string[] = [];
+  let later!: { cancel(): void };
+  await new Promise<void>((resolve) => {
+    // Same delay, same slot: whichever runs first cancels the other.
+    const first = w.set(20, () => {
+      fired.push("first");
+      later.cancel();
+      resolve();
+    });
+    later = w.set(20, () => {
+      fired.push("later");
+      first.cancel();
+      resolve();
+    });
+  });
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(fired.length, 1, `both fired: ${fired}`);
+  assert.equal(w.size, 0);
+  w.stop();
+});
