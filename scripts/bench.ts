@@ -4,7 +4,7 @@
 //   deno task bench [--quick] [--rates 500,1000,2000] [--step-seconds 10]
 //                   [--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000]
 //                   [--memory-rate 2000] [--memory-targets tandem-bun] [--profile <rate>|off]
-//                   [--name <results name>] [--no-build]
+//                   [--soak SECONDS@RATE|off] [--name <results name>] [--no-build]
 //
 // Every step runs the shared SIPp scenarios (../shared/bench/uac_rr.xml and uas_rr.xml): the
 // caller on 127.0.0.1:27050, the callee on 127.0.0.1:27090, 1 s calls. Results go to
@@ -17,6 +17,7 @@ import { InspectorProfiler, type ProfileSummary, summarize } from "./bench/profi
 import { attribute, JitMap, type JscProfile, parsePerfScript } from "./bench/jsc-perf.ts";
 import { type MemoryResult, runMemory, runStep, type StepResult } from "./bench/run.ts";
 import { scenarios } from "./bench/sipp.ts";
+import { runSoak, type SoakResult } from "./bench/soak.ts";
 import { startTarget, type Target, type TargetName, TARGETS } from "./bench/targets.ts";
 import { renderReport } from "./bench/report.ts";
 
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     "memory-rate": { type: "string" },
     "memory-targets": { type: "string" },
     profile: { type: "string" },
+    soak: { type: "string" },
     name: { type: "string" },
     workers: { type: "string" },
     warmup: { type: "string" },
@@ -48,7 +50,7 @@ if (values.help) {
       "[--step-seconds N] " +
       "[--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000|off] " +
       "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] " +
-      "[--workers N] [--warmup SECONDS[@RATE]|off] [--no-build]",
+      "[--workers N] [--warmup SECONDS[@RATE]|off] [--soak SECONDS@RATE|off] [--no-build]",
   );
   Deno.exit(0);
 }
@@ -104,6 +106,18 @@ if (!(warmupSeconds >= 0) || (warmupSeconds > 0 && !(warmupRate > 0))) {
   console.error("bench: --warmup takes SECONDS, SECONDS@RATE or off");
   Deno.exit(2);
 }
+/**
+ * The soak (off unless asked): the memory targets carry RATE calls/s for SECONDS, and the run
+ * checks that a quiet spell afterwards brings them back to what they held before (leak.ts).
+ */
+const soakArg = values.soak ?? "off";
+const [soakSeconds, soakRate] = soakArg === "off"
+  ? [0, 0]
+  : [Number(soakArg.split("@")[0]), Number(soakArg.split("@")[1])];
+if (soakArg !== "off" && !(soakSeconds > 0 && soakRate > 0)) {
+  console.error("bench: --soak takes SECONDS@RATE (e.g. 600@2000) or off");
+  Deno.exit(2);
+}
 if (
   [...rates, ...sippRates].some((r) => !(r > 0)) || !(stepSeconds > 0) ||
   memoryLevels.some((n) => !(n > 0))
@@ -154,6 +168,8 @@ interface Results {
   /** Warm-up runs (not measured steps): one per target, before its ladder. */
   warmups: StepResult[];
   memory: MemoryResult[];
+  /** Long steady runs, each judged for what it left behind. */
+  soak: SoakResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
   /** perf profile of dist/tandem's JavaScript thread, native time charged to JavaScript. */
   jscProfiles: Record<string, JscProfile & { rate: number; seconds: number; how: string }>;
@@ -210,6 +226,8 @@ const results: Results = {
     workers,
     warmupSeconds,
     warmupRate,
+    soakSeconds,
+    soakRate,
   },
   commands: {
     uas: "sipp -sf ../shared/bench/uas_rr.xml -i 127.0.0.1 -p 27090 -mp 27300 -buff_size 1048576 " +
@@ -223,6 +241,7 @@ const results: Results = {
   steps: [],
   warmups: [],
   memory: [],
+  soak: [],
   profiles: {},
   jscProfiles: {},
   errors: [],
@@ -345,6 +364,28 @@ async function memory(name: TargetName): Promise<void> {
       );
     });
   }
+}
+
+async function soak(name: TargetName): Promise<void> {
+  log(`\n[bench] ${name}: soak, ${soakRate}/s for ${soakSeconds} s, then a quiet spell`);
+  await withTarget(name, async (t) => {
+    if (warmupSeconds > 0) await warmUp(name, t);
+    const r = await runSoak(t, {
+      dir: `${workDir}/${name}-soak`,
+      uacXml,
+      uasXml,
+      rate: soakRate,
+      seconds: soakSeconds,
+      log,
+    });
+    results.soak.push(r);
+    save();
+    log(
+      `[bench] ${name} soak: ${r.succeeded}/${r.attempted} ok, ${r.failed} failed (${r.shed} shed), ` +
+        `retrans ${r.retransUac}+${r.retransUas}, ${r.cpuMsPerCall} ms CPU/call; ` +
+        `${r.verdict.leak ? "LEAK SUSPECTED" : "no leak"}: ${r.verdict.reason}`,
+    );
+  });
 }
 
 async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
@@ -520,6 +561,17 @@ try {
     } catch (e) {
       results.errors.push(`${t} memory: ${(e as Error).message}`);
       log(`[bench] ${t} memory: ERROR ${(e as Error).message}`);
+    }
+  }
+  if (soakSeconds > 0) {
+    for (const t of memoryTargets) {
+      if (!t.startsWith("tandem")) continue;
+      try {
+        await soak(t);
+      } catch (e) {
+        results.errors.push(`${t} soak: ${(e as Error).message}`);
+        log(`[bench] ${t} soak: ERROR ${(e as Error).message}`);
+      }
     }
   }
   if (profileArg !== "off") {

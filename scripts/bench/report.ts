@@ -3,12 +3,14 @@
 import type { JscProfile } from "./jsc-perf.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { MemoryResult, StepResult } from "./run.ts";
+import type { SoakResult } from "./soak.ts";
 import { calibrate, calibrationLines, targetVerdicts } from "./verdicts.ts";
 
 interface ReportInput {
   steps: StepResult[];
   warmups?: StepResult[];
   memory: MemoryResult[];
+  soak?: SoakResult[];
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
   jscProfiles?: Record<string, JscProfile & { rate: number; seconds: number; how: string }>;
   errors: string[];
@@ -215,6 +217,42 @@ export function renderReport(r: ReportInput): string {
         dash(m.cpuMsPerCall, 3),
         `${m.succeeded} / ${m.failed}`,
         `${m.retransUac}+${m.retransUas}` + (m.note ? ` (${m.note})` : ""),
+      ]),
+    ));
+  }
+
+  if (r.soak?.length) {
+    out.push("\n### Soak: what a long run leaves behind\n");
+    const mib = (b: number, digits: number) => (b / 1048576).toFixed(digits);
+    const rest = (x: SoakResult["before"]) =>
+      `${x.calls} / ${x.transactions} / ${x.legs} / ${x.timers}`;
+    out.push(table(
+      [
+        "target",
+        "rate/s × s",
+        "ok / attempted",
+        "failed (shed)",
+        "retrans uac+uas",
+        "CPU ms/call",
+        "at rest before → after: calls / transactions / legs / timers",
+        "live heap fresh, before → after MB",
+        "RSS fresh, before → peak → after MB",
+        "verdict",
+      ],
+      r.soak.map((x) => [
+        x.target,
+        `${x.rate} × ${x.seconds}`,
+        `${x.succeeded} / ${x.attempted}`,
+        `${x.failed} (${x.shed})`,
+        `${x.retransUac}+${x.retransUas}`,
+        dash(x.cpuMsPerCall, 3),
+        `${rest(x.before)} → ${rest(x.after)}`,
+        `${mib(x.fresh.heapBytes, 1)}, ${mib(x.before.heapBytes, 1)} → ${
+          mib(x.after.heapBytes, 1)
+        }`,
+        `${mib(x.fresh.rssBytes, 0)}, ${mib(x.before.rssBytes, 0)} → ${x.peakRssMB.toFixed(0)} → ` +
+        `${mib(x.after.rssBytes, 0)}`,
+        `${x.verdict.leak ? "**leak suspected**" : "no leak"}: ${x.verdict.reason}`,
       ]),
     ));
   }

@@ -82,7 +82,8 @@ async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions):
     args = ["--config", config];
   } else {
     cmd = Deno.execPath();
-    args = ["run", "-A"];
+    // expose-gc: POST /gc (the soak) collects through V8's gc(); nothing else changes.
+    args = ["run", "-A", "--v8-flags=--expose-gc"];
     if (o.inspectPort) args.push(`--inspect=127.0.0.1:${o.inspectPort}`);
     args.push("mod.ts", "--config", config);
   }

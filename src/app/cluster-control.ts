@@ -109,7 +109,7 @@ export class ClusterControl implements ControlPlane {
   }
 
   async collectGarbage(): Promise<GcResult | undefined> {
-    const own = this.local.collectGarbage();
+    const own = await this.local.collectGarbage();
     if (!own) return undefined;
     const out = { ...own };
     for (const r of await this.ask<GcResult | null>("collectGarbage")) {
@@ -118,7 +118,11 @@ export class ClusterControl implements ControlPlane {
       out.heapAfterBytes += r.heapAfterBytes;
       out.ms = Math.max(out.ms, r.ms);
       out.heaps += r.heaps;
+      if (out.objects !== undefined) {
+        out.objects = r.objects === undefined ? undefined : out.objects + r.objects;
+      }
     }
+    if (out.objects === undefined) delete out.objects;
     return out;
   }
 

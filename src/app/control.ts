@@ -186,8 +186,8 @@ export class TandemControl implements ControlPlane {
     return out;
   }
 
-  collectGarbage(): GcResult | undefined {
-    const r = collectGarbage();
+  async collectGarbage(): Promise<GcResult | undefined> {
+    const r = await collectGarbage();
     return r && { ...r, heaps: 1 };
   }
 }

@@ -244,7 +244,7 @@ async function runWorker(
     reload: () => control.reload(),
     drain: (ms: number | null) => control.drain(ms ?? undefined),
     stats: () => control.stats(),
-    collectGarbage: () => control.collectGarbage() ?? null,
+    collectGarbage: async () => (await control.collectGarbage()) ?? null,
     metrics: () => metrics.expose(),
     exit: () => exit(1),
   });

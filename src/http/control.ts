@@ -111,6 +111,8 @@ export interface GcResult {
   ms: number;
   /** How many heaps were collected (1 + extra SIP workers that answered). */
   heaps: number;
+  /** Live objects after the collection, where the runtime counts them (the Bun binary). */
+  objects?: number;
 }
 
 /** A value now, or later when it has to be asked of other SIP worker processes. */

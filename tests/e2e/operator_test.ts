@@ -291,8 +291,14 @@ Deno.test({
     // The heap may have been collected just before: after is at most a little above before.
     const [gs, gb] = await api(http, "POST", "/gc");
     assert.equal(gs, 200, JSON.stringify(gb));
-    const gc = gb as { heapBeforeBytes: number; heapAfterBytes: number; heaps: number };
+    const gc = gb as {
+      heapBeforeBytes: number;
+      heapAfterBytes: number;
+      heaps: number;
+      objects: number;
+    };
     assert.equal(gc.heaps, 1);
+    assert.ok(gc.objects > 10_000, `JavaScriptCore's census: ${JSON.stringify(gc)}`);
     assert.ok(
       gc.heapAfterBytes > 0 && gc.heapAfterBytes < gc.heapBeforeBytes + 1_000_000,
       JSON.stringify(gc),
