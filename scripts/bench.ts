@@ -541,49 +541,34 @@ async function jscProfile(rate: number, seconds: number): Promise<void> {
   }
 }
 
+/** Run `phase` for each target in turn; one target's failure is recorded and the next goes on. */
+async function each(
+  list: TargetName[],
+  what: string,
+  phase: (t: TargetName) => Promise<void>,
+): Promise<void> {
+  for (const t of list) {
+    try {
+      await phase(t);
+    } catch (e) {
+      results.errors.push(`${t}${what}: ${(e as Error).message}`);
+      log(`[bench] ${t}${what}: ERROR ${(e as Error).message}`);
+    }
+  }
+}
+
 let code = 0;
 try {
   log(`[bench] work dir ${workDir}; results ${resultsFile}`);
   log(`[bench] machine: ${JSON.stringify(results.machine)}`);
   if (targets.includes("tandem-bun")) await ensureBinary();
-  for (const t of targets) {
-    try {
-      await rateSweep(t);
-    } catch (e) {
-      results.errors.push(`${t}: ${(e as Error).message}`);
-      log(`[bench] ${t}: ERROR ${(e as Error).message}`);
-    }
-  }
-  for (const t of memoryTargets) {
-    if (!t.startsWith("tandem")) continue;
-    try {
-      await memory(t);
-    } catch (e) {
-      results.errors.push(`${t} memory: ${(e as Error).message}`);
-      log(`[bench] ${t} memory: ERROR ${(e as Error).message}`);
-    }
-  }
-  if (soakSeconds > 0) {
-    for (const t of memoryTargets) {
-      if (!t.startsWith("tandem")) continue;
-      try {
-        await soak(t);
-      } catch (e) {
-        results.errors.push(`${t} soak: ${(e as Error).message}`);
-        log(`[bench] ${t} soak: ERROR ${(e as Error).message}`);
-      }
-    }
-  }
+  await each(targets, "", rateSweep);
+  const tandems = memoryTargets.filter((t) => t.startsWith("tandem"));
+  await each(tandems, " memory", memory);
+  if (soakSeconds > 0) await each(tandems, " soak", soak);
   if (profileArg !== "off") {
-    for (const t of targets) {
-      if (t !== "tandem-deno" && t !== "tandem-bun") continue;
-      try {
-        await profile(t);
-      } catch (e) {
-        results.errors.push(`${t} profile: ${(e as Error).message}`);
-        log(`[bench] ${t} profile: ERROR ${(e as Error).message}`);
-      }
-    }
+    const profiled = targets.filter((t) => t === "tandem-deno" || t === "tandem-bun");
+    await each(profiled, " profile", (t) => profile(t as "tandem-deno" | "tandem-bun"));
   }
 } catch (e) {
   results.errors.push((e as Error).message);

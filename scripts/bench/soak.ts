@@ -38,17 +38,21 @@ export interface SoakSample {
   rssMB: number;
 }
 
-export interface SoakResult {
-  target: string;
-  rate: number;
-  seconds: number;
-  planned: number;
+/** The caller's counts over a round (SIPp's), and Tandem's 503s. */
+interface CallCounts {
   attempted: number;
   succeeded: number;
   failed: number;
   shed: number;
   retransUac: number;
   retransUas: number;
+}
+
+export interface SoakResult extends CallCounts {
+  target: string;
+  rate: number;
+  seconds: number;
+  planned: number;
   cpuMsPerCall: number | null;
   /** The fresh process, after its warm-up. */
   fresh: RestReading;
@@ -100,13 +104,7 @@ async function atRest(
   return { reading, gcMs: gc.ms };
 }
 
-interface Round {
-  attempted: number;
-  succeeded: number;
-  failed: number;
-  shed: number;
-  retransUac: number;
-  retransUas: number;
+interface Round extends CallCounts {
   cpuS: number;
   peakRss: number;
   samples: SoakSample[];
