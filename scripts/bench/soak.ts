@@ -14,10 +14,11 @@ import { errorSample, readStats, startUac, startUas, UAC_PORT, UAS_PORT } from "
 import { TANDEM_HTTP, tandemShed, type Target } from "./targets.ts";
 
 /**
- * The quiet spell: longer than the longest SIP timer (64·T1 = 32 s) and than one turn of the
- * timer wheel (41 s), which is when a cancelled timer leaves it.
+ * The quiet spell: longer than the longest chain of SIP timers a call can leave behind (a 2xx the
+ * caller never ACKs, 32 s until Timer L, then the BYE ending the call unanswered, 32 s until
+ * Timer F) and than one turn of the timer wheel (41 s).
  */
-export const QUIET_S = 45;
+export const QUIET_S = 70;
 /** The sizing round: past 32 s the lingering transactions are at their steady number. */
 export const SIZING_S = 60;
 const HOLD_MS = 1000;
