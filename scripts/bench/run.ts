@@ -109,6 +109,23 @@ function threadSplit(
   return { mainThreadMsPerCall: perCall(main), otherThreadsMsPerCall: others };
 }
 
+/** The caller of a step: `rate` calls/s of 1 s calls for `seconds`, through `t`. */
+export function startStepCaller(
+  t: Target,
+  o: { dir: string; uacXml: string; rate: number; seconds: number },
+): Child {
+  return startUac(o.dir, o.uacXml, {
+    target: t.address,
+    rate: o.rate,
+    calls: o.rate * o.seconds,
+    holdMs: HOLD_MS,
+    // Room for a backlog, so an overloaded target shows as failures and latency, not as SIPp
+    // quietly offering fewer calls.
+    limit: o.rate * 10,
+    recvTimeoutMs: RECV_TIMEOUT_MS,
+  });
+}
+
 /** Offer `rate` calls/s of 1 s calls for `seconds` through `t`; stop early past the knee. */
 export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   await Deno.mkdir(o.dir, { recursive: true });
@@ -127,16 +144,7 @@ export async function runStep(t: Target, o: StepOptions): Promise<StepResult> {
   const threads0 = perThread ? threadCpuSeconds(pgid!) : undefined;
   const m0 = machineCpu();
   const t0 = performance.now();
-  const uac = startUac(o.dir, o.uacXml, {
-    target: t.address,
-    rate: o.rate,
-    calls: planned,
-    holdMs: HOLD_MS,
-    // Room for a backlog, so an overloaded target shows as failures and latency, not as SIPp
-    // quietly offering fewer calls.
-    limit: o.rate * 10,
-    recvTimeoutMs: RECV_TIMEOUT_MS,
-  });
+  const uac = startStepCaller(t, o);
   const sippCpu0 = groupCpuSeconds(uas.pid) + groupCpuSeconds(uac.pid);
   let rssMax = 0;
   let aborted: string | null = null;

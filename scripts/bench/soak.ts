@@ -10,7 +10,8 @@
 
 import { judgeSoak, type LeakVerdict, type RestReading, sumSeries } from "./leak.ts";
 import { groupCpuSeconds, groupRssBytes, sleep, udpBound, waitFor } from "./proc.ts";
-import { errorSample, readStats, startUac, startUas, UAC_PORT, UAS_PORT } from "./sipp.ts";
+import { startStepCaller } from "./run.ts";
+import { errorSample, readStats, startUas, UAC_PORT, UAS_PORT } from "./sipp.ts";
 import { TANDEM_HTTP, tandemShed, type Target } from "./targets.ts";
 
 /**
@@ -21,7 +22,6 @@ import { TANDEM_HTTP, tandemShed, type Target } from "./targets.ts";
 export const QUIET_S = 70;
 /** The sizing round: past 32 s the lingering transactions are at their steady number. */
 export const SIZING_S = 60;
-const HOLD_MS = 1000;
 const SAMPLE_S = 10;
 
 export interface SoakSample {
@@ -128,18 +128,10 @@ async function round(t: Target, o: SoakOptions): Promise<Round> {
   await waitFor(() => !udpBound(UAS_PORT) && !udpBound(UAC_PORT), 5000);
   const uas = startUas(o.dir, o.uasXml);
   await waitFor(() => uas.exited || udpBound(UAS_PORT), 5000);
-  const planned = o.rate * o.seconds;
   const shed0 = (await tandemShed()) ?? 0;
   const cpu0 = groupCpuSeconds(pgid);
   const t0 = performance.now();
-  const uac = startUac(o.dir, o.uacXml, {
-    target: t.address,
-    rate: o.rate,
-    calls: planned,
-    holdMs: HOLD_MS,
-    limit: o.rate * 10,
-    recvTimeoutMs: 5000,
-  });
+  const uac = startStepCaller(t, o);
   const samples: SoakSample[] = [];
   let peakRss = 0;
   let lastSample = -SAMPLE_S;
