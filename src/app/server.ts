@@ -39,7 +39,7 @@ const mDemand = metrics.gauge(
 );
 const mTimers = metrics.gauge(
   "tandem_timers_pending",
-  "Timers set and not yet due (SIP transactions, calls); cancelled ones count until swept.",
+  "Timers set and not yet due or cancelled (SIP transactions, calls).",
 );
 const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
