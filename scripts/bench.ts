@@ -275,11 +275,22 @@ async function withTarget<T>(
   }
 }
 
+/** {@link withTarget}, after the warm-up (when there is one) on the fresh target. */
+function withWarmTarget<T>(
+  name: TargetName,
+  f: (t: Target) => Promise<T>,
+  extra: Parameters<typeof withTarget>[2] = {},
+): Promise<T> {
+  return withTarget(name, async (t) => {
+    if (warmupSeconds > 0) await warmUp(name, t);
+    return await f(t);
+  }, extra);
+}
+
 async function rateSweep(name: TargetName): Promise<void> {
   const rungs = name === "sipp" ? sippRates : rates;
   log(`\n[bench] ${name}: rates ${rungs.join(", ")} calls/s, ${stepSeconds} s each, 1 s calls`);
-  await withTarget(name, async (t) => {
-    if (warmupSeconds > 0) await warmUp(name, t);
+  await withWarmTarget(name, async (t) => {
     for (const rate of rungs) {
       const r = await runStep(t, {
         dir: `${workDir}/${name}-${rate}`,
@@ -368,8 +379,7 @@ async function memory(name: TargetName): Promise<void> {
 
 async function soak(name: TargetName): Promise<void> {
   log(`\n[bench] ${name}: soak, ${soakRate}/s for ${soakSeconds} s, then a quiet spell`);
-  await withTarget(name, async (t) => {
-    if (warmupSeconds > 0) await warmUp(name, t);
+  await withWarmTarget(name, async (t) => {
     const r = await runSoak(t, {
       dir: `${workDir}/${name}-soak`,
       uacXml,
@@ -398,8 +408,7 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
   if (name === "tandem-deno") {
     const port = 27229;
     let prof: InspectorProfiler | undefined;
-    await withTarget(name, async (t) => {
-      if (warmupSeconds > 0) await warmUp(name, t);
+    await withWarmTarget(name, async (t) => {
       prof = new InspectorProfiler(`127.0.0.1:${port}`);
       await prof.connect();
       await prof.start(500);
@@ -426,9 +435,8 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
     const dir = `${workDir}/bun-prof`;
     Deno.mkdirSync(dir, { recursive: true });
     let how = "";
-    await withTarget(name, async (t) => {
-      // Bun profiles the whole process, warm-up included: it dilutes, rather than hides, start-up.
-      if (warmupSeconds > 0) await warmUp(name, t);
+    // Bun profiles the whole process, warm-up included: it dilutes, rather than hides, start-up.
+    await withWarmTarget(name, async (t) => {
       const r = await runStep(t, {
         dir: `${workDir}/${name}-prof`,
         uacXml,
