@@ -185,7 +185,17 @@ function stripTag(na: NameAddr): string {
   return detach(c.toString());
 }
 
+/**
+ * The remote target, owned. It becomes the Request-URI of our in-dialog requests, where §19.1.1
+ * (Table 1) allows neither URI headers nor the method parameter: a Contact carrying them (legal
+ * there) would otherwise make every request of the dialog malformed.
+ */
 function own(u: Uri): Uri {
+  if (u.headers !== undefined || u.params.has("method")) {
+    u = u.clone();
+    u.headers = undefined;
+    u.params.delete("method");
+  }
   return parseUri(detach(u.toString()), "dialog");
 }
 

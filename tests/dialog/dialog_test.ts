@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { Dialog, DialogRequestError } from "../../src/dialog/mod.ts";
-import { parseMessage, SipRequest, type SipResponse } from "../../src/sip/mod.ts";
+import { parseMessage, serialize, SipRequest, type SipResponse } from "../../src/sip/mod.ts";
 
 function msg(text: string) {
   return parseMessage(new TextEncoder().encode(text.replace(/\n/g, "\r\n")));
@@ -47,6 +47,25 @@ Deno.test("§12.1.2 UAC dialog: route set is the 2xx Record-Route reversed, targ
   assert.equal(bye.to.tag, "tt");
   assert.deepEqual(bye.routes.map((r) => r.uri.host), ["p1.example", "p2.example"]);
   assert.equal(d.createRequest("ACK", [], 10).cseq.seq, 10, "ACK reuses the INVITE's number");
+});
+
+Deno.test("§19.1.1: a Contact's URI headers and method parameter stay out of the Request-URI", () => {
+  const ok = OK.replace(
+    "Contact: <sip:bob@10.0.0.2:5090>",
+    "Contact: <sip:bob@10.0.0.2:5090;method=INVITE;transport=udp?Subject=x&Priority=urgent>",
+  );
+  const d = Dialog.asUac(msg(INVITE) as SipRequest, msg(ok) as SipResponse);
+  const bye = d.createRequest("BYE");
+  assert.equal(bye.uri, "sip:bob@10.0.0.2:5090;transport=udp");
+  // What goes out must parse again (a Request-URI with ?headers does not).
+  bye.prepend("Via", "SIP/2.0/UDP a.example;branch=z9hG4bK2");
+  assert.equal((parseMessage(serialize(bye)) as SipRequest).uri, bye.uri);
+  const uas = Dialog.asUas(
+    msg(INVITE.replace("<sip:alice@10.0.0.1:5070>", "<sip:alice@10.0.0.1:5070?X=1>")) as SipRequest,
+    "lt",
+    1,
+  );
+  assert.equal(uas.createRequest("BYE").uri, "sip:alice@10.0.0.1:5070");
 });
 
 Deno.test("§12.1.1 UAS dialog: route set is the request's Record-Route in order", () => {
