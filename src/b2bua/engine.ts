@@ -11,6 +11,7 @@ import {
   bareHost,
   createResponse,
   detach,
+  escapeUser,
   type Header,
   headerList,
   identityOf,
@@ -429,7 +430,9 @@ export class B2bua implements TransactionUser {
     const local = this.opts.net.localFor(dest);
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
-    const user = redirectTarget?.user ?? rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser);
+    // Users are matched and rewritten unescaped, and escaped again to go into a URI.
+    const user = redirectTarget?.user ??
+      escapeUser(rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser));
     const ruri = redirectTarget ? redirectTarget.clone() : new UriClass(
       "sip",
       user || undefined,
@@ -439,7 +442,8 @@ export class B2bua implements TransactionUser {
     );
     const callerFrom = a.from;
     const cid = route.callerId;
-    const fromUser = cid?.user ?? rewriteUser(decodeUser(callerFrom.uri.user ?? ""), cid?.rewrite);
+    const fromUser = cid?.user ??
+      escapeUser(rewriteUser(decodeUser(callerFrom.uri.user ?? ""), cid?.rewrite));
     const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
     const fromUri = new UriClass("sip", fromUser || undefined, uriHost(local.host));
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));

@@ -241,6 +241,30 @@ export function unescapeOnce(s: string): string {
   return s.replace(/%([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
 }
 
+// RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ).
+const USER_SAFE = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/]*$/;
+const utf8 = new TextEncoder();
+
+/**
+ * A user part as it must be written into a URI: every character outside the §25.1 user grammar
+ * (including "%" itself, white space, controls and "#") percent-encoded as UTF-8. For users
+ * that were unescaped for matching or rewriting and are written into a URI again.
+ */
+export function escapeUser(user: string): string {
+  if (USER_SAFE.test(user)) return user;
+  let out = "";
+  for (const ch of user) {
+    if (USER_SAFE.test(ch)) {
+      out += ch;
+      continue;
+    }
+    for (const b of utf8.encode(ch)) {
+      out += "%" + (b < 16 ? "0" : "") + b.toString(16).toUpperCase();
+    }
+  }
+  return out;
+}
+
 /** Host without IPv6 brackets, lowercased, for address comparisons and socket calls. */
 export function bareHost(host: string): string {
   return (host[0] === "[" ? host.slice(1, -1) : host).toLowerCase();

@@ -56,6 +56,21 @@ Deno.test("RFC 7092 B2BUA: the callee leg is a new dialog with its own Call-ID, 
   assert.ok(new TextDecoder().decode(inv.body).includes("o=caller 1 1"), "SDP unchanged");
 });
 
+Deno.test("RFC 3261 §25.1: escaped users are unescaped for matching and escaped again on the callee leg", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  // "*21#", a NUL and a space: the callee leg's URIs must parse (the loop re-parses them).
+  loop.inject(
+    callerInvite("%2a21%23").replace('"Alice" <sip:alice@', '"Alice" <sip:al%20ice%00@'),
+    CALLER,
+  );
+  const sent = loop.take();
+  const inv = sent.find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.equal(inv.ruri.user, "*21%23");
+  assert.equal(inv.to.uri.user, "*21%23");
+  assert.equal(inv.from.uri.user, "al%20ice%00");
+  assert.ok(!sent.find(res(500)), "no 500 to the caller");
+});
+
 Deno.test("B2BUA: one of several SIP workers gives outgoing legs Call-IDs it owns", () => {
   const owned: string[] = [];
   let asked = 0;

@@ -1,7 +1,13 @@
 // RFC 3261 §19.1 SIP/SIPS URIs, RFC 3966 tel URIs, opaque absolute URIs.
 
 import { strict as assert } from "node:assert";
-import { isSupportedScheme, parseUri, SipParseError, unescapeOnce } from "../../src/sip/mod.ts";
+import {
+  escapeUser,
+  isSupportedScheme,
+  parseUri,
+  SipParseError,
+  unescapeOnce,
+} from "../../src/sip/mod.ts";
 
 const fails = (text: string, part = "Request-URI") =>
   assert.throws(
@@ -50,6 +56,20 @@ Deno.test("RFC 3261 §19.1.2: escapes stay as received; unescapeOnce decodes exa
   assert.equal(unescapeOnce(u.user!), "user");
   assert.equal(unescapeOnce(u.params.list[0][1]!), "value%41");
   assert.equal(unescapeOnce("a%00b").length, 3); // RFC 4475 escnull: no truncation at NUL
+});
+
+Deno.test("RFC 3261 §25.1: escapeUser keeps the user grammar and percent-encodes the rest", () => {
+  assert.equal(escapeUser("alice-kit.1_~*'()&=+$,;?/"), "alice-kit.1_~*'()&=+$,;?/");
+  assert.equal(escapeUser("*21#"), "*21%23");
+  assert.equal(escapeUser("a b\0%"), "a%20b%00%25");
+  assert.equal(escapeUser('<@:">'), "%3C%40%3A%22%3E");
+  assert.equal(escapeUser("jörg"), "j%C3%B6rg");
+  assert.equal(
+    unescapeOnce(escapeUser("x%41 y")),
+    "x%41 y",
+    "escape then unescape is the identity",
+  );
+  assert.equal(parseUri(`sip:${escapeUser("a\r\nb@c")}@h`).user, "a%0D%0Ab%40c");
 });
 
 Deno.test("RFC 3966: tel URIs carry the number in user and their parameters", () => {
