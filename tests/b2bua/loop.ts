@@ -13,6 +13,7 @@ import {
 } from "../../src/sip/mod.ts";
 import { TransactionLayer } from "../../src/transaction/mod.ts";
 import type { Endpoint } from "../../src/transport/types.ts";
+import type { Logger } from "../../src/util/log.ts";
 import { Registry } from "../../src/util/metrics.ts";
 import { ManualTimers } from "../../src/util/timer-queue.ts";
 
@@ -101,6 +102,7 @@ export class Loop {
     services: B2buaServices = {},
     overloaded?: () => boolean,
     ownsCallId?: (callId: string) => boolean,
+    log?: Logger,
   ) {
     const random = seededRandom();
     // Like the transport layer: what goes out is serialized, recorded as the peer would parse
@@ -128,6 +130,7 @@ export class Loop {
       random,
       services,
       ownsCallId,
+      log,
     });
     this.txl = new TransactionLayer({
       t1: 500,

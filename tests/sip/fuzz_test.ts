@@ -13,18 +13,7 @@ import {
   SipRequest,
   type SipResponse,
 } from "../../src/sip/mod.ts";
-
-/** mulberry32: small, fast, good enough to spread mutations; reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { latin1, mutate, prng } from "./mutate.ts";
 
 function loadCorpus(): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -44,110 +33,6 @@ function loadCorpus(): Uint8Array[] {
 }
 
 const enc = new TextEncoder();
-const INJECT = [
-  "\r\n",
-  "\r\n\r\n",
-  "\r\n ",
-  "\r",
-  "\n",
-  " ",
-  "\t",
-  '"',
-  "\\",
-  "<",
-  ">",
-  "%",
-  "%0",
-  "%00",
-  ";",
-  ",",
-  ":",
-  "=",
-  "@",
-  "[",
-  "]",
-  "?",
-  "\0",
-  "\xff",
-  ";;;",
-  ",,",
-  "sip:",
-  "tel:",
-  "<sip:a@[::1]:5060;lr>",
-  "SIP/2.0",
-  "Via: ",
-  "Content-Length: 99\r\n",
-  "l: 0\r\n",
-].map((s) => s === "\xff" ? new Uint8Array([0xff]) : enc.encode(s));
-
-/** One random mutation of `b`; returns a new array. */
-function mutate(b: Uint8Array, r: () => number): Uint8Array {
-  const n = b.length;
-  const at = Math.floor(r() * (n + 1));
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
-  switch (Math.floor(r() * 9)) {
-    case 0: { // flip bits of one byte
-      const c = b.slice();
-      if (n) c[at % n] ^= 1 << Math.floor(r() * 8);
-      return c;
-    }
-    case 1: { // insert a random byte
-      const c = new Uint8Array(n + 1);
-      c.set(b.subarray(0, at));
-      c[at] = Math.floor(r() * 256);
-      c.set(b.subarray(at), at + 1);
-      return c;
-    }
-    case 2: { // delete a range
-      const len = 1 + Math.floor(r() * 16);
-      const c = new Uint8Array(Math.max(0, n - len));
-      c.set(b.subarray(0, Math.min(at, c.length)));
-      c.set(b.subarray(Math.min(n, at + len)), Math.min(at, c.length));
-      return c.subarray(0, Math.min(c.length, at + (n - Math.min(n, at + len))));
-    }
-    case 3: // truncate
-      return b.slice(0, at);
-    case 4: { // duplicate a line
-      const s = lines(b);
-      const i = Math.floor(r() * s.length);
-      s.splice(i, 0, s[i]);
-      return enc.encode(s.join("\r\n"));
-    }
-    case 5: { // change the case of a header name
-      const s = lines(b);
-      const i = 1 + Math.floor(r() * Math.max(1, s.length - 1));
-      if (i < s.length) {
-        const colon = s[i].indexOf(":");
-        if (colon > 0) {
-          const name = s[i].slice(0, colon);
-          s[i] = (r() < 0.5 ? name.toUpperCase() : name.toLowerCase()) + s[i].slice(colon);
-        }
-      }
-      return enc.encode(s.join("\r\n"));
-    }
-    case 6:
-    case 7: { // inject a syntax-significant string
-      const x = pick(INJECT);
-      const c = new Uint8Array(n + x.length);
-      c.set(b.subarray(0, at));
-      c.set(x, at);
-      c.set(b.subarray(at), at + x.length);
-      return c;
-    }
-    default: { // overwrite a run with random printable ASCII
-      const c = b.slice();
-      const len = 1 + Math.floor(r() * 8);
-      for (let i = at; i < Math.min(n, at + len); i++) c[i] = 32 + Math.floor(r() * 95);
-      return c;
-    }
-  }
-}
-
-// Latin-1 view so any byte sequence splits into lines without a decoding failure.
-const latin1 = new TextDecoder("latin1");
-function lines(b: Uint8Array): string[] {
-  return latin1.decode(b).split("\r\n");
-}
 
 function randomBytes(r: () => number): Uint8Array {
   const c = new Uint8Array(Math.floor(r() * 300));

@@ -1,0 +1,237 @@
+// Bad packets never crash Tandem and never leave a call behind: whole calls run through the
+// transaction layer and the B2BUA while mutated copies of their own messages (a tag, a CSeq, a
+// branch, a header line changed; bytes flipped) arrive before, after or instead of the real ones,
+// as a broken or hostile peer would send them. What must hold, for every seed:
+// - nothing a message can do throws out of the transaction layer or the B2BUA (in the server
+//   that would be a message dropped as "handler-error", unanswered), and no request ends in the
+//   B2BUA's catch-all 500 ("request-failed");
+// - once the timers have run out (the route's max-duration ends confirmed calls nobody hangs
+//   up), no call, leg or transaction is left, and every call has ended exactly once.
+// The parse/check/Via rules in front of the transaction layer are the server's (app/server.ts,
+// transport/layer.ts). Seeded: FUZZ_SEED replays a run, FUZZ_CALLS sets the number of calls.
+
+import { strict as assert } from "node:assert";
+import {
+  checkMessage,
+  parseMessage,
+  SipParseError,
+  SipRequest,
+  type SipResponse,
+} from "../../src/sip/mod.ts";
+import { stampVia } from "../../src/transport/mod.ts";
+import type { Endpoint } from "../../src/transport/types.ts";
+import { Logger } from "../../src/util/log.ts";
+import { latin1, mutate, mutateField, prng } from "../sip/mutate.ts";
+import {
+  answer,
+  CALLER,
+  callerInDialog,
+  callerInvite,
+  config,
+  LOCAL,
+  Loop,
+  route,
+  rule,
+  type Sent,
+} from "./loop.ts";
+
+const CALLEE: Endpoint = { host: "10.0.0.2", port: 5090, protocol: "udp" };
+const SDP = "v=0\no=- 1 1 IN IP4 10.0.0.2\ns=-\nc=IN IP4 10.0.0.2\nt=0 0\nm=audio 4002 RTP/AVP 0\n";
+const enc = new TextEncoder();
+
+/** Drives calls and slips mutated messages into them. */
+class Fuzzer {
+  mutated = 0;
+  delivered = 0;
+  private last = "";
+
+  constructor(readonly loop: Loop, readonly r: () => number, readonly rate: number) {}
+
+  /**
+   * Send `text` (a message with "\n" line ends) from `from`; sometimes a mutated copy goes
+   * before or after it, or instead of it (the real one lost).
+   */
+  send(text: string, from: Endpoint): void {
+    if (this.r() >= this.rate) return this.loop.inject(text, from);
+    const mode = Math.floor(this.r() * 3); // 0: before, 1: after, 2: instead
+    if (mode === 1) this.loop.inject(text, from);
+    this.garbage(text.replace(/\n/g, "\r\n"), from);
+    if (mode === 0) this.loop.inject(text, from);
+  }
+
+  /** One mutated copy through what the server does with a datagram. */
+  private garbage(wire: string, from: Endpoint): void {
+    this.mutated++;
+    const bytes = this.r() < 0.7
+      ? enc.encode(mutateField(wire, this.r))
+      : mutate(enc.encode(wire), this.r);
+    let m;
+    try {
+      m = parseMessage(bytes);
+    } catch (e) {
+      if (e instanceof SipParseError) return; // answered 400 or dropped by the transport
+      throw e;
+    }
+    if (checkMessage(m)) return; // answered 400 (requests) or dropped (responses)
+    this.last = latin1.decode(bytes);
+    if (m instanceof SipRequest) {
+      stampVia(m, from);
+      this.delivered++;
+      this.loop.txl.receiveRequest(m, from);
+    } else {
+      const v = (m as SipResponse).topVia;
+      if (!v || v.host !== LOCAL.host || (v.port ?? 5060) !== LOCAL.port) return; // §18.1.2
+      this.delivered++;
+      this.loop.txl.receiveResponse(m as SipResponse, from);
+    }
+  }
+
+  /** The mutated message delivered last (for the failure message). */
+  get lastDelivered(): string {
+    return this.last;
+  }
+
+  /** The newest message sent since the last look that matches, or undefined. */
+  find(pred: (s: Sent) => boolean): Sent | undefined {
+    const all = this.loop.take();
+    for (let i = all.length - 1; i >= 0; i--) if (pred(all[i])) return all[i];
+    return undefined;
+  }
+}
+
+const isReq = (method: string, callId?: string, port?: number) => (s: Sent) =>
+  s.msg instanceof SipRequest && s.msg.method === method &&
+  (callId === undefined || s.msg.callId === callId) &&
+  (port === undefined || s.dest.port === port);
+const isRes = (status: number, method: string, callId: string) => (s: Sent) =>
+  !(s.msg instanceof SipRequest) && (s.msg as SipResponse).status === status &&
+  s.msg.cseq.method === method && s.msg.callId === callId;
+
+/**
+ * One call, in one of four shapes: answered and hung up by the caller (with a re-INVITE) or by
+ * the callee, cancelled while ringing, or refused with 486. The flow stops where a message it
+ * needs did not come (a mutation changed the call); timers take it from there.
+ */
+function oneCall(f: Fuzzer, n: number): void {
+  const aCallId = `caller-call-${n}@10.0.0.1`;
+  f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
+  const inv = f.find((s) => isReq("INVITE", undefined, 5090)(s) && s.msg.get("x-call") === `${n}`)
+    ?.msg as SipRequest | undefined;
+  if (!inv) return;
+  const b = inv.callId;
+  const shape = Math.floor(f.r() * 4);
+  f.send(answer(inv, 180, `ct${n}`), CALLEE);
+  if (shape === 2) { // CANCEL while ringing
+    f.send(
+      callerInvite("fuzz", `X-Call: ${n}\n`, n).replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"),
+      CALLER,
+    );
+    const cancel = f.find(isReq("CANCEL", b, 5090))?.msg as SipRequest | undefined;
+    if (!cancel) return;
+    f.send(answer(cancel, 200, `ct${n}`), CALLEE);
+    f.send(answer(inv, 487, `ct${n}`), CALLEE);
+    const final = f.find(isRes(487, "INVITE", aCallId))?.msg;
+    if (!final) return;
+    return f.send(callerInDialog("ACK", final.get("to")!, 1, n), CALLER);
+  }
+  if (shape === 3) { // refused
+    f.send(answer(inv, 486, `ct${n}`), CALLEE);
+    const final = f.find(isRes(486, "INVITE", aCallId))?.msg;
+    if (!final) return;
+    return f.send(callerInDialog("ACK", final.get("to")!, 1, n), CALLER);
+  }
+  const contact = "<sip:b@10.0.0.2:5090>";
+  f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP }), CALLEE);
+  const ok = f.find(isRes(200, "INVITE", aCallId))?.msg;
+  if (!ok) return;
+  const to = ok.get("to")!;
+  f.send(callerInDialog("ACK", to, 1, n), CALLER);
+  let cseq = 2;
+  if (shape === 0) { // re-INVITE (hold) from the caller
+    f.send(callerInDialog("INVITE", to, cseq, n, "Contact: <sip:alice@10.0.0.1:5070>\n"), CALLER);
+    const re = f.find(isReq("INVITE", b, 5090))?.msg as SipRequest | undefined;
+    if (!re) return;
+    f.send(answer(re, 200, `ct${n}`, { contact, body: SDP }), CALLEE);
+    if (!f.find(isRes(200, "INVITE", aCallId))) return;
+    f.send(callerInDialog("ACK", to, cseq++, n), CALLER);
+  }
+  if (shape === 1) { // the callee hangs up
+    f.send(
+      `BYE sip:alice@10.0.0.1:5070 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye-${n}
+Max-Forwards: 70
+From: ${inv.get("to")};tag=ct${n}
+To: ${inv.get("from")}
+Call-ID: ${b}
+CSeq: 1 BYE
+Content-Length: 0
+
+`,
+      CALLEE,
+    );
+    const bye = f.find(isReq("BYE", aCallId, CALLER.port))?.msg as SipRequest | undefined;
+    if (!bye) return;
+    return f.send(answer(bye, 200, "x"), CALLER);
+  }
+  f.send(callerInDialog("BYE", to, cseq, n), CALLER);
+  const bye = f.find(isReq("BYE", b, 5090))?.msg as SipRequest | undefined;
+  if (!bye) return;
+  f.send(answer(bye, 200, `ct${n}`), CALLEE);
+}
+
+Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left behind", () => {
+  const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
+  const calls = Number(Deno.env.get("FUZZ_CALLS") ?? 3000);
+  console.log(`b2bua fuzz: FUZZ_SEED=${seed} FUZZ_CALLS=${calls}`);
+  const warnings: string[] = [];
+  const log = new Logger("warn", "json", (line) => warnings.push(line));
+  const ended = new Map<string, number>();
+  const cfg = config([rule([route("10.0.0.2", 5090, {
+    timers: { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 },
+  })])]);
+  cfg.limits.maxCalls = 1_000_000;
+  const loop = new Loop(
+    cfg,
+    {
+      onCallEnded: (rec) => ended.set(rec.id, (ended.get(rec.id) ?? 0) + 1),
+    },
+    undefined,
+    undefined,
+    log,
+  );
+  const f = new Fuzzer(loop, prng(seed), 0.3);
+  let started = 0;
+  for (let n = 0; n < calls; n++) {
+    try {
+      oneCall(f, n);
+    } catch (e) {
+      throw new Error(
+        `call ${n} (FUZZ_SEED=${seed}) threw ${(e as Error).stack}\nlast mutated message:\n` +
+          f.lastDelivered,
+      );
+    }
+    started = n + 1;
+    // Let some retransmission timers fire between calls, as they would on a live server.
+    loop.timers.advance(Math.floor(f.r() * 200));
+  }
+  loop.timers.advance(2 * 3_600_000);
+  loop.take();
+  const failed = warnings.filter((w) => w.includes('"request-failed"'));
+  assert.deepEqual(
+    failed.slice(0, 3),
+    [],
+    `${failed.length} requests ended in a 500 (seed ${seed})`,
+  );
+  assert.equal(loop.b2bua.calls.size, 0, "calls left after every timer ran out");
+  assert.equal(loop.b2bua.legCount, 0, "legs left");
+  assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
+  const twice = [...ended].filter(([, k]) => k !== 1);
+  assert.deepEqual(twice, [], "calls that ended more than once");
+  console.log(
+    `b2bua fuzz: ${started} calls, ${ended.size} call records, ${f.mutated} mutated ` +
+      `messages, ${f.delivered} reached the transaction layer`,
+  );
+  // The mutations must mostly survive the parser, or the B2BUA goes untested.
+  assert.ok(f.delivered > f.mutated / 3, `only ${f.delivered} of ${f.mutated} delivered`);
+});
