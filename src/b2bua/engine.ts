@@ -8,6 +8,7 @@ import { applyUserRewrite, matchRule } from "../config/mod.ts";
 import type { Config, RouteConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
+  asRequestUri,
   bareHost,
   createResponse,
   detach,
@@ -433,7 +434,7 @@ export class B2bua implements TransactionUser {
     // Users are matched and rewritten unescaped, and escaped again to go into a URI.
     const user = redirectTarget?.user ??
       escapeUser(rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser));
-    const ruri = redirectTarget ? redirectTarget.clone() : new UriClass(
+    const ruri = redirectTarget ? asRequestUri(redirectTarget) : new UriClass(
       "sip",
       user || undefined,
       uriHost(route.host),

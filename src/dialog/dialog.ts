@@ -2,6 +2,7 @@
 // requests within a dialog (§12.2.1.1). Both UAC-side (§12.1.2) and UAS-side (§12.1.1) creation.
 
 import {
+  asRequestUri,
   detach,
   type Header,
   headerList,
@@ -146,7 +147,7 @@ export class Dialog {
     const routes = this.routeSet.map((r) => r.toString());
     if (this.routeSet.length && !this.routeSet[0].uri.params.has("lr")) {
       // §12.2.1.1 strict routing: the first route becomes the Request-URI, the target goes last.
-      ruri = this.routeSet[0].uri.clone();
+      ruri = asRequestUri(this.routeSet[0].uri);
       routes.shift();
       routes.push(`<${this.remoteTarget}>`);
     }
@@ -185,18 +186,9 @@ function stripTag(na: NameAddr): string {
   return detach(c.toString());
 }
 
-/**
- * The remote target, owned. It becomes the Request-URI of our in-dialog requests, where §19.1.1
- * (Table 1) allows neither URI headers nor the method parameter: a Contact carrying them (legal
- * there) would otherwise make every request of the dialog malformed.
- */
+/** The remote target, owned, as a Request-URI. */
 function own(u: Uri): Uri {
-  if (u.headers !== undefined || u.params.has("method")) {
-    u = u.clone();
-    u.headers = undefined;
-    u.params.delete("method");
-  }
-  return parseUri(detach(u.toString()), "dialog");
+  return parseUri(detach(asRequestUri(u).toString()), "dialog");
 }
 
 function ownRoutes(routes: NameAddr[]): NameAddr[] {

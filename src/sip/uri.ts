@@ -64,6 +64,20 @@ export class Uri {
   }
 }
 
+/**
+ * `u` as a Request-URI may carry it: §19.1.1 (Table 1) allows neither URI headers nor the method
+ * parameter there, and §12.2.1.1 strips what is not allowed from a strict router's URI. A
+ * Contact or Record-Route may carry them; copied into a Request-URI as they are, they would make
+ * the request malformed. Returns `u` itself when there is nothing to strip.
+ */
+export function asRequestUri(u: Uri): Uri {
+  if (u.headers === undefined && !u.params.has("method")) return u;
+  const c = u.clone();
+  c.headers = undefined;
+  c.params.delete("method");
+  return c;
+}
+
 /** Whether a Request-URI scheme is one this stack serves (sip, sips, tel); else answer 416. */
 export function isSupportedScheme(uri: Uri): boolean {
   return uri.scheme === "sip" || uri.scheme === "sips" || uri.scheme === "tel";

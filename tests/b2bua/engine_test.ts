@@ -166,6 +166,18 @@ Deno.test("Failover: a 503 moves to the next route; the 503 is ACKed and never r
   assert.notEqual(second.callId, first.callId);
 });
 
+Deno.test("Redirect: a followed 302's Contact becomes the Request-URI without headers or method", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.3", 5091, { followRedirects: true })])]),
+  );
+  loop.inject(callerInvite("moved-kit"), CALLER);
+  const first = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+  const contact = "<sip:new@10.0.0.4:5092;method=INVITE;user=phone?Subject=x>";
+  loop.inject(answer(first, 302, "t1", { contact }), CALLEE2);
+  const again = loop.expect(req("INVITE", 5092), "INVITE to the Contact").msg as SipRequest;
+  assert.equal(again.uri, "sip:new@10.0.0.4:5092;user=phone");
+});
+
 Deno.test("Failover: a stop code (486) ends the call with that answer", () => {
   const loop = new Loop(config([rule([route("10.0.0.2", 5090), route("10.0.0.3", 5091)])]));
   loop.inject(callerInvite(), CALLER);

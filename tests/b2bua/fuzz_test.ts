@@ -35,7 +35,6 @@ import {
   type Sent,
 } from "./loop.ts";
 
-const CALLEE: Endpoint = { host: "10.0.0.2", port: 5090, protocol: "udp" };
 const SDP = "v=0\no=- 1 1 IN IP4 10.0.0.2\ns=-\nc=IN IP4 10.0.0.2\nt=0 0\nm=audio 4002 RTP/AVP 0\n";
 const enc = new TextEncoder();
 
@@ -107,60 +106,82 @@ const isRes = (status: number, method: string, callId: string) => (s: Sent) =>
   !(s.msg instanceof SipRequest) && (s.msg as SipResponse).status === status &&
   s.msg.cseq.method === method && s.msg.callId === callId;
 
+/** The newest INVITE Tandem sent to a callee for call `n`, and where it went. */
+function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
+  return f.find((s) =>
+    isReq("INVITE")(s) && s.dest.port !== CALLER.port && s.msg.get("x-call") === `${n}`
+  );
+}
+
 /**
- * One call, in one of four shapes: answered and hung up by the caller (with a re-INVITE) or by
- * the callee, cancelled while ringing, or refused with 486. The flow stops where a message it
- * needs did not come (a mutation changed the call); timers take it from there.
+ * One call, in one of seven shapes: answered and hung up by the caller (with a re-INVITE, or
+ * with an INFO relayed) or by the callee, cancelled while ringing, refused with 486, failed
+ * over after a 503, or redirected by a 302 to a callee that refuses. The flow stops where a
+ * message it needs did not come (a mutation changed the call); timers take it from there.
  */
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
+  const shape = Math.floor(f.r() * 7);
   f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
-  const inv = f.find((s) => isReq("INVITE", undefined, 5090)(s) && s.msg.get("x-call") === `${n}`)
-    ?.msg as SipRequest | undefined;
-  if (!inv) return;
+  let sent = calleeInvite(f, n);
+  if (!sent) return;
+  if (shape === 4 || shape === 5) {
+    // The first callee sends it elsewhere: a 503 fails over to the next route, a 302 is followed.
+    const first = sent.msg as SipRequest;
+    const contact = "<sip:moved@10.0.0.4:5090>";
+    f.send(answer(first, shape === 4 ? 503 : 302, `c0${n}`, { contact }), sent.dest);
+    sent = calleeInvite(f, n);
+    if (!sent) return;
+  }
+  const inv = sent.msg as SipRequest;
+  const callee = sent.dest;
   const b = inv.callId;
-  const shape = Math.floor(f.r() * 4);
-  f.send(answer(inv, 180, `ct${n}`), CALLEE);
+  f.send(answer(inv, 180, `ct${n}`), callee);
   if (shape === 2) { // CANCEL while ringing
     f.send(
       callerInvite("fuzz", `X-Call: ${n}\n`, n).replace("INVITE sip", "CANCEL sip")
         .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"),
       CALLER,
     );
-    const cancel = f.find(isReq("CANCEL", b, 5090))?.msg as SipRequest | undefined;
+    const cancel = f.find(isReq("CANCEL", b))?.msg as SipRequest | undefined;
     if (!cancel) return;
-    f.send(answer(cancel, 200, `ct${n}`), CALLEE);
-    f.send(answer(inv, 487, `ct${n}`), CALLEE);
+    f.send(answer(cancel, 200, `ct${n}`), callee);
+    f.send(answer(inv, 487, `ct${n}`), callee);
     const final = f.find(isRes(487, "INVITE", aCallId))?.msg;
     if (!final) return;
     return f.send(callerInDialog("ACK", final.get("to")!, 1, n), CALLER);
   }
-  if (shape === 3) { // refused
-    f.send(answer(inv, 486, `ct${n}`), CALLEE);
+  if (shape === 3 || shape === 5) { // refused
+    f.send(answer(inv, 486, `ct${n}`), callee);
     const final = f.find(isRes(486, "INVITE", aCallId))?.msg;
     if (!final) return;
     return f.send(callerInDialog("ACK", final.get("to")!, 1, n), CALLER);
   }
-  const contact = "<sip:b@10.0.0.2:5090>";
-  f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP }), CALLEE);
+  const contact = `<sip:b@${callee.host}:${callee.port}>`;
+  const rr = "Record-Route: <sip:10.0.0.7;lr>\n";
+  f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP, extra: rr }), callee);
   const ok = f.find(isRes(200, "INVITE", aCallId))?.msg;
   if (!ok) return;
   const to = ok.get("to")!;
   f.send(callerInDialog("ACK", to, 1, n), CALLER);
   let cseq = 2;
-  if (shape === 0) { // re-INVITE (hold) from the caller
-    f.send(callerInDialog("INVITE", to, cseq, n, "Contact: <sip:alice@10.0.0.1:5070>\n"), CALLER);
-    const re = f.find(isReq("INVITE", b, 5090))?.msg as SipRequest | undefined;
-    if (!re) return;
-    f.send(answer(re, 200, `ct${n}`, { contact, body: SDP }), CALLEE);
-    if (!f.find(isRes(200, "INVITE", aCallId))) return;
-    f.send(callerInDialog("ACK", to, cseq++, n), CALLER);
+  if (shape === 0 || shape === 6) {
+    // A re-INVITE (hold), or an INFO, from the caller.
+    const method = shape === 0 ? "INVITE" : "INFO";
+    f.send(callerInDialog(method, to, cseq, n, "Contact: <sip:alice@10.0.0.1:5070>\n"), CALLER);
+    const mid = f.find(isReq(method, b))?.msg as SipRequest | undefined;
+    if (!mid) return;
+    f.send(answer(mid, 200, `ct${n}`, shape === 0 ? { contact, body: SDP } : {}), callee);
+    if (!f.find(isRes(200, method, aCallId))) return;
+    if (shape === 0) f.send(callerInDialog("ACK", to, cseq, n), CALLER);
+    cseq++;
   }
   if (shape === 1) { // the callee hangs up
     f.send(
       `BYE sip:alice@10.0.0.1:5070 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye-${n}
+Via: SIP/2.0/UDP ${callee.host}:${callee.port};branch=z9hG4bK-callee-bye-${n}
 Max-Forwards: 70
+Route: <sip:10.0.0.9:5060;lr>
 From: ${inv.get("to")};tag=ct${n}
 To: ${inv.get("from")}
 Call-ID: ${b}
@@ -168,16 +189,16 @@ CSeq: 1 BYE
 Content-Length: 0
 
 `,
-      CALLEE,
+      callee,
     );
     const bye = f.find(isReq("BYE", aCallId, CALLER.port))?.msg as SipRequest | undefined;
     if (!bye) return;
     return f.send(answer(bye, 200, "x"), CALLER);
   }
   f.send(callerInDialog("BYE", to, cseq, n), CALLER);
-  const bye = f.find(isReq("BYE", b, 5090))?.msg as SipRequest | undefined;
+  const bye = f.find(isReq("BYE", b))?.msg as SipRequest | undefined;
   if (!bye) return;
-  f.send(answer(bye, 200, `ct${n}`), CALLEE);
+  f.send(answer(bye, 200, `ct${n}`), callee);
 }
 
 Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left behind", () => {
@@ -187,9 +208,11 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const warnings: string[] = [];
   const log = new Logger("warn", "json", (line) => warnings.push(line));
   const ended = new Map<string, number>();
-  const cfg = config([rule([route("10.0.0.2", 5090, {
-    timers: { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 },
-  })])]);
+  const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
+  const cfg = config([rule([
+    route("10.0.0.2", 5090, { timers, followRedirects: true }),
+    route("10.0.0.3", 5090, { timers }),
+  ])]);
   cfg.limits.maxCalls = 1_000_000;
   const loop = new Loop(
     cfg,

@@ -66,6 +66,12 @@ Deno.test("§19.1.1: a Contact's URI headers and method parameter stay out of th
     1,
   );
   assert.equal(uas.createRequest("BYE").uri, "sip:alice@10.0.0.1:5070");
+  // §12.2.1.1: a strict router's URI becomes the Request-URI, stripped the same way.
+  const strict = Dialog.asUac(
+    msg(INVITE) as SipRequest,
+    msg(OK.replace(/Record-Route: .*\n/, "Record-Route: <sip:p9.example?X=1>\n")) as SipResponse,
+  );
+  assert.equal(strict.createRequest("BYE").uri, "sip:p9.example");
 });
 
 Deno.test("§12.1.1 UAS dialog: route set is the request's Record-Route in order", () => {

@@ -2,6 +2,7 @@
 
 import { strict as assert } from "node:assert";
 import {
+  asRequestUri,
   escapeUser,
   isSupportedScheme,
   parseUri,
@@ -70,6 +71,14 @@ Deno.test("RFC 3261 §25.1: escapeUser keeps the user grammar and percent-encode
     "escape then unescape is the identity",
   );
   assert.equal(parseUri(`sip:${escapeUser("a\r\nb@c")}@h`).user, "a%0D%0Ab%40c");
+});
+
+Deno.test("RFC 3261 §19.1.1 Table 1: asRequestUri drops headers and the method parameter", () => {
+  const u = parseUri("sip:a@h:5060;method=REGISTER;transport=tcp;lr?Subject=x&Call-ID=y");
+  assert.equal(asRequestUri(u).toString(), "sip:a@h:5060;transport=tcp;lr");
+  assert.equal(u.toString(), "sip:a@h:5060;method=REGISTER;transport=tcp;lr?Subject=x&Call-ID=y");
+  const plain = parseUri("sip:a@h;lr");
+  assert.equal(asRequestUri(plain), plain, "nothing to strip: the same URI");
 });
 
 Deno.test("RFC 3966: tel URIs carry the number in user and their parameters", () => {
