@@ -4,7 +4,7 @@ import type { JscProfile } from "./jsc-perf.ts";
 import type { ProfileSummary } from "./profile.ts";
 import type { MemoryResult, StepResult } from "./run.ts";
 import type { SoakResult } from "./soak.ts";
-import { calibrate, calibrationLines, targetVerdicts } from "./verdicts.ts";
+import { budgetLines, calibrate, calibrationLines, cpuBudget, targetVerdicts } from "./verdicts.ts";
 
 interface ReportInput {
   steps: StepResult[];
@@ -14,6 +14,8 @@ interface ReportInput {
   profiles: Record<string, ProfileSummary & { rate: number; seconds: number; how: string }>;
   jscProfiles?: Record<string, JscProfile & { rate: number; seconds: number; how: string }>;
   errors: string[];
+  /** The machine's description; `cores` is used for the CPU budget. */
+  machine?: Record<string, string | number>;
 }
 
 const dash = (v: number | null | undefined, digits?: number) =>
@@ -173,7 +175,11 @@ export function renderReport(r: ReportInput): string {
       ]),
     ));
   }
-  const cal = calibrationLines(calibrate(r.steps));
+  const cores = Number(r.machine?.cores ?? 0);
+  const cal = [
+    ...calibrationLines(calibrate(r.steps)),
+    ...budgetLines(cpuBudget(r.steps, cores), cores),
+  ];
   if (cal.length) {
     out.push("\n### This box against the box of the reference figures\n");
     out.push(cal.join("\n"));

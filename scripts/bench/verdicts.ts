@@ -148,3 +148,57 @@ export function calibrationLines(c: Calibration): string[] {
   }
   return lines;
 }
+
+export interface CpuBudget {
+  /** Tandem's highest 100 %-ok rung with both CPU readings. */
+  rate: number;
+  tandemMs: number;
+  /** Both SIPp processes' CPU per call at that rung. */
+  sippMs: number;
+  /** Calls/s the box's cores hold at that cost, with nothing else running and no queueing. */
+  ceiling: number;
+  /** What the target rate leaves Tandem per call once the SIPps are paid (may be negative). */
+  tandemRoomMs: number;
+  /** Calls/s that keep Tandem's JavaScript thread busy all the time (null: not measured). */
+  threadCeiling: number | null;
+}
+
+/**
+ * The rate target as a CPU budget: Tandem and the two SIPps share the box's cores, so at the
+ * target rate Tandem can spend at most (cores / rate − SIPps' cost) per call. Taken at Tandem's
+ * highest 100 %-ok rung, where SIPp's cost per call is read under the same load.
+ */
+export function cpuBudget(
+  steps: StepResult[],
+  cores: number,
+  target = "tandem-bun",
+): CpuBudget | null {
+  const ok = steps.filter((s) =>
+    s.target === target && s.allSucceeded && s.cpuMsPerCall !== null && s.offeredRate > 0 &&
+    s.sippCpuPctCore > 0
+  ).sort((a, b) => a.rate - b.rate);
+  const s = ok[ok.length - 1];
+  if (!s || !(cores > 0)) return null;
+  const sippMs = (s.sippCpuPctCore * 10) / s.offeredRate;
+  return {
+    rate: s.rate,
+    tandemMs: s.cpuMsPerCall!,
+    sippMs,
+    ceiling: Math.floor((cores * 1000) / (s.cpuMsPerCall! + sippMs)),
+    tandemRoomMs: (cores * 1000) / TARGETS.rate - sippMs,
+    threadCeiling: s.mainThreadMsPerCall ? Math.floor(1000 / s.mainThreadMsPerCall) : null,
+  };
+}
+
+/** Markdown lines for the budget (empty when it could not be taken). */
+export function budgetLines(b: CpuBudget | null, cores: number): string[] {
+  if (!b) return [];
+  return [
+    `- At ${b.rate}/s Tandem spent ${fmt(b.tandemMs)} ms of CPU per call and both SIPps ` +
+    `${fmt(b.sippMs)} ms: ${cores} cores hold at most ${b.ceiling.toLocaleString("en")} calls/s ` +
+    `at that cost, with no room for queueing. At ${TARGETS.rate.toLocaleString("en")}/s the ` +
+    `SIPps leave Tandem ${fmt(b.tandemRoomMs)} ms per call.` +
+    (b.threadCeiling === null ? "" : ` Its JavaScript thread alone is busy all the time at ` +
+      `${b.threadCeiling.toLocaleString("en")} calls/s.`),
+  ];
+}

@@ -2,7 +2,13 @@
 
 import assert from "node:assert/strict";
 import type { MemoryResult, StepResult } from "../../scripts/bench/run.ts";
-import { calibrate, calibrationLines, targetVerdicts } from "../../scripts/bench/verdicts.ts";
+import {
+  budgetLines,
+  calibrate,
+  calibrationLines,
+  cpuBudget,
+  targetVerdicts,
+} from "../../scripts/bench/verdicts.ts";
 
 function step(target: string, rate: number, o: Partial<StepResult> = {}): StepResult {
   const planned = rate * 20;
@@ -115,4 +121,24 @@ Deno.test("calibration: a factor only from a ceiling SIPp actually hit", () => {
   assert.equal(topOnly.slowerBySipp, null);
   assert.match(calibrationLines(topOnly)[0], /no ceiling found/);
   assert.deepEqual(calibrationLines(calibrate([])), []);
+});
+
+Deno.test("budget: Tandem's and the SIPps' CPU per call against the cores, at the top ok rung", () => {
+  const ran = [
+    step("tandem-bun", 1000, { cpuMsPerCall: 0.5, sippCpuPctCore: 20 }),
+    // 2,000/s: SIPps at 38 % of a core = 0.19 ms per call.
+    step("tandem-bun", 2000, { cpuMsPerCall: 0.4, sippCpuPctCore: 38, mainThreadMsPerCall: 0.32 }),
+    step("tandem-bun", 3000, { cpuMsPerCall: 0.3, sippCpuPctCore: 50, allSucceeded: false }),
+    step("kamailio", 2000, { cpuMsPerCall: 0.5, sippCpuPctCore: 30 }),
+  ];
+  const b = cpuBudget(ran, 2)!;
+  assert.equal(b.rate, 2000);
+  assert.equal(b.sippMs.toFixed(3), "0.190");
+  assert.equal(b.ceiling, 3389); // 2,000 ms of CPU per second / 0.59 ms
+  assert.equal(b.tandemRoomMs.toFixed(3), "0.310"); // 0.5 ms per call at 4,000/s, less 0.19
+  assert.equal(b.threadCeiling, 3125);
+  assert.match(budgetLines(b, 2)[0], /hold at most 3,389 calls\/s.*busy all the time at 3,125/);
+  assert.equal(cpuBudget(ran, 0), null, "no core count, no budget");
+  assert.equal(cpuBudget([step("tandem-bun", 500, { sippCpuPctCore: 0 })], 2), null);
+  assert.deepEqual(budgetLines(null, 2), []);
 });
