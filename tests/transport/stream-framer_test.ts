@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { FramingError, StreamFramer } from "../../src/transport/mod.ts";
+import { latin1, mutate, prng } from "../sip/mutate.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -76,4 +77,45 @@ Deno.test("after an error the framer stays failed", () => {
   const e = f.push(enc.encode(msg("", null)), sink);
   assert.ok(e);
   assert.equal(f.push(enc.encode(msg()), sink), e);
+});
+
+Deno.test("§18.3 chunk boundaries never change what is framed (seeded, mutated streams too)", () => {
+  const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
+  const r = prng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const feed = (stream: Uint8Array, cuts: number[], max: number) => {
+    const f = new StreamFramer(max);
+    const out: string[] = [];
+    let pings = 0;
+    let failed = false;
+    const sink = {
+      onMessage: (m: Uint8Array) => out.push(latin1.decode(m)),
+      onPing: () => pings++,
+    };
+    let at = 0;
+    for (const end of [...cuts, stream.length]) {
+      failed ||= f.push(stream.slice(at, end), sink) !== undefined;
+      at = end;
+    }
+    return { out, pings, failed };
+  };
+  for (let i = 0; i < 3000; i++) {
+    let text = "";
+    for (let k = Math.floor(r() * 5); k > 0; k--) {
+      text += pick(["", "", "\r\n", "\r\n\r\n", "\r\n\r\n\r\n"]);
+      const body = "b".repeat(pick([0, 1, 10, 300]));
+      text += msg(body, String(body.length), pick(["Content-Length", "l", "content-length "]));
+    }
+    let stream: Uint8Array = enc.encode(text);
+    if (r() < 0.5) stream = mutate(stream, r);
+    const max = pick([65535, 200]);
+    const cuts = Array.from({ length: Math.floor(r() * 8) }, () => Math.floor(r() * stream.length))
+      .sort((a, b) => a - b);
+    const whole = feed(stream, [], max);
+    const chunked = feed(stream, cuts, max);
+    const bytes = feed(stream, Array.from({ length: stream.length }, (_, k) => k), max);
+    const what = `seed ${seed}, stream ${JSON.stringify(latin1.decode(stream))}, cuts ${cuts}`;
+    assert.deepEqual(chunked, whole, what);
+    assert.deepEqual(bytes, whole, `byte by byte: ${what}`);
+  }
 });
