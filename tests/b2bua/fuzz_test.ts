@@ -42,6 +42,8 @@ const enc = new TextEncoder();
 class Fuzzer {
   mutated = 0;
   delivered = 0;
+  /** The current call's caller is on TCP: reliable, so no retransmissions and zero timers. */
+  callerTcp = false;
   private last = "";
 
   constructor(readonly loop: Loop, readonly r: () => number, readonly rate: number) {}
@@ -51,6 +53,10 @@ class Fuzzer {
    * before or after it, or instead of it (the real one lost).
    */
   send(text: string, from: Endpoint): void {
+    if (from === CALLER && this.callerTcp) {
+      text = text.replaceAll("SIP/2.0/UDP 10.0.0.1", "SIP/2.0/TCP 10.0.0.1");
+      from = { ...CALLER, protocol: "tcp" };
+    }
     if (this.r() >= this.rate) return this.loop.inject(text, from);
     const mode = Math.floor(this.r() * 3); // 0: before, 1: after, 2: instead
     if (mode === 1) this.loop.inject(text, from);
@@ -114,7 +120,7 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, in one of seven shapes: answered and hung up by the caller (with a re-INVITE, or
+ * One call, its caller on UDP or TCP, in one of seven shapes: answered and hung up by the caller (with a re-INVITE, or
  * with an INFO relayed) or by the callee, cancelled while ringing, refused with 486, failed
  * over after a 503, or redirected by a 302 to a callee that refuses. The flow stops where a
  * message it needs did not come (a mutation changed the call); timers take it from there.
@@ -122,6 +128,7 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
   const shape = Math.floor(f.r() * 7);
+  f.callerTcp = f.r() < 0.25;
   f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
   let sent = calleeInvite(f, n);
   if (!sent) return;
@@ -211,7 +218,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
   const cfg = config([rule([
     route("10.0.0.2", 5090, { timers, followRedirects: true }),
-    route("10.0.0.3", 5090, { timers }),
+    route("10.0.0.3", 5090, { timers, transport: "tcp" }),
   ])]);
   cfg.limits.maxCalls = 1_000_000;
   const loop = new Loop(
