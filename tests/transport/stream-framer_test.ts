@@ -81,6 +81,7 @@ Deno.test("after an error the framer stays failed", () => {
 
 Deno.test("§18.3 chunk boundaries never change what is framed (seeded, mutated streams too)", () => {
   const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
+  console.log(`framer fuzz: FUZZ_SEED=${seed}`);
   const r = prng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const feed = (stream: Uint8Array, cuts: number[], max: number) => {
