@@ -11,6 +11,7 @@
 // transport/layer.ts). Seeded: FUZZ_SEED replays a run, FUZZ_CALLS sets the number of calls.
 
 import { strict as assert } from "node:assert";
+import { digestAuthorization } from "../../src/aaa/digest.ts";
 import {
   checkMessage,
   parseMessage,
@@ -120,18 +121,27 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, its caller on UDP or TCP, in one of seven shapes: answered and hung up by the caller (with a re-INVITE, or
+ * One call, its caller on UDP or TCP, in one of eight shapes: answered and hung up by the caller (with a re-INVITE, or
  * with an INFO relayed) or by the callee, cancelled while ringing, refused with 486, failed
- * over after a 503, or redirected by a 302 to a callee that refuses. The flow stops where a
+ * over after a 503, redirected by a 302 to a callee that refuses, or challenged for credentials
+ * (407) by a callee that then refuses the authenticated INVITE. The flow stops where a
  * message it needs did not come (a mutation changed the call); timers take it from there.
  */
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
-  const shape = Math.floor(f.r() * 7);
+  const shape = Math.floor(f.r() * 8);
   f.callerTcp = f.r() < 0.25;
   f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
   let sent = calleeInvite(f, n);
   if (!sent) return;
+  if (shape === 7) {
+    // The callee asks for credentials: Tandem answers the challenge with the route's.
+    const challenge = 'Proxy-Authenticate: Digest realm="carrier", nonce="n' + n +
+      '", qop="auth", algorithm=MD5\n';
+    f.send(answer(sent.msg, 407, `c0${n}`, { extra: challenge }), sent.dest);
+    sent = calleeInvite(f, n);
+    if (!sent) return;
+  }
   if (shape === 4 || shape === 5) {
     // The first callee sends it elsewhere: a 503 fails over to the next route, a 302 is followed.
     const first = sent.msg as SipRequest;
@@ -158,7 +168,7 @@ function oneCall(f: Fuzzer, n: number): void {
     if (!final) return;
     return f.send(callerInDialog("ACK", final.get("to")!, 1, n), CALLER);
   }
-  if (shape === 3 || shape === 5) { // refused
+  if (shape === 3 || shape === 5 || shape === 7) { // refused
     f.send(answer(inv, 486, `ct${n}`), callee);
     const final = f.find(isRes(486, "INVITE", aCallId))?.msg;
     if (!final) return;
@@ -217,7 +227,11 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const ended = new Map<string, number>();
   const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
   const cfg = config([rule([
-    route("10.0.0.2", 5090, { timers, followRedirects: true }),
+    route("10.0.0.2", 5090, {
+      timers,
+      followRedirects: true,
+      auth: { username: "tandem", password: "secret" },
+    }),
     route("10.0.0.3", 5090, { timers, transport: "tcp" }),
   ])]);
   cfg.limits.maxCalls = 1_000_000;
@@ -225,6 +239,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
     cfg,
     {
       onCallEnded: (rec) => ended.set(rec.id, (ended.get(rec.id) ?? 0) + 1),
+      digest: digestAuthorization,
     },
     undefined,
     undefined,
