@@ -22,7 +22,8 @@ import {
 import { stampVia } from "../../src/transport/mod.ts";
 import type { Endpoint } from "../../src/transport/types.ts";
 import { Logger } from "../../src/util/log.ts";
-import { latin1, mutate, mutateField, prng } from "../sip/mutate.ts";
+import { latin1, mutate, mutateField } from "../sip/mutate.ts";
+import { prng } from "../util/prng.ts";
 import {
   answer,
   CALLER,

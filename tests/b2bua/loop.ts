@@ -16,6 +16,7 @@ import type { Endpoint } from "../../src/transport/types.ts";
 import type { Logger } from "../../src/util/log.ts";
 import { Registry } from "../../src/util/metrics.ts";
 import { ManualTimers } from "../../src/util/timer-queue.ts";
+import { prng } from "../util/prng.ts";
 
 export const CALLER: Endpoint = { host: "10.0.0.1", port: 5070, protocol: "udp" };
 export const LOCAL: Endpoint = { host: "10.0.0.9", port: 5060, protocol: "udp" };
@@ -77,16 +78,9 @@ export function rule(routes: RouteConfig[], name = "all"): RuleConfig {
 }
 
 let seed = 1;
-/** mulberry32: a seeded PRNG with a full 2^32 period, so tags never repeat in long runs. */
+/** A seeded random source per loop (mulberry32, full 2^32 period: tags never repeat in long runs). */
 function seededRandom(): () => number {
-  let a = (seed++ * 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return prng((seed++ * 0x9e3779b9) >>> 0);
 }
 
 /** The engine, its transaction layer and the loop. */

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
 import { ConfigError, parseConfig } from "../../src/config/mod.ts";
 import { DEFAULT_CONFIG_YAML } from "../../src/config/default.ts";
-import { prng } from "../sip/mutate.ts";
+import { prng } from "../util/prng.ts";
 
 const ROOT = new URL("../../config/", import.meta.url);
 const ENV = {

@@ -13,7 +13,8 @@ import {
   SipRequest,
   type SipResponse,
 } from "../../src/sip/mod.ts";
-import { latin1, mutate, prng } from "./mutate.ts";
+import { latin1, mutate } from "./mutate.ts";
+import { prng } from "../util/prng.ts";
 
 function loadCorpus(): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -1,18 +1,6 @@
 // Byte-level mutations of SIP messages for the fuzz tests (parser and B2BUA): seeded, so a
 // failing run replays from its seed.
 
-/** mulberry32: small, fast, good enough to spread mutations; reproducible from the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const enc = new TextEncoder();
 const INJECT = [
   "\r\n",

@@ -2,7 +2,8 @@
 
 import assert from "node:assert/strict";
 import { FramingError, StreamFramer } from "../../src/transport/mod.ts";
-import { latin1, mutate, prng } from "../sip/mutate.ts";
+import { latin1, mutate } from "../sip/mutate.ts";
+import { prng } from "../util/prng.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,0 +1,14 @@
+// A seeded random source for tests: fuzz runs replay from their seed, and simulated peers make
+// tags and branches that never repeat in long runs.
+
+/** mulberry32: small, fast, good enough to spread mutations; reproducible from the seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
