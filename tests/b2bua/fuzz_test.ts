@@ -123,16 +123,17 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, its caller on UDP or TCP, in one of ten shapes: answered and hung up by the caller
+ * One call, its caller on UDP or TCP, in one of twelve shapes: answered and hung up by the caller
  * (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee refuses Tandem's with
- * 491, or an UPDATE from the callee) or by the callee; cancelled while ringing; refused with 486;
+ * 491, an UPDATE from the callee, early media before the answer, or a forked second answer) or by
+ * the callee; cancelled while ringing; refused with 486;
  * failed over after a 503; redirected by a 302 to a callee that refuses; or challenged for
  * credentials (407) by a callee that then refuses. The flow stops where a message it needs did not
  * come (a mutation changed the call); timers take it from there.
  */
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
-  const shape = Math.floor(f.r() * 10);
+  const shape = Math.floor(f.r() * 12);
   f.callerTcp = f.r() < 0.25;
   f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
   let sent = calleeInvite(f, n);
@@ -179,7 +180,16 @@ function oneCall(f: Fuzzer, n: number): void {
   }
   const contact = `<sip:b@${callee.host}:${callee.port}>`;
   const rr = "Record-Route: <sip:10.0.0.7;lr>\n";
-  f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP, extra: rr }), callee);
+  if (shape === 10) { // early media: a 183 with SDP before the answer
+    f.send(answer(inv, 183, `ct${n}`, { contact, body: SDP }), callee);
+  }
+  if (shape === 11) {
+    // A forking proxy: a second branch rings and answers too, after the first (§13.2.2.4: the
+    // second dialog is ACKed and ended with BYE).
+    f.send(answer(inv, 180, `fk${n}`, { contact: "<sip:fork@10.0.0.5:5090>" }), callee);
+    f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP, extra: rr }), callee);
+    f.send(answer(inv, 200, `fk${n}`, { contact: "<sip:fork@10.0.0.5:5090>", body: SDP }), callee);
+  } else f.send(answer(inv, 200, `ct${n}`, { contact, body: SDP, extra: rr }), callee);
   const ok = f.find(isRes(200, "INVITE", aCallId))?.msg;
   if (!ok) return;
   const to = ok.get("to")!;
