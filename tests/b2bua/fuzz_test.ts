@@ -6,7 +6,8 @@
 //   that would be a message dropped as "handler-error", unanswered), no request ends in the
 //   B2BUA's catch-all 500 ("request-failed"), and nothing else logs a warning or an error;
 // - once the timers have run out (the route's max-duration ends confirmed calls nobody hangs
-//   up), no call, leg or transaction is left, and every call has ended exactly once.
+//   up), no call, leg or transaction is left, every call has ended exactly once, and its record
+//   (the CDR) is whole and consistent.
 // The parse/check/Via rules in front of the transaction layer are the server's (app/server.ts,
 // transport/layer.ts). Seeded: FUZZ_SEED replays a run, FUZZ_CALLS sets the number of calls, FUZZ_RATE the share of
 // messages that get a mutated copy (0.3).
@@ -20,6 +21,7 @@ import {
   SipRequest,
   type SipResponse,
 } from "../../src/sip/mod.ts";
+import type { CallRecord } from "../../src/b2bua/mod.ts";
 import { stampVia } from "../../src/transport/mod.ts";
 import type { Endpoint } from "../../src/transport/types.ts";
 import { Logger } from "../../src/util/log.ts";
@@ -253,6 +255,34 @@ ${body}`;
   f.send(answer(bye, 200, `ct${n}`), callee);
 }
 
+/**
+ * What a CDR must say of an ended call, whatever happened to its messages: when it ended and why,
+ * the caller's final status, times in order, an answer exactly when the status is 2xx, no
+ * answered call longer than the route's max-duration (it is billed), every attempt closed.
+ */
+function recordProblems(rec: CallRecord, maxDurationMs: number): string[] {
+  const p: string[] = [];
+  if (rec.endAt === undefined || rec.endAt < rec.inviteAt) p.push("no end, or before the INVITE");
+  if (!rec.endedBy || !rec.endReason) p.push("no endedBy/endReason");
+  if (rec.finalStatus === undefined) p.push("no final status for the caller");
+  const ok = rec.finalStatus !== undefined && rec.finalStatus >= 200 && rec.finalStatus < 300;
+  if (ok !== (rec.answerAt !== undefined)) p.push("answered iff 2xx does not hold");
+  if (rec.answerAt !== undefined && rec.endAt !== undefined) {
+    if (rec.answerAt < rec.inviteAt || rec.answerAt > rec.endAt) p.push("answer out of order");
+    if (rec.endAt - rec.answerAt > maxDurationMs + 1000) p.push("longer than max-duration");
+  }
+  if (rec.firstProvisionalAt !== undefined && rec.firstProvisionalAt < rec.inviteAt) {
+    p.push("provisional before the INVITE");
+  }
+  for (const at of rec.attempts) {
+    if (at.endAt === undefined || !at.outcome) p.push(`attempt ${at.index} not closed`);
+    if (at.answerAt !== undefined && (at.answerAt < at.inviteAt || (at.endAt ?? 0) < at.answerAt)) {
+      p.push(`attempt ${at.index} answer out of order`);
+    }
+  }
+  return p;
+}
+
 Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left behind", () => {
   const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
   const calls = Number(Deno.env.get("FUZZ_CALLS") ?? 3000);
@@ -260,6 +290,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const warnings: string[] = [];
   const log = new Logger("warn", "json", (line) => warnings.push(line));
   const ended = new Map<string, number>();
+  const badRecords: string[] = [];
   const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
   const cfg = config([rule([
     route("10.0.0.2", 5090, {
@@ -273,7 +304,11 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const loop = new Loop(
     cfg,
     {
-      onCallEnded: (rec) => ended.set(rec.id, (ended.get(rec.id) ?? 0) + 1),
+      onCallEnded: (rec) => {
+        ended.set(rec.id, (ended.get(rec.id) ?? 0) + 1);
+        const bad = recordProblems(rec, timers.maxDuration);
+        if (bad.length) badRecords.push(`${bad.join("; ")}: ${JSON.stringify(rec)}`);
+      },
       digest: digestAuthorization,
     },
     undefined,
@@ -308,6 +343,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.equal(loop.b2bua.calls.size, 0, "calls left after every timer ran out");
   assert.equal(loop.b2bua.legCount, 0, "legs left");
   assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
+  assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
   const twice = [...ended].filter(([, k]) => k !== 1);
   assert.deepEqual(twice, [], "calls that ended more than once");
   console.log(
