@@ -1091,6 +1091,7 @@ export class B2bua implements TransactionUser {
       const at = call.b;
       if (at && (at.state === "Calling" || at.state === "Early")) {
         at.state = "Cancelling";
+        at.record.outcome = "cancel";
         at.ctx?.cancel(reason);
       }
       if (call.a.stx.state === "Proceeding") {

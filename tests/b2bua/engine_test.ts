@@ -1,6 +1,7 @@
 // B2BUA engine over the real transaction layer on an in-memory loop, stepped by a manual clock.
 
 import assert from "node:assert/strict";
+import type { CallRecord } from "../../src/b2bua/mod.ts";
 import { SipRequest, type SipResponse } from "../../src/sip/mod.ts";
 import {
   answer,
@@ -176,6 +177,28 @@ Deno.test("Redirect: a followed 302's Contact becomes the Request-URI without he
   loop.inject(answer(first, 302, "t1", { contact }), CALLEE2);
   const again = loop.expect(req("INVITE", 5092), "INVITE to the Contact").msg as SipRequest;
   assert.equal(again.uri, "sip:new@10.0.0.4:5092;user=phone");
+});
+
+Deno.test("Operator drop while ringing: CANCEL to the callee, 480 to the caller, the attempt recorded as cancelled", () => {
+  const records: CallRecord[] = [];
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {
+    onCallEnded: (rec) => records.push(rec),
+  });
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 180, "callee-tag"), CALLEE);
+  loop.take();
+  const [id] = loop.b2bua.calls.keys();
+  assert.ok(loop.b2bua.drop(id));
+  const sent = loop.take();
+  assert.ok(sent.find(req("CANCEL", 5090)), "CANCEL to the callee");
+  assert.ok(sent.find(res(480)), "480 to the caller");
+  const [rec] = records;
+  assert.equal(rec.endReason, "drop");
+  assert.equal(rec.endedBy, "tandem");
+  assert.equal(rec.finalStatus, 480);
+  assert.equal(rec.attempts[0].outcome, "cancel");
+  assert.ok(rec.attempts[0].endAt !== undefined);
 });
 
 Deno.test("Failover: a stop code (486) ends the call with that answer", () => {
