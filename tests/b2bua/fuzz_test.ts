@@ -47,6 +47,7 @@ const enc = new TextEncoder();
 class Fuzzer {
   mutated = 0;
   delivered = 0;
+  dropped = 0;
   /** The current call's caller is on TCP: reliable, so no retransmissions and zero timers. */
   callerTcp = false;
   private last = "";
@@ -94,6 +95,15 @@ class Fuzzer {
       this.delivered++;
       this.loop.txl.receiveResponse(m as SipResponse, from);
     }
+  }
+
+  /** Sometimes the operator drops the call (DELETE /calls/:id) at this point of its flow. */
+  maybeDrop(aCallId: string): void {
+    if (this.r() >= 0.04) return;
+    for (const call of this.loop.b2bua.calls.values()) {
+      if (call.record.callerCallId === aCallId) this.loop.b2bua.drop(call.id);
+    }
+    this.dropped++;
   }
 
   /** The mutated message delivered last (for the failure message). */
@@ -160,6 +170,7 @@ function oneCall(f: Fuzzer, n: number): void {
   const callee = sent.dest;
   const b = inv.callId;
   f.send(answer(inv, 180, `ct${n}`), callee);
+  f.maybeDrop(aCallId);
   if (shape === 2) { // CANCEL while ringing
     f.send(
       callerInvite("fuzz", `X-Call: ${n}\n`, n).replace("INVITE sip", "CANCEL sip")
@@ -196,6 +207,7 @@ function oneCall(f: Fuzzer, n: number): void {
   if (!ok) return;
   const to = ok.get("to")!;
   f.send(callerInDialog("ACK", to, 1, n), CALLER);
+  f.maybeDrop(aCallId);
   let cseq = 2;
   if (shape === 0 || shape === 6) {
     // A re-INVITE (hold), or an INFO, from the caller.
@@ -347,7 +359,8 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const twice = [...ended].filter(([, k]) => k !== 1);
   assert.deepEqual(twice, [], "calls that ended more than once");
   console.log(
-    `b2bua fuzz: ${started} calls, ${ended.size} call records, ${f.mutated} mutated ` +
+    `b2bua fuzz: ${started} calls (${f.dropped} dropped by the operator), ${ended.size} call ` +
+      `records, ${f.mutated} mutated ` +
       `messages, ${f.delivered} reached the transaction layer`,
   );
   // The mutations must mostly survive the parser, or the B2BUA goes untested.
