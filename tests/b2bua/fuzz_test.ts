@@ -113,9 +113,31 @@ class Fuzzer {
 
   /** The newest message sent since the last look that matches, or undefined. */
   find(pred: (s: Sent) => boolean): Sent | undefined {
-    const all = this.loop.take();
+    const all = this.take();
     for (let i = all.length - 1; i >= 0; i--) if (pred(all[i])) return all[i];
     return undefined;
+  }
+
+  /**
+   * The first final response each caller got to its INVITE, by Call-ID and Tandem's To tag (the
+   * call's, or a fresh one for an INVITE that never became a call): what the call's record must
+   * say it got.
+   */
+  readonly finals = new Map<string, number>();
+
+  /** What Tandem sent since the last look, noting the callers' finals. */
+  take(): Sent[] {
+    const all = this.loop.take();
+    for (const s of all) {
+      const m = s.msg;
+      if (m instanceof SipRequest || s.dest.host !== CALLER.host) continue;
+      const status = (m as SipResponse).status;
+      const key = `${m.callId} ${m.to.tag}`;
+      if (status >= 200 && m.cseq.method === "INVITE" && !this.finals.has(key)) {
+        this.finals.set(key, status);
+      }
+    }
+    return all;
   }
 }
 
@@ -303,6 +325,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const log = new Logger("warn", "json", (line) => warnings.push(line));
   const ended = new Map<string, number>();
   const badRecords: string[] = [];
+  const records: { rec: CallRecord; tag: string }[] = [];
   const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
   const cfg = config([rule([
     route("10.0.0.2", 5090, {
@@ -316,8 +339,9 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const loop = new Loop(
     cfg,
     {
-      onCallEnded: (rec) => {
+      onCallEnded: (rec, call) => {
         ended.set(rec.id, (ended.get(rec.id) ?? 0) + 1);
+        records.push({ rec, tag: call.a.localTag });
         const bad = recordProblems(rec, timers.maxDuration);
         if (bad.length) badRecords.push(`${bad.join("; ")}: ${JSON.stringify(rec)}`);
       },
@@ -343,7 +367,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
     loop.timers.advance(Math.floor(f.r() * 200));
   }
   loop.timers.advance(2 * 3_600_000);
-  loop.take();
+  f.take();
   // A challenge whose mutation Tandem cannot answer (an unknown algorithm) is a warning, and the
   // 407 goes back to the caller. Nothing else may warn: "request-failed" is the catch-all 500.
   const unexpected = warnings.filter((w) => !w.includes('"event":"digest-failed"'));
@@ -356,6 +380,14 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.equal(loop.b2bua.legCount, 0, "legs left");
   assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
   assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
+  // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
+  const misreported = records.flatMap(({ rec, tag }) => {
+    const got = f.finals.get(`${rec.callerCallId} ${tag}`);
+    return got === undefined || got === rec.finalStatus
+      ? []
+      : [`${rec.finalStatus} recorded, caller got ${got}: ${JSON.stringify(rec)}`];
+  });
+  assert.deepEqual(misreported.slice(0, 2), [], `${misreported.length} CDRs misreport the status`);
   const twice = [...ended].filter(([, k]) => k !== 1);
   assert.deepEqual(twice, [], "calls that ended more than once");
   console.log(
