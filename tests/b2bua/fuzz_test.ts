@@ -33,6 +33,7 @@ import {
   callerInDialog,
   callerInvite,
   config,
+  describe,
   LOCAL,
   Loop,
   route,
@@ -125,10 +126,15 @@ class Fuzzer {
    */
   readonly finals = new Map<string, number>();
 
-  /** What Tandem sent since the last look, noting the callers' finals. */
+  /** Addressing headers that named the other side's hosts (topology hiding broken). */
+  readonly leaks: string[] = [];
+
+  /** What Tandem sent since the last look, noting the callers' finals and any leak. */
   take(): Sent[] {
     const all = this.loop.take();
     for (const s of all) {
+      const leak = leakIn(s);
+      if (leak) this.leaks.push(leak);
       const m = s.msg;
       if (m instanceof SipRequest || s.dest.host !== CALLER.host) continue;
       const status = (m as SipResponse).status;
@@ -139,6 +145,45 @@ class Fuzzer {
     }
     return all;
   }
+}
+
+const CALLER_HOSTS = ["10.0.0.1"];
+/** The callees, the forking branch and the Record-Route proxy on the callee side. */
+const CALLEE_HOSTS = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.7"];
+const ADDRESSING = ["via", "contact", "record-route", "route", "from", "to", "call-id"];
+
+/**
+ * RFC 7092 §4 topology hiding: what Tandem sends to one side names none of the other side's
+ * hosts in its Request-URI or addressing headers. Bodies (SDP: media is not anchored here),
+ * extension headers (passed by policy) and a relayed 3xx's Contact (the caller is meant to
+ * follow it) carry what they carry.
+ */
+function leakIn(s: Sent): string | undefined {
+  const m = s.msg;
+  // The side by Call-ID: Tandem makes the callee legs' ("<20 characters>@10.0.0.9"); the
+  // caller's is its own (or what a mutation made of it), and may name a mutated host.
+  const toCallee = /^[0-9a-z]{20}@10\.0\.0\.9$/.test(m.callId);
+  const others = toCallee ? CALLER_HOSTS : CALLEE_HOSTS;
+  const status = m instanceof SipRequest ? 0 : (m as SipResponse).status;
+  const texts: string[] = m instanceof SipRequest ? [m.uri] : [];
+  for (const h of m.headers) {
+    if (!ADDRESSING.includes(h.key)) continue;
+    // A response echoes the Via, From, To and Call-ID of the request it answers: the side it
+    // goes to. What Tandem adds of its own is the Contact.
+    if (status > 0 && h.key !== "contact" && h.key !== "record-route") continue;
+    if (h.key === "contact" && status >= 300 && status < 400) continue;
+    texts.push(h.value);
+  }
+  for (const t of texts) {
+    for (const host of others) {
+      // As a host: not inside a longer token ("10.0.0.21", "%4010.0.0.1") nor as a user part
+      // ("sip:10.0.0.1@…", which is the caller's to choose).
+      if (new RegExp(`(?<![\\w%.-])${host.replaceAll(".", "\\.")}(?![0-9@])`).test(t)) {
+        return `${describe(m)} to ${s.dest.host}:${s.dest.port} names ${host}: ${t}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 const isReq = (method: string, callId?: string, port?: number) => (s: Sent) =>
@@ -380,6 +425,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.equal(loop.b2bua.legCount, 0, "legs left");
   assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
   assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
+  assert.deepEqual(f.leaks.slice(0, 3), [], `${f.leaks.length} messages leak the other side`);
   // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
   const misreported = records.flatMap(({ rec, tag }) => {
     const got = f.finals.get(`${rec.callerCallId} ${tag}`);
