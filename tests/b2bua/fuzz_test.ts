@@ -1,16 +1,18 @@
 // Bad packets never crash Tandem and never leave a call behind: whole calls run through the
 // transaction layer and the B2BUA while mutated copies of their own messages (a tag, a CSeq, a
 // branch, a header line changed; bytes flipped) arrive before, after or instead of the real ones,
-// as a broken or hostile peer would send them. What must hold, for every seed:
+// as a broken or hostile peer would send them, and the operator drops some calls. What must
+// hold, for every seed:
 // - nothing a message can do throws out of the transaction layer or the B2BUA (in the server
 //   that would be a message dropped as "handler-error", unanswered), no request ends in the
 //   B2BUA's catch-all 500 ("request-failed"), and nothing else logs a warning or an error;
+// - no message Tandem sends names the other side's hosts (topology hiding);
 // - once the timers have run out (the route's max-duration ends confirmed calls nobody hangs
 //   up), no call, leg or transaction is left, every call has ended exactly once, and its record
-//   (the CDR) is whole and consistent.
+//   (the CDR) is whole, consistent, and gives the status the caller got.
 // The parse/check/Via rules in front of the transaction layer are the server's (app/server.ts,
-// transport/layer.ts). Seeded: FUZZ_SEED replays a run, FUZZ_CALLS sets the number of calls, FUZZ_RATE the share of
-// messages that get a mutated copy (0.3).
+// transport/layer.ts). Seeded: FUZZ_SEED replays a run, FUZZ_CALLS sets the number of calls,
+// FUZZ_RATE the share of messages that get a mutated copy (0.3).
 
 import { strict as assert } from "node:assert";
 import { digestAuthorization } from "../../src/aaa/digest.ts";
