@@ -431,9 +431,7 @@ export class B2bua implements TransactionUser {
     const local = this.opts.net.localFor(dest);
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
-    // Users are matched and rewritten unescaped, and escaped again to go into a URI.
-    const user = redirectTarget?.user ??
-      escapeUser(rewriteUser(decodeUser(a.ruri.user ?? ""), route.ruriUser));
+    const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);
     const ruri = redirectTarget ? asRequestUri(redirectTarget) : new UriClass(
       "sip",
       user || undefined,
@@ -443,8 +441,7 @@ export class B2bua implements TransactionUser {
     );
     const callerFrom = a.from;
     const cid = route.callerId;
-    const fromUser = cid?.user ??
-      escapeUser(rewriteUser(decodeUser(callerFrom.uri.user ?? ""), cid?.rewrite));
+    const fromUser = cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);
     const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
     const fromUri = new UriClass("sip", fromUser || undefined, uriHost(local.host));
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
@@ -1357,4 +1354,15 @@ function copyHeaders(from: Header[], to: Header[]): void {
 
 function rewriteUser(user: string, rw: UserRewrite | undefined): string {
   return rw ? applyUserRewrite(rw, user) : user;
+}
+
+/**
+ * A received user part for a URI Tandem builds: unescaped to be rewritten, escaped again to be
+ * written. One that does not unescape (escapes that are not UTF-8) is rewritten as received and
+ * keeps its escapes, so they are not escaped twice.
+ */
+function userForUri(received: string, rw: UserRewrite | undefined): string {
+  const plain = decodeUser(received);
+  const undecodable = plain === received && received.includes("%");
+  return escapeUser(rewriteUser(plain, rw), undecodable);
 }

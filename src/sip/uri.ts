@@ -259,16 +259,22 @@ export function unescapeOnce(s: string): string {
 const USER_SAFE = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/]*$/;
 const utf8 = new TextEncoder();
 
+const HEX = /^[0-9A-Fa-f]{2}$/;
+
 /**
  * A user part as it must be written into a URI: every character outside the §25.1 user grammar
  * (including "%" itself, white space, controls and "#") percent-encoded as UTF-8. For users
- * that were unescaped for matching or rewriting and are written into a URI again.
+ * that were unescaped for matching or rewriting and are written into a URI again. With
+ * `keepEscapes`, for a user still in its escaped form, a "%" that starts an escape stays.
  */
-export function escapeUser(user: string): string {
+export function escapeUser(user: string, keepEscapes = false): string {
   if (USER_SAFE.test(user)) return user;
   let out = "";
+  let i = 0;
   for (const ch of user) {
-    if (USER_SAFE.test(ch)) {
+    const at = i;
+    i += ch.length;
+    if (USER_SAFE.test(ch) || (keepEscapes && ch === "%" && HEX.test(user.slice(at + 1, at + 3)))) {
       out += ch;
       continue;
     }

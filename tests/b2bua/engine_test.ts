@@ -72,6 +72,13 @@ Deno.test("RFC 3261 §25.1: escaped users are unescaped for matching and escaped
   assert.ok(!sent.find(res(500)), "no 500 to the caller");
 });
 
+Deno.test("RFC 3261 §25.1: a user whose escapes are not UTF-8 goes to the callee as received", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.inject(callerInvite("%C3x%23"), CALLER);
+  const inv = loop.take().find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.equal(inv.ruri.user, "%C3x%23", "not escaped twice");
+});
+
 Deno.test("B2BUA: one of several SIP workers gives outgoing legs Call-IDs it owns", () => {
   const owned: string[] = [];
   let asked = 0;

@@ -71,6 +71,12 @@ Deno.test("RFC 3261 §25.1: escapeUser keeps the user grammar and percent-encode
     "escape then unescape is the identity",
   );
   assert.equal(parseUri(`sip:${escapeUser("a\r\nb@c")}@h`).user, "a%0D%0Ab%40c");
+  assert.equal(
+    escapeUser("%C3x%23 #", true),
+    "%C3x%23%20%23",
+    "keepEscapes: escapes stay, the rest is escaped",
+  );
+  assert.equal(escapeUser("%zz", true), "%25zz", "a % that starts no escape is escaped");
 });
 
 Deno.test("RFC 3261 §19.1.1 Table 1: asRequestUri drops headers and the method parameter", () => {
