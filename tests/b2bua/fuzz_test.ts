@@ -149,9 +149,15 @@ class Fuzzer {
   }
 }
 
-const CALLER_HOSTS = ["10.0.0.1"];
+/**
+ * A host as a host: not inside a longer token ("10.0.0.21", "%4010.0.0.1") nor as a user part
+ * ("sip:10.0.0.1@…", which is the caller's to choose).
+ */
+const asHost = (host: string) =>
+  [host, new RegExp(`(?<![\\w%.-])${host.replaceAll(".", "\\.")}(?![0-9@])`)] as const;
+const CALLER_HOSTS = ["10.0.0.1"].map(asHost);
 /** The callees, the forking branch and the Record-Route proxy on the callee side. */
-const CALLEE_HOSTS = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.7"];
+const CALLEE_HOSTS = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.7"].map(asHost);
 const ADDRESSING = ["via", "contact", "record-route", "route", "from", "to", "call-id"];
 
 /**
@@ -177,10 +183,8 @@ function leakIn(s: Sent): string | undefined {
     texts.push(h.value);
   }
   for (const t of texts) {
-    for (const host of others) {
-      // As a host: not inside a longer token ("10.0.0.21", "%4010.0.0.1") nor as a user part
-      // ("sip:10.0.0.1@…", which is the caller's to choose).
-      if (new RegExp(`(?<![\\w%.-])${host.replaceAll(".", "\\.")}(?![0-9@])`).test(t)) {
+    for (const [host, re] of others) {
+      if (re.test(t)) {
         return `${describe(m)} to ${s.dest.host}:${s.dest.port} names ${host}: ${t}`;
       }
     }
