@@ -12,10 +12,12 @@ import {
   bareHost,
   createResponse,
   detach,
+  detachAll,
   escapeUser,
   type Header,
   headerList,
   identityOf,
+  identityOfOwned,
   isSupportedScheme,
   NameAddr,
   Params,
@@ -307,6 +309,14 @@ export class B2bua implements TransactionUser {
     const now = this.opts.clock.wallNow();
     const localTag = this.tag();
     const aLocal = this.opts.net.localFor(source);
+    // Kept in the CDR for the call's whole life: copies that hold no slice of the datagram.
+    const [callerCallId, callerFrom, callerTo, callerRuri, sourceText] = detachAll([
+      req.callId,
+      req.get("from") ?? "",
+      req.get("to") ?? "",
+      req.uri,
+      `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+    ]);
     const call: Call = {
       id: token(this.opts.random, 16),
       state: "Routing",
@@ -324,11 +334,11 @@ export class B2bua implements TransactionUser {
       timers: {},
       record: {
         id: "",
-        callerCallId: detach(req.callId),
-        callerFrom: detach(req.get("from") ?? ""),
-        callerTo: detach(req.get("to") ?? ""),
-        callerRuri: detach(req.uri),
-        source: detach(`${source.protocol}:${uriHost(source.host)}:${source.port}`),
+        callerCallId,
+        callerFrom,
+        callerTo,
+        callerRuri,
+        source: sourceText,
         rule: rule.name,
         inviteAt: now,
         attempts: [],
@@ -451,9 +461,14 @@ export class B2bua implements TransactionUser {
     );
     const contact = contactFor(local);
     const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
-    // Kept in the attempt's record for the call's whole life: flat, not ropes.
-    const fromText = detach(from.toString());
-    const toText = detach(to.toString());
+    // Kept for the call's whole life (the attempt's record, the INVITE's identity): flat copies
+    // that hold no slice of the caller's INVITE or of a 302.
+    const [ruriText, fromText, toText, target] = detachAll([
+      ruri.toString(),
+      from.toString(),
+      to.toString(),
+      `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+    ]);
     const pairs: [string, string][] = [
       ["Via", viaFor(local, this.txl.newBranch())],
       ["Max-Forwards", String(mf)],
@@ -466,7 +481,7 @@ export class B2bua implements TransactionUser {
     ];
     const ct = a.get("content-type");
     if (ct !== undefined) pairs.push(["Content-Type", ct]);
-    const invite = new SipRequest("INVITE", ruri.toString(), headerList(pairs), a.body);
+    const invite = new SipRequest("INVITE", ruriText, headerList(pairs), a.body);
     for (const h of applyHeaderPolicy(a.headers, route.headers)) invite.headers.push(h);
     const now = this.opts.clock.wallNow();
     const attempt: Attempt = {
@@ -485,7 +500,7 @@ export class B2bua implements TransactionUser {
         ruri: invite.uri,
         from: fromText,
         to: toText,
-        target: detach(`${dest.protocol}:${uriHost(dest.host)}:${dest.port}`),
+        target,
         inviteAt: now,
       },
     };
@@ -1196,9 +1211,9 @@ export class B2bua implements TransactionUser {
     for (const at of call.attempts) {
       const key = dialogKey(at.invite.callId, at.invite.from.tag!);
       // A fresh identity: at.invite may be the whole INVITE (ended before the caller's ACK)
-      // and carries the grammar cached while the call ran.
+      // and carries the grammar cached while the call ran. Its values are our own copies.
       const answered = at.state === "Answered" && at.dialog
-        ? { invite: identityOf(at.invite), dest: at.dest, remoteTag: at.dialog.remoteTag }
+        ? { invite: identityOfOwned(at.invite), dest: at.dest, remoteTag: at.dialog.remoteTag }
         : undefined;
       this.legs.set(key, { ended: true, answered });
       keys.push(key);
@@ -1224,7 +1239,7 @@ export class B2bua implements TransactionUser {
     a.invite = identityOf(a.invite);
     a.stx = endedServerTransaction(a.invite, a.source);
     for (const at of call.attempts) {
-      at.invite = identityOf(at.invite);
+      at.invite = identityOfOwned(at.invite); // built by startAttempt from copies
       at.ctx = undefined;
     }
     // No more attempts once confirmed: exact-size copies instead of arrays grown by push.

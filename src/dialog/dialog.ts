@@ -4,6 +4,7 @@
 import {
   asRequestUri,
   detach,
+  detachAll,
   type Header,
   headerList,
   NameAddr,
@@ -67,17 +68,24 @@ export class Dialog {
    * set is the Record-Route of the response, reversed; the remote target its Contact.
    */
   static asUac(invite: SipRequest, res: SipResponse): Dialog {
-    const rr = ownRoutes(res.recordRoutes.slice().reverse());
-    const contact = own(res.contacts[0]?.uri ?? invite.ruri);
+    const o = Owned.of(
+      invite.callId,
+      invite.from.tag ?? "",
+      res.to.tag ?? "",
+      invite.from,
+      invite.to,
+      res.contacts[0]?.uri ?? invite.ruri,
+      res.recordRoutes.slice().reverse(),
+    );
     const d = new Dialog(
       "uac",
-      detach(invite.callId),
-      detach(invite.from.tag ?? ""),
-      detach(res.to.tag ?? ""),
-      stripTag(invite.from),
-      stripTag(invite.to),
-      contact,
-      rr,
+      o.callId,
+      o.localTag,
+      o.remoteTag,
+      o.local,
+      o.remote,
+      o.target,
+      o.routes,
       invite.cseq.seq,
       -1,
     );
@@ -90,16 +98,24 @@ export class Dialog {
    * The route set is the request's Record-Route in order; the remote target its Contact.
    */
   static asUas(invite: SipRequest, localTag: string, localSeq: number): Dialog {
-    const contact = own(invite.contacts[0]?.uri ?? invite.from.uri);
+    const o = Owned.of(
+      invite.callId,
+      "",
+      invite.from.tag ?? "",
+      invite.to,
+      invite.from,
+      invite.contacts[0]?.uri ?? invite.from.uri,
+      invite.recordRoutes,
+    );
     return new Dialog(
       "uas",
-      detach(invite.callId),
+      o.callId,
       localTag,
-      detach(invite.from.tag ?? ""),
-      stripTag(invite.to),
-      stripTag(invite.from),
-      contact,
-      ownRoutes(invite.recordRoutes),
+      o.remoteTag,
+      o.local,
+      o.remote,
+      o.target,
+      o.routes,
       localSeq,
       invite.cseq.seq,
     );
@@ -179,11 +195,51 @@ export function dialogKey(callId: string, localTag: string): string {
 // A dialog lives as long as its call. Parsed values are substrings of the message they came
 // from and would keep its whole text alive, so the dialog re-parses detached copies.
 
-/** A name-addr without its tag, as detached header text (dialogs keep text, not objects). */
-function stripTag(na: NameAddr): string {
+/** A name-addr without its tag, as header text (dialogs keep text, not objects). */
+function untagged(na: NameAddr): string {
   const c = na.clone();
   c.tag = undefined;
-  return detach(c.toString());
+  return c.toString();
+}
+
+/**
+ * What a new dialog keeps of the messages that made it, as copies of its own: the values go
+ * through one detachAll() together, and the target and routes are parsed again from the copies.
+ */
+class Owned {
+  private constructor(
+    readonly callId: string,
+    readonly localTag: string,
+    readonly remoteTag: string,
+    readonly local: string,
+    readonly remote: string,
+    readonly target: Uri,
+    readonly routes: NameAddr[],
+  ) {}
+
+  static of(
+    callId: string,
+    localTag: string,
+    remoteTag: string,
+    local: NameAddr,
+    remote: NameAddr,
+    target: Uri,
+    routes: NameAddr[],
+  ): Owned {
+    const values = [
+      callId,
+      localTag,
+      remoteTag,
+      untagged(local),
+      untagged(remote),
+      asRequestUri(target).toString(),
+    ];
+    for (const r of routes) values.push(r.toString());
+    const v = detachAll(values);
+    const own = new Array<NameAddr>(routes.length);
+    for (let i = 0; i < own.length; i++) own[i] = parseNameAddr(v[6 + i], "Route");
+    return new Owned(v[0], v[1], v[2], v[3], v[4], parseUri(v[5], "dialog"), own);
+  }
 }
 
 /** The remote target, owned, as a Request-URI. */
