@@ -4,6 +4,9 @@ import { strict as assert } from "node:assert";
 import {
   createResponse,
   detach,
+  detachAll,
+  identityOf,
+  identityOfOwned,
   parseMessage,
   reasonPhrase,
   serialize,
@@ -66,5 +69,41 @@ Deno.test("detach: an equal string for any input (quotes, backslashes, control a
     const d = detach(s.slice(0));
     assert.equal(d, s);
     assert.equal(d.length, s.length);
+  }
+});
+
+Deno.test("detachAll: equal strings, in order, for any inputs, one array per call", () => {
+  const values = [
+    "",
+    "<sip:alice@example.com>;tag=1928301774",
+    '"A \\"quoted\\" name" <sip:a@b>',
+    "tab\there\r\nand \u0000 nul",
+    "üñï©ødé 🎧",
+    "\ud800 lone high, lone low \udc00",
+  ];
+  const out = detachAll(values.map((v) => v.slice(0)));
+  assert.deepEqual(out, values);
+  assert.deepEqual(detachAll([]), []);
+});
+
+Deno.test("identityOf and identityOfOwned: request line, From, To, Call-ID and CSeq only, in order, nothing cached", () => {
+  const want = [
+    ["From", "A <sip:a@h>;tag=f1"],
+    ["To", "sip:b@h"],
+    ["Call-ID", "cid"],
+    ["CSeq", "7 INVITE"],
+  ];
+  void req.from; // fill the original's grammar cache: the copies must not share it
+  for (const make of [identityOf, identityOfOwned]) {
+    const id = make(req);
+    assert.notEqual(id, req);
+    assert.equal(id.method, "INVITE");
+    assert.equal(id.uri, "sip:b@h");
+    assert.deepEqual(id.headers.map((h) => [h.name, h.value]), want);
+    assert.equal(id.body.length, 0);
+    assert.equal(id.from.tag, "f1");
+    id.headers[0].value = "B <sip:b@h>;tag=other";
+    id.invalidate();
+    assert.equal(req.from.tag, "f1", "the original's headers are not shared");
   }
 });
