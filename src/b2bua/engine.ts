@@ -10,6 +10,7 @@ import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
   asRequestUri,
   bareHost,
+  copyRecordRoute,
   createResponse,
   detach,
   detachAll,
@@ -583,7 +584,10 @@ export class B2bua implements TransactionUser {
 
   private relayProvisional(call: Call, res: SipResponse): void {
     const a = call.a;
-    const r = createResponse(a.invite, res.status, res.reason, a.localTag);
+    const r = copyRecordRoute(
+      a.invite,
+      createResponse(a.invite, res.status, res.reason, a.localTag),
+    );
     r.add("Contact", a.contact);
     copyHeaders(res.headers, r.headers);
     if (!a.dialog) this.createCallerDialog(call);
@@ -634,7 +638,10 @@ export class B2bua implements TransactionUser {
     const a = call.a;
     if (!a.dialog) this.createCallerDialog(call);
     a.dialog!.state = "Confirmed";
-    const r = createResponse(a.invite, res.status, res.reason, a.localTag);
+    const r = copyRecordRoute(
+      a.invite,
+      createResponse(a.invite, res.status, res.reason, a.localTag),
+    );
     r.add("Contact", a.contact);
     r.add("Allow", ALLOW);
     copyHeaders(res.headers, r.headers);

@@ -140,6 +140,22 @@ export function createResponse(
   return res;
 }
 
+/**
+ * RFC 3261 §12.1.1: a response that establishes a dialog (a 1xx with a To tag, or a 2xx, to an
+ * INVITE) carries every Record-Route of the request, values, parameters and order unchanged, so
+ * that the proxies which record-routed stay on the dialog's path. Appends them to `res`.
+ */
+export function copyRecordRoute(req: SipRequest, res: SipResponse): SipResponse {
+  let copied = false;
+  for (const h of req.headers) {
+    if (h.key !== "record-route") continue;
+    res.headers.push({ key: h.key, name: h.name, value: h.value });
+    copied = true;
+  }
+  if (copied) res.invalidate();
+  return res;
+}
+
 const IDENTITY = new Set(["from", "to", "call-id", "cseq"]);
 
 /**

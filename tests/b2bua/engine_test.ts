@@ -159,6 +159,50 @@ Content-Length: 0
   assert.equal(bye.callId, "caller-call-1@10.0.0.1");
 });
 
+Deno.test("RFC 3261 §12.1.1: the caller's Record-Route is copied into the 180 and the 200, in order; the callee never sees it", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const rr = [
+    "<sip:10.0.0.50:5062;lr;ftag=caller-tag-1>",
+    "<sip:edge.example.com;lr>",
+    "<sip:10.0.0.51;lr;did=x.1>",
+  ];
+  // Two lines, the first holding two values: a record-routing proxy may write either way.
+  loop.inject(
+    callerInvite("alice-kit", `Record-Route: ${rr[0]}, ${rr[1]}\nRecord-Route: ${rr[2]}\n`),
+    CALLER,
+  );
+  const inv = loop.expect(req("INVITE", 5090), "INVITE to callee").msg as SipRequest;
+  assert.equal(inv.get("record-route"), undefined, "the caller's proxies stay on its side");
+  loop.inject(answer(inv, 180, "callee-tag"), CALLEE);
+  const ringing = loop.take().find(res(180))!.msg as SipResponse;
+  assert.deepEqual(ringing.recordRoutes.map((r) => r.toString()), rr);
+  loop.inject(
+    answer(inv, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  assert.deepEqual(ok.recordRoutes.map((r) => r.toString()), rr);
+  // Tandem's own requests on the caller's dialog follow that route set (§12.2.1.1).
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  loop.inject(
+    `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`,
+    CALLEE,
+  );
+  const bye = loop.expect(req("BYE"), "BYE to the caller's side");
+  assert.deepEqual(bye.dest, { host: "10.0.0.50", port: 5062, protocol: "udp" });
+  assert.deepEqual((bye.msg as SipRequest).routes.map((r) => r.toString()), rr);
+  assert.equal((bye.msg as SipRequest).uri, "sip:alice@10.0.0.1:5070;transport=UDP");
+});
+
 Deno.test("Failover: a 503 moves to the next route; the 503 is ACKed and never reaches the caller", () => {
   const loop = new Loop(
     config([rule([route("10.0.0.3", 5091), route("10.0.0.2", 5090)])]),
