@@ -1,6 +1,6 @@
 // What the test suite needs on the machine: Debian packages for the e2e peers (SIPp, FreeRADIUS,
-// rtpengine, Prometheus, baresip) and Bun for the binary and transport tests. Kamailio is only
-// for the benchmarks (scripts/bench.ts), so a CI run does not spend time installing it.
+// rtpengine, Prometheus, baresip, Kamailio as the front proxy) and Bun for the binary and
+// transport tests. The benchmarks (scripts/bench.ts) use Kamailio too.
 
 import { repoRoot, run, which } from "./proc.ts";
 
@@ -22,6 +22,7 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { commands: ["prometheus"], pkg: "prometheus" },
   { commands: ["ss"], pkg: "iproute2" },
   { commands: ["baresip"], pkg: "baresip-core" },
+  { commands: ["kamailio"], pkg: "kamailio" },
 ];
 
 /** Debian packages whose commands are missing, without duplicates, in table order. */

@@ -3,24 +3,7 @@
 
 import assert from "node:assert/strict";
 import { binaryAvailable, repoRoot, sippAvailable, startTandem } from "./harness.ts";
-
-const KIT = `${repoRoot}/../shared/acceptance/run.sh`;
-
-async function runKit(args: string[]): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: [KIT, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    cwd: repoRoot,
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return text;
-}
-
-function summary(text: string): string {
-  const m = text.match(/^(\d+) passed, (\d+) failed$/m);
-  return m ? m[0] : "(no summary line)";
-}
+import { kitSummary, runKit } from "./kit.ts";
 
 Deno.test({
   name: "acceptance kit: 14 scenarios pass over UDP, TCP and IPv6 (config/acceptance.yaml)",
@@ -38,7 +21,7 @@ Deno.test({
     const logRoot = await Deno.makeTempDir({ prefix: "tandem-e2e-kit-" });
     for (const [i, args] of [[], ["--transport", "tcp"], ["--ipv6"]].entries()) {
       const text = await runKit([...args, "--logdir", `${logRoot}/run${i}`]);
-      const line = summary(text);
+      const line = kitSummary(text);
       if (line !== "14 passed, 0 failed") {
         const logs = await tandem.logs();
         console.error(text);

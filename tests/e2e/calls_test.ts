@@ -13,6 +13,7 @@ import {
   type SippResult,
   startTandem,
   type TandemProcess,
+  udpBound,
   waitFor,
 } from "./harness.ts";
 
@@ -60,16 +61,6 @@ async function startBed(): Promise<Bed> {
 /** A scenario argument: a file under tests/e2e/scenarios, or SIPp's built-in uac/uas. */
 function scenario(s: string): string[] {
   return s === "uac" || s === "uas" ? ["-sn", s] : ["-sf", `${SCENARIOS}/${s}`];
-}
-
-/** True when something holds `port` over UDP on 127.0.0.1 (SIPp has bound it). */
-function udpBound(port: number): boolean {
-  try {
-    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 interface PairOptions {

@@ -100,6 +100,16 @@ export function freePort(hostname = "127.0.0.1"): number {
   throw new Error("freePort: no port free over both UDP and TCP");
 }
 
+/** True when something holds `port` over UDP on `hostname` (a peer has bound it). */
+export function udpBound(port: number, hostname = "127.0.0.1"): boolean {
+  try {
+    Deno.listenDatagram({ transport: "udp", hostname, port }).close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw SIP over sockets
 

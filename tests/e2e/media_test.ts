@@ -15,6 +15,7 @@ import {
   sleep,
   startTandem,
   type TandemProcess,
+  udpBound,
   waitFor,
   which,
 } from "./harness.ts";
@@ -94,16 +95,6 @@ function freeMediaPort(): number {
     }
   }
   throw new Error("no free media port block in 28000-28999");
-}
-
-/** True when something holds `port` over UDP on 127.0.0.1. */
-function udpBound(port: number): boolean {
-  try {
-    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** One SIP message from a SIPp -trace_msg log: direction, wall time, text. */

@@ -17,6 +17,7 @@ import {
   startTandem,
   tandemBinary,
   type TandemProcess,
+  udpBound,
   waitFor,
   which,
 } from "./harness.ts";
@@ -109,14 +110,7 @@ function okSipp(name: string, r: SippResult): void {
 
 async function udpBoundSoon(port: number): Promise<void> {
   await waitFor(
-    () => {
-      try {
-        Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-        return false;
-      } catch {
-        return true;
-      }
-    },
+    () => udpBound(port),
     5000,
     { what: `SIPp bound on ${port}` },
   );

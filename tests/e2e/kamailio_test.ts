@@ -1,0 +1,234 @@
+// Tandem behind Kamailio, the way an operator scales out: Kamailio 5.6 (apt `kamailio`) as the
+// front proxy and load balancer (tm, rr, dispatcher round robin, failover on 503 and on
+// timeout) in front of two Tandems with the acceptance kit's routing. The kit's scenarios are
+// run against Kamailio's address, so every call crosses a record-routing proxy: Tandem must copy
+// Kamailio's Record-Route into its answers and route its own in-dialog requests (a BYE from the
+// callee, a max-duration BYE, a re-INVITE) back through Kamailio. Then one Tandem stops, and
+// Kamailio's failover must carry the calls to the other.
+
+import assert from "node:assert/strict";
+import {
+  binaryAvailable,
+  freePort,
+  freeUdpPort,
+  repoRoot,
+  sippAvailable,
+  sleep,
+  startTandem,
+  type TandemProcess,
+  udpBound,
+  waitFor,
+  which,
+} from "./harness.ts";
+import { kitSummary, runKit } from "./kit.ts";
+
+/** config/acceptance.yaml on its own SIP and HTTP ports, IPv4 UDP only. */
+async function tandemConfig(sip: number, http: number): Promise<string> {
+  const base = await Deno.readTextFile(`${repoRoot}/config/acceptance.yaml`);
+  const listen = /sip:\n {2}listen:\n( {4}- .*\n)+http:\n {2}listen: [^\n]*\n/;
+  assert.match(base, listen, "config/acceptance.yaml changed shape: update this test");
+  return base.replace(
+    listen,
+    `sip:\n  listen:\n    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }\n` +
+      `http:\n  listen: 127.0.0.1:${http}\n`,
+  );
+}
+
+/**
+ * Kamailio as an operator would put it in front: record-routes every dialog, sends new requests
+ * to the Tandems round robin, and on a 503 or a silent Tandem (2 s) marks it inactive and tries
+ * the next one. In-dialog requests follow the route set (loose routing).
+ */
+function kamailioConfig(port: number, listFile: string): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+# One worker: with two, a 180 and a 200 sent back to back may be relayed in either order, and
+# Kamailio drops a provisional that comes after the final; the kit's callers want the 180.
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+loadmodule "xlog.so"
+loadmodule "dispatcher.so"
+
+modparam("rr", "enable_full_lr", 0)
+modparam("tm", "fr_timer", 2000)
+modparam("dispatcher", "list_file", "${listFile}")
+modparam("dispatcher", "flags", 2)
+
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+    sl_send_reply("404", "Not here");
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+  t_check_trans();
+  record_route();
+  if (!ds_select_dst("1", "4")) { sl_send_reply("503", "No Tandem"); exit; }
+  xlog("L_INFO", "dispatch $rm $ci to $du\\n");
+  t_on_failure("NEXT_TANDEM");
+  if (!t_relay()) { sl_reply_error(); }
+  exit;
+}
+
+failure_route[NEXT_TANDEM] {
+  if (t_is_canceled()) exit;
+  if (t_check_status("503") || (t_branch_timeout() && !t_branch_replied())) {
+    ds_mark_dst("ip");
+    if (ds_next_dst()) {
+      xlog("L_INFO", "failover $rm $ci to $du\\n");
+      t_on_failure("NEXT_TANDEM");
+      t_relay();
+      exit;
+    }
+  }
+}
+`;
+}
+
+/** Calls a Tandem set up (answered or not) since it started, from /metrics. */
+async function callsSeen(http: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^tandem_calls_total\{[^}]*\} (\S+)$/gm)) n += Number(m[1]);
+  return n;
+}
+
+interface Front {
+  port: number;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function startKamailio(dir: string, tandemPorts: number[]): Promise<Front> {
+  const kamailio = which("kamailio");
+  assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
+  const port = freeUdpPort();
+  const list = `${dir}/dispatcher.list`;
+  await Deno.writeTextFile(list, tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n`).join(""));
+  const cfg = `${dir}/kamailio.cfg`;
+  await Deno.writeTextFile(cfg, kamailioConfig(port, list));
+  const check = await new Deno.Command(kamailio, { args: ["-c", "-f", cfg], stderr: "piped" })
+    .output();
+  assert.ok(check.success, new TextDecoder().decode(check.stderr).slice(-2000));
+  const logFile = `${dir}/kamailio.log`;
+  // Its log (log_stderror) goes straight to a file the test reads, through the shell's redirect.
+  const args = [
+    "-f",
+    cfg,
+    "-DD",
+    "-E",
+    "-Y",
+    dir,
+    "-P",
+    `${dir}/kamailio.pid`,
+    "-m",
+    "64",
+    "-M",
+    "8",
+  ];
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec "$0" "$@" 2>"$LOG"', kamailio, ...args],
+    env: { LOG: logFile },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  await waitFor(() => exited || udpBound(port), 10_000, { what: `kamailio on ${port}` });
+  assert.ok(!exited, `kamailio exited:\n${await Deno.readTextFile(logFile).catch(() => "")}`);
+  await sleep(300); // its workers are forked after the socket is bound
+  return {
+    port,
+    log: () => Deno.readTextFile(logFile).catch(() => ""),
+    async stop() {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone already */ }
+        const t = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* gone */ }
+        }, 5000);
+        await child.status;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+Deno.test({
+  name: "kamailio: the acceptance kit passes through Kamailio (rr, dispatcher) in front of two " +
+    "Tandems, both take calls, and with one stopped the calls fail over to the other",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    assert.equal(Deno.uid(), 0, "the acceptance kit sniffs loopback and needs root");
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-kamailio-" });
+    const ports = [freeUdpPort(), freeUdpPort()];
+    const https = [freePort(), freePort()];
+    const tandems: TandemProcess[] = [];
+    let front: Front | undefined;
+    try {
+      for (let i = 0; i < 2; i++) {
+        tandems.push(
+          await startTandem({
+            config: await tandemConfig(ports[i], https[i]),
+            binary: binaryAvailable(),
+          }),
+        );
+      }
+      front = await startKamailio(dir, ports);
+      const kit = async (what: string, args: string[]) => {
+        const text = await runKit([
+          "--b2bua",
+          `127.0.0.1:${front!.port}`,
+          "--logdir",
+          `${dir}/${what}`,
+          ...args,
+        ]);
+        return { text, line: kitSummary(text) };
+      };
+      const explain = async (text: string) => {
+        const logs = await Promise.all(tandems.map((t) => t.logs()));
+        return `${text}\n--- kamailio log tail:\n${(await front!.log()).slice(-3000)}\n` +
+          logs.map((l, i) => `--- tandem ${i} log tail:\n${l.stdout.slice(-2000)}`).join("\n");
+      };
+
+      const all = await kit("both", []);
+      assert.equal(all.line, "14 passed, 0 failed", await explain(all.text));
+      const seen = await Promise.all(https.map(callsSeen));
+      assert.ok(
+        seen[0] > 0 && seen[1] > 0,
+        `each Tandem should have taken calls, got ${seen.join(" and ")}`,
+      );
+
+      // One Tandem goes away: Kamailio's first INVITE to it times out (2 s), is marked
+      // inactive and retried on the other; every later call goes straight there.
+      await tandems[0].stop();
+      const before = await callsSeen(https[1]);
+      const one = await kit("one", ["--only", "basic,callee-bye,reinvite-hold,cancel"]);
+      assert.equal(one.line, "4 passed, 0 failed", await explain(one.text));
+      assert.ok((await callsSeen(https[1])) >= before + 4, "the remaining Tandem took the calls");
+      assert.match(await front.log(), /failover INVITE/, "Kamailio failed over at least once");
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    } finally {
+      await front?.stop();
+      for (const t of tandems) await t.stop().catch(() => {});
+    }
+  },
+});
