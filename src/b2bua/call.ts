@@ -35,7 +35,10 @@ export interface CallerLeg {
   localTag: string;
   /** Our Contact value towards the caller. */
   contact: string;
-  /** Where in-dialog requests to the caller go. */
+  /**
+   * The caller leg's first hop, where its INVITE came from: the default destination of the
+   * requests Tandem sends on the caller's dialog (the engine's destOf picks the route or target).
+   */
   dest: Endpoint;
   dialog?: Dialog;
 }

@@ -329,7 +329,7 @@ export class B2bua implements TransactionUser {
         source,
         localTag,
         contact: contactFor(aLocal),
-        dest: callerDest(req, source),
+        dest: source,
       },
       attempts: [],
       timers: {},
@@ -668,11 +668,10 @@ export class B2bua implements TransactionUser {
 
   private sendAck(at: Attempt, body: Uint8Array | undefined): void {
     const d = at.dialog!;
-    const local = this.opts.net.localFor(at.dest);
-    const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
-    ack.prepend("Via", viaFor(local, this.txl.newBranch()));
-    if (body?.length) ack.body = body;
     const dest = this.destOf(d, at.dest);
+    const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
+    ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
+    if (body?.length) ack.body = body;
     // The transaction resends this ACK for retransmissions of the 2xx (RFC 6026 §7.2).
     if (at.ctx) at.ctx.sendAck(ack, dest, d.remoteTag);
     else this.opts.net.sendRequest(ack, dest);
@@ -685,10 +684,10 @@ export class B2bua implements TransactionUser {
     why: string,
   ): void {
     const d = Dialog.asUac(at.invite, res);
-    const local = this.opts.net.localFor(at.dest);
+    const dest = this.destOf(d, at.dest);
+    const local = this.opts.net.localFor(dest);
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
-    const dest = this.destOf(d, at.dest);
     this.opts.net.sendRequest(ack, dest);
     const bye = d.createRequest("BYE", [{
       key: "reason",
@@ -901,8 +900,8 @@ export class B2bua implements TransactionUser {
     ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
     ack.body = req.body;
     // The re-INVITE's transaction resends it for retransmissions of the 2xx.
-    if (p.ctx) p.ctx.sendAck(ack, this.destOf(dialog, dest), dialog.remoteTag);
-    else this.opts.net.sendRequest(ack, this.destOf(dialog, dest));
+    if (p.ctx) p.ctx.sendAck(ack, dest, dialog.remoteTag);
+    else this.opts.net.sendRequest(ack, dest);
     call.reinvite = undefined;
   }
 
@@ -957,13 +956,14 @@ export class B2bua implements TransactionUser {
     tx.respond(r);
   }
 
-  /** The dialog and default destination of a side. */
+  /** The dialog of a side and where its next request goes (see destOf). */
   private dialogOf(call: Call, side: "a" | "b"): { dialog: Dialog; dest: Endpoint } | undefined {
     if (side === "a") {
-      return call.a.dialog ? { dialog: call.a.dialog, dest: call.a.dest } : undefined;
+      const d = call.a.dialog;
+      return d ? { dialog: d, dest: this.destOf(d, call.a.dest) } : undefined;
     }
-    const at = call.b;
-    return at?.dialog ? { dialog: at.dialog, dest: at.dest } : undefined;
+    const d = call.b?.dialog;
+    return d ? { dialog: d, dest: this.destOf(d, call.b!.dest) } : undefined;
   }
 
   /** Relay an in-dialog request to the other leg and its final answer back. */
@@ -996,7 +996,7 @@ export class B2bua implements TransactionUser {
       if (call.state === "Ended" && !isBye) return;
       out.body = body;
       pending.cseq = out.cseq.seq;
-      pending.ctx = this.txl.sendRequest(out, this.destOf(dialog, dest), {
+      pending.ctx = this.txl.sendRequest(out, dest, {
         onResponse: (res) => {
           if (res.status === 100) return;
           if (req.method === "INVITE" && res.status >= 200 && res.status < 300) {
@@ -1136,7 +1136,7 @@ export class B2bua implements TransactionUser {
     if (!t) return;
     const bye = t.dialog.createRequest("BYE", extra.map((h) => ({ ...h })));
     bye.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
-    this.txl.sendRequest(bye, this.destOf(t.dialog, t.dest), NOOP_HANDLER);
+    this.txl.sendRequest(bye, t.dest, NOOP_HANDLER);
   }
 
   private scheduleKeepalive(call: Call, interval: number): void {
@@ -1152,7 +1152,7 @@ export class B2bua implements TransactionUser {
           this.log.info("keepalive-dead", { call: call.id, side, why });
           this.hangup(call, "tandem", "keepalive", `SIP;cause=408;text="Keep-alive ${why}"`);
         };
-        this.txl.sendRequest(req, this.destOf(t.dialog, t.dest), {
+        this.txl.sendRequest(req, t.dest, {
           onResponse: (res) => {
             if (res.status === 481 || res.status === 408) dead(String(res.status));
             else if (res.status >= 200 && --pending === 0 && call.state === "Confirmed") {
@@ -1259,7 +1259,12 @@ export class B2bua implements TransactionUser {
     return this.legs.size;
   }
 
-  /** Where a dialog's requests go: the next hop's address if it is an IP literal, else `dflt`. */
+  /**
+   * Where a dialog's next request goes (§12.2.1.1, §18.1.1): the first Route's address, else the
+   * remote target's, when it is an IP literal, over the transport its URI names or else `dflt`'s;
+   * `dflt` itself when the host is a name. `dflt` is the leg's first hop: where the caller's
+   * INVITE came from, or the attempt's destination. A caller over TCP keeps its connection.
+   */
   private destOf(d: Dialog, dflt: Endpoint): Endpoint {
     const u = d.nextHop;
     const host = bareHost(u.host);
@@ -1308,16 +1313,6 @@ function contactFor(local: Endpoint): string {
     if (contacts.size < 1024) contacts.set(key, c); // bounded: local addresses are few
   }
   return c;
-}
-
-/** Where requests to the caller go before its dialog exists: its Contact, or where it came from. */
-function callerDest(req: SipRequest, source: Endpoint): Endpoint {
-  if (source.protocol === "tcp") return source;
-  const c = req.contacts[0]?.uri;
-  if (!c) return source;
-  const host = bareHost(c.host);
-  if (!isIpLiteral(host)) return source;
-  return { host, port: c.port ?? 5060, protocol: c.transport === "tcp" ? "tcp" : "udp" };
 }
 
 function endpointOf(u: Uri, route: RouteConfig): Endpoint {

@@ -203,6 +203,53 @@ Content-Length: 0
   assert.equal((bye.msg as SipRequest).uri, "sip:alice@10.0.0.1:5070;transport=UDP");
 });
 
+Deno.test("RFC 3261 §12.2.1.1, §18.1.1: behind a proxy, the caller's dialog goes to the first Route over its URI's transport, whatever the caller's Contact says", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const proxy = { host: "10.0.0.50", port: 5062, protocol: "udp" as const };
+  // A caller on TCP behind a proxy that record-routes both sides (r2): the INVITE arrives over
+  // UDP from the proxy, the caller's Contact names TCP.
+  loop.inject(
+    callerInvite(
+      "alice-kit",
+      "Record-Route: <sip:10.0.0.50:5062;r2=on;lr>\n" +
+        "Record-Route: <sip:10.0.0.50:5062;transport=tcp;r2=on;lr>\n",
+    )
+      .replace("transport=UDP>", "transport=TCP>")
+      .replace(
+        "Via: SIP/2.0/UDP 10.0.0.1",
+        "Via: SIP/2.0/UDP 10.0.0.50:5062;branch=z9hG4bKp1\nVia: SIP/2.0/TCP 10.0.0.1",
+      ),
+    proxy,
+  );
+  const inv = loop.expect(req("INVITE", 5090), "INVITE to callee").msg as SipRequest;
+  loop.inject(
+    answer(inv, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+    CALLEE,
+  );
+  loop.take();
+  loop.inject(
+    `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`,
+    CALLEE,
+  );
+  const bye = loop.expect(req("BYE"), "BYE to the caller's side");
+  assert.deepEqual(bye.dest, proxy, "to the proxy over UDP, not to the Contact over TCP");
+  assert.equal(
+    (bye.msg as SipRequest).topVia!.transport,
+    "UDP",
+    "the Via names the transport used",
+  );
+  assert.equal((bye.msg as SipRequest).uri, "sip:alice@10.0.0.1:5070;transport=TCP");
+});
+
 Deno.test("Failover: a 503 moves to the next route; the 503 is ACKed and never reaches the caller", () => {
   const loop = new Loop(
     config([rule([route("10.0.0.3", 5091), route("10.0.0.2", 5090)])]),
