@@ -3,8 +3,9 @@
 // timeout) in front of two Tandems with the acceptance kit's routing. The kit's scenarios are
 // run against Kamailio's address, so every call crosses a record-routing proxy: Tandem must copy
 // Kamailio's Record-Route into its answers and route its own in-dialog requests (a BYE from the
-// callee, a max-duration BYE, a re-INVITE) back through Kamailio. Then one Tandem stops, and
-// Kamailio's failover must carry the calls to the other.
+// callee, a max-duration BYE, a re-INVITE) back through Kamailio, also when the caller reaches
+// Kamailio over TCP or IPv6 and Kamailio reaches Tandem over UDP and IPv4. Then one Tandem stops,
+// and Kamailio's failover must carry the calls to the other.
 
 import assert from "node:assert/strict";
 import {
@@ -48,6 +49,9 @@ log_stderror=yes
 children=1
 auto_aliases=no
 listen=udp:127.0.0.1:${port}
+listen=tcp:127.0.0.1:${port}
+listen=udp:[::1]:${port}
+listen=tcp:[::1]:${port}
 
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -114,7 +118,7 @@ interface Front {
 async function startKamailio(dir: string, tandemPorts: number[]): Promise<Front> {
   const kamailio = which("kamailio");
   assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
-  const port = freeUdpPort();
+  const port = freePort();
   const list = `${dir}/dispatcher.list`;
   await Deno.writeTextFile(list, tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n`).join(""));
   const cfg = `${dir}/kamailio.cfg`;
@@ -172,7 +176,8 @@ async function startKamailio(dir: string, tandemPorts: number[]): Promise<Front>
 
 Deno.test({
   name: "kamailio: the acceptance kit passes through Kamailio (rr, dispatcher) in front of two " +
-    "Tandems, both take calls, and with one stopped the calls fail over to the other",
+    "Tandems (callers on UDP, TCP and IPv6), both take calls, and with one stopped the calls " +
+    "fail over to the other",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -209,13 +214,25 @@ Deno.test({
           logs.map((l, i) => `--- tandem ${i} log tail:\n${l.stdout.slice(-2000)}`).join("\n");
       };
 
-      const all = await kit("both", []);
+      const all = await kit("udp", []);
       assert.equal(all.line, "14 passed, 0 failed", await explain(all.text));
       const seen = await Promise.all(https.map(callsSeen));
       assert.ok(
         seen[0] > 0 && seen[1] > 0,
         `each Tandem should have taken calls, got ${seen.join(" and ")}`,
       );
+      // A caller on TCP, and one on IPv6: Kamailio record-routes both of its sides (r2), and
+      // what Tandem sends on the caller's dialog must go back through the side facing Tandem.
+      const routed = ["--only", "basic,callee-bye,reason,reinvite-hold,info,max-duration"];
+      for (
+        const [what, args] of [
+          ["tcp", ["--transport", "tcp"]],
+          ["ipv6", ["--ipv6", "--b2bua", `[::1]:${front.port}`]],
+        ] as const
+      ) {
+        const r = await kit(what, [...routed, ...args]);
+        assert.equal(r.line, "6 passed, 0 failed", `${what}: ${await explain(r.text)}`);
+      }
 
       // One Tandem goes away: Kamailio's first INVITE to it times out (2 s), is marked
       // inactive and retried on the other; every later call goes straight there.
