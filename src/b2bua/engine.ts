@@ -669,8 +669,12 @@ export class B2bua implements TransactionUser {
   private sendAck(at: Attempt, body: Uint8Array | undefined): void {
     const d = at.dialog!;
     const dest = this.destOf(d, at.dest);
+    // A callee whose Contact names a transport we do not listen on cannot be ACKed: it ends
+    // the call itself when its 2xx goes unacknowledged (§13.3.1.4), and its BYE is relayed.
+    const local = this.ackLocal(dest);
+    if (!local) return;
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
-    ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
+    ack.prepend("Via", viaFor(local, this.txl.newBranch()));
     if (body?.length) ack.body = body;
     // The transaction resends this ACK for retransmissions of the 2xx (RFC 6026 §7.2).
     if (at.ctx) at.ctx.sendAck(ack, dest, d.remoteTag);
@@ -685,7 +689,8 @@ export class B2bua implements TransactionUser {
   ): void {
     const d = Dialog.asUac(at.invite, res);
     const dest = this.destOf(d, at.dest);
-    const local = this.opts.net.localFor(dest);
+    const local = this.ackLocal(dest);
+    if (!local) return;
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
     this.opts.net.sendRequest(ack, dest);
@@ -894,10 +899,10 @@ export class B2bua implements TransactionUser {
     if (!p || p.from !== from) return;
     p.stx.acked();
     const target = this.dialogOf(call, from === "a" ? "b" : "a");
-    if (!target) return;
-    const { dialog, dest } = target;
+    if (!target?.local) return void (call.reinvite = undefined);
+    const { dialog, dest, local } = target;
     const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.cseq ?? req.cseq.seq);
-    ack.prepend("Via", viaFor(this.opts.net.localFor(dest), this.txl.newBranch()));
+    ack.prepend("Via", viaFor(local, this.txl.newBranch()));
     ack.body = req.body;
     // The re-INVITE's transaction resends it for retransmissions of the 2xx.
     if (p.ctx) p.ctx.sendAck(ack, dest, dialog.remoteTag);
@@ -956,23 +961,58 @@ export class B2bua implements TransactionUser {
     tx.respond(r);
   }
 
-  /** The dialog of a side and where its next request goes (see destOf). */
-  private dialogOf(call: Call, side: "a" | "b"): { dialog: Dialog; dest: Endpoint } | undefined {
-    if (side === "a") {
-      const d = call.a.dialog;
-      return d ? { dialog: d, dest: this.destOf(d, call.a.dest) } : undefined;
+  /**
+   * The dialog of a side, where its next request goes (see destOf), and our address for it
+   * (`local`), which is undefined when Tandem has no listener for that transport and family.
+   */
+  private dialogOf(
+    call: Call,
+    side: "a" | "b",
+  ): { dialog: Dialog; dest: Endpoint; local: Endpoint | undefined } | undefined {
+    const d = side === "a" ? call.a.dialog : call.b?.dialog;
+    if (!d) return undefined;
+    const dest = this.destOf(d, side === "a" ? call.a.dest : call.b!.dest);
+    return { dialog: d, dest, local: this.localFor(call, side, dest) };
+  }
+
+  /** localFor() for an ACK outside any call's bookkeeping: undefined, logged, when unreachable. */
+  private ackLocal(dest: Endpoint): Endpoint | undefined {
+    try {
+      return this.opts.net.localFor(dest);
+    } catch (err) {
+      const to = `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`;
+      this.log.warn("peer-unreachable", { side: "callee", dest: to, err });
+      return undefined;
     }
-    const d = call.b?.dialog;
-    return d ? { dialog: d, dest: this.destOf(d, call.b!.dest) } : undefined;
+  }
+
+  /**
+   * Our address for a request to `dest`, or undefined when no listener serves its transport and
+   * family: a Contact or Record-Route naming TCP while Tandem listens on UDP only (RFC 3263
+   * §4.1: a transport the URI names must be used). The peer is unreachable from here, which is
+   * then handled as a transport error of the request, not as an exception.
+   */
+  private localFor(call: Call, side: "a" | "b", dest: Endpoint): Endpoint | undefined {
+    try {
+      return this.opts.net.localFor(dest);
+    } catch (err) {
+      this.log.warn("peer-unreachable", {
+        call: call.id,
+        side: side === "a" ? "caller" : "callee",
+        dest: `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+        err,
+      });
+      return undefined;
+    }
   }
 
   /** Relay an in-dialog request to the other leg and its final answer back. */
   private relayRequest(call: Call, from: "a" | "b", req: SipRequest, stx: ServerTransaction): void {
     const to = from === "a" ? "b" : "a";
     const target = this.dialogOf(call, to)!;
-    const { dialog, dest } = target;
+    const { dialog, dest, local } = target;
+    if (!local) return this.onRelayFailure(call, req, stx, req.method === "BYE", 503);
     const out = dialog.createRequest(req.method, inDialogHeaders(req));
-    const local = this.opts.net.localFor(dest);
     out.prepend("Via", viaFor(local, this.txl.newBranch()));
     if (
       req.method === "INVITE" || req.method === "UPDATE" || req.method === "NOTIFY" ||
@@ -1133,9 +1173,9 @@ export class B2bua implements TransactionUser {
 
   private sendBye(call: Call, side: "a" | "b", extra: Header[]): void {
     const t = this.dialogOf(call, side);
-    if (!t) return;
+    if (!t?.local) return;
     const bye = t.dialog.createRequest("BYE", extra.map((h) => ({ ...h })));
-    bye.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
+    bye.prepend("Via", viaFor(t.local, this.txl.newBranch()));
     this.txl.sendRequest(bye, t.dest, NOOP_HANDLER);
   }
 
@@ -1146,12 +1186,13 @@ export class B2bua implements TransactionUser {
       const probe = (side: "a" | "b") => {
         const t = this.dialogOf(call, side);
         if (!t) return;
-        const req = t.dialog.createRequest("OPTIONS");
-        req.prepend("Via", viaFor(this.opts.net.localFor(t.dest), this.txl.newBranch()));
         const dead = (why: string) => {
           this.log.info("keepalive-dead", { call: call.id, side, why });
           this.hangup(call, "tandem", "keepalive", `SIP;cause=408;text="Keep-alive ${why}"`);
         };
+        if (!t.local) return dead("unreachable");
+        const req = t.dialog.createRequest("OPTIONS");
+        req.prepend("Via", viaFor(t.local, this.txl.newBranch()));
         this.txl.sendRequest(req, t.dest, {
           onResponse: (res) => {
             if (res.status === 481 || res.status === 408) dead(String(res.status));

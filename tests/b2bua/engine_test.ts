@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import type { CallRecord } from "../../src/b2bua/mod.ts";
 import { SipRequest, type SipResponse } from "../../src/sip/mod.ts";
+import { Logger } from "../../src/util/log.ts";
 import {
   answer,
   CALLER,
@@ -355,6 +356,60 @@ Deno.test("Max-duration timer: BYE to both sides with a Reason", () => {
   assert.equal(byes.length, 2);
   for (const b of byes) assert.ok((b.msg as SipRequest).get("reason"));
   assert.equal(loop.b2bua.calls.size, 0);
+});
+
+Deno.test("A caller Tandem cannot reach (its Contact names TCP, Tandem listens on UDP only): a callee BYE and a max-duration end the call cleanly", () => {
+  for (const end of ["callee-bye", "max-duration"] as const) {
+    const warnings: string[] = [];
+    const log = new Logger("warn", "json", (l) => warnings.push(l));
+    const loop = new Loop(
+      config([rule([route("10.0.0.2", 5090, { timers: { maxDuration: 3000 } })])]),
+      {},
+      undefined,
+      undefined,
+      log,
+    );
+    loop.transports.delete("tcp");
+    loop.inject(callerInvite().replace("transport=UDP>", "transport=TCP>"), CALLER);
+    const inv = loop.expect(req("INVITE", 5090), "INVITE to callee").msg as SipRequest;
+    loop.inject(
+      answer(inv, 200, "callee-tag", { contact: "<sip:bob@10.0.0.2:5090>", body: "v=0\n" }),
+      CALLEE,
+    );
+    const ok = loop.take().find(res(200))!.msg as SipResponse;
+    loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+    if (end === "callee-bye") {
+      loop.inject(
+        `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`,
+        CALLEE,
+      );
+      const sent = loop.take();
+      assert.ok(sent.find(res(200, "BYE")), `${end}: the callee's BYE gets 200`);
+      assert.ok(!sent.find(res(500, "BYE")), `${end}: not 500`);
+    } else {
+      loop.timers.advance(3000);
+      assert.ok(loop.take().find(req("BYE", 5090)), `${end}: BYE to the callee`);
+    }
+    assert.equal(loop.b2bua.calls.size, 0, `${end}: the call ended`);
+    loop.timers.advance(64_000);
+    assert.equal(loop.b2bua.legCount, 0, `${end}: no leg left`);
+    assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, `${end}: no transaction left`);
+    assert.ok(warnings.some((w) => w.includes("peer-unreachable")), `${end}: said why`);
+    assert.deepEqual(
+      warnings.filter((w) => !w.includes("peer-unreachable")),
+      [],
+      `${end}: nothing else went wrong`,
+    );
+  }
 });
 
 Deno.test("Caller CANCEL: 487 to the caller, CANCEL to the callee; a late 2xx is ACKed and BYEd", () => {

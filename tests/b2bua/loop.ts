@@ -12,6 +12,7 @@ import {
   SipResponse,
 } from "../../src/sip/mod.ts";
 import { TransactionLayer } from "../../src/transaction/mod.ts";
+import { NoListenerError } from "../../src/transport/errors.ts";
 import type { Endpoint } from "../../src/transport/types.ts";
 import type { Logger } from "../../src/util/log.ts";
 import { Registry } from "../../src/util/metrics.ts";
@@ -89,6 +90,8 @@ export class Loop {
   readonly sent: Sent[] = [];
   readonly b2bua: B2bua;
   readonly txl: TransactionLayer;
+  /** Transports Tandem listens on: localFor throws NoListenerError for the others, as it does. */
+  readonly transports = new Set<"udp" | "tcp">(["udp", "tcp"]);
   private cursor = 0;
 
   constructor(
@@ -107,7 +110,12 @@ export class Loop {
       return { data, dest };
     };
     const net = {
-      localFor: (d: Endpoint) => ({ ...LOCAL, protocol: d.protocol }),
+      localFor: (d: Endpoint) => {
+        if (!this.transports.has(d.protocol)) {
+          throw new NoListenerError(`no ${d.protocol} listener`, "ENOLISTENER");
+        }
+        return { ...LOCAL, protocol: d.protocol };
+      },
       isLocal: (h: string) => h === LOCAL.host,
       sendRequest: (r: SipRequest, dest: Endpoint) => wire(r, dest),
       sendResponse: (r: SipResponse, src: Endpoint) => wire(r, src),
