@@ -439,7 +439,13 @@ export class B2bua implements TransactionUser {
     const dest: Endpoint = redirectTarget
       ? endpointOf(redirectTarget, route)
       : { host: bareHost(route.host), port: route.port, protocol: route.transport };
-    const local = this.opts.net.localFor(dest);
+    const local = this.localFor(call, "b", dest);
+    if (!local) {
+      // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt.
+      if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
+      const r = createResponse(call.a.invite, 503, undefined, call.a.localTag);
+      return this.failCall(call, r, "unreachable");
+    }
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);

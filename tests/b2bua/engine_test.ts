@@ -278,6 +278,41 @@ Deno.test("Redirect: a followed 302's Contact becomes the Request-URI without he
   assert.equal(again.uri, "sip:new@10.0.0.4:5092;user=phone");
 });
 
+Deno.test("Redirect to a transport Tandem does not listen on: the next route, else 503 to the caller", () => {
+  for (const routes of [1, 2]) {
+    const log = new Logger("warn", "json", () => {});
+    const loop = new Loop(
+      config([
+        rule([
+          route("10.0.0.3", 5091, { followRedirects: true }),
+          route("10.0.0.2", 5090),
+        ].slice(0, routes)),
+      ]),
+      {},
+      undefined,
+      undefined,
+      log,
+    );
+    loop.transports.delete("tcp");
+    loop.inject(callerInvite("moved-kit"), CALLER);
+    const first = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+    loop.inject(
+      answer(first, 302, "t1", { contact: "<sip:new@10.0.0.4:5092;transport=tcp>" }),
+      CALLEE2,
+    );
+    const sent = loop.take();
+    if (routes === 2) {
+      assert.ok(sent.find(req("INVITE", 5090)), "the next route is tried");
+      continue;
+    }
+    assert.ok(sent.find(res(503)), "503 to the caller");
+    assert.equal(loop.b2bua.calls.size, 0);
+    loop.timers.advance(64_000);
+    assert.equal(loop.b2bua.legCount, 0);
+    assert.deepEqual(loop.txl.size, { client: 0, server: 0 });
+  }
+});
+
 Deno.test("Operator drop while ringing: CANCEL to the callee, 480 to the caller, the attempt recorded as cancelled", () => {
   const records: CallRecord[] = [];
   const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {
