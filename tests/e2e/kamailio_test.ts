@@ -1,7 +1,8 @@
 // Tandem behind Kamailio, the way an operator scales out: Kamailio 5.6 (apt `kamailio`) as the
 // front proxy and load balancer (tm, rr, dispatcher round robin, failover on 503 and on
 // timeout) in front of two Tandems with the acceptance kit's routing. The kit's scenarios are
-// run against Kamailio's address, so every call crosses a record-routing proxy: Tandem must copy
+// run against Kamailio's address, and most of Tandem's outgoing legs go out through Kamailio
+// too (its outbound proxy), so calls cross a record-routing proxy on both sides: Tandem must copy
 // Kamailio's Record-Route into its answers and route its own in-dialog requests (a BYE from the
 // callee, a max-duration BYE, a re-INVITE) back through Kamailio, also when the caller reaches
 // Kamailio over TCP or IPv6 and Kamailio reaches Tandem over UDP and IPv4. Then one Tandem stops,
@@ -23,16 +24,41 @@ import {
 } from "./harness.ts";
 import { kitSummary, runKit } from "./kit.ts";
 
-/** config/acceptance.yaml on its own SIP and HTTP ports, IPv4 UDP only. */
-async function tandemConfig(sip: number, http: number): Promise<string> {
+/**
+ * config/acceptance.yaml on its own SIP and HTTP ports, IPv4 UDP only, with Kamailio's `outbound`
+ * port as the next hop of the routes to the kit's callee (127.0.0.1:5090): those of the specific
+ * rules, and of a rule added for the scenarios that would take the default one. The default
+ * route stays direct for "basic" alone, whose callee checks that the INVITE has one Via.
+ */
+async function tandemConfig(sip: number, http: number, outbound: number): Promise<string> {
   const base = await Deno.readTextFile(`${repoRoot}/config/acceptance.yaml`);
   const listen = /sip:\n {2}listen:\n( {4}- .*\n)+http:\n {2}listen: [^\n]*\n/;
-  assert.match(base, listen, "config/acceptance.yaml changed shape: update this test");
-  return base.replace(
-    listen,
-    `sip:\n  listen:\n    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }\n` +
-      `http:\n  listen: 127.0.0.1:${http}\n`,
-  );
+  const callee = /target: "127\.0\.0\.1:5090"/g;
+  const dflt = "  - name: default\n";
+  for (const [re, what] of [[listen, "its listen sections"], [callee, "its callee"]] as const) {
+    assert.match(base, re, `config/acceptance.yaml changed ${what}: update this test`);
+  }
+  assert.ok(base.includes(dflt), "config/acceptance.yaml lost its default rule: update this test");
+  const [specific, fallback] = base.split(dflt);
+  const proxied = [
+    "callee-bye",
+    "reason",
+    "cancel",
+    "busy",
+    "early-media",
+    "reinvite-hold",
+    "info",
+  ];
+  return specific
+    .replace(
+      listen,
+      `sip:\n  listen:\n    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }\n` +
+        `http:\n  listen: 127.0.0.1:${http}\n`,
+    )
+    .replace(callee, `target: "127.0.0.1:${outbound}"`) +
+    `  - name: via-proxy\n    match: { ruri_user_prefix: [${proxied.join(", ")}] }\n` +
+    `    routes:\n      - { name: via-proxy, target: "127.0.0.1:${outbound}" }\n` +
+    dflt + fallback;
 }
 
 /**
@@ -40,7 +66,7 @@ async function tandemConfig(sip: number, http: number): Promise<string> {
  * to the Tandems round robin, and on a 503 or a silent Tandem (2 s) marks it inactive and tries
  * the next one. In-dialog requests follow the route set (loose routing).
  */
-function kamailioConfig(port: number, listFile: string): string {
+function kamailioConfig(port: number, outbound: number, listFile: string): string {
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -52,6 +78,7 @@ listen=udp:127.0.0.1:${port}
 listen=tcp:127.0.0.1:${port}
 listen=udp:[::1]:${port}
 listen=tcp:[::1]:${port}
+listen=udp:127.0.0.1:${outbound}
 
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -79,6 +106,13 @@ request_route {
   if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
   t_check_trans();
   record_route();
+  if ($Rp == ${outbound}) {
+    # From a Tandem: Kamailio is its outbound proxy to the callee.
+    $du = "sip:127.0.0.1:5090";
+    xlog("L_INFO", "outbound $rm $ci to $du\\n");
+    if (!t_relay()) { sl_reply_error(); }
+    exit;
+  }
   if (!ds_select_dst("1", "4")) { sl_send_reply("503", "No Tandem"); exit; }
   xlog("L_INFO", "dispatch $rm $ci to $du\\n");
   t_on_failure("NEXT_TANDEM");
@@ -115,14 +149,18 @@ interface Front {
   stop(): Promise<void>;
 }
 
-async function startKamailio(dir: string, tandemPorts: number[]): Promise<Front> {
+async function startKamailio(
+  dir: string,
+  tandemPorts: number[],
+  outbound: number,
+): Promise<Front> {
   const kamailio = which("kamailio");
   assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
   const port = freePort();
   const list = `${dir}/dispatcher.list`;
   await Deno.writeTextFile(list, tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n`).join(""));
   const cfg = `${dir}/kamailio.cfg`;
-  await Deno.writeTextFile(cfg, kamailioConfig(port, list));
+  await Deno.writeTextFile(cfg, kamailioConfig(port, outbound, list));
   const check = await new Deno.Command(kamailio, { args: ["-c", "-f", cfg], stderr: "piped" })
     .output();
   assert.ok(check.success, new TextDecoder().decode(check.stderr).slice(-2000));
@@ -186,18 +224,19 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-kamailio-" });
     const ports = [freeUdpPort(), freeUdpPort()];
     const https = [freePort(), freePort()];
+    const outbound = freeUdpPort();
     const tandems: TandemProcess[] = [];
     let front: Front | undefined;
     try {
       for (let i = 0; i < 2; i++) {
         tandems.push(
           await startTandem({
-            config: await tandemConfig(ports[i], https[i]),
+            config: await tandemConfig(ports[i], https[i], outbound),
             binary: binaryAvailable(),
           }),
         );
       }
-      front = await startKamailio(dir, ports);
+      front = await startKamailio(dir, ports, outbound);
       const kit = async (what: string, args: string[]) => {
         const text = await runKit([
           "--b2bua",
@@ -216,6 +255,7 @@ Deno.test({
 
       const all = await kit("udp", []);
       assert.equal(all.line, "14 passed, 0 failed", await explain(all.text));
+      assert.match(await front.log(), /outbound INVITE/, "Tandem's legs went through Kamailio");
       const seen = await Promise.all(https.map(callsSeen));
       assert.ok(
         seen[0] > 0 && seen[1] > 0,
