@@ -25,7 +25,7 @@ import {
 import { kitSummary, runKit } from "./kit.ts";
 
 /**
- * config/acceptance.yaml on its own SIP and HTTP ports, IPv4 UDP only, with Kamailio's `outbound`
+ * config/acceptance.yaml on its own SIP and HTTP ports, IPv4 only, with Kamailio's `outbound`
  * port as the next hop of the routes to the kit's callee (127.0.0.1:5090): those of the specific
  * rules, and of a rule added for the scenarios that would take the default one. The default
  * route stays direct for "basic" alone, whose callee checks that the INVITE has one Via.
@@ -52,7 +52,7 @@ async function tandemConfig(sip: number, http: number, outbound: number): Promis
   return specific
     .replace(
       listen,
-      `sip:\n  listen:\n    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }\n` +
+      `sip:\n  listen:\n    - { address: 127.0.0.1, port: ${sip}, transports: [udp, tcp] }\n` +
         `http:\n  listen: 127.0.0.1:${http}\n`,
     )
     .replace(callee, `target: "127.0.0.1:${outbound}"`) +
@@ -66,7 +66,12 @@ async function tandemConfig(sip: number, http: number, outbound: number): Promis
  * to the Tandems round robin, and on a 503 or a silent Tandem (2 s) marks it inactive and tries
  * the next one. In-dialog requests follow the route set (loose routing).
  */
-function kamailioConfig(port: number, outbound: number, listFile: string): string {
+function kamailioConfig(
+  port: number,
+  outbound: number,
+  overTcp: number,
+  listFile: string,
+): string {
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -79,6 +84,7 @@ listen=tcp:127.0.0.1:${port}
 listen=udp:[::1]:${port}
 listen=tcp:[::1]:${port}
 listen=udp:127.0.0.1:${outbound}
+listen=udp:127.0.0.1:${overTcp}
 
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -113,7 +119,10 @@ request_route {
     if (!t_relay()) { sl_reply_error(); }
     exit;
   }
-  if (!ds_select_dst("1", "4")) { sl_send_reply("503", "No Tandem"); exit; }
+  # Calls to the second port reach the Tandems over TCP (dispatcher set 2).
+  $var(set) = 1;
+  if ($Rp == ${overTcp}) $var(set) = 2;
+  if (!ds_select_dst("$var(set)", "4")) { sl_send_reply("503", "No Tandem"); exit; }
   xlog("L_INFO", "dispatch $rm $ci to $du\\n");
   t_on_failure("NEXT_TANDEM");
   if (!t_relay()) { sl_reply_error(); }
@@ -145,6 +154,8 @@ async function callsSeen(http: number): Promise<number> {
 
 interface Front {
   port: number;
+  /** A second UDP port for callers, whose calls Kamailio sends on to the Tandems over TCP. */
+  overTcp: number;
   log(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -158,9 +169,13 @@ async function startKamailio(
   assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
   const port = freePort();
   const list = `${dir}/dispatcher.list`;
-  await Deno.writeTextFile(list, tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n`).join(""));
+  await Deno.writeTextFile(
+    list,
+    tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n2 sip:127.0.0.1:${p};transport=tcp\n`).join(""),
+  );
   const cfg = `${dir}/kamailio.cfg`;
-  await Deno.writeTextFile(cfg, kamailioConfig(port, outbound, list));
+  const overTcp = freeUdpPort();
+  await Deno.writeTextFile(cfg, kamailioConfig(port, outbound, overTcp, list));
   const check = await new Deno.Command(kamailio, { args: ["-c", "-f", cfg], stderr: "piped" })
     .output();
   assert.ok(check.success, new TextDecoder().decode(check.stderr).slice(-2000));
@@ -194,6 +209,7 @@ async function startKamailio(
   await sleep(300); // its workers are forked after the socket is bound
   return {
     port,
+    overTcp,
     log: () => Deno.readTextFile(logFile).catch(() => ""),
     async stop() {
       if (!exited) {
@@ -214,8 +230,8 @@ async function startKamailio(
 
 Deno.test({
   name: "kamailio: the acceptance kit passes through Kamailio (rr, dispatcher) in front of two " +
-    "Tandems (callers on UDP, TCP and IPv6), both take calls, and with one stopped the calls " +
-    "fail over to the other",
+    "Tandems (callers on UDP, TCP and IPv6; Tandems reached over UDP and TCP), both take calls, " +
+    "and with one stopped the calls fail over to the other",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -263,16 +279,23 @@ Deno.test({
       );
       // A caller on TCP, and one on IPv6: Kamailio record-routes both of its sides (r2), and
       // what Tandem sends on the caller's dialog must go back through the side facing Tandem.
+      // Then Kamailio to Tandem over TCP: Tandem's requests reuse Kamailio's connection.
       const routed = ["--only", "basic,callee-bye,reason,reinvite-hold,info,max-duration"];
       for (
         const [what, args] of [
           ["tcp", ["--transport", "tcp"]],
           ["ipv6", ["--ipv6", "--b2bua", `[::1]:${front.port}`]],
+          ["tandem-tcp", ["--b2bua", `127.0.0.1:${front.overTcp}`]],
         ] as const
       ) {
         const r = await kit(what, [...routed, ...args]);
         assert.equal(r.line, "6 passed, 0 failed", `${what}: ${await explain(r.text)}`);
       }
+      assert.match(
+        await front.log(),
+        /dispatch INVITE \S+ to sip:127\.0\.0\.1:\d+;transport=tcp/,
+        "Kamailio reached a Tandem over TCP",
+      );
 
       // One Tandem goes away: Kamailio's first INVITE to it times out (2 s), is marked
       // inactive and retried on the other; every later call goes straight there.
