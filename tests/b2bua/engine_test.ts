@@ -21,6 +21,20 @@ import {
 const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
 const CALLEE2 = { host: "10.0.0.3", port: 5091, protocol: "udp" as const };
 
+/** The callee's BYE on the dialog of `inv` (the INVITE it received), callee tag "callee-tag". */
+function calleeBye(inv: SipRequest): string {
+  return `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=callee-tag
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`;
+}
+
 /** Set up a call to the answer; returns the callee's INVITE and the caller's 200. */
 function establish(loop: Loop, n = 1) {
   loop.inject(callerInvite("alice-kit", "", n), CALLER);
@@ -141,16 +155,7 @@ Deno.test("B2BUA: callee BYE reaches the caller's Contact with the caller dialog
   const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
   const { inv, ok } = establish(loop);
   loop.inject(
-    `BYE sip:10.0.0.9:5060 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
-From: ${inv.get("to")};tag=callee-tag
-To: ${inv.get("from")}
-Call-ID: ${inv.callId}
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-`,
+    calleeBye(inv),
     CALLEE,
   );
   const bye = loop.expect(req("BYE", 5070), "BYE to caller").msg as SipRequest;
@@ -186,16 +191,7 @@ Deno.test("RFC 3261 §12.1.1: the caller's Record-Route is copied into the 180 a
   // Tandem's own requests on the caller's dialog follow that route set (§12.2.1.1).
   loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
   loop.inject(
-    `BYE sip:10.0.0.9:5060 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
-From: ${inv.get("to")};tag=callee-tag
-To: ${inv.get("from")}
-Call-ID: ${inv.callId}
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-`,
+    calleeBye(inv),
     CALLEE,
   );
   const bye = loop.expect(req("BYE"), "BYE to the caller's side");
@@ -229,16 +225,7 @@ Deno.test("RFC 3261 §12.2.1.1, §18.1.1: behind a proxy, the caller's dialog go
   );
   loop.take();
   loop.inject(
-    `BYE sip:10.0.0.9:5060 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
-From: ${inv.get("to")};tag=callee-tag
-To: ${inv.get("from")}
-Call-ID: ${inv.callId}
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-`,
+    calleeBye(inv),
     CALLEE,
   );
   const bye = loop.expect(req("BYE"), "BYE to the caller's side");
@@ -415,16 +402,7 @@ Deno.test("A caller Tandem cannot reach (its Contact names TCP, Tandem listens o
     loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
     if (end === "callee-bye") {
       loop.inject(
-        `BYE sip:10.0.0.9:5060 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
-From: ${inv.get("to")};tag=callee-tag
-To: ${inv.get("from")}
-Call-ID: ${inv.callId}
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-`,
+        calleeBye(inv),
         CALLEE,
       );
       const sent = loop.take();
