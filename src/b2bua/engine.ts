@@ -439,7 +439,7 @@ export class B2bua implements TransactionUser {
     const dest: Endpoint = redirectTarget
       ? endpointOf(redirectTarget, route)
       : { host: bareHost(route.host), port: route.port, protocol: route.transport };
-    const local = this.localFor(call, "b", dest);
+    const local = this.localFor(dest, "b", call);
     if (!local) {
       // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt.
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
@@ -677,7 +677,7 @@ export class B2bua implements TransactionUser {
     const dest = this.destOf(d, at.dest);
     // A callee whose Contact names a transport we do not listen on cannot be ACKed: it ends
     // the call itself when its 2xx goes unacknowledged (§13.3.1.4), and its BYE is relayed.
-    const local = this.ackLocal(dest);
+    const local = this.localFor(dest, "b");
     if (!local) return;
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
@@ -695,7 +695,7 @@ export class B2bua implements TransactionUser {
   ): void {
     const d = Dialog.asUac(at.invite, res);
     const dest = this.destOf(d, at.dest);
-    const local = this.ackLocal(dest);
+    const local = this.localFor(dest, "b");
     if (!local) return;
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
@@ -904,9 +904,11 @@ export class B2bua implements TransactionUser {
     const p = call.reinvite;
     if (!p || p.from !== from) return;
     p.stx.acked();
-    const target = this.dialogOf(call, from === "a" ? "b" : "a");
-    if (!target?.local) return void (call.reinvite = undefined);
-    const { dialog, dest, local } = target;
+    const to = from === "a" ? "b" : "a";
+    const target = this.dialogOf(call, to);
+    const local = target && this.localFor(target.dest, to, call);
+    if (!target || !local) return void (call.reinvite = undefined);
+    const { dialog, dest } = target;
     const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.cseq ?? req.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
     ack.body = req.body;
@@ -967,43 +969,25 @@ export class B2bua implements TransactionUser {
     tx.respond(r);
   }
 
-  /**
-   * The dialog of a side, where its next request goes (see destOf), and our address for it
-   * (`local`), which is undefined when Tandem has no listener for that transport and family.
-   */
-  private dialogOf(
-    call: Call,
-    side: "a" | "b",
-  ): { dialog: Dialog; dest: Endpoint; local: Endpoint | undefined } | undefined {
+  /** The dialog of a side and where its next request goes (see destOf). */
+  private dialogOf(call: Call, side: "a" | "b"): { dialog: Dialog; dest: Endpoint } | undefined {
     const d = side === "a" ? call.a.dialog : call.b?.dialog;
     if (!d) return undefined;
-    const dest = this.destOf(d, side === "a" ? call.a.dest : call.b!.dest);
-    return { dialog: d, dest, local: this.localFor(call, side, dest) };
-  }
-
-  /** localFor() for an ACK outside any call's bookkeeping: undefined, logged, when unreachable. */
-  private ackLocal(dest: Endpoint): Endpoint | undefined {
-    try {
-      return this.opts.net.localFor(dest);
-    } catch (err) {
-      const to = `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`;
-      this.log.warn("peer-unreachable", { side: "callee", dest: to, err });
-      return undefined;
-    }
+    return { dialog: d, dest: this.destOf(d, side === "a" ? call.a.dest : call.b!.dest) };
   }
 
   /**
    * Our address for a request to `dest`, or undefined when no listener serves its transport and
    * family: a Contact or Record-Route naming TCP while Tandem listens on UDP only (RFC 3263
-   * §4.1: a transport the URI names must be used). The peer is unreachable from here, which is
-   * then handled as a transport error of the request, not as an exception.
+   * §4.1: a transport the URI names must be used). The peer is unreachable from here, which the
+   * caller handles as a failed request, not as an exception.
    */
-  private localFor(call: Call, side: "a" | "b", dest: Endpoint): Endpoint | undefined {
+  private localFor(dest: Endpoint, side: "a" | "b", call?: Call): Endpoint | undefined {
     try {
       return this.opts.net.localFor(dest);
     } catch (err) {
       this.log.warn("peer-unreachable", {
-        call: call.id,
+        call: call?.id,
         side: side === "a" ? "caller" : "callee",
         dest: `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
         err,
@@ -1016,7 +1000,8 @@ export class B2bua implements TransactionUser {
   private relayRequest(call: Call, from: "a" | "b", req: SipRequest, stx: ServerTransaction): void {
     const to = from === "a" ? "b" : "a";
     const target = this.dialogOf(call, to)!;
-    const { dialog, dest, local } = target;
+    const { dialog, dest } = target;
+    const local = this.localFor(dest, to, call);
     if (!local) return this.onRelayFailure(call, req, stx, req.method === "BYE", 503);
     const out = dialog.createRequest(req.method, inDialogHeaders(req));
     out.prepend("Via", viaFor(local, this.txl.newBranch()));
@@ -1179,9 +1164,10 @@ export class B2bua implements TransactionUser {
 
   private sendBye(call: Call, side: "a" | "b", extra: Header[]): void {
     const t = this.dialogOf(call, side);
-    if (!t?.local) return;
+    const local = t && this.localFor(t.dest, side, call);
+    if (!t || !local) return;
     const bye = t.dialog.createRequest("BYE", extra.map((h) => ({ ...h })));
-    bye.prepend("Via", viaFor(t.local, this.txl.newBranch()));
+    bye.prepend("Via", viaFor(local, this.txl.newBranch()));
     this.txl.sendRequest(bye, t.dest, NOOP_HANDLER);
   }
 
@@ -1196,9 +1182,10 @@ export class B2bua implements TransactionUser {
           this.log.info("keepalive-dead", { call: call.id, side, why });
           this.hangup(call, "tandem", "keepalive", `SIP;cause=408;text="Keep-alive ${why}"`);
         };
-        if (!t.local) return dead("unreachable");
+        const local = this.localFor(t.dest, side, call);
+        if (!local) return dead("unreachable");
         const req = t.dialog.createRequest("OPTIONS");
-        req.prepend("Via", viaFor(t.local, this.txl.newBranch()));
+        req.prepend("Via", viaFor(local, this.txl.newBranch()));
         this.txl.sendRequest(req, t.dest, {
           onResponse: (res) => {
             if (res.status === 481 || res.status === 408) dead(String(res.status));
