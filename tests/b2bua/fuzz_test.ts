@@ -6,7 +6,9 @@
 // - nothing a message can do throws out of the transaction layer or the B2BUA (in the server
 //   that would be a message dropped as "handler-error", unanswered), no request ends in the
 //   B2BUA's catch-all 500 ("request-failed"), and nothing else logs a warning or an error;
-// - no message Tandem sends names the other side's hosts (topology hiding);
+// - no message Tandem sends names the other side's hosts (topology hiding); a share of the
+//   callers sit behind a record-routing proxy, whose address the callees must not see either,
+//   and whose Record-Route must come back in the answers that set up the caller's dialog;
 // - once the timers have run out (the route's max-duration ends confirmed calls nobody hangs
 //   up), no call, leg or transaction is left, every call has ended exactly once, and its record
 //   (the CDR) is whole, consistent, and gives the status the caller got.
@@ -43,6 +45,14 @@ import {
   type Sent,
 } from "./loop.ts";
 
+/**
+ * A record-routing proxy in front of some callers: what they send reaches Tandem from it, with
+ * its Via on top (and its Record-Route on the INVITE), and what Tandem sends them goes to it.
+ * Same port as the caller, so the flow finds messages to either by port.
+ */
+const PROXY: Endpoint = { host: "10.0.0.60", port: 5070, protocol: "udp" };
+const PROXY_RR = "<sip:10.0.0.60:5070;lr;ftag=x>";
+
 const SDP = "v=0\no=- 1 1 IN IP4 10.0.0.2\ns=-\nc=IN IP4 10.0.0.2\nt=0 0\nm=audio 4002 RTP/AVP 0\n";
 const enc = new TextEncoder();
 
@@ -53,6 +63,8 @@ class Fuzzer {
   dropped = 0;
   /** The current call's caller is on TCP: reliable, so no retransmissions and zero timers. */
   callerTcp = false;
+  /** The current call's caller is behind PROXY (never with callerTcp). */
+  callerProxied = false;
   private last = "";
 
   constructor(readonly loop: Loop, readonly r: () => number, readonly rate: number) {}
@@ -65,6 +77,9 @@ class Fuzzer {
     if (from === CALLER && this.callerTcp) {
       text = text.replaceAll("SIP/2.0/UDP 10.0.0.1", "SIP/2.0/TCP 10.0.0.1");
       from = { ...CALLER, protocol: "tcp" };
+    } else if (from === CALLER && this.callerProxied) {
+      text = viaProxy(text);
+      from = PROXY;
     }
     if (this.r() >= this.rate) return this.loop.inject(text, from);
     const mode = Math.floor(this.r() * 3); // 0: before, 1: after, 2: instead
@@ -131,6 +146,15 @@ class Fuzzer {
   /** Addressing headers that named the other side's hosts (topology hiding broken). */
   readonly leaks: string[] = [];
 
+  /**
+   * 1xx and 2xx to the callers' first INVITEs (CSeq 1), with a To tag, sent to PROXY (they set up
+   * a dialog through it), and
+   * how many of them carried its Record-Route back (RFC 3261 §12.1.1). Counted, not checked one
+   * by one: a mutated INVITE may have lost the header on its way in.
+   */
+  proxiedAnswers = 0;
+  proxiedAnswersWithRoute = 0;
+
   /** What Tandem sent since the last look, noting the callers' finals and any leak. */
   take(): Sent[] {
     const all = this.loop.take();
@@ -138,8 +162,15 @@ class Fuzzer {
       const leak = leakIn(s);
       if (leak) this.leaks.push(leak);
       const m = s.msg;
-      if (m instanceof SipRequest || s.dest.host !== CALLER.host) continue;
+      if (m instanceof SipRequest || s.dest.port !== CALLER.port) continue;
       const status = (m as SipResponse).status;
+      if (
+        s.dest.host === PROXY.host && status > 100 && status < 300 &&
+        m.cseq.method === "INVITE" && m.cseq.seq === 1 && m.to.tag !== undefined
+      ) {
+        this.proxiedAnswers++;
+        if (m.getAll("record-route").includes(PROXY_RR)) this.proxiedAnswersWithRoute++;
+      }
       const key = `${m.callId} ${m.to.tag}`;
       if (status >= 200 && m.cseq.method === "INVITE" && !this.finals.has(key)) {
         this.finals.set(key, status);
@@ -150,12 +181,28 @@ class Fuzzer {
 }
 
 /**
+ * `text` from the caller as PROXY forwards it: a request gets the proxy's Via on top (its branch
+ * made from the caller's, so retransmissions and a non-2xx ACK still match) and, for an INVITE
+ * out of dialog, its Record-Route; a response passes as it is (the proxy took its Via off).
+ */
+function viaProxy(text: string): string {
+  if (text.startsWith("SIP/2.0 ")) return text;
+  const branch = /^Via: [^\n]*;branch=([^;\n]+)/m.exec(text)?.[1] ?? "none";
+  const via = `Via: SIP/2.0/UDP ${PROXY.host}:${PROXY.port};branch=z9hG4bK-px-${branch}\n`;
+  let out = text.replace(/^Via: /m, `${via}Via: `);
+  if (out.startsWith("INVITE ") && !/^To: [^\n]*;tag=/m.test(out)) {
+    out = out.replace(/^Via: /m, `Record-Route: ${PROXY_RR}\nVia: `);
+  }
+  return out;
+}
+
+/**
  * A host as a host: not inside a longer token ("10.0.0.21", "%4010.0.0.1") nor as a user part
  * ("sip:10.0.0.1@…", which is the caller's to choose).
  */
 const asHost = (host: string) =>
   [host, new RegExp(`(?<![\\w%.-])${host.replaceAll(".", "\\.")}(?![0-9@])`)] as const;
-const CALLER_HOSTS = ["10.0.0.1"].map(asHost);
+const CALLER_HOSTS = ["10.0.0.1", PROXY.host].map(asHost);
 /** The callees, the forking branch and the Record-Route proxy on the callee side. */
 const CALLEE_HOSTS = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.7"].map(asHost);
 const ADDRESSING = ["via", "contact", "record-route", "route", "from", "to", "call-id"];
@@ -208,7 +255,7 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, its caller on UDP or TCP, in one of twelve shapes: answered and hung up by the caller
+ * One call, its caller on UDP, on TCP, or behind a proxy, in one of twelve shapes: answered and hung up by the caller
  * (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee refuses Tandem's with
  * 491, an UPDATE from the callee, early media before the answer, or a forked second answer) or by
  * the callee; cancelled while ringing; refused with 486;
@@ -220,6 +267,7 @@ function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
   const shape = Math.floor(f.r() * 12);
   f.callerTcp = f.r() < 0.25;
+  f.callerProxied = !f.callerTcp && f.r() < 0.3;
   f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
   let sent = calleeInvite(f, n);
   if (!sent) return;
@@ -432,6 +480,10 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
   assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
   assert.deepEqual(f.leaks.slice(0, 3), [], `${f.leaks.length} messages leak the other side`);
+  assert.ok(
+    f.proxiedAnswers > 0 && f.proxiedAnswersWithRoute >= f.proxiedAnswers * 0.95,
+    `${f.proxiedAnswersWithRoute} of ${f.proxiedAnswers} answers through the proxy kept its route`,
+  );
   // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
   const misreported = records.flatMap(({ rec, tag }) => {
     const got = f.finals.get(`${rec.callerCallId} ${tag}`);
