@@ -70,17 +70,17 @@ export class Dialog {
   static asUac(invite: SipRequest, res: SipResponse): Dialog {
     const o = Owned.of(
       invite.callId,
-      invite.from.tag ?? "",
       res.to.tag ?? "",
       invite.from,
       invite.to,
       res.contacts[0]?.uri ?? invite.ruri,
       res.recordRoutes.slice().reverse(),
+      invite.from.tag ?? "",
     );
     const d = new Dialog(
       "uac",
       o.callId,
-      o.localTag,
+      o.localTag!,
       o.remoteTag,
       o.local,
       o.remote,
@@ -100,7 +100,6 @@ export class Dialog {
   static asUas(invite: SipRequest, localTag: string, localSeq: number): Dialog {
     const o = Owned.of(
       invite.callId,
-      "",
       invite.from.tag ?? "",
       invite.to,
       invite.from,
@@ -205,40 +204,43 @@ function untagged(na: NameAddr): string {
 /**
  * What a new dialog keeps of the messages that made it, as copies of its own: the values go
  * through one detachAll() together, and the target and routes are parsed again from the copies.
+ * `localTag` is copied when it comes from a received message (a UAC's, from its INVITE); a UAS
+ * made its own and passes none.
  */
 class Owned {
   private constructor(
     readonly callId: string,
-    readonly localTag: string,
     readonly remoteTag: string,
     readonly local: string,
     readonly remote: string,
     readonly target: Uri,
     readonly routes: NameAddr[],
+    readonly localTag: string | undefined,
   ) {}
 
   static of(
     callId: string,
-    localTag: string,
     remoteTag: string,
     local: NameAddr,
     remote: NameAddr,
     target: Uri,
     routes: NameAddr[],
+    localTag?: string,
   ): Owned {
     const values = [
       callId,
-      localTag,
       remoteTag,
       untagged(local),
       untagged(remote),
       asRequestUri(target).toString(),
     ];
     for (const r of routes) values.push(r.toString());
+    if (localTag !== undefined) values.push(localTag);
     const v = detachAll(values);
     const own = new Array<NameAddr>(routes.length);
-    for (let i = 0; i < own.length; i++) own[i] = parseNameAddr(v[6 + i], "Route");
-    return new Owned(v[0], v[1], v[2], v[3], v[4], parseUri(v[5], "dialog"), own);
+    for (let i = 0; i < own.length; i++) own[i] = parseNameAddr(v[5 + i], "Route");
+    const tag = localTag === undefined ? undefined : v[5 + routes.length];
+    return new Owned(v[0], v[1], v[2], v[3], parseUri(v[4], "dialog"), own, tag);
   }
 }
 
