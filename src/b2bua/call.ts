@@ -41,6 +41,22 @@ export interface CallerLeg {
    */
   dest: Endpoint;
   dialog?: Dialog;
+  /** Whether the caller's INVITE names 100rel in Supported or Require (RFC 3262). */
+  reliable: boolean;
+}
+
+/**
+ * A reliable provisional relayed to the caller (RFC 3262): the RSeq it has on the caller's leg
+ * and the callee's provisional it carries, so that the caller's PRACK can be passed on.
+ */
+export interface RelayedReliable {
+  rseq: number;
+  attempt: Attempt;
+  /** The callee's RSeq and the early dialog (its To tag) it came on. */
+  calleeRseq: number;
+  calleeTag: string;
+  /** It carried the callee's SDP offer (the INVITE had none): the PRACK carries the answer. */
+  offer: boolean;
 }
 
 /** One outgoing attempt (route try) and its dialog. */
@@ -56,6 +72,8 @@ export interface Attempt {
   dialog?: Dialog;
   authTried: boolean;
   record: AttemptRecord;
+  /** The callee's last reliable provisional (RFC 3262 §4): its early dialog and RSeq. */
+  rseq?: { tag: string; last: number };
 }
 
 /** An in-dialog request relayed from one leg to the other, waiting for its answer. */
@@ -92,6 +110,8 @@ export interface Call {
   mediaUsed?: boolean;
   /** Relay operations of this call, chained so relayed messages keep their order. */
   mediaChain?: Promise<void>;
+  /** RFC 3262 on the caller's leg: the last RSeq used and what each reliable one relayed. */
+  reliable?: { rseq: number; relayed: RelayedReliable[] };
   /** re-INVITE in progress on either side (for glare, 491). */
   reinvite?: PendingRelay;
   /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */

@@ -20,11 +20,15 @@ import {
   identityOf,
   identityOfOwned,
   isSupportedScheme,
+  knownTags,
   NameAddr,
+  optionTags,
   Params,
   reasonPhrase,
+  type SipMessage,
   SipRequest,
   type SipResponse,
+  unknownTags,
   type Uri,
   Uri as UriClass,
   uriHost,
@@ -39,7 +43,7 @@ import type { Endpoint, SendFailure } from "../transport/types.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
-import type { Attempt, Call, PendingRelay } from "./call.ts";
+import type { Attempt, Call, PendingRelay, RelayedReliable } from "./call.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { token } from "../util/random.ts";
@@ -116,7 +120,16 @@ export interface B2buaOptions {
   ownsCallId?: (callId: string) => boolean;
 }
 
-const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE";
+const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE";
+/**
+ * Option tags a call honours end to end (§8.2.2.3: any other one in a Require gets 420). 100rel
+ * (RFC 3262): the callee's reliable provisionals reach the caller with our own RSeq, and the
+ * caller's PRACKs go back with the callee's. timer (RFC 4028): session refreshes are relayed
+ * like any re-INVITE or UPDATE, so the two ends run the timer between them.
+ */
+const CALL_TAGS: ReadonlySet<string> = new Set(["100rel", "timer"]);
+/** Inside a dialog: the session timer only (a re-INVITE's reliable provisionals are not mapped). */
+const DIALOG_TAGS: ReadonlySet<string> = new Set(["timer"]);
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
 /** A leg of a live call in the leg index. */
@@ -276,7 +289,7 @@ export class B2bua implements TransactionUser {
     const r = createResponse(req, 200, undefined, this.tag());
     r.add("Allow", ALLOW);
     r.add("Accept", "application/sdp");
-    r.add("Supported", "replaces");
+    r.add("Supported", [...CALL_TAGS].join(", "));
     tx.respond(r);
   }
 
@@ -288,6 +301,11 @@ export class B2bua implements TransactionUser {
     if (mf <= 1) return tx.respond(createResponse(req, 483, undefined, this.tag()));
     if (!isSupportedScheme(req.ruri)) {
       return tx.respond(createResponse(req, 416, undefined, this.tag()));
+    }
+    const require = optionTags(req, "require");
+    if (require.length > 0 && unknownTags(require, CALL_TAGS).length > 0) {
+      mCalls.inc({ outcome: "bad-extension" });
+      return tx.respond(badExtension(req, unknownTags(require, CALL_TAGS), this.tag()));
     }
     if (this.draining || this.calls.size >= cfg.limits.maxCalls || this.opts.overloaded?.()) {
       // Refusing a new call costs one response; accepting it past capacity would turn into
@@ -330,6 +348,7 @@ export class B2bua implements TransactionUser {
         localTag,
         contact: contactFor(aLocal),
         dest: source,
+        reliable: require.includes("100rel") || optionTags(req, "supported").includes("100rel"),
       },
       attempts: [],
       timers: {},
@@ -486,6 +505,16 @@ export class B2bua implements TransactionUser {
       ["Contact", contact],
       ["Allow", ALLOW],
     ];
+    // What the caller asks of the call and we can carry end to end (CALL_TAGS).
+    const supported = knownTags(optionTags(a, "supported"), CALL_TAGS);
+    if (supported.length > 0) pairs.push(["Supported", supported.join(", ")]);
+    const required = knownTags(optionTags(a, "require"), CALL_TAGS);
+    if (required.length > 0) pairs.push(["Require", required.join(", ")]);
+    // RFC 4028 §7.1: the interval and floor the caller asked for travel with its "timer".
+    const se = a.get("session-expires");
+    if (se !== undefined) pairs.push(["Session-Expires", se]);
+    const minSe = a.get("min-se");
+    if (minSe !== undefined) pairs.push(["Min-SE", minSe]);
     const ct = a.get("content-type");
     if (ct !== undefined) pairs.push(["Content-Type", ct]);
     const invite = new SipRequest("INVITE", ruriText, headerList(pairs), a.body);
@@ -564,6 +593,28 @@ export class B2bua implements TransactionUser {
         if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res);
         else at.dialog.remoteTag = res.to.tag;
       }
+      const rseq = reliableSeq(res);
+      let reliable: RelayedReliable | undefined;
+      if (rseq !== undefined && res.to.tag) {
+        // RFC 3262 §4: a retransmission (same RSeq) is not processed again, one that skips a
+        // number not at all. Towards a caller that takes reliable provisionals the callee's
+        // retransmissions are relayed again: they stand in for ours until the caller's PRACK.
+        const tag = res.to.tag;
+        const seen = at.rseq?.tag === tag ? at.rseq.last : undefined;
+        const again = seen === rseq;
+        if (seen !== undefined && !again && rseq !== seen + 1) return;
+        at.rseq = { tag, last: rseq };
+        if (!call.a.reliable) {
+          if (!again) this.prackLocally(call, at, rseq);
+          if (again) return;
+        } else {
+          reliable = this.reliableFor(call, at, tag, rseq, res.body.length > 0);
+          if (again && call.b === at && call.state === "Early") {
+            return this.relayProvisional(call, res, reliable);
+          }
+          if (again) return;
+        }
+      }
       at.state = "Early";
       if (call.b !== at || call.state === "Confirmed" || call.state === "Ended") return;
       this.clearTimer(call, "noProgress");
@@ -573,7 +624,7 @@ export class B2bua implements TransactionUser {
       }
       call.record.firstProvisionalAt ??= now;
       call.state = "Early";
-      this.relayProvisional(call, res);
+      this.relayProvisional(call, res, reliable);
       return;
     }
     if (s < 300) return this.onAttemptAnswered(call, at, res);
@@ -588,7 +639,7 @@ export class B2bua implements TransactionUser {
     this.onAttemptFailure(call, at, { kind: "response", status: s }, res);
   }
 
-  private relayProvisional(call: Call, res: SipResponse): void {
+  private relayProvisional(call: Call, res: SipResponse, reliable?: RelayedReliable): void {
     const a = call.a;
     const r = copyRecordRoute(
       a.invite,
@@ -596,11 +647,68 @@ export class B2bua implements TransactionUser {
     );
     r.add("Contact", a.contact);
     copyHeaders(res.headers, r.headers);
+    copyOptionTags(res, r, DIALOG_TAGS, reliable ? ["100rel"] : []);
+    if (reliable) r.add("RSeq", String(reliable.rseq));
     if (!a.dialog) this.createCallerDialog(call);
     this.withMedia(call, "answer", "callee", res.body, (body) => {
       if (call.state !== "Early" || a.stx.state !== "Proceeding") return;
       r.body = body;
       a.stx.respond(r);
+    });
+  }
+
+  /**
+   * The caller-leg record of the callee's reliable provisional `rseq` on early dialog `tag`:
+   * the one made for it before (a retransmission), else a new one with the next RSeq (§3: one
+   * higher each time, from a random start below 2^31).
+   */
+  private reliableFor(
+    call: Call,
+    at: Attempt,
+    tag: string,
+    rseq: number,
+    hasBody: boolean,
+  ): RelayedReliable {
+    const st = call.reliable ??= {
+      rseq: Math.floor(this.opts.random() * 0x3fffffff),
+      relayed: [],
+    };
+    for (const e of st.relayed) {
+      if (e.attempt === at && e.calleeTag === tag && e.calleeRseq === rseq) return e;
+    }
+    const e: RelayedReliable = {
+      rseq: ++st.rseq,
+      attempt: at,
+      calleeRseq: rseq,
+      calleeTag: tag,
+      offer: hasBody && call.a.invite.body.length === 0,
+    };
+    st.relayed.push(e);
+    return e;
+  }
+
+  /**
+   * PRACK a callee's reliable provisional ourselves (RFC 3262 §4): the caller does not take
+   * them, so it never sends one. The callee should not have sent it (our INVITE did not offer
+   * 100rel); acknowledging it keeps the callee from failing the call.
+   */
+  private prackLocally(call: Call, at: Attempt, rseq: number): void {
+    const d = at.dialog;
+    if (!d) return;
+    const dest = this.destOf(d, at.dest);
+    const local = this.localFor(dest, "b", call);
+    if (!local) return;
+    const rack: Header = {
+      key: "rack",
+      name: "RAck",
+      value: `${rseq} ${at.invite.cseq.seq} INVITE`,
+    };
+    const prack = d.createRequest("PRACK", [rack]);
+    prack.prepend("Via", viaFor(local, this.txl.newBranch()));
+    this.txl.sendRequest(prack, dest, {
+      onResponse: () => {},
+      onTimeout: () => this.log.info("prack-timeout", { call: call.id }),
+      onTransportError: () => this.log.info("prack-transport-error", { call: call.id }),
     });
   }
 
@@ -651,6 +759,7 @@ export class B2bua implements TransactionUser {
     r.add("Contact", a.contact);
     r.add("Allow", ALLOW);
     copyHeaders(res.headers, r.headers);
+    copyOptionTags(res, r, DIALOG_TAGS);
     this.withMedia(call, "answer", "callee", res.body, (body) => {
       r.body = body;
       a.stx.respond(r);
@@ -924,6 +1033,11 @@ export class B2bua implements TransactionUser {
     const { call, side } = leg;
     const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
     if (!own || call.state === "Ended") return tx.respond(createResponse(req, 481));
+    const require = optionTags(req, "require");
+    const known = req.method === "PRACK" ? CALL_TAGS : DIALOG_TAGS;
+    if (require.length > 0 && unknownTags(require, known).length > 0) {
+      return tx.respond(badExtension(req, unknownTags(require, known)));
+    }
     if (side === "b" && leg.attempt !== call.b) {
       // A request on an attempt we abandoned: only BYE is expected; accept and forget.
       return tx.respond(createResponse(req, req.method === "BYE" ? 200 : 481));
@@ -961,9 +1075,8 @@ export class B2bua implements TransactionUser {
       }
       return this.relayRequest(call, side, req, tx);
     }
-    if (RELAYED.has(req.method) || req.method === "PRACK") {
-      return this.relayRequest(call, side, req, tx);
-    }
+    if (req.method === "PRACK") return this.relayPrack(call, side, req, tx);
+    if (RELAYED.has(req.method)) return this.relayRequest(call, side, req, tx);
     const r = createResponse(req, 501);
     r.add("Allow", ALLOW);
     tx.respond(r);
@@ -1005,6 +1118,7 @@ export class B2bua implements TransactionUser {
     if (!local) return this.onRelayFailure(call, req, stx, req.method === "BYE", 503);
     const out = dialog.createRequest(req.method, inDialogHeaders(req));
     out.prepend("Via", viaFor(local, this.txl.newBranch()));
+    copyOptionTags(req, out, DIALOG_TAGS);
     if (
       req.method === "INVITE" || req.method === "UPDATE" || req.method === "NOTIFY" ||
       req.method === "REFER" || req.method === "SUBSCRIBE"
@@ -1042,6 +1156,7 @@ export class B2bua implements TransactionUser {
           }
           const r = createResponse(req, res.status, res.reason);
           copyHeaders(res.headers, r.headers);
+          copyOptionTags(res, r, DIALOG_TAGS);
           if (
             res.status >= 200 && res.status < 300 &&
             (req.method === "INVITE" || req.method === "UPDATE")
@@ -1076,6 +1191,65 @@ export class B2bua implements TransactionUser {
         }
       });
     } else send(req.body);
+  }
+
+  /**
+   * The caller's PRACK (RFC 3262 §3) for a reliable provisional we relayed: passed to the callee
+   * with the callee's RSeq and INVITE CSeq in its RAck, and the callee's answer passed back. One
+   * that acknowledges nothing we sent gets 481; one for an attempt given up since (failover),
+   * 200 from us, as nobody is left to acknowledge.
+   */
+  private relayPrack(call: Call, side: "a" | "b", req: SipRequest, stx: ServerTransaction): void {
+    const rack = parseRAck(req.get("rack"));
+    let hit: RelayedReliable | undefined;
+    if (side === "a" && rack && rack.method === "INVITE" && rack.cseq === call.a.invite.cseq.seq) {
+      for (const e of call.reliable?.relayed ?? []) if (e.rseq === rack.rseq) hit = e;
+    }
+    if (!hit) return stx.respond(createResponse(req, 481));
+    const at = hit.attempt;
+    const d = at.dialog;
+    if (
+      at !== call.b || !d || d.remoteTag !== hit.calleeTag ||
+      (at.state !== "Early" && at.state !== "Answered")
+    ) {
+      return stx.respond(createResponse(req, 200));
+    }
+    const dest = this.destOf(d, at.dest);
+    const local = this.localFor(dest, "b", call);
+    if (!local) return stx.respond(createResponse(req, 503));
+    const headers = inDialogHeaders(req);
+    headers.push({
+      key: "rack",
+      name: "RAck",
+      value: `${hit.calleeRseq} ${at.invite.cseq.seq} INVITE`,
+    });
+    const out = d.createRequest("PRACK", headers);
+    out.prepend("Via", viaFor(local, this.txl.newBranch()));
+    const reply = (status: number, res?: SipResponse) => {
+      if (stx.state !== "Trying" && stx.state !== "Proceeding") return;
+      const r = createResponse(req, status, res?.reason);
+      if (res) copyHeaders(res.headers, r.headers);
+      if (!res || res.body.length === 0) return stx.respond(r);
+      // A PRACK's answer carries SDP only when the PRACK made an offer.
+      this.withMedia(call, "answer", "callee", res.body, (body) => {
+        r.body = body;
+        if (stx.state === "Trying" || stx.state === "Proceeding") stx.respond(r);
+      });
+    };
+    const send = (body: Uint8Array) => {
+      if (call.state === "Ended") return reply(481);
+      out.body = body;
+      this.txl.sendRequest(out, dest, {
+        onResponse: (res) => {
+          if (res.status >= 200) reply(res.status, res);
+        },
+        onTimeout: () => reply(408),
+        onTransportError: () => reply(503),
+      });
+    };
+    // An SDP in the PRACK answers the offer in the provisional, or makes a new offer.
+    if (req.body.length === 0) send(req.body);
+    else this.withMedia(call, hit.offer ? "answer" : "offer", "caller", req.body, send);
   }
 
   /**
@@ -1394,6 +1568,47 @@ function inDialogHeaders(req: SipRequest): Header[] {
     if (PASS_IN_DIALOG.has(h.key) || h.key.startsWith("x-")) out.push({ ...h });
   }
   return out;
+}
+
+/**
+ * Copy the option tags of `from`'s Require and Supported that are in `known` onto `to`, after
+ * the tags in `require` (which we require ourselves).
+ */
+function copyOptionTags(
+  from: SipMessage,
+  to: SipMessage,
+  known: ReadonlySet<string>,
+  require: string[] = [],
+): void {
+  const req = require.concat(knownTags(optionTags(from, "require"), known));
+  if (req.length > 0) to.add("Require", req.join(", "));
+  const sup = knownTags(optionTags(from, "supported"), known);
+  if (sup.length > 0) to.add("Supported", sup.join(", "));
+}
+
+/** §8.2.2.3: 420 Bad Extension, with the option tags we do not support in Unsupported. */
+function badExtension(req: SipRequest, tags: string[], toTag?: string): SipResponse {
+  const r = createResponse(req, 420, undefined, toTag);
+  r.add("Unsupported", tags.join(", "));
+  return r;
+}
+
+/** RFC 3262 §7.1: the RSeq of a reliable provisional (Require: 100rel), else undefined. */
+function reliableSeq(res: SipResponse): number | undefined {
+  if (res.status <= 100 || res.status >= 200) return undefined;
+  const v = res.get("rseq");
+  if (v === undefined || !optionTags(res, "require").includes("100rel")) return undefined;
+  const n = /^\d{1,10}$/.test(v.trim()) ? Number(v.trim()) : 0;
+  return n >= 1 && n <= 0xffffffff ? n : undefined;
+}
+
+/** RFC 3262 §7.2: RAck = response-num CSeq-num Method, or undefined when malformed. */
+function parseRAck(
+  v: string | undefined,
+): { rseq: number; cseq: number; method: string } | undefined {
+  const m = v === undefined ? null : /^\s*(\d{1,10})\s+(\d{1,10})\s+([A-Za-z]+)\s*$/.exec(v);
+  if (!m) return undefined;
+  return { rseq: Number(m[1]), cseq: Number(m[2]), method: m[3] };
 }
 
 /** Copy relayable headers (Content-Type, Reason, ...) of a response onto another. */

@@ -1,5 +1,6 @@
 // Which headers of the caller's INVITE reach the callee. A B2BUA hides topology: Via, Route,
 // Record-Route, Contact, Call-ID and tags are never copied; extension headers pass by default.
+// Option tags and the session timer's headers travel by the engine's own rule (CALL_TAGS).
 
 import type { HeaderPolicy } from "../config/types.ts";
 import type { Header } from "../sip/mod.ts";
@@ -27,6 +28,8 @@ const NEVER = new Set([
   "allow",
   "rseq",
   "rack",
+  "session-expires",
+  "min-se",
 ]);
 
 function listed(key: string, list: string[]): boolean {

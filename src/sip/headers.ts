@@ -30,6 +30,7 @@ const CANONICAL: Record<string, string> = {
   "mime-version": "MIME-Version",
   "rack": "RAck",
   "rseq": "RSeq",
+  "min-se": "Min-SE",
   "sip-etag": "SIP-ETag",
   "sip-if-match": "SIP-If-Match",
   "p-asserted-identity": "P-Asserted-Identity",

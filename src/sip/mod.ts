@@ -12,3 +12,4 @@ export * from "./serializer.ts";
 export * from "./check.ts";
 export * from "./build.ts";
 export * from "./call-id-hash.ts";
+export * from "./option-tags.ts";
