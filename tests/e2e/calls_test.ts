@@ -1,6 +1,7 @@
 // Issue "call bridging", end to end: SIPp callers and callees around a running Tandem. 200
 // simultaneous calls; CANCEL racing the answer; re-INVITE glare (RFC 3261 §14.1); REFER and
-// NOTIFY relayed in-dialog (RFC 3515); an unanswered INFO ending the call (Timer F, §17.1.2.2).
+// NOTIFY relayed in-dialog (RFC 3515); an unanswered INFO ending the call (Timer F, §17.1.2.2);
+// reliable provisionals and PRACK (RFC 3262) and Require (§8.2.2.3).
 // After each run the HTTP API must show no call left behind.
 
 import assert from "node:assert/strict";
@@ -291,5 +292,50 @@ Deno.test({
     assert.ok(took >= 6000, `the 408 came after ${took} ms in all, before Timer F could fire`);
     assert.match(uac.msgs, /SIP\/2\.0 408/);
     await assertNoCalls(bed, 3000);
+  },
+});
+
+Deno.test({
+  name: "calls: reliable provisionals (RFC 3262) — a callee's reliable 183 reaches a 100rel " +
+    "caller reliable and its PRACK reaches the callee mapped; towards a caller without 100rel " +
+    "Tandem sends the PRACK; an INVITE requiring an unknown extension gets 420 (RFC 3261 §8.2.2.3)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const bed = await startBed();
+    await using _t = bed.tandem;
+    await runPair(bed, { uac: "prack-uac.xml", uas: "prack-uas.xml", calls: 3 });
+    await runPair(bed, { uac: "prack-plain-uac.xml", uas: "prack-uas.xml", calls: 2 });
+    await assertNoCalls(bed, 3000);
+
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-require-" });
+    const r = await runSipp([
+      ...scenario("require-uac.xml"),
+      `127.0.0.1:${bed.sip}`,
+      "-i",
+      "127.0.0.1",
+      "-p",
+      String(freeUdpPort()),
+      "-s",
+      "e2e-callee",
+      "-m",
+      "1",
+      "-timeout",
+      "15s",
+      "-timeout_error",
+      "-trace_err",
+      "-error_file",
+      `${dir}/uac.err`,
+    ], { timeoutMs: 30_000 });
+    const err = await Deno.readTextFile(`${dir}/uac.err`).catch(() => "");
+    assert.equal(
+      r.code,
+      0,
+      `require-uac: exit ${r.code}\n${err.slice(-2000)}\n${r.stdout.slice(-1500)}`,
+    );
+    assert.doesNotMatch(err, /CHECK FAILED/);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    const stats = await bed.api("/stats") as Record<string, number>;
+    assert.equal(stats.active_calls, 0);
   },
 });
