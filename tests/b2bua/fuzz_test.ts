@@ -155,6 +155,10 @@ class Fuzzer {
   proxiedAnswers = 0;
   proxiedAnswersWithRoute = 0;
 
+  /** Reliable 183s sent by callees, and how many of them a PRACK reached (RFC 3262). */
+  reliableSent = 0;
+  reliablePracked = 0;
+
   /** What Tandem sent since the last look, noting the callers' finals and any leak. */
   take(): Sent[] {
     const all = this.loop.take();
@@ -255,9 +259,10 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, its caller on UDP, on TCP, or behind a proxy, in one of twelve shapes: answered and hung up by the caller
- * (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee refuses Tandem's with
- * 491, an UPDATE from the callee, early media before the answer, or a forked second answer) or by
+ * One call, its caller on UDP, on TCP, or behind a proxy, in one of fourteen shapes: answered and
+ * hung up by the caller (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee
+ * refuses Tandem's with 491, an UPDATE from the callee, early media before the answer, reliable
+ * early media PRACKed by the caller or by Tandem, or a forked second answer) or by
  * the callee; cancelled while ringing; refused with 486;
  * failed over after a 503; redirected by a 302 to a callee that refuses; or challenged for
  * credentials (407) by a callee that then refuses. The flow stops where a message it needs did not
@@ -265,10 +270,11 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
  */
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
-  const shape = Math.floor(f.r() * 12);
+  const shape = Math.floor(f.r() * 14);
   f.callerTcp = f.r() < 0.25;
   f.callerProxied = !f.callerTcp && f.r() < 0.3;
-  f.send(callerInvite("fuzz", `X-Call: ${n}\n`, n), CALLER);
+  const offers100rel = shape === 12 ? "Supported: 100rel\n" : "";
+  f.send(callerInvite("fuzz", `X-Call: ${n}\n${offers100rel}`, n), CALLER);
   let sent = calleeInvite(f, n);
   if (!sent) return;
   if (shape === 7) {
@@ -317,6 +323,23 @@ function oneCall(f: Fuzzer, n: number): void {
   if (shape === 10) { // early media: a 183 with SDP before the answer
     f.send(answer(inv, 183, `ct${n}`, { contact, body: SDP }), callee);
   }
+  if (shape === 12 || shape === 13) {
+    // Reliable early media (RFC 3262): the caller PRACKs it through Tandem (12), or Tandem
+    // PRACKs it itself for a caller without 100rel (13).
+    const extra = `Require: 100rel\nRSeq: ${n + 1}\n`;
+    f.send(answer(inv, 183, `ct${n}`, { contact, body: SDP, extra }), callee);
+    f.reliableSent++;
+    if (shape === 12) {
+      const p = f.find(isRes(183, "INVITE", aCallId))?.msg;
+      if (!p) return;
+      const rack = `RAck: ${p.get("rseq")} 1 INVITE\n`;
+      f.send(callerInDialog("PRACK", p.get("to")!, 2, n, rack), CALLER);
+    }
+    const prack = f.find(isReq("PRACK", b))?.msg as SipRequest | undefined;
+    if (!prack) return;
+    if (prack.get("rack") === `${n + 1} ${inv.cseq.seq} INVITE`) f.reliablePracked++;
+    f.send(answer(prack, 200, `ct${n}`), callee);
+  }
   if (shape === 11) {
     // A forking proxy: a second branch rings and answers too, after the first (§13.2.2.4: the
     // second dialog is ACKed and ended with BYE).
@@ -329,7 +352,7 @@ function oneCall(f: Fuzzer, n: number): void {
   const to = ok.get("to")!;
   f.send(callerInDialog("ACK", to, 1, n), CALLER);
   f.maybeDrop(aCallId);
-  let cseq = 2;
+  let cseq = shape === 12 ? 3 : 2;
   if (shape === 0 || shape === 6) {
     // A re-INVITE (hold), or an INFO, from the caller.
     const method = shape === 0 ? "INVITE" : "INFO";
@@ -485,6 +508,12 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
       f.proxiedAnswersWithRoute >= f.proxiedAnswers * 0.95,
     `${f.proxiedAnswersWithRoute} of ${f.proxiedAnswers} answers through the proxy kept its route`,
   );
+  // Most reliable provisionals get their PRACK, with the callee's RSeq and CSeq (mutations lose
+  // some on the way: counted, like the proxy's routes).
+  assert.ok(
+    (f.reliableSent > 0 || calls < 1000) && f.reliablePracked >= f.reliableSent * 0.6,
+    `${f.reliablePracked} of ${f.reliableSent} reliable provisionals PRACKed as sent`,
+  );
   // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
   const misreported = records.flatMap(({ rec, tag }) => {
     const got = f.finals.get(`${rec.callerCallId} ${tag}`);
@@ -498,7 +527,8 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   console.log(
     `b2bua fuzz: ${started} calls (${f.dropped} dropped by the operator), ${ended.size} call ` +
       `records, ${f.mutated} mutated ` +
-      `messages, ${f.delivered} reached the transaction layer`,
+      `messages, ${f.delivered} reached the transaction layer, ${f.reliablePracked} of ` +
+      `${f.reliableSent} reliable provisionals PRACKed`,
   );
   // The mutations must mostly survive the parser, or the B2BUA goes untested.
   assert.ok(f.delivered > f.mutated / 3, `only ${f.delivered} of ${f.mutated} delivered`);
