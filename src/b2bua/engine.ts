@@ -130,6 +130,8 @@ const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NO
 const CALL_TAGS: ReadonlySet<string> = new Set(["100rel", "timer"]);
 /** Inside a dialog: the session timer only (a re-INVITE's reliable provisionals are not mapped). */
 const DIALOG_TAGS: ReadonlySet<string> = new Set(["timer"]);
+const REQUIRE_100REL: readonly string[] = ["100rel"];
+const NO_TAGS: readonly string[] = [];
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
 /** A leg of a live call in the leg index. */
@@ -647,7 +649,7 @@ export class B2bua implements TransactionUser {
     );
     r.add("Contact", a.contact);
     copyHeaders(res.headers, r.headers);
-    copyOptionTags(res, r, DIALOG_TAGS, reliable ? ["100rel"] : []);
+    copyOptionTags(res, r, DIALOG_TAGS, reliable ? REQUIRE_100REL : NO_TAGS);
     if (reliable) r.add("RSeq", String(reliable.rseq));
     if (!a.dialog) this.createCallerDialog(call);
     this.withMedia(call, "answer", "callee", res.body, (body) => {
@@ -1578,16 +1580,16 @@ function copyOptionTags(
   from: SipMessage,
   to: SipMessage,
   known: ReadonlySet<string>,
-  require: string[] = [],
+  require: readonly string[] = NO_TAGS,
 ): void {
-  const req = require.concat(knownTags(optionTags(from, "require"), known));
-  if (req.length > 0) to.add("Require", req.join(", "));
+  const req = knownTags(optionTags(from, "require"), known);
+  if (require.length + req.length > 0) to.add("Require", [...require, ...req].join(", "));
   const sup = knownTags(optionTags(from, "supported"), known);
   if (sup.length > 0) to.add("Supported", sup.join(", "));
 }
 
 /** §8.2.2.3: 420 Bad Extension, with the option tags we do not support in Unsupported. */
-function badExtension(req: SipRequest, tags: string[], toTag?: string): SipResponse {
+function badExtension(req: SipRequest, tags: readonly string[], toTag?: string): SipResponse {
   const r = createResponse(req, 420, undefined, toTag);
   r.add("Unsupported", tags.join(", "));
   return r;

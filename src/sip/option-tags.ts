@@ -4,28 +4,37 @@
 
 import type { SipMessage } from "./message.ts";
 
-/** Every option tag of every line of `header` ("require", "supported"...), lower case, no repeats. */
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Every option tag of every line of `header`, lower case, no repeats; a shared empty list when
+ * the header is absent (most messages: nothing is allocated for them).
+ */
 export function optionTags(
   msg: SipMessage,
   header: "require" | "supported" | "proxy-require",
-): string[] {
-  const out: string[] = [];
+): readonly string[] {
+  let out: string[] | undefined;
   for (const h of msg.headers) {
     if (h.key !== header) continue;
+    out ??= [];
     for (const part of h.value.split(",")) {
       const t = part.trim().toLowerCase();
       if (t && !out.includes(t)) out.push(t);
     }
   }
-  return out;
+  return out ?? NONE;
 }
 
 /** The tags of `tags` that are in `known`, in order. */
-export function knownTags(tags: string[], known: ReadonlySet<string>): string[] {
-  return tags.filter((t) => known.has(t));
+export function knownTags(tags: readonly string[], known: ReadonlySet<string>): readonly string[] {
+  return tags.length === 0 ? tags : tags.filter((t) => known.has(t));
 }
 
 /** The tags of `tags` that are not in `known`, in order (what a 420's Unsupported lists). */
-export function unknownTags(tags: string[], known: ReadonlySet<string>): string[] {
-  return tags.filter((t) => !known.has(t));
+export function unknownTags(
+  tags: readonly string[],
+  known: ReadonlySet<string>,
+): readonly string[] {
+  return tags.length === 0 ? tags : tags.filter((t) => !known.has(t));
 }
