@@ -72,6 +72,11 @@ export interface Attempt {
   dialog?: Dialog;
   authTried: boolean;
   record: AttemptRecord;
+  /**
+   * Its 2xx carried the callee's offer (our INVITE had none, a delayed offer): the ACK waits for
+   * the caller's, which carries the answer (RFC 3261 §13.2.2.4, RFC 3264 §2).
+   */
+  ackPending?: boolean;
   /** The callee's last reliable provisional (RFC 3262 §4): its early dialog and RSeq. */
   rseq?: { tag: string; last: number };
 }

@@ -652,7 +652,9 @@ export class B2bua implements TransactionUser {
     copyOptionTags(res, r, DIALOG_TAGS, reliable ? REQUIRE_100REL : NO_TAGS);
     if (reliable) r.add("RSeq", String(reliable.rseq));
     if (!a.dialog) this.createCallerDialog(call);
-    this.withMedia(call, "answer", "callee", res.body, (body) => {
+    // After a delayed offer (an INVITE without SDP) the callee's SDP is the offer.
+    const kind = a.invite.body.length === 0 ? "offer" : "answer";
+    this.withMedia(call, kind, "callee", res.body, (body) => {
       if (call.state !== "Early" || a.stx.state !== "Proceeding") return;
       r.body = body;
       a.stx.respond(r);
@@ -743,7 +745,10 @@ export class B2bua implements TransactionUser {
       return;
     }
     at.state = "Answered";
-    this.sendAck(at, undefined);
+    // A delayed offer: the 2xx offers, the caller answers in its ACK, and ours carries that.
+    const offered = at.invite.body.length === 0 && res.body.length > 0;
+    if (offered) at.ackPending = true;
+    else this.sendAck(at, undefined);
     this.clearTimer(call, "noProgress");
     this.clearTimer(call, "noAnswer");
     at.record.outcome = "answered";
@@ -762,7 +767,7 @@ export class B2bua implements TransactionUser {
     r.add("Allow", ALLOW);
     copyHeaders(res.headers, r.headers);
     copyOptionTags(res, r, DIALOG_TAGS);
-    this.withMedia(call, "answer", "callee", res.body, (body) => {
+    this.withMedia(call, offered ? "offer" : "answer", "callee", res.body, (body) => {
       r.body = body;
       a.stx.respond(r);
     });
@@ -783,7 +788,14 @@ export class B2bua implements TransactionUser {
     this.svc.onCallAnswered?.(call.record, call);
   }
 
-  private sendAck(at: Attempt, body: Uint8Array | undefined): void {
+  /** ACK the attempt's 2xx, with `body` (of `contentType`) when it answers a delayed offer. */
+  private sendAck(
+    at: Attempt,
+    body: Uint8Array | undefined,
+    contentType?: string,
+    ctx = at.ctx,
+  ): void {
+    at.ackPending = undefined;
     const d = at.dialog!;
     const dest = this.destOf(d, at.dest);
     // A callee whose Contact names a transport we do not listen on cannot be ACKed: it ends
@@ -792,9 +804,12 @@ export class B2bua implements TransactionUser {
     if (!local) return;
     const ack = d.createRequest("ACK", [], at.invite.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
-    if (body?.length) ack.body = body;
+    if (body?.length) {
+      ack.body = body;
+      ack.add("Content-Type", contentType ?? "application/sdp");
+    }
     // The transaction resends this ACK for retransmissions of the 2xx (RFC 6026 §7.2).
-    if (at.ctx) at.ctx.sendAck(ack, dest, d.remoteTag);
+    if (ctx) ctx.sendAck(ack, dest, d.remoteTag);
     else this.opts.net.sendRequest(ack, dest);
   }
 
@@ -1001,6 +1016,15 @@ export class B2bua implements TransactionUser {
     if (leg.side === "a") {
       if (req.cseq.seq === call.a.invite.cseq.seq) {
         call.a.stx.acked();
+        const at = call.b;
+        if (at?.ackPending) {
+          // Taken now: slim() below lets go of the transaction that answers the callee's
+          // retransmitted 2xx with this ACK.
+          const ctx = at.ctx;
+          const ct = req.get("content-type");
+          at.ackPending = false;
+          this.withMedia(call, "answer", "caller", req.body, (b) => this.sendAck(at, b, ct, ctx));
+        }
         this.slim(call);
         return;
       }
@@ -1339,6 +1363,8 @@ export class B2bua implements TransactionUser {
   }
 
   private sendBye(call: Call, side: "a" | "b", extra: Header[]): void {
+    // A callee whose delayed offer still waits for the caller's answer gets its ACK first.
+    if (side === "b" && call.b?.ackPending) this.sendAck(call.b, undefined);
     const t = this.dialogOf(call, side);
     const local = t && this.localFor(t.dest, side, call);
     if (!t || !local) return;

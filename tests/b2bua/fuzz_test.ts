@@ -32,11 +32,13 @@ import { Logger } from "../../src/util/log.ts";
 import { latin1, mutate, mutateField } from "../sip/mutate.ts";
 import { prng } from "../util/prng.ts";
 import {
+  ackWithAnswer,
   answer,
   CALLER,
   callerInDialog,
   callerInvite,
   config,
+  delayedOfferInvite,
   describe,
   LOCAL,
   Loop,
@@ -159,6 +161,10 @@ class Fuzzer {
   reliableSent = 0;
   reliablePracked = 0;
 
+  /** Delayed offers answered in the caller's ACK, and how many reached the callee's ACK. */
+  delayedAcks = 0;
+  delayedAcksWithAnswer = 0;
+
   /** What Tandem sent since the last look, noting the callers' finals and any leak. */
   take(): Sent[] {
     const all = this.loop.take();
@@ -274,7 +280,10 @@ function oneCall(f: Fuzzer, n: number): void {
   f.callerTcp = f.r() < 0.25;
   f.callerProxied = !f.callerTcp && f.r() < 0.3;
   const offers100rel = shape === 12 ? "Supported: 100rel\n" : "";
-  f.send(callerInvite("fuzz", `X-Call: ${n}\n${offers100rel}`, n), CALLER);
+  // A share of callers make a delayed offer: no SDP in the INVITE, the answer in the ACK.
+  const delayed = f.r() < 0.15;
+  const makeInvite = delayed ? delayedOfferInvite : callerInvite;
+  f.send(makeInvite("fuzz", `X-Call: ${n}\n${offers100rel}`, n), CALLER);
   let sent = calleeInvite(f, n);
   if (!sent) return;
   if (shape === 7) {
@@ -350,7 +359,12 @@ function oneCall(f: Fuzzer, n: number): void {
   const ok = f.find(isRes(200, "INVITE", aCallId))?.msg;
   if (!ok) return;
   const to = ok.get("to")!;
-  f.send(callerInDialog("ACK", to, 1, n), CALLER);
+  f.send(delayed ? ackWithAnswer(to, SDP, n) : callerInDialog("ACK", to, 1, n), CALLER);
+  if (delayed) {
+    f.delayedAcks++;
+    const ack = f.find(isReq("ACK", b))?.msg;
+    if (ack && ack.body.length > 0 && ack.get("content-type")) f.delayedAcksWithAnswer++;
+  }
   f.maybeDrop(aCallId);
   let cseq = shape === 12 ? 3 : 2;
   if (shape === 0 || shape === 6) {
@@ -508,6 +522,10 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
       f.proxiedAnswersWithRoute >= f.proxiedAnswers * 0.95,
     `${f.proxiedAnswersWithRoute} of ${f.proxiedAnswers} answers through the proxy kept its route`,
   );
+  assert.ok(
+    (f.delayedAcks > 0 || calls < 1000) && f.delayedAcksWithAnswer >= f.delayedAcks * 0.8,
+    `${f.delayedAcksWithAnswer} of ${f.delayedAcks} delayed offers' answers reached the callee`,
+  );
   // Most reliable provisionals get their PRACK, with the callee's RSeq and CSeq (mutations lose
   // some on the way: counted, like the proxy's routes).
   assert.ok(
@@ -528,7 +546,8 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
     `b2bua fuzz: ${started} calls (${f.dropped} dropped by the operator), ${ended.size} call ` +
       `records, ${f.mutated} mutated ` +
       `messages, ${f.delivered} reached the transaction layer, ${f.reliablePracked} of ` +
-      `${f.reliableSent} reliable provisionals PRACKed`,
+      `${f.reliableSent} reliable provisionals PRACKed, ${f.delayedAcksWithAnswer} of ` +
+      `${f.delayedAcks} delayed offers answered to the callee`,
   );
   // The mutations must mostly survive the parser, or the B2BUA goes untested.
   assert.ok(f.delivered > f.mutated / 3, `only ${f.delivered} of ${f.mutated} delivered`);

@@ -215,6 +215,23 @@ Content-Length: ${body.replace(/\n/g, "\r\n").length}
 ${body}`;
 }
 
+/** The caller's INVITE without a body (a delayed offer, RFC 3261 §13.2.1). */
+export function delayedOfferInvite(user = "alice-kit", extra = "", n = 1): string {
+  return callerInvite(user, extra, n).replace(
+    /Content-Type: application\/sdp\nContent-Length: \d+\n\n[\s\S]*$/,
+    "Content-Length: 0\n\n",
+  );
+}
+
+/** The caller's ACK for its INVITE's 2xx, with `body` as the answer. */
+export function ackWithAnswer(to: string, body: string, n = 1): string {
+  const wire = body.replace(/\n/g, "\r\n");
+  return callerInDialog("ACK", to, 1, n).replace(
+    "Content-Length: 0\n",
+    `Content-Type: application/sdp\nContent-Length: ${wire.length}\n`,
+  ) + body;
+}
+
 /** A response from a callee to the INVITE (or other request) it received. */
 export function answer(
   to: SipMessage,

@@ -1,7 +1,7 @@
 // Issue "call bridging", end to end: SIPp callers and callees around a running Tandem. 200
 // simultaneous calls; CANCEL racing the answer; re-INVITE glare (RFC 3261 §14.1); REFER and
 // NOTIFY relayed in-dialog (RFC 3515); an unanswered INFO ending the call (Timer F, §17.1.2.2);
-// reliable provisionals and PRACK (RFC 3262) and Require (§8.2.2.3).
+// reliable provisionals and PRACK (RFC 3262) and Require (§8.2.2.3); a delayed offer.
 // After each run the HTTP API must show no call left behind.
 
 import assert from "node:assert/strict";
@@ -337,5 +337,18 @@ Deno.test({
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     const stats = await bed.api("/stats") as Record<string, number>;
     assert.equal(stats.active_calls, 0);
+  },
+});
+
+Deno.test({
+  name: "calls: a delayed offer (RFC 3261 §13.2.1) — the callee's 2xx offer reaches the caller " +
+    "and the caller's ACK answer reaches the callee",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const bed = await startBed();
+    await using _t = bed.tandem;
+    await runPair(bed, { uac: "delayed-uac.xml", uas: "delayed-uas.xml", calls: 3 });
+    await assertNoCalls(bed, 3000);
   },
 });
