@@ -1,7 +1,7 @@
 // Issue "Media relay control", end to end: a running Tandem anchors media on a real rtpengine
 // (userspace, --table=-1) for routes with `media: rtpengine`. SIPp callers and callees with RTP
 // (g711a.pcap played by the caller, -rtp_echo at the callee), a raw UDP caller for the failure
-// policy, and two headless baresip softphones. Every SDP a party receives must name the relay
+// policy, two headless baresip softphones, and a delayed offer (SDP in the 2xx and the ACK). Every SDP a party receives must name the relay
 // (RFC 3264 offer/answer rewritten by the relay), and every RTP packet must cross it.
 
 import assert from "node:assert/strict";
@@ -445,6 +445,97 @@ Deno.test({
         what: "session deleted on rtpengine",
       });
       await assert.rejects(ng.query(callId), /Unknown call-id|not found/i);
+      await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(
+        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
+      throw e;
+    } finally {
+      await ng.close();
+      await bed.tandem.stop();
+      await rte.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "media: a delayed offer through rtpengine — the callee's 2xx offer reaches the caller " +
+    "on relay ports and the caller's ACK answer reaches the callee on relay ports",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const rte = await startRtpengine({ deleteDelay: 0 });
+    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
+    const callee = freeUdpPort();
+    const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-delayed-" });
+    const calls = `${repoRoot}/tests/e2e/scenarios`;
+    try {
+      const uacMedia = freeMediaPort();
+      let uasMedia = freeMediaPort();
+      while (uasMedia === uacMedia) uasMedia = freeMediaPort();
+      const side = (name: string, port: number, media: number) => [
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        String(media),
+        "-m",
+        "1",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+        "-trace_msg",
+        "-message_file",
+        `${dir}/${name}.msg`,
+        "-trace_err",
+        "-error_file",
+        `${dir}/${name}.err`,
+      ];
+      const uasRun = runSipp(
+        ["-sf", `${calls}/delayed-uas.xml`, ...side("uas", callee, uasMedia)],
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+      const uac = await runSipp([
+        "-sf",
+        `${calls}/delayed-uac.xml`,
+        `127.0.0.1:${bed.sip}`,
+        "-s",
+        "callee",
+        ...side("uac", freeUdpPort(), uacMedia),
+      ], { timeoutMs: 30_000 });
+      const uas = await uasRun;
+      const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
+      assertOk("uac", uac, dir, await read("uac.err"));
+      assertOk("uas", uas, dir, await read("uas.err"));
+      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
+      const offer = parseSippLog(await read("uac.msg")).find((m) =>
+        !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
+      );
+      assert.ok(offer, "the caller got the 200");
+      const o = mediaOf(offer.text);
+      assert.ok(inRange(o.port), `offer to the caller: port ${o.port} is not the relay's`);
+      assert.notEqual(o.port, uasMedia, "the caller never sees the callee's media port");
+      const ack = parseSippLog(await read("uas.msg")).find((m) =>
+        !m.sent && firstLine(m.text).startsWith("ACK ")
+      );
+      assert.ok(ack, "the callee got the ACK");
+      const a = mediaOf(ack.text);
+      assert.ok(inRange(a.port), `answer to the callee: port ${a.port} is not the relay's`);
+      assert.notEqual(a.port, uacMedia, "the callee never sees the caller's media port");
+      assert.notEqual(a.port, o.port);
+      await waitFor(async () => (await ng.list()).length === 0, 3000, {
+        what: "session deleted on rtpengine",
+      });
       await Deno.remove(dir, { recursive: true });
     } catch (e) {
       const logs = await bed.tandem.logs();
