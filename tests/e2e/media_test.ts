@@ -1,8 +1,9 @@
 // Issue "Media relay control", end to end: a running Tandem anchors media on a real rtpengine
 // (userspace, --table=-1) for routes with `media: rtpengine`. SIPp callers and callees with RTP
 // (g711a.pcap played by the caller, -rtp_echo at the callee), a raw UDP caller for the failure
-// policy, two headless baresip softphones, and a delayed offer (SDP in the 2xx and the ACK). Every SDP a party receives must name the relay
-// (RFC 3264 offer/answer rewritten by the relay), and every RTP packet must cross it.
+// policy, two headless baresip softphones, and a delayed offer (SDP in the 2xx and the ACK).
+// Every SDP a party receives must name the relay (RFC 3264 offer/answer rewritten by the relay),
+// and every RTP packet must cross it.
 
 import assert from "node:assert/strict";
 import {
