@@ -90,6 +90,8 @@ export interface PendingRelay {
   /** The relayed request's CSeq number (its ACK carries it, §13.2.2.4). */
   cseq?: number;
   method: string;
+  /** A re-INVITE without SDP: its 2xx makes the offer and the ACK answers (RFC 3261 §14.1). */
+  offerless?: boolean;
 }
 
 /** A call and everything Tandem keeps about it. */

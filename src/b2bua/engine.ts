@@ -1046,10 +1046,17 @@ export class B2bua implements TransactionUser {
     const { dialog, dest } = target;
     const ack = dialog.createRequest("ACK", inDialogHeaders(req), p.cseq ?? req.cseq.seq);
     ack.prepend("Via", viaFor(local, this.txl.newBranch()));
-    ack.body = req.body;
-    // The re-INVITE's transaction resends it for retransmissions of the 2xx.
-    if (p.ctx) p.ctx.sendAck(ack, dest, dialog.remoteTag);
-    else this.opts.net.sendRequest(ack, dest);
+    const ctx = p.ctx;
+    const send = (body: Uint8Array) => {
+      ack.body = body;
+      // The re-INVITE's transaction resends it for retransmissions of the 2xx.
+      if (ctx) ctx.sendAck(ack, dest, dialog.remoteTag);
+      else this.opts.net.sendRequest(ack, dest);
+    };
+    // After an offerless re-INVITE the ACK carries the answer to the 2xx's offer.
+    if (p.offerless && req.body.length > 0) {
+      this.withMedia(call, "answer", from === "a" ? "caller" : "callee", req.body, send);
+    } else send(req.body);
     call.reinvite = undefined;
   }
 
@@ -1157,6 +1164,7 @@ export class B2bua implements TransactionUser {
     const toSide = from === "a" ? "callee" : "caller";
     const pending: PendingRelay = { from, stx, method: req.method };
     if (req.method === "INVITE") {
+      if (req.body.length === 0) pending.offerless = true;
       call.reinvite = pending;
       stx.onNoAck = () => {
         if (call.reinvite === pending) call.reinvite = undefined;
@@ -1194,7 +1202,8 @@ export class B2bua implements TransactionUser {
             if (stx.state === "Proceeding" || stx.state === "Trying") stx.respond(r);
           };
           if (sdpMethod && res.status < 300) {
-            this.withMedia(call, "answer", toSide, res.body, deliver);
+            const kind = pending.offerless && res.status >= 200 ? "offer" : "answer";
+            this.withMedia(call, kind, toSide, res.body, deliver);
           } else deliver(res.body);
           if (!isBye && (res.status === 481 || res.status === 408)) {
             this.hangup(

@@ -462,8 +462,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "media: a delayed offer through rtpengine — the callee's 2xx offer reaches the caller " +
-    "on relay ports and the caller's ACK answer reaches the callee on relay ports",
+  name: "media: a delayed offer through rtpengine, in the INVITE and in a re-INVITE — the " +
+    "callee's 2xx offers reach the caller and the caller's ACK answers reach the callee, each " +
+    "on relay ports",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -519,21 +520,25 @@ Deno.test({
       assertOk("uac", uac, dir, await read("uac.err"));
       assertOk("uas", uas, dir, await read("uas.err"));
       const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
-      const offer = parseSippLog(await read("uac.msg")).find((m) =>
+      // The INVITE's and the offerless re-INVITE's: 200s offer to the caller, ACKs answer the
+      // callee, each on relay ports only.
+      const offers = parseSippLog(await read("uac.msg")).filter((m) =>
         !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
-      );
-      assert.ok(offer, "the caller got the 200");
-      const o = mediaOf(offer.text);
-      assert.ok(inRange(o.port), `offer to the caller: port ${o.port} is not the relay's`);
-      assert.notEqual(o.port, uasMedia, "the caller never sees the callee's media port");
-      const ack = parseSippLog(await read("uas.msg")).find((m) =>
+      ).map((m) => mediaOf(m.text));
+      const answers = parseSippLog(await read("uas.msg")).filter((m) =>
         !m.sent && firstLine(m.text).startsWith("ACK ")
-      );
-      assert.ok(ack, "the callee got the ACK");
-      const a = mediaOf(ack.text);
-      assert.ok(inRange(a.port), `answer to the callee: port ${a.port} is not the relay's`);
-      assert.notEqual(a.port, uacMedia, "the callee never sees the caller's media port");
-      assert.notEqual(a.port, o.port);
+      ).map((m) => mediaOf(m.text));
+      assert.ok(offers.length >= 2, `the caller got ${offers.length} 200s to its INVITEs`);
+      assert.equal(answers.length, 2, "the callee got two ACKs");
+      for (const o of offers) {
+        assert.ok(inRange(o.port), `offer to the caller: port ${o.port} is not the relay's`);
+        assert.notEqual(o.port, uasMedia, "the caller never sees the callee's media port");
+      }
+      for (const a of answers) {
+        assert.ok(inRange(a.port), `answer to the callee: port ${a.port} is not the relay's`);
+        assert.notEqual(a.port, uacMedia, "the callee never sees the caller's media port");
+        assert.notEqual(a.port, offers[0].port);
+      }
       await waitFor(async () => (await ng.list()).length === 0, 3000, {
         what: "session deleted on rtpengine",
       });
