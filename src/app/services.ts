@@ -89,7 +89,7 @@ function legsOf(rec: CallRecord, id: string) {
   return {
     id,
     callIdIn: rec.callerCallId,
-    callIdOut: last?.callId,
+    callIdOut: last?.callId || undefined, // "" for a target skipped as unreachable
     in: { from: rec.callerFrom, to: rec.callerTo, ruri: rec.callerRuri },
     out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
     source: rec.source.replace(/^(udp|tcp):/, ""),

@@ -462,7 +462,25 @@ export class B2bua implements TransactionUser {
       : { host: bareHost(route.host), port: route.port, protocol: route.transport };
     const local = this.localFor(dest, "b", call);
     if (!local) {
-      // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt.
+      // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt,
+      // recorded (no INVITE went out, so no Call-ID) so that the CDR shows what was skipped.
+      const now = this.opts.clock.wallNow();
+      const [ruriText, target] = detachAll([
+        redirectTarget ? asRequestUri(redirectTarget).toString() : "",
+        `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+      ]);
+      call.record.attempts.push({
+        index,
+        route: route.name,
+        callId: "",
+        ruri: ruriText,
+        from: "",
+        to: "",
+        target,
+        inviteAt: now,
+        endAt: now,
+        outcome: "unreachable",
+      });
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
       const r = createResponse(call.a.invite, 503, undefined, call.a.localTag);
       return this.failCall(call, r, "unreachable");

@@ -288,8 +288,15 @@ Deno.test("Redirect to a transport Tandem does not listen on: the next route, el
       CALLEE2,
     );
     const sent = loop.take();
+    const rec = [...loop.b2bua.calls.values()][0]?.record;
     if (routes === 2) {
       assert.ok(sent.find(req("INVITE", 5090)), "the next route is tried");
+      const skipped = rec!.attempts[1];
+      assert.equal(skipped.outcome, "unreachable", "the skipped target is in the record");
+      assert.equal(skipped.target, "tcp:10.0.0.4:5092");
+      assert.equal(skipped.ruri, "sip:new@10.0.0.4:5092;transport=tcp");
+      assert.equal(skipped.callId, "", "no INVITE went out");
+      assert.equal(rec!.attempts.length, 3);
       continue;
     }
     assert.ok(sent.find(res(503)), "503 to the caller");
