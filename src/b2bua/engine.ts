@@ -746,10 +746,21 @@ export class B2bua implements TransactionUser {
       if (res.to.tag !== at.dialog?.remoteTag) this.ackAndBye(at, res, "Call already answered");
       return;
     }
+    if (at.record.outcome === "unreachable") return; // its 2xx again: nothing can reach it
     const now = this.opts.clock.wallNow();
     if (!at.dialog || at.dialog.remoteTag !== res.to.tag) at.dialog = Dialog.asUac(at.invite, res);
     else at.dialog.updateFromResponse(res, true);
     at.dialog.state = "Confirmed";
+    if (
+      call.b === at && (at.state === "Calling" || at.state === "Early") &&
+      !this.localFor(this.destOf(at.dialog, at.dest), "b", call)
+    ) {
+      // Its Contact or Record-Route needs a transport we do not listen on: we could neither ACK
+      // nor end the dialog, so the caller is not put through to it. Like a transport error: the
+      // next route, else 503. The callee ends its dialog itself when no ACK comes (§13.3.1.4).
+      at.record.outcome = "unreachable";
+      return this.onAttemptFailure(call, at, { kind: "transport-error" });
+    }
     at.record.answerAt = now;
     at.record.finalStatus = res.status;
     if (
@@ -877,7 +888,7 @@ export class B2bua implements TransactionUser {
         if (res && this.retryWithAuth(call, at, res)) return;
         break;
       case "next-route":
-        at.record.outcome = "failover";
+        at.record.outcome ??= "failover";
         this.clearTimer(call, "noAnswer");
         return this.startAttempt(call, at.index + 1);
       case "follow-redirect": {
@@ -891,7 +902,7 @@ export class B2bua implements TransactionUser {
       case "relay":
         break;
     }
-    at.record.outcome = "failed";
+    at.record.outcome ??= "failed";
     const status = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     const r = createResponse(
       call.a.invite,

@@ -307,6 +307,43 @@ Deno.test("Redirect to a transport Tandem does not listen on: the next route, el
   }
 });
 
+Deno.test("A callee whose 2xx Contact needs a transport Tandem does not listen on: never put through; the next route, else 503", () => {
+  for (const routes of [1, 2]) {
+    const log = new Logger("warn", "json", () => {});
+    const loop = new Loop(
+      config([rule([route("10.0.0.3", 5091), route("10.0.0.2", 5090)].slice(0, routes))]),
+      {},
+      undefined,
+      undefined,
+      log,
+    );
+    loop.transports.delete("tcp");
+    loop.inject(callerInvite("tcp-only-kit"), CALLER);
+    const first = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+    const rec = [...loop.b2bua.calls.values()][0].record;
+    const ok = answer(first, 200, "t1", {
+      contact: "<sip:b@10.0.0.3:5091;transport=tcp>",
+      body: "v=0\n",
+    });
+    loop.inject(ok, CALLEE2);
+    const sent = loop.take();
+    assert.ok(!sent.find(res(200)), "the caller is not answered");
+    assert.equal(rec.attempts[0].outcome, "unreachable");
+    loop.inject(ok, CALLEE2); // its retransmission changes nothing
+    assert.ok(!loop.take().find(res(200)));
+    if (routes === 2) {
+      assert.ok(sent.find(req("INVITE", 5090)), "the next route is tried");
+      continue;
+    }
+    assert.ok(sent.find(res(503)), "503 to the caller");
+    assert.equal(rec.finalStatus, 503);
+    assert.equal(loop.b2bua.calls.size, 0);
+    loop.timers.advance(64_000);
+    assert.equal(loop.b2bua.legCount, 0);
+    assert.deepEqual(loop.txl.size, { client: 0, server: 0 });
+  }
+});
+
 Deno.test("Operator drop while ringing: CANCEL to the callee, 480 to the caller, the attempt recorded as cancelled", () => {
   const records: CallRecord[] = [];
   const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {
