@@ -8,11 +8,14 @@ import type { Config } from "../config/types.ts";
 import {
   createRelayPool,
   type MediaDeps,
+  multipartBoundary,
   type OfferSide,
   type RelayPool,
   type RelaySession,
   runtimeTimers,
+  sdpPartRange,
   type SessionStats,
+  spliceBytes,
 } from "../media/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -55,6 +58,28 @@ function other(side: OfferSide): OfferSide {
 /** A body the relay can rewrite: an SDP session description (RFC 4566 §5: starts with v=). */
 function isSdp(text: string): boolean {
   return /^\s*v=0/.test(text);
+}
+
+/**
+ * `body` with its SDP (the whole body, or the application/sdp part of a multipart one) passed
+ * through `relay`; the same bytes when there is no SDP or the relay gave it back unchanged
+ * (onFailure "pass"), so that nothing else in the body is ever re-encoded.
+ */
+async function rewriteSdp(
+  body: Uint8Array,
+  contentType: string | undefined,
+  relay: (sdp: string) => Promise<string>,
+): Promise<Uint8Array> {
+  const part = multipartBoundary(contentType) === undefined
+    ? { start: 0, end: body.length }
+    : sdpPartRange(body, contentType);
+  if (!part) return body;
+  const text = dec.decode(body.subarray(part.start, part.end));
+  if (!isSdp(text)) return body;
+  const out = await relay(text);
+  if (out === text) return body;
+  const bytes = enc.encode(out);
+  return part.start === 0 && part.end === body.length ? bytes : spliceBytes(body, part, bytes);
 }
 
 /**
@@ -117,34 +142,28 @@ export function createMediaHooks(
   const hooks: MediaHooks = {
     uses: (route) => route.media !== "none",
 
-    async offer(call, from, sdp) {
-      const text = dec.decode(sdp);
-      if (!isSdp(text)) return sdp;
-      const { pool } = anchorFor(call);
-      const out = await pool.offer(sessionOf(call), text, {
-        from,
-        family: familyFor(call, other(from)),
+    offer(call, from, body, contentType) {
+      return rewriteSdp(body, contentType, (text) => {
+        const { pool } = anchorFor(call);
+        return pool.offer(sessionOf(call), text, { from, family: familyFor(call, other(from)) });
       });
-      // onFailure "pass" returns the offer untouched: keep its exact bytes.
-      return out === text ? sdp : enc.encode(out);
     },
 
-    async answer(call, from, sdp) {
-      const text = dec.decode(sdp);
-      if (!isSdp(text)) return sdp;
-      const anchor = anchors.get(call);
-      if (!anchor) return sdp; // the offer was not relayed (no SDP in it)
-      const session = sessionOf(call);
-      if (session.toTag === undefined) {
-        throw new Error(`call ${call.id}: an answer without the callee's tag cannot be relayed`);
-      }
-      // The relay's `from` names the offerer: the side that did not send this answer.
-      const offerer = other(from);
-      const out = await anchor.pool.answer({ ...session, toTag: session.toTag }, text, {
-        from: offerer,
-        family: familyFor(call, offerer),
+    answer(call, from, body, contentType) {
+      return rewriteSdp(body, contentType, (text) => {
+        const anchor = anchors.get(call);
+        if (!anchor) return Promise.resolve(text); // the offer was not relayed (no SDP in it)
+        const session = sessionOf(call);
+        if (session.toTag === undefined) {
+          throw new Error(`call ${call.id}: an answer without the callee's tag cannot be relayed`);
+        }
+        // The relay's `from` names the offerer: the side that did not send this answer.
+        const offerer = other(from);
+        return anchor.pool.answer({ ...session, toTag: session.toTag }, text, {
+          from: offerer,
+          family: familyFor(call, offerer),
+        });
       });
-      return out === text ? sdp : enc.encode(out);
     },
 
     end(call) {

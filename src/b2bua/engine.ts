@@ -86,8 +86,19 @@ export interface Authorization {
 export interface MediaHooks {
   /** Whether calls on this route anchor media. */
   uses(route: RouteConfig): boolean;
-  offer(call: Call, from: "caller" | "callee", sdp: Uint8Array): Promise<Uint8Array>;
-  answer(call: Call, from: "caller" | "callee", sdp: Uint8Array): Promise<Uint8Array>;
+  /** `contentType` says where the SDP is: the whole body, or one part of a multipart body. */
+  offer(
+    call: Call,
+    from: "caller" | "callee",
+    body: Uint8Array,
+    contentType?: string,
+  ): Promise<Uint8Array>;
+  answer(
+    call: Call,
+    from: "caller" | "callee",
+    body: Uint8Array,
+    contentType?: string,
+  ): Promise<Uint8Array>;
   /** The call has ended: release its relay session. */
   end(call: Call): void;
 }
@@ -568,7 +579,7 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
-    this.withMedia(call, "offer", "caller", invite.body, (body) => {
+    this.withMedia(call, "offer", "caller", invite, (body) => {
       if (call.b !== attempt || attempt.state !== "Calling") return;
       invite.body = body;
       this.sendInvite(call, attempt);
@@ -672,7 +683,7 @@ export class B2bua implements TransactionUser {
     if (!a.dialog) this.createCallerDialog(call);
     // After a delayed offer (an INVITE without SDP) the callee's SDP is the offer.
     const kind = a.invite.body.length === 0 ? "offer" : "answer";
-    this.withMedia(call, kind, "callee", res.body, (body) => {
+    this.withMedia(call, kind, "callee", res, (body) => {
       if (call.state !== "Early" || a.stx.state !== "Proceeding") return;
       r.body = body;
       a.stx.respond(r);
@@ -796,7 +807,7 @@ export class B2bua implements TransactionUser {
     r.add("Allow", ALLOW);
     copyHeaders(res.headers, r.headers);
     copyOptionTags(res, r, DIALOG_TAGS);
-    this.withMedia(call, offered ? "offer" : "answer", "callee", res.body, (body) => {
+    this.withMedia(call, offered ? "offer" : "answer", "callee", res, (body) => {
       r.body = body;
       a.stx.respond(r);
     });
@@ -1052,7 +1063,7 @@ export class B2bua implements TransactionUser {
           const ctx = at.ctx;
           const ct = req.get("content-type");
           at.ackPending = false;
-          this.withMedia(call, "answer", "caller", req.body, (b) => this.sendAck(at, b, ct, ctx));
+          this.withMedia(call, "answer", "caller", req, (b) => this.sendAck(at, b, ct, ctx));
         }
         this.slim(call);
         return;
@@ -1084,7 +1095,7 @@ export class B2bua implements TransactionUser {
     };
     // After an offerless re-INVITE the ACK carries the answer to the 2xx's offer.
     if (p.offerless && req.body.length > 0) {
-      this.withMedia(call, "answer", from === "a" ? "caller" : "callee", req.body, send);
+      this.withMedia(call, "answer", from === "a" ? "caller" : "callee", req, send);
     } else send(req.body);
     call.reinvite = undefined;
   }
@@ -1232,7 +1243,7 @@ export class B2bua implements TransactionUser {
           };
           if (sdpMethod && res.status < 300) {
             const kind = pending.offerless && res.status >= 200 ? "offer" : "answer";
-            this.withMedia(call, kind, toSide, res.body, deliver);
+            this.withMedia(call, kind, toSide, res, deliver);
           } else deliver(res.body);
           if (!isBye && (res.status === 481 || res.status === 408)) {
             this.hangup(
@@ -1248,7 +1259,7 @@ export class B2bua implements TransactionUser {
       });
     };
     if (sdpMethod) {
-      this.withMedia(call, "offer", fromSide, req.body, send, () => {
+      this.withMedia(call, "offer", fromSide, req, send, () => {
         if (call.reinvite === pending) call.reinvite = undefined;
         if (stx.state === "Proceeding" || stx.state === "Trying") {
           stx.respond(createResponse(req, 488, "Media Relay Refused Offer"));
@@ -1295,7 +1306,7 @@ export class B2bua implements TransactionUser {
       if (res) copyHeaders(res.headers, r.headers);
       if (!res || res.body.length === 0) return stx.respond(r);
       // A PRACK's answer carries SDP only when the PRACK made an offer.
-      this.withMedia(call, "answer", "callee", res.body, (body) => {
+      this.withMedia(call, "answer", "callee", res, (body) => {
         r.body = body;
         if (stx.state === "Trying" || stx.state === "Proceeding") stx.respond(r);
       });
@@ -1313,7 +1324,7 @@ export class B2bua implements TransactionUser {
     };
     // An SDP in the PRACK answers the offer in the provisional, or makes a new offer.
     if (req.body.length === 0) send(req.body);
-    else this.withMedia(call, hit.offer ? "answer" : "offer", "caller", req.body, send);
+    else this.withMedia(call, hit.offer ? "answer" : "offer", "caller", req, send);
   }
 
   /**
@@ -1324,22 +1335,25 @@ export class B2bua implements TransactionUser {
     call: Call,
     kind: "offer" | "answer",
     from: "caller" | "callee",
-    body: Uint8Array,
+    msg: SipMessage,
     cont: (body: Uint8Array) => void,
     onFail?: (err: unknown) => void,
   ): void {
+    const body = msg.body;
     const m = this.svc.media;
     if (!m || !call.media) return cont(body);
+    const ct = msg.get("content-type");
     const step = () => {
       if (body.length === 0) return cont(body);
-      return (kind === "offer" ? m.offer(call, from, body) : m.answer(call, from, body)).then(
-        cont,
-        (err) => {
-          this.log.warn("media-failed", { call: call.id, kind, err });
-          if (onFail) onFail(err);
-          else cont(body);
-        },
-      );
+      return (kind === "offer" ? m.offer(call, from, body, ct) : m.answer(call, from, body, ct))
+        .then(
+          cont,
+          (err) => {
+            this.log.warn("media-failed", { call: call.id, kind, err });
+            if (onFail) onFail(err);
+            else cont(body);
+          },
+        );
     };
     call.mediaChain = (call.mediaChain ?? Promise.resolve()).then(step).catch((err) =>
       this.log.error("media-step-failed", { call: call.id, err })

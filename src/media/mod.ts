@@ -11,3 +11,4 @@ export { RtpproxyRelay } from "./relay-rtpproxy.ts";
 export { type PoolMember, type PoolOptions, RelayPool } from "./pool.ts";
 export { createRelayPool, type MediaDeps } from "./from-config.ts";
 export { runtimeTimers } from "./runtime-timers.ts";
+export * from "./multipart.ts";

@@ -1,7 +1,8 @@
 // Issue "Media relay control", end to end: a running Tandem anchors media on a real rtpengine
 // (userspace, --table=-1) for routes with `media: rtpengine`. SIPp callers and callees with RTP
 // (g711a.pcap played by the caller, -rtp_echo at the callee), a raw UDP caller for the failure
-// policy, two headless baresip softphones, and a delayed offer (SDP in the 2xx and the ACK).
+// policy, two headless baresip softphones, a delayed offer (SDP in the 2xx and the ACK) and a
+// SIP-I multipart body.
 // Every SDP a party receives must name the relay (RFC 3264 offer/answer rewritten by the relay),
 // and every RTP packet must cross it.
 
@@ -539,6 +540,109 @@ Deno.test({
         assert.notEqual(a.port, uacMedia, "the callee never sees the caller's media port");
         assert.notEqual(a.port, offers[0].port);
       }
+      await waitFor(async () => (await ng.list()).length === 0, 3000, {
+        what: "session deleted on rtpengine",
+      });
+      await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      const logs = await bed.tandem.logs();
+      console.error(
+        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
+      throw e;
+    } finally {
+      await ng.close();
+      await bed.tandem.stop();
+      await rte.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "media: a SIP-I body (multipart/mixed, SDP and ISUP) through rtpengine — the relay " +
+    "rewrites the SDP part only, the ISUP part arrives byte for byte",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const rte = await startRtpengine({ deleteDelay: 0 });
+    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
+    const callee = freeUdpPort();
+    const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-sipi-" });
+    try {
+      const uacMedia = freeMediaPort();
+      let uasMedia = freeMediaPort();
+      while (uasMedia === uacMedia) uasMedia = freeMediaPort();
+      const side = (name: string, port: number, media: number) => [
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        String(media),
+        "-m",
+        "1",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+        "-trace_msg",
+        "-message_file",
+        `${dir}/${name}.msg`,
+        "-trace_err",
+        "-error_file",
+        `${dir}/${name}.err`,
+      ];
+      const uasRun = runSipp(["-sn", "uas", ...side("uas", callee, uasMedia)], {
+        timeoutMs: 30_000,
+      });
+      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+      const uac = await runSipp([
+        "-sf",
+        `${SCENARIOS}/sipi-uac.xml`,
+        `127.0.0.1:${bed.sip}`,
+        "-s",
+        "callee",
+        ...side("uac", freeUdpPort(), uacMedia),
+      ], { timeoutMs: 30_000 });
+      const uas = await uasRun;
+      const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
+      assertOk("uac", uac, dir, await read("uac.err"));
+      assertOk("uas", uas, dir, await read("uas.err"));
+      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
+      const sent = parseSippLog(await read("uac.msg")).find((m) =>
+        m.sent && firstLine(m.text).startsWith("INVITE ")
+      )!;
+      const got = parseSippLog(await read("uas.msg")).find((m) =>
+        !m.sent && firstLine(m.text).startsWith("INVITE ")
+      );
+      assert.ok(got, "the callee got the INVITE");
+      assert.match(got.text, /^Content-Type: multipart\/mixed;boundary=sipi-e2e-boundary\r$/m);
+      const o = mediaOf(got.text);
+      assert.ok(inRange(o.port), `the callee's offer: port ${o.port} is not the relay's`);
+      assert.notEqual(o.port, uacMedia, "the callee never sees the caller's media port");
+      const isup = (t: string) =>
+        t.slice(t.indexOf("--sipi-e2e-boundary\r\nContent-Type: application/ISUP"));
+      assert.ok(isup(got.text).includes("ISUP-IAM-e2e 0100200d0a2d2d0a0302"), got.text);
+      assert.equal(
+        isup(got.text),
+        isup(sent.text),
+        "the ISUP part and the closing delimiter unchanged",
+      );
+      // Content-Length grew or shrank by exactly what the relay did to the SDP part.
+      const sdpLen = (t: string) => {
+        const from = t.indexOf("application/sdp\r\n\r\n") + 19;
+        return t.indexOf("\r\n--sipi-e2e-boundary\r\n", from) - from;
+      };
+      const cl = (t: string) => Number(/^Content-Length: *(\d+)/m.exec(t)?.[1]);
+      assert.equal(cl(got.text) - cl(sent.text), sdpLen(got.text) - sdpLen(sent.text));
+      const answer = parseSippLog(await read("uac.msg")).find((m) =>
+        !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
+      );
+      assert.ok(answer, "the caller got the 200");
+      assert.ok(inRange(mediaOf(answer.text).port), "the caller's answer names the relay");
       await waitFor(async () => (await ng.list()).length === 0, 3000, {
         what: "session deleted on rtpengine",
       });
