@@ -251,3 +251,32 @@ Content-Length: 0
   assert.ok(r.get("allow")!.split(/,\s*/).includes("PRACK"));
   assert.equal(r.get("supported"), "100rel, timer");
 });
+
+Deno.test("RFC 3311 in an early dialog: the caller's UPDATE after a reliable 183 reaches the callee and its 200 comes back", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const inv = start(loop);
+  loop.inject(reliable(inv, 183, "ct", 7, SDP), CALLEE);
+  const p183 = loop.expect(res(183), "183").msg as SipResponse;
+  const to = p183.get("to")!;
+  loop.inject(callerInDialog("PRACK", to, 2, 1, `RAck: ${p183.get("rseq")} 1 INVITE\n`), CALLER);
+  const prack = loop.expect(req("PRACK", 5090), "PRACK").msg as SipRequest;
+  loop.inject(reply(prack, 200), CALLEE);
+  loop.take();
+  const sdp =
+    "v=0\no=caller 1 2 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n";
+  const wire = sdp.replace(/\n/g, "\r\n");
+  loop.inject(
+    callerInDialog("UPDATE", to, 3, 1, "Contact: <sip:alice@10.0.0.1:5070>\n").replace(
+      "Content-Length: 0\n",
+      `Content-Type: application/sdp\nContent-Length: ${wire.length}\n`,
+    ) + sdp,
+    CALLER,
+  );
+  const upd = loop.expect(req("UPDATE", 5090), "UPDATE to the callee").msg as SipRequest;
+  assert.equal(upd.to.tag, "ct", "on the callee's early dialog");
+  assert.ok(new TextDecoder().decode(upd.body).includes("o=caller 1 2"));
+  loop.inject(answer(upd, 200, "ct", { contact: "<sip:bob@10.0.0.2:5090>", body: SDP }), CALLEE);
+  const ok = loop.expect(res(200, "UPDATE"), "200 UPDATE to the caller").msg as SipResponse;
+  assert.ok(new TextDecoder().decode(ok.body).includes("m=audio 4002"));
+  assert.equal(loop.b2bua.calls.size, 1);
+});
