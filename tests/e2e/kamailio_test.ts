@@ -6,7 +6,8 @@
 // Kamailio's Record-Route into its answers and route its own in-dialog requests (a BYE from the
 // callee, a max-duration BYE, a re-INVITE) back through Kamailio, also when the caller reaches
 // Kamailio over TCP or IPv6 and Kamailio reaches Tandem over UDP and IPv4. Then one Tandem stops,
-// and Kamailio's failover must carry the calls to the other.
+// and Kamailio's failover must carry the calls to the other. Reliable provisionals and their
+// PRACKs (RFC 3262) cross it too.
 
 import assert from "node:assert/strict";
 import {
@@ -14,6 +15,7 @@ import {
   freePort,
   freeUdpPort,
   repoRoot,
+  runSipp,
   sippAvailable,
   sleep,
   startTandem,
@@ -48,6 +50,7 @@ async function tandemConfig(sip: number, http: number, outbound: number): Promis
     "early-media",
     "reinvite-hold",
     "info",
+    "prack",
   ];
   return specific
     .replace(
@@ -59,6 +62,51 @@ async function tandemConfig(sip: number, http: number, outbound: number): Promis
     `  - name: via-proxy\n    match: { ruri_user_prefix: [${proxied.join(", ")}] }\n` +
     `    routes:\n      - { name: via-proxy, target: "127.0.0.1:${outbound}" }\n` +
     dflt + fallback;
+}
+
+/**
+ * tests/e2e/scenarios' prack-uac (a caller offering 100rel) through `front` to prack-uas on the
+ * kit's callee port, two calls; "" when both pass, else what they said.
+ */
+async function prackThrough(front: number, dir: string): Promise<string> {
+  const scenarios = `${repoRoot}/tests/e2e/scenarios`;
+  const common = (side: string) => [
+    "-i",
+    "127.0.0.1",
+    "-m",
+    "2",
+    "-timeout",
+    "20s",
+    "-timeout_error",
+    "-trace_err",
+    "-error_file",
+    `${dir}/prack-${side}.err`,
+  ];
+  const uas = runSipp(["-sf", `${scenarios}/prack-uas.xml`, "-p", "5090", ...common("uas")], {
+    timeoutMs: 35_000,
+  });
+  await waitFor(() => udpBound(5090), 5000, { what: "prack callee SIPp on 5090" });
+  const uac = await runSipp([
+    "-sf",
+    `${scenarios}/prack-uac.xml`,
+    `127.0.0.1:${front}`,
+    "-s",
+    "prack-kamailio",
+    "-p",
+    String(freeUdpPort()),
+    "-r",
+    "2",
+    ...common("uac"),
+  ], { timeoutMs: 35_000 });
+  const results = [["uac", uac], ["uas", await uas]] as const;
+  const bad: string[] = [];
+  for (const [side, r] of results) {
+    const err = await Deno.readTextFile(`${dir}/prack-${side}.err`).catch(() => "");
+    if (r.code !== 0 || /CHECK FAILED/.test(err)) {
+      bad.push(`prack ${side}: exit ${r.code}\n${err.slice(-1500)}\n${r.stdout.slice(-1000)}`);
+    }
+  }
+  return bad.join("\n");
 }
 
 /**
@@ -296,6 +344,11 @@ Deno.test({
         /dispatch INVITE \S+ to sip:127\.0\.0\.1:\d+;transport=tcp/,
         "Kamailio reached a Tandem over TCP",
       );
+
+      // Reliable provisionals (RFC 3262) across Kamailio on both legs: the PRACKs follow the
+      // early dialogs' route sets, which the reliable 183s set up through Kamailio.
+      const prack = await prackThrough(front.port, dir);
+      assert.equal(prack, "", await explain(prack));
 
       // One Tandem goes away: Kamailio's first INVITE to it times out (2 s), is marked
       // inactive and retried on the other; every later call goes straight there.
