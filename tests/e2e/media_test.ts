@@ -1,8 +1,8 @@
 // Issue "Media relay control", end to end: a running Tandem anchors media on a real rtpengine
 // (userspace, --table=-1) for routes with `media: rtpengine`. SIPp callers and callees with RTP
 // (g711a.pcap played by the caller, -rtp_echo at the callee), a raw UDP caller for the failure
-// policy, two headless baresip softphones, a delayed offer (SDP in the 2xx and the ACK) and a
-// SIP-I multipart body.
+// policy, two headless baresip softphones, delayed offers (SDP in the 2xx and the ACK, or in a
+// reliable 183 and the PRACK) and a SIP-I multipart body.
 // Every SDP a party receives must name the relay (RFC 3264 offer/answer rewritten by the relay),
 // and every RTP packet must cross it.
 
@@ -462,100 +462,154 @@ Deno.test({
   },
 });
 
+/** What one SIPp pair through Tandem and rtpengine saw; see {@link relayedPair}. */
+interface RelayedPair {
+  uac: Logged[];
+  uas: Logged[];
+  uacMedia: number;
+  uasMedia: number;
+  /** Whether a port is one of the relay's. */
+  relayed(port: number): boolean;
+}
+
+/**
+ * One call from a SIPp caller (`uac`: scenario arguments) to a SIPp callee (`uas`) through Tandem
+ * with media on a fresh rtpengine; both must pass, and the relay must hold no session after.
+ * `check` reads both message logs.
+ */
+async function relayedPair(
+  uac: string[],
+  uas: string[],
+  check: (p: RelayedPair) => void,
+): Promise<void> {
+  assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+  const rte = await startRtpengine({ deleteDelay: 0 });
+  const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
+  const callee = freeUdpPort();
+  const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
+  const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-pair-" });
+  try {
+    const uacMedia = freeMediaPort();
+    let uasMedia = freeMediaPort();
+    while (uasMedia === uacMedia) uasMedia = freeMediaPort();
+    const side = (name: string, port: number, media: number) => [
+      "-i",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-mi",
+      "127.0.0.1",
+      "-mp",
+      String(media),
+      "-m",
+      "1",
+      "-timeout",
+      "20s",
+      "-timeout_error",
+      "-trace_msg",
+      "-message_file",
+      `${dir}/${name}.msg`,
+      "-trace_err",
+      "-error_file",
+      `${dir}/${name}.err`,
+    ];
+    const uasRun = runSipp([...uas, ...side("uas", callee, uasMedia)], { timeoutMs: 30_000 });
+    await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+    const uacRes = await runSipp([
+      ...uac,
+      `127.0.0.1:${bed.sip}`,
+      "-s",
+      "callee",
+      ...side("uac", freeUdpPort(), uacMedia),
+    ], { timeoutMs: 30_000 });
+    const uasRes = await uasRun;
+    const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
+    assertOk("uac", uacRes, dir, await read("uac.err"));
+    assertOk("uas", uasRes, dir, await read("uas.err"));
+    check({
+      uac: parseSippLog(await read("uac.msg")),
+      uas: parseSippLog(await read("uas.msg")),
+      uacMedia,
+      uasMedia,
+      relayed: (p) => p >= rte.portMin && p <= rte.portMax,
+    });
+    await waitFor(async () => (await ng.list()).length === 0, 3000, {
+      what: "session deleted on rtpengine",
+    });
+    await Deno.remove(dir, { recursive: true });
+  } catch (e) {
+    const logs = await bed.tandem.logs();
+    console.error(`--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`);
+    throw e;
+  } finally {
+    await ng.close();
+    await bed.tandem.stop();
+    await rte.stop();
+  }
+}
+
+/** Received messages whose first line starts with `start` (and whose text matches `re`). */
+const received = (log: Logged[], start: string, re?: RegExp) =>
+  log.filter((m) => !m.sent && firstLine(m.text).startsWith(start) && (!re || re.test(m.text)));
+
+const CALL_SCENARIOS = `${repoRoot}/tests/e2e/scenarios`;
+
 Deno.test({
   name: "media: a delayed offer through rtpengine, in the INVITE and in a re-INVITE — the " +
     "callee's 2xx offers reach the caller and the caller's ACK answers reach the callee, each " +
     "on relay ports",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
-    const rte = await startRtpengine({ deleteDelay: 0 });
-    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
-    const callee = freeUdpPort();
-    const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
-    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-delayed-" });
-    const calls = `${repoRoot}/tests/e2e/scenarios`;
-    try {
-      const uacMedia = freeMediaPort();
-      let uasMedia = freeMediaPort();
-      while (uasMedia === uacMedia) uasMedia = freeMediaPort();
-      const side = (name: string, port: number, media: number) => [
-        "-i",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-mi",
-        "127.0.0.1",
-        "-mp",
-        String(media),
-        "-m",
-        "1",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-        "-trace_msg",
-        "-message_file",
-        `${dir}/${name}.msg`,
-        "-trace_err",
-        "-error_file",
-        `${dir}/${name}.err`,
-      ];
-      const uasRun = runSipp(
-        ["-sf", `${calls}/delayed-uas.xml`, ...side("uas", callee, uasMedia)],
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
-      const uac = await runSipp([
-        "-sf",
-        `${calls}/delayed-uac.xml`,
-        `127.0.0.1:${bed.sip}`,
-        "-s",
-        "callee",
-        ...side("uac", freeUdpPort(), uacMedia),
-      ], { timeoutMs: 30_000 });
-      const uas = await uasRun;
-      const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
-      assertOk("uac", uac, dir, await read("uac.err"));
-      assertOk("uas", uas, dir, await read("uas.err"));
-      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
-      // The INVITE's and the offerless re-INVITE's: 200s offer to the caller, ACKs answer the
-      // callee, each on relay ports only.
-      const offers = parseSippLog(await read("uac.msg")).filter((m) =>
-        !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
-      ).map((m) => mediaOf(m.text));
-      const answers = parseSippLog(await read("uas.msg")).filter((m) =>
-        !m.sent && firstLine(m.text).startsWith("ACK ")
-      ).map((m) => mediaOf(m.text));
-      assert.ok(offers.length >= 2, `the caller got ${offers.length} 200s to its INVITEs`);
-      assert.equal(answers.length, 2, "the callee got two ACKs");
-      for (const o of offers) {
-        assert.ok(inRange(o.port), `offer to the caller: port ${o.port} is not the relay's`);
-        assert.notEqual(o.port, uasMedia, "the caller never sees the callee's media port");
-      }
-      for (const a of answers) {
-        assert.ok(inRange(a.port), `answer to the callee: port ${a.port} is not the relay's`);
-        assert.notEqual(a.port, uacMedia, "the callee never sees the caller's media port");
-        assert.notEqual(a.port, offers[0].port);
-      }
-      await waitFor(async () => (await ng.list()).length === 0, 3000, {
-        what: "session deleted on rtpengine",
-      });
-      await Deno.remove(dir, { recursive: true });
-    } catch (e) {
-      const logs = await bed.tandem.logs();
-      console.error(
-        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
-      );
-      throw e;
-    } finally {
-      await ng.close();
-      await bed.tandem.stop();
-      await rte.stop();
-    }
-  },
+  fn: () =>
+    relayedPair(
+      ["-sf", `${CALL_SCENARIOS}/delayed-uac.xml`],
+      ["-sf", `${CALL_SCENARIOS}/delayed-uas.xml`],
+      (p) => {
+        // The INVITE's and the offerless re-INVITE's: 200s offer to the caller, ACKs answer the
+        // callee, each on relay ports only.
+        const offers = received(p.uac, "SIP/2.0 200", /CSeq: \d+ INVITE/).map((m) =>
+          mediaOf(m.text)
+        );
+        const answers = received(p.uas, "ACK ").map((m) => mediaOf(m.text));
+        assert.ok(offers.length >= 2, `the caller got ${offers.length} 200s to its INVITEs`);
+        assert.equal(answers.length, 2, "the callee got two ACKs");
+        for (const o of offers) {
+          assert.ok(p.relayed(o.port), `offer to the caller: port ${o.port} is not the relay's`);
+          assert.notEqual(o.port, p.uasMedia, "the caller never sees the callee's media port");
+        }
+        for (const a of answers) {
+          assert.ok(p.relayed(a.port), `answer to the callee: port ${a.port} is not the relay's`);
+          assert.notEqual(a.port, p.uacMedia, "the callee never sees the caller's media port");
+          assert.notEqual(a.port, offers[0].port);
+        }
+      },
+    ),
+});
+
+Deno.test({
+  name: "media: a delayed offer with reliable early media (RFC 3262) through rtpengine — the " +
+    "callee's reliable 183 offers to the caller and the caller's PRACK answers the callee, each " +
+    "on relay ports",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    relayedPair(
+      ["-sf", `${SCENARIOS}/prack-late-uac.xml`],
+      ["-sf", `${SCENARIOS}/prack-late-uas.xml`],
+      (p) => {
+        const offer = received(p.uac, "SIP/2.0 183")[0];
+        assert.ok(offer, "the caller got the 183");
+        assert.match(offer.text, /^Require: 100rel\r$/m, "reliable towards the caller");
+        const o = mediaOf(offer.text);
+        assert.ok(p.relayed(o.port), `offer to the caller: port ${o.port} is not the relay's`);
+        assert.notEqual(o.port, p.uasMedia, "the caller never sees the callee's media port");
+        const prack = received(p.uas, "PRACK ")[0];
+        assert.ok(prack, "the callee got the PRACK");
+        const a = mediaOf(prack.text);
+        assert.ok(p.relayed(a.port), `answer to the callee: port ${a.port} is not the relay's`);
+        assert.notEqual(a.port, p.uacMedia, "the callee never sees the caller's media port");
+      },
+    ),
 });
 
 Deno.test({
@@ -563,74 +617,19 @@ Deno.test({
     "rewrites the SDP part only, the ISUP part arrives byte for byte",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
-    const rte = await startRtpengine({ deleteDelay: 0 });
-    const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
-    const callee = freeUdpPort();
-    const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
-    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-sipi-" });
-    try {
-      const uacMedia = freeMediaPort();
-      let uasMedia = freeMediaPort();
-      while (uasMedia === uacMedia) uasMedia = freeMediaPort();
-      const side = (name: string, port: number, media: number) => [
-        "-i",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-mi",
-        "127.0.0.1",
-        "-mp",
-        String(media),
-        "-m",
-        "1",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-        "-trace_msg",
-        "-message_file",
-        `${dir}/${name}.msg`,
-        "-trace_err",
-        "-error_file",
-        `${dir}/${name}.err`,
-      ];
-      const uasRun = runSipp(["-sn", "uas", ...side("uas", callee, uasMedia)], {
-        timeoutMs: 30_000,
-      });
-      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
-      const uac = await runSipp([
-        "-sf",
-        `${SCENARIOS}/sipi-uac.xml`,
-        `127.0.0.1:${bed.sip}`,
-        "-s",
-        "callee",
-        ...side("uac", freeUdpPort(), uacMedia),
-      ], { timeoutMs: 30_000 });
-      const uas = await uasRun;
-      const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
-      assertOk("uac", uac, dir, await read("uac.err"));
-      assertOk("uas", uas, dir, await read("uas.err"));
-      const inRange = (p: number) => p >= rte.portMin && p <= rte.portMax;
-      const sent = parseSippLog(await read("uac.msg")).find((m) =>
-        m.sent && firstLine(m.text).startsWith("INVITE ")
-      )!;
-      const got = parseSippLog(await read("uas.msg")).find((m) =>
-        !m.sent && firstLine(m.text).startsWith("INVITE ")
-      );
+  fn: () =>
+    relayedPair(["-sf", `${SCENARIOS}/sipi-uac.xml`], ["-sn", "uas"], (p) => {
+      const sent = p.uac.find((m) => m.sent && firstLine(m.text).startsWith("INVITE "))!;
+      const got = received(p.uas, "INVITE ")[0];
       assert.ok(got, "the callee got the INVITE");
       assert.match(got.text, /^Content-Type: multipart\/mixed;boundary=sipi-e2e-boundary\r$/m);
       const o = mediaOf(got.text);
-      assert.ok(inRange(o.port), `the callee's offer: port ${o.port} is not the relay's`);
-      assert.notEqual(o.port, uacMedia, "the callee never sees the caller's media port");
+      assert.ok(p.relayed(o.port), `the callee's offer: port ${o.port} is not the relay's`);
+      assert.notEqual(o.port, p.uacMedia, "the callee never sees the caller's media port");
       const isup = (t: string) =>
         t.slice(t.indexOf("--sipi-e2e-boundary\r\nContent-Type: application/ISUP"));
       assert.ok(isup(got.text).includes("ISUP-IAM-e2e 0100200d0a2d2d0a0302"), got.text);
-      assert.equal(
-        isup(got.text),
-        isup(sent.text),
-        "the ISUP part and the closing delimiter unchanged",
-      );
+      assert.equal(isup(got.text), isup(sent.text), "the ISUP part and the closing delimiter");
       // Content-Length grew or shrank by exactly what the relay did to the SDP part.
       const sdpLen = (t: string) => {
         const from = t.indexOf("application/sdp\r\n\r\n") + 19;
@@ -638,27 +637,10 @@ Deno.test({
       };
       const cl = (t: string) => Number(/^Content-Length: *(\d+)/m.exec(t)?.[1]);
       assert.equal(cl(got.text) - cl(sent.text), sdpLen(got.text) - sdpLen(sent.text));
-      const answer = parseSippLog(await read("uac.msg")).find((m) =>
-        !m.sent && firstLine(m.text).startsWith("SIP/2.0 200") && /CSeq: \d+ INVITE/.test(m.text)
-      );
+      const answer = received(p.uac, "SIP/2.0 200", /CSeq: \d+ INVITE/)[0];
       assert.ok(answer, "the caller got the 200");
-      assert.ok(inRange(mediaOf(answer.text).port), "the caller's answer names the relay");
-      await waitFor(async () => (await ng.list()).length === 0, 3000, {
-        what: "session deleted on rtpengine",
-      });
-      await Deno.remove(dir, { recursive: true });
-    } catch (e) {
-      const logs = await bed.tandem.logs();
-      console.error(
-        `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
-      );
-      throw e;
-    } finally {
-      await ng.close();
-      await bed.tandem.stop();
-      await rte.stop();
-    }
-  },
+      assert.ok(p.relayed(mediaOf(answer.text).port), "the caller's answer names the relay");
+    }),
 });
 
 Deno.test({
