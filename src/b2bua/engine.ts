@@ -1537,6 +1537,8 @@ export class B2bua implements TransactionUser {
       at.invite = identityOfOwned(at.invite); // built by startAttempt from copies
       at.ctx = undefined;
     }
+    // Early-dialog PRACKs are over once the caller has ACKed.
+    call.reliable = undefined;
     // No more attempts once confirmed: exact-size copies instead of arrays grown by push.
     call.attempts = call.attempts.slice();
     call.record.attempts = call.record.attempts.slice();
