@@ -638,13 +638,11 @@ export class B2bua implements TransactionUser {
         if (!call.a.reliable) {
           if (!again) this.prackLocally(call, at, rseq);
           if (again) return;
-        } else {
+        } else if (call.b === at && (call.state === "Proceeding" || call.state === "Early")) {
+          // Only what is relayed takes an RSeq: the caller's must have no gaps (§4).
           reliable = this.reliableFor(call, at, tag, rseq, res.body.length > 0);
-          if (again && call.b === at && call.state === "Early") {
-            return this.relayProvisional(call, res, reliable);
-          }
-          if (again) return;
-        }
+          if (again) return this.relayProvisional(call, res, reliable);
+        } else if (again) return;
       }
       at.state = "Early";
       if (call.b !== at || call.state === "Confirmed" || call.state === "Ended") return;
