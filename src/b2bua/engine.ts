@@ -142,6 +142,8 @@ const CALL_TAGS: ReadonlySet<string> = new Set(["100rel", "timer"]);
 /** Inside a dialog: the session timer only (a re-INVITE's reliable provisionals are not mapped). */
 const DIALOG_TAGS: ReadonlySet<string> = new Set(["timer"]);
 const REQUIRE_100REL: readonly string[] = ["100rel"];
+/** Reliable provisionals a call remembers for the caller's PRACKs (the newest). */
+const MAX_RELIABLE = 8;
 const NO_TAGS: readonly string[] = [];
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
@@ -715,6 +717,9 @@ export class B2bua implements TransactionUser {
       offer: hasBody && call.a.invite.body.length === 0,
     };
     st.relayed.push(e);
+    // A callee may send reliable provisionals without waiting for PRACKs (it should not, §3):
+    // the PRACKs that matter are for the last few.
+    if (st.relayed.length > MAX_RELIABLE) st.relayed.shift();
     return e;
   }
 

@@ -280,3 +280,21 @@ Deno.test("RFC 3311 in an early dialog: the caller's UPDATE after a reliable 183
   assert.ok(new TextDecoder().decode(ok.body).includes("m=audio 4002"));
   assert.equal(loop.b2bua.calls.size, 1);
 });
+
+Deno.test("RFC 3262: a callee that sends reliable provisionals without waiting for PRACKs costs the call a bounded record", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const inv = start(loop);
+  for (let i = 1; i <= 100; i++) loop.inject(reliable(inv, 183, "ct", i), CALLEE);
+  const sent = loop.take().filter(res(183)).map((s) => s.msg);
+  const rseqs = sent.map((m) => Number(m.get("rseq")));
+  assert.equal(rseqs.length, 100, "each one relayed");
+  for (let i = 1; i < rseqs.length; i++) assert.equal(rseqs[i], rseqs[0] + i, "in order");
+  const call = [...loop.b2bua.calls.values()][0];
+  assert.equal(call.reliable!.relayed.length, 8, "only the newest are kept");
+  const to = sent[0].get("to")!;
+  loop.inject(callerInDialog("PRACK", to, 2, 1, `RAck: ${rseqs[99]} 1 INVITE\n`), CALLER);
+  const prack = loop.expect(req("PRACK", 5090), "PRACK for the newest").msg as SipRequest;
+  assert.equal(prack.get("rack"), `100 ${inv.cseq.seq} INVITE`);
+  loop.inject(callerInDialog("PRACK", to, 3, 1, `RAck: ${rseqs[0]} 1 INVITE\n`), CALLER);
+  assert.ok(loop.take().find(res(481, "PRACK")), "the oldest is forgotten: 481");
+});
