@@ -318,9 +318,10 @@ export class B2bua implements TransactionUser {
       return tx.respond(createResponse(req, 416, undefined, this.tag()));
     }
     const require = optionTags(req, "require");
-    if (require.length > 0 && unknownTags(require, CALL_TAGS).length > 0) {
+    const unsupported = unknownTags(require, CALL_TAGS);
+    if (unsupported.length > 0) {
       mCalls.inc({ outcome: "bad-extension" });
-      return tx.respond(badExtension(req, unknownTags(require, CALL_TAGS), this.tag()));
+      return tx.respond(badExtension(req, unsupported, this.tag()));
     }
     if (this.draining || this.calls.size >= cfg.limits.maxCalls || this.opts.overloaded?.()) {
       // Refusing a new call costs one response; accepting it past capacity would turn into
@@ -1065,7 +1066,7 @@ export class B2bua implements TransactionUser {
           // retransmitted 2xx with this ACK.
           const ctx = at.ctx;
           const ct = req.get("content-type");
-          at.ackPending = false;
+          at.ackPending = undefined; // sent below, once the relay has the answer
           this.withMedia(call, "answer", "caller", req, (b) => this.sendAck(at, b, ct, ctx));
         }
         this.slim(call);
@@ -1109,11 +1110,11 @@ export class B2bua implements TransactionUser {
     const { call, side } = leg;
     const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
     if (!own || call.state === "Ended") return tx.respond(createResponse(req, 481));
-    const require = optionTags(req, "require");
-    const known = req.method === "PRACK" ? CALL_TAGS : DIALOG_TAGS;
-    if (require.length > 0 && unknownTags(require, known).length > 0) {
-      return tx.respond(badExtension(req, unknownTags(require, known)));
-    }
+    const unsupported = unknownTags(
+      optionTags(req, "require"),
+      req.method === "PRACK" ? CALL_TAGS : DIALOG_TAGS,
+    );
+    if (unsupported.length > 0) return tx.respond(badExtension(req, unsupported));
     if (side === "b" && leg.attempt !== call.b) {
       // A request on an attempt we abandoned: only BYE is expected; accept and forget.
       return tx.respond(createResponse(req, req.method === "BYE" ? 200 : 481));
