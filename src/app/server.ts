@@ -128,6 +128,7 @@ export class SipServer {
           maxMessageSize: sip.maxMessageSize,
           connectTimeoutMs: sip.tcpConnectTimeout,
         },
+        tls: sip.tls,
         adapter: opts.adapter,
         shard,
         log: opts.log.child({ layer: "transport" }),

@@ -39,7 +39,8 @@ import type {
   ServerTransaction,
   TransactionUser,
 } from "../transaction/mod.ts";
-import type { Endpoint, SendFailure } from "../transport/types.ts";
+import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
+import { defaultPort, isStream, transportParam } from "../transport/protocol.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -507,7 +508,7 @@ export class B2bua implements TransactionUser {
       user || undefined,
       uriHost(route.host),
       route.port,
-      route.transport === "tcp" ? new Params([["transport", "tcp"]]) : new Params(),
+      route.transport === "udp" ? new Params() : new Params([["transport", route.transport]]),
     );
     const callerFrom = a.from;
     const cid = route.callerId;
@@ -1563,11 +1564,10 @@ export class B2bua implements TransactionUser {
     const u = d.nextHop;
     const host = bareHost(u.host);
     if (!isIpLiteral(host)) return dflt;
-    const proto = u.params.has("transport")
-      ? (u.transport === "tcp" ? "tcp" : "udp")
-      : dflt.protocol;
-    if (d.role === "uas" && dflt.protocol === "tcp") return dflt; // reuse the caller's connection
-    return { host, port: u.port ?? 5060, protocol: proto };
+    const proto = uriProtocol(u, dflt.protocol);
+    // Reuse the caller's connection (TCP or TLS).
+    if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
+    return { host, port: u.port ?? defaultPort(proto), protocol: proto };
   }
 
   private tag(): string {
@@ -1600,9 +1600,7 @@ function contactFor(local: Endpoint): string {
   let c = contacts.get(key);
   if (c === undefined) {
     c = detach(
-      `<sip:${uriHost(local.host)}:${local.port}${
-        local.protocol === "tcp" ? ";transport=tcp" : ""
-      }>`,
+      `<sip:${uriHost(local.host)}:${local.port}${transportParam(local.protocol)}>`,
     );
     if (contacts.size < 1024) contacts.set(key, c); // bounded: local addresses are few
   }
@@ -1614,10 +1612,22 @@ function endpointOf(u: Uri, route: RouteConfig): Endpoint {
   if (!isIpLiteral(host)) {
     return { host: bareHost(route.host), port: route.port, protocol: route.transport };
   }
-  return { host, port: u.port ?? 5060, protocol: u.transport === "tcp" ? "tcp" : "udp" };
+  const protocol = uriProtocol(u, "udp");
+  return { host, port: u.port ?? defaultPort(protocol), protocol };
 }
 
-/** A route built from a RADIUS "host:port[;transport=tcp]" entry, inheriting the rest. */
+/**
+ * The protocol a URI names (RFC 3263 §4.1): sips: is TLS, else its transport parameter (tcp,
+ * tls; anything else UDP), else `dflt`.
+ */
+function uriProtocol(u: Uri, dflt: Protocol): Protocol {
+  if (u.scheme === "sips") return "tls";
+  if (!u.params.has("transport")) return dflt;
+  const t = u.transport;
+  return t === "tcp" || t === "tls" ? t : "udp";
+}
+
+/** A route built from a RADIUS "host:port[;transport=tcp|tls]" entry, inheriting the rest. */
 function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfig {
   const m = /^(?:sip:)?(?:[^@]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?(.*)$/i.exec(t.trim());
   if (!m) return base;
@@ -1625,8 +1635,8 @@ function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfi
     ...base,
     name,
     host: bareHost(m[1]),
-    port: m[2] ? Number(m[2]) : 5060,
-    transport: /transport=tcp/i.test(m[3]) ? "tcp" : "udp",
+    port: m[2] ? Number(m[2]) : /transport=tls/i.test(m[3]) ? 5061 : 5060,
+    transport: /transport=tcp/i.test(m[3]) ? "tcp" : /transport=tls/i.test(m[3]) ? "tls" : "udp",
   };
 }
 

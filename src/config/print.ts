@@ -75,6 +75,18 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       },
       user_agent: s.userAgent,
       workers: s.workers,
+      // Paths, not the PEM text: the key stays in its file.
+      ...(s.tls
+        ? {
+          tls: {
+            cert: s.tls.certFile,
+            key: s.tls.keyFile,
+            ...(s.tls.caFile ? { ca: s.tls.caFile } : {}),
+            verify_server: s.tls.verifyServer,
+            verify_client: s.tls.verifyClient,
+          },
+        }
+        : {}),
     },
     http: cfg.http
       ? {

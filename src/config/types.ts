@@ -31,6 +31,22 @@ export interface SipConfig {
    * to it (1: everything in this process).
    */
   workers: number;
+  /** Certificates for TLS listeners and connections; required when TLS is used. */
+  tls?: TlsConfig;
+}
+
+/** `sip.tls`: files as configured (absolute) and their PEM text, read at load. */
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  cert: string;
+  key: string;
+  ca?: string;
+  /** Check callees' certificates (default true). */
+  verifyServer: boolean;
+  /** Require and check callers' certificates (default false). */
+  verifyClient: boolean;
 }
 
 export interface HttpConfig {

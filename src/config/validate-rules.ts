@@ -234,10 +234,12 @@ export function readDefaults(r: Reader, v: unknown): RouteOptions {
 }
 
 function parseSipUri(s: string): { host: string; port?: string; transport?: string } | undefined {
-  const m = /^sip:(?:[^@]+@)?(\[[^\]]+\]|[^:;?]+)(?::(\d+))?((?:;[^;?]*)*)$/i.exec(s);
+  const m = /^sip(s?):(?:[^@]+@)?(\[[^\]]+\]|[^:;?]+)(?::(\d+))?((?:;[^;?]*)*)$/i.exec(s);
   if (!m) return undefined;
-  const t = /;transport=([^;]*)/i.exec(m[3]);
-  return { host: m[1].replace(/^\[|\]$/g, ""), port: m[2], transport: t?.[1].toLowerCase() };
+  const t = /;transport=([^;]*)/i.exec(m[4]);
+  // RFC 3261 §26.2.2: a sips: URI is reached over TLS whatever its transport parameter says.
+  const transport = m[1] ? "tls" : t?.[1].toLowerCase();
+  return { host: m[2].replace(/^\[|\]$/g, ""), port: m[3], transport };
 }
 
 function target(
@@ -289,12 +291,12 @@ function target(
     portPath = transportPath = [...path, "uri"];
     transport = u.transport;
   } else host = r.ip(m.host, [...path, "host"]);
-  const p = port === undefined ? 5060 : r.port(port, portPath);
   const t = transport === undefined ? "udp" : r.oneOf(
     typeof transport === "string" ? transport.toLowerCase() : transport,
     transportPath,
-    ["udp", "tcp"] as const,
+    ["udp", "tcp", "tls"] as const,
   );
+  const p = port === undefined ? (t === "tls" ? 5061 : 5060) : r.port(port, portPath);
   return host !== undefined && p !== undefined && t !== undefined
     ? { host, port: p, transport: t }
     : undefined;

@@ -6,11 +6,12 @@ import type { HttpConfig, LimitsConfig, ListenConfig, LogConfig, SipConfig } fro
 import type { KeyPath } from "./locate.ts";
 import { isIp } from "./cidr.ts";
 import type { Reader } from "./reader.ts";
+import { readTls } from "./validate-tls.ts";
 
 /** Version string used in the default User-Agent. */
 export const TANDEM_VERSION = "0.1.0";
 
-const PROTOCOLS: readonly Protocol[] = ["udp", "tcp"];
+const PROTOCOLS: readonly Protocol[] = ["udp", "tcp", "tls"];
 
 /** Built-in values for keys the file leaves out. */
 export const SIP_DEFAULTS = {
@@ -42,7 +43,6 @@ function listen(r: Reader, v: unknown, path: KeyPath): ListenConfig | undefined 
   const address = m.address === undefined
     ? r.fail([...path, "address"], "an IP address", undefined)
     : r.ip(m.address, [...path, "address"]);
-  const port = m.port === undefined ? 5060 : r.port(m.port, [...path, "port"]);
   let transports: Protocol[] | undefined = ["udp", "tcp"];
   if (m.transports !== undefined) {
     const list = r.list(m.transports, [...path, "transports"], true);
@@ -50,9 +50,12 @@ function listen(r: Reader, v: unknown, path: KeyPath): ListenConfig | undefined 
       r.oneOf(typeof t === "string" ? t.toLowerCase() : t, [...path, "transports", i], PROTOCOLS)
     ) as Protocol[] | undefined;
     if (list && list.length === 0) {
-      r.fail([...path, "transports"], "at least one of udp, tcp", list);
+      r.fail([...path, "transports"], "at least one of udp, tcp, tls", list);
     }
   }
+  // §19.1.2: 5061 is the TLS port; an entry listing only TLS means it.
+  const onlyTls = transports?.length === 1 && transports[0] === "tls";
+  const port = m.port === undefined ? (onlyTls ? 5061 : 5060) : r.port(m.port, [...path, "port"]);
   if (
     address === undefined || port === undefined || !transports ||
     transports.includes(undefined as never)
@@ -78,8 +81,10 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "tcp",
     "user_agent",
     "workers",
+    "tls",
   ]);
   if (!m) return out;
+  if (m.tls !== undefined) out.tls = readTls(r, m.tls);
   if (m.listen !== undefined) {
     const list = r.list(m.listen, ["sip", "listen"]);
     if (list) {

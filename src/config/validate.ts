@@ -28,6 +28,7 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     if (cfg[k] === undefined) delete cfg[k];
   }
   if (cfg.sip.workers > 1) tcpNeedsOneWorker(r, cfg);
+  tlsNeedsCertificates(r, cfg, m.sip);
   cfg.rules.forEach((rule, i) => {
     if (rule.auth.mode !== "none" && !radius) {
       r.fail(
@@ -53,19 +54,41 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
 }
 
 /**
- * Several workers share UDP ports only: a TCP connection carries many calls and is held by the
- * one process that accepted or opened it, so SIP over TCP needs `sip.workers: 1`.
+ * A TLS listener or a route over TLS needs `sip.tls`. When that section is present but broken,
+ * its own issues say why; only its absence is reported here.
  */
-function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
-  const why = `udp only with sip.workers ${cfg.sip.workers} (TCP needs workers: 1)`;
+function tlsNeedsCertificates(r: Reader, cfg: Config, rawSip: unknown): void {
+  const given = typeof rawSip === "object" && rawSip !== null && "tls" in rawSip;
+  if (cfg.sip.tls || given) return;
+  const why = "a sip.tls section with cert and key for transport tls";
   cfg.sip.listen.forEach((l, i) => {
-    if (l.transports.includes("tcp")) {
+    if (l.transports.includes("tls")) {
       r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
     }
   });
   cfg.rules.forEach((rule, i) =>
     rule.routes.forEach((route, j) => {
-      if (route.transport === "tcp") r.fail(["rules", i, "routes", j, "transport"], why, "tcp");
+      if (route.transport === "tls") r.fail(["rules", i, "routes", j], why, "none", true);
+    })
+  );
+}
+
+/**
+ * Several workers share UDP ports only: a TCP or TLS connection carries many calls and is held
+ * by the one process that accepted or opened it, so SIP over TCP or TLS needs `sip.workers: 1`.
+ */
+function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
+  const why = `udp only with sip.workers ${cfg.sip.workers} (TCP and TLS need workers: 1)`;
+  cfg.sip.listen.forEach((l, i) => {
+    if (l.transports.some((t) => t !== "udp")) {
+      r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
+    }
+  });
+  cfg.rules.forEach((rule, i) =>
+    rule.routes.forEach((route, j) => {
+      if (route.transport !== "udp") {
+        r.fail(["rules", i, "routes", j, "transport"], why, route.transport);
+      }
     })
   );
 }

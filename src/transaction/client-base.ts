@@ -54,7 +54,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     this.method = request.method;
     this.branch = request.topVia!.branch!;
     this.key = key;
-    this.reliable = dest.protocol === "tcp";
+    this.reliable = dest.protocol !== "udp"; // TCP or TLS
   }
 
   get request(): SipRequest | undefined {

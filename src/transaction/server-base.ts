@@ -56,7 +56,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     super(ctx);
     this.req = request;
     this.method = request.method;
-    this.reliable = source.protocol === "tcp";
+    this.reliable = source.protocol !== "udp"; // TCP or TLS
   }
 
   abstract respond(res: SipResponse): void;

@@ -1,5 +1,5 @@
 // RFC 3261 §18 socket adapter over Bun's native sockets: Bun.udpSocket for UDP, Bun.listen /
-// Bun.connect for TCP. Bun turns unhandled socket errors (ICMP port unreachable surfacing as
+// Bun.connect for TCP (TLS goes through node:tls, see node.ts). Bun turns unhandled socket errors (ICMP port unreachable surfacing as
 // ECONNREFUSED on the next send, refused connects) into process crashes, so every call that can
 // fail is caught here and every handler set has `error`/`connectError`.
 
@@ -16,6 +16,7 @@ import type {
 import { mappedFor, normalizeHost } from "./address.ts";
 import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
+import { tlsListener } from "./node.ts";
 
 // Minimal ambient types for the parts of Bun's API used here (no @types/bun in this project).
 interface BunUdpSocket {
@@ -373,5 +374,11 @@ function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Lis
   return Promise.resolve(pool);
 }
 
-/** The Bun native adapter. */
-export const bunAdapter: SocketAdapter = { runtime: "bun", udp, tcp, dualStackWildcard: true };
+/** The Bun native adapter; TLS through node:tls (see node.ts). */
+export const bunAdapter: SocketAdapter = {
+  runtime: "bun",
+  udp,
+  tcp,
+  tls: tlsListener(true),
+  dualStackWildcard: true,
+};

@@ -1,5 +1,5 @@
 // RFC 3261 §18 socket adapter over Deno's native sockets: Deno.listenDatagram (unstable "net")
-// for UDP, Deno.listen/Deno.connect for TCP. A bound "::" socket is dual-stack here (Deno does
+// for UDP, Deno.listen/Deno.connect for TCP (TLS through node:tls, see node.ts). A bound "::" socket is dual-stack here (Deno does
 // not set IPV6_V6ONLY), so IPv4 peers are sent to as ::ffff:a.b.c.d and reported as a.b.c.d.
 
 import type {
@@ -15,6 +15,7 @@ import type {
 import { mappedFor, normalizeHost } from "./address.ts";
 import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
+import { tlsListener } from "./node.ts";
 
 const RECV_BUFFER = 65536;
 
@@ -219,10 +220,11 @@ function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Lis
   return Promise.resolve(pool);
 }
 
-/** The Deno native adapter. */
+/** The Deno native adapter; TLS through node:tls (see node.ts). */
 export const denoAdapter: SocketAdapter = {
   runtime: "deno",
   udp,
   tcp,
+  tls: tlsListener(true),
   dualStackWildcard: true,
 };

@@ -33,8 +33,10 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  TlsOptions,
   UdpOptions,
 } from "./types.ts";
+import { defaultPort, isStream, protocolOfVia } from "./protocol.ts";
 
 /** Options of a {@link TransportLayer}. */
 export interface TransportLayerOptions {
@@ -43,6 +45,8 @@ export interface TransportLayerOptions {
   advertise?: string;
   limits: ParseLimits;
   tcp: TcpOptions;
+  /** Certificates and policy for TLS listeners; required when one is configured. */
+  tls?: TlsOptions;
   /** UDP socket options (the receive buffer). */
   udp?: UdpOptions;
   /** Socket adapter; {@link defaultAdapter} when absent. */
@@ -146,12 +150,7 @@ export class TransportLayer implements MessageSender {
           : undefined;
         if (coveredBy) continue;
         const bind = { host: w.host, port: w.port };
-        const listener = w.protocol === "udp"
-          ? await this.adapter.udp(bind, this.events, {
-            ...this.opts.udp,
-            shared: this.opts.shard !== undefined,
-          })
-          : await this.adapter.tcp(bind, this.events, this.opts.tcp);
+        const listener = await this.bind(w.protocol, bind);
         this.listeners.push(listener);
         const family = familyOf(w.host);
         this.routes.push({ protocol: w.protocol, family, bindHost: w.host, listener });
@@ -172,6 +171,18 @@ export class TransportLayer implements MessageSender {
       await this.stop();
       throw toTransportError(e, `cannot listen for SIP (${this.adapter.runtime} sockets)`);
     }
+  }
+
+  private bind(protocol: Protocol, bind: { host: string; port: number }): Promise<Listener> {
+    if (protocol === "udp") {
+      return this.adapter.udp(bind, this.events, {
+        ...this.opts.udp,
+        shared: this.opts.shard !== undefined,
+      });
+    }
+    if (protocol === "tcp") return this.adapter.tcp(bind, this.events, this.opts.tcp);
+    if (!this.opts.tls) throw new NoListenerError("a TLS listener needs certificates", "ENOCERT");
+    return this.adapter.tls(bind, this.events, this.opts.tcp, this.opts.tls);
   }
 
   /** Close every listener and connection. */
@@ -233,7 +244,7 @@ export class TransportLayer implements MessageSender {
     cells.response(res.status).n++;
     // §18.1.2: a response whose top Via sent-by is not ours was misrouted: drop it.
     const v = res.topVia;
-    if (!v || !this.isLocal(bareHost(v.host), v.port ?? 5060)) {
+    if (!v || !this.isLocal(bareHost(v.host), v.port ?? viaDefaultPort(v))) {
       this.drop("via-not-ours");
       return;
     }
@@ -332,10 +343,11 @@ export class TransportLayer implements MessageSender {
    */
   responseTarget(res: SipResponse, source: Endpoint): Endpoint {
     const v: Via | undefined = res.topVia;
-    if (source.protocol === "tcp") {
-      const l = this.route("tcp", familyOf(source.host), source.host)?.listener;
+    const p = source.protocol;
+    if (isStream(p)) {
+      const l = this.route(p, familyOf(source.host), source.host)?.listener;
       if (!v || l?.isOpen?.(source) !== false) return source;
-      return { protocol: "tcp", host: normalizeHost(v.received ?? v.host), port: v.port ?? 5060 };
+      return { protocol: p, host: normalizeHost(v.received ?? v.host), port: v.port ?? defaultPort(p) };
     }
     if (!v) return source;
     const received = v.received;
@@ -462,6 +474,11 @@ function replaceTopVia(req: SipRequest, top: Via): void {
   parts[0] = top.toString();
   h.value = parts.join(", ");
   req.invalidate();
+}
+
+/** §18.2.2: the port a Via without one means, by its transport (5061 for TLS). */
+function viaDefaultPort(v: Via): number {
+  return defaultPort(protocolOfVia(v.transport) ?? "udp");
 }
 
 /** §18.1.1: a request moved from UDP to TCP says so in its top Via. */

@@ -1,4 +1,4 @@
-// The transport layer (RFC 3261 §18): UDP and TCP over IPv4 and IPv6, behind one small
+// The transport layer (RFC 3261 §18): UDP, TCP and TLS over IPv4 and IPv6, behind one small
 // interface; runtime adapters for Bun, Deno and node:dgram/node:net.
 export type * from "./types.ts";
 export {
@@ -14,6 +14,7 @@ export { endpointForUri, protocolForUri, resolveHost } from "./uri-endpoint.ts";
 export { type FrameSink, StreamFramer } from "./stream-framer.ts";
 export { ConnectTimeoutError, FramingError, NoListenerError, TransportError } from "./errors.ts";
 export { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
+export { defaultPort, isStream, protocolOfVia, transportParam } from "./protocol.ts";
 export { bunAdapter } from "./bun.ts";
 export { denoAdapter } from "./deno.ts";
 export { nodeAdapter } from "./node.ts";

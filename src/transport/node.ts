@@ -1,9 +1,13 @@
-// RFC 3261 §18 socket adapter over node:dgram and node:net. Runs under Node, Deno and Bun; the
-// fallback when a native adapter misbehaves (TANDEM_SOCKETS=node). Every socket gets an "error"
+// RFC 3261 §18 socket adapter over node:dgram, node:net and node:tls. Runs under Node, Deno and
+// Bun; the fallback when a native adapter misbehaves (TANDEM_SOCKETS=node), and the TLS of every
+// adapter: node:tls behaves the same on the three runtimes (verification, client certificates),
+// which their native TLS APIs do not (Deno's cannot skip verification or ask for a client
+// certificate; Bun's drops what is written before the handshake). Every socket gets an "error"
 // listener, because an unhandled one throws into the event loop.
 
 import dgram from "node:dgram";
 import net from "node:net";
+import tlsApi from "node:tls";
 import type {
   Address,
   Endpoint,
@@ -12,6 +16,7 @@ import type {
   SocketAdapter,
   SocketEvents,
   TcpOptions,
+  TlsOptions,
   UdpOptions,
 } from "./types.ts";
 import { familyOf, isWildcard, normalizeHost } from "./address.ts";
@@ -102,14 +107,18 @@ async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Prom
   return listener;
 }
 
-/** Wire a net.Socket to a pool sink; returns its RawStream side. */
-function wire(sock: net.Socket, getSink: () => StreamSink | undefined): RawStream {
+/** Wire a net.Socket (or a TLS one) to a pool sink; returns its RawStream side. */
+function wire(
+  sock: net.Socket,
+  getSink: () => StreamSink | undefined,
+  what = "tcp",
+): RawStream {
   let ended = false;
   sock.setNoDelay(true);
   sock.on("data", (b: Uint8Array) => getSink()?.onChunk(plain(b)));
   sock.on("error", (e) => {
     ended = true;
-    getSink()?.onClosed(toTransportError(e, "tcp"));
+    getSink()?.onClosed(toTransportError(e, what));
   });
   sock.on("close", () => {
     ended = true;
@@ -171,5 +180,89 @@ async function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promi
   return pool;
 }
 
-/** The node:dgram / node:net adapter. */
-export const nodeAdapter: SocketAdapter = { runtime: "node", udp, tcp, dualStackWildcard: false };
+/**
+ * TLS listeners (RFC 3261 §26.2): node:tls on every runtime. An outbound connection counts as
+ * open once its handshake has succeeded, so a callee whose certificate fails verification is a
+ * connect failure (the attempt fails over) and nothing is written before the keys are agreed.
+ * `dualStack`: a "::" listener also serves IPv4, as the adapter's other sockets do.
+ */
+export function tlsListener(dualStack: boolean): SocketAdapter["tls"] {
+  return (bind, events, opts, t) => tls(bind, events, opts, t, dualStack);
+}
+
+async function tls(
+  bind: Address,
+  events: SocketEvents,
+  opts: TcpOptions,
+  t: TlsOptions,
+  dualStack: boolean,
+): Promise<Listener> {
+  const ref: { pool?: TcpPool } = {};
+  const server = tlsApi.createServer({
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    requestCert: t.verifyClient,
+    rejectUnauthorized: t.verifyClient,
+  }, (sock) => {
+    const box: { sink?: StreamSink } = {};
+    const raw = wire(sock, () => box.sink, "tls");
+    if (!ref.pool || sock.remoteAddress === undefined) return raw.close();
+    box.sink = ref.pool.accept({ host: sock.remoteAddress, port: sock.remotePort ?? 0 }, raw);
+  });
+  // A failed handshake (no or a bad client certificate, not TLS at all) ends that connection
+  // only; nothing was accepted, so there is nobody to tell.
+  server.on("tlsClientError", () => {});
+  server.on("error", () => {/* listen errors are handled below; later ones are per socket */});
+  const ipv6Only = familyOf(bind.host) === 6 && !dualStack;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: bind.host, port: bind.port, ipv6Only }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const a = server.address() as net.AddressInfo;
+  const local: Endpoint = { protocol: "tls", host: normalizeHost(a.address), port: a.port };
+  const pool = ref.pool = new TcpPool(
+    local,
+    events,
+    opts,
+    (dest, sink) =>
+      new Promise<RawStream>((resolve, reject) => {
+        const options: tlsApi.ConnectionOptions = {
+          host: dest.host,
+          port: dest.port,
+          cert: t.cert,
+          key: t.key,
+          ...(t.ca ? { ca: t.ca } : {}),
+          rejectUnauthorized: t.verifyServer,
+        };
+        if (!isWildcard(bind.host)) Object.assign(options, { localAddress: bind.host });
+        const sock = tlsApi.connect(options);
+        const onConnectError = (e: Error) => {
+          sock.destroy();
+          reject(e);
+        };
+        sock.once("error", onConnectError);
+        sock.once("secureConnect", () => {
+          sock.off("error", onConnectError);
+          resolve(wire(sock, () => sink, "tls"));
+        });
+      }),
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  );
+  return pool;
+}
+
+/** The node:dgram / node:net / node:tls adapter. */
+export const nodeAdapter: SocketAdapter = {
+  runtime: "node",
+  udp,
+  tcp,
+  tls: tlsListener(false),
+  dualStackWildcard: false,
+};

@@ -117,8 +117,8 @@ function table(dir: Direction, transport: Protocol) {
 
 /** Cells for the transport layer's counters, by direction and transport. */
 export const sipCounters = {
-  in: { udp: table("in", "udp"), tcp: table("in", "tcp") },
-  out: { udp: table("out", "udp"), tcp: table("out", "tcp") },
+  in: { udp: table("in", "udp"), tcp: table("in", "tcp"), tls: table("in", "tls") },
+  out: { udp: table("out", "udp"), tcp: table("out", "tcp"), tls: table("out", "tls") },
   parseErrors: parseSet.make({}),
   transportErrors: errSet.make({}),
   dropped: {

@@ -1,4 +1,5 @@
-// RFC 3261 §18 connection management for stream transports, shared by every runtime adapter:
+// RFC 3261 §18 connection management for stream transports (TCP and TLS), shared by every
+// runtime adapter:
 // one connection per remote address, used in both directions (§18.2.2 sends responses back on
 // the connection the request came on; a request to that address reuses it too), a connect
 // timeout, an idle timeout, and §18.3 framing through StreamFramer. Adapters only move bytes.
@@ -166,7 +167,7 @@ class Connection implements StreamSink {
 }
 
 /**
- * A TCP listener's connection pool: implements {@link Listener} for every adapter. The adapter
+ * A TCP or TLS listener's connection pool: implements {@link Listener} for every adapter. The adapter
  * calls {@link accept} for inbound streams and provides a {@link Dialer} for outbound ones.
  */
 export class TcpPool implements Listener {
@@ -192,7 +193,7 @@ export class TcpPool implements Listener {
   accept(remote: Address, raw: RawStream): StreamSink {
     const host = normalizeHost(remote.host);
     const key = addressKey(host, remote.port);
-    const c = new Connection(this, { protocol: "tcp", host, port: remote.port }, key, raw);
+    const c = new Connection(this, { protocol: this.local.protocol, host, port: remote.port }, key, raw);
     if (this.closed) {
       raw.close();
       return c;
@@ -210,7 +211,7 @@ export class TcpPool implements Listener {
     const key = addressKey(host, dest.port);
     let c = this.conns.get(key);
     if (!c) {
-      c = new Connection(this, { protocol: "tcp", host, port: dest.port }, key, undefined);
+      c = new Connection(this, { protocol: this.local.protocol, host, port: dest.port }, key, undefined);
       this.track(c);
       this.connect(c);
     }

@@ -1,8 +1,8 @@
 // RFC 3261 §18: the transport layer's one small interface. Runtime adapters (Bun, Deno, Node)
 // implement SocketAdapter; everything above the transport layer sees only these types.
 
-/** Transport protocol, lowercase. TLS and WS come later. */
-export type Protocol = "udp" | "tcp";
+/** Transport protocol, lowercase. TLS is TCP with RFC 3261 §26.2 security; WS comes later. */
+export type Protocol = "udp" | "tcp" | "tls";
 
 /** A socket address. `host` is a bare IP literal (no IPv6 brackets). */
 export interface Address {
@@ -67,6 +67,28 @@ export interface SocketAdapter {
   readonly dualStackWildcard?: boolean;
   udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Promise<Listener>;
   tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promise<Listener>;
+  /** A TLS listener and its connection pool; its endpoints say "tls". */
+  tls(bind: Address, events: SocketEvents, opts: TcpOptions, tls: TlsOptions): Promise<Listener>;
+}
+
+/**
+ * TLS material and policy (RFC 3261 §26.2.1, RFC 5922): PEM text, read and checked when the
+ * configuration was loaded. The same certificate serves as server certificate to callers and
+ * as client certificate to callees that ask for one.
+ */
+export interface TlsOptions {
+  cert: string;
+  key: string;
+  /** Trusted CA certificates (PEM) in place of the system roots, when given. */
+  ca?: string;
+  /**
+   * Check a callee's certificate: it must chain to `ca` (or a system root) and name the
+   * address dialled (RFC 5922 §7.2: an IP SAN for an IP target). Off only for peers with
+   * self-signed certificates that cannot be trusted any other way.
+   */
+  verifyServer: boolean;
+  /** Ask every caller for a certificate chaining to `ca` and refuse a connection without one. */
+  verifyClient: boolean;
 }
 
 /** UDP socket options. */

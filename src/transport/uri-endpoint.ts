@@ -1,18 +1,26 @@
 // RFC 3263 §4.1-4.2 reduced to the cases without DNS SRV/NAPTR: the transport comes from the
-// URI's transport parameter (any case; sips → tls, unsupported here), the port from the URI or
-// 5060, the host from the URI. Hostnames resolve through the runtime's A/AAAA lookup.
+// URI's transport parameter (any case; sips → tls), the port from the URI or the transport's
+// default (5060, 5061 for TLS), the host from the URI. Hostnames resolve through the runtime's A/AAAA lookup.
 
 import { lookup } from "node:dns/promises";
 import { bareHost, type Uri } from "../sip/mod.ts";
 import { isIpLiteral, normalizeHost } from "./address.ts";
 import { TransportError } from "./errors.ts";
 import type { Endpoint, Protocol } from "./types.ts";
+import { defaultPort } from "./protocol.ts";
 
-/** The protocol a URI asks for: `;transport=tcp` (any case) → tcp, otherwise udp. */
+/**
+ * The protocol a URI asks for (RFC 3263 §4.1): `;transport=` (any case) when present; a sips:
+ * URI is TLS (RFC 3261 §26.2.2; `transport=tcp` on sips: also means TLS, and UDP is refused);
+ * otherwise UDP.
+ */
 export function protocolForUri(uri: Uri): Protocol {
   const t = uri.transport;
-  if (t === "tcp") return "tcp";
-  if (t === "udp") return "udp";
+  if (uri.scheme === "sips") {
+    if (t === "tls" || t === "tcp") return "tls";
+    throw new TransportError(`sips:${uri.host} cannot be reached over ${t}`);
+  }
+  if (t === "tcp" || t === "udp" || t === "tls") return t;
   throw new TransportError(`transport "${t}" of ${uri.scheme}:${uri.host} is not supported`);
 }
 
@@ -28,7 +36,8 @@ export function endpointForUri(uri: Uri, resolve?: (host: string) => string): En
     }
     host = resolve(host);
   }
-  return { protocol: protocolForUri(uri), host: normalizeHost(host), port: uri.port ?? 5060 };
+  const protocol = protocolForUri(uri);
+  return { protocol, host: normalizeHost(host), port: uri.port ?? defaultPort(protocol) };
 }
 
 /**

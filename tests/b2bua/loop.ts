@@ -13,7 +13,7 @@ import {
 } from "../../src/sip/mod.ts";
 import { TransactionLayer } from "../../src/transaction/mod.ts";
 import { NoListenerError } from "../../src/transport/errors.ts";
-import type { Endpoint } from "../../src/transport/types.ts";
+import type { Endpoint, Protocol } from "../../src/transport/types.ts";
 import type { Logger } from "../../src/util/log.ts";
 import { Registry } from "../../src/util/metrics.ts";
 import { ManualTimers } from "../../src/util/timer-queue.ts";
@@ -91,7 +91,7 @@ export class Loop {
   readonly b2bua: B2bua;
   readonly txl: TransactionLayer;
   /** Transports Tandem listens on: localFor throws NoListenerError for the others, as it does. */
-  readonly transports = new Set<"udp" | "tcp">(["udp", "tcp"]);
+  readonly transports = new Set<Protocol>(["udp", "tcp", "tls"]);
   private cursor = 0;
 
   constructor(

@@ -1,0 +1,121 @@
+// The `sip.tls` section: the certificate, key and trusted CAs TLS listeners and connections use
+// (RFC 3261 §26.2), read and checked at load so that a missing file, a key that does not belong
+// to the certificate or an expired certificate stops Tandem before it binds, naming the key.
+// Relative paths are relative to the configuration file.
+
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { KeyPath } from "./locate.ts";
+import type { Reader } from "./reader.ts";
+import type { TlsConfig } from "./types.ts";
+
+const TLS_KEYS = ["cert", "key", "ca", "verify_server", "verify_client"];
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Validate `sip.tls`; undefined when absent or broken (the issues say why). */
+export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | undefined {
+  const path: KeyPath = ["sip", "tls"];
+  const m = r.map(v, path, TLS_KEYS);
+  if (!m) return undefined;
+  for (const k of ["cert", "key"]) {
+    if (m[k] === undefined) r.fail([...path, k], "a PEM file path", undefined);
+  }
+  const certFile = m.cert === undefined ? undefined : fileOf(r, m.cert, [...path, "cert"]);
+  const keyFile = m.key === undefined ? undefined : fileOf(r, m.key, [...path, "key"]);
+  const caFile = m.ca === undefined ? undefined : fileOf(r, m.ca, [...path, "ca"]);
+  const cert = certFile && readPem(r, certFile, [...path, "cert"]);
+  const key = keyFile && readPem(r, keyFile, [...path, "key"]);
+  const ca = caFile && readPem(r, caFile, [...path, "ca"]);
+  let ok = cert !== undefined && key !== undefined && (caFile === undefined || ca !== undefined);
+  const leaf = cert && certificates(r, cert, certFile!, [...path, "cert"], now)[0];
+  if (cert && !leaf) ok = false;
+  if (key) {
+    try {
+      const k = createPrivateKey(key);
+      if (leaf && !leaf.checkPrivateKey(k)) {
+        r.fail([...path, "key"], `the private key of ${certFile}`, `${keyFile}, another key`, true);
+        ok = false;
+      }
+    } catch (e) {
+      r.fail([...path, "key"], "a PEM private key", `${keyFile}: ${firstLine(e)}`, true);
+      ok = false;
+    }
+  }
+  if (ca && certificates(r, ca, caFile!, [...path, "ca"], now).length === 0) ok = false;
+  const verifyServer = m.verify_server === undefined
+    ? true
+    : r.bool(m.verify_server, [...path, "verify_server"]);
+  const verifyClient = m.verify_client === undefined
+    ? false
+    : r.bool(m.verify_client, [...path, "verify_client"]);
+  if (verifyServer === undefined || verifyClient === undefined || !ok) return undefined;
+  return {
+    certFile: certFile!,
+    keyFile: keyFile!,
+    ...(caFile ? { caFile, ca } : {}),
+    cert: cert!,
+    key: key!,
+    verifyServer,
+    verifyClient,
+  };
+}
+
+function fileOf(r: Reader, v: unknown, path: KeyPath): string | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  if (s === "") return r.fail(path, "a file path", s);
+  // The embedded default configuration has no directory: its paths are the working directory's.
+  const base = r.file.startsWith("<") ? "." : dirname(r.file);
+  return isAbsolute(s) ? s : resolve(base, s);
+}
+
+function readPem(r: Reader, file: string, path: KeyPath): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    return r.fail(path, "a readable PEM file", `${file}: ${firstLine(e)}`, true);
+  }
+}
+
+/** The certificates in a PEM bundle, checked to parse and to be valid now. */
+function certificates(
+  r: Reader,
+  pem: string,
+  file: string,
+  path: KeyPath,
+  now: Date,
+): X509Certificate[] {
+  const blocks = pem.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) {
+    r.fail(path, "a PEM certificate (-----BEGIN CERTIFICATE-----)", `${file} without one`, true);
+    return [];
+  }
+  const out: X509Certificate[] = [];
+  for (const b of blocks) {
+    let c: X509Certificate;
+    try {
+      c = new X509Certificate(b);
+    } catch (e) {
+      r.fail(path, "PEM certificates", `${file}: ${firstLine(e)}`, true);
+      return [];
+    }
+    const from = new Date(c.validFrom);
+    const to = new Date(c.validTo);
+    if (now < from || now > to) {
+      r.fail(
+        path,
+        "a certificate valid now",
+        `${file}: "${c.subject.replace(/\n/g, ", ")}" valid ${c.validFrom} to ${c.validTo}`,
+        true,
+      );
+      return [];
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0];
+}
