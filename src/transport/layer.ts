@@ -347,7 +347,11 @@ export class TransportLayer implements MessageSender {
     if (isStream(p)) {
       const l = this.route(p, familyOf(source.host), source.host)?.listener;
       if (!v || l?.isOpen?.(source) !== false) return source;
-      return { protocol: p, host: normalizeHost(v.received ?? v.host), port: v.port ?? defaultPort(p) };
+      return {
+        protocol: p,
+        host: normalizeHost(v.received ?? v.host),
+        port: v.port ?? defaultPort(p),
+      };
     }
     if (!v) return source;
     const received = v.received;

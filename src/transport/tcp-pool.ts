@@ -193,7 +193,12 @@ export class TcpPool implements Listener {
   accept(remote: Address, raw: RawStream): StreamSink {
     const host = normalizeHost(remote.host);
     const key = addressKey(host, remote.port);
-    const c = new Connection(this, { protocol: this.local.protocol, host, port: remote.port }, key, raw);
+    const c = new Connection(
+      this,
+      { protocol: this.local.protocol, host, port: remote.port },
+      key,
+      raw,
+    );
     if (this.closed) {
       raw.close();
       return c;
@@ -211,7 +216,12 @@ export class TcpPool implements Listener {
     const key = addressKey(host, dest.port);
     let c = this.conns.get(key);
     if (!c) {
-      c = new Connection(this, { protocol: this.local.protocol, host, port: dest.port }, key, undefined);
+      c = new Connection(
+        this,
+        { protocol: this.local.protocol, host, port: dest.port },
+        key,
+        undefined,
+      );
       this.track(c);
       this.connect(c);
     }

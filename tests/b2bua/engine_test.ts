@@ -717,3 +717,28 @@ Deno.test("After a call ends before the caller's ACK: the late ACK still stops t
   loop.timers.advance(10_000);
   assert.equal(loop.take().filter(res(200)).length, 0, "no 2xx resent after the ACK");
 });
+
+Deno.test("A route over TLS: INVITE, ACK and BYE go over TLS to 5061 with TLS Via and Contact; a sips: Contact keeps the leg on TLS", () => {
+  for (const contact of ["<sip:b@10.0.0.2:5061;transport=tls>", "<sips:b@10.0.0.2>"]) {
+    const loop = new Loop(config([rule([route("10.0.0.2", 5061, { transport: "tls" })])]));
+    loop.inject(callerInvite("tls-kit"), CALLER);
+    const out = loop.expect(req("INVITE", 5061), "INVITE over TLS");
+    const inv = out.msg as SipRequest;
+    assert.deepEqual(out.dest, { host: "10.0.0.2", port: 5061, protocol: "tls" });
+    assert.equal(inv.uri, "sip:tls-kit@10.0.0.2:5061;transport=tls");
+    assert.match(inv.get("via")!, /^SIP\/2\.0\/TLS /);
+    assert.match(inv.get("contact")!, /;transport=tls>$/);
+    const callee = { host: "10.0.0.2", port: 5061, protocol: "tls" as const };
+    loop.inject(answer(inv, 200, "t1", { contact, body: "v=0\n" }), callee);
+    const sent = loop.take();
+    assert.ok(sent.find(res(200)), "the caller is answered");
+    const ack = sent.find(req("ACK"));
+    assert.deepEqual(ack?.dest, callee, "ACK over TLS to the callee's Contact");
+    const ok = sent.find(res(200))!.msg as SipResponse;
+    loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+    loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+    const bye = loop.expect(req("BYE"), "BYE to the callee");
+    assert.deepEqual(bye.dest, callee, contact);
+    assert.match((bye.msg as SipRequest).get("via")!, /^SIP\/2\.0\/TLS /);
+  }
+});

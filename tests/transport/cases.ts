@@ -26,6 +26,9 @@ import {
   startLayer,
   tcpPeer,
   tcpServerPeer,
+  testTls,
+  tlsPeer,
+  tlsServerPeer,
   udpPeer,
   waitFor,
 } from "./helpers.ts";
@@ -484,6 +487,129 @@ export const udpWorkersShareAPort: Case = async (adapter, host) => {
 };
 
 /** Every case, in order. */
+/**
+ * RFC 3261 §26.2 / §18.2.2: a request over TLS arrives as "tls" (Via stamped as for TCP), its
+ * response and a later request go back on the same connection, and a request to a TLS server
+ * opens a connection whose certificate is checked against the trusted CA and the IP dialled.
+ */
+export const tlsRequestInOut: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tls"], {}, { tls: testTls() });
+  const c = await tlsPeer(host, port("tls"));
+  const server = await tlsServerPeer(host);
+  try {
+    assert.equal(layer.listeners[0].local.protocol, "tls");
+    await c.write(requestText("INVITE", "sentby.invalid:5999", { body: "v=0" }));
+    await waitFor(() => rec.requests.length === 1, "request over TLS");
+    const { req, source } = rec.requests[0];
+    assert.deepEqual(source, { protocol: "tls", host, port: c.peer.localPort });
+    assert.equal(new TextDecoder().decode(req.body), "v=0");
+    assert.equal(req.topVia!.received, host);
+    assert.deepEqual(layer.responseTarget(okFor(req), source), source);
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => c.peer.text.includes("SIP/2.0 200 OK"), "response on the connection");
+    const out = new SipRequest("MESSAGE", `sip:p@${br(host)}:${server.port};transport=tls`, [
+      ...req.headers.filter((h) => h.key !== "cseq" && h.key !== "content-length"),
+    ]);
+    out.set("CSeq", "2 MESSAGE");
+    const fails: Error[] = [];
+    const dest = endpointForUri(out.ruri);
+    assert.deepEqual(dest, { protocol: "tls", host, port: server.port });
+    layer.sendRequest(out, dest, (e) => fails.push(e));
+    await waitFor(() => server.st.text.includes("MESSAGE sip:p@"), "request over a new TLS link");
+    assert.deepEqual(fails, []);
+    // The callee asked for a certificate and got ours.
+    assert.equal(server.st.clientCert, "tandem-test-server");
+  } finally {
+    c.close();
+    await server.close();
+    await layer.stop();
+  }
+};
+
+/**
+ * RFC 5922 §7.2: a callee whose certificate does not chain to a trusted CA is a connect failure
+ * (reported to the sender, nothing written to it); with verifyServer off it is accepted.
+ */
+export const tlsUntrustedServer: Case = async (adapter, host) => {
+  const server = await tlsServerPeer(host, "untrusted");
+  for (const verifyServer of [true, false]) {
+    const { layer, rec } = await startLayer(adapter, host, ["tls"], {}, {
+      tls: testTls({ verifyServer }),
+    });
+    try {
+      const req = parseMessage(new TextEncoder().encode(requestText("OPTIONS", "x.invalid")));
+      const fails: Error[] = [];
+      layer.sendRequest(
+        req as SipRequest,
+        { protocol: "tls", host, port: server.port },
+        (e) => fails.push(e),
+      );
+      if (verifyServer) {
+        await waitFor(() => fails.length === 1, "verification failure");
+        assert.match(fails[0].message, /certificate|issuer|verify/i);
+        assert.ok(rec.transportErrors.length >= 1);
+        await sleep(50);
+        assert.doesNotMatch(server.st.text, /OPTIONS/);
+      } else {
+        await waitFor(() => server.st.text.includes("OPTIONS"), "sent without verification");
+        assert.deepEqual(fails, []);
+      }
+    } finally {
+      await layer.stop();
+    }
+  }
+  await server.close();
+};
+
+/** Mutual TLS: with verifyClient, a caller without a certificate from the CA gets nothing in. */
+export const tlsClientCertificate: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tls"], {}, {
+    tls: testTls({ verifyClient: true }),
+  });
+  try {
+    const anonymous = await tlsPeer(host, port("tls")).then(
+      async (c) => {
+        // TLS 1.3 finishes the client's side before the server refuses: the refusal shows as
+        // a closed connection.
+        await c.write(requestText("OPTIONS", "anon.invalid")).catch(() => {});
+        await waitFor(() => c.peer.closed, "refused without a certificate");
+        c.close();
+        return "closed";
+      },
+      () => "refused",
+    );
+    assert.ok(anonymous === "closed" || anonymous === "refused");
+    const c = await tlsPeer(host, port("tls"), { clientCert: true });
+    await c.write(requestText("OPTIONS", "known.invalid"));
+    await waitFor(() => rec.requests.length === 1, "request with a certificate");
+    assert.equal(rec.requests[0].req.topVia!.host, "known.invalid");
+    c.close();
+  } finally {
+    await layer.stop();
+  }
+};
+
+/** RFC 3263 §4.1 / RFC 3261 §26.2.2: sips: and transport=tls are TLS, on 5061 by default. */
+export const tlsUris: Case = (_adapter, host) => {
+  assert.deepEqual(endpointForUri(parseUri(`sips:bob@${br(host)}`)), {
+    protocol: "tls",
+    host,
+    port: 5061,
+  });
+  assert.deepEqual(endpointForUri(parseUri(`sip:${br(host)};transport=TLS`)), {
+    protocol: "tls",
+    host,
+    port: 5061,
+  });
+  assert.deepEqual(endpointForUri(parseUri(`sips:${br(host)}:5071;transport=tcp`)), {
+    protocol: "tls",
+    host,
+    port: 5071,
+  });
+  assert.throws(() => endpointForUri(parseUri(`sips:${br(host)};transport=udp`)), /sips/);
+  return Promise.resolve();
+};
+
 export const cases: Record<string, Case> = {
   udpRequestInOut,
   viaUntouchedWhenMatching,
@@ -503,4 +629,8 @@ export const cases: Record<string, Case> = {
   localAddresses,
   udpReceiveBuffer,
   udpWorkersShareAPort,
+  tlsRequestInOut,
+  tlsUntrustedServer,
+  tlsClientCertificate,
+  tlsUris,
 };

@@ -2,7 +2,9 @@
 // independent of the adapter under test, and bind only to loopback on ephemeral ports.
 
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import {
   type Endpoint,
   type InboundHandler,
@@ -11,7 +13,7 @@ import {
   type TransportLayerOptions,
 } from "../../src/transport/mod.ts";
 import type { SipParseError, SipRequest, SipResponse } from "../../src/sip/mod.ts";
-import type { Protocol } from "../../src/transport/types.ts";
+import type { Protocol, TlsOptions } from "../../src/transport/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -176,4 +178,79 @@ export async function closedPort(host: string): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/**
+ * PEM files under tests/testdata/tls: a test CA, a server certificate from it for 127.0.0.1,
+ * ::1 and localhost, a client certificate from it (DNS caller.test only), and "untrusted", a
+ * certificate for the same addresses from a CA nobody trusts. See tests/testdata/tls/README.md.
+ */
+export function testPem(name: string): string {
+  return readFileSync(new URL(`../testdata/tls/${name}.pem`, import.meta.url), "utf8");
+}
+
+/** The layer's TLS settings for the tests: the server certificate, the test CA trusted. */
+export function testTls(over: Partial<TlsOptions> = {}): TlsOptions {
+  return {
+    cert: testPem("server"),
+    key: testPem("server-key"),
+    ca: testPem("ca"),
+    verifyServer: true,
+    verifyClient: false,
+    ...over,
+  };
+}
+
+/** A TLS client peer (node:tls) trusting the test CA, optionally with the client certificate. */
+export async function tlsPeer(host: string, port: number, opts: { clientCert?: boolean } = {}) {
+  const sock = tls.connect({
+    host,
+    port,
+    ca: testPem("ca"),
+    ...(opts.clientCert ? { cert: testPem("client"), key: testPem("client-key") } : {}),
+  });
+  const peer = { sock, text: "", closed: false, localPort: 0, error: "" };
+  sock.on("data", (b: Uint8Array) => peer.text += dec.decode(b));
+  sock.on("error", (e) => peer.error ||= e.message);
+  sock.on("close", () => peer.closed = true);
+  await new Promise<void>((r, j) => {
+    sock.once("secureConnect", () => r());
+    sock.once("error", j);
+  });
+  peer.localPort = sock.localPort!;
+  return {
+    peer,
+    write: (t: string) => new Promise<void>((r) => sock.write(enc.encode(t), () => r())),
+    close: () => sock.destroy(),
+  };
+}
+
+/** A TLS server peer with `cert` ("server" or "untrusted"): collects what it reads. */
+export async function tlsServerPeer(host: string, cert = "server") {
+  const st = { text: "", conns: 0, clientCert: "" };
+  const socks: net.Socket[] = [];
+  const server = tls.createServer({
+    cert: testPem(cert),
+    key: testPem(`${cert}-key`),
+    ca: testPem("ca"),
+    requestCert: true,
+    rejectUnauthorized: false,
+  }, (s) => {
+    st.conns++;
+    socks.push(s);
+    st.clientCert = (s.getPeerCertificate()?.subject?.CN as string | undefined) ?? "";
+    s.on("data", (b: Uint8Array) => st.text += dec.decode(b));
+    s.on("error", () => {});
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  return {
+    st,
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of socks) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }
