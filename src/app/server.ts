@@ -4,7 +4,7 @@
 
 import { B2bua, type B2buaServices } from "../b2bua/mod.ts";
 import { cryptoRandom } from "../util/random.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, TlsConfig } from "../config/types.ts";
 import {
   callIdHash,
   checkMessage,
@@ -186,8 +186,16 @@ export class SipServer {
     return this.started;
   }
 
-  /** Swap the configuration used by new calls; live calls keep theirs. */
+  /**
+   * Swap the configuration used by new calls; live calls keep theirs. TLS certificates are read
+   * again (a renewed certificate needs no restart); listen addresses need one.
+   */
   setConfig(cfg: Config): void {
+    const tls = cfg.sip.tls;
+    if (tls && !sameTls(tls, this.cfg.sip.tls)) {
+      this.transport.setTls(tls);
+      this.log.info("tls-certificates-loaded", { cert: tls.certFile });
+    }
     this.cfg = cfg;
   }
 
@@ -222,4 +230,9 @@ export class SipServer {
       mParseDropped.inc();
     }
   }
+}
+
+function sameTls(a: TlsConfig, b: TlsConfig | undefined): boolean {
+  return b !== undefined && a.cert === b.cert && a.key === b.key && a.ca === b.ca &&
+    a.verifyServer === b.verifyServer && a.verifyClient === b.verifyClient;
 }

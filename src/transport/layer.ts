@@ -185,6 +185,15 @@ export class TransportLayer implements MessageSender {
     return this.adapter.tls(bind, this.events, this.opts.tcp, this.opts.tls);
   }
 
+  /**
+   * New TLS certificates and policy (a reload): TLS listeners use them for connections made from
+   * now on. Without a TLS listener nothing changes.
+   */
+  setTls(tls: TlsOptions): void {
+    this.opts.tls = tls;
+    for (const l of this.listeners) l.setTls?.(tls);
+  }
+
   /** Close every listener and connection. */
   async stop(): Promise<void> {
     const ls = this.listeners.splice(0);

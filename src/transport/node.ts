@@ -198,10 +198,9 @@ async function tls(
   dualStack: boolean,
 ): Promise<Listener> {
   const ref: { pool?: TcpPool } = {};
+  let current = t;
   const server = tlsApi.createServer({
-    cert: t.cert,
-    key: t.key,
-    ...(t.ca ? { ca: t.ca } : {}),
+    ...secureContext(t),
     requestCert: t.verifyClient,
     rejectUnauthorized: t.verifyClient,
   }, (sock) => {
@@ -233,10 +232,8 @@ async function tls(
         const options: tlsApi.ConnectionOptions = {
           host: dest.host,
           port: dest.port,
-          cert: t.cert,
-          key: t.key,
-          ...(t.ca ? { ca: t.ca } : {}),
-          rejectUnauthorized: t.verifyServer,
+          ...secureContext(current),
+          rejectUnauthorized: current.verifyServer,
         };
         if (!isWildcard(bind.host)) Object.assign(options, { localAddress: bind.host });
         const sock = tlsApi.connect(options);
@@ -255,7 +252,17 @@ async function tls(
         server.close(() => resolve());
       }),
   );
+  pool.setTls = (n) => {
+    current = n;
+    server.setSecureContext(secureContext(n));
+    // Read by node:tls for each connection it accepts (the same under Deno and Bun).
+    Object.assign(server, { requestCert: n.verifyClient, rejectUnauthorized: n.verifyClient });
+  };
   return pool;
+}
+
+function secureContext(t: TlsOptions): tlsApi.SecureContextOptions {
+  return { cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}) };
 }
 
 /** The node:dgram / node:net / node:tls adapter. */

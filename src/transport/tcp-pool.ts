@@ -11,6 +11,7 @@ import type {
   SendFailure,
   SocketEvents,
   TcpOptions,
+  TlsOptions,
 } from "./types.ts";
 import { addressKey, normalizeHost } from "./address.ts";
 import {
@@ -171,6 +172,8 @@ class Connection implements StreamSink {
  * calls {@link accept} for inbound streams and provides a {@link Dialer} for outbound ones.
  */
 export class TcpPool implements Listener {
+  /** Set by a TLS adapter: new certificates for connections from now on. */
+  setTls?: (tls: TlsOptions) => void;
   private readonly conns = new Map<string, Connection>();
   private readonly all = new Set<Connection>();
   private sweeper: ReturnType<typeof setInterval> | undefined;

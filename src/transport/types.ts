@@ -54,6 +54,11 @@ export interface Listener {
    * §18.2.2 tell "the request's connection is still there" from "open a new one".
    */
   isOpen?(dest: Address): boolean;
+  /**
+   * TLS listeners: use new certificates and policy for connections made from now on (a renewed
+   * certificate on reload); open connections keep the session they have.
+   */
+  setTls?(tls: TlsOptions): void;
 }
 
 /** Runtime-specific socket factory. */

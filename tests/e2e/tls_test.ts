@@ -5,6 +5,7 @@
 // own certificates come from tests/testdata/tls.
 
 import assert from "node:assert/strict";
+import { connect as tlsConnect } from "node:tls";
 import {
   binaryAvailable,
   freePort,
@@ -197,6 +198,59 @@ Deno.test({
       throw e;
     } finally {
       await bed.stop();
+    }
+  },
+});
+
+/** The subject CN of the certificate a TLS server at 127.0.0.1:`port` presents. */
+function presentedCn(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+    c.once("secureConnect", () => {
+      resolve(String(c.getPeerCertificate().subject?.CN ?? ""));
+      c.destroy();
+    });
+    c.once("error", reject);
+  });
+}
+
+Deno.test({
+  name: "tls: a renewed certificate is served after POST /reload, without a restart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-tls-reload-" });
+    const copy = (from: string, to: string) => Deno.copyFile(`${CERTS}/${from}`, `${dir}/${to}`);
+    await copy("server.pem", "cert.pem");
+    await copy("server-key.pem", "key.pem");
+    const tlsPort = freePort(), http = freePort();
+    // Relative paths: next to the config file.
+    await Deno.writeTextFile(
+      `${dir}/tandem.yaml`,
+      `sip:
+  listen: [{ address: 127.0.0.1, port: ${tlsPort}, transports: [tls] }]
+  tls: { cert: cert.pem, key: key.pem }
+http: { listen: "127.0.0.1:${http}" }
+`,
+    );
+    const tandem = await startTandem({ config: `${dir}/tandem.yaml`, binary: binaryAvailable() });
+    try {
+      assert.equal(await presentedCn(tlsPort), "tandem-test-server");
+      await copy("untrusted.pem", "cert.pem");
+      await copy("untrusted-key.pem", "key.pem");
+      const r = await fetch(`http://127.0.0.1:${http}/reload`, { method: "POST" });
+      assert.equal(r.status, 200, await r.text());
+      assert.equal(await presentedCn(tlsPort), "untrusted");
+      // A certificate that does not match its key is refused, and the one in use stays.
+      await copy("server-key.pem", "key.pem");
+      const bad = await fetch(`http://127.0.0.1:${http}/reload`, { method: "POST" });
+      const body = await bad.text();
+      assert.notEqual(bad.status, 200);
+      assert.match(body, /sip\.tls\.key/);
+      assert.equal(await presentedCn(tlsPort), "untrusted");
+      await Deno.remove(dir, { recursive: true });
+    } finally {
+      await tandem.stop();
     }
   },
 });

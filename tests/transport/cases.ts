@@ -26,6 +26,7 @@ import {
   startLayer,
   tcpPeer,
   tcpServerPeer,
+  testPem,
   testTls,
   tlsPeer,
   tlsServerPeer,
@@ -589,6 +590,26 @@ export const tlsClientCertificate: Case = async (adapter, host) => {
   }
 };
 
+/** A reload's new certificate serves the connections accepted from then on. */
+export const tlsNewCertificate: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tls"], {}, { tls: testTls() });
+  try {
+    const before = await tlsPeer(host, port("tls"));
+    await before.write(requestText("OPTIONS", "before.invalid"));
+    await waitFor(() => rec.requests.length === 1, "request before the reload");
+    layer.setTls(testTls({ cert: testPem("untrusted"), key: testPem("untrusted-key") }));
+    // A peer trusting only the test CA now refuses Tandem's certificate...
+    const refused = await tlsPeer(host, port("tls")).then(() => "", (e) => String(e?.message));
+    assert.match(refused, /certificate|verify/i);
+    // ...while the connection made before the reload still carries requests.
+    await before.write(requestText("OPTIONS", "after.invalid"));
+    await waitFor(() => rec.requests.length === 2, "request on the old connection");
+    before.close();
+  } finally {
+    await layer.stop();
+  }
+};
+
 /** RFC 3263 §4.1 / RFC 3261 §26.2.2: sips: and transport=tls are TLS, on 5061 by default. */
 export const tlsUris: Case = (_adapter, host) => {
   assert.deepEqual(endpointForUri(parseUri(`sips:bob@${br(host)}`)), {
@@ -632,5 +653,6 @@ export const cases: Record<string, Case> = {
   tlsRequestInOut,
   tlsUntrustedServer,
   tlsClientCertificate,
+  tlsNewCertificate,
   tlsUris,
 };
