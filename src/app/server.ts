@@ -27,6 +27,10 @@ const mParseAnswered = metrics.counter(
   "tandem_sip_bad_requests_total",
   "Malformed requests answered with an error status.",
 );
+const mTlsExpiry = metrics.gauge(
+  "tandem_tls_certificate_expiry_timestamp_seconds",
+  "When the TLS certificate in use (sip.tls.cert) expires, Unix time; alert well before it.",
+);
 const mBusy = metrics.gauge(
   "tandem_thread_busy_ratio",
   "Share of one core the JavaScript thread used, smoothed over about a second (0..1); new " +
@@ -148,6 +152,7 @@ export class SipServer {
           this.log.debug("transport-error", { dest: `${dest.host}:${dest.port}`, err }),
       },
     );
+    if (sip.tls) mTlsExpiry.set(Math.floor(sip.tls.notAfter / 1000));
     this.transactions = new TransactionLayer({
       t1: sip.t1,
       t2: sip.t2,
@@ -194,7 +199,11 @@ export class SipServer {
     const tls = cfg.sip.tls;
     if (tls && !sameTls(tls, this.cfg.sip.tls)) {
       this.transport.setTls(tls);
-      this.log.info("tls-certificates-loaded", { cert: tls.certFile });
+      mTlsExpiry.set(Math.floor(tls.notAfter / 1000));
+      this.log.info("tls-certificates-loaded", {
+        cert: tls.certFile,
+        expires: new Date(tls.notAfter).toISOString(),
+      });
     }
     this.cfg = cfg;
   }

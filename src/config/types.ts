@@ -47,6 +47,8 @@ export interface TlsConfig {
   verifyServer: boolean;
   /** Require and check callers' certificates (default false). */
   verifyClient: boolean;
+  /** When the certificate (the first in `cert`) expires, ms since the epoch. */
+  notAfter: number;
 }
 
 export interface HttpConfig {

@@ -28,7 +28,7 @@ export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | un
   const key = keyFile && readPem(r, keyFile, [...path, "key"]);
   const ca = caFile && readPem(r, caFile, [...path, "ca"]);
   let ok = cert !== undefined && key !== undefined && (caFile === undefined || ca !== undefined);
-  const leaf = cert && certificates(r, cert, certFile!, [...path, "cert"], now)[0];
+  const leaf = cert ? certificates(r, cert, certFile!, [...path, "cert"], now)[0] : undefined;
   if (cert && !leaf) ok = false;
   if (key) {
     try {
@@ -58,6 +58,7 @@ export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | un
     key: key!,
     verifyServer,
     verifyClient,
+    notAfter: new Date(leaf!.validTo).getTime(),
   };
 }
 

@@ -5,6 +5,7 @@
 // own certificates come from tests/testdata/tls.
 
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { connect as tlsConnect } from "node:tls";
 import {
   binaryAvailable,
@@ -234,13 +235,27 @@ http: { listen: "127.0.0.1:${http}" }
 `,
     );
     const tandem = await startTandem({ config: `${dir}/tandem.yaml`, binary: binaryAvailable() });
+    const expiry = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+      return Number(
+        /^tandem_tls_certificate_expiry_timestamp_seconds(?:\{[^}]*\})? (\d+)/m
+          .exec(text)?.[1],
+      );
+    };
+    const notAfter = (name: string) =>
+      Math.floor(
+        new Date(new X509Certificate(Deno.readTextFileSync(`${CERTS}/${name}`)).validTo)
+          .getTime() / 1000,
+      );
     try {
       assert.equal(await presentedCn(tlsPort), "tandem-test-server");
+      assert.equal(await expiry(), notAfter("server.pem"));
       await copy("untrusted.pem", "cert.pem");
       await copy("untrusted-key.pem", "key.pem");
       const r = await fetch(`http://127.0.0.1:${http}/reload`, { method: "POST" });
       assert.equal(r.status, 200, await r.text());
       assert.equal(await presentedCn(tlsPort), "untrusted");
+      assert.equal(await expiry(), notAfter("untrusted.pem"));
       // A certificate that does not match its key is refused, and the one in use stays.
       await copy("server-key.pem", "key.pem");
       const bad = await fetch(`http://127.0.0.1:${http}/reload`, { method: "POST" });
