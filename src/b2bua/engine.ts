@@ -474,7 +474,7 @@ export class B2bua implements TransactionUser {
     const a = call.a.invite;
     const dest: Endpoint = redirectTarget
       ? endpointOf(redirectTarget, route)
-      : { host: bareHost(route.host), port: route.port, protocol: route.transport };
+      : routeEndpoint(route);
     const local = this.localFor(dest, "b", call);
     if (!local) {
       // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt,
@@ -1567,7 +1567,12 @@ export class B2bua implements TransactionUser {
     const proto = uriProtocol(u, dflt.protocol);
     // Reuse the caller's connection (TCP or TLS).
     if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
-    return { host, port: u.port ?? defaultPort(proto), protocol: proto };
+    const port = u.port ?? defaultPort(proto);
+    // The callee's certificate is checked against the route's name wherever its Contact is.
+    if (dflt.serverName && proto === "tls") {
+      return { host, port, protocol: proto, serverName: dflt.serverName };
+    }
+    return { host, port, protocol: proto };
   }
 
   private tag(): string {
@@ -1610,10 +1615,17 @@ function contactFor(local: Endpoint): string {
 function endpointOf(u: Uri, route: RouteConfig): Endpoint {
   const host = bareHost(u.host);
   if (!isIpLiteral(host)) {
-    return { host: bareHost(route.host), port: route.port, protocol: route.transport };
+    return routeEndpoint(route);
   }
   const protocol = uriProtocol(u, "udp");
   return { host, port: u.port ?? defaultPort(protocol), protocol };
+}
+
+/** Where a route points, with its TLS server name when it has one. */
+function routeEndpoint(route: RouteConfig): Endpoint {
+  const e: Endpoint = { host: bareHost(route.host), port: route.port, protocol: route.transport };
+  if (route.tlsServerName && route.transport === "tls") e.serverName = route.tlsServerName;
+  return e;
 }
 
 /**
@@ -1631,13 +1643,17 @@ function uriProtocol(u: Uri, dflt: Protocol): Protocol {
 function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfig {
   const m = /^(?:sip:)?(?:[^@]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?(.*)$/i.exec(t.trim());
   if (!m) return base;
-  return {
+  const host = bareHost(m[1]);
+  const r: RouteConfig = {
     ...base,
     name,
-    host: bareHost(m[1]),
+    host,
     port: m[2] ? Number(m[2]) : /transport=tls/i.test(m[3]) ? 5061 : 5060,
     transport: /transport=tcp/i.test(m[3]) ? "tcp" : /transport=tls/i.test(m[3]) ? "tls" : "udp",
   };
+  // The route's certificate name is for its own host, not for another RADIUS hands out.
+  if (host !== bareHost(base.host)) delete r.tlsServerName;
+  return r;
 }
 
 function isIpLiteral(h: string): boolean {

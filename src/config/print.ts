@@ -30,6 +30,7 @@ function route(r: RouteConfig, mask: boolean) {
     name: r.name,
     target: `${host}:${r.port}`,
     transport: r.transport,
+    ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
     ...(r.ruriUser ? { ruri_user: rewrite(r.ruriUser) } : {}),
     ...(r.callerId
       ? {

@@ -114,6 +114,11 @@ export interface RouteConfig {
   host: string;
   port: number;
   transport: Protocol;
+  /**
+   * TLS only: the name the callee's certificate must carry (and the SNI sent), when it is
+   * issued for a host name rather than the IP dialled.
+   */
+  tlsServerName?: string;
   ruriUser?: UserRewrite;
   callerId?: CallerIdRewrite;
   timers: RouteTimers;

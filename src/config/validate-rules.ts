@@ -50,7 +50,19 @@ const OPTION_KEYS = [
   "keepalive",
   "media",
 ] as const;
-const ROUTE_KEYS = ["name", "target", "uri", "host", "port", "transport", ...OPTION_KEYS];
+const ROUTE_KEYS = [
+  "name",
+  "target",
+  "uri",
+  "host",
+  "port",
+  "transport",
+  "tls_server_name",
+  ...OPTION_KEYS,
+];
+
+const HOST_NAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 // Headers the B2BUA builds itself for each leg; adding them from config would corrupt the leg.
 const OWNED = new Set(
@@ -302,6 +314,27 @@ function target(
     : undefined;
 }
 
+/** A route's `tls_server_name`: a host name, on a route over TLS. */
+function tlsServerName(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+  transport: Protocol | undefined,
+): string | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  if (!HOST_NAME.test(s)) return r.fail(path, "a host name like sip.carrier.example", s);
+  if (transport !== undefined && transport !== "tls") {
+    return r.fail(
+      path,
+      "a route with transport tls (or a sips: uri)",
+      `transport ${transport}`,
+      true,
+    );
+  }
+  return s.toLowerCase();
+}
+
 /** Merge defaults under a route's own options and apply built-in defaults. */
 function merge(
   name: string,
@@ -421,7 +454,14 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
         : r.sipText(rm.name, [...rp, "name"]);
       const t = target(r, rm, rp);
       const own = readRouteOptions(r, rm, rp);
-      if (t && rname !== undefined) rule.routes.push(merge(rname, t, own, d));
+      const sni = rm.tls_server_name === undefined
+        ? undefined
+        : tlsServerName(r, rm.tls_server_name, [...rp, "tls_server_name"], t?.transport);
+      if (t && rname !== undefined) {
+        const route = merge(rname, t, own, d);
+        if (sni) route.tlsServerName = sni;
+        rule.routes.push(route);
+      }
     });
     rules.push(rule);
   });

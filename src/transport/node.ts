@@ -234,6 +234,8 @@ async function tls(
           port: dest.port,
           ...secureContext(current),
           rejectUnauthorized: current.verifyServer,
+          // RFC 5922 §7.2: the name a route gives is the identity checked, and sent as SNI.
+          ...(dest.serverName ? { servername: dest.serverName } : {}),
         };
         if (!isWildcard(bind.host)) Object.assign(options, { localAddress: bind.host });
         const sock = tlsApi.connect(options);

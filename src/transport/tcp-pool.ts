@@ -37,8 +37,14 @@ export interface StreamSink {
   onClosed(err?: Error): void;
 }
 
-/** Opens an outbound stream whose events go to `sink`. Rejects on connect failure. */
-export type Dialer = (dest: Address, sink: StreamSink) => Promise<RawStream>;
+/**
+ * Opens an outbound stream whose events go to `sink`. Rejects on connect failure. `serverName`:
+ * TLS only, the name to verify instead of the address.
+ */
+export type Dialer = (
+  dest: Address & { serverName?: string },
+  sink: StreamSink,
+) => Promise<RawStream>;
 
 const CRLF = new Uint8Array([13, 10]);
 /** Sends held while a connection is being opened; beyond this they fail at once. */
@@ -210,7 +216,7 @@ export class TcpPool implements Listener {
     return c;
   }
 
-  send(data: Uint8Array, dest: Address, fail?: SendFailure): void {
+  send(data: Uint8Array, dest: Address & { serverName?: string }, fail?: SendFailure): void {
     if (this.closed) {
       reportSendFailure(fail, new TransportError("listener closed", "ECLOSED"));
       return;
@@ -226,7 +232,7 @@ export class TcpPool implements Listener {
         undefined,
       );
       this.track(c);
-      this.connect(c);
+      this.connect(c, dest.serverName);
     }
     c.send(data, fail);
   }
@@ -275,7 +281,7 @@ export class TcpPool implements Listener {
     }
   }
 
-  private connect(c: Connection): void {
+  private connect(c: Connection, serverName: string | undefined): void {
     const { host, port } = c.remote;
     c.connectTimer = setTimeout(() => {
       if (c.state === "connecting") {
@@ -289,7 +295,7 @@ export class TcpPool implements Listener {
     }, this.opts.connectTimeoutMs);
     let dialing: Promise<RawStream>;
     try {
-      dialing = this.dial({ host, port }, c);
+      dialing = this.dial(serverName ? { host, port, serverName } : { host, port }, c);
     } catch (e) {
       dialing = Promise.reject(e);
     }

@@ -19,6 +19,11 @@ export interface SentMessage {
 
 export interface Endpoint extends Address {
   protocol: Protocol;
+  /**
+   * TLS: the name the peer's certificate must carry and the SNI sent, when not the IP dialled.
+   * Set only by routes that say so; connections are still pooled by address.
+   */
+  serverName?: string;
 }
 
 /** Callbacks a socket adapter calls. Adapters never throw into the runtime's event loop. */

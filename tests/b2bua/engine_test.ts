@@ -742,3 +742,33 @@ Deno.test("A route over TLS: INVITE, ACK and BYE go over TLS to 5061 with TLS Vi
     assert.match((bye.msg as SipRequest).get("via")!, /^SIP\/2\.0\/TLS /);
   }
 });
+
+Deno.test("A TLS route's server name goes with the INVITE, the ACK and the BYE to the callee", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5061, {
+    transport: "tls",
+    tlsServerName: "sip.carrier.example",
+  })])]));
+  loop.inject(callerInvite("tls-name"), CALLER);
+  const out = loop.expect(req("INVITE", 5061), "INVITE over TLS");
+  const named = {
+    host: "10.0.0.2",
+    port: 5061,
+    protocol: "tls",
+    serverName: "sip.carrier.example",
+  };
+  assert.deepEqual(out.dest, named);
+  const callee = { host: "10.0.0.2", port: 5061, protocol: "tls" as const };
+  loop.inject(
+    answer(out.msg as SipRequest, 200, "t1", {
+      contact: "<sip:b@10.0.0.2:5061;transport=tls>",
+      body: "v=0\n",
+    }),
+    callee,
+  );
+  const sent = loop.take();
+  assert.deepEqual(sent.find(req("ACK"))?.dest, named);
+  const ok = sent.find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  assert.deepEqual(loop.expect(req("BYE"), "BYE").dest, named);
+});

@@ -107,3 +107,24 @@ Deno.test("sip.tls: TLS listeners and routes need it; sips: routes are TLS on 50
     ["192.0.2.11", 5080, "tls"],
   ]);
 });
+
+Deno.test("routes: tls_server_name is a host name, on TLS routes only", () => {
+  const tls = LISTEN + "  tls: { cert: server.pem, key: server-key.pem }\n";
+  const cfg = load(
+    tls + "rules:\n  - routes:\n" +
+      '      - { uri: "sips:192.0.2.9", tls_server_name: SIP.Carrier.example }\n',
+  );
+  assert.equal(cfg.rules[0].routes[0].tlsServerName, "sip.carrier.example");
+  assert.deepEqual(
+    errorsOf(
+      tls + "rules:\n  - routes:\n" +
+        '      - { target: "192.0.2.9", tls_server_name: sip.carrier.example }\n' +
+        '      - { target: "192.0.2.9", transport: tls, tls_server_name: "a b" }\n',
+    ),
+    [
+      "F:6: rules[0].routes[0].tls_server_name: expected a route with transport tls (or a " +
+      "sips: uri), got transport udp",
+      'F:7: rules[0].routes[1].tls_server_name: expected a host name like sip.carrier.example, got "a b"',
+    ],
+  );
+});

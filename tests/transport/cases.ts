@@ -12,6 +12,7 @@ import {
   SipResponse,
 } from "../../src/sip/mod.ts";
 import {
+  type Endpoint,
   endpointForUri,
   type SocketAdapter,
   TransportLayer,
@@ -590,6 +591,34 @@ export const tlsClientCertificate: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * RFC 5922 §7.2: a callee whose certificate names a host, not its IP, verifies when the
+ * endpoint carries that name (a route's tls_server_name), and not otherwise.
+ */
+export const tlsServerName: Case = async (adapter, host) => {
+  // client.pem names DNS:caller.test only.
+  const server = await tlsServerPeer(host, "client");
+  const { layer } = await startLayer(adapter, host, ["tls"], {}, { tls: testTls() });
+  try {
+    const send = (dest: Endpoint) => {
+      const fails: Error[] = [];
+      const req = parseMessage(new TextEncoder().encode(requestText("OPTIONS", "x.invalid")));
+      layer.sendRequest(req as SipRequest, dest, (e) => fails.push(e));
+      return fails;
+    };
+    const byIp = send({ protocol: "tls", host, port: server.port });
+    await waitFor(() => byIp.length === 1, "name mismatch by IP");
+    assert.match(byIp[0].message, /altname|does not match|host/i);
+    const byName = send({ protocol: "tls", host, port: server.port, serverName: "caller.test" });
+    await waitFor(() => server.st.text.includes("OPTIONS"), "verified by name");
+    assert.deepEqual(byName, []);
+    assert.equal(server.st.sni, "caller.test");
+  } finally {
+    await server.close();
+    await layer.stop();
+  }
+};
+
 /** A reload's new certificate serves the connections accepted from then on. */
 export const tlsNewCertificate: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["tls"], {}, { tls: testTls() });
@@ -654,5 +683,6 @@ export const cases: Record<string, Case> = {
   tlsUntrustedServer,
   tlsClientCertificate,
   tlsNewCertificate,
+  tlsServerName,
   tlsUris,
 };

@@ -227,7 +227,7 @@ export async function tlsPeer(host: string, port: number, opts: { clientCert?: b
 
 /** A TLS server peer with `cert` ("server" or "untrusted"): collects what it reads. */
 export async function tlsServerPeer(host: string, cert = "server") {
-  const st = { text: "", conns: 0, clientCert: "" };
+  const st = { text: "", conns: 0, clientCert: "", sni: "" };
   const socks: net.Socket[] = [];
   const server = tls.createServer({
     cert: testPem(cert),
@@ -239,6 +239,7 @@ export async function tlsServerPeer(host: string, cert = "server") {
     st.conns++;
     socks.push(s);
     st.clientCert = (s.getPeerCertificate()?.subject?.CN as string | undefined) ?? "";
+    st.sni = String((s as tls.TLSSocket & { servername?: string | false }).servername || "");
     s.on("data", (b: Uint8Array) => st.text += dec.decode(b));
     s.on("error", () => {});
   });
