@@ -4,7 +4,7 @@
 
 import type { RouteConfig, RuleConfig } from "../config/types.ts";
 import type { Dialog } from "../dialog/mod.ts";
-import type { SipRequest } from "../sip/mod.ts";
+import type { SipRequest, Uri } from "../sip/mod.ts";
 import type { ClientTransaction, ServerTransaction } from "../transaction/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { TimerHandle } from "../util/clock.ts";
@@ -94,6 +94,23 @@ export interface PendingRelay {
   offerless?: boolean;
 }
 
+/**
+ * RFC 3891: what a call made by an INVITE with Replaces is aimed at. The replaced call's other
+ * leg's peer is the one to replace its dialog with Tandem, so the new call goes there, along that
+ * leg's route set, naming that leg's dialog.
+ */
+export interface Replacing {
+  /** The peer's Contact: the Request-URI. */
+  target: Uri;
+  dest: Endpoint;
+  /** The leg's route set, as Route header values. */
+  routeSet: string[];
+  /** The Replaces value for the peer. */
+  header: string;
+  /** The replaced call's id (for logs). */
+  replaced: string;
+}
+
 /** A call and everything Tandem keeps about it. */
 export interface Call {
   id: string;
@@ -119,6 +136,8 @@ export interface Call {
   mediaChain?: Promise<void>;
   /** RFC 3262 on the caller's leg: the last RSeq used and what each reliable one relayed. */
   reliable?: { rseq: number; relayed: RelayedReliable[] };
+  /** Set when the caller's INVITE carried a Replaces matching another call (RFC 3891). */
+  replacing?: Replacing;
   /** re-INVITE in progress on either side (for glare, 491). */
   reinvite?: PendingRelay;
   /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */

@@ -44,7 +44,8 @@ import { defaultPort, isStream, transportParam } from "../transport/protocol.ts"
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
-import type { Attempt, Call, PendingRelay, RelayedReliable } from "./call.ts";
+import type { Attempt, Call, PendingRelay, RelayedReliable, Replacing } from "./call.ts";
+import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { token } from "../util/random.ts";
@@ -139,7 +140,7 @@ const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NO
  * caller's PRACKs go back with the callee's. timer (RFC 4028): session refreshes are relayed
  * like any re-INVITE or UPDATE, so the two ends run the timer between them.
  */
-const CALL_TAGS: ReadonlySet<string> = new Set(["100rel", "timer"]);
+const CALL_TAGS: ReadonlySet<string> = new Set(["100rel", "timer", "replaces"]);
 /** Inside a dialog: the session timer only (a re-INVITE's reliable provisionals are not mapped). */
 const DIALOG_TAGS: ReadonlySet<string> = new Set(["timer"]);
 const REQUIRE_100REL: readonly string[] = ["100rel"];
@@ -332,8 +333,16 @@ export class B2bua implements TransactionUser {
       mCalls.inc({ outcome: "shed" });
       return tx.respond(r);
     }
+    const rh = req.get("replaces");
+    const replacing = rh === undefined ? undefined : this.replacing(rh);
+    if (typeof replacing === "number") {
+      mCalls.inc({ outcome: "replaces-refused" });
+      return tx.respond(createResponse(req, replacing, undefined, this.tag()));
+    }
     const ruriUser = req.ruri.user ?? "";
-    const rule = matchRule(cfg.rules, {
+    // A replacing call goes where the replaced call's other leg goes, under that call's rule
+    // (its auth, timers and media apply), whatever the Request-URI says.
+    const rule = replacing?.rule ?? matchRule(cfg.rules, {
       ruriUser: decodeUser(ruriUser),
       fromUser: decodeUser(req.from.uri.user ?? ""),
       sourceIp: source.host,
@@ -357,7 +366,7 @@ export class B2bua implements TransactionUser {
       id: token(this.opts.random, 16),
       state: "Routing",
       rule,
-      routes: rule.routes,
+      routes: replacing ? [replacing.route] : rule.routes,
       a: {
         invite: req,
         stx: tx,
@@ -382,6 +391,7 @@ export class B2bua implements TransactionUser {
       },
     };
     call.record.id = call.id;
+    if (replacing) call.replacing = replacing.aim;
     this.calls.set(call.id, call);
     this.newCalls++;
     this.legs.set(dialogKey(req.callId, localTag), { call, side: "a" });
@@ -400,6 +410,52 @@ export class B2bua implements TransactionUser {
       return;
     }
     this.startAttempt(call, 0);
+  }
+
+  /**
+   * RFC 3891 §3 at a B2BUA: the call an INVITE's Replaces names, through one of its legs, and
+   * where the replacing call must go instead; or the status refusing it: 400 malformed, 481 no
+   * such dialog (or one not yet answered: an early dialog is not picked up through Tandem), 486
+   * early-only on an answered call, 603 a call already ended.
+   */
+  private replacing(
+    value: string,
+  ): { rule: Call["rule"]; route: RouteConfig; aim: Replacing } | number {
+    const t = parseReplaces(value);
+    if (!t) return 400;
+    const leg = this.legs.get(dialogKey(t.callId, t.toTag));
+    if (!leg) return 481;
+    if ("ended" in leg) return 603;
+    const { call, side } = leg;
+    if (call.state === "Ended") return 603;
+    const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
+    if (!own || own.remoteTag !== t.fromTag) return 481;
+    if (side === "b" && leg.attempt !== call.b) return 481;
+    if (call.state !== "Confirmed" || !call.b) return 481;
+    if (t.earlyOnly) return 486;
+    const other = this.dialogOf(call, side === "a" ? "b" : "a");
+    if (!other) return 481;
+    const { dialog, dest } = other;
+    const route: RouteConfig = {
+      ...call.b.route,
+      name: `replaces-${call.b.route.name}`,
+      host: dest.host,
+      port: dest.port,
+      transport: dest.protocol,
+    };
+    if (dest.serverName) route.tlsServerName = dest.serverName;
+    else delete route.tlsServerName;
+    return {
+      rule: call.rule,
+      route,
+      aim: {
+        target: dialog.remoteTarget,
+        dest,
+        routeSet: dialog.routeSet.map((r) => r.toString()),
+        header: replacesFor(dialog.callId, dialog.remoteTag, dialog.localTag),
+        replaced: call.id,
+      },
+    };
   }
 
   private afterAuthorize(call: Call, auth: Authorization): void {
@@ -469,10 +525,14 @@ export class B2bua implements TransactionUser {
     return id;
   }
 
-  private startAttempt(call: Call, index: number, redirectTarget?: Uri): void {
+  private startAttempt(call: Call, index: number, redirect?: Uri): void {
     const route = call.routes[index];
     const a = call.a.invite;
-    const dest: Endpoint = redirectTarget
+    const aim = call.replacing;
+    const redirectTarget = aim?.target ?? redirect;
+    const dest: Endpoint = aim
+      ? aim.dest
+      : redirectTarget
       ? endpointOf(redirectTarget, route)
       : routeEndpoint(route);
     const local = this.localFor(dest, "b", call);
@@ -540,6 +600,10 @@ export class B2bua implements TransactionUser {
       ["Contact", contact],
       ["Allow", ALLOW],
     ];
+    if (aim) {
+      for (const r of aim.routeSet) pairs.push(["Route", r]);
+      pairs.push(["Replaces", aim.header]);
+    }
     // What the caller asks of the call and we can carry end to end (CALL_TAGS).
     const supported = knownTags(optionTags(a, "supported"), CALL_TAGS);
     if (supported.length > 0) pairs.push(["Supported", supported.join(", ")]);

@@ -30,6 +30,8 @@ const NEVER = new Set([
   "rack",
   "session-expires",
   "min-se",
+  // RFC 3891: names a dialog of the other leg; rewritten by the engine, never copied.
+  "replaces",
 ]);
 
 function listed(key: string, list: string[]): boolean {

@@ -6,6 +6,7 @@ import { SipRequest, type SipResponse } from "../../src/sip/mod.ts";
 import { Logger } from "../../src/util/log.ts";
 import {
   answer,
+  calleeBye,
   CALLER,
   callerInDialog,
   callerInvite,
@@ -20,20 +21,6 @@ import {
 
 const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
 const CALLEE2 = { host: "10.0.0.3", port: 5091, protocol: "udp" as const };
-
-/** The callee's BYE on the dialog of `inv` (the INVITE it received), callee tag "callee-tag". */
-function calleeBye(inv: SipRequest): string {
-  return `BYE sip:10.0.0.9:5060 SIP/2.0
-Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
-From: ${inv.get("to")};tag=callee-tag
-To: ${inv.get("from")}
-Call-ID: ${inv.callId}
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-`;
-}
 
 /** Set up a call to the answer; returns the callee's INVITE and the caller's 200. */
 function establish(loop: Loop, n = 1) {

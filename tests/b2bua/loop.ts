@@ -274,3 +274,17 @@ ${extra}Content-Length: 0
 
 `;
 }
+
+/** The callee's BYE on the dialog of `inv` (the INVITE it received), callee tag `tag`. */
+export function calleeBye(inv: SipRequest, tag = "callee-tag"): string {
+  return `BYE sip:10.0.0.9:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bK-callee-bye
+From: ${inv.get("to")};tag=${tag}
+To: ${inv.get("from")}
+Call-ID: ${inv.callId}
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+`;
+}

@@ -52,10 +52,10 @@ Deno.test("RFC 3261 §8.2.2.3: a Require naming a tag we do not support gets 420
   assert.equal(loop.b2bua.calls.size, 0);
 });
 
-Deno.test("Option tags: 100rel and timer from the caller's Supported and Require reach the callee; others do not", () => {
+Deno.test("Option tags: 100rel, timer and replaces from the caller's Supported and Require reach the callee; others do not", () => {
   const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
   const inv = start(loop, "Supported: replaces, 100rel\nk: timer, norefersub\nRequire: timer\n");
-  assert.equal(inv.getAll("supported").join(", "), "100rel, timer");
+  assert.equal(inv.getAll("supported").join(", "), "replaces, 100rel, timer");
   assert.equal(inv.get("require"), "timer");
   const plain = start(new Loop(config([rule([route("10.0.0.2", 5090)])])), "");
   assert.equal(
@@ -249,7 +249,7 @@ Content-Length: 0
   );
   const r = loop.expect(res(200, "OPTIONS"), "200 OPTIONS").msg as SipResponse;
   assert.ok(r.get("allow")!.split(/,\s*/).includes("PRACK"));
-  assert.equal(r.get("supported"), "100rel, timer");
+  assert.equal(r.get("supported"), "100rel, timer, replaces");
 });
 
 Deno.test("RFC 3311 in an early dialog: the caller's UPDATE after a reliable 183 reaches the callee and its 200 comes back", () => {
