@@ -131,6 +131,7 @@ export class SipServer {
           idleTimeoutMs: sip.tcpIdleTimeout,
           maxMessageSize: sip.maxMessageSize,
           connectTimeoutMs: sip.tcpConnectTimeout,
+          maxConnections: sip.tcpMaxConnections,
         },
         tls: sip.tls,
         adapter: opts.adapter,

@@ -73,6 +73,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       tcp: {
         idle_timeout: formatDuration(s.tcpIdleTimeout),
         connect_timeout: formatDuration(s.tcpConnectTimeout),
+        max_connections: s.tcpMaxConnections,
       },
       user_agent: s.userAgent,
       workers: s.workers,

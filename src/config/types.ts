@@ -25,6 +25,8 @@ export interface SipConfig {
   udpReceiveBuffer: number;
   tcpIdleTimeout: number;
   tcpConnectTimeout: number;
+  /** Most connections each TCP or TLS listener holds; more inbound ones are closed at once. */
+  tcpMaxConnections: number;
   userAgent: string;
   /**
    * SIP worker processes sharing the UDP ports, each holding the calls whose Call-ID hashes

@@ -27,6 +27,7 @@ export const SIP_DEFAULTS = {
   udpReceiveBuffer: 8 * 1024 * 1024,
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
+  tcpMaxConnections: 20_000,
   userAgent: `Tandem/${TANDEM_VERSION}`,
   workers: 1,
 };
@@ -158,7 +159,12 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     out.maxHeaders = r.int(m.max_headers, ["sip", "max_headers"], 10, 10_000) ?? out.maxHeaders;
   }
   if (m.tcp !== undefined) {
-    const t = r.map(m.tcp, ["sip", "tcp"], ["idle_timeout", "connect_timeout"]);
+    const t = r.map(m.tcp, ["sip", "tcp"], ["idle_timeout", "connect_timeout", "max_connections"]);
+    if (t?.max_connections !== undefined) {
+      out.tcpMaxConnections =
+        r.int(t.max_connections, ["sip", "tcp", "max_connections"], 1, 1_000_000) ??
+          out.tcpMaxConnections;
+    }
     if (t?.idle_timeout !== undefined) {
       out.tcpIdleTimeout = r.duration(t.idle_timeout, ["sip", "tcp", "idle_timeout"], 1000) ??
         out.tcpIdleTimeout;

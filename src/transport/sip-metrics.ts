@@ -71,7 +71,8 @@ export type DropReason =
   | "no-listener"
   | "handler-error"
   | "worker-down"
-  | "bad-link-frame";
+  | "bad-link-frame"
+  | "connection-limit";
 
 type Direction = "in" | "out";
 const requestCells = new Map<string, Cell>();
@@ -127,6 +128,8 @@ export const sipCounters = {
     "handler-error": dropSet.make({ reason: "handler-error" }),
     "worker-down": dropSet.make({ reason: "worker-down" }),
     "bad-link-frame": dropSet.make({ reason: "bad-link-frame" }),
+    // Inbound TCP/TLS connections closed at once: the listener held sip.tcp.max_connections.
+    "connection-limit": dropSet.make({ reason: "connection-limit" }),
   } as Record<DropReason, Cell>,
   /** Datagrams handed to the worker owning their Call-ID, and received from another worker. */
   forwarded: {

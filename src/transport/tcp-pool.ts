@@ -21,6 +21,7 @@ import {
   TransportError,
 } from "./errors.ts";
 import { StreamFramer } from "./stream-framer.ts";
+import { sipCounters } from "./sip-metrics.ts";
 
 /** What an adapter gives the pool for one open stream. Both calls are safe after close. */
 export interface RawStream {
@@ -208,7 +209,10 @@ export class TcpPool implements Listener {
       key,
       raw,
     );
-    if (this.closed) {
+    const max = this.opts.maxConnections;
+    if (this.closed || (max !== undefined && this.all.size >= max)) {
+      if (!this.closed) sipCounters.dropped["connection-limit"].n++;
+      c.state = "closed"; // nothing it sends is read
       raw.close();
       return c;
     }

@@ -126,4 +126,10 @@ export interface TcpOptions {
   maxMessageSize: number;
   /** Connect timeout for outbound connections (ms). */
   connectTimeoutMs: number;
+  /**
+   * Most connections a listener holds (inbound and outbound); an inbound one beyond it is closed
+   * at once, so a flood of connections (each TLS one costs a handshake) cannot exhaust memory or
+   * descriptors. Undefined: no limit.
+   */
+  maxConnections?: number;
 }

@@ -59,6 +59,7 @@ export function config(rules: RuleConfig[]): Config {
       udpReceiveBuffer: 0,
       tcpIdleTimeout: 120000,
       tcpConnectTimeout: 3000,
+      tcpMaxConnections: 20_000,
       userAgent: "Tandem-test",
       workers: 1,
     },

@@ -135,10 +135,10 @@ Deno.test("the example names the environment variables it needs", () => {
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
-        "34 http.token",
-        "69 rules[0].routes[0].auth.password",
-        "111 radius.servers[0].secret",
-        "127 cdr.webhook.headers.Authorization",
+        "35 http.token",
+        "70 rules[0].routes[0].auth.password",
+        "112 radius.servers[0].secret",
+        "128 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -213,6 +213,35 @@ export const tcpResponseNewConnection: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * maxConnections: an inbound connection beyond the limit is closed at once and nothing it sends
+ * is read; the connections held keep working, and a freed slot is taken again.
+ */
+export const tcpConnectionLimit: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"], { maxConnections: 2 });
+  const held = [await tcpPeer(host, port("tcp")), await tcpPeer(host, port("tcp"))];
+  try {
+    await held[0].write(requestText("OPTIONS", "one.invalid"));
+    await held[1].write(requestText("OPTIONS", "two.invalid"));
+    await waitFor(() => rec.requests.length === 2, "requests on the held connections");
+    const extra = await tcpPeer(host, port("tcp"));
+    await extra.write(requestText("OPTIONS", "three.invalid")).catch(() => {});
+    await waitFor(() => extra.peer.closed, "the third connection closed");
+    await sleep(50);
+    assert.equal(rec.requests.length, 2, "nothing read from it");
+    held[0].close();
+    const first = rec.requests.find((r) => r.req.topVia!.host === "one.invalid")!.source;
+    await waitFor(() => layer.listeners[0].isOpen?.(first) === false, "freed");
+    const again = await tcpPeer(host, port("tcp"));
+    await again.write(requestText("OPTIONS", "four.invalid"));
+    await waitFor(() => rec.requests.length === 3, "a new connection in the freed slot");
+    again.close();
+  } finally {
+    for (const c of held) c.close();
+    await layer.stop();
+  }
+};
+
 /** Idle connections are closed after idleTimeoutMs. */
 export const tcpIdleTimeout: Case = async (adapter, host) => {
   const { layer, port } = await startLayer(adapter, host, ["tcp"], { idleTimeoutMs: 150 });
@@ -670,6 +699,7 @@ export const cases: Record<string, Case> = {
   tcpConnectionReuse,
   tcpResponseNewConnection,
   tcpIdleTimeout,
+  tcpConnectionLimit,
   tcpFramingLostCloses,
   tcpPingPong,
   tcpConnectRefused,
