@@ -160,6 +160,9 @@ class Fuzzer {
   /** Reliable 183s sent by callees, and how many of them a PRACK reached (RFC 3262). */
   reliableSent = 0;
   reliablePracked = 0;
+  /** Attended transfers (shape 14): replacing INVITEs reaching the callee, and those mapped. */
+  replacesSent = 0;
+  replacesMapped = 0;
 
   /** Delayed offers answered in the caller's ACK, and how many reached the callee's ACK. */
   delayedAcks = 0;
@@ -265,8 +268,8 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
 }
 
 /**
- * One call, its caller on UDP, on TCP, or behind a proxy, in one of fourteen shapes: answered and
- * hung up by the caller (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee
+ * One call, its caller on UDP, on TCP, or behind a proxy, in one of fifteen shapes: answered and
+ * replaced by a third party (attended transfer, RFC 3891), answered and hung up by the caller (with a re-INVITE, an INFO relayed, a re-INVITE glare where the callee
  * refuses Tandem's with 491, an UPDATE from the callee, early media before the answer, reliable
  * early media PRACKed by the caller or by Tandem, or a forked second answer) or by
  * the callee; cancelled while ringing; refused with 486;
@@ -276,7 +279,7 @@ function calleeInvite(f: Fuzzer, n: number): Sent | undefined {
  */
 function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
-  const shape = Math.floor(f.r() * 14);
+  const shape = Math.floor(f.r() * 15);
   f.callerTcp = f.r() < 0.25;
   f.callerProxied = !f.callerTcp && f.r() < 0.3;
   const offers100rel = shape === 12 ? "Supported: 100rel\n" : "";
@@ -413,6 +416,31 @@ ${body}`;
     f.send(answer(update, 200, "x", { contact: "<sip:alice@10.0.0.1:5070>", body: SDP }), CALLER);
     if (!f.find(isRes(200, "UPDATE", b))) return;
   }
+  if (shape === 14) {
+    // Attended transfer (RFC 3891): a third party replaces the caller; the callee takes the new
+    // call and ends the replaced dialog, whose BYE reaches the caller; the third party hangs up.
+    const m = 500_000 + n;
+    const tandemTag = /;tag=([^;>\s]+)/.exec(to)?.[1];
+    const replaces = `Replaces: ${aCallId};to-tag=${tandemTag};from-tag=caller-tag-${n}\n`;
+    f.send(callerInvite("fuzz", `X-Call: ${m}\n${replaces}`, m), CALLER);
+    const rep = calleeInvite(f, m);
+    if (!rep) return;
+    const rinv = rep.msg as SipRequest;
+    f.replacesSent++;
+    if (rinv.get("replaces") === `${b};to-tag=ct${n};from-tag=${inv.from.tag}`) f.replacesMapped++;
+    f.send(answer(rinv, 200, `rt${n}`, { contact, body: SDP }), rep.dest);
+    const ok2 = f.find(isRes(200, "INVITE", `caller-call-${m}@10.0.0.1`))?.msg;
+    if (!ok2) return;
+    const to2 = ok2.get("to")!;
+    f.send(callerInDialog("ACK", to2, 1, m), CALLER);
+    f.send(fromCallee("BYE", 2), callee);
+    const old = f.find(isReq("BYE", aCallId, CALLER.port))?.msg as SipRequest | undefined;
+    if (old) f.send(answer(old, 200, "x"), CALLER);
+    f.send(callerInDialog("BYE", to2, 2, m), CALLER);
+    const bye2 = f.find(isReq("BYE", rinv.callId))?.msg as SipRequest | undefined;
+    if (bye2) f.send(answer(bye2, 200, `rt${n}`), rep.dest);
+    return;
+  }
   if (shape === 1) { // the callee hangs up
     f.send(fromCallee("BYE", 2), callee);
     const bye = f.find(isReq("BYE", aCallId, CALLER.port))?.msg as SipRequest | undefined;
@@ -532,6 +560,11 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
     (f.reliableSent > 0 || calls < 1000) && f.reliablePracked >= f.reliableSent * 0.6,
     `${f.reliablePracked} of ${f.reliableSent} reliable provisionals PRACKed as sent`,
   );
+  // Most replacing INVITEs reach the callee naming its own leg of the replaced call.
+  assert.ok(
+    (f.replacesSent > 0 || calls < 1000) && f.replacesMapped >= f.replacesSent * 0.6,
+    `${f.replacesMapped} of ${f.replacesSent} replacing INVITEs named the callee's leg`,
+  );
   // The CDR's status is the one the caller got (re-INVITEs aside: the first final to its INVITE).
   const misreported = records.flatMap(({ rec, tag }) => {
     const got = f.finals.get(`${rec.callerCallId} ${tag}`);
@@ -547,7 +580,8 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
       `records, ${f.mutated} mutated ` +
       `messages, ${f.delivered} reached the transaction layer, ${f.reliablePracked} of ` +
       `${f.reliableSent} reliable provisionals PRACKed, ${f.delayedAcksWithAnswer} of ` +
-      `${f.delayedAcks} delayed offers answered to the callee`,
+      `${f.delayedAcks} delayed offers answered to the callee, ${f.replacesMapped} of ` +
+      `${f.replacesSent} replacing INVITEs mapped`,
   );
   // The mutations must mostly survive the parser, or the B2BUA goes untested.
   assert.ok(f.delivered > f.mutated / 3, `only ${f.delivered} of ${f.mutated} delivered`);
