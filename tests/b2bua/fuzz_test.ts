@@ -236,6 +236,9 @@ function leakIn(s: Sent): string | undefined {
   const texts: string[] = m instanceof SipRequest ? [m.uri] : [];
   for (const h of m.headers) {
     if (!ADDRESSING.includes(h.key)) continue;
+    // Towards the caller, the dialog's identity (Call-ID, and its From and To URIs) is what the
+    // caller chose, a mutation included: Tandem copies it, it does not make it up.
+    if (!toCallee && (h.key === "call-id" || h.key === "from" || h.key === "to")) continue;
     // A response echoes the Via, From, To and Call-ID of the request it answers: the side it
     // goes to. What Tandem adds of its own is the Contact.
     if (status > 0 && h.key !== "contact" && h.key !== "record-route") continue;
@@ -244,6 +247,9 @@ function leakIn(s: Sent): string | undefined {
   }
   for (const t of texts) {
     for (const [host, re] of others) {
+      // The address a message goes to is no secret of the other side: a caller whose Contact a
+      // mutation moved onto a callee's host is sent its BYE there.
+      if (host === s.dest.host) continue;
       if (re.test(t)) {
         return `${describe(m)} to ${s.dest.host}:${s.dest.port} names ${host}: ${t}`;
       }
