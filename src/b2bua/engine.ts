@@ -372,7 +372,8 @@ export class B2bua implements TransactionUser {
         stx: tx,
         source,
         localTag,
-        contact: contactFor(aLocal),
+        // §12.1.1: a dialog set up by a sips: request gets a sips: Contact.
+        contact: contactFor(aLocal, req.ruri.scheme === "sips" && aLocal.protocol === "tls"),
         dest: source,
         reliable: require.includes("100rel") || optionTags(req, "supported").includes("100rel"),
       },
@@ -580,7 +581,7 @@ export class B2bua implements TransactionUser {
       new UriClass("sip", user || undefined, uriHost(route.host), route.port),
       undefined,
     );
-    const contact = contactFor(local);
+    const contact = contactFor(local, ruri.scheme === "sips" && local.protocol === "tls");
     const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
     // Kept for the call's whole life (the attempt's record, the INVITE's identity): flat copies
     // that hold no slice of the caller's INVITE or of a 302.
@@ -1664,12 +1665,14 @@ function viaFor(local: Endpoint, branch: string): string {
 // Our Contact per local address: the same few strings for every call, not one each.
 const contacts = new Map<string, string>();
 
-function contactFor(local: Endpoint): string {
-  const key = local.protocol + local.host + "|" + local.port;
+function contactFor(local: Endpoint, sips = false): string {
+  const key = (sips ? "sips" : local.protocol) + local.host + "|" + local.port;
   let c = contacts.get(key);
   if (c === undefined) {
     c = detach(
-      `<sip:${uriHost(local.host)}:${local.port}${transportParam(local.protocol)}>`,
+      sips
+        ? `<sips:${uriHost(local.host)}:${local.port}>`
+        : `<sip:${uriHost(local.host)}:${local.port}${transportParam(local.protocol)}>`,
     );
     if (contacts.size < 1024) contacts.set(key, c); // bounded: local addresses are few
   }

@@ -759,3 +759,21 @@ Deno.test("A TLS route's server name goes with the INVITE, the ACK and the BYE t
   loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
   assert.deepEqual(loop.expect(req("BYE"), "BYE").dest, named);
 });
+
+Deno.test("RFC 3261 §12.1.1: a caller's sips: INVITE over TLS gets a sips: Contact; a sip: one over TLS a transport=tls Contact", () => {
+  for (const scheme of ["sips", "sip"]) {
+    const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+    const caller = { host: "10.0.0.1", port: 5071, protocol: "tls" as const };
+    loop.inject(callerInvite("secure").replace("INVITE sip:", `INVITE ${scheme}:`), caller);
+    const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+    loop.inject(
+      answer(inv, 200, "t1", { contact: "<sip:b@10.0.0.2:5090>", body: "v=0\n" }),
+      CALLEE,
+    );
+    const ok = loop.expect(res(200), "200 to the caller").msg as SipResponse;
+    assert.equal(
+      ok.get("contact"),
+      scheme === "sips" ? "<sips:10.0.0.9:5060>" : "<sip:10.0.0.9:5060;transport=tls>",
+    );
+  }
+});
