@@ -3,7 +3,7 @@
 // engine drives it.
 
 import type { RouteConfig, RuleConfig } from "../config/types.ts";
-import type { Dialog } from "../dialog/mod.ts";
+import type { Dialog, OwnSide } from "../dialog/mod.ts";
 import type { SipRequest, Uri } from "../sip/mod.ts";
 import type { ClientTransaction, ServerTransaction } from "../transaction/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
@@ -79,6 +79,8 @@ export interface Attempt {
   ackPending?: boolean;
   /** The callee's last reliable provisional (RFC 3262 §4): its early dialog and RSeq. */
   rseq?: { tag: string; last: number };
+  /** Our side of its dialog, as its INVITE was built (dropped once the call is confirmed). */
+  own?: OwnSide;
 }
 
 /** An in-dialog request relayed from one leg to the other, waiting for its answer. */

@@ -585,11 +585,12 @@ export class B2bua implements TransactionUser {
     const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
     // Kept for the call's whole life (the attempt's record, the INVITE's identity): flat copies
     // that hold no slice of the caller's INVITE or of a 302.
-    const [ruriText, fromText, toText, target] = detachAll([
+    const [ruriText, fromText, toText, target, localUri] = detachAll([
       ruri.toString(),
       from.toString(),
       to.toString(),
       `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+      new NameAddr(fromUri, fromDisplay).toString(),
     ]);
     const pairs: [string, string][] = [
       ["Via", viaFor(local, this.txl.newBranch())],
@@ -629,6 +630,7 @@ export class B2bua implements TransactionUser {
       dest,
       contact,
       authTried: false,
+      own: { callId, localTag: fromTag, localUri, remoteUri: toText },
       record: {
         index,
         route: route.name,
@@ -690,7 +692,7 @@ export class B2bua implements TransactionUser {
       const now = this.opts.clock.wallNow();
       at.record.firstProvisionalAt ??= now;
       if (res.to.tag) {
-        if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res);
+        if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res, at.own);
         else at.dialog.remoteTag = res.to.tag;
       }
       const rseq = reliableSeq(res);
@@ -829,8 +831,9 @@ export class B2bua implements TransactionUser {
     }
     if (at.record.outcome === "unreachable") return; // its 2xx again: nothing can reach it
     const now = this.opts.clock.wallNow();
-    if (!at.dialog || at.dialog.remoteTag !== res.to.tag) at.dialog = Dialog.asUac(at.invite, res);
-    else at.dialog.updateFromResponse(res, true);
+    if (!at.dialog || at.dialog.remoteTag !== res.to.tag) {
+      at.dialog = Dialog.asUac(at.invite, res, at.own);
+    } else at.dialog.updateFromResponse(res, true);
     at.dialog.state = "Confirmed";
     if (
       call.b === at && (at.state === "Calling" || at.state === "Early") &&
@@ -1606,6 +1609,7 @@ export class B2bua implements TransactionUser {
     for (const at of call.attempts) {
       at.invite = identityOfOwned(at.invite); // built by startAttempt from copies
       at.ctx = undefined;
+      at.own = undefined;
     }
     // Early-dialog PRACKs are over once the caller has ACKed.
     call.reliable = undefined;

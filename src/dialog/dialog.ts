@@ -67,7 +67,32 @@ export class Dialog {
    * §12.1.2: the dialog a UAC creates from a 1xx (with To tag) or 2xx to its INVITE. The route
    * set is the Record-Route of the response, reversed; the remote target its Contact.
    */
-  static asUac(invite: SipRequest, res: SipResponse): Dialog {
+  static asUac(invite: SipRequest, res: SipResponse, mine?: OwnSide): Dialog {
+    if (mine) {
+      // Our side is already text of our own: only what the response brought is copied.
+      const o = Owned.of(
+        "",
+        res.to.tag ?? "",
+        undefined,
+        undefined,
+        res.contacts[0]?.uri ?? invite.ruri,
+        res.recordRoutes.slice().reverse(),
+      );
+      const d = new Dialog(
+        "uac",
+        mine.callId,
+        mine.localTag,
+        o.remoteTag,
+        mine.localUri,
+        mine.remoteUri,
+        o.target,
+        o.routes,
+        invite.cseq.seq,
+        -1,
+      );
+      if (res.status >= 200) d.state = "Confirmed";
+      return d;
+    }
     const o = Owned.of(
       invite.callId,
       res.to.tag ?? "",
@@ -186,6 +211,19 @@ export class Dialog {
   }
 }
 
+/**
+ * A UAC's side of a dialog as it built its INVITE: strings of its own (made, not sliced from a
+ * received message), so a dialog can keep them without a copy.
+ */
+export interface OwnSide {
+  callId: string;
+  localTag: string;
+  /** Our From without its tag, as header text. */
+  localUri: string;
+  /** Our To, as header text. */
+  remoteUri: string;
+}
+
 /** Dialog table key from Call-ID and our tag (our tags are unique, the remote one is implied). */
 export function dialogKey(callId: string, localTag: string): string {
   return `${callId}\u0000${localTag}`;
@@ -218,11 +256,12 @@ class Owned {
     readonly localTag: string | undefined,
   ) {}
 
+  /** `local` and `remote` undefined: the caller has its own (then callId is not copied either). */
   static of(
     callId: string,
     remoteTag: string,
-    local: NameAddr,
-    remote: NameAddr,
+    local: NameAddr | undefined,
+    remote: NameAddr | undefined,
     target: Uri,
     routes: NameAddr[],
     localTag?: string,
@@ -230,8 +269,8 @@ class Owned {
     const values = [
       callId,
       remoteTag,
-      untagged(local),
-      untagged(remote),
+      local ? untagged(local) : "",
+      remote ? untagged(remote) : "",
       asRequestUri(target).toString(),
     ];
     for (const r of routes) values.push(r.toString());

@@ -3,8 +3,34 @@
 
 type Labels = Record<string, string>;
 
+// Keys of single-label samples by label name and value: the hot increments (calls by outcome,
+// messages by method) take one label from a small set of values, and building the key (sort,
+// escape, join) cost more than the increment itself.
+const ONE_LABEL = new Map<string, Map<string, string>>();
+const MAX_CACHED_VALUES = 256;
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return "";
+  let name: string | undefined;
+  let count = 0;
+  for (const k in labels) {
+    name = k;
+    if (++count > 1) break;
+  }
+  if (count !== 1) return fullKey(labels);
+  const value = String(labels[name!]);
+  let byValue = ONE_LABEL.get(name!);
+  if (byValue === undefined) ONE_LABEL.set(name!, byValue = new Map());
+  let key = byValue.get(value);
+  if (key === undefined) {
+    key = fullKey(labels);
+    // Bounded: an unbounded label (a bug elsewhere) falls back to building the key each time.
+    if (byValue.size < MAX_CACHED_VALUES) byValue.set(value, key);
+  }
+  return key;
+}
+
+function fullKey(labels: Labels): string {
   const parts = Object.keys(labels).sort().map((k) =>
     `${k}="${String(labels[k]).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
   );
