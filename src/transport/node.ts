@@ -107,6 +107,25 @@ async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Prom
   return listener;
 }
 
+/** Bind a stream server; resolves with the endpoint it listens on, rejects if it cannot. */
+async function listen(
+  server: net.Server,
+  bind: Address,
+  ipv6Only: boolean,
+  protocol: "tcp" | "tls",
+): Promise<Endpoint> {
+  server.on("error", () => {/* listen errors are handled below; later ones are per socket */});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: bind.host, port: bind.port, ipv6Only }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const a = server.address() as net.AddressInfo;
+  return { protocol, host: normalizeHost(a.address), port: a.port };
+}
+
 /** Wire a net.Socket (or a TLS one) to a pool sink; returns its RawStream side. */
 function wire(
   sock: net.Socket,
@@ -144,16 +163,7 @@ async function tcp(bind: Address, events: SocketEvents, opts: TcpOptions): Promi
     if (!ref.pool || sock.remoteAddress === undefined) return raw.close();
     box.sink = ref.pool.accept({ host: sock.remoteAddress, port: sock.remotePort ?? 0 }, raw);
   });
-  server.on("error", () => {/* listen errors are handled below; later ones are per socket */});
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: bind.host, port: bind.port, ipv6Only: familyOf(bind.host) === 6 }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address() as net.AddressInfo;
-  const local: Endpoint = { protocol: "tcp", host: normalizeHost(a.address), port: a.port };
+  const local = await listen(server, bind, familyOf(bind.host) === 6, "tcp");
   const pool = ref.pool = new TcpPool(
     local,
     events,
@@ -212,17 +222,7 @@ async function tls(
   // A failed handshake (no or a bad client certificate, not TLS at all) ends that connection
   // only; nothing was accepted, so there is nobody to tell.
   server.on("tlsClientError", () => {});
-  server.on("error", () => {/* listen errors are handled below; later ones are per socket */});
-  const ipv6Only = familyOf(bind.host) === 6 && !dualStack;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: bind.host, port: bind.port, ipv6Only }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address() as net.AddressInfo;
-  const local: Endpoint = { protocol: "tls", host: normalizeHost(a.address), port: a.port };
+  const local = await listen(server, bind, familyOf(bind.host) === 6 && !dualStack, "tls");
   const pool = ref.pool = new TcpPool(
     local,
     events,

@@ -97,7 +97,29 @@ async function tlsCall(root: string, ca: string, binary: boolean) {
       await stop(bob);
       await tandem.stop();
     },
+    /** What the phones and Tandem said, for a failed test. */
+    async explain(dir: string) {
+      const logs = await tandem.logs();
+      console.error(
+        `--- alice:\n${alice?.log().slice(-3000)}\n--- bob:\n${bob.log().slice(-3000)}` +
+          `\n--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${dir}`,
+      );
+    },
   };
+}
+
+/** The first CDR Tandem wrote under `dir` (the file sink's daily file), once it is there. */
+function firstCdr(dir: string) {
+  return waitFor(
+    async () => {
+      const file = [...Deno.readDirSync(dir)].find((e) => /^cdr.*\.jsonl$/.test(e.name));
+      if (!file) return undefined;
+      const text = await Deno.readTextFile(`${dir}/${file.name}`);
+      return text.split("\n").filter(Boolean).map((l) => JSON.parse(l))[0];
+    },
+    5000,
+    { what: "the CDR" },
+  );
 }
 
 Deno.test({
@@ -121,16 +143,7 @@ Deno.test({
         assert.match(p.log(), /Call established/, `${who}'s call was established`);
         assert.match(p.log(), /receiving from 127\.0\.0\.1:\d+/, `${who} received audio`);
       }
-      const cdr = await waitFor(
-        async () => {
-          const file = [...Deno.readDirSync(root)].find((e) => /^cdr.*\.jsonl$/.test(e.name));
-          if (!file) return undefined;
-          const text = await Deno.readTextFile(`${root}/${file.name}`);
-          return text.split("\n").filter(Boolean).map((l) => JSON.parse(l))[0];
-        },
-        5000,
-        { what: "the CDR" },
-      );
+      const cdr = await firstCdr(root);
       assert.equal(cdr.route, "bob");
       assert.equal(cdr.finalCode, 200);
       assert.equal(cdr.endReason, "bye");
@@ -150,11 +163,7 @@ Deno.test({
       assert.ok(count("out", "ACK") >= 1 && count("in", "BYE") >= 1, metrics);
       await Deno.remove(root, { recursive: true });
     } catch (e) {
-      const logs = await bed.tandem.logs();
-      console.error(
-        `--- alice:\n${bed.alice()?.log().slice(-3000)}\n--- bob:\n${bed.bob.log().slice(-3000)}` +
-          `\n--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${root}`,
-      );
+      await bed.explain(root);
       throw e;
     } finally {
       await bed.stop();
@@ -176,26 +185,13 @@ Deno.test({
       const alice = await bed.dial();
       await waitFor(() => /503/.test(alice.log()), 10_000, { what: "503 at the caller" });
       assert.doesNotMatch(bed.bob.log(), /incoming call|Call established/);
-      const cdr = await waitFor(
-        async () => {
-          const file = [...Deno.readDirSync(root)].find((e) => /^cdr.*\.jsonl$/.test(e.name));
-          if (!file) return undefined;
-          const text = await Deno.readTextFile(`${root}/${file.name}`);
-          return text.split("\n").filter(Boolean).map((l) => JSON.parse(l))[0];
-        },
-        5000,
-        { what: "the CDR" },
-      );
+      const cdr = await firstCdr(root);
       assert.equal(cdr.finalCode, 503, JSON.stringify(cdr));
       const logs = await bed.tandem.logs();
       assert.match(logs.stdout + logs.stderr, /certificate|issuer/i, "the reason is logged");
       await Deno.remove(root, { recursive: true });
     } catch (e) {
-      const logs = await bed.tandem.logs();
-      console.error(
-        `--- alice:\n${bed.alice()?.log().slice(-3000)}\n--- bob:\n${bed.bob.log().slice(-3000)}` +
-          `\n--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n--- ${root}`,
-      );
+      await bed.explain(root);
       throw e;
     } finally {
       await bed.stop();
