@@ -353,8 +353,11 @@ export const udpToClosedPort: Case = async (adapter, host) => {
 export const tcpPeerReset: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
   const c = await tcpPeer(host, port("tcp"));
+  // The sent-by port a new connection would try: closed, not 5060 (another SIP server here may
+  // hold that one).
+  const dead = await closedPort(host);
   try {
-    await c.write(requestText("OPTIONS", "a.invalid"));
+    await c.write(requestText("OPTIONS", `a.invalid:${dead}`));
     await waitFor(() => rec.requests.length === 1, "request");
     const { req, source } = rec.requests[0];
     const s = c.peer.sock as unknown as { resetAndDestroy?: () => void; destroy(): void };

@@ -116,15 +116,19 @@ export async function udpPeer(host: string) {
 }
 
 /** A TCP client peer collecting everything it reads as text. */
-export async function tcpPeer(host: string, port: number) {
-  const sock = net.connect({ host, port });
+export function tcpPeer(host: string, port: number) {
+  return clientPeer(net.connect({ host, port }), "connect");
+}
+
+/** A connecting client socket as a test peer, ready once `ready` fires. */
+async function clientPeer(sock: net.Socket, ready: "connect" | "secureConnect") {
   sock.setNoDelay(true);
-  const peer = { sock, text: "", closed: false, localPort: 0 };
+  const peer = { sock, text: "", closed: false, localPort: 0, error: "" };
   sock.on("data", (b: Uint8Array) => peer.text += dec.decode(b));
-  sock.on("error", () => {});
+  sock.on("error", (e) => peer.error ||= e.message);
   sock.on("close", () => peer.closed = true);
   await new Promise<void>((r, j) => {
-    sock.once("connect", () => r());
+    sock.once(ready, () => r());
     sock.once("error", j);
   });
   peer.localPort = sock.localPort!;
@@ -136,10 +140,19 @@ export async function tcpPeer(host: string, port: number) {
 }
 
 /** A TCP server peer: accepts connections and collects their text. */
-export async function tcpServerPeer(host: string) {
+export function tcpServerPeer(host: string) {
   const st = { text: "", conns: 0 };
+  return serverPeer(host, st, (take) => net.createServer(take));
+}
+
+/** A listening server as a test peer: counts connections and collects what they send. */
+async function serverPeer<S extends { text: string; conns: number }>(
+  host: string,
+  st: S,
+  make: (take: (s: net.Socket) => void) => net.Server,
+) {
   const socks: net.Socket[] = [];
-  const server = net.createServer((s) => {
+  const server = make((s) => {
     st.conns++;
     socks.push(s);
     s.on("data", (b: Uint8Array) => st.text += dec.decode(b));
@@ -202,56 +215,32 @@ export function testTls(over: Partial<TlsOptions> = {}): TlsOptions {
 }
 
 /** A TLS client peer (node:tls) trusting the test CA, optionally with the client certificate. */
-export async function tlsPeer(host: string, port: number, opts: { clientCert?: boolean } = {}) {
+export function tlsPeer(host: string, port: number, opts: { clientCert?: boolean } = {}) {
   const sock = tls.connect({
     host,
     port,
     ca: testPem("ca"),
     ...(opts.clientCert ? { cert: testPem("client"), key: testPem("client-key") } : {}),
   });
-  const peer = { sock, text: "", closed: false, localPort: 0, error: "" };
-  sock.on("data", (b: Uint8Array) => peer.text += dec.decode(b));
-  sock.on("error", (e) => peer.error ||= e.message);
-  sock.on("close", () => peer.closed = true);
-  await new Promise<void>((r, j) => {
-    sock.once("secureConnect", () => r());
-    sock.once("error", j);
-  });
-  peer.localPort = sock.localPort!;
-  return {
-    peer,
-    write: (t: string) => new Promise<void>((r) => sock.write(enc.encode(t), () => r())),
-    close: () => sock.destroy(),
-  };
+  return clientPeer(sock, "secureConnect");
 }
 
 /** A TLS server peer with `cert` ("server" or "untrusted"): collects what it reads. */
-export async function tlsServerPeer(host: string, cert = "server") {
+export function tlsServerPeer(host: string, cert = "server") {
   const st = { text: "", conns: 0, clientCert: "", sni: "" };
-  const socks: net.Socket[] = [];
-  const server = tls.createServer({
-    cert: testPem(cert),
-    key: testPem(`${cert}-key`),
-    ca: testPem("ca"),
-    requestCert: true,
-    rejectUnauthorized: false,
-  }, (s) => {
-    st.conns++;
-    socks.push(s);
-    st.clientCert = (s.getPeerCertificate()?.subject?.CN as string | undefined) ?? "";
-    st.sni = String((s as tls.TLSSocket & { servername?: string | false }).servername || "");
-    s.on("data", (b: Uint8Array) => st.text += dec.decode(b));
-    s.on("error", () => {});
+  return serverPeer(host, st, (take) => {
+    const server = tls.createServer({
+      cert: testPem(cert),
+      key: testPem(`${cert}-key`),
+      ca: testPem("ca"),
+      requestCert: true,
+      rejectUnauthorized: false,
+    }, (s) => {
+      st.clientCert = (s.getPeerCertificate()?.subject?.CN as string | undefined) ?? "";
+      st.sni = String((s as tls.TLSSocket & { servername?: string | false }).servername || "");
+      take(s);
+    });
+    server.on("tlsClientError", () => {});
+    return server;
   });
-  server.on("tlsClientError", () => {});
-  await new Promise<void>((r) => server.listen(0, host, () => r()));
-  return {
-    st,
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of socks) s.destroy();
-        server.close(() => r());
-      }),
-  };
 }
