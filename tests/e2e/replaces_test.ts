@@ -52,9 +52,12 @@ class Ua {
 
   /** The first message received since `from` that matches, waiting for it. */
   async expect(pred: (m: string) => boolean, what: string, from = 0): Promise<string> {
-    return await waitFor(() => this.got.slice(from).find(pred), 5000, {
+    const t0 = Date.now();
+    const r = await waitFor(() => this.got.slice(from).find(pred), 5000, {
       what: `${this.name}: ${what}`,
     });
+    if (Deno.env.get("UA_TIMING")) console.log(`${Date.now() - t0} ms ${this.name}: ${what}`);
+    return r;
   }
 
   close(): void {
@@ -70,12 +73,19 @@ const isRes = (status: number, method: string) => (m: string) =>
   m.startsWith(`SIP/2.0 ${status} `) && new RegExp(`^CSeq: *\\d+ ${method}`, "mi").test(m);
 const tagOf = (v: string | undefined) => /;tag=([^;>\s]+)/.exec(v ?? "")?.[1];
 
-function invite(ua: Ua, tandem: number, callId: string, tag: string, extra = ""): string {
-  return `INVITE sip:bob@127.0.0.1:${tandem} SIP/2.0
+function invite(
+  ua: Ua,
+  tandem: number,
+  callId: string,
+  tag: string,
+  extra = "",
+  user = "bob",
+): string {
+  return `INVITE sip:${user}@127.0.0.1:${tandem} SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-${callId};rport
 Max-Forwards: 70
 From: <sip:${ua.name}@127.0.0.1:${ua.port}>;tag=${tag}
-To: <sip:bob@127.0.0.1:${tandem}>
+To: <sip:${user}@127.0.0.1:${tandem}>
 Call-ID: ${callId}
 CSeq: 1 INVITE
 Contact: <sip:${ua.name}@127.0.0.1:${ua.port}>
@@ -86,7 +96,14 @@ ${SDP}`;
 }
 
 /** A request inside the dialog a 2xx (`ok`, as its caller received it) set up. */
-function inDialog(ua: Ua, tandem: number, method: string, ok: string, cseq: number): string {
+function inDialog(
+  ua: Ua,
+  tandem: number,
+  method: string,
+  ok: string,
+  cseq: number,
+  extra = "",
+): string {
   return `${method} sip:127.0.0.1:${tandem} SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=z9hG4bK-${method}-${cseq}-${crypto.randomUUID()};rport
 Max-Forwards: 70
@@ -94,7 +111,7 @@ From: ${headerOf(ok, "from")}
 To: ${headerOf(ok, "to")}
 Call-ID: ${headerOf(ok, "call-id")}
 CSeq: ${cseq} ${method}
-Content-Length: 0
+${extra}Content-Length: 0
 
 `;
 }
@@ -203,6 +220,111 @@ rules:
       const bye2 = await b.expect(isReq("BYE"), "call 2's BYE", before);
       await b.send(reply(b, bye2, 200, "b-tag-2"), sip);
       await c.expect(isRes(200, "BYE"), "C's BYE answered");
+    } catch (e) {
+      const logs = await tandem.logs();
+      console.error(
+        `--- A:\n${a.got.join("\n--\n")}\n--- B:\n${b.got.join("\n--\n")}\n--- C:\n${
+          c.got.join("\n--\n")
+        }\n--- tandem:\n${(logs.stdout + logs.stderr).slice(-3000)}`,
+      );
+      throw e;
+    } finally {
+      a.close();
+      b.close();
+      c.close();
+      await tandem.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "replaces: the RFC 5589 flow — A REFERs B to C with Replaces naming A's call to C; B's " +
+    "INVITE to Tandem reaches C naming C's own leg; C ends the old dialog and A gets its BYE",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const a = new Ua("alice"), b = new Ua("bob"), c = new Ua("carol");
+    const sip = freePort(), http = freePort();
+    const tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: `sip:
+  listen: [{ address: 127.0.0.1, port: ${sip}, transports: [udp] }]
+  timers: { t1: 100ms }
+http: { listen: "127.0.0.1:${http}" }
+rules:
+  - name: carol
+    match: { ruri_user_prefix: [carol] }
+    routes: [{ name: carol, target: "127.0.0.1:${c.port}" }]
+  - name: bob
+    match: {}
+    routes: [{ name: bob, target: "127.0.0.1:${b.port}" }]
+`,
+    });
+    try {
+      // Call 1, A to B; call 2, A to C (the consultation); both answered.
+      await a.send(invite(a, sip, "call-1", "a-tag-1"), sip);
+      const b1 = await b.expect(isReq("INVITE"), "call 1 at B");
+      await b.send(reply(b, b1, 200, "b-tag-1", SDP), sip);
+      const ok1 = await a.expect(isRes(200, "INVITE"), "call 1 answered");
+      await a.send(inDialog(a, sip, "ACK", ok1, 1), sip);
+      const seenByA = a.got.length;
+      await a.send(invite(a, sip, "call-2", "a-tag-2", "", "carol"), sip);
+      const c2 = await c.expect(isReq("INVITE"), "call 2 at C");
+      await c.send(reply(c, c2, 200, "c-tag-2", SDP), sip);
+      const ok2 = await a.expect(isRes(200, "INVITE"), "call 2 answered", seenByA);
+      await a.send(inDialog(a, sip, "ACK", ok2, 1), sip);
+      await c.expect(isReq("ACK"), "call 2's ACK");
+
+      // A transfers B to C: Refer-To is C as A knows it (Tandem's Contact on call 2), with a
+      // Replaces naming A's call 2 as that side sees it (Tandem's tag as to-tag).
+      const contact2 = /<([^>]+)>/.exec(headerOf(ok2, "contact")!)![1];
+      const t2 = tagOf(headerOf(ok2, "to"))!;
+      const referTo = `<${contact2}?Replaces=call-2%3Bto-tag%3D${t2}%3Bfrom-tag%3Da-tag-2>`;
+      await a.send(inDialog(a, sip, "REFER", ok1, 2, `Refer-To: ${referTo}\n`), sip);
+      const refer = await b.expect(isReq("REFER"), "the REFER at B");
+      assert.equal(headerOf(refer, "refer-to"), referTo, "Refer-To passes unchanged");
+      await b.send(reply(b, refer, 202, "b-tag-1"), sip);
+      await a.expect(isRes(202, "REFER"), "202 to A");
+
+      // B (the transferee) calls the Refer-To target with its Replaces.
+      const target = /<([^?>]+)\?Replaces=([^>]+)>/.exec(headerOf(refer, "refer-to")!)!;
+      const replaces = decodeURIComponent(target[2]);
+      const port = Number(/:(\d+)/.exec(target[1].slice(4))![1]);
+      assert.equal(port, sip, "the Refer-To points at Tandem");
+      const seenByC = c.got.length;
+      await b.send(invite(b, sip, "call-3", "b-tag-3", `Replaces: ${replaces}\n`, "x"), port);
+      const c3 = await c.expect(isReq("INVITE"), "the replacing INVITE at C", seenByC);
+      assert.equal(
+        headerOf(c3, "replaces"),
+        `${headerOf(c2, "call-id")};to-tag=c-tag-2;from-tag=${tagOf(headerOf(c2, "from"))}`,
+        "C's own leg of call 2",
+      );
+      await c.send(reply(c, c3, 200, "c-tag-3", SDP), sip);
+      const ok3 = await b.expect(isRes(200, "INVITE"), "B connected to C");
+      await b.send(inDialog(b, sip, "ACK", ok3, 1), sip);
+
+      // C ends the dialog it replaced: A's call 2 gets the BYE.
+      await c.send(calleeRequest(c, "BYE", c2, "c-tag-2", 1), sip);
+      const bye2 = await a.expect(
+        (m) => isReq("BYE")(m) && /call-2/.test(headerOf(m, "call-id")!),
+        "BYE for call 2",
+      );
+      await a.send(reply(a, bye2, 200, "a-tag-2"), sip);
+      await c.expect(isRes(200, "BYE"), "C's BYE answered");
+      // A hangs up call 1 (the transfer is done); B and C stay connected.
+      await a.send(inDialog(a, sip, "BYE", ok1, 3), sip);
+      const bye1 = await b.expect(isReq("BYE"), "call 1's BYE at B");
+      await b.send(reply(b, bye1, 200, "b-tag-1"), sip);
+      await a.expect(isRes(200, "BYE"), "A's BYE answered");
+      const calls = await (await fetch(`http://127.0.0.1:${http}/calls`)).json();
+      const list = Array.isArray(calls) ? calls : calls.calls;
+      assert.equal(list.length, 1, `only B to C is up: ${JSON.stringify(calls)}`);
+      // B and C talk, then B hangs up.
+      const seen = c.got.length;
+      await b.send(inDialog(b, sip, "BYE", ok3, 2), sip);
+      const bye3 = await c.expect(isReq("BYE"), "call 3's BYE at C", seen);
+      await c.send(reply(c, bye3, 200, "c-tag-3"), sip);
+      await b.expect((m) => isRes(200, "BYE")(m) && /call-3/.test(headerOf(m, "call-id")!), "done");
     } catch (e) {
       const logs = await tandem.logs();
       console.error(
