@@ -68,47 +68,27 @@ export class Dialog {
    * set is the Record-Route of the response, reversed; the remote target its Contact.
    */
   static asUac(invite: SipRequest, res: SipResponse, mine?: OwnSide): Dialog {
-    if (mine) {
-      // Our side is already text of our own: only what the response brought is copied.
-      const o = Owned.of(
-        "",
+    const target = res.contacts[0]?.uri ?? invite.ruri;
+    const routes = res.recordRoutes.slice().reverse();
+    // With `mine`, our side is already text of our own: only what the response brought is copied.
+    const o = mine
+      ? Owned.of("", res.to.tag ?? "", undefined, undefined, target, routes)
+      : Owned.of(
+        invite.callId,
         res.to.tag ?? "",
-        undefined,
-        undefined,
-        res.contacts[0]?.uri ?? invite.ruri,
-        res.recordRoutes.slice().reverse(),
+        invite.from,
+        invite.to,
+        target,
+        routes,
+        invite.from.tag ?? "",
       );
-      const d = new Dialog(
-        "uac",
-        mine.callId,
-        mine.localTag,
-        o.remoteTag,
-        mine.localUri,
-        mine.remoteUri,
-        o.target,
-        o.routes,
-        invite.cseq.seq,
-        -1,
-      );
-      if (res.status >= 200) d.state = "Confirmed";
-      return d;
-    }
-    const o = Owned.of(
-      invite.callId,
-      res.to.tag ?? "",
-      invite.from,
-      invite.to,
-      res.contacts[0]?.uri ?? invite.ruri,
-      res.recordRoutes.slice().reverse(),
-      invite.from.tag ?? "",
-    );
     const d = new Dialog(
       "uac",
-      o.callId,
-      o.localTag!,
+      mine?.callId ?? o.callId,
+      mine?.localTag ?? o.localTag!,
       o.remoteTag,
-      o.local,
-      o.remote,
+      mine?.localUri ?? o.local,
+      mine?.remoteUri ?? o.remote,
       o.target,
       o.routes,
       invite.cseq.seq,

@@ -148,27 +148,56 @@ Content-Length: 0
 `;
 }
 
+/**
+ * A, B and C beside a running Tandem (the binary when built) whose rules send Request-URI user
+ * "carol" to C and anything else to B. Prints every party's messages and Tandem's log when `body`
+ * fails.
+ */
+async function withParties(
+  body: (p: { a: Ua; b: Ua; c: Ua; sip: number; http: number }) => Promise<void>,
+): Promise<void> {
+  const a = new Ua("alice"), b = new Ua("bob"), c = new Ua("carol");
+  const sip = freePort(), http = freePort();
+  const tandem = await startTandem({
+    binary: binaryAvailable(),
+    config: `sip:
+  listen: [{ address: 127.0.0.1, port: ${sip}, transports: [udp] }]
+  timers: { t1: 100ms }
+http: { listen: "127.0.0.1:${http}" }
+rules:
+  - name: carol
+    match: { ruri_user_prefix: [carol] }
+    routes: [{ name: carol, target: "127.0.0.1:${c.port}" }]
+  - name: bob
+    match: {}
+    routes: [{ name: bob, target: "127.0.0.1:${b.port}" }]
+`,
+  });
+  try {
+    await body({ a, b, c, sip, http });
+  } catch (e) {
+    const logs = await tandem.logs();
+    console.error(
+      `--- A:\n${a.got.join("\n--\n")}\n--- B:\n${b.got.join("\n--\n")}\n--- C:\n${
+        c.got.join("\n--\n")
+      }\n--- tandem:\n${(logs.stdout + logs.stderr).slice(-3000)}`,
+    );
+    throw e;
+  } finally {
+    a.close();
+    b.close();
+    c.close();
+    await tandem.stop();
+  }
+}
+
 Deno.test({
   name: "replaces: attended transfer through Tandem — C's INVITE naming A's leg reaches B naming " +
     "B's own leg; B ends the replaced dialog and A gets the BYE; C and B stay connected",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const a = new Ua("alice"), b = new Ua("bob"), c = new Ua("carol");
-    const sip = freePort(), http = freePort();
-    const tandem = await startTandem({
-      binary: binaryAvailable(),
-      config: `sip:
-  listen: [{ address: 127.0.0.1, port: ${sip}, transports: [udp] }]
-  timers: { t1: 100ms }
-http: { listen: "127.0.0.1:${http}" }
-rules:
-  - name: all
-    match: {}
-    routes: [{ name: bob, target: "127.0.0.1:${b.port}" }]
-`,
-    });
-    try {
+  fn: () =>
+    withParties(async ({ a, b, c, sip, http }) => {
       // Call 1: A -> Tandem -> B, answered.
       await a.send(invite(a, sip, "call-1", "a-tag"), sip);
       const b1 = await b.expect(isReq("INVITE"), "call 1's INVITE");
@@ -220,21 +249,7 @@ rules:
       const bye2 = await b.expect(isReq("BYE"), "call 2's BYE", before);
       await b.send(reply(b, bye2, 200, "b-tag-2"), sip);
       await c.expect(isRes(200, "BYE"), "C's BYE answered");
-    } catch (e) {
-      const logs = await tandem.logs();
-      console.error(
-        `--- A:\n${a.got.join("\n--\n")}\n--- B:\n${b.got.join("\n--\n")}\n--- C:\n${
-          c.got.join("\n--\n")
-        }\n--- tandem:\n${(logs.stdout + logs.stderr).slice(-3000)}`,
-      );
-      throw e;
-    } finally {
-      a.close();
-      b.close();
-      c.close();
-      await tandem.stop();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -242,25 +257,8 @@ Deno.test({
     "INVITE to Tandem reaches C naming C's own leg; C ends the old dialog and A gets its BYE",
   sanitizeResources: false,
   sanitizeOps: false,
-  async fn() {
-    const a = new Ua("alice"), b = new Ua("bob"), c = new Ua("carol");
-    const sip = freePort(), http = freePort();
-    const tandem = await startTandem({
-      binary: binaryAvailable(),
-      config: `sip:
-  listen: [{ address: 127.0.0.1, port: ${sip}, transports: [udp] }]
-  timers: { t1: 100ms }
-http: { listen: "127.0.0.1:${http}" }
-rules:
-  - name: carol
-    match: { ruri_user_prefix: [carol] }
-    routes: [{ name: carol, target: "127.0.0.1:${c.port}" }]
-  - name: bob
-    match: {}
-    routes: [{ name: bob, target: "127.0.0.1:${b.port}" }]
-`,
-    });
-    try {
+  fn: () =>
+    withParties(async ({ a, b, c, sip, http }) => {
       // Call 1, A to B; call 2, A to C (the consultation); both answered.
       await a.send(invite(a, sip, "call-1", "a-tag-1"), sip);
       const b1 = await b.expect(isReq("INVITE"), "call 1 at B");
@@ -325,19 +323,5 @@ rules:
       const bye3 = await c.expect(isReq("BYE"), "call 3's BYE at C", seen);
       await c.send(reply(c, bye3, 200, "c-tag-3"), sip);
       await b.expect((m) => isRes(200, "BYE")(m) && /call-3/.test(headerOf(m, "call-id")!), "done");
-    } catch (e) {
-      const logs = await tandem.logs();
-      console.error(
-        `--- A:\n${a.got.join("\n--\n")}\n--- B:\n${b.got.join("\n--\n")}\n--- C:\n${
-          c.got.join("\n--\n")
-        }\n--- tandem:\n${(logs.stdout + logs.stderr).slice(-3000)}`,
-      );
-      throw e;
-    } finally {
-      a.close();
-      b.close();
-      c.close();
-      await tandem.stop();
-    }
-  },
+    }),
 });
