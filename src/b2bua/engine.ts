@@ -400,6 +400,10 @@ export class B2bua implements TransactionUser {
     tx.onNoAck = () => this.onCallerNoAck(call);
     tx.onTransportError = () => this.hangup(call, "tandem", "caller-unreachable");
     this.log.debug("call-new", { call: call.id, callId: req.callId, rule: rule.name });
+    if (replacing) {
+      // A transfer is worth a line: it ties two calls (and their CDRs) together.
+      this.log.info("call-replaces", { call: call.id, replaces: replacing.aim.replaced });
+    }
     if (rule.auth.mode !== "none" && this.svc.authorize) {
       this.svc.authorize(call, req, source).then(
         (auth) => this.afterAuthorize(call, auth),

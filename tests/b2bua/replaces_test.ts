@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { parseReplaces, replacesFor } from "../../src/b2bua/replaces.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
+import { Logger } from "../../src/util/log.ts";
 import {
   answer,
   calleeBye,
@@ -56,7 +57,9 @@ Deno.test("parseReplaces: call-id and both tags in any order and case, early-onl
 });
 
 Deno.test("Replaces naming the caller's leg: the new call goes to the callee's Contact naming the callee's leg in its frame; its BYE then ends the old call", () => {
-  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const lines: string[] = [];
+  const log = new Logger("info", "json", (l) => lines.push(l));
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {}, undefined, undefined, log);
   const { inv, ok } = establish(loop);
   const ourTag = (ok.to.tag)!;
   // The transfer target's INVITE (another caller) naming call 1's caller leg as Tandem knows it.
@@ -80,6 +83,9 @@ Deno.test("Replaces naming the caller's leg: the new call goes to the callee's C
   assert.equal(rep.get("require"), "replaces");
   assert.notEqual(rep.callId, inv.callId, "a new dialog");
   assert.equal(loop.b2bua.calls.size, 2);
+  const [call1, call2] = [...loop.b2bua.calls.keys()];
+  const logged = lines.map((l) => JSON.parse(l)).find((l) => l.event === "call-replaces");
+  assert.deepEqual([logged?.call, logged?.replaces], [call2, call1], "the transfer is logged");
   // The callee accepts, then ends the dialog it replaced: call 1's caller gets the BYE.
   loop.inject(
     answer(rep, 200, "callee-tag-2", { contact: "<sip:bob@10.0.0.2:5090>", body: SDP }),
