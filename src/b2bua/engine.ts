@@ -40,7 +40,7 @@ import type {
   TransactionUser,
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
-import { defaultPort, isStream, transportParam } from "../transport/protocol.ts";
+import { defaultPort, isSecure, isStream, transportParam } from "../transport/protocol.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -373,7 +373,7 @@ export class B2bua implements TransactionUser {
         source,
         localTag,
         // §12.1.1: a dialog set up by a sips: request gets a sips: Contact.
-        contact: contactFor(aLocal, req.ruri.scheme === "sips" && aLocal.protocol === "tls"),
+        contact: contactFor(aLocal, req.ruri.scheme === "sips" && isSecure(aLocal.protocol)),
         dest: source,
         reliable: require.includes("100rel") || optionTags(req, "supported").includes("100rel"),
       },
@@ -568,12 +568,14 @@ export class B2bua implements TransactionUser {
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);
+    // RFC 7118 §5.2: WebSocket is transport=ws on the wire, secure or not.
+    const tp = route.transport === "wss" ? "ws" : route.transport;
     const ruri = redirectTarget ? asRequestUri(redirectTarget) : new UriClass(
       "sip",
       user || undefined,
       uriHost(route.host),
       route.port,
-      route.transport === "udp" ? new Params() : new Params([["transport", route.transport]]),
+      tp === "udp" ? new Params() : new Params([["transport", tp]]),
     );
     const callerFrom = a.from;
     const cid = route.callerId;
@@ -585,7 +587,7 @@ export class B2bua implements TransactionUser {
       new UriClass("sip", user || undefined, uriHost(route.host), route.port),
       undefined,
     );
-    const contact = contactFor(local, ruri.scheme === "sips" && local.protocol === "tls");
+    const contact = contactFor(local, ruri.scheme === "sips" && isSecure(local.protocol));
     const mf = Math.min(70, (a.maxForwards ?? 70) - 1);
     // Kept for the call's whole life (the attempt's record, the INVITE's identity): flat copies
     // that hold no slice of the caller's INVITE or of a 302.
@@ -1642,7 +1644,7 @@ export class B2bua implements TransactionUser {
     if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
     const port = u.port ?? defaultPort(proto);
     // The callee's certificate is checked against the route's name wherever its Contact is.
-    if (dflt.serverName && proto === "tls") {
+    if (dflt.serverName && isSecure(proto)) {
       return { host, port, protocol: proto, serverName: dflt.serverName };
     }
     return { host, port, protocol: proto };
@@ -1679,7 +1681,9 @@ function contactFor(local: Endpoint, sips = false): string {
   if (c === undefined) {
     c = detach(
       sips
-        ? `<sips:${uriHost(local.host)}:${local.port}>`
+        ? `<sips:${uriHost(local.host)}:${local.port}${
+          local.protocol === "wss" ? ";transport=ws" : ""
+        }>`
         : `<sip:${uriHost(local.host)}:${local.port}${transportParam(local.protocol)}>`,
     );
     if (contacts.size < 1024) contacts.set(key, c); // bounded: local addresses are few
@@ -1699,22 +1703,22 @@ function endpointOf(u: Uri, route: RouteConfig): Endpoint {
 /** Where a route points, with its TLS server name when it has one. */
 function routeEndpoint(route: RouteConfig): Endpoint {
   const e: Endpoint = { host: bareHost(route.host), port: route.port, protocol: route.transport };
-  if (route.tlsServerName && route.transport === "tls") e.serverName = route.tlsServerName;
+  if (route.tlsServerName && isSecure(route.transport)) e.serverName = route.tlsServerName;
   return e;
 }
 
 /**
- * The protocol a URI names (RFC 3263 §4.1): sips: is TLS, else its transport parameter (tcp,
- * tls; anything else UDP), else `dflt`.
+ * The protocol a URI names (RFC 3263 §4.1): sips: is TLS (WSS with transport=ws, RFC 7118
+ * §5.2), else its transport parameter (tcp, tls, ws, wss; anything else UDP), else `dflt`.
  */
 function uriProtocol(u: Uri, dflt: Protocol): Protocol {
-  if (u.scheme === "sips") return "tls";
-  if (!u.params.has("transport")) return dflt;
-  const t = u.transport;
-  return t === "tcp" || t === "tls" ? t : "udp";
+  const t = u.params.has("transport") ? u.transport : undefined;
+  if (u.scheme === "sips") return t === "ws" || t === "wss" ? "wss" : "tls";
+  if (t === undefined) return dflt;
+  return t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : "udp";
 }
 
-/** A route built from a RADIUS "host:port[;transport=tcp|tls]" entry, inheriting the rest. */
+/** A route built from a RADIUS "host:port[;transport=tcp|tls|ws|wss]" entry, inheriting the rest. */
 function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfig {
   const m = /^(?:sip:)?(?:[^@]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?(.*)$/i.exec(t.trim());
   if (!m) return base;
@@ -1723,12 +1727,18 @@ function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfi
     ...base,
     name,
     host,
-    port: m[2] ? Number(m[2]) : /transport=tls/i.test(m[3]) ? 5061 : 5060,
-    transport: /transport=tcp/i.test(m[3]) ? "tcp" : /transport=tls/i.test(m[3]) ? "tls" : "udp",
+    transport: targetTransport(m[3]),
   };
+  r.port = m[2] ? Number(m[2]) : defaultPort(r.transport);
   // The route's certificate name is for its own host, not for another RADIUS hands out.
   if (host !== bareHost(base.host)) delete r.tlsServerName;
   return r;
+}
+
+/** The transport a RADIUS route entry's parameters name; UDP when none (or another) does. */
+function targetTransport(params: string): Protocol {
+  const t = /transport=([a-z]+)/i.exec(params)?.[1].toLowerCase();
+  return t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : "udp";
 }
 
 function isIpLiteral(h: string): boolean {

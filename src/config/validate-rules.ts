@@ -2,6 +2,7 @@
 // `defaults` supplies to every route that does not set them.
 
 import type { Protocol } from "../transport/types.ts";
+import { defaultPort, isSecure } from "../transport/protocol.ts";
 import type {
   CallerIdRewrite,
   HeaderPolicy,
@@ -248,9 +249,10 @@ export function readDefaults(r: Reader, v: unknown): RouteOptions {
 function parseSipUri(s: string): { host: string; port?: string; transport?: string } | undefined {
   const m = /^sip(s?):(?:[^@]+@)?(\[[^\]]+\]|[^:;?]+)(?::(\d+))?((?:;[^;?]*)*)$/i.exec(s);
   if (!m) return undefined;
-  const t = /;transport=([^;]*)/i.exec(m[4]);
-  // RFC 3261 §26.2.2: a sips: URI is reached over TLS whatever its transport parameter says.
-  const transport = m[1] ? "tls" : t?.[1].toLowerCase();
+  const t = /;transport=([^;]*)/i.exec(m[4])?.[1].toLowerCase();
+  // RFC 3261 §26.2.2: a sips: URI is reached over TLS whatever its transport parameter says;
+  // RFC 7118 §5.2: over secure WebSocket when that is ws.
+  const transport = m[1] ? (t === "ws" || t === "wss" ? "wss" : "tls") : t;
   return { host: m[2].replace(/^\[|\]$/g, ""), port: m[3], transport };
 }
 
@@ -306,9 +308,9 @@ function target(
   const t = transport === undefined ? "udp" : r.oneOf(
     typeof transport === "string" ? transport.toLowerCase() : transport,
     transportPath,
-    ["udp", "tcp", "tls"] as const,
+    ["udp", "tcp", "tls", "ws", "wss"] as const,
   );
-  const p = port === undefined ? (t === "tls" ? 5061 : 5060) : r.port(port, portPath);
+  const p = port === undefined ? (t && defaultPort(t)) : r.port(port, portPath);
   return host !== undefined && p !== undefined && t !== undefined
     ? { host, port: p, transport: t }
     : undefined;
@@ -324,10 +326,10 @@ function tlsServerName(
   const s = r.str(v, path);
   if (s === undefined) return undefined;
   if (!HOST_NAME.test(s)) return r.fail(path, "a host name like sip.carrier.example", s);
-  if (transport !== undefined && transport !== "tls") {
+  if (transport !== undefined && !isSecure(transport)) {
     return r.fail(
       path,
-      "a route with transport tls (or a sips: uri)",
+      "a route with transport tls or wss (or a sips: uri)",
       `transport ${transport}`,
       true,
     );

@@ -2,6 +2,7 @@
 
 import { availableParallelism } from "node:os";
 import type { Protocol } from "../transport/types.ts";
+import { defaultPort, isStream } from "../transport/protocol.ts";
 import type { HttpConfig, LimitsConfig, ListenConfig, LogConfig, SipConfig } from "./types.ts";
 import type { KeyPath } from "./locate.ts";
 import { isIp } from "./cidr.ts";
@@ -11,7 +12,7 @@ import { readTls } from "./validate-tls.ts";
 /** Version string used in the default User-Agent. */
 export const TANDEM_VERSION = "0.1.0";
 
-const PROTOCOLS: readonly Protocol[] = ["udp", "tcp", "tls"];
+const PROTOCOLS: readonly Protocol[] = ["udp", "tcp", "tls", "ws", "wss"];
 
 /** Built-in values for keys the file leaves out. */
 export const SIP_DEFAULTS = {
@@ -51,12 +52,15 @@ function listen(r: Reader, v: unknown, path: KeyPath): ListenConfig | undefined 
       r.oneOf(typeof t === "string" ? t.toLowerCase() : t, [...path, "transports", i], PROTOCOLS)
     ) as Protocol[] | undefined;
     if (list && list.length === 0) {
-      r.fail([...path, "transports"], "at least one of udp, tcp, tls", list);
+      r.fail([...path, "transports"], "at least one of udp, tcp, tls, ws, wss", list);
     }
   }
-  // §19.1.2: 5061 is the TLS port; an entry listing only TLS means it.
-  const onlyTls = transports?.length === 1 && transports[0] === "tls";
-  const port = m.port === undefined ? (onlyTls ? 5061 : 5060) : r.port(m.port, [...path, "port"]);
+  // §19.1.2: 5061 is the TLS port; an entry listing only TLS means it (RFC 6455: 80 for WS
+  // alone, 443 for WSS alone).
+  const only = transports?.length === 1 ? transports[0] : undefined;
+  const port = m.port === undefined
+    ? (only ? defaultPort(only) : 5060)
+    : r.port(m.port, [...path, "port"]);
   if (
     address === undefined || port === undefined || !transports ||
     transports.includes(undefined as never)
@@ -96,11 +100,14 @@ export function readSip(r: Reader, v: unknown): SipConfig {
         const l = listen(r, item, ["sip", "listen", i]);
         if (!l) return;
         for (const t of l.transports) {
-          const key = `${t} ${l.address} ${l.port}`;
+          // TCP, TLS, WS and WSS all listen on a TCP port: one of them per address and port.
+          const key = `${isStream(t) ? "stream" : t} ${l.address} ${l.port}`;
           if (seen.has(key)) {
             r.fail(
               ["sip", "listen", i],
-              "each address, port and transport once",
+              isStream(t)
+                ? "each TCP port once (tcp, tls, ws and wss need a port each)"
+                : "each address, port and transport once",
               `${t} ${l.address}:${l.port} again`,
               true,
             );

@@ -1,5 +1,6 @@
 // The whole document: top-level keys, each section, then checks that span sections.
 
+import { isSecure } from "../transport/protocol.ts";
 import type { Config } from "./types.ts";
 import type { Reader } from "./reader.ts";
 import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
@@ -60,15 +61,15 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
 function tlsNeedsCertificates(r: Reader, cfg: Config, rawSip: unknown): void {
   const given = typeof rawSip === "object" && rawSip !== null && "tls" in rawSip;
   if (cfg.sip.tls || given) return;
-  const why = "a sip.tls section with cert and key for transport tls";
+  const why = "a sip.tls section with cert and key for transport tls or wss";
   cfg.sip.listen.forEach((l, i) => {
-    if (l.transports.includes("tls")) {
+    if (l.transports.some(isSecure)) {
       r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
     }
   });
   cfg.rules.forEach((rule, i) =>
     rule.routes.forEach((route, j) => {
-      if (route.transport === "tls") r.fail(["rules", i, "routes", j], why, "none", true);
+      if (isSecure(route.transport)) r.fail(["rules", i, "routes", j], why, "none", true);
     })
   );
 }
@@ -78,7 +79,8 @@ function tlsNeedsCertificates(r: Reader, cfg: Config, rawSip: unknown): void {
  * by the one process that accepted or opened it, so SIP over TCP or TLS needs `sip.workers: 1`.
  */
 function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
-  const why = `udp only with sip.workers ${cfg.sip.workers} (TCP and TLS need workers: 1)`;
+  const why = `udp only with sip.workers ${cfg.sip.workers} (TCP, TLS and WebSocket need ` +
+    "workers: 1)";
   cfg.sip.listen.forEach((l, i) => {
     if (l.transports.some((t) => t !== "udp")) {
       r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);

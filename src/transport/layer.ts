@@ -36,7 +36,7 @@ import type {
   TlsOptions,
   UdpOptions,
 } from "./types.ts";
-import { defaultPort, isStream, protocolOfVia } from "./protocol.ts";
+import { defaultPort, isStream, isWebSocket, protocolOfVia } from "./protocol.ts";
 
 /** Options of a {@link TransportLayer}. */
 export interface TransportLayerOptions {
@@ -180,9 +180,15 @@ export class TransportLayer implements MessageSender {
         shared: this.opts.shard !== undefined,
       });
     }
-    if (protocol === "tcp") return this.adapter.tcp(bind, this.events, this.opts.tcp);
-    if (!this.opts.tls) throw new NoListenerError("a TLS listener needs certificates", "ENOCERT");
-    return this.adapter.tls(bind, this.events, this.opts.tcp, this.opts.tls);
+    const tcp = isWebSocket(protocol) ? { ...this.opts.tcp, websocket: true } : this.opts.tcp;
+    if (protocol === "tcp" || protocol === "ws") return this.adapter.tcp(bind, this.events, tcp);
+    if (!this.opts.tls) {
+      throw new NoListenerError(
+        `a ${protocol.toUpperCase()} listener needs certificates`,
+        "ENOCERT",
+      );
+    }
+    return this.adapter.tls(bind, this.events, tcp, this.opts.tls);
   }
 
   /**
@@ -355,7 +361,8 @@ export class TransportLayer implements MessageSender {
     const p = source.protocol;
     if (isStream(p)) {
       const l = this.route(p, familyOf(source.host), source.host)?.listener;
-      if (!v || l?.isOpen?.(source) !== false) return source;
+      // RFC 7118 §5: a WebSocket client cannot be dialled back (its Via names a .invalid host).
+      if (!v || isWebSocket(p) || l?.isOpen?.(source) !== false) return source;
       return {
         protocol: p,
         host: normalizeHost(v.received ?? v.host),

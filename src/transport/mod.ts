@@ -11,10 +11,18 @@ export {
   type TransportStats,
 } from "./layer.ts";
 export { endpointForUri, protocolForUri, resolveHost } from "./uri-endpoint.ts";
-export { type FrameSink, StreamFramer } from "./stream-framer.ts";
+export { type Framer, type FrameSink, StreamFramer } from "./stream-framer.ts";
+export { WebSocketFramer } from "./websocket.ts";
 export { ConnectTimeoutError, FramingError, NoListenerError, TransportError } from "./errors.ts";
 export { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
-export { defaultPort, isStream, protocolOfVia, transportParam } from "./protocol.ts";
+export {
+  defaultPort,
+  isSecure,
+  isStream,
+  isWebSocket,
+  protocolOfVia,
+  transportParam,
+} from "./protocol.ts";
 export { bunAdapter } from "./bun.ts";
 export { denoAdapter } from "./deno.ts";
 export { nodeAdapter } from "./node.ts";

@@ -1,26 +1,50 @@
 // What the rest of the stack needs to know about a transport protocol: whether it is a stream
 // (RFC 3261 §17: no retransmission timers, §18.2.2: responses go back on the connection), its
-// default port (§19.1.2: 5061 for TLS, 5060 otherwise) and its names on the wire.
+// default port (§19.1.2: 5061 for TLS, 5060 otherwise; RFC 6455 §3: 80 and 443 for WebSocket)
+// and its names on the wire.
 
 import type { Protocol } from "./types.ts";
 
-/** TCP and TLS: reliable, connection-oriented, framed by Content-Length. */
+/** TCP, TLS, WS and WSS: reliable and connection-oriented. */
 export function isStream(p: Protocol): boolean {
   return p !== "udp";
 }
 
-/** §19.1.2 / §18.2.2: the port a URI or Via without one means. */
+/** WS and WSS (RFC 7118): a connection only the client can open. */
+export function isWebSocket(p: Protocol): boolean {
+  return p === "ws" || p === "wss";
+}
+
+/** Does the protocol run over TLS (RFC 3261 §26.2: what a sips: URI asks for)? */
+export function isSecure(p: Protocol): boolean {
+  return p === "tls" || p === "wss";
+}
+
+/** §19.1.2 / §18.2.2 (RFC 6455 §3 for WebSocket): the port a URI or Via without one means. */
 export function defaultPort(p: Protocol): number {
-  return p === "tls" ? 5061 : 5060;
+  switch (p) {
+    case "tls":
+      return 5061;
+    case "ws":
+      return 80;
+    case "wss":
+      return 443;
+    default:
+      return 5060;
+  }
 }
 
 /** The protocol a Via's transport token names (any case), or undefined for others. */
 export function protocolOfVia(transport: string): Protocol | undefined {
   const t = transport.toLowerCase();
-  return t === "udp" || t === "tcp" || t === "tls" ? t : undefined;
+  return t === "udp" || t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : undefined;
 }
 
-/** The `;transport=` parameter our Contact and Record-Route carry for `p` ("" for UDP). */
+/**
+ * The `;transport=` parameter our Contact and Record-Route carry for `p` ("" for UDP). RFC 7118
+ * §5.2 has one value for WebSocket, "ws"; a secure one is told by the sips: scheme.
+ */
 export function transportParam(p: Protocol): string {
-  return p === "udp" ? "" : `;transport=${p}`;
+  if (p === "udp") return "";
+  return `;transport=${p === "wss" ? "ws" : p}`;
 }

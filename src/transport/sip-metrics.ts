@@ -116,10 +116,20 @@ function table(dir: Direction, transport: Protocol) {
   };
 }
 
+function byProtocol(direction: "in" | "out"): Record<Protocol, ReturnType<typeof table>> {
+  return {
+    udp: table(direction, "udp"),
+    tcp: table(direction, "tcp"),
+    tls: table(direction, "tls"),
+    ws: table(direction, "ws"),
+    wss: table(direction, "wss"),
+  };
+}
+
 /** Cells for the transport layer's counters, by direction and transport. */
 export const sipCounters = {
-  in: { udp: table("in", "udp"), tcp: table("in", "tcp"), tls: table("in", "tls") },
-  out: { udp: table("out", "udp"), tcp: table("out", "tcp"), tls: table("out", "tls") },
+  in: byProtocol("in"),
+  out: byProtocol("out"),
   parseErrors: parseSet.make({}),
   transportErrors: errSet.make({}),
   dropped: {

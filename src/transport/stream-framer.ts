@@ -5,21 +5,39 @@
 import { findHeaderEnd } from "../sip/mod.ts";
 import { FramingError } from "./errors.ts";
 
-/** Where the framer delivers what it found in the stream. */
+/** Where a framer delivers what it found in the stream. */
 export interface FrameSink {
   /** One whole message (a fresh copy the receiver may keep). */
   onMessage(message: Uint8Array): void;
-  /** A CRLFCRLF keep-alive ping arrived between messages: answer with CRLF. */
-  onPing(): void;
+  /**
+   * Bytes the framing itself answers with, written at once: the pong to a keep-alive ping, a
+   * WebSocket handshake answer or Close.
+   */
+  reply(bytes: Uint8Array): void;
+  /** WebSocket: the opening handshake completed; messages may now be sent. */
+  onOpen?(): void;
+  /** WebSocket: the peer closed in good order (a Close was answered); close the stream. */
+  onEnd?(): void;
+}
+
+/** How SIP messages are cut from a stream and wrapped for it: §18.3 framing or WebSocket. */
+export interface Framer {
+  /** Feed one chunk; returns the framing error that killed the stream, if any. */
+  push(chunk: Uint8Array, sink: FrameSink): FramingError | undefined;
+  /** The bytes that carry one SIP message on this stream. */
+  frame(message: Uint8Array): Uint8Array;
+  /** Bytes held while waiting for the rest of a message. */
+  readonly buffered: number;
 }
 
 const EMPTY = new Uint8Array(0);
+const CRLF = new Uint8Array([13, 10]);
 
 /**
  * Splits a byte stream into SIP messages. Pure: no I/O, no timers. After a framing error the
  * framer stays failed, because the next message boundary is unknown; the owner closes the stream.
  */
-export class StreamFramer {
+export class StreamFramer implements Framer {
   private rest: Uint8Array = EMPTY;
   /** Where to resume the CRLFCRLF search in `rest`, so slow headers are not rescanned. */
   private scanFrom = 0;
@@ -34,6 +52,11 @@ export class StreamFramer {
   /** Bytes held while waiting for the rest of a message. */
   get buffered(): number {
     return this.rest.length;
+  }
+
+  /** A SIP message is its own framing on a stream (§18.3: Content-Length). */
+  frame(message: Uint8Array): Uint8Array {
+    return message;
   }
 
   /** Feed one chunk; returns the framing error that killed the stream, if any. */
@@ -57,7 +80,7 @@ export class StreamFramer {
           pos += 2;
           if (++this.crlfs === 2) {
             this.crlfs = 0;
-            sink.onPing();
+            sink.reply(CRLF); // the pong
           }
         }
         if (pos >= end || (data[pos] === 13 && pos + 1 >= end)) break;

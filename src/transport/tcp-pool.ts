@@ -1,8 +1,9 @@
-// RFC 3261 §18 connection management for stream transports (TCP and TLS), shared by every
-// runtime adapter:
+// RFC 3261 §18 connection management for stream transports (TCP, TLS, and RFC 7118 WebSocket
+// over either), shared by every runtime adapter:
 // one connection per remote address, used in both directions (§18.2.2 sends responses back on
 // the connection the request came on; a request to that address reuses it too), a connect
-// timeout, an idle timeout, and §18.3 framing through StreamFramer. Adapters only move bytes.
+// timeout, an idle timeout, and framing through StreamFramer (§18.3) or WebSocketFramer.
+// Adapters only move bytes.
 
 import type {
   Address,
@@ -20,7 +21,8 @@ import {
   toTransportError,
   TransportError,
 } from "./errors.ts";
-import { StreamFramer } from "./stream-framer.ts";
+import { type Framer, StreamFramer } from "./stream-framer.ts";
+import { WebSocketFramer } from "./websocket.ts";
 import { sipCounters } from "./sip-metrics.ts";
 
 /** What an adapter gives the pool for one open stream. Both calls are safe after close. */
@@ -47,11 +49,11 @@ export type Dialer = (
   sink: StreamSink,
 ) => Promise<RawStream>;
 
-const CRLF = new Uint8Array([13, 10]);
 /** Sends held while a connection is being opened; beyond this they fail at once. */
 const MAX_PENDING = 256;
 
-type ConnState = "connecting" | "open" | "closed";
+/** "upgrading": WebSocket client, connected and waiting for the server's handshake answer. */
+type ConnState = "connecting" | "upgrading" | "open" | "closed";
 
 /** One stream connection, inbound or outbound. */
 class Connection implements StreamSink {
@@ -59,7 +61,7 @@ class Connection implements StreamSink {
   raw: RawStream | undefined;
   pending: { data: Uint8Array; fail?: SendFailure }[] = [];
   lastActive = performance.now();
-  readonly framer: StreamFramer;
+  readonly framer: Framer;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -70,7 +72,10 @@ class Connection implements StreamSink {
   ) {
     this.raw = raw;
     this.state = raw ? "open" : "connecting";
-    this.framer = new StreamFramer(pool.opts.maxMessageSize);
+    const max = pool.opts.maxMessageSize;
+    this.framer = pool.opts.websocket
+      ? new WebSocketFramer(raw ? "server" : "client", max)
+      : new StreamFramer(max);
   }
 
   onChunk(chunk: Uint8Array): void {
@@ -85,9 +90,23 @@ class Connection implements StreamSink {
     this.pool.events.onData(message, this.remote);
   }
 
-  /** FrameSink: RFC 5626 ping, answered with a pong. */
-  onPing(): void {
-    this.write(CRLF);
+  /** FrameSink: bytes the framing answers with (a pong, a WebSocket handshake or Close). */
+  reply(bytes: Uint8Array): void {
+    if (this.raw) this.write(bytes);
+  }
+
+  /** FrameSink: our WebSocket handshake was accepted; the connection is open now. */
+  onOpen(): void {
+    if (this.state === "upgrading") this.ready();
+  }
+
+  /** FrameSink: the peer closed the WebSocket in good order. */
+  onEnd(): void {
+    const raw = this.raw;
+    this.onClosed();
+    try {
+      raw?.close();
+    } catch { /* already gone */ }
   }
 
   onClosed(err?: Error): void {
@@ -123,8 +142,12 @@ class Connection implements StreamSink {
       this.pending.push({ data, fail });
       return;
     }
+    if (this.state === "upgrading") {
+      this.pending.push({ data, fail });
+      return;
+    }
     this.lastActive = performance.now();
-    this.write(data, fail);
+    this.write(this.framer.frame(data), fail);
   }
 
   write(data: Uint8Array, fail?: SendFailure): void {
@@ -137,9 +160,9 @@ class Connection implements StreamSink {
     }
   }
 
-  opened(raw: RawStream): void {
-    clearTimeout(this.connectTimer);
+  opened(raw: RawStream, host: string): void {
     if (this.state === "closed") {
+      clearTimeout(this.connectTimer);
       // Timed out meanwhile: nobody wants this stream any more.
       try {
         raw.close();
@@ -147,6 +170,17 @@ class Connection implements StreamSink {
       return;
     }
     this.raw = raw;
+    if (this.framer instanceof WebSocketFramer) {
+      // Open once the server accepted the upgrade; the connect timer covers the wait.
+      this.state = "upgrading";
+      this.write(this.framer.start(host));
+      return;
+    }
+    this.ready();
+  }
+
+  private ready(): void {
+    clearTimeout(this.connectTimer);
     this.state = "open";
     this.lastActive = performance.now();
     const queued = this.pending;
@@ -157,7 +191,7 @@ class Connection implements StreamSink {
           p.fail,
           new TransportError("connection closed before sending", "ECONNRESET"),
         );
-      } else this.write(p.data, p.fail);
+      } else this.write(this.framer.frame(p.data), p.fail);
     }
   }
 
@@ -186,13 +220,20 @@ export class TcpPool implements Listener {
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
+  /** The bound address; WebSocket pools say "ws" or "wss" over the adapter's "tcp" or "tls". */
+  readonly local: Endpoint;
+
   constructor(
-    readonly local: Endpoint,
+    local: Endpoint,
     readonly events: SocketEvents,
     readonly opts: TcpOptions,
     private readonly dial: Dialer,
     private readonly stopServer: () => Promise<void> | void,
-  ) {}
+  ) {
+    this.local = opts.websocket
+      ? { ...local, protocol: local.protocol === "tls" ? "wss" : "ws" }
+      : local;
+  }
 
   /** Number of open or opening connections. */
   get size(): number {
@@ -288,7 +329,7 @@ export class TcpPool implements Listener {
   private connect(c: Connection, serverName: string | undefined): void {
     const { host, port } = c.remote;
     c.connectTimer = setTimeout(() => {
-      if (c.state === "connecting") {
+      if (c.state === "connecting" || c.state === "upgrading") {
         c.fail(
           new ConnectTimeoutError(
             `connect to ${host}:${port} timed out after ${this.opts.connectTimeoutMs} ms`,
@@ -304,7 +345,7 @@ export class TcpPool implements Listener {
       dialing = Promise.reject(e);
     }
     dialing.then(
-      (raw) => c.opened(raw),
+      (raw) => c.opened(raw, hostHeader(serverName ?? host, port)),
       (e) => {
         if (c.state !== "closed") c.onClosed(toTransportError(e, `connect to ${host}:${port}`));
       },
@@ -323,6 +364,11 @@ export class TcpPool implements Listener {
       }
     }
   }
+}
+
+/** RFC 6455 §4.1 / RFC 9110 §7.2: the Host of our upgrade request. */
+function hostHeader(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** Let the process exit while only the idle sweeper is pending (Deno, Node and Bun differ). */

@@ -1,8 +1,11 @@
 // RFC 3261 §18: the transport layer's one small interface. Runtime adapters (Bun, Deno, Node)
 // implement SocketAdapter; everything above the transport layer sees only these types.
 
-/** Transport protocol, lowercase. TLS is TCP with RFC 3261 §26.2 security; WS comes later. */
-export type Protocol = "udp" | "tcp" | "tls";
+/**
+ * Transport protocol, lowercase. TLS is TCP with RFC 3261 §26.2 security; WS and WSS are RFC
+ * 7118 WebSocket over TCP and over TLS.
+ */
+export type Protocol = "udp" | "tcp" | "tls" | "ws" | "wss";
 
 /** A socket address. `host` is a bare IP literal (no IPv6 brackets). */
 export interface Address {
@@ -132,4 +135,9 @@ export interface TcpOptions {
    * descriptors. Undefined: no limit.
    */
   maxConnections?: number;
+  /**
+   * RFC 7118: the listener speaks SIP over WebSocket (the RFC 6455 handshake, then one SIP
+   * message per WebSocket message); its endpoints say "ws" (over TCP) or "wss" (over TLS).
+   */
+  websocket?: boolean;
 }

@@ -1,6 +1,6 @@
 // RFC 3263 §4.1-4.2 reduced to the cases without DNS SRV/NAPTR: the transport comes from the
-// URI's transport parameter (any case; sips → tls), the port from the URI or the transport's
-// default (5060, 5061 for TLS), the host from the URI. Hostnames resolve through the runtime's A/AAAA lookup.
+// URI's transport parameter (any case; sips → tls, sips with ws → wss), the port from the URI
+// or the transport's default (5060, 5061 for TLS, 80 and 443 for WebSocket), the host from the URI. Hostnames resolve through the runtime's A/AAAA lookup.
 
 import { lookup } from "node:dns/promises";
 import { bareHost, type Uri } from "../sip/mod.ts";
@@ -18,9 +18,11 @@ export function protocolForUri(uri: Uri): Protocol {
   const t = uri.transport;
   if (uri.scheme === "sips") {
     if (t === "tls" || t === "tcp") return "tls";
+    if (t === "ws" || t === "wss") return "wss"; // RFC 7118 §5.2: sips + ws is WSS
     throw new TransportError(`sips:${uri.host} cannot be reached over ${t}`);
   }
-  if (t === "tcp" || t === "udp" || t === "tls") return t;
+  if (t === "tcp" || t === "udp" || t === "tls" || t === "ws") return t;
+  if (t === "wss") return "wss"; // not RFC 7118's spelling, but unambiguous
   throw new TransportError(`transport "${t}" of ${uri.scheme}:${uri.host} is not supported`);
 }
 

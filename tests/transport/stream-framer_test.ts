@@ -21,7 +21,7 @@ function run(chunks: string[], max = 65535) {
   for (const c of chunks) {
     err ??= f.push(enc.encode(c), {
       onMessage: (m) => out.push(dec.decode(m)),
-      onPing: () => pings++,
+      reply: () => pings++,
     });
   }
   return { out, pings, err, buffered: f.buffered };
@@ -74,7 +74,7 @@ Deno.test("size limit: a large Content-Length or endless headers fail", () => {
 
 Deno.test("after an error the framer stays failed", () => {
   const f = new StreamFramer(100);
-  const sink = { onMessage: () => {}, onPing: () => {} };
+  const sink = { onMessage: () => {}, reply: () => {} };
   const e = f.push(enc.encode(msg("", null)), sink);
   assert.ok(e);
   assert.equal(f.push(enc.encode(msg()), sink), e);
@@ -92,7 +92,7 @@ Deno.test("§18.3 chunk boundaries never change what is framed (seeded, mutated 
     let failed = false;
     const sink = {
       onMessage: (m: Uint8Array) => out.push(latin1.decode(m)),
-      onPing: () => pings++,
+      reply: () => pings++,
     };
     let at = 0;
     for (const end of [...cuts, stream.length]) {
