@@ -777,3 +777,68 @@ Deno.test("RFC 3261 §12.1.1: a caller's sips: INVITE over TLS gets a sips: Cont
     );
   }
 });
+
+Deno.test("RFC 7118: a caller over WebSocket gets a transport=ws Contact, and the callee's BYE reaches it on its connection", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  loop.transports.add("ws");
+  // A browser: Via WS with a .invalid host, a Contact nobody can dial.
+  const caller = { host: "10.0.0.1", port: 51034, protocol: "ws" as const };
+  loop.inject(
+    callerInvite("webrtc")
+      .replace("SIP/2.0/UDP 10.0.0.1:5070", "SIP/2.0/WS df7jal23ls0d.invalid")
+      .replace(
+        "<sip:alice@10.0.0.1:5070;transport=UDP>",
+        "<sip:k3x@df7jal23ls0d.invalid;transport=ws;ob>",
+      ),
+    caller,
+  );
+  const first = loop.take();
+  assert.deepEqual(first.find(res(100))?.dest, caller, "answered on the connection");
+  const inv = first.find(req("INVITE", 5090))!.msg as SipRequest;
+  assert.match(inv.get("via")!, /^SIP\/2\.0\/UDP /);
+  assert.ok(!inv.toString().includes(".invalid"), "the browser's address stays on its side");
+  loop.inject(answer(inv, 200, "t1", { contact: "<sip:b@10.0.0.2:5090>", body: "v=0\n" }), CALLEE);
+  const ok = loop.expect(res(200), "200 to the caller");
+  assert.deepEqual(ok.dest, caller);
+  assert.equal((ok.msg as SipResponse).get("contact"), "<sip:10.0.0.9:5060;transport=ws>");
+  loop.inject(callerInDialog("ACK", (ok.msg as SipResponse).get("to")!, 1), caller);
+  loop.take();
+  // The callee hangs up: the BYE goes to the browser over its connection.
+  loop.inject(
+    new SipRequest("BYE", "sip:tandem@10.0.0.9:5060", inv.headers.filter((h) => h.key !== "via"))
+      .set("Via", "SIP/2.0/UDP 10.0.0.2:5090;branch=z9hG4bKbye-ws")
+      .set("From", `${inv.get("to")};tag=t1`)
+      .set("To", inv.get("from")!)
+      .set("CSeq", "2 BYE")
+      .set("Content-Length", "0"),
+    CALLEE,
+  );
+  const bye = loop.expect(req("BYE"), "BYE to the caller");
+  assert.deepEqual(bye.dest, caller);
+  const b = bye.msg as SipRequest;
+  assert.equal(b.uri, "sip:k3x@df7jal23ls0d.invalid;transport=ws;ob");
+  assert.match(b.get("via")!, /^SIP\/2\.0\/WS 10\.0\.0\.9:5060;/);
+});
+
+Deno.test("RFC 7118: a route over WebSocket: INVITE, ACK and BYE go over ws to the route, whatever the callee's Contact says", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 8088, { transport: "ws" })])]));
+  loop.transports.add("ws");
+  loop.inject(callerInvite("to-ws"), CALLER);
+  const out = loop.expect(req("INVITE", 8088), "INVITE over ws");
+  const ws = { host: "10.0.0.2", port: 8088, protocol: "ws" };
+  assert.deepEqual(out.dest, ws);
+  const inv = out.msg as SipRequest;
+  assert.equal(inv.uri, "sip:to-ws@10.0.0.2:8088;transport=ws");
+  assert.match(inv.get("via")!, /^SIP\/2\.0\/WS /);
+  assert.match(inv.get("contact")!, /;transport=ws>$/);
+  loop.inject(
+    answer(inv, 200, "t1", { contact: "<sip:b@h7kjh12s.invalid;transport=ws>", body: "v=0\n" }),
+    ws as typeof CALLEE,
+  );
+  const sent = loop.take();
+  assert.deepEqual(sent.find(req("ACK"))?.dest, ws);
+  const ok = sent.find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  assert.deepEqual(loop.expect(req("BYE"), "BYE").dest, ws);
+});

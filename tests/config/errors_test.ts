@@ -210,10 +210,10 @@ Deno.test("sip.workers: a count or auto; above 1, SIP over TCP is refused where 
         'rules:\n  - routes:\n      - { target: "127.0.0.1:5090", transport: tcp }\n',
     ),
     [
-      "t.yaml:3: sip.listen[0].transports: expected udp only with sip.workers 2 (TCP and TLS " +
-      "need workers: 1), got udp, tcp",
-      "t.yaml:7: rules[0].routes[0].transport: expected udp only with sip.workers 2 (TCP and " +
-      'TLS need workers: 1), got "tcp"',
+      "t.yaml:3: sip.listen[0].transports: expected udp only with sip.workers 2 (TCP, TLS and " +
+      "WebSocket need workers: 1), got udp, tcp",
+      "t.yaml:7: rules[0].routes[0].transport: expected udp only with sip.workers 2 (TCP, TLS " +
+      'and WebSocket need workers: 1), got "tcp"',
     ],
   );
 });

@@ -89,9 +89,9 @@ Deno.test("sip.tls: TLS listeners and routes need it; sips: routes are TLS on 50
     ),
     [
       "F:2: sip.listen[0].transports: expected a sip.tls section with cert and key for " +
-      "transport tls, got udp, tls",
+      "transport tls or wss, got udp, tls",
       "F:5: rules[0].routes[0]: expected a sip.tls section with cert and key for transport " +
-      "tls, got none",
+      "tls or wss, got none",
     ],
   );
   const cfg = load(
@@ -122,8 +122,8 @@ Deno.test("routes: tls_server_name is a host name, on TLS routes only", () => {
         '      - { target: "192.0.2.9", transport: tls, tls_server_name: "a b" }\n',
     ),
     [
-      "F:6: rules[0].routes[0].tls_server_name: expected a route with transport tls (or a " +
-      "sips: uri), got transport udp",
+      "F:6: rules[0].routes[0].tls_server_name: expected a route with transport tls or wss " +
+      "(or a sips: uri), got transport udp",
       'F:7: rules[0].routes[1].tls_server_name: expected a host name like sip.carrier.example, got "a b"',
     ],
   );

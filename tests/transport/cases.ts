@@ -33,7 +33,10 @@ import {
   tlsServerPeer,
   udpPeer,
   waitFor,
+  wsPeer,
+  wsServerPeer,
 } from "./helpers.ts";
+import { encodeFrame } from "../../src/transport/websocket.ts";
 
 /** A transport case: adapter under test, loopback host ("127.0.0.1" or "::1"). */
 export type Case = (adapter: SocketAdapter, host: string) => Promise<void>;
@@ -520,7 +523,151 @@ export const udpWorkersShareAPort: Case = async (adapter, host) => {
   }
 };
 
-/** Every case, in order. */
+/** A request as a WebSocket client writes it: Via WS (or WSS) with a .invalid host. */
+function wsRequestText(method: string, transport = "WS"): string {
+  return requestText(method, "df7jal23ls0d.invalid").replace("SIP/2.0/UDP", `SIP/2.0/${transport}`);
+}
+
+/**
+ * RFC 7118 §5: a request over WebSocket (the runtime's own client, "sip" subprotocol) arrives
+ * as "ws"; its response and a later request go back on the same connection, whatever the Via's
+ * .invalid host says; nothing tries to dial the client.
+ */
+export const wsRequestInOut: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["ws"]);
+  const c = await wsPeer(`ws://${br(host)}:${port("ws")}/`);
+  try {
+    assert.equal(layer.listeners[0].local.protocol, "ws");
+    assert.equal(c.ws.protocol, "sip");
+    c.send(wsRequestText("INVITE"));
+    await waitFor(() => rec.requests.length === 1, "request over WebSocket");
+    const { req, source } = rec.requests[0];
+    assert.equal(source.protocol, "ws");
+    assert.equal(source.host, host);
+    assert.equal(req.topVia!.transport, "WS");
+    assert.equal(req.topVia!.received, host);
+    assert.deepEqual(layer.responseTarget(okFor(req), source), source);
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => c.st.got.length === 1, "response as a WebSocket message");
+    assert.match(c.st.got[0], /^SIP\/2\.0 200 OK\r\n/);
+    const bye = new SipRequest(
+      "BYE",
+      "sip:a@df7jal23ls0d.invalid;transport=ws",
+      req.headers.slice(),
+    );
+    bye.set("CSeq", "2 BYE");
+    layer.sendRequest(bye, source);
+    await waitFor(() => c.st.got.length === 2, "request on the same connection");
+    assert.match(c.st.got[1], /^BYE sip:a@df7jal23ls0d\.invalid;transport=ws SIP\/2\.0\r\n/);
+    // Each message is one WebSocket message, ending where the SIP message ends.
+    assert.ok(c.st.got[1].endsWith("\r\n\r\n"));
+    c.close();
+    await waitFor(() => layer.listeners[0].isOpen?.(source) === false, "closed by the client");
+    assert.deepEqual(rec.transportErrors, []);
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/**
+ * RFC 6455 §4.2.2 / RFC 7118 §4: plain SIP on a WebSocket port gets an HTTP refusal and the
+ * connection closes; nothing reaches the SIP layer.
+ */
+export const wsRefusesPlainSip: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["ws"]);
+  const c = await tcpPeer(host, port("ws"));
+  try {
+    await c.write(requestText("OPTIONS", "a.invalid"));
+    await waitFor(() => c.peer.closed, "connection closed");
+    assert.match(c.peer.text, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.equal(rec.requests.length, 0);
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/**
+ * RFC 7118 §5 as client: a request to a ws: destination opens a WebSocket (the runtime's own
+ * server checks the handshake and the "sip" subprotocol), and the answer comes back over it.
+ */
+export const wsOutbound: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["ws"]);
+  const server = await wsServerPeer(host);
+  try {
+    const dest = endpointForUri(parseUri(`sip:p@${br(host)}:${server.port};transport=ws`));
+    assert.deepEqual(dest, { protocol: "ws", host, port: server.port });
+    const via = `${br(host)}:${port("ws")}`;
+    const out = parseMessage(
+      new TextEncoder().encode(requestText("MESSAGE", via).replace("SIP/2.0/UDP", "SIP/2.0/WS")),
+    ) as SipRequest;
+    const fails: Error[] = [];
+    layer.sendRequest(out, dest, (e) => fails.push(e));
+    await waitFor(() => server.st.got.length === 1, "request over an outbound WebSocket");
+    assert.match(server.st.got[0], /^MESSAGE sip:bob@example\.com SIP\/2\.0\r\n/);
+    assert.equal(server.st.protocol, "sip");
+    assert.equal(server.st.path, "/");
+    server.send(
+      `SIP/2.0 200 OK\r\nVia: SIP/2.0/WS ${via};branch=z9hG4bKr1\r\n` +
+        "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\n" +
+        "Content-Length: 0\r\n\r\n",
+    );
+    await waitFor(() => rec.responses.length === 1, "response over the same WebSocket");
+    assert.equal(rec.responses[0].source.protocol, "ws");
+    // A second request reuses the connection.
+    layer.sendRequest(out, dest);
+    await waitFor(() => server.st.got.length === 2, "second request");
+    assert.equal(server.st.conns, 1);
+    assert.deepEqual(fails, []);
+  } finally {
+    await server.close();
+    await layer.stop();
+  }
+};
+
+/** RFC 7118 over TLS: a WSS listener shakes hands inside TLS and answers on the connection. */
+export const wssRequestInOut: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["wss"], {}, { tls: testTls() });
+  const c = await tlsPeer(host, port("wss"));
+  try {
+    assert.equal(layer.listeners[0].local.protocol, "wss");
+    const key = "dGhlIHNhbXBsZSBub25jZQ==";
+    await c.write(
+      `GET / HTTP/1.1\r\nHost: ${br(host)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        "Sec-WebSocket-Protocol: sip\r\n\r\n",
+    );
+    await waitFor(() => c.peer.text.includes("\r\n\r\n"), "handshake answer");
+    assert.match(c.peer.text, /^HTTP\/1\.1 101 /);
+    assert.match(c.peer.text, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+    await c.write(encodeFrame(1, new TextEncoder().encode(wsRequestText("OPTIONS", "WSS")), true));
+    await waitFor(() => rec.requests.length === 1, "request over WSS");
+    const { req, source } = rec.requests[0];
+    assert.equal(source.protocol, "wss");
+    layer.sendResponse(okFor(req), source);
+    await waitFor(() => c.peer.text.includes("SIP/2.0 200 OK"), "response over WSS");
+  } finally {
+    c.close();
+    await layer.stop();
+  }
+};
+
+/** RFC 7118 §5.2: transport=ws names WebSocket; on a sips: URI it means WSS. */
+export const wsUris: Case = (_adapter, host) => {
+  assert.deepEqual(endpointForUri(parseUri(`sip:${br(host)};transport=ws`)), {
+    protocol: "ws",
+    host,
+    port: 80,
+  });
+  assert.deepEqual(endpointForUri(parseUri(`sips:${br(host)}:8443;transport=ws`)), {
+    protocol: "wss",
+    host,
+    port: 8443,
+  });
+  return Promise.resolve();
+};
+
 /**
  * RFC 3261 §26.2 / §18.2.2: a request over TLS arrives as "tls" (Via stamped as for TCP), its
  * response and a later request go back on the same connection, and a request to a TLS server
@@ -692,6 +839,7 @@ export const tlsUris: Case = (_adapter, host) => {
   return Promise.resolve();
 };
 
+/** Every case, in order. */
 export const cases: Record<string, Case> = {
   udpRequestInOut,
   viaUntouchedWhenMatching,
@@ -718,4 +866,9 @@ export const cases: Record<string, Case> = {
   tlsNewCertificate,
   tlsServerName,
   tlsUris,
+  wsRequestInOut,
+  wsRefusesPlainSip,
+  wsOutbound,
+  wssRequestInOut,
+  wsUris,
 };

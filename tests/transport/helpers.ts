@@ -134,7 +134,8 @@ async function clientPeer(sock: net.Socket, ready: "connect" | "secureConnect") 
   peer.localPort = sock.localPort!;
   return {
     peer,
-    write: (t: string) => new Promise<void>((r) => sock.write(enc.encode(t), () => r())),
+    write: (t: string | Uint8Array) =>
+      new Promise<void>((r) => sock.write(typeof t === "string" ? enc.encode(t) : t, () => r())),
     close: () => sock.destroy(),
   };
 }
@@ -243,4 +244,84 @@ export function tlsServerPeer(host: string, cert = "server") {
     server.on("tlsClientError", () => {});
     return server;
   });
+}
+
+/**
+ * A WebSocket client peer: the runtime's own WebSocket (Deno's or Bun's, independent of
+ * Tandem's framing), asking for the "sip" subprotocol. Resolves once open.
+ */
+export async function wsPeer(url: string) {
+  const ws = new WebSocket(url, "sip");
+  const st = { got: [] as string[], closed: false, closeCode: 0 };
+  ws.onmessage = (e) => {
+    st.got.push(typeof e.data === "string" ? e.data : dec.decode(e.data as ArrayBuffer));
+  };
+  ws.onclose = (e) => {
+    st.closed = true;
+    st.closeCode = e.code;
+  };
+  await new Promise<void>((r, j) => {
+    ws.onopen = () => r();
+    ws.onerror = () => j(new Error(`WebSocket to ${url} failed`));
+  });
+  return { ws, st, send: (t: string) => ws.send(t), close: () => ws.close() };
+}
+
+/**
+ * A WebSocket server peer on `host`:0: the runtime's own server (Deno.serve or Bun.serve),
+ * accepting the "sip" subprotocol, collecting text messages and able to answer on the last
+ * connection.
+ */
+export async function wsServerPeer(host: string) {
+  const st = { got: [] as string[], conns: 0, path: "", protocol: "" };
+  let last: { send(t: string): void } | undefined;
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno && typeof deno.serve === "function" && !("Bun" in globalThis)) {
+    const server = deno.serve({ hostname: host, port: 0, onListen() {} }, (req) => {
+      st.path = new URL(req.url).pathname;
+      st.protocol = req.headers.get("sec-websocket-protocol") ?? "";
+      const { socket, response } = deno.upgradeWebSocket(req, { protocol: "sip" });
+      st.conns++;
+      socket.onmessage = (e) => st.got.push(String(e.data));
+      last = socket;
+      return response;
+    });
+    return {
+      st,
+      port: server.addr.port,
+      send: (t: string) => last!.send(t),
+      close: () => server.shutdown(),
+    };
+  }
+  type BunWs = { send(t: string): void };
+  const bun = (globalThis as unknown as {
+    Bun: {
+      serve(o: unknown): { port: number; stop(force: boolean): void };
+    };
+  }).Bun;
+  const server = bun.serve({
+    hostname: host,
+    port: 0,
+    fetch(req: Request, srv: { upgrade(r: Request, o: unknown): boolean }) {
+      st.path = new URL(req.url).pathname;
+      st.protocol = req.headers.get("sec-websocket-protocol") ?? "";
+      if (srv.upgrade(req, { headers: { "Sec-WebSocket-Protocol": "sip" } })) return undefined;
+      return new Response("no upgrade", { status: 400 });
+    },
+    websocket: {
+      open(ws: BunWs) {
+        st.conns++;
+        last = ws;
+      },
+      message(_ws: BunWs, m: string | Uint8Array) {
+        st.got.push(typeof m === "string" ? m : dec.decode(m));
+      },
+    },
+  });
+  return {
+    st,
+    port: server.port,
+    send: (t: string) => last!.send(t),
+    close: () => Promise.resolve(server.stop(true)),
+  };
 }
