@@ -18,6 +18,7 @@ import {
   spliceBytes,
 } from "../media/mod.ts";
 import type { Logger } from "../util/log.ts";
+import { isWebSocket } from "../transport/mod.ts";
 import { metrics } from "../util/metrics.ts";
 
 type RelayKind = "rtpengine" | "rtpproxy";
@@ -121,6 +122,13 @@ export function createMediaHooks(
     fromTag: call.a.invite.from.tag ?? "",
     toTag: call.b?.dialog?.remoteTag,
   });
+  /** Is a party a WebRTC endpoint? A browser reaches Tandem over WebSocket (RFC 7118). */
+  const webrtc = (call: Call, side: OfferSide) =>
+    isWebSocket(side === "caller" ? call.a.source.protocol : call.b?.dest.protocol ?? "udp");
+  const webrtcOf = (call: Call, sender: OfferSide) => ({
+    sender: webrtc(call, sender),
+    receiver: webrtc(call, other(sender)),
+  });
   /** Family of the party that will receive SDP coming from `from`. */
   const familyFor = (call: Call, receiver: OfferSide) =>
     receiver === "caller" ? familyOf(call.a.source.host) : familyOf(call.b?.dest.host ?? "");
@@ -145,7 +153,11 @@ export function createMediaHooks(
     offer(call, from, body, contentType) {
       return rewriteSdp(body, contentType, (text) => {
         const { pool } = anchorFor(call);
-        return pool.offer(sessionOf(call), text, { from, family: familyFor(call, other(from)) });
+        return pool.offer(sessionOf(call), text, {
+          from,
+          family: familyFor(call, other(from)),
+          webrtc: webrtcOf(call, from),
+        });
       });
     },
 
@@ -162,6 +174,7 @@ export function createMediaHooks(
         return anchor.pool.answer({ ...session, toTag: session.toTag }, text, {
           from: offerer,
           family: familyFor(call, offerer),
+          webrtc: webrtcOf(call, from),
         });
       });
     },

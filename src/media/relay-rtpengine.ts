@@ -1,7 +1,8 @@
 // MediaRelay over one rtpengine (docs "ng Control Protocol"): offer/answer with the offerer's
 // tag as from-tag, so an offer from the callee swaps the tags as rtpengine expects. The codec
 // mask is applied to the SDP before it reaches rtpengine (sdp.ts); ICE and address family map to
-// the ng "ICE" and "address family" keys.
+// the ng "ICE" and "address family" keys. Between a WebRTC party and a plain RTP one, rtpengine
+// converts the media (DTLS-SRTP and ICE on the browser's side, RTP/AVP on the other).
 
 import type { RtpengineClient } from "./rtpengine.ts";
 import type { NgFlags } from "./rtpengine.ts";
@@ -26,11 +27,24 @@ export class RtpengineRelay implements RelayDriver {
   }
 
   private flags(opts: OfferOptions): NgFlags {
-    return {
+    const f: NgFlags = {
       replace: ["origin", "session-connection"],
       ICE: this.policy.ice === "strip" ? "remove" : undefined,
       "address family": opts.family,
     };
+    const w = opts.webrtc;
+    if (w?.receiver && !w.sender) {
+      // To a browser: DTLS-SRTP with ICE and RTP/RTCP on one port, as WebRTC requires.
+      f["transport-protocol"] = "UDP/TLS/RTP/SAVPF";
+      f.ICE = "force";
+      f["rtcp-mux"] = ["require"];
+    } else if (w?.sender && !w.receiver) {
+      // From a browser to a plain RTP party: no ICE, no encryption, RTCP on its own port.
+      f["transport-protocol"] = "RTP/AVP";
+      f.ICE = "remove";
+      f["rtcp-mux"] = ["demux"];
+    }
+    return f;
   }
 
   offer(session: RelaySession, sdp: string, opts: OfferOptions = {}): Promise<string> {

@@ -26,6 +26,12 @@ export interface OfferOptions {
    * sender's (IPv4 ↔ IPv6 legs).
    */
   family?: "IP4" | "IP6";
+  /**
+   * Which parties are WebRTC endpoints (RFC 8829/8834: ICE, DTLS-SRTP, rtcp-mux): the one that
+   * sent this SDP and the one that will receive it. A relay that can converts between a WebRTC
+   * party and a plain RTP one.
+   */
+  webrtc?: { sender: boolean; receiver: boolean };
 }
 
 /** Options of an answer: `from` names the side that sent the offer being answered. */

@@ -109,6 +109,48 @@ Deno.test("relay pool (rtpengine): masked, ICE-free SDP on relay ports; RTP; cal
   }
 });
 
+Deno.test("rtpengine relay: a browser's WebRTC offer reaches a plain RTP callee as RTP/AVP, and the answer goes back as DTLS-SRTP with ICE", async () => {
+  const rte = await startRtpengine();
+  // The codec mask keeps Opus out of the way: a plain phone gets PCMU/PCMA.
+  const pool = createRelayPool(media(rte.ngPort, { ice: "keep" }), "rtpengine", {
+    timers: new ManualTimers(),
+    registry: new Registry(),
+  });
+  try {
+    const browser = Deno.readTextFileSync(
+      new URL("../testdata/webrtc/chromium-offer.sdp", import.meta.url),
+    ).replace(/\r?\n/g, "\r\n");
+    const session = { callId: `w-${crypto.randomUUID()}`, fromTag: "browser" };
+    const toPhone = await pool.offer(session, browser, {
+      webrtc: { sender: true, receiver: false },
+    });
+    assert.match(toPhone, /^m=audio \d+ RTP\/AVP 0 8\r$/m);
+    assert.doesNotMatch(toPhone, /a=(fingerprint|setup|ice-ufrag|candidate|rtcp-mux)\b/);
+    const toBrowser = await pool.answer({ ...session, toTag: "phone" }, sdp(40000), {
+      webrtc: { sender: false, receiver: true },
+    });
+    assert.match(toBrowser, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 8\r$/m);
+    for (const a of ["fingerprint:sha-256 ", "setup:", "ice-ufrag:", "ice-pwd:", "rtcp-mux"]) {
+      assert.match(toBrowser, new RegExp(`^a=${a}`, "m"), a);
+    }
+    assert.match(toBrowser, /^a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host\r$/m);
+    // The browser's mid is kept, so its BUNDLE group still names the section.
+    assert.match(toBrowser, /^a=mid:0\r$/m);
+
+    // The other way round: a phone's offer to a browser is made WebRTC.
+    const other = { callId: `w-${crypto.randomUUID()}`, fromTag: "phone" };
+    const offerToBrowser = await pool.offer(other, sdp(40002), {
+      webrtc: { sender: false, receiver: true },
+    });
+    assert.match(offerToBrowser, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 8\r$/m);
+    assert.match(offerToBrowser, /^a=fingerprint:/m);
+    assert.match(offerToBrowser, /^a=rtcp-mux\r$/m);
+  } finally {
+    await pool.close();
+    await rte.stop();
+  }
+});
+
 Deno.test("relay pool: relay down → RelayUnavailableError (reject) or SDP unchanged (pass)", async () => {
   const port = await freeUdpPort(); // nothing listens there
   const timers = new ManualTimers();
