@@ -162,7 +162,10 @@ export class RtpengineClient {
       for (const m of list(dict(v).medias)) {
         for (const s of list(dict(m).streams)) {
           const sd = dict(s);
-          const isRtcp = list(sd.flags).includes("RTCP");
+          // A stream flagged RTCP alone carries RTCP; with rtcp-mux (WebRTC) the one stream is
+          // flagged both and carries the media.
+          const flags = list(sd.flags);
+          const isRtcp = flags.includes("RTCP") && !flags.includes("RTP");
           add(isRtcp ? t.rtcp : t.rtp, sd.stats);
           if (!isRtcp) t.localPorts.push(num(sd["local port"]));
         }

@@ -272,7 +272,7 @@ export async function wsPeer(url: string) {
  * accepting the "sip" subprotocol, collecting text messages and able to answer on the last
  * connection.
  */
-export async function wsServerPeer(host: string) {
+export function wsServerPeer(host: string) {
   const st = { got: [] as string[], conns: 0, path: "", protocol: "" };
   let last: { send(t: string): void } | undefined;
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
@@ -286,12 +286,12 @@ export async function wsServerPeer(host: string) {
       last = socket;
       return response;
     });
-    return {
+    return Promise.resolve({
       st,
       port: server.addr.port,
       send: (t: string) => last!.send(t),
       close: () => server.shutdown(),
-    };
+    });
   }
   type BunWs = { send(t: string): void };
   const bun = (globalThis as unknown as {
@@ -318,10 +318,10 @@ export async function wsServerPeer(host: string) {
       },
     },
   });
-  return {
+  return Promise.resolve({
     st,
     port: server.port,
     send: (t: string) => last!.send(t),
     close: () => Promise.resolve(server.stop(true)),
-  };
+  });
 }

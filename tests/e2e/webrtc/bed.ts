@@ -1,0 +1,217 @@
+// The WebRTC call of tests/e2e/webrtc_test.ts, run inside a network namespace whose only
+// interface is loopback (the test starts it under `unshare -n`), so that Chromium's ICE
+// candidates, and so every packet of the call, stay on 127.0.0.1. A browser calls a plain SIP
+// phone through Tandem (RFC 7118 SIP over WebSocket, media through rtpengine): headless
+// Chromium, with its own WebSocket and WebRTC stacks (ICE, DTLS-SRTP, a fake microphone), opens
+// a WebSocket to Tandem and calls; Tandem places the call over UDP to a SIPp phone that answers
+// with RTP/AVP and plays PCMA. rtpengine turns the browser's DTLS-SRTP into plain RTP and back.
+// The page (phone.html) writes the few lines of SIP the call needs: no SIP library for browsers
+// is installed here. Exits 0 when every check held, 1 with the reason otherwise.
+
+import assert from "node:assert/strict";
+import {
+  binaryAvailable,
+  freePort,
+  freeUdpPort,
+  repoRoot,
+  runSipp,
+  sippAvailable,
+  startTandem,
+  udpBound,
+  waitFor,
+  which,
+} from "../harness.ts";
+import { startRtpengine } from "../../media/rtpengine-process.ts";
+
+const DIR = `${repoRoot}/tests/e2e/webrtc`;
+const PCAP = "/usr/share/sip-tester/g711a.pcap";
+
+function configText(p: { ws: number; sip: number; http: number; phone: number; ng: number }) {
+  return `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${p.sip}, transports: [udp] }
+    - { address: 127.0.0.1, port: ${p.ws}, transports: [ws] }
+  timers: { t1: 100ms }
+http:
+  listen: 127.0.0.1:${p.http}
+log: { level: info, format: json }
+rules:
+  - name: phone
+    match: {}
+    routes:
+      - { name: phone, target: "127.0.0.1:${p.phone}", media: rtpengine }
+media:
+  rtpengine: [{ address: 127.0.0.1, port: ${p.ng}, weight: 1 }]
+  on_failure: reject
+  codecs: [PCMA, PCMU, telephone-event]
+  ice: strip
+  timeout: 500ms
+  retries: 1
+`;
+}
+
+/** What the page reported. */
+interface PhoneResult {
+  ok: boolean;
+  error?: string;
+  answer?: string;
+  invite200?: string;
+  received?: number;
+  sent?: number;
+  codec?: string;
+  log: string[];
+}
+
+/** Serve the page on 127.0.0.1 and resolve with what it POSTs to /result. */
+function servePage() {
+  const page = Deno.readTextFileSync(`${DIR}/phone.html`);
+  let resolve!: (r: PhoneResult) => void;
+  const result = new Promise<PhoneResult>((r) => resolve = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/") return new Response(page, { headers: { "content-type": "text/html" } });
+    if (path === "/result" && req.method === "POST") {
+      resolve(JSON.parse(await req.text()));
+      return new Response("ok");
+    }
+    return new Response("not found", { status: 404 });
+  });
+  return { port: server.addr.port, result, close: () => server.shutdown() };
+}
+
+/** Headless Chromium on `url`: fake microphone, no prompts, loopback ICE candidates allowed. */
+function chromium(url: string, profile: string): Deno.ChildProcess {
+  return new Deno.Command(which("chromium")!, {
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-extensions",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--allow-loopback-in-peer-connection",
+      `--user-data-dir=${profile}`,
+      url,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function call(): Promise<void> {
+  assert.ok(which("chromium"), "chromium is missing: apt-get install chromium");
+  assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+  const tmp = await Deno.makeTempDir({ prefix: "tandem-e2e-webrtc-" });
+  const rte = await startRtpengine({ deleteDelay: 0 });
+  const ports = {
+    ws: freePort(),
+    sip: freePort(),
+    http: freePort(),
+    phone: freeUdpPort(),
+    ng: rte.ngPort,
+  };
+  const media = 28000 + 4 * Math.floor(Math.random() * 250);
+  const tandem = await startTandem({ config: configText(ports), binary: binaryAvailable() });
+  const phone = runSipp([
+    "-sf",
+    `${DIR}/uas-play.xml`,
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(ports.phone),
+    "-mi",
+    "127.0.0.1",
+    "-mp",
+    String(media),
+    "-m",
+    "1",
+    "-timeout",
+    "40s",
+    "-timeout_error",
+    "-trace_msg",
+    "-message_file",
+    `${tmp}/phone.msg`,
+  ], { timeoutMs: 50_000 });
+  const page = servePage();
+  let browser: Deno.ChildProcess | undefined;
+  try {
+    assert.ok(Deno.statSync(PCAP).isFile, `${PCAP} is missing (sip-tester)`);
+    await waitFor(() => udpBound(ports.phone), 5000, { what: "the SIPp phone" });
+    const q = new URLSearchParams({
+      ws: `ws://127.0.0.1:${ports.ws}/`,
+      to: `sip:phone@127.0.0.1:${ports.ws};transport=ws`,
+    });
+    browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile`);
+    const r = await Promise.race([
+      page.result,
+      new Promise<never>((_, j) => setTimeout(() => j(new Error("no result in 40 s")), 40_000)),
+    ]);
+    assert.ok(r.ok, `the browser's call failed: ${r.error}\n${r.log.join("\n")}`);
+    // The browser got a WebRTC answer: DTLS-SRTP with ICE, RTP and RTCP on one port.
+    assert.match(r.answer!, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8/m);
+    assert.match(r.answer!, /^a=fingerprint:sha-256 /m);
+    assert.match(r.answer!, /^a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/m);
+    assert.equal(r.codec, "audio/PCMA");
+    assert.ok(r.received! >= 50 && r.sent! >= 50, JSON.stringify(r));
+
+    const sipp = await phone;
+    assert.equal(sipp.code, 0, `the SIPp phone failed:\n${sipp.stdout.slice(-2000)}`);
+    // The phone was offered plain RTP from the relay, nothing of the browser's.
+    const msgs = await Deno.readTextFile(`${tmp}/phone.msg`);
+    const invite = /INVITE sip:[^]*?\r\n\r\n[^]*?(?=\r\n\r\n-{5}|\s*$)/.exec(msgs)?.[0] ?? "";
+    assert.match(invite, /^m=audio \d+ RTP\/AVP 8 0/m, invite);
+    assert.doesNotMatch(invite, /fingerprint|candidate|ice-ufrag|\.invalid|transport=ws/i);
+
+    // rtpengine saw media from both parties.
+    const ended = await waitFor(
+      async () => {
+        const { stdout, stderr } = await tandem.logs();
+        return (stdout + stderr).split("\n").find((l) => l.includes('"media.session_ended"'));
+      },
+      5000,
+      { what: "media.session_ended in Tandem's log" },
+    );
+    const legs = JSON.parse(ended).legs as { side: string; packets: number }[];
+    for (const side of ["caller", "callee"]) {
+      const leg = legs.find((l) => l.side === side);
+      assert.ok(leg && leg.packets >= 50, `${side} sent media through the relay: ${ended}`);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+    assert.match(
+      metrics,
+      /tandem_sip_messages_in_total\{[^}]*method="INVITE"[^}]*transport="ws"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /tandem_sip_messages_in_total\{[^}]*method="BYE"[^}]*transport="ws"\} 1/,
+    );
+    await Deno.remove(tmp, { recursive: true });
+  } catch (e) {
+    const logs = await tandem.logs();
+    console.error(
+      `--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-4000)}\n` +
+        `--- rtpengine:\n${rte.log().slice(-3000)}\n--- ${tmp}`,
+    );
+    throw e;
+  } finally {
+    try {
+      browser?.kill("SIGKILL");
+      await browser?.status;
+    } catch { /* gone */ }
+    await page.close();
+    await tandem.stop();
+    await rte.stop();
+    await phone.catch(() => {});
+  }
+}
+
+try {
+  await call();
+  console.log("webrtc bed: every check held");
+  Deno.exit(0);
+} catch (e) {
+  console.error(`webrtc bed: ${(e as Error)?.stack ?? e}`);
+  Deno.exit(1);
+}
