@@ -23,6 +23,8 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { commands: ["ss"], pkg: "iproute2" },
   { commands: ["baresip"], pkg: "baresip-core" },
   { commands: ["kamailio"], pkg: "kamailio" },
+  { commands: ["chromium"], pkg: "chromium" },
+  { commands: ["unshare"], pkg: "util-linux" },
 ];
 
 /** Debian packages whose commands are missing, without duplicates, in table order. */

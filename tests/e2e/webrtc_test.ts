@@ -1,7 +1,7 @@
 // A browser (headless Chromium: its own WebSocket, ICE and DTLS-SRTP) calls a plain SIP phone
 // (SIPp, RTP/AVP) through Tandem over RFC 7118 WebSocket, with rtpengine converting the media;
 // the call itself is tests/e2e/webrtc/bed.ts. It runs in a network namespace of its own whose
-// only interface is loopback (`unshare -n`, as root): Chromium offers ICE candidates on every
+// only interface is loopback (`unshare -rn`): Chromium offers ICE candidates on every
 // interface it has, and this way the only one is 127.0.0.1, so no packet of the call can leave
 // loopback.
 
@@ -17,6 +17,8 @@ Deno.test({
     assert.ok(which("unshare") && which("ip"), "unshare (util-linux) and ip (iproute2) are needed");
     const child = new Deno.Command("unshare", {
       args: [
+        // A user namespace too, so that root is not needed (as root it changes nothing).
+        "--map-root-user",
         "--net",
         "--",
         "sh",
