@@ -61,6 +61,8 @@ class Connection implements StreamSink {
   raw: RawStream | undefined;
   pending: { data: Uint8Array; fail?: SendFailure }[] = [];
   lastActive = performance.now();
+  /** When a WebSocket keep-alive Ping last went out (0: never). */
+  lastPing = 0;
   readonly framer: Framer;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -93,6 +95,15 @@ class Connection implements StreamSink {
   /** FrameSink: bytes the framing answers with (a pong, a WebSocket handshake or Close). */
   reply(bytes: Uint8Array): void {
     if (this.raw) this.write(bytes);
+  }
+
+  /** WebSocket: ping a connection quiet for half its idle timeout (see pingFrame). */
+  keepalive(now: number): void {
+    if (!(this.framer instanceof WebSocketFramer)) return;
+    const ping = this.framer.pingFrame();
+    if (!ping) return;
+    this.lastPing = now;
+    this.write(ping);
   }
 
   /** FrameSink: our WebSocket handshake was accepted; the connection is open now. */
@@ -353,14 +364,19 @@ export class TcpPool implements Listener {
   }
 
   private sweep(): void {
-    const limit = performance.now() - this.opts.idleTimeoutMs;
+    const now = performance.now();
+    const limit = now - this.opts.idleTimeoutMs;
+    const pingBefore = now - this.opts.idleTimeoutMs / 2;
     for (const c of [...this.all]) {
-      if (c.state === "open" && c.lastActive < limit) {
+      if (c.state !== "open") continue;
+      if (c.lastActive < limit) {
         const raw = c.raw;
         c.onClosed(); // idle is a normal end, not an error
         try {
           raw?.close();
         } catch { /* ignore */ }
+      } else if (this.opts.websocket && c.lastActive < pingBefore && c.lastPing < c.lastActive) {
+        c.keepalive(now);
       }
     }
   }

@@ -228,6 +228,16 @@ export class WebSocketFramer implements Framer {
     return encodeFrame(OP_TEXT, message, this.role === "client");
   }
 
+  /**
+   * A Ping (RFC 6455 §5.5.2) to keep a quiet connection open: browsers send no keep-alives of
+   * their own, and a browser in a long call is reachable only over its connection. The Pong
+   * counts as activity; a peer that is gone stops answering and the idle timeout closes it.
+   */
+  pingFrame(): Uint8Array | undefined {
+    if (this.state !== "open") return undefined;
+    return encodeFrame(OP_PING, EMPTY, this.role === "client");
+  }
+
   /** A Close frame to send before closing the stream ourselves (idle, shutdown). */
   closeFrame(code: number = CloseCode.normal): Uint8Array | undefined {
     if (this.closeSent || this.state !== "open") return undefined;

@@ -626,6 +626,37 @@ export const wsOutbound: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * RFC 6455 §5.5.2: a quiet WebSocket is pinged at half the idle timeout. A client that answers
+ * (the runtime's own) stays connected well past the timeout; one that shook hands but never
+ * answers is closed by it.
+ */
+export const wsKeepalive: Case = async (adapter, host) => {
+  const { layer, port } = await startLayer(adapter, host, ["ws"], { idleTimeoutMs: 300 });
+  const live = await wsPeer(`ws://${br(host)}:${port("ws")}/`);
+  const mute = await tcpPeer(host, port("ws"));
+  try {
+    await mute.write(
+      `GET / HTTP/1.1\r\nHost: ${br(host)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Protocol: sip\r\n\r\n",
+    );
+    await waitFor(() => mute.peer.text.includes("101 Switching"), "handshake");
+    await waitFor(() => mute.peer.closed, "the mute client closed at the idle timeout", 2000);
+    // A Ping (0x89 0x00: FIN, opcode 9, unmasked, empty) reached it first; the peer keeps text,
+    // where 0x89, not UTF-8, reads as U+FFFD.
+    assert.ok(mute.peer.text.includes("\ufffd\x00"), "pinged before being closed");
+    await sleep(900);
+    assert.equal(live.st.closed, false, "a client answering pings stays connected");
+    live.send(wsRequestText("OPTIONS"));
+    await waitFor(() => layer.stats().messagesIn === 1, "a message after 3 idle timeouts");
+  } finally {
+    live.close();
+    mute.close();
+    await layer.stop();
+  }
+};
+
 /** RFC 7118 over TLS: a WSS listener shakes hands inside TLS and answers on the connection. */
 export const wssRequestInOut: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["wss"], {}, { tls: testTls() });
@@ -869,6 +900,7 @@ export const cases: Record<string, Case> = {
   wsRequestInOut,
   wsRefusesPlainSip,
   wsOutbound,
+  wsKeepalive,
   wssRequestInOut,
   wsUris,
 };

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { FramingError, WebSocketFramer } from "../../src/transport/mod.ts";
 import { acceptFor, encodeFrame, MAX_HANDSHAKE } from "../../src/transport/websocket.ts";
+import { prng } from "../util/prng.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -284,3 +285,52 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+Deno.test("RFC 6455: chunk boundaries never change what is delivered (seeded; mutated streams fail cleanly)", () => {
+  const seed = Number(Deno.env.get("FUZZ_SEED") ?? (Date.now() % 0x7fffffff));
+  console.log(`websocket fuzz: FUZZ_SEED=${seed}`);
+  const r = prng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const feed = (stream: Uint8Array, cuts: number[]) => {
+    const f = new WebSocketFramer("server", 4096);
+    const sink = new Sink();
+    let failed = false;
+    let at = 0;
+    for (const end of [...cuts, stream.length]) {
+      failed ||= f.push(stream.slice(at, end), sink) !== undefined;
+      at = end;
+    }
+    return { out: sink.messages, replies: sink.replies.length, failed };
+  };
+  for (let i = 0; i < 2000; i++) {
+    const parts: Uint8Array[] = [enc.encode(upgrade())];
+    const want: string[] = [];
+    for (let k = Math.floor(r() * 6); k > 0; k--) {
+      const body = "m".repeat(pick([0, 1, 125, 126, 300, 1000]));
+      if (r() < 0.3) {
+        parts.push(clientFrame(1, body.slice(0, body.length >> 1), false));
+        if (r() < 0.5) parts.push(clientFrame(9, "p"));
+        parts.push(clientFrame(0, body.slice(body.length >> 1)));
+      } else parts.push(clientFrame(pick([1, 2]), body));
+      want.push(body);
+    }
+    let stream = concat(...parts);
+    const mutated = r() < 0.3;
+    if (mutated) {
+      stream = stream.slice();
+      for (let n = 1 + Math.floor(r() * 3); n > 0; n--) {
+        stream[Math.floor(r() * stream.length)] = Math.floor(r() * 256);
+      }
+    }
+    const whole = feed(stream, []);
+    const cuts = [
+      ...new Set(Array.from({ length: pick([1, 3, 20]) }, () => Math.floor(r() * stream.length))),
+    ].sort((a, b) => a - b);
+    const split = feed(stream, cuts);
+    assert.deepEqual(split, whole, `seed ${seed} case ${i}: cuts ${cuts}`);
+    if (!mutated) {
+      assert.equal(whole.failed, false, `seed ${seed} case ${i}`);
+      assert.deepEqual(whole.out, want, `seed ${seed} case ${i}`);
+    }
+  }
+});
