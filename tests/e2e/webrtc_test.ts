@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { repoRoot, which } from "./harness.ts";
 
 Deno.test({
-  name: "webrtc: Chromium calls a SIP phone through Tandem over WebSocket; rtpengine bridges " +
-    "DTLS-SRTP and RTP; audio both ways; the call ends with the browser's BYE",
+  name: "webrtc: Chromium calls a SIP phone through Tandem over ws and over wss; rtpengine " +
+    "bridges DTLS-SRTP and RTP; audio both ways; each call ends with the browser's BYE",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

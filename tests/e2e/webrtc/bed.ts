@@ -3,7 +3,7 @@
 // candidates, and so every packet of the call, stay on 127.0.0.1. A browser calls a plain SIP
 // phone through Tandem (RFC 7118 SIP over WebSocket, media through rtpengine): headless
 // Chromium, with its own WebSocket and WebRTC stacks (ICE, DTLS-SRTP, a fake microphone), opens
-// a WebSocket to Tandem and calls; Tandem places the call over UDP to a SIPp phone that answers
+// a WebSocket (ws, then wss) to Tandem and calls; Tandem places the call over UDP to a SIPp phone that answers
 // with RTP/AVP and plays PCMA. rtpengine turns the browser's DTLS-SRTP into plain RTP and back.
 // The page (phone.html) writes the few lines of SIP the call needs: no SIP library for browsers
 // is installed here. Exits 0 when every check held, 1 with the reason otherwise.
@@ -17,6 +17,7 @@ import {
   runSipp,
   sippAvailable,
   startTandem,
+  type TandemProcess,
   udpBound,
   waitFor,
   which,
@@ -26,11 +27,24 @@ import { startRtpengine } from "../../media/rtpengine-process.ts";
 const DIR = `${repoRoot}/tests/e2e/webrtc`;
 const PCAP = "/usr/share/sip-tester/g711a.pcap";
 
-function configText(p: { ws: number; sip: number; http: number; phone: number; ng: number }) {
+const CERTS = `${repoRoot}/tests/testdata/tls`;
+
+interface Ports {
+  ws: number;
+  wss: number;
+  sip: number;
+  http: number;
+  phone: number;
+  ng: number;
+}
+
+function configText(p: Ports) {
   return `sip:
   listen:
     - { address: 127.0.0.1, port: ${p.sip}, transports: [udp] }
     - { address: 127.0.0.1, port: ${p.ws}, transports: [ws] }
+    - { address: 127.0.0.1, port: ${p.wss}, transports: [wss] }
+  tls: { cert: ${CERTS}/server.pem, key: ${CERTS}/server-key.pem, ca: ${CERTS}/ca.pem }
   timers: { t1: 100ms }
 http:
   listen: 127.0.0.1:${p.http}
@@ -91,6 +105,8 @@ function chromium(url: string, profile: string): Deno.ChildProcess {
       "--use-fake-device-for-media-stream",
       "--use-fake-ui-for-media-stream",
       "--allow-loopback-in-peer-connection",
+      // The wss call: Tandem shows the test CA's certificate, which this profile does not trust.
+      "--ignore-certificate-errors",
       `--user-data-dir=${profile}`,
       url,
     ],
@@ -100,20 +116,15 @@ function chromium(url: string, profile: string): Deno.ChildProcess {
   }).spawn();
 }
 
-async function call(): Promise<void> {
-  assert.ok(which("chromium"), "chromium is missing: apt-get install chromium");
-  assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
-  const tmp = await Deno.makeTempDir({ prefix: "tandem-e2e-webrtc-" });
-  const rte = await startRtpengine({ deleteDelay: 0 });
-  const ports = {
-    ws: freePort(),
-    sip: freePort(),
-    http: freePort(),
-    phone: freeUdpPort(),
-    ng: rte.ngPort,
-  };
+/** One call from the browser over `transport` to a fresh SIPp phone; `n`: calls so far. */
+async function call(
+  transport: "ws" | "wss",
+  n: number,
+  bed: { tandem: TandemProcess; ports: Ports; tmp: string },
+): Promise<void> {
+  const { tandem, ports, tmp } = bed;
   const media = 28000 + 4 * Math.floor(Math.random() * 250);
-  const tandem = await startTandem({ config: configText(ports), binary: binaryAvailable() });
+  const msgFile = `${tmp}/phone-${transport}.msg`;
   const phone = runSipp([
     "-sf",
     `${DIR}/uas-play.xml`,
@@ -132,23 +143,23 @@ async function call(): Promise<void> {
     "-timeout_error",
     "-trace_msg",
     "-message_file",
-    `${tmp}/phone.msg`,
+    msgFile,
   ], { timeoutMs: 50_000 });
   const page = servePage();
   let browser: Deno.ChildProcess | undefined;
   try {
-    assert.ok(Deno.statSync(PCAP).isFile, `${PCAP} is missing (sip-tester)`);
     await waitFor(() => udpBound(ports.phone), 5000, { what: "the SIPp phone" });
+    const port = ports[transport];
     const q = new URLSearchParams({
-      ws: `ws://127.0.0.1:${ports.ws}/`,
-      to: `sip:phone@127.0.0.1:${ports.ws};transport=ws`,
+      ws: `${transport}://127.0.0.1:${port}/`,
+      to: `sip:phone@127.0.0.1:${port};transport=ws`,
     });
-    browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile`);
+    browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile-${transport}`);
     const r = await Promise.race([
       page.result,
       new Promise<never>((_, j) => setTimeout(() => j(new Error("no result in 40 s")), 40_000)),
     ]);
-    assert.ok(r.ok, `the browser's call failed: ${r.error}\n${r.log.join("\n")}`);
+    assert.ok(r.ok, `${transport}: the browser's call failed: ${r.error}\n${r.log.join("\n")}`);
     // The browser got a WebRTC answer: DTLS-SRTP with ICE, RTP and RTCP on one port.
     assert.match(r.answer!, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8/m);
     assert.match(r.answer!, /^a=fingerprint:sha-256 /m);
@@ -159,7 +170,7 @@ async function call(): Promise<void> {
     const sipp = await phone;
     assert.equal(sipp.code, 0, `the SIPp phone failed:\n${sipp.stdout.slice(-2000)}`);
     // The phone was offered plain RTP from the relay, nothing of the browser's.
-    const msgs = await Deno.readTextFile(`${tmp}/phone.msg`);
+    const msgs = await Deno.readTextFile(msgFile);
     const invite = /INVITE sip:[^]*?\r\n\r\n[^]*?(?=\r\n\r\n-{5}|\s*$)/.exec(msgs)?.[0] ?? "";
     assert.match(invite, /^m=audio \d+ RTP\/AVP 8 0/m, invite);
     assert.doesNotMatch(invite, /fingerprint|candidate|ice-ufrag|\.invalid|transport=ws/i);
@@ -168,7 +179,7 @@ async function call(): Promise<void> {
     const ended = await waitFor(
       async () => {
         const { stdout, stderr } = await tandem.logs();
-        return (stdout + stderr).split("\n").find((l) => l.includes('"media.session_ended"'));
+        return (stdout + stderr).split("\n").filter((l) => l.includes('"media.session_ended"'))[n];
       },
       5000,
       { what: "media.session_ended in Tandem's log" },
@@ -179,14 +190,40 @@ async function call(): Promise<void> {
       assert.ok(leg && leg.packets >= 50, `${side} sent media through the relay: ${ended}`);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
-    assert.match(
-      metrics,
-      /tandem_sip_messages_in_total\{[^}]*method="INVITE"[^}]*transport="ws"\} 1/,
-    );
-    assert.match(
-      metrics,
-      /tandem_sip_messages_in_total\{[^}]*method="BYE"[^}]*transport="ws"\} 1/,
-    );
+    for (const method of ["INVITE", "ACK", "BYE"]) {
+      const re = new RegExp(
+        `tandem_sip_messages_in_total\\{[^}]*method="${method}"[^}]*transport="${transport}"\\} 1`,
+      );
+      assert.match(metrics, re);
+    }
+  } finally {
+    try {
+      browser?.kill("SIGKILL");
+      await browser?.status;
+    } catch { /* gone */ }
+    await page.close();
+    await phone.catch(() => {});
+  }
+}
+
+async function run(): Promise<void> {
+  assert.ok(which("chromium"), "chromium is missing: apt-get install chromium");
+  assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+  assert.ok(Deno.statSync(PCAP).isFile, `${PCAP} is missing (sip-tester)`);
+  const tmp = await Deno.makeTempDir({ prefix: "tandem-e2e-webrtc-" });
+  const rte = await startRtpengine({ deleteDelay: 0 });
+  const ports: Ports = {
+    ws: freePort(),
+    wss: freePort(),
+    sip: freePort(),
+    http: freePort(),
+    phone: freeUdpPort(),
+    ng: rte.ngPort,
+  };
+  const tandem = await startTandem({ config: configText(ports), binary: binaryAvailable() });
+  try {
+    await call("ws", 0, { tandem, ports, tmp });
+    await call("wss", 1, { tandem, ports, tmp });
     await Deno.remove(tmp, { recursive: true });
   } catch (e) {
     const logs = await tandem.logs();
@@ -196,19 +233,13 @@ async function call(): Promise<void> {
     );
     throw e;
   } finally {
-    try {
-      browser?.kill("SIGKILL");
-      await browser?.status;
-    } catch { /* gone */ }
-    await page.close();
     await tandem.stop();
     await rte.stop();
-    await phone.catch(() => {});
   }
 }
 
 try {
-  await call();
+  await run();
   console.log("webrtc bed: every check held");
   Deno.exit(0);
 } catch (e) {
