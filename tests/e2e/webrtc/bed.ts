@@ -1,12 +1,12 @@
-// The WebRTC call of tests/e2e/webrtc_test.ts, run inside a network namespace whose only
-// interface is loopback (the test starts it under `unshare -n`), so that Chromium's ICE
-// candidates, and so every packet of the call, stay on 127.0.0.1. A browser calls a plain SIP
+// The WebRTC calls of tests/e2e/webrtc_test.ts, run inside a network namespace whose only
+// interface is loopback (the test starts it under `unshare -rn`), so that Chromium's ICE
+// candidates, and so every packet of the calls, stay on 127.0.0.1. A browser calls a plain SIP
 // phone through Tandem (RFC 7118 SIP over WebSocket, media through rtpengine): headless
 // Chromium, with its own WebSocket and WebRTC stacks (ICE, DTLS-SRTP, a fake microphone), opens
-// a WebSocket (ws, then wss) to Tandem and calls; Tandem places the call over UDP to a SIPp phone that answers
-// with RTP/AVP and plays PCMA. rtpengine turns the browser's DTLS-SRTP into plain RTP and back.
-// The page (phone.html) writes the few lines of SIP the call needs: no SIP library for browsers
-// is installed here. Exits 0 when every check held, 1 with the reason otherwise.
+// a WebSocket (ws, then wss) to Tandem and calls; Tandem places each call over UDP to a SIPp
+// phone that answers with RTP/AVP and plays PCMA. rtpengine turns the browser's DTLS-SRTP into
+// plain RTP and back. The page (phone.html) writes the few lines of SIP a call needs: no SIP
+// library for browsers is installed here. Exits 0 when every check held, 1 with the reason.
 
 import assert from "node:assert/strict";
 import {
