@@ -45,6 +45,10 @@ const mTimers = metrics.gauge(
   "tandem_timers_pending",
   "Timers set and not yet due or cancelled (SIP transactions, calls).",
 );
+const mConnections = metrics.gauge(
+  "tandem_sip_connections",
+  "Open TCP, TLS and WebSocket connections (inbound and outbound), by transport.",
+);
 const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
   "Malformed messages dropped because they could not be answered.",
@@ -177,6 +181,13 @@ export class SipServer {
       mBusy.set(this.busy.fraction);
       mTimers.set(this.timers.size);
       mDemand.set(this.busy.demand);
+      const open = new Map<string, number>();
+      for (const l of this.transport.listeners) {
+        if (l.connections === undefined) continue;
+        const t = l.local.protocol;
+        open.set(t, (open.get(t) ?? 0) + l.connections);
+      }
+      for (const [transport, n] of open) mConnections.set(n, { transport });
     });
     for (const l of this.transport.listeners) {
       this.log.info("sip-listening", {

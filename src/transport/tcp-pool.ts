@@ -251,6 +251,11 @@ export class TcpPool implements Listener {
     return this.all.size;
   }
 
+  /** {@link Listener.connections}: the same as `size`. */
+  get connections(): number {
+    return this.all.size;
+  }
+
   /** Register an inbound stream under its remote address; returns where to send its events. */
   accept(remote: Address, raw: RawStream): StreamSink {
     const host = normalizeHost(remote.host);

@@ -50,6 +50,8 @@ export interface Listener {
   readonly local: Endpoint;
   /** UDP: the socket's receive buffer as the kernel reports it (bytes), when known. */
   readonly receiveBuffer?: number;
+  /** Stream listeners: connections open or opening, inbound and outbound. */
+  readonly connections?: number;
   /**
    * Send bytes to `dest`. For TCP, reuse an open connection to that remote address (inbound or
    * outbound) or open one. Failures are reported through `onError` and, when given, `fail`;

@@ -155,10 +155,24 @@ async function call(
       to: `sip:phone@127.0.0.1:${port};transport=ws`,
     });
     browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile-${transport}`);
+    // While the call is up, /metrics counts the browser's connection.
+    let connections = 0;
+    const gauge = new RegExp(`^tandem_sip_connections\\{transport="${transport}"\\} (\\d+)$`, "m");
+    const poll = setInterval(async () => {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
+        connections = Math.max(connections, Number(gauge.exec(text)?.[1] ?? 0));
+      } catch { /* the next poll */ }
+    }, 200);
     const r = await Promise.race([
       page.result,
       new Promise<never>((_, j) => setTimeout(() => j(new Error("no result in 40 s")), 40_000)),
-    ]);
+    ]).finally(() => clearInterval(poll));
+    assert.equal(
+      connections,
+      1,
+      `tandem_sip_connections{transport="${transport}"} during the call`,
+    );
     assert.ok(r.ok, `${transport}: the browser's call failed: ${r.error}\n${r.log.join("\n")}`);
     // The browser got a WebRTC answer: DTLS-SRTP with ICE, RTP and RTCP on one port.
     assert.match(r.answer!, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8/m);
