@@ -1,6 +1,7 @@
 // The whole test suite, as CI runs it: `deno task test`.
 //
-//   1. deps   - the Debian packages the e2e tests call (installed with apt when root) and Bun;
+//   1. deps   - the Debian packages the e2e tests call (installed with apt when root), Bun, and
+//               JsSIP (the browser phone of the WebRTC test; npm, into .tools/);
 //   2. build  - `deno install`, then dist/tandem through scripts/build.ts;
 //   3. unit   - `deno test -A tests/` (unit and e2e tests), counted from its JUnit report;
 //   4. bun    - scripts/test-bun.ts (transport tests under Bun), counted from its last line.
@@ -12,7 +13,7 @@
 //                  [--reporter pretty|dot|tap]
 
 import { parseArgs } from "node:util";
-import { aptInstall, ensureBun, isRoot, missingPackages } from "./lib/deps.ts";
+import { aptInstall, ensureBun, ensureJssip, isRoot, missingPackages } from "./lib/deps.ts";
 import { parseJunit } from "./lib/junit.ts";
 import { repoRoot, run } from "./lib/proc.ts";
 import { printReport, suite, type SuiteResult, SUMMARY_RE } from "./lib/report.ts";
@@ -81,6 +82,12 @@ async function depsPhase(): Promise<SuiteResult | "not-root"> {
     }
   } else {
     s.notes.push("--no-deps: Debian packages not checked");
+  }
+  if (!(await ensureJssip(TIMEOUT.npm))) {
+    s.failed++;
+    s.failures.push(
+      "jssip: `npm install --prefix .tools jssip@3` failed (the WebRTC test's phone)",
+    );
   }
   const bun = await ensureBun(TIMEOUT.npm);
   if (bun) {

@@ -108,6 +108,20 @@ export async function ensureBun(timeoutMs: number): Promise<string | undefined> 
   return findBun();
 }
 
+/** Where the e2e tests find JsSIP, the browser SIP library of the WebRTC test (npm, in `.tools/`). */
+export const JSSIP_ENTRY = `${repoRoot}/.tools/node_modules/jssip/lib/JsSIP.js`;
+
+/** JsSIP in `.tools/`, installed with npm when it is not there; false when that failed. */
+export async function ensureJssip(timeoutMs: number): Promise<boolean> {
+  if (exists(JSSIP_ENTRY)) return true;
+  console.log("[deps] npm install --prefix .tools jssip@3");
+  const res = await run("npm", {
+    args: ["install", "--prefix", `${repoRoot}/.tools`, "--no-audit", "--no-fund", "jssip@3"],
+    timeoutMs,
+  });
+  return res.code === 0 && exists(JSSIP_ENTRY);
+}
+
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);

@@ -1,4 +1,5 @@
-// A browser (headless Chromium: its own WebSocket, ICE and DTLS-SRTP) calls a plain SIP phone
+// A browser (headless Chromium: its own WebSocket, ICE and DTLS-SRTP; the SIP from a page of
+// ours, then from JsSIP, the browser SIP library, fetched from npm) calls a plain SIP phone
 // (SIPp, RTP/AVP) through Tandem over RFC 7118 WebSocket, with rtpengine converting the media;
 // the call itself is tests/e2e/webrtc/bed.ts. It runs in a network namespace of its own whose
 // only interface is loopback (`unshare -rn`): Chromium offers ICE candidates on every
@@ -9,8 +10,8 @@ import assert from "node:assert/strict";
 import { repoRoot, which } from "./harness.ts";
 
 Deno.test({
-  name: "webrtc: Chromium calls a SIP phone through Tandem over ws and over wss; rtpengine " +
-    "bridges DTLS-SRTP and RTP; audio both ways; each call ends with the browser's BYE",
+  name: "webrtc: Chromium calls a SIP phone through Tandem over ws and wss, with our page and " +
+    "with JsSIP; rtpengine bridges DTLS-SRTP and RTP; audio both ways; the browser hangs up",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

@@ -5,8 +5,9 @@
 // Chromium, with its own WebSocket and WebRTC stacks (ICE, DTLS-SRTP, a fake microphone), opens
 // a WebSocket (ws, then wss) to Tandem and calls; Tandem places each call over UDP to a SIPp
 // phone that answers with RTP/AVP and plays PCMA. rtpengine turns the browser's DTLS-SRTP into
-// plain RTP and back. The page (phone.html) writes the few lines of SIP a call needs: no SIP
-// library for browsers is installed here. Exits 0 when every check held, 1 with the reason.
+// plain RTP and back. Three calls: phone.html (the few lines of SIP a call needs, written here)
+// over ws and over wss, then jssip-phone.html (JsSIP, from npm in .tools/, bundled with Bun)
+// over wss. Exits 0 when every check held, 1 with the reason.
 
 import assert from "node:assert/strict";
 import {
@@ -23,6 +24,7 @@ import {
   which,
 } from "../harness.ts";
 import { startRtpengine } from "../../media/rtpengine-process.ts";
+import { findBun, JSSIP_ENTRY } from "../../../scripts/lib/deps.ts";
 
 const DIR = `${repoRoot}/tests/e2e/webrtc`;
 const PCAP = "/usr/share/sip-tester/g711a.pcap";
@@ -77,13 +79,17 @@ interface PhoneResult {
 }
 
 /** Serve the page on 127.0.0.1 and resolve with what it POSTs to /result. */
-function servePage() {
-  const page = Deno.readTextFileSync(`${DIR}/phone.html`);
+/** Serve `html` (a file in this folder) as "/", and JsSIP's bundle as "/jssip.js". */
+function servePage(html: string, jssip: string) {
+  const page = Deno.readTextFileSync(`${DIR}/${html}`);
   let resolve!: (r: PhoneResult) => void;
   const result = new Promise<PhoneResult>((r) => resolve = r);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/") return new Response(page, { headers: { "content-type": "text/html" } });
+    if (path === "/jssip.js") {
+      return new Response(jssip, { headers: { "content-type": "text/javascript" } });
+    }
     if (path === "/result" && req.method === "POST") {
       resolve(JSON.parse(await req.text()));
       return new Response("ok");
@@ -119,12 +125,15 @@ function chromium(url: string, profile: string): Deno.ChildProcess {
 /** One call from the browser over `transport` to a fresh SIPp phone; `n`: calls so far. */
 async function call(
   transport: "ws" | "wss",
+  html: "phone.html" | "jssip-phone.html",
   n: number,
-  bed: { tandem: TandemProcess; ports: Ports; tmp: string },
+  bed: { tandem: TandemProcess; ports: Ports; tmp: string; jssip: string },
+  /** Calls made over this transport before this one. */
+  before = 0,
 ): Promise<void> {
   const { tandem, ports, tmp } = bed;
   const media = 28000 + 4 * Math.floor(Math.random() * 250);
-  const msgFile = `${tmp}/phone-${transport}.msg`;
+  const msgFile = `${tmp}/phone-${n}.msg`;
   const phone = runSipp([
     "-sf",
     `${DIR}/uas-play.xml`,
@@ -145,7 +154,7 @@ async function call(
     "-message_file",
     msgFile,
   ], { timeoutMs: 50_000 });
-  const page = servePage();
+  const page = servePage(html, bed.jssip);
   let browser: Deno.ChildProcess | undefined;
   try {
     await waitFor(() => udpBound(ports.phone), 5000, { what: "the SIPp phone" });
@@ -154,7 +163,7 @@ async function call(
       ws: `${transport}://127.0.0.1:${port}/`,
       to: `sip:phone@127.0.0.1:${port};transport=ws`,
     });
-    browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile-${transport}`);
+    browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile-${n}`);
     // While the call is up, /metrics counts the browser's connection.
     let connections = 0;
     const gauge = new RegExp(`^tandem_sip_connections\\{transport="${transport}"\\} (\\d+)$`, "m");
@@ -173,11 +182,15 @@ async function call(
       1,
       `tandem_sip_connections{transport="${transport}"} during the call`,
     );
-    assert.ok(r.ok, `${transport}: the browser's call failed: ${r.error}\n${r.log.join("\n")}`);
+    assert.ok(
+      r.ok,
+      `${html} over ${transport}: the browser's call failed: ${r.error}\n${r.log.join("\n")}`,
+    );
     // The browser got a WebRTC answer: DTLS-SRTP with ICE, RTP and RTCP on one port.
     assert.match(r.answer!, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 8/m);
     assert.match(r.answer!, /^a=fingerprint:sha-256 /m);
-    assert.match(r.answer!, /^a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/m);
+    // (JsSIP's page reports the browser's parsed copy, where Chromium writes "udp".)
+    assert.match(r.answer!, /^a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/im);
     assert.equal(r.codec, "audio/PCMA");
     assert.ok(r.received! >= 50 && r.sent! >= 50, JSON.stringify(r));
 
@@ -206,7 +219,9 @@ async function call(
     const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
     for (const method of ["INVITE", "ACK", "BYE"]) {
       const re = new RegExp(
-        `tandem_sip_messages_in_total\\{[^}]*method="${method}"[^}]*transport="${transport}"\\} 1`,
+        `tandem_sip_messages_in_total\\{[^}]*method="${method}"[^}]*transport="${transport}"\\} ${
+          before + 1
+        }\n`,
       );
       assert.match(metrics, re);
     }
@@ -218,6 +233,33 @@ async function call(
     await page.close();
     await phone.catch(() => {});
   }
+}
+
+/** JsSIP (npm, in .tools/) bundled for the browser with Bun, exposed as `JsSIP`. */
+async function bundleJssip(tmp: string): Promise<string> {
+  assert.ok(
+    Deno.statSync(JSSIP_ENTRY).isFile,
+    `${JSSIP_ENTRY} is missing: deno task test installs it`,
+  );
+  const bun = findBun();
+  assert.ok(bun, "bun is missing: npm install --prefix .tools bun@1");
+  await Deno.writeTextFile(
+    `${tmp}/jssip-entry.js`,
+    `import JsSIP from ${JSON.stringify(JSSIP_ENTRY)};\nglobalThis.JsSIP = JsSIP;\n`,
+  );
+  const out = await new Deno.Command(bun, {
+    args: [
+      "build",
+      `${tmp}/jssip-entry.js`,
+      "--target=browser",
+      "--format=iife",
+      `--outfile=${tmp}/jssip.js`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, `bun build of JsSIP failed: ${new TextDecoder().decode(out.stderr)}`);
+  return await Deno.readTextFile(`${tmp}/jssip.js`);
 }
 
 async function run(): Promise<void> {
@@ -236,8 +278,11 @@ async function run(): Promise<void> {
   };
   const tandem = await startTandem({ config: configText(ports), binary: binaryAvailable() });
   try {
-    await call("ws", 0, { tandem, ports, tmp });
-    await call("wss", 1, { tandem, ports, tmp });
+    const jssip = await bundleJssip(tmp);
+    const bed = { tandem, ports, tmp, jssip };
+    await call("ws", "phone.html", 0, bed);
+    await call("wss", "phone.html", 1, bed);
+    await call("wss", "jssip-phone.html", 2, bed, 1);
     await Deno.remove(tmp, { recursive: true });
   } catch (e) {
     const logs = await tandem.logs();
