@@ -62,13 +62,7 @@ export class StreamFramer implements Framer {
   /** Feed one chunk; returns the framing error that killed the stream, if any. */
   push(chunk: Uint8Array, sink: FrameSink): FramingError | undefined {
     if (this.failed) return this.failed;
-    let data: Uint8Array;
-    if (this.rest.length === 0) data = chunk;
-    else {
-      data = new Uint8Array(this.rest.length + chunk.length);
-      data.set(this.rest, 0);
-      data.set(chunk, this.rest.length);
-    }
+    const data = joinChunk(this.rest, chunk);
     let pos = 0;
     const end = data.length;
     while (pos < end) {
@@ -114,6 +108,15 @@ export class StreamFramer implements Framer {
     this.rest = EMPTY;
     return this.failed = new FramingError(`stream framing lost: ${detail}`, "EFRAMING");
   }
+}
+
+/** What a framer kept of the stream followed by a new chunk (the chunk itself when none). */
+export function joinChunk(rest: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (rest.length === 0) return chunk;
+  const data = new Uint8Array(rest.length + chunk.length);
+  data.set(rest, 0);
+  data.set(chunk, rest.length);
+  return data;
 }
 
 /**

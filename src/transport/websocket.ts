@@ -6,7 +6,7 @@
 
 import { createHash } from "node:crypto";
 import { FramingError } from "./errors.ts";
-import type { Framer, FrameSink } from "./stream-framer.ts";
+import { type Framer, type FrameSink, joinChunk } from "./stream-framer.ts";
 
 /** RFC 6455 §1.3: appended to the client's key before hashing. */
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -248,13 +248,7 @@ export class WebSocketFramer implements Framer {
   push(chunk: Uint8Array, sink: FrameSink): FramingError | undefined {
     if (this.failed) return this.failed;
     if (this.state === "closed") return undefined; // after Close nothing more is read (§5.5.1)
-    let data: Uint8Array;
-    if (this.rest.length === 0) data = chunk;
-    else {
-      data = new Uint8Array(this.rest.length + chunk.length);
-      data.set(this.rest, 0);
-      data.set(chunk, this.rest.length);
-    }
+    const data = joinChunk(this.rest, chunk);
     let pos = 0;
     if (this.state === "handshake") {
       const end = headEnd(data);

@@ -2,29 +2,10 @@
 // TLS listeners and routes refused without them. Uses the certificates in tests/testdata/tls.
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { ConfigError, formatIssue, parseConfig } from "../../src/config/mod.ts";
 import { effectiveDocument } from "../../src/config/print.ts";
 import { readTls } from "../../src/config/validate-tls.ts";
 import { Reader } from "../../src/config/reader.ts";
-
-const DIR = fileURLToPath(new URL("../testdata/tls/", import.meta.url));
-// A config file "in" the certificates' directory, so relative paths resolve there.
-const FILE = `${DIR}tandem.yaml`;
-
-function load(text: string) {
-  return parseConfig(text, FILE, "yaml", { env: {} });
-}
-
-function errorsOf(text: string): string[] {
-  try {
-    load(text);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.errors.map(formatIssue).map((m) => m.replace(FILE, "F").replaceAll(DIR, "D/"));
-  }
-  throw new Error("expected a ConfigError");
-}
+import { DIR, errorsOf, FILE, load } from "./with-certs.ts";
 
 const LISTEN = "sip:\n  listen: [{ address: 127.0.0.1, transports: [udp, tls] }]\n";
 

@@ -2,26 +2,9 @@
 // default ports, one TCP-based transport per port, wss needing sip.tls, and ws routes.
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { ConfigError, formatIssue, parseConfig } from "../../src/config/mod.ts";
+import { errorsOf, load } from "./with-certs.ts";
 
-const DIR = fileURLToPath(new URL("../testdata/tls/", import.meta.url));
-const FILE = `${DIR}tandem.yaml`;
 const TLS = "  tls: { cert: server.pem, key: server-key.pem, ca: ca.pem }\n";
-
-function load(text: string) {
-  return parseConfig(text, FILE, "yaml", { env: {} });
-}
-
-function errorsOf(text: string): string[] {
-  try {
-    load(text);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError);
-    return e.errors.map(formatIssue).map((m) => m.replace(FILE, "F"));
-  }
-  throw new Error("expected a ConfigError");
-}
 
 Deno.test("sip.listen: ws alone listens on 80, wss alone on 443, or on the port given", () => {
   const cfg = load(

@@ -79,14 +79,18 @@ interface PhoneResult {
 }
 
 /** Serve the page on 127.0.0.1 and resolve with what it POSTs to /result. */
-/** Serve `html` (a file in this folder) as "/", and JsSIP's bundle as "/jssip.js". */
+/** Serve `html` (a file in this folder) as "/", with common.js and JsSIP's bundle beside it. */
 function servePage(html: string, jssip: string) {
   const page = Deno.readTextFileSync(`${DIR}/${html}`);
+  const common = Deno.readTextFileSync(`${DIR}/common.js`);
   let resolve!: (r: PhoneResult) => void;
   const result = new Promise<PhoneResult>((r) => resolve = r);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/") return new Response(page, { headers: { "content-type": "text/html" } });
+    if (path === "/common.js") {
+      return new Response(common, { headers: { "content-type": "text/javascript" } });
+    }
     if (path === "/jssip.js") {
       return new Response(jssip, { headers: { "content-type": "text/javascript" } });
     }
