@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-unused-vars -- a classic browser script: the pages call these globals
 // What both test phones share (served by bed.ts as /common.js): the query, a log, the report,
 // polling, and the call's audio counters from WebRTC's statistics.
 "use strict";
