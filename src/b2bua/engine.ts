@@ -40,7 +40,13 @@ import type {
   TransactionUser,
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
-import { defaultPort, isSecure, isStream, transportParam } from "../transport/protocol.ts";
+import {
+  defaultPort,
+  isSecure,
+  isStream,
+  isWebSocket,
+  transportParam,
+} from "../transport/protocol.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -450,6 +456,8 @@ export class B2bua implements TransactionUser {
     };
     if (dest.serverName) route.tlsServerName = dest.serverName;
     else delete route.tlsServerName;
+    if (dest.wsPath) route.wsPath = dest.wsPath;
+    else delete route.wsPath;
     return {
       rule: call.rule,
       route,
@@ -1643,11 +1651,12 @@ export class B2bua implements TransactionUser {
     // Reuse the caller's connection (TCP or TLS).
     if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
     const port = u.port ?? defaultPort(proto);
-    // The callee's certificate is checked against the route's name wherever its Contact is.
-    if (dflt.serverName && isSecure(proto)) {
-      return { host, port, protocol: proto, serverName: dflt.serverName };
-    }
-    return { host, port, protocol: proto };
+    const e: Endpoint = { host, port, protocol: proto };
+    // The callee's certificate is checked against the route's name wherever its Contact is, and
+    // a new WebSocket to it asks for the route's path.
+    if (dflt.serverName && isSecure(proto)) e.serverName = dflt.serverName;
+    if (dflt.wsPath && isWebSocket(proto)) e.wsPath = dflt.wsPath;
+    return e;
   }
 
   private tag(): string {
@@ -1700,10 +1709,11 @@ function endpointOf(u: Uri, route: RouteConfig): Endpoint {
   return { host, port: u.port ?? defaultPort(protocol), protocol };
 }
 
-/** Where a route points, with its TLS server name when it has one. */
+/** Where a route points, with its TLS server name and WebSocket path when it has them. */
 function routeEndpoint(route: RouteConfig): Endpoint {
   const e: Endpoint = { host: bareHost(route.host), port: route.port, protocol: route.transport };
   if (route.tlsServerName && isSecure(route.transport)) e.serverName = route.tlsServerName;
+  if (route.wsPath && isWebSocket(route.transport)) e.wsPath = route.wsPath;
   return e;
 }
 
@@ -1730,8 +1740,11 @@ function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfi
     transport: targetTransport(m[3]),
   };
   r.port = m[2] ? Number(m[2]) : defaultPort(r.transport);
-  // The route's certificate name is for its own host, not for another RADIUS hands out.
-  if (host !== bareHost(base.host)) delete r.tlsServerName;
+  // The route's certificate name and path are for its own host, not for another RADIUS hands out.
+  if (host !== bareHost(base.host)) {
+    delete r.tlsServerName;
+    delete r.wsPath;
+  }
   return r;
 }
 

@@ -31,6 +31,7 @@ function route(r: RouteConfig, mask: boolean) {
     target: `${host}:${r.port}`,
     transport: r.transport,
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
+    ...(r.wsPath ? { ws_path: r.wsPath } : {}),
     ...(r.ruriUser ? { ruri_user: rewrite(r.ruriUser) } : {}),
     ...(r.callerId
       ? {

@@ -121,6 +121,8 @@ export interface RouteConfig {
    * issued for a host name rather than the IP dialled.
    */
   tlsServerName?: string;
+  /** WebSocket only: the path of the upgrade request (RFC 6455 §4.1), when not "/". */
+  wsPath?: string;
   ruriUser?: UserRewrite;
   callerId?: CallerIdRewrite;
   timers: RouteTimers;

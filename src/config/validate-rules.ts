@@ -2,7 +2,7 @@
 // `defaults` supplies to every route that does not set them.
 
 import type { Protocol } from "../transport/types.ts";
-import { defaultPort, isSecure } from "../transport/protocol.ts";
+import { defaultPort, isSecure, isWebSocket } from "../transport/protocol.ts";
 import type {
   CallerIdRewrite,
   HeaderPolicy,
@@ -59,6 +59,7 @@ const ROUTE_KEYS = [
   "port",
   "transport",
   "tls_server_name",
+  "ws_path",
   ...OPTION_KEYS,
 ];
 
@@ -337,6 +338,22 @@ function tlsServerName(
   return s.toLowerCase();
 }
 
+/** A route's `ws_path`: an absolute path (query allowed), on a route over WebSocket. */
+function wsPath(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+  transport: Protocol | undefined,
+): string | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  if (!/^\/[\x21-\x7e]*$/.test(s)) return r.fail(path, 'an absolute path like "/ws"', s);
+  if (transport !== undefined && !isWebSocket(transport)) {
+    return r.fail(path, "a route with transport ws or wss", `transport ${transport}`, true);
+  }
+  return s;
+}
+
 /** Merge defaults under a route's own options and apply built-in defaults. */
 function merge(
   name: string,
@@ -459,9 +476,13 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       const sni = rm.tls_server_name === undefined
         ? undefined
         : tlsServerName(r, rm.tls_server_name, [...rp, "tls_server_name"], t?.transport);
+      const upgradePath = rm.ws_path === undefined
+        ? undefined
+        : wsPath(r, rm.ws_path, [...rp, "ws_path"], t?.transport);
       if (t && rname !== undefined) {
         const route = merge(rname, t, own, d);
         if (sni) route.tlsServerName = sni;
+        if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
         rule.routes.push(route);
       }
     });

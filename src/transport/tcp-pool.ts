@@ -171,7 +171,7 @@ class Connection implements StreamSink {
     }
   }
 
-  opened(raw: RawStream, host: string): void {
+  opened(raw: RawStream, host: string, wsPath = "/"): void {
     if (this.state === "closed") {
       clearTimeout(this.connectTimer);
       // Timed out meanwhile: nobody wants this stream any more.
@@ -184,7 +184,7 @@ class Connection implements StreamSink {
     if (this.framer instanceof WebSocketFramer) {
       // Open once the server accepted the upgrade; the connect timer covers the wait.
       this.state = "upgrading";
-      this.write(this.framer.start(host));
+      this.write(this.framer.start(host, wsPath));
       return;
     }
     this.ready();
@@ -277,7 +277,11 @@ export class TcpPool implements Listener {
     return c;
   }
 
-  send(data: Uint8Array, dest: Address & { serverName?: string }, fail?: SendFailure): void {
+  send(
+    data: Uint8Array,
+    dest: Address & { serverName?: string; wsPath?: string },
+    fail?: SendFailure,
+  ): void {
     if (this.closed) {
       reportSendFailure(fail, new TransportError("listener closed", "ECLOSED"));
       return;
@@ -293,7 +297,7 @@ export class TcpPool implements Listener {
         undefined,
       );
       this.track(c);
-      this.connect(c, dest.serverName);
+      this.connect(c, dest.serverName, dest.wsPath);
     }
     c.send(data, fail);
   }
@@ -342,7 +346,7 @@ export class TcpPool implements Listener {
     }
   }
 
-  private connect(c: Connection, serverName: string | undefined): void {
+  private connect(c: Connection, serverName: string | undefined, wsPath?: string): void {
     const { host, port } = c.remote;
     c.connectTimer = setTimeout(() => {
       if (c.state === "connecting" || c.state === "upgrading") {
@@ -361,7 +365,7 @@ export class TcpPool implements Listener {
       dialing = Promise.reject(e);
     }
     dialing.then(
-      (raw) => c.opened(raw, hostHeader(serverName ?? host, port)),
+      (raw) => c.opened(raw, hostHeader(serverName ?? host, port), wsPath),
       (e) => {
         if (c.state !== "closed") c.onClosed(toTransportError(e, `connect to ${host}:${port}`));
       },

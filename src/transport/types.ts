@@ -27,6 +27,8 @@ export interface Endpoint extends Address {
    * Set only by routes that say so; connections are still pooled by address.
    */
   serverName?: string;
+  /** WebSocket: the path of the upgrade request when not "/" (set only by routes that say so). */
+  wsPath?: string;
 }
 
 /** Callbacks a socket adapter calls. Adapters never throw into the runtime's event loop. */

@@ -821,11 +821,13 @@ Deno.test("RFC 7118: a caller over WebSocket gets a transport=ws Contact, and th
 });
 
 Deno.test("RFC 7118: a route over WebSocket: INVITE, ACK and BYE go over ws to the route, whatever the callee's Contact says", () => {
-  const loop = new Loop(config([rule([route("10.0.0.2", 8088, { transport: "ws" })])]));
+  const loop = new Loop(
+    config([rule([route("10.0.0.2", 8088, { transport: "ws", wsPath: "/ws" })])]),
+  );
   loop.transports.add("ws");
   loop.inject(callerInvite("to-ws"), CALLER);
   const out = loop.expect(req("INVITE", 8088), "INVITE over ws");
-  const ws = { host: "10.0.0.2", port: 8088, protocol: "ws" };
+  const ws = { host: "10.0.0.2", port: 8088, protocol: "ws", wsPath: "/ws" };
   assert.deepEqual(out.dest, ws);
   const inv = out.msg as SipRequest;
   assert.equal(inv.uri, "sip:to-ws@10.0.0.2:8088;transport=ws");

@@ -63,16 +63,16 @@ Deno.test("routes: transport ws and wss, and RFC 7118 URIs (sips with transport=
     "sip:\n" + TLS + "rules:\n  - routes:\n" +
       '      - { uri: "sip:192.0.2.1;transport=ws" }\n' +
       '      - { uri: "sips:192.0.2.2;transport=ws", tls_server_name: ws.example.net }\n' +
-      "      - { host: 192.0.2.3, port: 8080, transport: WS }\n" +
+      '      - { host: 192.0.2.3, port: 8080, transport: WS, ws_path: "/ws?x=1" }\n' +
       "      - { target: 192.0.2.4, transport: wss }\n",
   );
   assert.deepEqual(
-    cfg.rules[0].routes.map((r) => [r.host, r.port, r.transport, r.tlsServerName]),
+    cfg.rules[0].routes.map((r) => [r.host, r.port, r.transport, r.tlsServerName, r.wsPath]),
     [
-      ["192.0.2.1", 80, "ws", undefined],
-      ["192.0.2.2", 443, "wss", "ws.example.net"],
-      ["192.0.2.3", 8080, "ws", undefined],
-      ["192.0.2.4", 443, "wss", undefined],
+      ["192.0.2.1", 80, "ws", undefined, undefined],
+      ["192.0.2.2", 443, "wss", "ws.example.net", undefined],
+      ["192.0.2.3", 8080, "ws", undefined, "/ws?x=1"],
+      ["192.0.2.4", 443, "wss", undefined, undefined],
     ],
   );
   assert.match(
@@ -80,5 +80,16 @@ Deno.test("routes: transport ws and wss, and RFC 7118 URIs (sips with transport=
       "rules:\n  - routes:\n      - { host: 192.0.2.1, transport: ws, tls_server_name: a.example }\n",
     )[0],
     /tls_server_name: expected a route with transport tls or wss/,
+  );
+  assert.deepEqual(
+    errorsOf(
+      "rules:\n  - routes:\n      - { host: 192.0.2.1, transport: udp, ws_path: /ws }\n" +
+        "      - { host: 192.0.2.1, transport: ws, ws_path: ws }\n",
+    ),
+    [
+      "F:3: rules[0].routes[0].ws_path: expected a route with transport ws or wss, got " +
+      "transport udp",
+      'F:4: rules[0].routes[1].ws_path: expected an absolute path like "/ws", got "ws"',
+    ],
   );
 });

@@ -608,6 +608,7 @@ export const wsOutbound: Case = async (adapter, host) => {
     assert.match(server.st.got[0], /^MESSAGE sip:bob@example\.com SIP\/2\.0\r\n/);
     assert.equal(server.st.protocol, "sip");
     assert.equal(server.st.path, "/");
+    assert.equal(server.st.host, `${br(host)}:${server.port}`);
     server.send(
       `SIP/2.0 200 OK\r\nVia: SIP/2.0/WS ${via};branch=z9hG4bKr1\r\n` +
         "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\n" +
@@ -619,6 +620,23 @@ export const wsOutbound: Case = async (adapter, host) => {
     layer.sendRequest(out, dest);
     await waitFor(() => server.st.got.length === 2, "second request");
     assert.equal(server.st.conns, 1);
+    assert.deepEqual(fails, []);
+    // A route's path and server name go into the upgrade request of a new connection.
+    const other = await wsServerPeer(host);
+    try {
+      layer.sendRequest(out, {
+        protocol: "ws",
+        host,
+        port: other.port,
+        wsPath: "/sip/ws?edge=1",
+        serverName: "edge.example.net",
+      });
+      await waitFor(() => other.st.got.length === 1, "request over a WebSocket with a path");
+      assert.equal(other.st.path, "/sip/ws");
+      assert.equal(other.st.host, `edge.example.net:${other.port}`);
+    } finally {
+      await other.close();
+    }
     assert.deepEqual(fails, []);
   } finally {
     await server.close();

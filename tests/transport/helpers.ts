@@ -273,12 +273,13 @@ export async function wsPeer(url: string) {
  * connection.
  */
 export function wsServerPeer(host: string) {
-  const st = { got: [] as string[], conns: 0, path: "", protocol: "" };
+  const st = { got: [] as string[], conns: 0, path: "", protocol: "", host: "" };
   let last: { send(t: string): void } | undefined;
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (deno && typeof deno.serve === "function" && !("Bun" in globalThis)) {
     const server = deno.serve({ hostname: host, port: 0, onListen() {} }, (req) => {
       st.path = new URL(req.url).pathname;
+      st.host = req.headers.get("host") ?? "";
       st.protocol = req.headers.get("sec-websocket-protocol") ?? "";
       const { socket, response } = deno.upgradeWebSocket(req, { protocol: "sip" });
       st.conns++;
@@ -304,6 +305,7 @@ export function wsServerPeer(host: string) {
     port: 0,
     fetch(req: Request, srv: { upgrade(r: Request, o: unknown): boolean }) {
       st.path = new URL(req.url).pathname;
+      st.host = req.headers.get("host") ?? "";
       st.protocol = req.headers.get("sec-websocket-protocol") ?? "";
       if (srv.upgrade(req, { headers: { "Sec-WebSocket-Protocol": "sip" } })) return undefined;
       return new Response("no upgrade", { status: 400 });
