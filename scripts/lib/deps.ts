@@ -8,6 +8,8 @@ import { repoRoot, run, which } from "./proc.ts";
 export interface SystemTool {
   /** Any of these names on PATH (or in an sbin folder) satisfies the requirement. */
   commands: string[];
+  /** Or any of these files (for a package without a command). */
+  files?: string[];
   /** Debian 12 package. */
   pkg: string;
 }
@@ -24,6 +26,12 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { commands: ["baresip"], pkg: "baresip-core" },
   { commands: ["kamailio"], pkg: "kamailio" },
   { commands: ["chromium"], pkg: "chromium" },
+  // Installed without recommends, Chromium has no font; its pages need one to lay out.
+  {
+    commands: [],
+    files: ["/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"],
+    pkg: "fonts-liberation",
+  },
   { commands: ["unshare"], pkg: "util-linux" },
 ];
 
@@ -32,6 +40,7 @@ export function missingPackages(tools: SystemTool[] = SYSTEM_TOOLS): string[] {
   const missing: string[] = [];
   for (const t of tools) {
     if (t.commands.some((c) => which(c) !== undefined)) continue;
+    if (t.files?.some(exists)) continue;
     if (!missing.includes(t.pkg)) missing.push(t.pkg);
   }
   return missing;
