@@ -45,6 +45,8 @@ import {
   isSecure,
   isStream,
   isWebSocket,
+  protocolOfToken,
+  sipsProtocol,
   transportParam,
 } from "../transport/protocol.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
@@ -1723,9 +1725,9 @@ function routeEndpoint(route: RouteConfig): Endpoint {
  */
 function uriProtocol(u: Uri, dflt: Protocol): Protocol {
   const t = u.params.has("transport") ? u.transport : undefined;
-  if (u.scheme === "sips") return t === "ws" || t === "wss" ? "wss" : "tls";
+  if (u.scheme === "sips") return sipsProtocol(t);
   if (t === undefined) return dflt;
-  return t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : "udp";
+  return protocolOfToken(t) ?? "udp";
 }
 
 /** A route built from a RADIUS "host:port[;transport=tcp|tls|ws|wss]" entry, inheriting the rest. */
@@ -1750,8 +1752,7 @@ function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfi
 
 /** The transport a RADIUS route entry's parameters name; UDP when none (or another) does. */
 function targetTransport(params: string): Protocol {
-  const t = /transport=([a-z]+)/i.exec(params)?.[1].toLowerCase();
-  return t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : "udp";
+  return protocolOfToken(/transport=([a-z]+)/i.exec(params)?.[1] ?? "") ?? "udp";
 }
 
 function isIpLiteral(h: string): boolean {

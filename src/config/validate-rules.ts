@@ -2,7 +2,7 @@
 // `defaults` supplies to every route that does not set them.
 
 import type { Protocol } from "../transport/types.ts";
-import { defaultPort, isSecure, isWebSocket } from "../transport/protocol.ts";
+import { defaultPort, isSecure, isWebSocket, sipsProtocol } from "../transport/protocol.ts";
 import type {
   CallerIdRewrite,
   HeaderPolicy,
@@ -253,7 +253,7 @@ function parseSipUri(s: string): { host: string; port?: string; transport?: stri
   const t = /;transport=([^;]*)/i.exec(m[4])?.[1].toLowerCase();
   // RFC 3261 §26.2.2: a sips: URI is reached over TLS whatever its transport parameter says;
   // RFC 7118 §5.2: over secure WebSocket when that is ws.
-  const transport = m[1] ? (t === "ws" || t === "wss" ? "wss" : "tls") : t;
+  const transport = m[1] ? sipsProtocol(t) : t;
   return { host: m[2].replace(/^\[|\]$/g, ""), port: m[3], transport };
 }
 

@@ -36,7 +36,7 @@ import type {
   TlsOptions,
   UdpOptions,
 } from "./types.ts";
-import { defaultPort, isStream, isWebSocket, protocolOfVia } from "./protocol.ts";
+import { defaultPort, isStream, isWebSocket, protocolOfToken } from "./protocol.ts";
 
 /** Options of a {@link TransportLayer}. */
 export interface TransportLayerOptions {
@@ -498,7 +498,7 @@ function replaceTopVia(req: SipRequest, top: Via): void {
 
 /** §18.2.2: the port a Via without one means, by its transport (5061 for TLS). */
 function viaDefaultPort(v: Via): number {
-  return defaultPort(protocolOfVia(v.transport) ?? "udp");
+  return defaultPort(protocolOfToken(v.transport) ?? "udp");
 }
 
 /** §18.1.1: a request moved from UDP to TCP says so in its top Via. */

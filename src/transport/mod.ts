@@ -20,7 +20,8 @@ export {
   isSecure,
   isStream,
   isWebSocket,
-  protocolOfVia,
+  protocolOfToken,
+  sipsProtocol,
   transportParam,
 } from "./protocol.ts";
 export { bunAdapter } from "./bun.ts";

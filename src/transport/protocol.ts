@@ -34,10 +34,21 @@ export function defaultPort(p: Protocol): number {
   }
 }
 
-/** The protocol a Via's transport token names (any case), or undefined for others. */
-export function protocolOfVia(transport: string): Protocol | undefined {
+/**
+ * The protocol a transport token names (any case), in a Via or a `transport=` parameter, or
+ * undefined for others.
+ */
+export function protocolOfToken(transport: string): Protocol | undefined {
   const t = transport.toLowerCase();
   return t === "udp" || t === "tcp" || t === "tls" || t === "ws" || t === "wss" ? t : undefined;
+}
+
+/**
+ * RFC 3261 §26.2.2 and RFC 7118 §5.2: how a sips: URI is reached given its transport parameter
+ * (lowercase, or undefined): over secure WebSocket when it says ws, else over TLS.
+ */
+export function sipsProtocol(transport: string | undefined): "tls" | "wss" {
+  return transport === "ws" || transport === "wss" ? "wss" : "tls";
 }
 
 /**

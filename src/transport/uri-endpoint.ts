@@ -7,7 +7,7 @@ import { bareHost, type Uri } from "../sip/mod.ts";
 import { isIpLiteral, normalizeHost } from "./address.ts";
 import { TransportError } from "./errors.ts";
 import type { Endpoint, Protocol } from "./types.ts";
-import { defaultPort } from "./protocol.ts";
+import { defaultPort, protocolOfToken, sipsProtocol } from "./protocol.ts";
 
 /**
  * The protocol a URI asks for (RFC 3263 §4.1): `;transport=` (any case) when present; a sips:
@@ -16,13 +16,13 @@ import { defaultPort } from "./protocol.ts";
  */
 export function protocolForUri(uri: Uri): Protocol {
   const t = uri.transport;
+  const p = protocolOfToken(t);
   if (uri.scheme === "sips") {
-    if (t === "tls" || t === "tcp") return "tls";
-    if (t === "ws" || t === "wss") return "wss"; // RFC 7118 §5.2: sips + ws is WSS
+    if (p !== undefined && p !== "udp") return sipsProtocol(p);
     throw new TransportError(`sips:${uri.host} cannot be reached over ${t}`);
   }
-  if (t === "tcp" || t === "udp" || t === "tls" || t === "ws") return t;
-  if (t === "wss") return "wss"; // not RFC 7118's spelling, but unambiguous
+  // ("wss" is not RFC 7118's spelling, but unambiguous.)
+  if (p !== undefined) return p;
   throw new TransportError(`transport "${t}" of ${uri.scheme}:${uri.host} is not supported`);
 }
 
