@@ -142,7 +142,7 @@ class Connection implements StreamSink {
   }
 
   send(data: Uint8Array, fail?: SendFailure): void {
-    if (this.state === "connecting") {
+    if (this.state === "connecting" || this.state === "upgrading") {
       if (this.pending.length >= MAX_PENDING) {
         reportSendFailure(
           fail,
@@ -150,10 +150,6 @@ class Connection implements StreamSink {
         );
         return;
       }
-      this.pending.push({ data, fail });
-      return;
-    }
-    if (this.state === "upgrading") {
       this.pending.push({ data, fail });
       return;
     }
