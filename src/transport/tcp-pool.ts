@@ -22,7 +22,7 @@ import {
   TransportError,
 } from "./errors.ts";
 import { type Framer, StreamFramer } from "./stream-framer.ts";
-import { WebSocketFramer } from "./websocket.ts";
+import { CloseCode, WebSocketFramer } from "./websocket.ts";
 import { sipCounters } from "./sip-metrics.ts";
 
 /** What an adapter gives the pool for one open stream. Both calls are safe after close. */
@@ -95,6 +95,16 @@ class Connection implements StreamSink {
   /** FrameSink: bytes the framing answers with (a pong, a WebSocket handshake or Close). */
   reply(bytes: Uint8Array): void {
     if (this.raw) this.write(bytes);
+  }
+
+  /**
+   * WebSocket: say why we close (RFC 6455 §7.4.1: 1000 idle, 1001 shutting down) before the
+   * stream goes, so a browser phone reconnects rather than reporting an error. Best effort.
+   */
+  goodbye(code: number): void {
+    if (!(this.framer instanceof WebSocketFramer) || this.state !== "open") return;
+    const f = this.framer.closeFrame(code);
+    if (f) this.write(f);
   }
 
   /** WebSocket: ping a connection quiet for half its idle timeout (see pingFrame). */
@@ -308,7 +318,10 @@ export class TcpPool implements Listener {
     this.closed = true;
     clearInterval(this.sweeper);
     this.sweeper = undefined;
-    for (const c of [...this.all]) c.fail(new TransportError("listener closed", "ECLOSED"));
+    for (const c of [...this.all]) {
+      c.goodbye(CloseCode.goingAway);
+      c.fail(new TransportError("listener closed", "ECLOSED"));
+    }
     try {
       await this.stopServer();
     } catch { /* already stopped */ }
@@ -375,6 +388,7 @@ export class TcpPool implements Listener {
     for (const c of [...this.all]) {
       if (c.state !== "open") continue;
       if (c.lastActive < limit) {
+        c.goodbye(CloseCode.normal);
         const raw = c.raw;
         c.onClosed(); // idle is a normal end, not an error
         try {

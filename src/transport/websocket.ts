@@ -16,6 +16,7 @@ export const MAX_HANDSHAKE = 8192;
 /** RFC 6455 §7.4.1 close codes we send. */
 export const CloseCode = {
   normal: 1000,
+  goingAway: 1001,
   protocolError: 1002,
   tooBig: 1009,
 } as const;

@@ -668,6 +668,10 @@ export const wsKeepalive: Case = async (adapter, host) => {
     assert.equal(live.st.closed, false, "a client answering pings stays connected");
     live.send(wsRequestText("OPTIONS"));
     await waitFor(() => layer.stats().messagesIn === 1, "a message after 3 idle timeouts");
+    // Shutting down says so (RFC 6455 §7.4.1: 1001, going away).
+    await layer.stop();
+    await waitFor(() => live.st.closed, "closed by the shutdown");
+    assert.equal(live.st.closeCode, 1001);
   } finally {
     live.close();
     mute.close();
