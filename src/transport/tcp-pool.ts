@@ -252,12 +252,7 @@ export class TcpPool implements Listener {
       : local;
   }
 
-  /** Number of open or opening connections. */
-  get size(): number {
-    return this.all.size;
-  }
-
-  /** {@link Listener.connections}: the same as `size`. */
+  /** Connections open or opening, inbound and outbound. */
   get connections(): number {
     return this.all.size;
   }
