@@ -9,6 +9,7 @@
 // - no message Tandem sends names the other side's hosts (topology hiding); a share of the
 //   callers sit behind a record-routing proxy, whose address the callees must not see either,
 //   and whose Record-Route must come back in the answers that set up the caller's dialog;
+//   another share are browsers over WebSocket, whose made-up .invalid host no callee may see;
 // - once the timers have run out (the route's max-duration ends confirmed calls nobody hangs
 //   up), no call, leg or transaction is left, every call has ended exactly once, and its record
 //   (the CDR) is whole, consistent, and gives the status the caller got.
@@ -67,6 +68,11 @@ class Fuzzer {
   callerTcp = false;
   /** The current call's caller is behind PROXY (never with callerTcp). */
   callerProxied = false;
+  /**
+   * The current call's caller is a browser over WebSocket (RFC 7118): its Via, From and Contact
+   * name WS_HOST, which nobody can dial (never with the other two).
+   */
+  callerWs = false;
   private last = "";
 
   constructor(readonly loop: Loop, readonly r: () => number, readonly rate: number) {}
@@ -79,6 +85,10 @@ class Fuzzer {
     if (from === CALLER && this.callerTcp) {
       text = text.replaceAll("SIP/2.0/UDP 10.0.0.1", "SIP/2.0/TCP 10.0.0.1");
       from = { ...CALLER, protocol: "tcp" };
+    } else if (from === CALLER && this.callerWs) {
+      text = text.replaceAll("SIP/2.0/UDP 10.0.0.1:5070", `SIP/2.0/WS ${WS_HOST}`)
+        .replaceAll("@10.0.0.1:5070", `@${WS_HOST}`);
+      from = { ...CALLER, protocol: "ws" };
     } else if (from === CALLER && this.callerProxied) {
       text = viaProxy(text);
       from = PROXY;
@@ -215,7 +225,9 @@ function viaProxy(text: string): string {
  */
 const asHost = (host: string) =>
   [host, new RegExp(`(?<![\\w%.-])${host.replaceAll(".", "\\.")}(?![0-9@])`)] as const;
-const CALLER_HOSTS = ["10.0.0.1", PROXY.host].map(asHost);
+/** A browser caller's made-up host (RFC 7118 §5). */
+const WS_HOST = "k7x9ad2q.invalid";
+const CALLER_HOSTS = ["10.0.0.1", PROXY.host, WS_HOST].map(asHost);
 /** The callees, the forking branch and the Record-Route proxy on the callee side. */
 const CALLEE_HOSTS = ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.7"].map(asHost);
 const ADDRESSING = ["via", "contact", "record-route", "route", "from", "to", "call-id"];
@@ -287,7 +299,8 @@ function oneCall(f: Fuzzer, n: number): void {
   const aCallId = `caller-call-${n}@10.0.0.1`;
   const shape = Math.floor(f.r() * 15);
   f.callerTcp = f.r() < 0.25;
-  f.callerProxied = !f.callerTcp && f.r() < 0.3;
+  f.callerWs = !f.callerTcp && f.r() < 0.15;
+  f.callerProxied = !f.callerTcp && !f.callerWs && f.r() < 0.3;
   const offers100rel = shape === 12 ? "Supported: 100rel\n" : "";
   // A share of callers make a delayed offer: no SDP in the INVITE, the answer in the ACK.
   const delayed = f.r() < 0.15;
@@ -521,6 +534,7 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
     undefined,
     log,
   );
+  loop.transports.add("ws");
   const f = new Fuzzer(loop, prng(seed), Number(Deno.env.get("FUZZ_RATE") ?? 0.3));
   let started = 0;
   for (let n = 0; n < calls; n++) {
