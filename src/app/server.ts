@@ -155,6 +155,7 @@ export class SipServer {
         onParseError: (err, _data, src) => this.answerMalformed(err, src),
         onTransportError: (dest, err) =>
           this.log.debug("transport-error", { dest: `${dest.host}:${dest.port}`, err }),
+        onFlowClosed: (remote) => void this.b2bua.flowClosed(remote),
       },
     );
     if (sip.tls) mTlsExpiry.set(Math.floor(sip.tls.notAfter / 1000));

@@ -219,6 +219,8 @@ export class B2bua implements TransactionUser {
    * for 32 s after a call ends, what is left of its legs (see {@link EndedLeg}).
    */
   private legs = new Map<string, LiveLeg | EndedLeg>();
+  /** Live calls of browser callers by their WebSocket connection (see {@link flowClosed}). */
+  private byFlow = new Map<string, Set<Call>>();
   private txl!: Transactions;
   private log: Logger;
   draining = false;
@@ -402,6 +404,11 @@ export class B2bua implements TransactionUser {
     call.record.id = call.id;
     if (replacing) call.replacing = replacing.aim;
     this.calls.set(call.id, call);
+    if (isWebSocket(source.protocol)) {
+      const key = flowKey(source);
+      const set = this.byFlow.get(key) ?? new Set<Call>();
+      this.byFlow.set(key, set.add(call));
+    }
     this.newCalls++;
     this.legs.set(dialogKey(req.callId, localTag), { call, side: "a" });
     tx.onCancel = (cancel) => this.onCallerCancel(call, cancel);
@@ -1471,12 +1478,12 @@ export class B2bua implements TransactionUser {
    * End an established or early call from Tandem's side: BYE both confirmed legs (with
    * `reason`), CANCEL an outstanding attempt, answer an unanswered caller.
    */
-  hangup(call: Call, by: EndedBy, why: string, reason?: string): void {
+  hangup(call: Call, by: EndedBy, why: string, reason?: string, callerGone = false): void {
     if (call.state === "Ended") return;
     call.record.reasonHeader = reason ?? call.record.reasonHeader;
     const extra: Header[] = reason ? [{ key: "reason", name: "Reason", value: reason }] : [];
     if (call.state === "Confirmed") {
-      this.sendBye(call, "a", extra);
+      if (!callerGone) this.sendBye(call, "a", extra);
       this.sendBye(call, "b", extra);
     } else {
       const at = call.b;
@@ -1486,6 +1493,7 @@ export class B2bua implements TransactionUser {
         at.ctx?.cancel(reason);
       }
       if (call.a.stx.state === "Proceeding") {
+        // To a caller that is gone too: it ends the INVITE transaction (the send fails).
         const r = createResponse(call.a.invite, 480, "Call Dropped", call.a.localTag);
         if (reason) r.add("Reason", reason);
         call.a.stx.respond(r);
@@ -1493,6 +1501,22 @@ export class B2bua implements TransactionUser {
       }
     }
     this.finish(call, by, why);
+  }
+
+  /**
+   * RFC 7118 §5: a browser's WebSocket closed (a tab closed, a network lost). It cannot be
+   * reached again, so its calls end now rather than at a timer: the callee gets a BYE (or a
+   * CANCEL while ringing) with a Reason, and nothing is sent to the browser. Returns how many.
+   */
+  flowClosed(flow: Endpoint): number {
+    const calls = this.byFlow.get(flowKey(flow));
+    if (!calls) return 0;
+    const n = calls.size;
+    for (const call of [...calls]) {
+      this.log.info("caller-connection-closed", { call: call.id, state: call.state });
+      this.hangup(call, "caller", "connection-closed", CALLER_GONE, true);
+    }
+    return n;
   }
 
   /** Drop a call by id (control API). Returns false when unknown. */
@@ -1565,6 +1589,11 @@ export class B2bua implements TransactionUser {
       }
     }
     this.calls.delete(call.id);
+    if (isWebSocket(call.a.source.protocol)) {
+      const key = flowKey(call.a.source);
+      const set = this.byFlow.get(key);
+      if (set?.delete(call) && set.size === 0) this.byFlow.delete(key);
+    }
     this.retireLegs(call);
     mCalls.inc({ outcome: "ended" });
     this.log.debug("call-ended", { call: call.id, by, why });
@@ -1676,6 +1705,14 @@ const NOOP_HANDLER: ClientHandler = {
   onTimeout() {},
   onTransportError() {},
 };
+
+/** RFC 3326 Reason for the callee of a browser whose WebSocket closed: a normal clearing. */
+const CALLER_GONE = 'Q.850;cause=16;text="Caller connection closed"';
+
+/** A connection's identity: its transport and remote address. */
+function flowKey(e: Endpoint): string {
+  return `${e.protocol}|${e.host}|${e.port}`;
+}
 
 function viaFor(local: Endpoint, branch: string): string {
   return `SIP/2.0/${local.protocol.toUpperCase()} ${

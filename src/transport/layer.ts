@@ -81,6 +81,8 @@ export interface InboundHandler {
   /** The layer above answers 400/505 when it can, or drops. */
   onParseError(err: SipParseError, data: Uint8Array, source: Endpoint): void;
   onTransportError(dest: Endpoint, err: Error): void;
+  /** An inbound WebSocket connection ended: its browser can no longer be reached. */
+  onFlowClosed?(remote: Endpoint): void;
 }
 
 /** Counts since the layer was created. */
@@ -131,6 +133,7 @@ export class TransportLayer implements MessageSender {
     this.events = {
       onData: (data, source) => this.receive(data, source),
       onError: (dest, err) => this.transportError(dest, err),
+      onFlowClosed: (remote) => this.deliver(() => this.handler.onFlowClosed?.(remote)),
     };
   }
 

@@ -140,6 +140,11 @@ class Connection implements StreamSink {
         : undefined);
     this.flushFailures(e);
     if (err) this.pool.report(this.remote, err);
+    if (this.framer instanceof WebSocketFramer && this.framer.role === "server") {
+      try {
+        this.pool.events.onFlowClosed?.(this.remote);
+      } catch { /* the layer above must not crash the socket loop */ }
+    }
   }
 
   /** Close with an error we detected (framing, timeout). */

@@ -37,6 +37,11 @@ export interface SocketEvents {
   onData(data: Uint8Array, source: Endpoint): void;
   /** A send or connection failure attributed to a destination (ICMP, ECONNREFUSED, reset). */
   onError(dest: Endpoint, err: Error): void;
+  /**
+   * An inbound WebSocket connection ended, for whatever reason. Its peer (a browser) cannot be
+   * reached any more: RFC 7118 §5 gives it no address to connect back to.
+   */
+  onFlowClosed?(remote: Endpoint): void;
 }
 
 /**

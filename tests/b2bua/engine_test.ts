@@ -844,3 +844,49 @@ Deno.test("RFC 7118: a route over WebSocket: INVITE, ACK and BYE go over ws to t
   loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
   assert.deepEqual(loop.expect(req("BYE"), "BYE").dest, ws);
 });
+
+Deno.test("RFC 7118 §5: a browser's WebSocket closes: its answered call ends with a BYE to the callee only, its ringing call with a CANCEL", () => {
+  const ended: { endedBy?: string; endReason?: string }[] = [];
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]), {
+    onCallEnded: (rec) => ended.push(rec),
+  });
+  loop.transports.add("ws");
+  const browser = { host: "10.0.0.1", port: 51034, protocol: "ws" as const };
+  const fromBrowser = (n: number) =>
+    callerInvite("webrtc", "", n).replace(
+      "SIP/2.0/UDP 10.0.0.1:5070",
+      "SIP/2.0/WS df7jal23ls0d.invalid",
+    );
+  // Call 1 answered, call 2 ringing, both from the same connection; call 3 from another one.
+  loop.inject(fromBrowser(1), browser);
+  const inv1 = loop.expect(req("INVITE", 5090), "INVITE 1").msg as SipRequest;
+  loop.inject(answer(inv1, 200, "t1", { contact: "<sip:b@10.0.0.2:5090>", body: "v=0\n" }), CALLEE);
+  const ok = loop.expect(res(200), "200 to the browser").msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1, 1), browser);
+  loop.inject(fromBrowser(2), browser);
+  const inv2 = loop.expect(req("INVITE", 5090), "INVITE 2").msg as SipRequest;
+  loop.inject(answer(inv2, 180, "t2"), CALLEE);
+  loop.inject(fromBrowser(3), { ...browser, port: 51035 });
+  loop.take();
+  assert.equal(loop.b2bua.calls.size, 3);
+
+  assert.equal(loop.b2bua.flowClosed(browser), 2);
+  const sent = loop.take();
+  const bye = sent.find(req("BYE"));
+  assert.equal(bye?.dest.port, 5090, "BYE to the callee");
+  assert.equal(
+    (bye!.msg as SipRequest).get("reason"),
+    'Q.850;cause=16;text="Caller connection closed"',
+  );
+  assert.ok(
+    !sent.some((s) => s.msg instanceof SipRequest && s.dest.protocol === "ws"),
+    "nothing asks the browser",
+  );
+  assert.ok(sent.find(req("CANCEL", 5090)), "CANCEL of the ringing call");
+  assert.equal(loop.b2bua.calls.size, 1, "the other connection's call stays");
+  assert.equal(loop.b2bua.flowClosed(browser), 0, "nothing left on that connection");
+  assert.deepEqual(
+    ended.map((r) => [r.endedBy, r.endReason]),
+    [["caller", "connection-closed"], ["caller", "connection-closed"]],
+  );
+});

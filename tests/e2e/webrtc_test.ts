@@ -11,7 +11,8 @@ import { repoRoot, which } from "./harness.ts";
 
 Deno.test({
   name: "webrtc: Chromium calls a SIP phone through Tandem over ws and wss, with our page and " +
-    "with JsSIP; rtpengine bridges DTLS-SRTP and RTP; audio both ways; the browser hangs up",
+    "with JsSIP; rtpengine bridges DTLS-SRTP and RTP; audio both ways; the browser hangs up, or " +
+    "closes its connection and Tandem ends the call for it",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

@@ -247,11 +247,13 @@ export const tcpConnectionLimit: Case = async (adapter, host) => {
 
 /** Idle connections are closed after idleTimeoutMs. */
 export const tcpIdleTimeout: Case = async (adapter, host) => {
-  const { layer, port } = await startLayer(adapter, host, ["tcp"], { idleTimeoutMs: 150 });
+  const { layer, rec, port } = await startLayer(adapter, host, ["tcp"], { idleTimeoutMs: 150 });
   const c = await tcpPeer(host, port("tcp"));
   try {
     await c.write(requestText("OPTIONS", "a.invalid"));
     await waitFor(() => c.peer.closed, "idle close", 2000);
+    // A TCP peer can be connected to again: its calls do not end with the connection.
+    assert.deepEqual(rec.flowsClosed, []);
   } finally {
     c.close();
     await layer.stop();
@@ -561,8 +563,12 @@ export const wsRequestInOut: Case = async (adapter, host) => {
     assert.match(c.st.got[1], /^BYE sip:a@df7jal23ls0d\.invalid;transport=ws SIP\/2\.0\r\n/);
     // Each message is one WebSocket message, ending where the SIP message ends.
     assert.ok(c.st.got[1].endsWith("\r\n\r\n"));
+    assert.deepEqual(rec.flowsClosed, []);
     c.close();
     await waitFor(() => layer.listeners[0].isOpen?.(source) === false, "closed by the client");
+    // The layer above hears that this browser is gone (its calls end).
+    await waitFor(() => rec.flowsClosed.length === 1, "flow closed reported");
+    assert.deepEqual(rec.flowsClosed, [source]);
     assert.deepEqual(rec.transportErrors, []);
   } finally {
     c.close();

@@ -60,6 +60,7 @@ export class Recorder implements InboundHandler {
   responses: { res: SipResponse; source: Endpoint }[] = [];
   parseErrors: SipParseError[] = [];
   transportErrors: { dest: Endpoint; err: Error }[] = [];
+  flowsClosed: Endpoint[] = [];
   onRequest(req: SipRequest, source: Endpoint): void {
     this.requests.push({ req, source });
   }
@@ -71,6 +72,9 @@ export class Recorder implements InboundHandler {
   }
   onTransportError(dest: Endpoint, err: Error): void {
     this.transportErrors.push({ dest, err });
+  }
+  onFlowClosed(remote: Endpoint): void {
+    this.flowsClosed.push(remote);
   }
 }
 

@@ -134,6 +134,8 @@ async function call(
   bed: { tandem: TandemProcess; ports: Ports; tmp: string; jssip: string },
   /** Calls made over this transport before this one. */
   before = 0,
+  /** "close": the browser drops its WebSocket instead of sending a BYE, as a closed tab does. */
+  hangup: "bye" | "close" = "bye",
 ): Promise<void> {
   const { tandem, ports, tmp } = bed;
   const media = 28000 + 4 * Math.floor(Math.random() * 250);
@@ -166,6 +168,7 @@ async function call(
     const q = new URLSearchParams({
       ws: `${transport}://127.0.0.1:${port}/`,
       to: `sip:phone@127.0.0.1:${port};transport=ws`,
+      hangup,
     });
     browser = chromium(`http://127.0.0.1:${page.port}/?${q}`, `${tmp}/profile-${n}`);
     // While the call is up, /metrics counts the browser's connection.
@@ -221,7 +224,7 @@ async function call(
       assert.ok(leg && leg.packets >= 50, `${side} sent media through the relay: ${ended}`);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
-    for (const method of ["INVITE", "ACK", "BYE"]) {
+    for (const method of hangup === "bye" ? ["INVITE", "ACK", "BYE"] : ["INVITE", "ACK"]) {
       const re = new RegExp(
         `tandem_sip_messages_in_total\\{[^}]*method="${method}"[^}]*transport="${transport}"\\} ${
           before + 1
@@ -287,6 +290,11 @@ async function run(): Promise<void> {
     await call("ws", "phone.html", 0, bed);
     await call("wss", "phone.html", 1, bed);
     await call("wss", "jssip-phone.html", 2, bed, 1);
+    // A closed tab: no BYE from the browser, yet the phone gets one (the scenario waits for it),
+    // from Tandem, as the connection closes.
+    await call("ws", "phone.html", 3, bed, 1, "close");
+    const { stdout, stderr } = await tandem.logs();
+    assert.match(stdout + stderr, /"event":"caller-connection-closed"/);
     await Deno.remove(tmp, { recursive: true });
   } catch (e) {
     const logs = await tandem.logs();
