@@ -20,7 +20,7 @@ import {
 } from "../sip/mod.ts";
 import type { Logger } from "../util/log.ts";
 import { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
-import { NoListenerError, reportSendFailure, toTransportError } from "./errors.ts";
+import { NoListenerError, reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { firstExternalAddress, type InterfaceAddress, interfaceAddresses } from "./interfaces.ts";
 import { defaultAdapter } from "./runtime.ts";
 import { type DropReason, sipCounters } from "./sip-metrics.ts";
@@ -364,8 +364,14 @@ export class TransportLayer implements MessageSender {
     const p = source.protocol;
     if (isStream(p)) {
       const l = this.route(p, familyOf(source.host), source.host)?.listener;
-      // RFC 7118 §5: a WebSocket client cannot be dialled back (its Via names a .invalid host).
-      if (!v || isWebSocket(p) || l?.isOpen?.(source) !== false) return source;
+      const open = l?.isOpen?.(source) !== false;
+      if (isWebSocket(p)) {
+        // RFC 7118 §5: a WebSocket client cannot be connected to (its Via names a .invalid
+        // host, its port was its own): once its connection is gone, so is the response.
+        if (open) return source;
+        throw new TransportError("the WebSocket the request came on has closed", "ECONNRESET");
+      }
+      if (!v || open) return source;
       return {
         protocol: p,
         host: normalizeHost(v.received ?? v.host),

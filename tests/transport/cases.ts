@@ -569,6 +569,12 @@ export const wsRequestInOut: Case = async (adapter, host) => {
     // The layer above hears that this browser is gone (its calls end).
     await waitFor(() => rec.flowsClosed.length === 1, "flow closed reported");
     assert.deepEqual(rec.flowsClosed, [source]);
+    // A late response fails at once: nothing tries to connect to the browser's port.
+    const fails: Error[] = [];
+    layer.sendResponse(okFor(req), source, (e) => fails.push(e));
+    assert.match(fails[0]?.message ?? "", /WebSocket the request came on has closed/);
+    assert.equal(layer.listeners[0].isOpen?.(source), false);
+    await sleep(100);
     assert.deepEqual(rec.transportErrors, []);
   } finally {
     c.close();
