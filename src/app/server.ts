@@ -137,6 +137,7 @@ export class SipServer {
           connectTimeoutMs: sip.tcpConnectTimeout,
           maxConnections: sip.tcpMaxConnections,
         },
+        wsOrigins: sip.wsOrigins,
         tls: sip.tls,
         adapter: opts.adapter,
         shard,
@@ -218,6 +219,7 @@ export class SipServer {
         expires: new Date(tls.notAfter).toISOString(),
       });
     }
+    this.transport.setWebSocketOrigins(cfg.sip.wsOrigins);
     this.cfg = cfg;
   }
 

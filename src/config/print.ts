@@ -78,6 +78,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       },
       user_agent: s.userAgent,
       workers: s.workers,
+      ...(s.wsOrigins.length ? { websocket: { origins: s.wsOrigins } } : {}),
       // Paths, not the PEM text: the key stays in its file.
       ...(s.tls
         ? {

@@ -27,6 +27,11 @@ export interface SipConfig {
   tcpConnectTimeout: number;
   /** Most connections each TCP or TLS listener holds; more inbound ones are closed at once. */
   tcpMaxConnections: number;
+  /**
+   * `sip.websocket.origins`: the web origins ("https://app.example.com") whose pages may open a
+   * WebSocket; empty: any. A handshake without Origin (not from a browser) is always let in.
+   */
+  wsOrigins: string[];
   userAgent: string;
   /**
    * SIP worker processes sharing the UDP ports, each holding the calls whose Call-ID hashes

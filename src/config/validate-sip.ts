@@ -29,6 +29,7 @@ export const SIP_DEFAULTS = {
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
   tcpMaxConnections: 20_000,
+  wsOrigins: [] as string[],
   userAgent: `Tandem/${TANDEM_VERSION}`,
   workers: 1,
 };
@@ -68,12 +69,29 @@ function listen(r: Reader, v: unknown, path: KeyPath): ListenConfig | undefined 
   return { address, port, transports: [...new Set(transports)] };
 }
 
+/** A web origin (RFC 6454 §6.2): scheme, host and port only, as a browser's Origin names it. */
+function origin(r: Reader, v: unknown, path: KeyPath): string | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(s);
+  } catch { /* below */ }
+  if (
+    !u || (u.protocol !== "https:" && u.protocol !== "http:") || u.origin !== s.replace(/\/$/, "")
+  ) {
+    return r.fail(path, 'a web origin like "https://app.example.com"', s);
+  }
+  return u.origin;
+}
+
 /** Validate `sip`. */
 export function readSip(r: Reader, v: unknown): SipConfig {
   const d = SIP_DEFAULTS;
   const out: SipConfig = {
     ...d,
     listen: d.listen.map((l) => ({ ...l, transports: [...l.transports] })),
+    wsOrigins: [],
   };
   if (v === undefined) return out;
   const m = r.map(v, ["sip"], [
@@ -87,6 +105,7 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "user_agent",
     "workers",
     "tls",
+    "websocket",
   ]);
   if (!m) return out;
   if (m.tls !== undefined) out.tls = readTls(r, m.tls);
@@ -181,6 +200,14 @@ export function readSip(r: Reader, v: unknown): SipConfig {
         r.duration(t.connect_timeout, ["sip", "tcp", "connect_timeout"], 100) ??
           out.tcpConnectTimeout;
     }
+  }
+  if (m.websocket !== undefined) {
+    const w = r.map(m.websocket, ["sip", "websocket"], ["origins"]);
+    const list = w?.origins === undefined
+      ? undefined
+      : r.list(w.origins, ["sip", "websocket", "origins"]);
+    out.wsOrigins = (list ?? []).map((o, i) => origin(r, o, ["sip", "websocket", "origins", i]))
+      .filter((o): o is string => o !== undefined);
   }
   if (m.user_agent !== undefined) {
     out.userAgent = r.sipText(m.user_agent, ["sip", "user_agent"]) ?? out.userAgent;

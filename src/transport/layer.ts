@@ -35,6 +35,7 @@ import type {
   TcpOptions,
   TlsOptions,
   UdpOptions,
+  WebSocketOptions,
 } from "./types.ts";
 import { defaultPort, isStream, isWebSocket, protocolOfToken } from "./protocol.ts";
 
@@ -60,6 +61,8 @@ export interface TransportLayerOptions {
   udpToTcpAbove?: number;
   /** Several SIP worker processes share the UDP ports (see {@link Shard}). */
   shard?: Shard;
+  /** Web origins allowed to open a WebSocket; empty or absent: any (see WebSocketOptions). */
+  wsOrigins?: readonly string[];
 }
 
 /**
@@ -124,12 +127,15 @@ export class TransportLayer implements MessageSender {
     transportErrors: 0,
   };
   private readonly events: SocketEvents;
+  /** Shared by every WebSocket listener, so a reload reaches them all. */
+  private readonly webSocket: WebSocketOptions;
 
   constructor(
     private readonly opts: TransportLayerOptions,
     private readonly handler: InboundHandler,
   ) {
     this.adapter = opts.adapter ?? defaultAdapter();
+    this.webSocket = { origins: opts.wsOrigins ?? [] };
     this.events = {
       onData: (data, source) => this.receive(data, source),
       onError: (dest, err) => this.transportError(dest, err),
@@ -183,7 +189,9 @@ export class TransportLayer implements MessageSender {
         shared: this.opts.shard !== undefined,
       });
     }
-    const tcp = isWebSocket(protocol) ? { ...this.opts.tcp, websocket: true } : this.opts.tcp;
+    const tcp = isWebSocket(protocol)
+      ? { ...this.opts.tcp, websocket: this.webSocket }
+      : this.opts.tcp;
     if (protocol === "tcp" || protocol === "ws") return this.adapter.tcp(bind, this.events, tcp);
     if (!this.opts.tls) {
       throw new NoListenerError(
@@ -192,6 +200,11 @@ export class TransportLayer implements MessageSender {
       );
     }
     return this.adapter.tls(bind, this.events, tcp, this.opts.tls);
+  }
+
+  /** Web origins allowed to open a WebSocket (a reload): new connections are checked by them. */
+  setWebSocketOrigins(origins: readonly string[]): void {
+    this.webSocket.origins = origins;
   }
 
   /**

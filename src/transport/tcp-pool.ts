@@ -75,8 +75,9 @@ class Connection implements StreamSink {
     this.raw = raw;
     this.state = raw ? "open" : "connecting";
     const max = pool.opts.maxMessageSize;
-    this.framer = pool.opts.websocket
-      ? new WebSocketFramer(raw ? "server" : "client", max)
+    const ws = pool.opts.websocket;
+    this.framer = ws
+      ? new WebSocketFramer(raw ? "server" : "client", max, ws.origins)
       : new StreamFramer(max);
   }
 

@@ -148,5 +148,14 @@ export interface TcpOptions {
    * RFC 7118: the listener speaks SIP over WebSocket (the RFC 6455 handshake, then one SIP
    * message per WebSocket message); its endpoints say "ws" (over TCP) or "wss" (over TLS).
    */
-  websocket?: boolean;
+  websocket?: WebSocketOptions;
+}
+
+/** WebSocket policy, read by each new connection (a reload replaces `origins` in place). */
+export interface WebSocketOptions {
+  /**
+   * Web origins whose pages may connect (RFC 6455 §10.2); empty: any. A handshake without an
+   * Origin header comes from something that is not a browser and is let in.
+   */
+  origins: readonly string[];
 }

@@ -109,6 +109,7 @@ export function refusalResponse(r: { status: number; reason: string; extra?: str
 
 const STATUS_TEXT: Record<number, string> = {
   400: "Bad Request",
+  403: "Forbidden",
   405: "Method Not Allowed",
   426: "Upgrade Required",
   431: "Request Header Fields Too Large",
@@ -206,7 +207,15 @@ export class WebSocketFramer implements Framer {
   /** Client: the key our handshake sent, to check the server's accept. */
   private clientKey = "";
 
-  constructor(readonly role: WsRole, private readonly maxSize: number) {}
+  /**
+   * `origins` (server): the web origins whose pages may connect; empty: any. Read when the
+   * handshake arrives.
+   */
+  constructor(
+    readonly role: WsRole,
+    private readonly maxSize: number,
+    private readonly origins: readonly string[] = [],
+  ) {}
 
   get buffered(): number {
     return this.rest.length + this.fragmentBytes;
@@ -281,6 +290,10 @@ export class WebSocketFramer implements Framer {
   private accept(head: string, sink: FrameSink): FramingError | undefined {
     const r = parseUpgradeRequest(head);
     if (!r.ok) return this.refuse(sink, r);
+    // RFC 6455 §10.2: a browser names the page's origin; other clients may send none.
+    if (r.origin !== undefined && this.origins.length > 0 && !this.origins.includes(r.origin)) {
+      return this.refuse(sink, { status: 403, reason: `origin ${r.origin} is not allowed` });
+    }
     sink.reply(enc.encode(upgradeResponse(r.key)));
     this.state = "open";
     sink.onOpen?.();

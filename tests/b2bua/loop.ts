@@ -60,6 +60,7 @@ export function config(rules: RuleConfig[]): Config {
       tcpIdleTimeout: 120000,
       tcpConnectTimeout: 3000,
       tcpMaxConnections: 20_000,
+      wsOrigins: [],
       userAgent: "Tandem-test",
       workers: 1,
     },

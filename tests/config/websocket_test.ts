@@ -21,6 +21,26 @@ Deno.test("sip.listen: ws alone listens on 80, wss alone on 443, or on the port 
   ]);
 });
 
+Deno.test("sip.websocket.origins: web origins, nothing else", () => {
+  const cfg = load(
+    'sip:\n  websocket:\n    origins: ["https://app.example.com/", "http://127.0.0.1:8000"]\n',
+  );
+  assert.deepEqual(cfg.sip.wsOrigins, ["https://app.example.com", "http://127.0.0.1:8000"]);
+  assert.deepEqual(load("sip: {}\n").sip.wsOrigins, []);
+  assert.deepEqual(
+    errorsOf(
+      'sip:\n  websocket:\n    origins: ["https://app.example.com/phone", "wss://x.example", "x"]\n',
+    ),
+    [
+      'F:3: sip.websocket.origins[0]: expected a web origin like "https://app.example.com", got ' +
+      '"https://app.example.com/phone"',
+      'F:3: sip.websocket.origins[1]: expected a web origin like "https://app.example.com", got ' +
+      '"wss://x.example"',
+      'F:3: sip.websocket.origins[2]: expected a web origin like "https://app.example.com", got "x"',
+    ],
+  );
+});
+
 Deno.test("sip.listen: tcp, tls, ws and wss cannot share a TCP port", () => {
   assert.deepEqual(
     errorsOf(

@@ -691,6 +691,44 @@ export const wsKeepalive: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * RFC 6455 §10.2: with origins set, a browser page from elsewhere gets 403; a reload that empties
+ * the list lets it in (new connections read the list).
+ */
+export const wsOrigins: Case = async (adapter, host) => {
+  const { layer, port } = await startLayer(adapter, host, ["ws"], {}, {
+    wsOrigins: ["https://app.example.com"],
+  });
+  const handshake = (origin: string) =>
+    `GET / HTTP/1.1\r\nHost: ${br(host)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+    `Sec-WebSocket-Protocol: sip\r\nOrigin: ${origin}\r\n\r\n`;
+  const peers = [];
+  try {
+    for (
+      const [origin, answer] of [
+        ["https://app.example.com", /^HTTP\/1\.1 101 /],
+        ["https://evil.example", /^HTTP\/1\.1 403 Forbidden\r\n/],
+      ] as const
+    ) {
+      const c = await tcpPeer(host, port("ws"));
+      peers.push(c);
+      await c.write(handshake(origin));
+      await waitFor(() => c.peer.text.includes("\r\n\r\n"), `answer to ${origin}`);
+      assert.match(c.peer.text, answer);
+    }
+    layer.setWebSocketOrigins([]);
+    const c = await tcpPeer(host, port("ws"));
+    peers.push(c);
+    await c.write(handshake("https://evil.example"));
+    await waitFor(() => c.peer.text.includes("\r\n\r\n"), "answer after the reload");
+    assert.match(c.peer.text, /^HTTP\/1\.1 101 /);
+  } finally {
+    for (const c of peers) c.close();
+    await layer.stop();
+  }
+};
+
 /** RFC 7118 over TLS: a WSS listener shakes hands inside TLS and answers on the connection. */
 export const wssRequestInOut: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["wss"], {}, { tls: testTls() });
@@ -935,6 +973,7 @@ export const cases: Record<string, Case> = {
   wsRefusesPlainSip,
   wsOutbound,
   wsKeepalive,
+  wsOrigins,
   wssRequestInOut,
   wsUris,
 };

@@ -85,6 +85,27 @@ Deno.test("RFC 7118 §4: an upgrade offering sip is answered 101 with the sip su
   assert.ok(r.endsWith("\r\n\r\n"));
 });
 
+Deno.test("RFC 6455 §10.2: with origins set, a browser from another origin gets 403; one without Origin is let in", () => {
+  const origins = ["https://app.example.com", "http://127.0.0.1:8000"];
+  for (
+    const [origin, status] of [
+      ["Origin: https://app.example.com\r\n", 101],
+      ["Origin: http://127.0.0.1:8000\r\n", 101],
+      ["Origin: https://evil.example\r\n", 403],
+      ["", 101],
+    ] as const
+  ) {
+    const f = new WebSocketFramer("server", 65535, origins);
+    const sink = new Sink();
+    const err = f.push(enc.encode(upgrade(origin)), sink);
+    assert.match(sink.replyText, new RegExp(`^HTTP/1\\.1 ${status} `), origin);
+    assert.equal(err === undefined, status === 101, origin);
+    if (status === 403) {
+      assert.match(sink.replyText, /origin https:\/\/evil\.example is not allowed/);
+    }
+  }
+});
+
 Deno.test("RFC 6455 §5.2: a handshake and a masked text frame delivered byte by byte", () => {
   const f = new WebSocketFramer("server", 65535);
   const sink = new Sink();
