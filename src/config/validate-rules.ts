@@ -317,39 +317,42 @@ function target(
     : undefined;
 }
 
-/** A route's `tls_server_name`: a host name, on a route over TLS. */
-function tlsServerName(
-  r: Reader,
-  v: unknown,
-  path: KeyPath,
-  transport: Protocol | undefined,
-): string | undefined {
-  const s = r.str(v, path);
-  if (s === undefined) return undefined;
-  if (!HOST_NAME.test(s)) return r.fail(path, "a host name like sip.carrier.example", s);
-  if (transport !== undefined && !isSecure(transport)) {
-    return r.fail(
-      path,
-      "a route with transport tls or wss (or a sips: uri)",
-      `transport ${transport}`,
-      true,
-    );
-  }
-  return s.toLowerCase();
+/** A route key holding a string of one grammar that only makes sense over some transports. */
+interface TransportBoundKey {
+  grammar: RegExp;
+  expected: string;
+  applies(p: Protocol): boolean;
+  transports: string;
 }
 
-/** A route's `ws_path`: an absolute path (query allowed), on a route over WebSocket. */
-function wsPath(
+/** `tls_server_name`: a host name, on a route over TLS. */
+const TLS_SERVER_NAME: TransportBoundKey = {
+  grammar: HOST_NAME,
+  expected: "a host name like sip.carrier.example",
+  applies: isSecure,
+  transports: "tls or wss (or a sips: uri)",
+};
+
+/** `ws_path`: an absolute path (query allowed), on a route over WebSocket. */
+const WS_PATH: TransportBoundKey = {
+  grammar: /^\/[\x21-\x7e]*$/,
+  expected: 'an absolute path like "/ws"',
+  applies: isWebSocket,
+  transports: "ws or wss",
+};
+
+function transportBound(
   r: Reader,
   v: unknown,
   path: KeyPath,
   transport: Protocol | undefined,
+  k: TransportBoundKey,
 ): string | undefined {
   const s = r.str(v, path);
   if (s === undefined) return undefined;
-  if (!/^\/[\x21-\x7e]*$/.test(s)) return r.fail(path, 'an absolute path like "/ws"', s);
-  if (transport !== undefined && !isWebSocket(transport)) {
-    return r.fail(path, "a route with transport ws or wss", `transport ${transport}`, true);
+  if (!k.grammar.test(s)) return r.fail(path, k.expected, s);
+  if (transport !== undefined && !k.applies(transport)) {
+    return r.fail(path, `a route with transport ${k.transports}`, `transport ${transport}`, true);
   }
   return s;
 }
@@ -473,12 +476,16 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
         : r.sipText(rm.name, [...rp, "name"]);
       const t = target(r, rm, rp);
       const own = readRouteOptions(r, rm, rp);
-      const sni = rm.tls_server_name === undefined
-        ? undefined
-        : tlsServerName(r, rm.tls_server_name, [...rp, "tls_server_name"], t?.transport);
+      const sni = rm.tls_server_name === undefined ? undefined : transportBound(
+        r,
+        rm.tls_server_name,
+        [...rp, "tls_server_name"],
+        t?.transport,
+        TLS_SERVER_NAME,
+      )?.toLowerCase();
       const upgradePath = rm.ws_path === undefined
         ? undefined
-        : wsPath(r, rm.ws_path, [...rp, "ws_path"], t?.transport);
+        : transportBound(r, rm.ws_path, [...rp, "ws_path"], t?.transport, WS_PATH);
       if (t && rname !== undefined) {
         const route = merge(rname, t, own, d);
         if (sni) route.tlsServerName = sni;
