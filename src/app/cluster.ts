@@ -10,7 +10,7 @@
 // metrics, drain, reload) answered by each worker for its own calls.
 
 import * as path from "node:path";
-import type { Config } from "../config/types.ts";
+import type { CallLimits, Config } from "../config/types.ts";
 import { LINK_TOKEN_BYTES } from "../transport/mod.ts";
 
 /** Environment variables that make a process a worker (set by the supervisor only). */
@@ -56,9 +56,20 @@ export function workerFilePath(p: string, index: number): string {
   return `${p.slice(0, p.length - ext.length)}.w${index}${ext}`;
 }
 
+/** `x` with its call limits divided among `count` workers (rounded up). */
+function withShare<T extends { limits?: CallLimits }>(x: T, count: number): T {
+  const l = x.limits;
+  if (!l) return x;
+  const share: CallLimits = {};
+  if (l.maxCalls !== undefined) share.maxCalls = Math.ceil(l.maxCalls / count);
+  if (l.maxCps !== undefined) share.maxCps = Math.ceil(l.maxCps / count);
+  return { ...x, limits: share };
+}
+
 /**
  * The configuration worker `index` of `count` runs with. Every worker: its share of
- * `limits.max_calls` (the Call-ID hash spreads calls evenly, so the shares add up to the limit).
+ * `limits.max_calls` and of every rule's and route's `limits` (the Call-ID hash spreads calls
+ * evenly, so the shares add up to the limit).
  * Workers other than 0: no HTTP (worker 0 answers for all) and their own CDR journal and CDR
  * file (a journal and a file sink each assume one writer).
  */
@@ -67,6 +78,10 @@ export function workerConfig(cfg: Config, index: number, count: number): Config 
   const out: Config = {
     ...cfg,
     limits: { ...cfg.limits, maxCalls: Math.ceil(cfg.limits.maxCalls / count) },
+    rules: cfg.rules.map((rule) => ({
+      ...withShare(rule, count),
+      routes: rule.routes.map((r) => withShare(r, count)),
+    })),
   };
   if (index === 0) return out;
   delete out.http;

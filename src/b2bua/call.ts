@@ -9,6 +9,7 @@ import type { ClientTransaction, ServerTransaction } from "../transaction/mod.ts
 import type { Endpoint } from "../transport/types.ts";
 import type { TimerHandle } from "../util/clock.ts";
 import type { AttemptRecord, CallRecord } from "./record.ts";
+import type { Slot } from "./limits.ts";
 
 /** Named call states. */
 export type CallState =
@@ -81,6 +82,8 @@ export interface Attempt {
   rseq?: { tag: string; last: number };
   /** Our side of its dialog, as its INVITE was built (dropped once the call is confirmed). */
   own?: OwnSide;
+  /** Its place in its route's call count, held until it fails, is given up or its call ends. */
+  slot?: Slot;
 }
 
 /** An in-dialog request relayed from one leg to the other, waiting for its answer. */
@@ -144,4 +147,6 @@ export interface Call {
   reinvite?: PendingRelay;
   /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */
   record: CallRecord;
+  /** Its place in its rule's call count, until it ends. */
+  slot?: Slot;
 }

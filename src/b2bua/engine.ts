@@ -58,6 +58,7 @@ import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
+import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
 
 /** What the B2BUA needs from the transport layer. */
 export interface Network {
@@ -209,6 +210,35 @@ const mSetupRate = metrics.gauge(
   "tandem_call_setups_per_second",
   "New calls per second, averaged since the previous scrape.",
 );
+const mRuleCalls = metrics.gauge(
+  "tandem_rule_calls_active",
+  "Calls in progress by the rule they matched.",
+);
+const mRouteCalls = metrics.gauge(
+  "tandem_route_calls_active",
+  "Attempts ringing and calls answered by route name (routes made up per call, from RADIUS or " +
+    "a Replaces, are not counted).",
+);
+const mLimitRefusals = metrics.counter(
+  "tandem_limit_refusals_total",
+  "New calls refused by a rule's limits, and attempts that skipped a route at its limits, by " +
+    "scope (rule, route), name and limit (calls, cps).",
+);
+
+/**
+ * RFC 3326 Reason for a limit refusal, with RFC 3398's ISUP mapping: no circuit available (34)
+ * for calls at once, switching equipment congestion (42) for calls per second; both map to 503.
+ */
+const LIMIT_REASON: Record<LimitRefusal, { phrase: string; reason: string }> = {
+  calls: {
+    phrase: "Call Limit Reached",
+    reason: 'Q.850;cause=34;text="No circuit/channel available"',
+  },
+  cps: {
+    phrase: "Call Rate Limit Reached",
+    reason: 'Q.850;cause=42;text="Switching equipment congestion"',
+  },
+};
 
 /** The B2BUA engine. Attach the transaction layer before traffic flows. */
 export class B2bua implements TransactionUser {
@@ -227,6 +257,9 @@ export class B2bua implements TransactionUser {
   /** INVITEs that became calls since start (for the setup-rate gauge). */
   private newCalls = 0;
   private svc: B2buaServices;
+  /** Call counters of rules and routes, and the configuration they were last taken from. */
+  readonly limits = new LimitTable();
+  private limitsOf: Config | undefined;
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
@@ -240,7 +273,34 @@ export class B2bua implements TransactionUser {
       if (now > lastAt) mSetupRate.set(((this.newCalls - lastCount) * 1000) / (now - lastAt));
       lastCount = this.newCalls;
       lastAt = now;
+      // Rebuilt each time: a rule or route a reload removed leaves no stale sample behind.
+      mRuleCalls.values.clear();
+      mRouteCalls.values.clear();
+      mLimitRefusals.values.clear();
+      for (const [rule, u] of this.limits.rules) mRuleCalls.set(u.live, { rule });
+      for (const [route, u] of this.limits.routes) mRouteCalls.set(u.live, { route });
+      for (
+        const [scope, table] of [["rule", this.limits.rules], [
+          "route",
+          this.limits.routes,
+        ]] as const
+      ) {
+        for (const [name, u] of table) {
+          for (const limit of ["calls", "cps"] as const) {
+            if (u.refused[limit] > 0) mLimitRefusals.set(u.refused[limit], { scope, name, limit });
+          }
+        }
+      }
     });
+  }
+
+  /** The counters, reconfigured when the configuration changed (a reload) since the last call. */
+  private limitTable(cfg: Config): LimitTable {
+    if (cfg !== this.limitsOf) {
+      this.limits.configure(cfg.rules);
+      this.limitsOf = cfg;
+    }
+    return this.limits;
   }
 
   /** Connect the transaction layer (it is created with this engine as its user). */
@@ -361,6 +421,14 @@ export class B2bua implements TransactionUser {
       mCalls.inc({ outcome: "no-route" });
       return tx.respond(createResponse(req, 404, "No Route", this.tag()));
     }
+    // A call replacing another (RFC 3891) takes that call's place: counted, never refused.
+    const usage = this.limitTable(cfg).rule(rule.name);
+    const slot = usage?.take(this.opts.clock.now(), replacing !== undefined);
+    if (typeof slot === "string") {
+      mCalls.inc({ outcome: "limit" });
+      this.log.debug("call-limit", { callId: req.callId, rule: rule.name, limit: slot });
+      return tx.respond(limitResponse(req, slot, this.tag()));
+    }
     const now = this.opts.clock.wallNow();
     const localTag = this.tag();
     const aLocal = this.opts.net.localFor(source);
@@ -402,6 +470,7 @@ export class B2bua implements TransactionUser {
       },
     };
     call.record.id = call.id;
+    if (slot) call.slot = slot;
     if (replacing) call.replacing = replacing.aim;
     this.calls.set(call.id, call);
     if (isWebSocket(source.protocol)) {
@@ -558,9 +627,15 @@ export class B2bua implements TransactionUser {
       ? endpointOf(redirectTarget, route)
       : routeEndpoint(route);
     const local = this.localFor(dest, "b", call);
-    if (!local) {
-      // A 302 or RADIUS target over a transport we do not listen on: like a refused attempt,
-      // recorded (no INVITE went out, so no Call-ID) so that the CDR shows what was skipped.
+    // A route at its limits is skipped like one that refused the call.
+    const slot = local && !aim
+      ? this.limits.route(route.name)?.take(this.opts.clock.now())
+      : undefined;
+    const full = typeof slot === "string" ? slot : undefined;
+    if (!local || full) {
+      // A 302 or RADIUS target over a transport we do not listen on, or a full route: like a
+      // refused attempt, recorded (no INVITE went out, so no Call-ID) so that the CDR shows
+      // what was skipped.
       const now = this.opts.clock.wallNow();
       const [ruriText, target] = detachAll([
         redirectTarget ? asRequestUri(redirectTarget).toString() : "",
@@ -576,11 +651,19 @@ export class B2bua implements TransactionUser {
         target,
         inviteAt: now,
         endAt: now,
-        outcome: "unreachable",
+        outcome: full ? "limit" : "unreachable",
       });
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
-      const r = createResponse(call.a.invite, 503, undefined, call.a.localTag);
-      return this.failCall(call, r, "unreachable");
+      if (!full) {
+        return this.failCall(
+          call,
+          createResponse(call.a.invite, 503, undefined, call.a.localTag),
+          "unreachable",
+        );
+      }
+      const r = limitResponse(call.a.invite, full, call.a.localTag);
+      call.record.reasonHeader = LIMIT_REASON[full].reason;
+      return this.failCall(call, r, "route-limit");
     }
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
@@ -647,6 +730,7 @@ export class B2bua implements TransactionUser {
     const attempt: Attempt = {
       index,
       route,
+      slot: slot as Slot | undefined, // a refusal returned above
       state: "Calling",
       invite,
       ctx: undefined,
@@ -681,6 +765,7 @@ export class B2bua implements TransactionUser {
       if (call.b !== attempt || call.state === "Ended") return;
       this.log.warn("media-offer-failed", { call: call.id, err });
       attempt.state = "Failed";
+      attempt.slot?.release();
       attempt.record.outcome = "media";
       const r = createResponse(call.a.invite, 503, "Media Relay Unavailable", call.a.localTag);
       r.add("Retry-After", String(this.opts.config().limits.retryAfter));
@@ -755,6 +840,7 @@ export class B2bua implements TransactionUser {
     if (at.state === "Abandoned" || at.state === "Failed") return;
     if (at.state === "Cancelling") {
       at.state = "Failed";
+      at.slot?.release();
       at.record.finalStatus = s;
       at.record.endAt = this.opts.clock.wallNow();
       return;
@@ -981,6 +1067,7 @@ export class B2bua implements TransactionUser {
     const now = this.opts.clock.wallNow();
     const wasCancelling = at.state === "Cancelling";
     at.state = "Failed";
+    at.slot?.release();
     at.record.endAt = now;
     at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     if (res) at.record.reason = res.get("reason");
@@ -1083,6 +1170,7 @@ export class B2bua implements TransactionUser {
     });
     // Give the attempt up: CANCEL it (held until a provisional arrives, §9.1) and move on.
     at.state = "Abandoned";
+    at.slot?.release();
     at.record.outcome = "no-progress";
     at.record.endAt = this.opts.clock.wallNow();
     at.record.finalStatus = 408;
@@ -1577,7 +1665,11 @@ export class B2bua implements TransactionUser {
     call.record.endAt = now;
     call.record.endedBy ??= by;
     call.record.endReason ??= why;
-    for (const at of call.attempts) at.record.endAt ??= now;
+    call.slot?.release();
+    for (const at of call.attempts) {
+      at.record.endAt ??= now;
+      at.slot?.release();
+    }
     for (const k of Object.keys(call.timers) as (keyof Call["timers"])[]) this.clearTimer(call, k);
     if (call.mediaUsed) {
       // Any attempt that went through the relay has a session there, even if a later route
@@ -1879,4 +1971,12 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
   const plain = decodeUser(received);
   const undecodable = plain === received && received.includes("%");
   return escapeUser(rewriteUser(plain, rw), undecodable);
+}
+
+/** 503 for a call refused at a limit, without Retry-After: that would make a proxy in front
+ * avoid all of Tandem for a while (RFC 3261 §21.5.4), not just the full rule or route. */
+function limitResponse(req: SipRequest, why: LimitRefusal, tag: string): SipResponse {
+  const r = createResponse(req, 503, LIMIT_REASON[why].phrase, tag);
+  r.add("Reason", LIMIT_REASON[why].reason);
+  return r;
 }

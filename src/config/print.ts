@@ -3,7 +3,7 @@
 // Config, so an operator can start from it.
 
 import { stringify } from "yaml";
-import type { Config, RouteConfig, UserRewrite } from "./types.ts";
+import type { CallLimits, Config, RouteConfig, UserRewrite } from "./types.ts";
 import { formatDuration, formatSize } from "./duration.ts";
 
 /** What replaces a secret in printed output. */
@@ -56,6 +56,17 @@ function route(r: RouteConfig, mask: boolean) {
       }
       : {}),
     media: r.media,
+    ...limitsDoc(r.limits),
+  };
+}
+
+function limitsDoc(l: CallLimits | undefined) {
+  if (!l) return {};
+  return {
+    limits: {
+      ...(l.maxCalls !== undefined ? { max_calls: l.maxCalls } : {}),
+      ...(l.maxCps !== undefined ? { max_cps: l.maxCps } : {}),
+    },
   };
 }
 
@@ -116,6 +127,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         ...(rule.match.source ? { source: rule.match.source } : {}),
       },
       auth: { mode: rule.auth.mode, realm: rule.auth.realm, on_timeout: rule.auth.onTimeout },
+      ...limitsDoc(rule.limits),
       routes: rule.routes.map((r) => route(r, mask)),
     })),
   };

@@ -115,8 +115,17 @@ export interface HeaderPolicy {
   remove: string[];
 }
 
+/**
+ * Calls a rule or route may carry: at once, and new ones per second. A route's limits belong to
+ * its name: routes of one name (one trunk, used by several rules) share them.
+ */
+export interface CallLimits {
+  maxCalls?: number;
+  maxCps?: number;
+}
+
 export interface RouteConfig {
-  /** Human name, for CDRs and logs. */
+  /** Human name, for CDRs and logs; routes of one name share one set of call counters. */
   name: string;
   host: string;
   port: number;
@@ -145,6 +154,8 @@ export interface RouteConfig {
    * would need a fresh SDP offer per probe). */
   keepalive?: { method: "OPTIONS"; interval: number };
   media: "none" | "rtpengine" | "rtpproxy";
+  /** Full (at max_calls or max_cps): the route is skipped like one that refused the call. */
+  limits?: CallLimits;
 }
 
 /** Authentication/authorization of incoming calls for a rule. */
@@ -160,6 +171,8 @@ export interface RuleConfig {
   match: MatchConfig;
   routes: RouteConfig[];
   auth: RuleAuth;
+  /** Beyond these, new calls matching the rule get 503 (Q.850 cause 34 or 42). */
+  limits?: CallLimits;
 }
 
 export interface RadiusServer {

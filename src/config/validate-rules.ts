@@ -5,6 +5,7 @@ import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isSecure, isWebSocket, sipsProtocol } from "../transport/protocol.ts";
 import type {
   CallerIdRewrite,
+  CallLimits,
   HeaderPolicy,
   MatchConfig,
   RouteConfig,
@@ -13,7 +14,7 @@ import type {
   RuleConfig,
   UserRewrite,
 } from "./types.ts";
-import type { KeyPath } from "./locate.ts";
+import { formatPath, type KeyPath } from "./locate.ts";
 import type { RawMap, Reader } from "./reader.ts";
 import { splitHostPort } from "./validate-sip.ts";
 
@@ -30,6 +31,7 @@ export interface RouteOptions {
   /** `null` = explicitly off (overrides a default). */
   keepalive?: RouteConfig["keepalive"] | null;
   media?: RouteConfig["media"];
+  limits?: CallLimits;
 }
 
 /** Built-in route defaults. */
@@ -50,6 +52,7 @@ const OPTION_KEYS = [
   "headers",
   "keepalive",
   "media",
+  "limits",
 ] as const;
 const ROUTE_KEYS = [
   "name",
@@ -237,7 +240,20 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
   if (m.media !== undefined) {
     o.media = r.oneOf(m.media, [...path, "media"], ["none", "rtpengine", "rtpproxy"] as const);
   }
+  if (m.limits !== undefined) o.limits = limits(r, m.limits, [...path, "limits"]);
   return o;
+}
+
+/** `limits` of a rule or route: calls at once and new calls per second. */
+function limits(r: Reader, v: unknown, path: KeyPath): CallLimits | undefined {
+  const m = r.map(v, path, ["max_calls", "max_cps"]);
+  if (!m) return undefined;
+  const out: CallLimits = {};
+  if (m.max_calls !== undefined) {
+    out.maxCalls = r.int(m.max_calls, [...path, "max_calls"], 1, 10_000_000);
+  }
+  if (m.max_cps !== undefined) out.maxCps = r.int(m.max_cps, [...path, "max_cps"], 1, 100_000);
+  return out.maxCalls === undefined && out.maxCps === undefined ? undefined : out;
 }
 
 /** Validate `defaults`. */
@@ -388,6 +404,8 @@ function merge(
   if (auth) route.auth = auth;
   const keepalive = own.keepalive !== undefined ? own.keepalive : d.keepalive;
   if (keepalive) route.keepalive = keepalive;
+  const lim = own.limits ?? d.limits;
+  if (lim) route.limits = lim;
   return route;
 }
 
@@ -447,10 +465,11 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
   const list = r.list(v, ["rules"]);
   if (!list) return [];
   const names = new Set<string>();
+  const seen = new Map<string, { limits?: CallLimits; path: KeyPath }>();
   const rules: RuleConfig[] = [];
   list.forEach((raw, i) => {
     const path = ["rules", i];
-    const m = r.map(raw, path, ["name", "match", "auth", "routes"]);
+    const m = r.map(raw, path, ["name", "match", "auth", "limits", "routes"]);
     if (!m) return;
     const name = m.name === undefined
       ? `rule-${i + 1}`
@@ -463,6 +482,8 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       auth: ruleAuth(r, m.auth, [...path, "auth"]),
       routes: [],
     };
+    const lim = m.limits === undefined ? undefined : limits(r, m.limits, [...path, "limits"]);
+    if (lim) rule.limits = lim;
     const routes = m.routes === undefined
       ? r.fail([...path, "routes"], "a list of routes", undefined)
       : r.list(m.routes, [...path, "routes"]);
@@ -491,9 +512,46 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
         if (sni) route.tlsServerName = sni;
         if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
         rule.routes.push(route);
+        sameLimits(r, seen, route, rp);
       }
     });
     rules.push(rule);
   });
   return rules;
+}
+
+/**
+ * Routes of one name share their call counters (one trunk reached from several rules), so they
+ * must agree on the limits; `seen` holds the first route of each name and where it was.
+ */
+function sameLimits(
+  r: Reader,
+  seen: Map<string, { limits?: CallLimits; path: KeyPath }>,
+  route: RouteConfig,
+  path: KeyPath,
+): void {
+  const first = seen.get(route.name);
+  if (!first) {
+    seen.set(route.name, { limits: route.limits, path });
+    return;
+  }
+  const a = first.limits;
+  const b = route.limits;
+  if (a?.maxCalls !== b?.maxCalls || a?.maxCps !== b?.maxCps) {
+    r.fail(
+      [...path, "limits"],
+      `the limits of the route named "${route.name}" at ${formatPath(first.path)} ` +
+        "(routes of one name share one counter)",
+      describeLimits(b),
+      true,
+    );
+  }
+}
+
+function describeLimits(l: CallLimits | undefined): string {
+  if (!l) return "no limits";
+  const parts = [];
+  if (l.maxCalls !== undefined) parts.push(`max_calls ${l.maxCalls}`);
+  if (l.maxCps !== undefined) parts.push(`max_cps ${l.maxCps}`);
+  return parts.join(", ");
 }

@@ -510,14 +510,20 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   const badRecords: string[] = [];
   const records: { rec: CallRecord; tag: string }[] = [];
   const timers = { noProgress: 5000, noAnswer: 30_000, maxDuration: 3_600_000 };
-  const cfg = config([rule([
-    route("10.0.0.2", 5090, {
-      timers,
-      followRedirects: true,
-      auth: { username: "tandem", password: "secret" },
-    }),
-    route("10.0.0.3", 5090, { timers, transport: "tcp" }),
-  ])]);
+  // Limits high enough never to refuse: their counts must still come back to zero.
+  const limits = { maxCalls: 1_000_000 };
+  const cfg = config([{
+    ...rule([
+      route("10.0.0.2", 5090, {
+        timers,
+        followRedirects: true,
+        auth: { username: "tandem", password: "secret" },
+        limits,
+      }),
+      route("10.0.0.3", 5090, { timers, transport: "tcp", limits }),
+    ]),
+    limits,
+  }]);
   cfg.limits.maxCalls = 1_000_000;
   const loop = new Loop(
     cfg,
@@ -563,6 +569,9 @@ Deno.test("fuzzed messages inside whole calls: nothing throws, nothing is left b
   assert.equal(loop.b2bua.calls.size, 0, "calls left after every timer ran out");
   assert.equal(loop.b2bua.legCount, 0, "legs left");
   assert.deepEqual(loop.txl.size, { client: 0, server: 0 }, "transactions left");
+  const held = [...loop.b2bua.limits.rules, ...loop.b2bua.limits.routes]
+    .filter(([, u]) => u.live !== 0 || u.admitted === 0).map(([name, u]) => `${name} ${u.live}`);
+  assert.deepEqual(held, [], "rule and route counts not back to zero (or never counted)");
   assert.deepEqual(badRecords.slice(0, 2), [], `${badRecords.length} inconsistent call records`);
   assert.deepEqual(f.leaks.slice(0, 3), [], `${f.leaks.length} messages leak the other side`);
   assert.ok(

@@ -1,0 +1,80 @@
+// Call limits in the configuration: `limits` of rules and routes (and `defaults`), one set of
+// limits per route name, and the effective configuration that loads back the same.
+
+import assert from "node:assert/strict";
+import { effectiveConfigText, parseConfig } from "../../src/config/mod.ts";
+import { workerConfig } from "../../src/app/cluster.ts";
+import { errorsOf, load } from "./with-certs.ts";
+
+const RULES = `
+defaults:
+  limits: { max_cps: 50 }
+rules:
+  - name: customer-a
+    limits: { max_calls: 30, max_cps: 5 }
+    match: { source: [10.1.0.0/16] }
+    routes:
+      - { name: carrier-a, target: "192.0.2.10", limits: { max_calls: 60 } }
+      - { name: carrier-b, target: "192.0.2.20" }
+  - name: others
+    routes:
+      - { name: carrier-a, target: "192.0.2.10", limits: { max_calls: 60 } }
+`;
+
+Deno.test("limits: rules and routes take max_calls and max_cps; defaults give routes theirs", () => {
+  const cfg = load(RULES);
+  const [a, others] = cfg.rules;
+  assert.deepEqual(a.limits, { maxCalls: 30, maxCps: 5 });
+  assert.equal(others.limits, undefined);
+  assert.deepEqual(a.routes.map((r) => r.limits), [{ maxCalls: 60 }, { maxCps: 50 }]);
+  assert.deepEqual(others.routes[0].limits, { maxCalls: 60 });
+});
+
+Deno.test("limits: bad values name the file, the key and what is wrong", () => {
+  assert.deepEqual(
+    errorsOf(
+      "rules:\n  - limits: { max_calls: 0, max_cps: fast, max_call: 3 }\n" +
+        '    routes: [{ target: "192.0.2.1", limits: { max_calls: 2.5 } }]\n',
+    ),
+    [
+      "F:2: rules[0].limits.max_call: expected one of the keys max_calls, max_cps, got unknown key " +
+      '"max_call" (did you mean "max_calls"?)',
+      "F:2: rules[0].limits.max_calls: expected an integer (1-10000000), got 0",
+      'F:2: rules[0].limits.max_cps: expected an integer (1-100000), got "fast"',
+      "F:3: rules[0].routes[0].limits.max_calls: expected an integer (1-10000000), got 2.5",
+    ],
+  );
+});
+
+Deno.test("limits: routes of one name must agree on their limits (they share one counter)", () => {
+  assert.deepEqual(
+    errorsOf(
+      "rules:\n  - name: a\n    routes:\n" +
+        '      - { name: trunk, target: "192.0.2.1", limits: { max_calls: 10 } }\n' +
+        "  - name: b\n    routes:\n" +
+        '      - { name: trunk, target: "192.0.2.1" }\n',
+    ),
+    [
+      'F:7: rules[1].routes[0].limits: expected the limits of the route named "trunk" at ' +
+      "rules[0].routes[0] (routes of one name share one counter), got no limits",
+    ],
+  );
+});
+
+Deno.test("limits: the effective configuration loads back with the same limits", () => {
+  const cfg = load(RULES);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(
+    back.rules.map((r) => [r.limits, r.routes.map((x) => x.limits)]),
+    cfg.rules.map((r) => [r.limits, r.routes.map((x) => x.limits)]),
+  );
+});
+
+Deno.test("limits: with several SIP workers each takes its share, rounded up", () => {
+  const cfg = workerConfig(load(RULES), 1, 4);
+  assert.deepEqual(cfg.rules[0].limits, { maxCalls: 8, maxCps: 2 });
+  assert.deepEqual(cfg.rules[0].routes.map((r) => r.limits), [{ maxCalls: 15 }, { maxCps: 13 }]);
+  assert.equal(cfg.rules[1].limits, undefined);
+});

@@ -1,0 +1,159 @@
+// Call limits end to end, through the binary: SIPp callers held on calls past a rule's
+// max_calls get 503 with Q.850 cause 34 and no Retry-After (checked by the caller's scenario);
+// a route at its max_calls sends the next calls to the following route. /metrics shows the
+// counts while the calls are up and after they end.
+
+import assert from "node:assert/strict";
+import {
+  binaryAvailable,
+  freePort,
+  freeUdpPort,
+  repoRoot,
+  runSipp,
+  sippAvailable,
+  type SippResult,
+  startTandem,
+  udpBound,
+  waitFor,
+} from "./harness.ts";
+
+const UAC = `${repoRoot}/tests/e2e/scenarios/limit-uac.xml`;
+const HOLD_MS = 3000;
+
+/** The value of one /metrics sample (0 when absent). */
+async function metric(http: number, sample: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(sample + " "));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
+
+/** SIPp's built-in callee on `port` for `calls` calls. */
+function callee(port: number, calls: number): Promise<SippResult> {
+  return runSipp(
+    ["-sn", "uas", "-i", "127.0.0.1", "-p", String(port), "-m", String(calls), "-timeout", "30s"],
+    { timeoutMs: 45_000 },
+  );
+}
+
+/** `calls` callers at once through Tandem, each holding an answered call HOLD_MS. */
+function callers(sip: number, calls: number): Promise<SippResult> {
+  return runSipp([
+    "-sf",
+    UAC,
+    `127.0.0.1:${sip}`,
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(freeUdpPort()),
+    "-s",
+    "e2e-limit",
+    "-m",
+    String(calls),
+    "-r",
+    "50",
+    "-l",
+    String(calls),
+    "-d",
+    String(HOLD_MS),
+    "-timeout",
+    "30s",
+    "-timeout_error",
+  ], { timeoutMs: 45_000 });
+}
+
+function config(sip: number, http: number, rules: string): string {
+  return `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+rules:
+${rules}`;
+}
+
+Deno.test({
+  name:
+    "limits: five callers at once against a rule's max_calls 3 — three are put through, two get 503 with Q.850 cause 34 and no Retry-After; /metrics counts them",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [sip, http, port] = [freePort(), freePort(), freeUdpPort()];
+    await using tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: config(
+        sip,
+        http,
+        `  - name: customer
+    limits: { max_calls: 3 }
+    routes:
+      - { name: callee, target: "127.0.0.1:${port}" }
+`,
+      ),
+    });
+    const uas = callee(port, 3);
+    await waitFor(() => udpBound(port), 5000, { what: "callee SIPp" });
+    const uac = callers(sip, 5);
+    const active = 'tandem_rule_calls_active{rule="customer"}';
+    await waitFor(async () => await metric(http, active) === 3, HOLD_MS - 500, {
+      what: "three calls up on the rule",
+    });
+    const [u, c] = await Promise.all([uac, uas]);
+    const logs = async () => (await tandem.logs()).stdout.slice(-2000);
+    assert.equal(u.code, 0, `callers: ${u.stdout.slice(-1500)}\n${await logs()}`);
+    assert.equal(c.code, 0, `callee: ${c.stdout.slice(-1500)}`);
+    assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 3);
+    assert.equal(await metric(http, 'tandem_calls_total{outcome="limit"}'), 2);
+    assert.equal(
+      await metric(http, 'tandem_limit_refusals_total{limit="calls",name="customer",scope="rule"}'),
+      2,
+    );
+    assert.equal(await metric(http, active), 0, "every place given back");
+  },
+});
+
+Deno.test({
+  name:
+    "limits: four callers at once, the first route's max_calls 2 — two calls on each route, counted per route while they are up",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [sip, http, portA, portB] = [freePort(), freePort(), freeUdpPort(), freeUdpPort()];
+    await using _tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: config(
+        sip,
+        http,
+        `  - name: all
+    routes:
+      - { name: trunk-a, target: "127.0.0.1:${portA}", limits: { max_calls: 2 } }
+      - { name: trunk-b, target: "127.0.0.1:${portB}" }
+`,
+      ),
+    });
+    const uasA = callee(portA, 2);
+    const uasB = callee(portB, 2);
+    await waitFor(() => udpBound(portA) && udpBound(portB), 5000, { what: "callee SIPps" });
+    const uac = callers(sip, 4);
+    const on = (route: string) => metric(http, `tandem_route_calls_active{route="${route}"}`);
+    await waitFor(
+      async () => await on("trunk-a") === 2 && await on("trunk-b") === 2,
+      HOLD_MS - 500,
+      {
+        what: "two calls up on each route",
+      },
+    );
+    const [u, a, b] = await Promise.all([uac, uasA, uasB]);
+    assert.equal(u.code, 0, `callers: ${u.stdout.slice(-1500)}`);
+    assert.equal(a.code, 0, `trunk-a callee: ${a.stdout.slice(-1500)}`);
+    assert.equal(b.code, 0, `trunk-b callee: ${b.stdout.slice(-1500)}`);
+    assert.equal(
+      await metric(http, 'tandem_limit_refusals_total{limit="calls",name="trunk-a",scope="route"}'),
+      2,
+    );
+    assert.equal(await on("trunk-a"), 0);
+    assert.equal(await on("trunk-b"), 0);
+  },
+});
