@@ -3,6 +3,7 @@
 // and is left out of lists and sums (its calls are not lost to the caller: they are its own).
 
 import type {
+  BannedSource,
   CallFilter,
   CallSummary,
   ControlPlane,
@@ -72,6 +73,26 @@ export class ClusterControl implements ControlPlane {
     const found = await this.ask<CallSummary | null>("getCall", [id]);
     const i = found.findIndex((c) => c);
     return i < 0 ? undefined : { ...found[i]!, worker: i + 1 };
+  }
+
+  async bannedSources(): Promise<BannedSource[]> {
+    // A source's requests spread over the workers, so each may have banned it: the latest end.
+    const by = new Map<string, string>();
+    for (
+      const list of [this.local.bannedSources(), ...await this.ask<BannedSource[]>("bannedSources")]
+    ) {
+      for (const b of list ?? []) {
+        const seen = by.get(b.address);
+        if (!seen || b.until > seen) by.set(b.address, b.until);
+      }
+    }
+    return [...by].map(([address, until]) => ({ address, until }));
+  }
+
+  async unbanSource(address: string): Promise<boolean> {
+    const own = this.local.unbanSource(address);
+    const others = await this.ask<boolean>("unbanSource", [address]);
+    return own || others.some((d) => d === true);
   }
 
   async dropCall(id: string, reason?: string): Promise<boolean> {

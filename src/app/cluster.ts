@@ -68,8 +68,8 @@ function withShare<T extends { limits?: CallLimits }>(x: T, count: number): T {
 
 /**
  * The configuration worker `index` of `count` runs with. Every worker: its share of
- * `limits.max_calls` and of every rule's and route's `limits` (the Call-ID hash spreads calls
- * evenly, so the shares add up to the limit).
+ * `limits.max_calls`, of `limits.per_source.max_requests` and of every rule's and route's
+ * `limits` (the Call-ID hash spreads calls evenly, so the shares add up to the limit).
  * Workers other than 0: no HTTP (worker 0 answers for all) and their own CDR journal and CDR
  * file (a journal and a file sink each assume one writer).
  */
@@ -77,7 +77,19 @@ export function workerConfig(cfg: Config, index: number, count: number): Config 
   if (count <= 1) return cfg;
   const out: Config = {
     ...cfg,
-    limits: { ...cfg.limits, maxCalls: Math.ceil(cfg.limits.maxCalls / count) },
+    limits: {
+      ...cfg.limits,
+      maxCalls: Math.ceil(cfg.limits.maxCalls / count),
+      // New requests spread over the workers by Call-ID, so each sees its share of a source's.
+      ...(cfg.limits.perSource
+        ? {
+          perSource: {
+            ...cfg.limits.perSource,
+            maxRequests: Math.ceil(cfg.limits.perSource.maxRequests / count),
+          },
+        }
+        : {}),
+    },
     rules: cfg.rules.map((rule) => ({
       ...withShare(rule, count),
       routes: rule.routes.map((r) => withShare(r, count)),

@@ -4,6 +4,7 @@
 import type { Call } from "../b2bua/mod.ts";
 import type { Config } from "../config/types.ts";
 import type {
+  BannedSource,
   CallFilter,
   CallSummary,
   ControlPlane,
@@ -120,6 +121,18 @@ export class TandemControl implements ControlPlane {
   getCall(id: string): CallSummary | undefined {
     const c = this.server.b2bua.calls.get(id);
     return c ? summarize(c, Date.now()) : undefined;
+  }
+
+  bannedSources(): BannedSource[] {
+    const now = Date.now();
+    return (this.server.guard?.banned() ?? []).map((b) => ({
+      address: b.host,
+      until: new Date(now + b.remainingMs).toISOString(),
+    }));
+  }
+
+  unbanSource(address: string): boolean {
+    return this.server.guard?.unban(address) ?? false;
   }
 
   dropCall(id: string, reason?: string): boolean {

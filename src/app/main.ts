@@ -244,6 +244,8 @@ async function runWorker(
     reload: () => control.reload(),
     drain: (ms: number | null) => control.drain(ms ?? undefined),
     stats: () => control.stats(),
+    bannedSources: () => control.bannedSources(),
+    unbanSource: (address: string) => control.unbanSource(address),
     collectGarbage: async () => (await control.collectGarbage()) ?? null,
     metrics: () => metrics.expose(),
     exit: () => exit(1),

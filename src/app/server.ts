@@ -2,7 +2,7 @@
 // clock. Parse failures are mapped to SIP answers here, in one place (RFC 3261 §21.4.1 400 with
 // a reason naming the header, §21.5.6 505, §21.4.16 416), or dropped and counted.
 
-import { B2bua, type B2buaServices } from "../b2bua/mod.ts";
+import { B2bua, type B2buaServices, SourceGuard } from "../b2bua/mod.ts";
 import { cryptoRandom } from "../util/random.ts";
 import type { Config, TlsConfig } from "../config/types.ts";
 import {
@@ -53,6 +53,15 @@ const mParseDropped = metrics.counter(
   "tandem_sip_malformed_dropped_total",
   "Malformed messages dropped because they could not be answered.",
 );
+const mSourceDropped = metrics.counter(
+  "tandem_sip_source_dropped_total",
+  "New requests dropped unanswered because their source address sent them faster than " +
+    "limits.per_source allows.",
+);
+const mSourcesBanned = metrics.gauge(
+  "tandem_sip_sources_banned",
+  "Source addresses whose new requests are being dropped (limits.per_source).",
+);
 
 /** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
 export const OVERLOAD_LAG_MS = 80;
@@ -91,12 +100,15 @@ export class SipServer {
   readonly timers: WheelTimers;
   /** The JavaScript thread's CPU share, for load shedding and /metrics. */
   readonly busy = new BusyMeter();
+  /** Flood protection by source address (`limits.per_source`); undefined when off. */
+  guard: SourceGuard | undefined;
   private cfg: Config;
   private log: Logger;
   private started = false;
 
   constructor(opts: SipServerOptions) {
     this.cfg = opts.config;
+    this.configureGuard(opts.config);
     this.log = opts.log;
     const sip = opts.config.sip;
     const shard = opts.shard;
@@ -145,6 +157,9 @@ export class SipServer {
       },
       {
         onRequest: (req, src) => {
+          if (this.guard && isNewRequest(req) && !this.guard.admit(src.host)) {
+            return void mSourceDropped.inc();
+          }
           const bad = checkMessage(req);
           if (bad) return this.answerMalformed(bad, src);
           this.transactions.receiveRequest(req, src);
@@ -153,7 +168,11 @@ export class SipServer {
           if (checkMessage(res)) return void mParseDropped.inc();
           this.transactions.receiveResponse(res, src);
         },
-        onParseError: (err, _data, src) => this.answerMalformed(err, src),
+        onParseError: (err, _data, src) => {
+          // Garbage counts as new requests: a source sending it fast is banned like a flood.
+          if (this.guard && !this.guard.admit(src.host)) return void mSourceDropped.inc();
+          this.answerMalformed(err, src);
+        },
         onTransportError: (dest, err) =>
           this.log.debug("transport-error", { dest: `${dest.host}:${dest.port}`, err }),
         onFlowClosed: (remote) => void this.b2bua.flowClosed(remote),
@@ -180,6 +199,7 @@ export class SipServer {
     this.started = true;
     this.busy.start();
     metrics.onCollect(() => {
+      mSourcesBanned.set(this.guard?.banned().length ?? 0);
       mBusy.set(this.busy.fraction);
       mTimers.set(this.timers.size);
       mDemand.set(this.busy.demand);
@@ -220,7 +240,26 @@ export class SipServer {
       });
     }
     this.transport.setWebSocketOrigins(cfg.sip.wsOrigins);
+    this.configureGuard(cfg);
     this.cfg = cfg;
+  }
+
+  /** Start, retune or stop the source guard for `cfg`; bans in force survive a retune. */
+  private configureGuard(cfg: Config): void {
+    const limits = cfg.limits.perSource;
+    if (!limits) this.guard = undefined;
+    else if (this.guard) this.guard.configure(limits);
+    else {
+      this.guard = new SourceGuard(
+        limits,
+        systemClock,
+        (ban) =>
+          this.log.warn("sip-source-banned", {
+            source: ban.host,
+            seconds: Math.round(limits.banMs / 1000),
+          }),
+      );
+    }
   }
 
   get config(): Config {
@@ -259,4 +298,17 @@ export class SipServer {
 function sameTls(a: TlsConfig, b: TlsConfig | undefined): boolean {
   return b !== undefined && a.cert === b.cert && a.key === b.key && a.ca === b.ca &&
     a.verifyServer === b.verifyServer && a.verifyClient === b.verifyClient;
+}
+
+/**
+ * A request outside any dialog or transaction: what a flood is made of. ACK and CANCEL belong to
+ * an INVITE already let in; a request with a To tag to a dialog (or answers 481 cheaply).
+ */
+function isNewRequest(req: SipRequest): boolean {
+  if (req.method === "ACK" || req.method === "CANCEL") return false;
+  try {
+    return req.to.tag === undefined;
+  } catch {
+    return true; // a To that does not parse: checkMessage answers 400, counted as new
+  }
 }

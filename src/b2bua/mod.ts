@@ -4,3 +4,5 @@ export * from "./call.ts";
 export * from "./record.ts";
 export * from "./failover.ts";
 export * from "./header-policy.ts";
+export * from "./limits.ts";
+export * from "./source-guard.ts";

@@ -116,6 +116,15 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       max_calls: cfg.limits.maxCalls,
       retry_after: cfg.limits.retryAfter,
       drain_timeout: formatDuration(cfg.limits.drainTimeout),
+      ...(cfg.limits.perSource
+        ? {
+          per_source: {
+            max_requests: cfg.limits.perSource.maxRequests,
+            ban: formatDuration(cfg.limits.perSource.banMs),
+            trusted: cfg.limits.perSource.trusted,
+          },
+        }
+        : {}),
     },
     rules: cfg.rules.map((rule) => ({
       name: rule.name,

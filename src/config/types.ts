@@ -229,6 +229,18 @@ export interface LimitsConfig {
   retryAfter: number;
   /** Deadline for POST /drain before live calls are dropped (ms). */
   drainTimeout: number;
+  /** Flood protection by source address; undefined: off. */
+  perSource?: SourceLimits;
+}
+
+/** `limits.per_source`: a source sending new requests faster than this is ignored a while. */
+export interface SourceLimits {
+  /** New requests (outside a dialog) a second from one address; a burst of one second's worth. */
+  maxRequests: number;
+  /** How long a source past it is ignored (ms). */
+  banMs: number;
+  /** CIDR blocks never limited: a proxy in front, carriers. */
+  trusted: string[];
 }
 
 export interface Config {

@@ -3,7 +3,14 @@
 import { availableParallelism } from "node:os";
 import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isStream } from "../transport/protocol.ts";
-import type { HttpConfig, LimitsConfig, ListenConfig, LogConfig, SipConfig } from "./types.ts";
+import type {
+  HttpConfig,
+  LimitsConfig,
+  ListenConfig,
+  LogConfig,
+  SipConfig,
+  SourceLimits,
+} from "./types.ts";
 import type { KeyPath } from "./locate.ts";
 import { isIp } from "./cidr.ts";
 import type { Reader } from "./reader.ts";
@@ -285,7 +292,7 @@ export function readLog(r: Reader, v: unknown): LogConfig {
 export function readLimits(r: Reader, v: unknown): LimitsConfig {
   const out: LimitsConfig = { maxCalls: 150_000, retryAfter: 5, drainTimeout: 60_000 };
   if (v === undefined) return out;
-  const m = r.map(v, ["limits"], ["max_calls", "retry_after", "drain_timeout"]);
+  const m = r.map(v, ["limits"], ["max_calls", "retry_after", "drain_timeout", "per_source"]);
   if (m?.max_calls !== undefined) {
     out.maxCalls = r.int(m.max_calls, ["limits", "max_calls"], 1, 10_000_000) ?? out.maxCalls;
   }
@@ -296,5 +303,25 @@ export function readLimits(r: Reader, v: unknown): LimitsConfig {
   if (m?.drain_timeout !== undefined) {
     out.drainTimeout = r.duration(m.drain_timeout, ["limits", "drain_timeout"]) ?? out.drainTimeout;
   }
+  if (m?.per_source !== undefined) out.perSource = readPerSource(r, m.per_source);
   return out;
+}
+
+/** `limits.per_source`: flood protection by source address. */
+function readPerSource(r: Reader, v: unknown): SourceLimits | undefined {
+  const path = ["limits", "per_source"];
+  const m = r.map(v, path, ["max_requests", "ban", "trusted"]);
+  if (!m) return undefined;
+  const maxRequests = m.max_requests === undefined
+    ? r.fail([...path, "max_requests"], "new requests a second allowed from one address", undefined)
+    : r.int(m.max_requests, [...path, "max_requests"], 1, 1_000_000);
+  const banMs = m.ban === undefined
+    ? 60_000
+    : r.duration(m.ban, [...path, "ban"], 1000, 86_400_000);
+  const list = m.trusted === undefined ? [] : r.list(m.trusted, [...path, "trusted"], true) ?? [];
+  const trusted = list.map((c, i) => r.cidr(c, [...path, "trusted", i]))
+    .filter((c): c is string => c !== undefined);
+  return maxRequests === undefined || banMs === undefined
+    ? undefined
+    : { maxRequests, banMs, trusted };
 }

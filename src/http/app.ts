@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Registry } from "../util/metrics.ts";
 import { Logger } from "../util/log.ts";
+import { isIp } from "../config/cidr.ts";
 import type { CallFilter, ControlPlane } from "./control.ts";
 import { bearerToken, timingSafeEqualStrings } from "./auth.ts";
 
@@ -38,6 +39,8 @@ const ROUTES: [path: string, methods: string[]][] = [
   ["/reload", ["POST"]],
   ["/drain", ["POST"]],
   ["/stats", ["GET"]],
+  ["/sources/banned", ["GET"]],
+  ["/sources/banned/:address", ["DELETE"]],
   ["/gc", ["POST"]],
 ];
 
@@ -166,6 +169,23 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
   });
 
   app.get("/stats", async (c) => c.json(await control.stats()));
+
+  app.get("/sources/banned", async (c) => c.json(await control.bannedSources()));
+
+  app.delete("/sources/banned/:address", async (c) => {
+    const address = c.req.param("address");
+    if (!isIp(address)) {
+      return c.json(
+        { error: `expected an IPv4 or IPv6 address, got "${address.slice(0, 60)}"` },
+        400,
+      );
+    }
+    if (!(await control.unbanSource(address))) {
+      return c.json({ error: `source ${address} is not banned` }, 404);
+    }
+    log.info("http.source.unbanned", { source: address });
+    return c.json({ unbanned: address });
+  });
 
   // Leak hunting: the heap right after a full collection is the live data. The collection holds
   // the SIP thread (tens of ms with 100,000 calls), hence POST and the log line.

@@ -115,6 +115,13 @@ export interface GcResult {
   objects?: number;
 }
 
+/** A source address whose new requests are dropped (`limits.per_source`). */
+export interface BannedSource {
+  address: string;
+  /** ISO time the ban ends. */
+  until: string;
+}
+
 /** A value now, or later when it has to be asked of other SIP worker processes. */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -133,6 +140,10 @@ export interface ControlPlane {
   drain(deadlineMs?: number): Awaitable<DrainResult>;
   /** Flat counters for GET /stats (active calls, totals...). */
   stats(): Awaitable<Record<string, number>>;
+  /** Sources banned now by `limits.per_source` (none when it is off). */
+  bannedSources(): Awaitable<BannedSource[]>;
+  /** Lift a source's ban at once; false when it had none. */
+  unbanSource(address: string): Awaitable<boolean>;
   /**
    * POST /gc: a full garbage collection now, in every SIP worker, and the heap before and after
    * summed over them; undefined when the runtime exposes no collector (Deno without

@@ -3,6 +3,7 @@
 
 export type {
   Awaitable,
+  BannedSource,
   CalleeLegSummary,
   CallerLegSummary,
   CallFilter,

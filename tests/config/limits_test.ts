@@ -78,3 +78,38 @@ Deno.test("limits: with several SIP workers each takes its share, rounded up", (
   assert.deepEqual(cfg.rules[0].routes.map((r) => r.limits), [{ maxCalls: 15 }, { maxCps: 13 }]);
   assert.equal(cfg.rules[1].limits, undefined);
 });
+
+Deno.test("limits.per_source: max_requests, ban (default 60s) and trusted blocks", () => {
+  const cfg = load(
+    "limits:\n  per_source: { max_requests: 50, trusted: [10.0.0.0/8, 2001:db8::1] }\n",
+  );
+  assert.deepEqual(cfg.limits.perSource, {
+    maxRequests: 50,
+    banMs: 60_000,
+    trusted: ["10.0.0.0/8", "2001:db8::1"],
+  });
+  assert.equal(load("limits: { max_calls: 10 }\n").limits.perSource, undefined, "off by default");
+  assert.deepEqual(
+    errorsOf("limits:\n  per_source: { ban: 100ms, trusted: [10.0.0.0/33] }\n"),
+    [
+      "F:2: limits.per_source.max_requests: expected new requests a second allowed from one " +
+      "address, got nothing",
+      "F:2: limits.per_source.ban: expected a duration between 1s and 24h (seconds, or a string " +
+      'like "500ms", "5s", "2m", "1h"), got "100ms"',
+      'F:2: limits.per_source.trusted[0]: expected a CIDR block like "10.0.0.0/8" or ' +
+      '"2001:db8::/32", got "10.0.0.0/33"',
+    ],
+  );
+  const back = parseConfig(
+    effectiveConfigText(load("limits:\n  per_source: { max_requests: 7, ban: 2m }\n")),
+    "p.yaml",
+    "yaml",
+    { env: {} },
+  );
+  assert.deepEqual(back.limits.perSource, { maxRequests: 7, banMs: 120_000, trusted: [] });
+  assert.equal(
+    workerConfig(load("limits:\n  per_source: { max_requests: 7 }\n"), 0, 2).limits.perSource
+      ?.maxRequests,
+    4,
+  );
+});

@@ -1,11 +1,13 @@
 // Call limits end to end, through the binary: SIPp callers held on calls past a rule's
 // max_calls get 503 with Q.850 cause 34 and no Retry-After (checked by the caller's scenario);
 // a route at its max_calls sends the next calls to the following route. /metrics shows the
-// counts while the calls are up and after they end.
+// counts while the calls are up and after they end. A source flooding new requests past
+// limits.per_source is ignored for its ban, a trusted one never.
 
 import assert from "node:assert/strict";
 import {
   binaryAvailable,
+  buildOptions,
   freePort,
   freeUdpPort,
   repoRoot,
@@ -155,5 +157,84 @@ Deno.test({
     );
     assert.equal(await on("trunk-a"), 0);
     assert.equal(await on("trunk-b"), 0);
+  },
+});
+
+/**
+ * Send `n` OPTIONS back to back from a socket bound to `from`, to Tandem on 127.0.0.1:`port`;
+ * how many were answered within a second.
+ */
+async function burst(from: string, port: number, n: number): Promise<number> {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: from, port: 0 });
+  const local = { host: from, port: (sock.addr as Deno.NetAddr).port };
+  const enc = new TextEncoder();
+  try {
+    for (let i = 0; i < n; i++) {
+      const msg = buildOptions("127.0.0.1", port, "udp", local);
+      await sock.send(enc.encode(msg), { transport: "udp", hostname: "127.0.0.1", port });
+    }
+    let answered = 0;
+    const deadline = Date.now() + 1000;
+    while (Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([
+        sock.receive().catch(() => null),
+        new Promise<null>((r) => timer = setTimeout(() => r(null), deadline - Date.now())),
+      ]);
+      clearTimeout(timer);
+      if (!got) break;
+      if (/^SIP\/2\.0 200 /.test(new TextDecoder().decode(got[0])) && ++answered === n) break;
+    }
+    return answered;
+  } finally {
+    sock.close();
+  }
+}
+
+Deno.test({
+  name:
+    "limits.per_source: 60 OPTIONS at once from one address — the first 20 answered, the rest dropped and the source banned for 3 s (listed in GET /sources/banned, lifted by DELETE); a trusted address is never limited",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const [sip, http] = [freePort(), freePort()];
+    await using tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+limits:
+  per_source: { max_requests: 20, ban: 3s, trusted: [127.0.0.2] }
+`,
+    });
+    // The readiness probe came from 127.0.0.1 too: let its token come back.
+    await new Promise((r) => setTimeout(r, 200));
+    const first = await burst("127.0.0.1", sip, 60);
+    // The bucket refills while the 60 go out (20 a second): a slow sender gets a few more.
+    assert.ok(first >= 20 && first <= 25, `${first} of 60 answered`);
+    assert.ok(await metric(http, "tandem_sip_source_dropped_total") >= 39);
+    assert.equal(await metric(http, "tandem_sip_sources_banned"), 1);
+    // The operator sees the ban (3 s from the 21st request) and lifts it.
+    const api = `http://127.0.0.1:${http}/sources/banned`;
+    const banned = await (await fetch(api)).json() as { address: string; until: string }[];
+    assert.deepEqual(banned.map((b) => b.address), ["127.0.0.1"]);
+    assert.ok(Date.parse(banned[0].until) > Date.now());
+    assert.equal(await burst("127.0.0.1", sip, 1), 0, "banned: not even one");
+    assert.equal((await fetch(`${api}/127.0.0.1`, { method: "DELETE" })).status, 200);
+    assert.equal(await burst("127.0.0.1", sip, 5), 5, "unbanned: answered at once");
+    assert.equal(await burst("127.0.0.2", sip, 60), 60, "a trusted address is never limited");
+    const { stdout, stderr } = await tandem.logs();
+    assert.match(
+      stdout + stderr,
+      /"event":"sip-source-banned","source":"127\.0\.0\.1","seconds":3/,
+    );
+    // Banned again, it is let in again when the ban runs out.
+    assert.ok(await burst("127.0.0.1", sip, 60) <= 25);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(await burst("127.0.0.1", sip, 5), 5, "after the ban, answered again");
+    assert.equal(await metric(http, "tandem_sip_sources_banned"), 0);
   },
 });

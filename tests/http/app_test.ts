@@ -217,6 +217,28 @@ Deno.test("POST /gc collects and reports the heap; 501 naming the fix without a 
   assert.match((await no.json()).error, /--v8-flags=--expose-gc/);
 });
 
+Deno.test("GET /sources/banned lists the banned sources; DELETE lifts one: 404 when not banned, 400 for a non-address", async () => {
+  const { app, control, logs } = setup();
+  const list = await app.request("/sources/banned");
+  assert.equal(list.status, 200);
+  assert.deepEqual(await list.json(), [
+    { address: "192.0.2.66", until: "2026-01-02T03:05:00.000Z" },
+  ]);
+  const res = await app.request("/sources/banned/192.0.2.66", { method: "DELETE" });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { unbanned: "192.0.2.66" });
+  assert.deepEqual(control.unbanned, ["192.0.2.66"]);
+  assert.ok(logs.some((l) => l.includes('"event":"http.source.unbanned"')));
+  const again = await app.request("/sources/banned/192.0.2.66", { method: "DELETE" });
+  assert.equal(again.status, 404);
+  assert.match((await again.json()).error, /not banned/);
+  const v6 = await app.request("/sources/banned/2001:db8::1", { method: "DELETE" });
+  assert.equal(v6.status, 404, "an IPv6 address is an address");
+  const bad = await app.request("/sources/banned/example.com", { method: "DELETE" });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /expected an IPv4 or IPv6 address/);
+});
+
 Deno.test("unknown route is 404 JSON listing the endpoints", async () => {
   const { app } = setup();
   const res = await app.request("/nope");

@@ -2,6 +2,7 @@
 // and answers from plain data. Behaviour of the real control plane is tested with the B2BUA.
 
 import type {
+  BannedSource,
   CallFilter,
   CallSummary,
   ControlPlane,
@@ -61,6 +62,8 @@ export class FakeControlPlane implements ControlPlane {
     heaps: 1,
   };
   collections = 0;
+  banned: BannedSource[] = [{ address: "192.0.2.66", until: "2026-01-02T03:05:00.000Z" }];
+  readonly unbanned: string[] = [];
   /** Set to make every method throw (for the 500 path). */
   explode: Error | undefined;
 
@@ -113,6 +116,18 @@ export class FakeControlPlane implements ControlPlane {
   stats(): Record<string, number> {
     this.check();
     return this.statsValue;
+  }
+  bannedSources(): BannedSource[] {
+    this.check();
+    return this.banned;
+  }
+  unbanSource(address: string): boolean {
+    this.check();
+    const i = this.banned.findIndex((b) => b.address === address);
+    if (i < 0) return false;
+    this.banned.splice(i, 1);
+    this.unbanned.push(address);
+    return true;
   }
   collectGarbage(): GcResult | undefined {
     this.check();

@@ -1,0 +1,138 @@
+// Flood protection by source address (what Kamailio's pike does): a source that sends new
+// requests faster than `max_requests` a second is ignored for `ban`. Scanners and floods then
+// cost a parse each, not a server transaction that lingers 32 s and a 404 or 407 resent over
+// UDP, and they cannot push the whole server into shedding the calls of everyone else.
+//
+// Only requests outside a dialog count and are dropped: a banned peer's calls already up carry
+// on (their in-dialog requests, ACKs, CANCELs and every response pass).
+
+import { type Cidr, inCidr, parseCidr } from "../config/cidr.ts";
+import type { SourceLimits } from "../config/types.ts";
+import type { Clock } from "../util/clock.ts";
+
+/** What a source has done lately. */
+interface SourceState {
+  /** Token bucket of new requests: at most one second's worth. */
+  tokens: number;
+  at: number;
+  /** Monotonic ms until which its new requests are dropped (0: not banned). */
+  bannedUntil: number;
+  trusted: boolean;
+}
+
+/** A source banned just now, for the log line an operator needs. */
+export interface Ban {
+  host: string;
+  until: number;
+}
+
+/**
+ * Sources tracked at once. A flood with forged source addresses makes a new entry per datagram;
+ * past this many, idle ones are swept, and while still full new sources are let through
+ * untracked (the load shedder still guards the calls).
+ */
+export const MAX_SOURCES = 100_000;
+/** A source with no new request for this long is forgotten (unless banned). */
+const IDLE_MS = 10_000;
+
+export class SourceGuard {
+  private sources = new Map<string, SourceState>();
+  private trusted: Cidr[] = [];
+  private lastSweep = 0;
+  private lastFullSweep = -Infinity;
+  /** New requests dropped from banned sources since start. */
+  dropped = 0;
+
+  constructor(
+    private limits: SourceLimits,
+    private clock: Clock,
+    private onBan: (ban: Ban) => void = () => {},
+  ) {
+    this.configure(limits);
+  }
+
+  /** New limits (a reload): bans in force stay, trust is decided again. */
+  configure(limits: SourceLimits): void {
+    this.limits = limits;
+    // Validated when the configuration was loaded.
+    this.trusted = limits.trusted.map((c) => parseCidr(c)).filter((c): c is Cidr => !!c);
+    for (const [host, s] of this.sources) s.trusted = this.isTrusted(host);
+  }
+
+  /** Whether a new request from `host` goes on; false: drop it unanswered. */
+  admit(host: string): boolean {
+    const now = this.clock.now();
+    let s = this.sources.get(host);
+    if (s === undefined) {
+      if (this.sources.size >= MAX_SOURCES) {
+        // One full sweep a second at most: a sweep per forged datagram would be the flood's win.
+        if (now - this.lastFullSweep >= 1000) this.sweep(now, true);
+        if (this.sources.size >= MAX_SOURCES) return true;
+      }
+      const max = this.limits.maxRequests;
+      s = { tokens: max, at: now, bannedUntil: 0, trusted: this.isTrusted(host) };
+      this.sources.set(host, s);
+    }
+    if (now - this.lastSweep > IDLE_MS) this.sweep(now, false);
+    if (s.trusted) return true;
+    if (s.bannedUntil !== 0) {
+      if (now < s.bannedUntil) {
+        this.dropped++;
+        return false;
+      }
+      s.bannedUntil = 0;
+      s.tokens = this.limits.maxRequests;
+      s.at = now;
+    }
+    const max = this.limits.maxRequests;
+    s.tokens = Math.min(max, s.tokens + (now - s.at) * max / 1000);
+    s.at = now;
+    if (s.tokens >= 1) {
+      s.tokens -= 1;
+      return true;
+    }
+    s.bannedUntil = now + this.limits.banMs;
+    this.dropped++;
+    this.onBan({ host, until: s.bannedUntil });
+    return false;
+  }
+
+  /** Sources banned now, and for how many more ms. */
+  banned(): { host: string; remainingMs: number }[] {
+    const now = this.clock.now();
+    const out: { host: string; remainingMs: number }[] = [];
+    for (const [host, s] of this.sources) {
+      if (s.bannedUntil > now) out.push({ host, remainingMs: s.bannedUntil - now });
+    }
+    return out;
+  }
+
+  /** Lift a ban (the operator's call); whether there was one. */
+  unban(host: string): boolean {
+    const s = this.sources.get(host);
+    if (!s || s.bannedUntil <= this.clock.now()) return false;
+    this.sources.delete(host);
+    return true;
+  }
+
+  /** Sources tracked now (bounded by {@link MAX_SOURCES}). */
+  get size(): number {
+    return this.sources.size;
+  }
+
+  private isTrusted(host: string): boolean {
+    for (const c of this.trusted) if (inCidr(host, c)) return true;
+    return false;
+  }
+
+  // Forget sources that are idle and not banned; `full`: also those idle a shorter while.
+  private sweep(now: number, full: boolean): void {
+    this.lastSweep = now;
+    if (full) this.lastFullSweep = now;
+    const idle = full ? 1000 : IDLE_MS;
+    for (const [host, s] of this.sources) {
+      if (s.bannedUntil > now) continue;
+      if (now - s.at >= idle) this.sources.delete(host);
+    }
+  }
+}
