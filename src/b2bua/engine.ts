@@ -416,6 +416,7 @@ export class B2bua implements TransactionUser {
       ruriUser: decodeUser(ruriUser),
       fromUser: decodeUser(req.from.uri.user ?? ""),
       sourceIp: source.host,
+      header: (name) => req.get(name),
     });
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });

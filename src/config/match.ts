@@ -12,6 +12,8 @@ export interface MatchInput {
   fromUser: string;
   /** Source IP of the request (IP literal, no brackets). */
   sourceIp: string;
+  /** The first value of a header of the INVITE (any spelling of the name), or undefined. */
+  header?: (name: string) => string | undefined;
 }
 
 /**
@@ -24,7 +26,11 @@ export function matchRule(rules: readonly RuleConfig[], input: MatchInput): Rule
     (!m.ruriUserRegex || m.ruriUserRegex.test(input.ruriUser)) &&
     (!m.fromUserPrefix || m.fromUserPrefix.some((p) => input.fromUser.startsWith(p))) &&
     (!m.fromUserRegex || m.fromUserRegex.test(input.fromUser)) &&
-    (!m.source || m.source.some((c) => inCidr(input.sourceIp, c)))
+    (!m.source || m.source.some((c) => inCidr(input.sourceIp, c))) &&
+    (!m.headers || m.headers.every(({ name, regex }) => {
+      const v = input.header?.(name);
+      return v !== undefined && regex.test(v);
+    }))
   );
 }
 

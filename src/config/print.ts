@@ -134,6 +134,11 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         ...(rule.match.fromUserPrefix ? { from_user_prefix: rule.match.fromUserPrefix } : {}),
         ...(rule.match.fromUserRegex ? { from_user_regex: rule.match.fromUserRegex.source } : {}),
         ...(rule.match.source ? { source: rule.match.source } : {}),
+        ...(rule.match.headers
+          ? {
+            headers: Object.fromEntries(rule.match.headers.map((h) => [h.name, h.regex.source])),
+          }
+          : {}),
       },
       auth: { mode: rule.auth.mode, realm: rule.auth.realm, on_timeout: rule.auth.onTimeout },
       ...limitsDoc(rule.limits),

@@ -78,6 +78,11 @@ export interface MatchConfig {
   fromUserRegex?: RegExp;
   /** CIDR blocks, e.g. "10.0.0.0/8", "::1/128". */
   source?: string[];
+  /**
+   * Headers of the INVITE that must be present with a value matching (the first line's value):
+   * what tells customers apart behind a proxy whose address they all share.
+   */
+  headers?: { name: string; regex: RegExp }[];
 }
 
 /** Request-URI user rewrite (Sippy CLD-style): strip, then regex replace, then prefix. */

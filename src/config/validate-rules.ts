@@ -415,6 +415,7 @@ function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
   const m = r.map(v, path, [
     "ruri_user_prefix",
     "ruri_user_regex",
+    "headers",
     "from_user_prefix",
     "from_user_regex",
     "source",
@@ -439,6 +440,22 @@ function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
     out.source = list?.map((c, i) => r.cidr(c, [...path, "source", i])).filter((c): c is string =>
       c !== undefined
     );
+  }
+  if (m.headers !== undefined) {
+    const p = [...path, "headers"];
+    const hm = r.map(
+      m.headers,
+      p,
+      m.headers && typeof m.headers === "object" ? Object.keys(m.headers) : [],
+    );
+    if (hm) {
+      out.headers = [];
+      for (const [name, re] of Object.entries(hm)) {
+        if (!TOKEN.test(name)) r.fail([...p, name], "a header name (token characters only)", name);
+        const regex = r.regex(re, [...p, name]);
+        if (regex && TOKEN.test(name)) out.headers.push({ name, regex });
+      }
+    }
   }
   return out;
 }

@@ -245,3 +245,20 @@ Deno.test("B2BUA: a reload that lowers a rule's limit keeps the calls up and ref
   loop.cfg = config([base]);
   assert.ok(invite(loop, 4).find(req("INVITE", 5090)), "no limit any more");
 });
+
+Deno.test("B2BUA: behind one proxy address, customers told apart by a header each get their own limit", () => {
+  const customer = (name: string) => ({
+    ...rule([route("10.0.0.2", 5090)], name),
+    match: { headers: [{ name: "X-Customer", regex: new RegExp(`^${name}$`) }] },
+    limits: { maxCalls: 1 },
+  });
+  const loop = new Loop(config([customer("acme"), customer("globex")]));
+  const call = (who: string, n: number) => {
+    loop.inject(callerInvite("alice-kit", `X-Customer: ${who}\n`, n), CALLER);
+    return loop.take();
+  };
+  assert.ok(call("acme", 1).find(req("INVITE", 5090)));
+  assert.ok(call("acme", 2).find(res(503)), "acme's one channel is taken");
+  assert.ok(call("globex", 3).find(req("INVITE", 5090)), "globex has its own");
+  assert.ok(call("initech", 4).find(res(404)), "no rule for an unknown customer");
+});

@@ -136,9 +136,9 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "35 http.token",
-        "72 rules[0].routes[0].auth.password",
-        "115 radius.servers[0].secret",
-        "131 cdr.webhook.headers.Authorization",
+        "73 rules[0].routes[0].auth.password",
+        "116 radius.servers[0].secret",
+        "132 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

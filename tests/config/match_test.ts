@@ -120,3 +120,53 @@ Deno.test("durations and sizes", () => {
   assert.equal(formatDuration(90_000), "90s");
   assert.equal(formatDuration(0), "0ms");
 });
+
+Deno.test("matchRule: match.headers — each named header present with its first value matching", () => {
+  const { rules } = parseConfig(
+    `rules:
+  - name: acme
+    match: { headers: { X-Account: "^acme$", p-asserted-identity: "@acme\\\\.example" } }
+    routes: [{ target: "192.0.2.1" }]
+  - name: any-account
+    match: { headers: { x-account: "." } }
+    routes: [{ target: "192.0.2.2" }]
+  - name: rest
+    routes: [{ target: "192.0.2.3" }]
+`,
+    "r.yaml",
+    "yaml",
+    { env: {} },
+  );
+  const name = (headers: Record<string, string>) =>
+    matchRule(rules, {
+      ruriUser: "1",
+      fromUser: "2",
+      sourceIp: "10.0.0.1",
+      header: (n) => headers[n.toLowerCase()],
+    })?.name;
+  assert.equal(
+    name({ "x-account": "acme", "p-asserted-identity": "<sip:100@acme.example>" }),
+    "acme",
+  );
+  assert.equal(name({ "x-account": "acme" }), "any-account", "both headers are needed");
+  assert.equal(
+    name({ "x-account": "acme-2", "p-asserted-identity": "@acme.example" }),
+    "any-account",
+  );
+  assert.equal(name({}), "rest");
+  assert.equal(
+    matchRule(rules, { ruriUser: "1", fromUser: "2", sourceIp: "10.0.0.1" })?.name,
+    "rest",
+    "no header reader: a header criterion does not hold",
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        'rules:\n  - match: { headers: { "X Bad": "a", X-Ok: "(" } }\n    routes: [{ target: "192.0.2.1" }]\n',
+        "r.yaml",
+        "yaml",
+        { env: {} },
+      ),
+    /r\.yaml:2: rules\[0\]\.match\.headers\.X Bad: expected a header name \(token characters only\), got "X Bad"[\s\S]*rules\[0\]\.match\.headers\.X-Ok: expected a valid regular expression/,
+  );
+});
