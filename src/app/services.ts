@@ -60,6 +60,7 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
     case "drop":
       return "drop";
     case "timeout":
+    case "route-limit": // every route was at its limits
       return "failover";
     case "keepalive":
       return "timeout:media";

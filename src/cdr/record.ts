@@ -7,7 +7,8 @@ export type EndedBy = "caller" | "callee" | "tandem";
 /**
  * Why the call ended: `bye`, `cancel`, `rejected` (final non-2xx from the callee),
  * `timeout:no-progress`, `timeout:no-answer`, `timeout:media`, `max-duration`, `credit`,
- * `drop` (operator), `failover` (every route failed), `error` (transport/internal).
+ * `drop` (operator), `failover` (every route failed or was at its limits), `error`
+ * (transport/internal).
  */
 export type EndReason =
   | "bye"

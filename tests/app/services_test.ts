@@ -108,6 +108,7 @@ Deno.test("endReasonOf maps engine reasons onto the CDR vocabulary; credit when 
   assert.equal(endReasonOf(rec("keepalive"), false), "timeout:media");
   assert.equal(endReasonOf(rec("drop"), false), "drop");
   assert.equal(endReasonOf(rec("auth-reject"), false), "rejected");
+  assert.equal(endReasonOf(rec("route-limit"), false), "failover", "every route full");
   assert.equal(endReasonOf(rec("something-else"), false), "error");
 });
 
