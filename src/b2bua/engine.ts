@@ -416,7 +416,7 @@ export class B2bua implements TransactionUser {
       ruriUser: decodeUser(ruriUser),
       fromUser: decodeUser(req.from.uri.user ?? ""),
       sourceIp: source.host,
-      header: (name) => req.get(name),
+      headers: req,
     });
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });
@@ -424,7 +424,7 @@ export class B2bua implements TransactionUser {
     }
     // A call replacing another (RFC 3891) takes that call's place: counted, never refused.
     const usage = this.limitTable(cfg).rule(rule.name);
-    const slot = usage?.take(this.opts.clock.now(), replacing !== undefined);
+    const slot = usage?.take(this.opts.clock, replacing !== undefined);
     if (typeof slot === "string") {
       mCalls.inc({ outcome: "limit" });
       this.log.debug("call-limit", { callId: req.callId, rule: rule.name, limit: slot });
@@ -629,9 +629,7 @@ export class B2bua implements TransactionUser {
       : routeEndpoint(route);
     const local = this.localFor(dest, "b", call);
     // A route at its limits is skipped like one that refused the call.
-    const slot = local && !aim
-      ? this.limits.route(route.name)?.take(this.opts.clock.now())
-      : undefined;
+    const slot = local && !aim ? this.limits.route(route.name)?.take(this.opts.clock) : undefined;
     const full = typeof slot === "string" ? slot : undefined;
     if (!local || full) {
       // A 302 or RADIUS target over a transport we do not listen on, or a full route: like a

@@ -7,6 +7,7 @@
 // applies to the next call.
 
 import type { CallLimits } from "../config/types.ts";
+import type { Clock } from "../util/clock.ts";
 
 /** Why a new call or attempt was refused. */
 export type LimitRefusal = "calls" | "cps";
@@ -29,10 +30,10 @@ export class Usage {
   constructor(public limits: CallLimits) {}
 
   /**
-   * Admit one new use at monotonic `now` (ms), or say which limit refuses it. `always`: count it
-   * whatever the limits say (a call that takes another's place).
+   * Admit one new use, or say which limit refuses it; the clock is read only for a rate limit.
+   * `always`: count it whatever the limits say (a call that takes another's place).
    */
-  take(now: number, always = false): Slot | LimitRefusal {
+  take(clock: Clock, always = false): Slot | LimitRefusal {
     const { maxCalls, maxCps } = this.limits;
     if (always) {
       this.live++;
@@ -44,6 +45,7 @@ export class Usage {
       return "calls";
     }
     if (maxCps !== undefined) {
+      const now = clock.now();
       this.tokens = this.filledAt === undefined
         ? maxCps
         : Math.min(maxCps, this.tokens + (now - this.filledAt) * maxCps / 1000);

@@ -21,49 +21,52 @@ import {
 
 const CALLEE = { host: "10.0.0.2", port: 5090, protocol: "udp" as const };
 
+/** A clock standing at `ms`. */
+const at = (ms: number) => ({ now: () => ms, wallNow: () => ms });
+
 Deno.test("limits: max_calls admits up to the limit, and a released place admits one more", () => {
   const u = new Usage({ maxCalls: 2 });
-  const a = u.take(0);
-  const b = u.take(0);
+  const a = u.take(at(0));
+  const b = u.take(at(0));
   assert.equal(typeof a, "object");
   assert.equal(typeof b, "object");
-  assert.equal(u.take(0), "calls");
+  assert.equal(u.take(at(0)), "calls");
   assert.equal(u.live, 2);
   if (typeof a === "string") throw new Error("unreachable");
   a.release();
   a.release(); // twice releases once
   assert.equal(u.live, 1);
-  assert.equal(typeof u.take(0), "object");
-  assert.equal(u.take(0), "calls");
+  assert.equal(typeof u.take(at(0)), "object");
+  assert.equal(u.take(at(0)), "calls");
   assert.deepEqual(u.refused, { calls: 2, cps: 0 });
   assert.equal(u.admitted, 3);
 });
 
 Deno.test("limits: max_cps allows a burst of one second's worth, then the rate", () => {
   const u = new Usage({ maxCps: 4 });
-  for (let i = 0; i < 4; i++) assert.equal(typeof u.take(1000), "object", `burst ${i}`);
-  assert.equal(u.take(1000), "cps");
+  for (let i = 0; i < 4; i++) assert.equal(typeof u.take(at(1000)), "object", `burst ${i}`);
+  assert.equal(u.take(at(1000)), "cps");
   // A quarter second refills one.
-  assert.equal(u.take(1249), "cps");
-  assert.equal(typeof u.take(1250), "object");
-  assert.equal(u.take(1250), "cps");
+  assert.equal(u.take(at(1249)), "cps");
+  assert.equal(typeof u.take(at(1250)), "object");
+  assert.equal(u.take(at(1250)), "cps");
   // A long quiet spell refills no more than the burst.
   let ok = 0;
-  for (let i = 0; i < 10; i++) if (typeof u.take(60_000) === "object") ok++;
+  for (let i = 0; i < 10; i++) if (typeof u.take(at(60_000)) === "object") ok++;
   assert.equal(ok, 4);
   // Over ten seconds at twice the rate, half get through.
   let admitted = 0;
-  for (let t = 60_000; t < 70_000; t += 125) if (typeof u.take(t) === "object") admitted++;
+  for (let t = 60_000; t < 70_000; t += 125) if (typeof u.take(at(t)) === "object") admitted++;
   assert.ok(admitted >= 39 && admitted <= 41, `${admitted} admitted in 10 s at 4/s`);
 });
 
 Deno.test("limits: a call taking another's place is counted whatever the limits say", () => {
   const u = new Usage({ maxCalls: 1, maxCps: 1 });
-  assert.equal(typeof u.take(0), "object");
-  const forced = u.take(0, true);
+  assert.equal(typeof u.take(at(0)), "object");
+  const forced = u.take(at(0), true);
   assert.equal(typeof forced, "object");
   assert.equal(u.live, 2);
-  assert.equal(u.take(0), "calls");
+  assert.equal(u.take(at(0)), "calls");
 });
 
 Deno.test("limits: a reload keeps counts, applies new limits, and drops idle counters it no longer names", () => {
@@ -74,14 +77,14 @@ Deno.test("limits: a reload keeps counts, applies new limits, and drops idle cou
     routes: [{ name: "trunk", limits: { maxCalls: 1 } }],
   });
   t.configure([r("a", 1), r("b")]);
-  const held = t.rule("a")!.take(0);
-  assert.equal(t.rule("a")!.take(0), "calls");
-  assert.equal(typeof t.route("trunk")!.take(0), "object");
-  assert.equal(t.route("trunk")!.take(0), "calls", "one trunk shared by both rules");
+  const held = t.rule("a")!.take(at(0));
+  assert.equal(t.rule("a")!.take(at(0)), "calls");
+  assert.equal(typeof t.route("trunk")!.take(at(0)), "object");
+  assert.equal(t.route("trunk")!.take(at(0)), "calls", "one trunk shared by both rules");
   assert.equal(t.route("elsewhere"), undefined, "routes no configuration names are not counted");
   t.configure([r("a", 2)]);
   assert.equal(t.rule("a")!.live, 1, "the count survives the reload");
-  assert.equal(typeof t.rule("a")!.take(0), "object", "the new limit applies");
+  assert.equal(typeof t.rule("a")!.take(at(0)), "object", "the new limit applies");
   assert.equal(t.rule("b"), undefined, "an idle counter no rule names is dropped");
   t.configure([r("c")]);
   assert.ok(t.rule("a"), "a counter still in use stays until its calls end");

@@ -142,7 +142,7 @@ Deno.test("matchRule: match.headers — each named header present with its first
       ruriUser: "1",
       fromUser: "2",
       sourceIp: "10.0.0.1",
-      header: (n) => headers[n.toLowerCase()],
+      headers: { get: (n) => headers[n.toLowerCase()] },
     })?.name;
   assert.equal(
     name({ "x-account": "acme", "p-asserted-identity": "<sip:100@acme.example>" }),

@@ -9,6 +9,7 @@ import {
   freePort,
   freeUdpPort,
   parseReply,
+  recvWithin,
   repoRoot,
   runSipp,
   sendUdp,
@@ -325,12 +326,7 @@ async function udpRequest(port: number, build: (local: number) => string): Promi
     await sock.send(enc.encode(build(local)), { transport: "udp", hostname: "127.0.0.1", port });
     const end = Date.now() + 3000;
     while (Date.now() < end) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const got = await Promise.race([
-        sock.receive().catch(() => null),
-        new Promise<null>((r) => timer = setTimeout(() => r(null), end - Date.now())),
-      ]);
-      clearTimeout(timer);
+      const got = await recvWithin(sock, end - Date.now());
       if (!got) break;
       const text = dec.decode(got[0]);
       if (!/^SIP\/2\.0 1\d\d/.test(text)) return text;

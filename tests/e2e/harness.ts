@@ -137,7 +137,8 @@ export async function sendUdp(
   }
 }
 
-async function recvWithin(
+/** The next datagram on `sock` within `ms`, or null when none came. */
+export async function recvWithin(
   sock: Deno.DatagramConn,
   ms: number,
 ): Promise<[Uint8Array, Deno.Addr] | null> {

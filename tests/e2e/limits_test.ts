@@ -10,6 +10,7 @@ import {
   buildOptions,
   freePort,
   freeUdpPort,
+  recvWithin,
   repoRoot,
   runSipp,
   sippAvailable,
@@ -176,12 +177,7 @@ async function burst(from: string, port: number, n: number): Promise<number> {
     let answered = 0;
     const deadline = Date.now() + 1000;
     while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const got = await Promise.race([
-        sock.receive().catch(() => null),
-        new Promise<null>((r) => timer = setTimeout(() => r(null), deadline - Date.now())),
-      ]);
-      clearTimeout(timer);
+      const got = await recvWithin(sock, deadline - Date.now());
       if (!got) break;
       if (/^SIP\/2\.0 200 /.test(new TextDecoder().decode(got[0])) && ++answered === n) break;
     }

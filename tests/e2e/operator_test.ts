@@ -9,6 +9,7 @@ import {
   binaryAvailable,
   freePort,
   freeUdpPort,
+  recvWithin,
   repoRoot,
   runSipp,
   sipOptions,
@@ -352,12 +353,7 @@ Deno.test({
       let final = "";
       const end = Date.now() + 3000;
       while (!final && Date.now() < end) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const got = await Promise.race([
-          sock.receive().catch(() => null),
-          new Promise<null>((r) => timer = setTimeout(() => r(null), end - Date.now())),
-        ]);
-        clearTimeout(timer);
+        const got = await recvWithin(sock, end - Date.now());
         if (!got) break;
         const t = dec.decode(got[0]);
         if (!/^SIP\/2\.0 1\d\d/.test(t)) final = t;
