@@ -273,24 +273,7 @@ export class B2bua implements TransactionUser {
       if (now > lastAt) mSetupRate.set(((this.newCalls - lastCount) * 1000) / (now - lastAt));
       lastCount = this.newCalls;
       lastAt = now;
-      // Rebuilt each time: a rule or route a reload removed leaves no stale sample behind.
-      mRuleCalls.values.clear();
-      mRouteCalls.values.clear();
-      mLimitRefusals.values.clear();
-      for (const [rule, u] of this.limits.rules) mRuleCalls.set(u.live, { rule });
-      for (const [route, u] of this.limits.routes) mRouteCalls.set(u.live, { route });
-      for (
-        const [scope, table] of [["rule", this.limits.rules], [
-          "route",
-          this.limits.routes,
-        ]] as const
-      ) {
-        for (const [name, u] of table) {
-          for (const limit of ["calls", "cps"] as const) {
-            if (u.refused[limit] > 0) mLimitRefusals.set(u.refused[limit], { scope, name, limit });
-          }
-        }
-      }
+      exportLimits(this.limits);
     });
   }
 
@@ -1155,6 +1138,9 @@ export class B2bua implements TransactionUser {
     at.authTried = true;
     at.state = "Calling";
     at.dialog = undefined;
+    // The challenge failed the attempt and gave its place back; the same attempt goes on and
+    // takes it again, whatever the limits say now (it held it a moment ago).
+    if (at.slot) at.slot = this.limits.route(at.route.name)?.take(this.opts.clock, true) as Slot;
     this.sendInvite(call, at);
     return true;
   }
@@ -1972,8 +1958,29 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
   return escapeUser(rewriteUser(plain, rw), undecodable);
 }
 
-/** 503 for a call refused at a limit, without Retry-After: that would make a proxy in front
- * avoid all of Tandem for a while (RFC 3261 §21.5.4), not just the full rule or route. */
+/**
+ * The limit counters as samples, rebuilt at each scrape: a rule or route a reload removed leaves
+ * no stale sample behind.
+ */
+function exportLimits(t: LimitTable): void {
+  mRuleCalls.values.clear();
+  mRouteCalls.values.clear();
+  mLimitRefusals.values.clear();
+  for (const [rule, u] of t.rules) mRuleCalls.set(u.live, { rule });
+  for (const [route, u] of t.routes) mRouteCalls.set(u.live, { route });
+  for (const scope of ["rule", "route"] as const) {
+    for (const [name, u] of scope === "rule" ? t.rules : t.routes) {
+      for (const limit of ["calls", "cps"] as const) {
+        if (u.refused[limit] > 0) mLimitRefusals.set(u.refused[limit], { scope, name, limit });
+      }
+    }
+  }
+}
+
+/**
+ * 503 for a call refused at a limit, without Retry-After: that would make a proxy in front avoid
+ * all of Tandem for a while (RFC 3261 §21.5.4), not just the full rule or route.
+ */
 function limitResponse(req: SipRequest, why: LimitRefusal, tag: string): SipResponse {
   const r = createResponse(req, 503, LIMIT_REASON[why].phrase, tag);
   r.add("Reason", LIMIT_REASON[why].reason);

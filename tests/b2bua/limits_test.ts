@@ -265,3 +265,26 @@ Deno.test("B2BUA: behind one proxy address, customers told apart by a header eac
   assert.ok(call("globex", 3).find(req("INVITE", 5090)), "globex has its own");
   assert.ok(call("initech", 4).find(res(404)), "no rule for an unknown customer");
 });
+
+Deno.test("B2BUA: an attempt answering a digest challenge keeps its route's place", () => {
+  const trunk = route("10.0.0.2", 5090, {
+    name: "trunk",
+    limits: { maxCalls: 1 },
+    auth: { username: "kit", password: "kitpass" },
+  });
+  const loop = new Loop(config([rule([trunk])]), {
+    digest: (a) => `Digest username="${a.username}", uri="${a.uri}", response="x"`,
+  });
+  const inv = invite(loop, 1).find(req("INVITE", 5090))!.msg as SipRequest;
+  loop.inject(
+    answer(inv, 407, "t", { extra: 'Proxy-Authenticate: Digest realm="r", nonce="n"\n' }),
+    CALLEE,
+  );
+  const again = loop.take().find(req("INVITE", 5090))?.msg as SipRequest;
+  assert.ok(again, "the INVITE again, with credentials");
+  assert.equal(loop.b2bua.limits.route("trunk")!.live, 1);
+  assert.ok(invite(loop, 2).find(res(503)), "the trunk is still full");
+  loop.inject(answer(again, 486, "t"), CALLEE); // the second try is refused: the place is freed
+  loop.take();
+  assert.equal(loop.b2bua.limits.route("trunk")!.live, 0);
+});
