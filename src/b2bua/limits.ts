@@ -8,6 +8,7 @@
 
 import type { CallLimits } from "../config/types.ts";
 import type { Clock } from "../util/clock.ts";
+import { TokenBucket } from "../util/token-bucket.ts";
 
 /** Why a new call or attempt was refused. */
 export type LimitRefusal = "calls" | "cps";
@@ -22,39 +23,37 @@ export class Usage {
   /** New uses admitted since start, and refusals by reason (for /metrics). */
   admitted = 0;
   readonly refused = { calls: 0, cps: 0 };
-  // Token bucket for calls per second: holds at most one second's worth, so a quiet spell
-  // allows a burst of max_cps and no more.
-  private tokens = 0;
-  private filledAt: number | undefined;
+  private limits: CallLimits = {};
+  private perSecond: TokenBucket | undefined;
 
-  constructor(public limits: CallLimits) {}
+  constructor(limits: CallLimits) {
+    this.setLimits(limits);
+  }
+
+  /** New limits (a reload): the count stays, and so does what the rate's bucket holds. */
+  setLimits(limits: CallLimits): void {
+    this.limits = limits;
+    const cps = limits.maxCps;
+    if (cps === undefined) this.perSecond = undefined;
+    else if (this.perSecond) this.perSecond.setRate(cps);
+    else this.perSecond = new TokenBucket(cps);
+  }
 
   /**
    * Admit one new use, or say which limit refuses it; the clock is read only for a rate limit.
    * `always`: count it whatever the limits say (a call that takes another's place).
    */
   take(clock: Clock, always = false): Slot | LimitRefusal {
-    const { maxCalls, maxCps } = this.limits;
-    if (always) {
-      this.live++;
-      this.admitted++;
-      return new Slot(this);
-    }
-    if (maxCalls !== undefined && this.live >= maxCalls) {
-      this.refused.calls++;
-      return "calls";
-    }
-    if (maxCps !== undefined) {
-      const now = clock.now();
-      this.tokens = this.filledAt === undefined
-        ? maxCps
-        : Math.min(maxCps, this.tokens + (now - this.filledAt) * maxCps / 1000);
-      this.filledAt = now;
-      if (this.tokens < 1) {
+    if (!always) {
+      const max = this.limits.maxCalls;
+      if (max !== undefined && this.live >= max) {
+        this.refused.calls++;
+        return "calls";
+      }
+      if (this.perSecond && !this.perSecond.take(clock.now())) {
         this.refused.cps++;
         return "cps";
       }
-      this.tokens -= 1;
     }
     this.live++;
     this.admitted++;
@@ -121,7 +120,7 @@ const NONE: CallLimits = {};
 
 function upsert(map: Map<string, Usage>, name: string, limits: CallLimits | undefined): void {
   const u = map.get(name);
-  if (u) u.limits = limits ?? NONE;
+  if (u) u.setLimits(limits ?? NONE);
   else map.set(name, new Usage(limits ?? NONE));
 }
 

@@ -9,15 +9,19 @@
 import { type Cidr, inCidr, parseCidr } from "../config/cidr.ts";
 import type { SourceLimits } from "../config/types.ts";
 import type { Clock } from "../util/clock.ts";
+import { TokenBucket } from "../util/token-bucket.ts";
 
-/** What a source has done lately. */
-interface SourceState {
-  /** Token bucket of new requests: at most one second's worth. */
-  tokens: number;
-  at: number;
+/** What a source has done lately: its new requests in a bucket of `max_requests` a second. */
+class SourceState extends TokenBucket {
+  /** Monotonic ms of its last new request. */
+  seen: number;
   /** Monotonic ms until which its new requests are dropped (0: not banned). */
-  bannedUntil: number;
-  trusted: boolean;
+  bannedUntil = 0;
+
+  constructor(rate: number, now: number, public trusted: boolean) {
+    super(rate);
+    this.seen = now;
+  }
 }
 
 /** A source banned just now, for the log line an operator needs. */
@@ -56,7 +60,10 @@ export class SourceGuard {
     this.limits = limits;
     // Validated when the configuration was loaded.
     this.trusted = limits.trusted.map((c) => parseCidr(c)).filter((c): c is Cidr => !!c);
-    for (const [host, s] of this.sources) s.trusted = this.isTrusted(host);
+    for (const [host, s] of this.sources) {
+      s.trusted = this.isTrusted(host);
+      s.setRate(limits.maxRequests);
+    }
   }
 
   /** Whether a new request from `host` goes on; false: drop it unanswered. */
@@ -69,28 +76,21 @@ export class SourceGuard {
         if (now - this.lastFullSweep >= 1000) this.sweep(now, true);
         if (this.sources.size >= MAX_SOURCES) return true;
       }
-      const max = this.limits.maxRequests;
-      s = { tokens: max, at: now, bannedUntil: 0, trusted: this.isTrusted(host) };
+      s = new SourceState(this.limits.maxRequests, now, this.isTrusted(host));
       this.sources.set(host, s);
     }
     if (now - this.lastSweep > IDLE_MS) this.sweep(now, false);
     if (s.trusted) return true;
+    s.seen = now;
     if (s.bannedUntil !== 0) {
       if (now < s.bannedUntil) {
         this.dropped++;
         return false;
       }
       s.bannedUntil = 0;
-      s.tokens = this.limits.maxRequests;
-      s.at = now;
+      s.refill();
     }
-    const max = this.limits.maxRequests;
-    s.tokens = Math.min(max, s.tokens + (now - s.at) * max / 1000);
-    s.at = now;
-    if (s.tokens >= 1) {
-      s.tokens -= 1;
-      return true;
-    }
+    if (s.take(now)) return true;
     s.bannedUntil = now + this.limits.banMs;
     this.dropped++;
     this.onBan({ host, until: s.bannedUntil });
@@ -132,7 +132,7 @@ export class SourceGuard {
     const idle = full ? 1000 : IDLE_MS;
     for (const [host, s] of this.sources) {
       if (s.bannedUntil > now) continue;
-      if (now - s.at >= idle) this.sources.delete(host);
+      if (now - s.seen >= idle) this.sources.delete(host);
     }
   }
 }
