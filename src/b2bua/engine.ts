@@ -1049,19 +1049,21 @@ export class B2bua implements TransactionUser {
     const now = this.opts.clock.wallNow();
     const wasCancelling = at.state === "Cancelling";
     at.state = "Failed";
-    at.slot?.release();
     at.record.endAt = now;
     at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     if (res) at.record.reason = res.get("reason");
     if (call.b !== at || call.state === "Ended" || wasCancelling) {
+      at.slot?.release();
       return;
     }
     const hasNext = at.index + 1 < call.routes.length;
     const decision = decideFailover(f, at.route, at.authTried, hasNext);
     this.log.debug("attempt-failed", { call: call.id, attempt: at.index, failure: f, decision });
+    // Answering a challenge, the same attempt goes on in its route's place; else it is over.
+    if (decision === "authenticate" && res && this.retryWithAuth(call, at, res)) return;
+    at.slot?.release();
     switch (decision) {
       case "authenticate":
-        if (res && this.retryWithAuth(call, at, res)) return;
         break;
       case "next-route":
         at.record.outcome ??= "failover";
@@ -1138,9 +1140,6 @@ export class B2bua implements TransactionUser {
     at.authTried = true;
     at.state = "Calling";
     at.dialog = undefined;
-    // The challenge failed the attempt and gave its place back; the same attempt goes on and
-    // takes it again, whatever the limits say now (it held it a moment ago).
-    if (at.slot) at.slot = this.limits.route(at.route.name)?.take(this.opts.clock, true) as Slot;
     this.sendInvite(call, at);
     return true;
   }
