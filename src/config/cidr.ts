@@ -86,7 +86,14 @@ function unmap(b: Uint8Array): Uint8Array {
 export function inCidr(ip: string, cidr: string | Cidr): boolean {
   const block = typeof cidr === "string" ? parseCidr(cidr) : cidr;
   const raw = parseIp(ip);
-  if (!block || !raw) return false;
+  return !!block && !!raw && blockHolds(block, raw);
+}
+
+/**
+ * {@link inCidr} for an address already parsed (`parseIp`): what a caller testing one address
+ * against many blocks uses, parsing it once.
+ */
+export function blockHolds(block: Cidr, raw: Uint8Array): boolean {
   const addr = unmap(raw);
   let net = block.bytes;
   let bits = block.bits;
