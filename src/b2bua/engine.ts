@@ -560,9 +560,7 @@ export class B2bua implements TransactionUser {
         if (auth.routes?.length) {
           const base = call.routes[0];
           // h323-ivr-in Routing: entries name a configured route, or give host[:port].
-          const named = new Map(
-            this.opts.config().rules.flatMap((r) => r.routes).map((r) => [r.name, r]),
-          );
+          const named = routesByName(this.opts.config());
           call.routes = auth.routes.map((t, i) =>
             named.get(t) ?? routeFromTarget(t, base, `radius-${i + 1}`)
           );
@@ -1955,6 +1953,18 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
   const plain = decodeUser(received);
   const undecodable = plain === received && received.includes("%");
   return escapeUser(rewriteUser(plain, rw), undecodable);
+}
+
+// Configured routes by name, built once per loaded configuration (RADIUS names routes per call).
+const routeIndex = new WeakMap<Config, Map<string, RouteConfig>>();
+
+function routesByName(cfg: Config): Map<string, RouteConfig> {
+  let m = routeIndex.get(cfg);
+  if (m === undefined) {
+    m = new Map(cfg.rules.flatMap((r) => r.routes).map((r) => [r.name, r]));
+    routeIndex.set(cfg, m);
+  }
+  return m;
 }
 
 /**

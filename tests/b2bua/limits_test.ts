@@ -288,3 +288,28 @@ Deno.test("B2BUA: an attempt answering a digest challenge keeps its route's plac
   loop.take();
   assert.equal(loop.b2bua.limits.route("trunk")!.live, 0);
 });
+
+Deno.test("B2BUA: routes from RADIUS — a configured route it names is counted and limited, an address it gives is not", async () => {
+  const trunk = route("10.0.0.2", 5090, { name: "trunk", limits: { maxCalls: 1 } });
+  const cfg = config([
+    {
+      ...rule([route("10.0.0.9", 5099)], "customer"),
+      auth: { mode: "source", realm: "r", onTimeout: "reject" },
+    },
+    { ...rule([trunk], "trunks"), match: { ruriUserPrefix: ["never"] } },
+  ]);
+  const loop = new Loop(cfg, {
+    authorize: () => Promise.resolve({ outcome: "accept", routes: ["trunk", "10.0.0.3:5091"] }),
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  loop.inject(callerInvite("alice-kit", "", 1), CALLER);
+  await settle();
+  assert.ok(loop.take().find(req("INVITE", 5090)), "the first call on the named route");
+  assert.equal(loop.b2bua.limits.route("trunk")!.live, 1);
+  loop.inject(callerInvite("alice-kit", "", 2), CALLER);
+  await settle();
+  const second = loop.take();
+  assert.ok(!second.find(req("INVITE", 5090)), "the named route is full");
+  assert.ok(second.find(req("INVITE", 5091)), "the address RADIUS gave takes the second");
+  assert.equal(loop.b2bua.limits.route("radius-2"), undefined, "and is not counted");
+});
