@@ -108,8 +108,8 @@ export class SipServer {
 
   constructor(opts: SipServerOptions) {
     this.cfg = opts.config;
-    this.configureGuard(opts.config);
     this.log = opts.log;
+    this.configureGuard(opts.config);
     const sip = opts.config.sip;
     const shard = opts.shard;
     this.timers = new WheelTimers();
@@ -302,7 +302,7 @@ function sameTls(a: TlsConfig, b: TlsConfig | undefined): boolean {
 
 /**
  * A request outside any dialog or transaction: what a flood is made of. ACK and CANCEL belong to
- * an INVITE already let in; a request with a To tag to a dialog (or answers 481 cheaply).
+ * an INVITE already let in, and a request with a To tag to a dialog (or it gets a cheap 481).
  */
 function isNewRequest(req: SipRequest): boolean {
   if (req.method === "ACK" || req.method === "CANCEL") return false;
