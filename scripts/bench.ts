@@ -38,6 +38,7 @@ const { values } = parseArgs({
     soak: { type: "string" },
     name: { type: "string" },
     workers: { type: "string" },
+    config: { type: "string" },
     warmup: { type: "string" },
     "no-build": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -50,7 +51,8 @@ if (values.help) {
       "[--step-seconds N] " +
       "[--targets tandem-bun,tandem-deno,sipp,kamailio] [--memory 20000,50000,100000|off] " +
       "[--memory-rate R] [--memory-targets tandem-bun,...] [--profile RATE|off] [--name NAME] " +
-      "[--workers N] [--warmup SECONDS[@RATE]|off] [--soak SECONDS@RATE|off] [--no-build]",
+      "[--workers N] [--config FILE] [--warmup SECONDS[@RATE]|off] [--soak SECONDS@RATE|off] " +
+      "[--no-build]",
   );
   Deno.exit(0);
 }
@@ -84,7 +86,13 @@ const memoryTargets = list(values["memory-targets"] ?? "tandem-bun").filter((t) 
 const memoryRateCap = Number(values["memory-rate"] ?? 2000);
 const profileArg = values.profile ?? (quick ? "off" : "auto");
 const name = values.name ?? (quick ? "quick" : "full");
-/** Tandem's sip.workers (config/bench.yaml with `workers: N` when above 1). */
+/**
+ * Tandem's configuration: config/bench.yaml (one rule, one route), or one shaped like a
+ * production's (config/bench-production.yaml) to see what rules, limits and policies cost. It
+ * must keep the bench's addresses (SIP 127.0.0.1:27060, HTTP 27080, callee 27090).
+ */
+const tandemConfig = values.config ?? "config/bench.yaml";
+/** Tandem's sip.workers (the configuration with `workers: N` when above 1). */
 const workers = Number(values.workers ?? 1);
 if (!Number.isInteger(workers) || workers < 1) {
   console.error("bench: --workers takes a whole number from 1");
@@ -224,6 +232,7 @@ const results: Results = {
     memoryRateCap,
     profileArg,
     workers,
+    config: tandemConfig,
     warmupSeconds,
     warmupRate,
     soakSeconds,
@@ -266,7 +275,7 @@ async function withTarget<T>(
     rawLog?: boolean;
   } = {},
 ): Promise<T> {
-  const t = await startTarget(name, { repoRoot, workDir, workers, ...extra });
+  const t = await startTarget(name, { repoRoot, workDir, workers, config: tandemConfig, ...extra });
   results.commands[name] = t.command;
   try {
     return await f(t);
@@ -426,7 +435,7 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
         ...summarize(p, repoRoot),
         rate,
         seconds,
-        how: `deno run -A --inspect=127.0.0.1:${port} mod.ts --config config/bench.yaml; ` +
+        how: `deno run -A --inspect=127.0.0.1:${port} mod.ts --config ${tandemConfig}; ` +
           `Profiler.start (500 us sampling) over the inspector for one ${rate}/s step ` +
           `(${r.succeeded}/${r.planned} ok, ${r.cpuMsPerCall} ms CPU/call with the profiler on)`,
       };
@@ -445,7 +454,7 @@ async function profile(name: "tandem-deno" | "tandem-bun"): Promise<void> {
         seconds,
         log,
       });
-      how = `bun --cpu-prof --cpu-prof-dir DIR mod.ts --config config/bench.yaml (from source, ` +
+      how = `bun --cpu-prof --cpu-prof-dir DIR mod.ts --config ${tandemConfig} (from source, ` +
         `same code as dist/tandem); one ${rate}/s step (${r.succeeded}/${r.planned} ok, ` +
         `${r.cpuMsPerCall} ms CPU/call with the profiler on); profile written at exit (SIGTERM)`;
     }, { bunCpuProfDir: dir });
@@ -518,7 +527,7 @@ async function jscProfile(rate: number, seconds: number): Promise<void> {
     }).output();
     const r = await step;
     how = `BUN_JSC_dumpDFGDisassembly=true BUN_JSC_dumpFTLDisassembly=true dist/tandem ` +
-      `--config config/bench.yaml; ` +
+      `--config ${tandemConfig}; ` +
       `${JSC_WARMUP_S} s at ${JSC_WARMUP_RATE}/s (${r0.succeeded}/${r0.planned} ok), then ` +
       `\`perf record -F 999 -g -t <main thread>\` for ${window} s of one ${rate}/s step ` +
       `(${r.succeeded}/${r.planned} ok); perf stacks walked up to the innermost JavaScript ` +

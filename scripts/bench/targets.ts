@@ -38,6 +38,8 @@ export interface StartOptions {
   bunCpuProfDir?: string;
   /** Tandem's sip.workers; above 1 the bench config gets `workers: N`. */
   workers?: number;
+  /** Tandem's configuration file, relative to the repository (default config/bench.yaml). */
+  config?: string;
   /** Extra environment for Tandem (JavaScriptCore options for the perf profile). */
   env?: Record<string, string>;
   /**
@@ -66,7 +68,7 @@ export async function startTarget(name: TargetName, o: StartOptions): Promise<Ta
 }
 
 async function startTandem(name: "tandem-bun" | "tandem-deno", o: StartOptions): Promise<Target> {
-  let config = "config/bench.yaml";
+  let config = o.config ?? "config/bench.yaml";
   if ((o.workers ?? 1) > 1) {
     const text = Deno.readTextFileSync(resolve(o.repoRoot, config));
     config = `${o.workDir}/bench-workers-${o.workers}.yaml`;

@@ -4,17 +4,79 @@
 import type { RuleConfig, UserRewrite } from "./types.ts";
 import { blockHolds, type Cidr, parseCidr, parseIp } from "./cidr.ts";
 
-// A rule's `source` blocks, parsed once per loaded configuration (the list is the key), not for
-// every INVITE: with a rule per customer, that was most of the matching.
-const parsedBlocks = new WeakMap<readonly string[], Cidr[]>();
+/**
+ * A rule's `source` blocks in the form a match reads fastest: IPv4 ones (and IPv4-mapped IPv6
+ * ones of /96 or longer) as 32-bit network and mask pairs, the rest as parsed blocks. Built once
+ * per loaded configuration: with a rule per customer, parsing them per INVITE was most of the
+ * matching.
+ */
+interface SourceBlocks {
+  v4: number[];
+  v6: Cidr[];
+}
 
-function blocksOf(list: readonly string[]): Cidr[] {
-  let blocks = parsedBlocks.get(list);
-  if (blocks === undefined) {
-    blocks = list.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
-    parsedBlocks.set(list, blocks);
+const compiled = new WeakMap<readonly RuleConfig[], (SourceBlocks | undefined)[]>();
+
+function sourceBlocksOf(rules: readonly RuleConfig[]): (SourceBlocks | undefined)[] {
+  let out = compiled.get(rules);
+  if (out === undefined) {
+    out = rules.map((r) => r.match.source && compileBlocks(r.match.source));
+    compiled.set(rules, out);
   }
-  return blocks;
+  return out;
+}
+
+function compileBlocks(list: readonly string[]): SourceBlocks {
+  const out: SourceBlocks = { v4: [], v6: [] };
+  for (const text of list) {
+    const b = parseCidr(text);
+    if (!b) continue;
+    const v4 = b.bytes.length === 4
+      ? { bytes: b.bytes, bits: b.bits }
+      : b.bits >= 96 && isMapped(b.bytes)
+      ? { bytes: b.bytes.subarray(12), bits: b.bits - 96 }
+      : undefined;
+    if (!v4) {
+      out.v6.push(b);
+      continue;
+    }
+    const mask = v4.bits === 0 ? 0 : (0xffffffff << (32 - v4.bits)) >>> 0;
+    out.v4.push((u32(v4.bytes) & mask) >>> 0, mask);
+  }
+  return out;
+}
+
+const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+function isMapped(b: Uint8Array): boolean {
+  return b.length === 16 && MAPPED_PREFIX.every((v, i) => b[i] === v);
+}
+
+function u32(b: Uint8Array): number {
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+/** The caller's address, parsed once per INVITE: IPv4 (mapped too) as a number, else bytes. */
+interface SourceAddress {
+  v4: number | undefined;
+  raw: Uint8Array;
+}
+
+function sourceAddress(ip: string): SourceAddress | null {
+  const raw = parseIp(ip);
+  if (!raw) return null;
+  if (raw.length === 4) return { v4: u32(raw), raw };
+  return { v4: isMapped(raw) ? u32(raw.subarray(12)) : undefined, raw };
+}
+
+function sourceHolds(blocks: SourceBlocks, a: SourceAddress): boolean {
+  if (a.v4 !== undefined) {
+    const v4 = blocks.v4;
+    for (let i = 0; i < v4.length; i += 2) if (((a.v4 & v4[i + 1]) >>> 0) === v4[i]) return true;
+    return false;
+  }
+  for (const b of blocks.v6) if (blockHolds(b, a.raw)) return true;
+  return false;
 }
 
 /** What a rule is matched against, taken from the incoming INVITE. */
@@ -37,20 +99,29 @@ export interface MatchInput {
  * criterion a list matches when any entry does; a rule with an empty match catches everything.
  */
 export function matchRule(rules: readonly RuleConfig[], input: MatchInput): RuleConfig | undefined {
+  const blocks = sourceBlocksOf(rules);
   // The source address is parsed at most once, and only if a rule asks for it; null: not an IP.
-  let source: Uint8Array | null | undefined;
-  const from = () => source === undefined ? (source = parseIp(input.sourceIp) ?? null) : source;
-  return rules.find(({ match: m }) =>
-    (!m.ruriUserPrefix || m.ruriUserPrefix.some((p) => input.ruriUser.startsWith(p))) &&
-    (!m.ruriUserRegex || m.ruriUserRegex.test(input.ruriUser)) &&
-    (!m.fromUserPrefix || m.fromUserPrefix.some((p) => input.fromUser.startsWith(p))) &&
-    (!m.fromUserRegex || m.fromUserRegex.test(input.fromUser)) &&
-    (!m.source || (from() !== null && blocksOf(m.source).some((b) => blockHolds(b, source!)))) &&
-    (!m.headers || m.headers.every(({ name, regex }) => {
-      const v = input.headers?.get(name);
-      return v !== undefined && regex.test(v);
-    }))
-  );
+  let source: SourceAddress | null | undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const m = rules[i].match;
+    if (m.ruriUserPrefix && !m.ruriUserPrefix.some((p) => input.ruriUser.startsWith(p))) continue;
+    if (m.ruriUserRegex && !m.ruriUserRegex.test(input.ruriUser)) continue;
+    if (m.fromUserPrefix && !m.fromUserPrefix.some((p) => input.fromUser.startsWith(p))) continue;
+    if (m.fromUserRegex && !m.fromUserRegex.test(input.fromUser)) continue;
+    const b = blocks[i];
+    if (b) {
+      if (source === undefined) source = sourceAddress(input.sourceIp);
+      if (source === null || !sourceHolds(b, source)) continue;
+    }
+    if (
+      m.headers && !m.headers.every(({ name, regex }) => {
+        const v = input.headers?.get(name);
+        return v !== undefined && regex.test(v);
+      })
+    ) continue;
+    return rules[i];
+  }
+  return undefined;
 }
 
 /**

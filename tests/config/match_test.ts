@@ -170,3 +170,37 @@ Deno.test("matchRule: match.headers — each named header present with its first
     /r\.yaml:2: rules\[0\]\.match\.headers\.X Bad: expected a header name \(token characters only\), got "X Bad"[\s\S]*rules\[0\]\.match\.headers\.X-Ok: expected a valid regular expression/,
   );
 });
+
+Deno.test("matchRule: source blocks — IPv4, IPv4-mapped IPv6 both ways, /0, IPv6, and an address that is not one", () => {
+  const { rules } = parseConfig(
+    `rules:
+  - name: mapped
+    match: { source: ["::ffff:192.0.2.0/120"] }
+    routes: [{ target: "192.0.2.1" }]
+  - name: v6
+    match: { source: ["2001:db8::/32", "fe80::1"] }
+    routes: [{ target: "192.0.2.1" }]
+  - name: odd
+    match: { source: [198.51.100.128/25] }
+    routes: [{ target: "192.0.2.1" }]
+  - name: any-v4
+    match: { source: [0.0.0.0/0] }
+    routes: [{ target: "192.0.2.1" }]
+`,
+    "r.yaml",
+    "yaml",
+    { env: {} },
+  );
+  const name = (sourceIp: string) =>
+    matchRule(rules, { ruriUser: "", fromUser: "", sourceIp })?.name;
+  assert.equal(name("192.0.2.7"), "mapped");
+  assert.equal(name("::ffff:192.0.2.7"), "mapped");
+  assert.equal(name("2001:db8:1::5"), "v6");
+  assert.equal(name("fe80::1"), "v6");
+  assert.equal(name("198.51.100.200"), "odd");
+  assert.equal(name("198.51.100.127"), "any-v4");
+  assert.equal(name("::ffff:203.0.113.9"), "any-v4", "a mapped address is its IPv4 address");
+  assert.equal(name("2001:db9::1"), undefined, "IPv6 outside every block");
+  assert.equal(name("::1"), undefined, "0.0.0.0/0 is IPv4 only");
+  assert.equal(name("not-an-ip"), undefined);
+});
