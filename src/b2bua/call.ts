@@ -63,7 +63,7 @@ export interface RelayedReliable {
 /** One outgoing attempt (route try) and its dialog. */
 export interface Attempt {
   index: number;
-  route: RouteConfig;
+  route: CallRoute;
   state: AttemptState;
   invite: SipRequest;
   /** The INVITE client transaction, once the INVITE is on the wire. */
@@ -116,12 +116,20 @@ export interface Replacing {
   replaced: string;
 }
 
+/**
+ * A route as a call tries it. A route by host name becomes one entry per server DNS gave
+ * (RFC 3263), each with the address it goes to and the lookup it came from: the servers of one
+ * name are tried in turn on a 503, a timeout or a transport error (§4.3), and past on any other
+ * failure, which speaks for them all.
+ */
+export type CallRoute = RouteConfig & { resolved?: Endpoint; dnsGroup?: number };
+
 /** A call and everything Tandem keeps about it. */
 export interface Call {
   id: string;
   state: CallState;
   rule: RuleConfig;
-  routes: RouteConfig[];
+  routes: CallRoute[];
   a: CallerLeg;
   b?: Attempt;
   attempts: Attempt[];

@@ -40,6 +40,7 @@ import type {
   TransactionUser,
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
+import type { LocateTarget } from "../transport/locate.ts";
 import {
   defaultPort,
   isSecure,
@@ -52,7 +53,14 @@ import {
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
-import type { Attempt, Call, PendingRelay, RelayedReliable, Replacing } from "./call.ts";
+import type {
+  Attempt,
+  Call,
+  CallRoute,
+  PendingRelay,
+  RelayedReliable,
+  Replacing,
+} from "./call.ts";
 import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
@@ -123,6 +131,8 @@ export interface B2buaServices {
   onCallEnded?: (rec: CallRecord, call: Call) => void;
   /** Called when a call is answered. */
   onCallAnswered?: (rec: CallRecord, call: Call) => void;
+  /** RFC 3263: the servers for a route by host name, best first. Absent: such routes fail. */
+  locate?: (target: LocateTarget) => Promise<Endpoint[]>;
 }
 
 export interface B2buaOptions {
@@ -256,6 +266,8 @@ export class B2bua implements TransactionUser {
   draining = false;
   /** INVITEs that became calls since start (for the setup-rate gauge). */
   private newCalls = 0;
+  /** Numbers the DNS lookups of routes by name, so a call tells one name's servers apart. */
+  private dnsGroups = 0;
   private svc: B2buaServices;
   /** Call counters of rules and routes, and the configuration they were last taken from. */
   readonly limits = new LimitTable();
@@ -580,6 +592,83 @@ export class B2bua implements TransactionUser {
     this.startAttempt(call, 0);
   }
 
+  /** An attempt that sent no INVITE (no Call-ID), in the CDR so that it shows what was skipped. */
+  private recordSkipped(
+    call: Call,
+    index: number,
+    ruri: string,
+    target: string,
+    outcome: "limit" | "unreachable",
+  ): void {
+    const now = this.opts.clock.wallNow();
+    const [ruriText, targetText] = detachAll([ruri, target]);
+    call.record.attempts.push({
+      index,
+      route: call.routes[index].name,
+      callId: "",
+      ruri: ruriText,
+      from: "",
+      to: "",
+      target: targetText,
+      inviteAt: now,
+      endAt: now,
+      outcome,
+    });
+  }
+
+  /**
+   * A route by host name: ask DNS for its servers (RFC 3263), put them in the route's place,
+   * one entry each, and try the first. A name with no usable server is skipped as unreachable.
+   */
+  private locateRoute(call: Call, index: number): void {
+    const route = call.routes[index];
+    const done = (found: Endpoint[], err?: unknown) => {
+      if (call.state === "Ended") return; // cancelled while DNS answered
+      // Servers we have no socket for (an AAAA without IPv6, TLS without certificates) are left
+      // out here rather than tried and skipped one by one.
+      const usable = found.filter((e) => this.canReach(e));
+      if (usable.length === 0) {
+        this.log.warn("route-unresolved", {
+          call: call.id,
+          route: route.name,
+          host: route.host,
+          err: err ?? (found.length ? "no server over a transport we have" : "no DNS records"),
+        });
+        this.recordSkipped(call, index, "", `dns:${route.host}`, "unreachable");
+        if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
+        return this.failCall(
+          call,
+          createResponse(call.a.invite, 503, undefined, call.a.localTag),
+          "unreachable",
+        );
+      }
+      const dnsGroup = ++this.dnsGroups;
+      const servers: CallRoute[] = usable.map((e) => ({
+        ...route,
+        transport: e.protocol,
+        resolved: e,
+        dnsGroup,
+      }));
+      call.routes = [...call.routes.slice(0, index), ...servers, ...call.routes.slice(index + 1)];
+      this.startAttempt(call, index);
+    };
+    const locate = this.svc.locate;
+    if (!locate) return done([], "no DNS resolver");
+    locate({ host: route.host, port: route.port, transport: route.transport, mode: route.dns! })
+      .then((eps) => done(eps), (err) => done([], err))
+      .catch((err) => this.log.error("route-locate-failed", { call: call.id, err }));
+  }
+
+  /** Whether some listener can send to `dest` (quietly: the caller decides what to log). */
+  private canReach(dest: Endpoint): boolean {
+    try {
+      this.opts.net.localFor(dest);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Answer the caller with a final failure before any attempt and forget the call. */
   private failCall(call: Call, res: SipResponse, why: string): void {
     call.a.stx.respond(res);
@@ -603,6 +692,7 @@ export class B2bua implements TransactionUser {
     const a = call.a.invite;
     const aim = call.replacing;
     const redirectTarget = aim?.target ?? redirect;
+    if (route.dns && !route.resolved && !redirectTarget) return this.locateRoute(call, index);
     const dest: Endpoint = aim
       ? aim.dest
       : redirectTarget
@@ -616,23 +706,13 @@ export class B2bua implements TransactionUser {
       // A 302 or RADIUS target over a transport we do not listen on, or a full route: like a
       // refused attempt, recorded (no INVITE went out, so no Call-ID) so that the CDR shows
       // what was skipped.
-      const now = this.opts.clock.wallNow();
-      const [ruriText, target] = detachAll([
+      this.recordSkipped(
+        call,
+        index,
         redirectTarget ? asRequestUri(redirectTarget).toString() : "",
         `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
-      ]);
-      call.record.attempts.push({
-        index,
-        route: route.name,
-        callId: "",
-        ruri: ruriText,
-        from: "",
-        to: "",
-        target,
-        inviteAt: now,
-        endAt: now,
-        outcome: full ? "limit" : "unreachable",
-      });
+        full ? "limit" : "unreachable",
+      );
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
       if (!full) {
         return this.failCall(
@@ -650,12 +730,14 @@ export class B2bua implements TransactionUser {
     const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);
     // RFC 7118 §5.2: WebSocket is transport=ws on the wire, secure or not.
     const tp = route.transport === "wss" ? "ws" : route.transport;
+    // RFC 3263: a name located by SRV keeps its port out of the URI, and by NAPTR its transport.
+    const located = route.dns === "srv" || route.dns === "naptr";
     const ruri = redirectTarget ? asRequestUri(redirectTarget) : new UriClass(
       "sip",
       user || undefined,
       uriHost(route.host),
-      route.port,
-      tp === "udp" ? new Params() : new Params([["transport", tp]]),
+      located ? undefined : route.port,
+      tp === "udp" || route.dns === "naptr" ? new Params() : new Params([["transport", tp]]),
     );
     const callerFrom = a.from;
     const cid = route.callerId;
@@ -664,7 +746,7 @@ export class B2bua implements TransactionUser {
     const fromUri = new UriClass("sip", fromUser || undefined, uriHost(local.host));
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
     const to = new NameAddr(
-      new UriClass("sip", user || undefined, uriHost(route.host), route.port),
+      new UriClass("sip", user || undefined, uriHost(route.host), located ? undefined : route.port),
       undefined,
     );
     const contact = contactFor(local, ruri.scheme === "sips" && isSecure(local.protocol));
@@ -1054,8 +1136,8 @@ export class B2bua implements TransactionUser {
       at.slot?.release();
       return;
     }
-    const hasNext = at.index + 1 < call.routes.length;
-    const decision = decideFailover(f, at.route, at.authTried, hasNext);
+    const next = nextRouteIndex(call.routes, at.index, f);
+    const decision = decideFailover(f, at.route, at.authTried, next < call.routes.length);
     this.log.debug("attempt-failed", { call: call.id, attempt: at.index, failure: f, decision });
     // Answering a challenge, the same attempt goes on in its route's place; else it is over.
     if (decision === "authenticate" && res && this.retryWithAuth(call, at, res)) return;
@@ -1066,7 +1148,7 @@ export class B2bua implements TransactionUser {
       case "next-route":
         at.record.outcome ??= "failover";
         this.clearTimer(call, "noAnswer");
-        return this.startAttempt(call, at.index + 1);
+        return this.startAttempt(call, next);
       case "follow-redirect": {
         const target = res?.contacts[0]?.uri;
         if (target && call.attempts.length < 10) {
@@ -1813,7 +1895,7 @@ function contactFor(local: Endpoint, sips = false): string {
   return c;
 }
 
-function endpointOf(u: Uri, route: RouteConfig): Endpoint {
+function endpointOf(u: Uri, route: CallRoute): Endpoint {
   const host = bareHost(u.host);
   if (!isIpLiteral(host)) {
     return routeEndpoint(route);
@@ -1822,10 +1904,34 @@ function endpointOf(u: Uri, route: RouteConfig): Endpoint {
   return { host, port: u.port ?? defaultPort(protocol), protocol };
 }
 
-/** Where a route points, with its TLS server name and WebSocket path when it has them. */
-function routeEndpoint(route: RouteConfig): Endpoint {
-  const e: Endpoint = { host: bareHost(route.host), port: route.port, protocol: route.transport };
-  if (route.tlsServerName && isSecure(route.transport)) e.serverName = route.tlsServerName;
+/**
+ * The route to try after routes[i] failed with `f`. The next server of the same DNS name only
+ * on a 503, a timeout or a transport error (RFC 3263 §4.3); any other answer speaks for all of
+ * that name's servers, so the first route past them.
+ */
+function nextRouteIndex(
+  routes: readonly CallRoute[],
+  i: number,
+  f: { kind: "response"; status: number } | { kind: "timeout" } | { kind: "transport-error" },
+): number {
+  const group = routes[i].dnsGroup;
+  if (group === undefined || f.kind !== "response" || f.status === 503) return i + 1;
+  let j = i + 1;
+  while (j < routes.length && routes[j].dnsGroup === group) j++;
+  return j;
+}
+
+/**
+ * Where a route points, with its TLS server name and WebSocket path when it has them. A route by
+ * name goes where DNS said; its certificate must carry the name (RFC 5922 §4), not the server's.
+ */
+function routeEndpoint(route: CallRoute): Endpoint {
+  const r = route.resolved;
+  const e: Endpoint = r
+    ? { host: r.host, port: r.port, protocol: r.protocol }
+    : { host: bareHost(route.host), port: route.port, protocol: route.transport };
+  const serverName = route.tlsServerName ?? (r ? route.host : undefined);
+  if (serverName && isSecure(e.protocol)) e.serverName = serverName;
   if (route.wsPath && isWebSocket(route.transport)) e.wsPath = route.wsPath;
   return e;
 }

@@ -28,8 +28,9 @@ function route(r: RouteConfig, mask: boolean) {
   const host = r.host.includes(":") ? `[${r.host}]` : r.host;
   return {
     name: r.name,
-    target: `${host}:${r.port}`,
-    transport: r.transport,
+    // A name located by SRV or NAPTR has no port of its own; by NAPTR, no transport either.
+    target: r.dns === "srv" || r.dns === "naptr" ? host : `${host}:${r.port}`,
+    ...(r.dns === "naptr" ? {} : { transport: r.transport }),
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
     ...(r.wsPath ? { ws_path: r.wsPath } : {}),
     ...(r.ruriUser ? { ruri_user: rewrite(r.ruriUser) } : {}),
@@ -90,6 +91,13 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       user_agent: s.userAgent,
       workers: s.workers,
       ...(s.wsOrigins.length ? { websocket: { origins: s.wsOrigins } } : {}),
+      dns: {
+        servers: s.dns.servers.map((d) =>
+          `${d.host.includes(":") ? `[${d.host}]` : d.host}:${d.port}`
+        ),
+        timeout: formatDuration(s.dns.timeout),
+        attempts: s.dns.attempts,
+      },
       // Paths, not the PEM text: the key stays in its file.
       ...(s.tls
         ? {

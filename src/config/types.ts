@@ -2,6 +2,7 @@
 // milliseconds here, whatever unit the file used. This file is the contract between the config
 // loader and the layers that read it.
 
+import type { LocateMode } from "../transport/locate.ts";
 import type { Protocol } from "../transport/types.ts";
 
 /** One listen socket set: an address and port, over one or more transports. */
@@ -40,6 +41,18 @@ export interface SipConfig {
   workers: number;
   /** Certificates for TLS listeners and connections; required when TLS is used. */
   tls?: TlsConfig;
+  /** `sip.dns`: the DNS servers asked for routes by host name (RFC 3263). */
+  dns: DnsConfig;
+}
+
+/** `sip.dns`. */
+export interface DnsConfig {
+  /** "ip:port" servers in order; empty: the nameservers of /etc/resolv.conf. */
+  servers: { host: string; port: number }[];
+  /** Per try, ms. */
+  timeout: number;
+  /** Rounds over the servers before a lookup fails. */
+  attempts: number;
 }
 
 /** `sip.tls`: files as configured (absolute) and their PEM text, read at load. */
@@ -132,9 +145,16 @@ export interface CallLimits {
 export interface RouteConfig {
   /** Human name, for CDRs and logs; routes of one name share one set of call counters. */
   name: string;
+  /** An IP literal, or a host name located by DNS at call time (RFC 3263, see `dns`). */
   host: string;
+  /** The port given, or the transport's default when none was (then SRV may name another). */
   port: number;
   transport: Protocol;
+  /**
+   * For a host name only: "a" when the port was given (A/AAAA), "srv" when only the transport
+   * was (SRV, then A/AAAA), "naptr" when neither was (NAPTR, SRV, then A/AAAA on UDP 5060).
+   */
+  dns?: LocateMode;
   /**
    * TLS only: the name the callee's certificate must carry (and the SNI sent), when it is
    * issued for a host name rather than the IP dialled.

@@ -1,6 +1,7 @@
 // The `defaults` and `rules` sections: routing rules, their routes, and the route options that
 // `defaults` supplies to every route that does not set them.
 
+import type { LocateMode } from "../transport/locate.ts";
 import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isSecure, isWebSocket, sipsProtocol } from "../transport/protocol.ts";
 import type {
@@ -16,6 +17,7 @@ import type {
 } from "./types.ts";
 import { formatPath, type KeyPath } from "./locate.ts";
 import type { RawMap, Reader } from "./reader.ts";
+import { isIp } from "./cidr.ts";
 import { splitHostPort } from "./validate-sip.ts";
 
 /** Route options that `defaults` may set; timers and headers merge field by field. */
@@ -273,11 +275,25 @@ function parseSipUri(s: string): { host: string; port?: string; transport?: stri
   return { host: m[2].replace(/^\[|\]$/g, ""), port: m[3], transport };
 }
 
-function target(
-  r: Reader,
-  m: RawMap,
-  path: KeyPath,
-): { host: string; port: number; transport: Protocol } | undefined {
+/** Where a route points: an IP literal, or a host name and how much DNS locates it. */
+interface RouteTarget {
+  host: string;
+  port: number;
+  transport: Protocol;
+  dns?: LocateMode;
+}
+
+/** An IP literal, or a host name (lowercased: DNS names are case-insensitive). */
+function hostOrName(r: Reader, v: unknown, path: KeyPath): string | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  const bare = s.startsWith("[") && s.endsWith("]") ? s.slice(1, -1) : s;
+  if (isIp(bare)) return bare;
+  if (HOST_NAME.test(s)) return s.toLowerCase();
+  return r.fail(path, "an IP address or a host name like sip.carrier.example", s);
+}
+
+function target(r: Reader, m: RawMap, path: KeyPath): RouteTarget | undefined {
   const given = ["target", "uri", "host"].filter((k) => m[k] !== undefined);
   if (given.length !== 1) {
     return r.fail(
@@ -296,7 +312,7 @@ function target(
     const s = r.str(m.target, [...path, "target"]);
     if (s === undefined) return undefined;
     const hp = splitHostPort(s);
-    host = r.ip(hp?.host ?? s, [...path, "target"]);
+    host = hostOrName(r, hp?.host ?? s, [...path, "target"]);
     if (hp?.port !== undefined) {
       if (m.port !== undefined) {
         r.fail(portPath, "the port in one place only", "a port in target too", true);
@@ -309,7 +325,7 @@ function target(
     if (s === undefined) return undefined;
     const u = parseSipUri(s);
     if (!u) return r.fail([...path, "uri"], 'a SIP URI like "sip:192.0.2.1:5060;transport=tcp"', s);
-    host = r.ip(u.host, [...path, "uri"]);
+    host = hostOrName(r, u.host, [...path, "uri"]);
     if (m.port !== undefined || m.transport !== undefined) {
       r.fail(
         [...path, m.port !== undefined ? "port" : "transport"],
@@ -321,16 +337,23 @@ function target(
     port = u.port === undefined ? undefined : Number(u.port);
     portPath = transportPath = [...path, "uri"];
     transport = u.transport;
-  } else host = r.ip(m.host, [...path, "host"]);
+  } else host = hostOrName(r, m.host, [...path, "host"]);
   const t = transport === undefined ? "udp" : r.oneOf(
     typeof transport === "string" ? transport.toLowerCase() : transport,
     transportPath,
     ["udp", "tcp", "tls", "ws", "wss"] as const,
   );
   const p = port === undefined ? (t && defaultPort(t)) : r.port(port, portPath);
-  return host !== undefined && p !== undefined && t !== undefined
-    ? { host, port: p, transport: t }
-    : undefined;
+  if (host === undefined || p === undefined || t === undefined) return undefined;
+  if (isIp(host)) return { host, port: p, transport: t };
+  // RFC 3263 §4.1-4.2: a given port means addresses only; a given transport, SRV for it; neither,
+  // NAPTR first. WebSocket has no SRV names (RFC 7118), and a sips: URI means TLS.
+  const dns: LocateMode = port !== undefined || isWebSocket(t)
+    ? "a"
+    : transport !== undefined
+    ? "srv"
+    : "naptr";
+  return { host, port: p, transport: t, dns };
 }
 
 /** A route key holding a string of one grammar that only makes sense over some transports. */
@@ -376,7 +399,7 @@ function transportBound(
 /** Merge defaults under a route's own options and apply built-in defaults. */
 function merge(
   name: string,
-  t: { host: string; port: number; transport: Protocol },
+  t: RouteTarget,
   own: RouteOptions,
   d: RouteOptions,
 ): RouteConfig {

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isStream } from "../transport/protocol.ts";
 import type {
+  DnsConfig,
   HttpConfig,
   LimitsConfig,
   ListenConfig,
@@ -39,6 +40,7 @@ export const SIP_DEFAULTS = {
   wsOrigins: [] as string[],
   userAgent: `Tandem/${TANDEM_VERSION}`,
   workers: 1,
+  dns: { servers: [] as { host: string; port: number }[], timeout: 1000, attempts: 2 },
 };
 
 /** More workers than this gain nothing on any box Tandem targets and cost file descriptors. */
@@ -99,6 +101,7 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     ...d,
     listen: d.listen.map((l) => ({ ...l, transports: [...l.transports] })),
     wsOrigins: [],
+    dns: { ...d.dns, servers: [] },
   };
   if (v === undefined) return out;
   const m = r.map(v, ["sip"], [
@@ -113,8 +116,10 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "workers",
     "tls",
     "websocket",
+    "dns",
   ]);
   if (!m) return out;
+  if (m.dns !== undefined) out.dns = readDns(r, m.dns, out.dns);
   if (m.tls !== undefined) out.tls = readTls(r, m.tls);
   if (m.listen !== undefined) {
     const list = r.list(m.listen, ["sip", "listen"]);
@@ -218,6 +223,34 @@ export function readSip(r: Reader, v: unknown): SipConfig {
   }
   if (m.user_agent !== undefined) {
     out.userAgent = r.sipText(m.user_agent, ["sip", "user_agent"]) ?? out.userAgent;
+  }
+  return out;
+}
+
+/** `sip.dns`: servers as "ip" or "ip:port" (53), a timeout per try and rounds of tries. */
+function readDns(r: Reader, v: unknown, d: DnsConfig): DnsConfig {
+  const m = r.map(v, ["sip", "dns"], ["servers", "timeout", "attempts"]);
+  if (!m) return d;
+  const out: DnsConfig = { ...d, servers: [] };
+  if (m.servers !== undefined) {
+    (r.list(m.servers, ["sip", "dns", "servers"]) ?? []).forEach((item, i) => {
+      const path = ["sip", "dns", "servers", i];
+      const s = r.str(item, path);
+      if (s === undefined) return;
+      const hp = splitHostPort(s);
+      const port = hp?.port === undefined ? 53 : Number(hp.port);
+      if (!hp || !isIp(hp.host) || !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+        r.fail(path, 'an IP address with an optional port, like "192.0.2.53" or "[::1]:5353"', s);
+        return;
+      }
+      out.servers.push({ host: hp.host, port });
+    });
+  }
+  if (m.timeout !== undefined) {
+    out.timeout = r.duration(m.timeout, ["sip", "dns", "timeout"], 50, 10_000) ?? out.timeout;
+  }
+  if (m.attempts !== undefined) {
+    out.attempts = r.int(m.attempts, ["sip", "dns", "attempts"], 1, 5) ?? out.attempts;
   }
   return out;
 }

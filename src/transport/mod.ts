@@ -11,6 +11,14 @@ export {
   type TransportStats,
 } from "./layer.ts";
 export { endpointForUri, protocolForUri, resolveHost } from "./uri-endpoint.ts";
+export {
+  locate,
+  LocateError,
+  type LocateMode,
+  type LocateResolver,
+  type LocateTarget,
+  MAX_TARGETS,
+} from "./locate.ts";
 export { type Framer, type FrameSink, StreamFramer } from "./stream-framer.ts";
 export { WebSocketFramer } from "./websocket.ts";
 export { ConnectTimeoutError, FramingError, NoListenerError, TransportError } from "./errors.ts";

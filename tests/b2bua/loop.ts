@@ -63,6 +63,7 @@ export function config(rules: RuleConfig[]): Config {
       wsOrigins: [],
       userAgent: "Tandem-test",
       workers: 1,
+      dns: { servers: [], timeout: 1000, attempts: 2 },
     },
     log: { level: "error", format: "json" },
     limits: { maxCalls: 1000, retryAfter: 5, drainTimeout: 60000 },

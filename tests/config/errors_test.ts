@@ -58,8 +58,8 @@ Deno.test("bad addresses: IP literals only, IPv6 accepted", () => {
       't.yaml:4: sip.listen[1].address: expected an IP address literal (IPv4 or IPv6), got "fe80::1::2"',
     ],
   );
-  assert.deepEqual(errorsOf('rules:\n  - routes:\n      - target: "example.com:5060"\n'), [
-    't.yaml:3: rules[0].routes[0].target: expected an IP address literal (IPv4 or IPv6), got "example.com"',
+  assert.deepEqual(errorsOf('rules:\n  - routes:\n      - target: "300.1.1.1:5060"\n'), [
+    't.yaml:3: rules[0].routes[0].target: expected an IP address or a host name like sip.carrier.example, got "300.1.1.1"',
   ]);
   assert.deepEqual(errorsOf("http: { listen: 'localhost:99999' }\n"), [
     't.yaml:1: http.listen: expected an IP address and port like "127.0.0.1:8080" or "[::1]:8080", got "localhost:99999"',

@@ -1,0 +1,185 @@
+// Routes by host name (RFC 3263) in the engine, over the in-memory loop: DNS answers come from a
+// table through the real locate(); the DNS client itself is tested against dnsmasq.
+
+import assert from "node:assert/strict";
+import type { CallRecord } from "../../src/b2bua/mod.ts";
+import type { SipRequest } from "../../src/sip/mod.ts";
+import { locate, type LocateResolver, type LocateTarget } from "../../src/transport/mod.ts";
+import { answer, CALLER, callerInvite, config, Loop, req, res, route, rule } from "./loop.ts";
+
+type Rec = Awaited<ReturnType<LocateResolver["query"]>>["records"][number];
+
+/** A zone whose answers can be held back until `release()`, to test a call cancelled meanwhile. */
+function zone(records: Record<string, Rec[]>, failing: string[] = []) {
+  const asked: string[] = [];
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  const dns: LocateResolver = {
+    async query(name, type) {
+      const k = `${type} ${name}`;
+      asked.push(k);
+      await gate;
+      if (failing.includes(k)) throw new Error("DNS timeout");
+      return { records: records[k] ?? [] };
+    },
+  };
+  return {
+    asked,
+    locate: (t: LocateTarget) => locate(t, dns, () => 0),
+    hold() {
+      gate = new Promise((r) => (open = r));
+    },
+    release: () => open(),
+  };
+}
+
+const SRV_ZONE: Record<string, Rec[]> = {
+  "SRV _sip._udp.carrier.test": [
+    { type: "SRV", priority: 10, weight: 0, port: 5091, target: "a.carrier.test" },
+    { type: "SRV", priority: 20, weight: 0, port: 5092, target: "b.carrier.test" },
+  ],
+  "A a.carrier.test": [{ type: "A", address: "10.0.0.21" }],
+  "A b.carrier.test": [{ type: "A", address: "10.0.0.22" }],
+};
+
+/** Let the resolver's promises settle. */
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+function setup(
+  routes = [route("carrier.test", 5060, { name: "carrier", dns: "srv" })],
+  z = zone(SRV_ZONE),
+) {
+  const ended: CallRecord[] = [];
+  const loop = new Loop(config([rule(routes)]), {
+    locate: z.locate,
+    onCallEnded: (rec) => ended.push(rec),
+  });
+  return { loop, z, ended };
+}
+
+Deno.test("dns: a route by name goes to the first SRV server, the URI naming the domain", async () => {
+  const { loop } = setup();
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5091), "INVITE to the SRV server").msg as SipRequest;
+  assert.equal(loop.sent.length, 0);
+  // §4.2: located by SRV, the Request-URI and To keep the domain and leave out the port.
+  assert.equal(inv.uri, "sip:alice-kit@carrier.test");
+  assert.match(inv.get("to")!, /^<sip:alice-kit@carrier\.test>$/);
+});
+
+Deno.test("dns: a 503 or a timeout moves to the name's next server", async () => {
+  const { loop, ended } = setup();
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5091), "INVITE 1").msg as SipRequest;
+  loop.inject(answer(inv, 503, "t1"), { host: "10.0.0.21", port: 5091, protocol: "udp" });
+  const inv2 = loop.expect(req("INVITE", 5092), "INVITE 2").msg as SipRequest;
+  assert.equal(inv2.uri, "sip:alice-kit@carrier.test");
+  loop.inject(answer(inv2, 486, "t2"), { host: "10.0.0.22", port: 5092, protocol: "udp" });
+  loop.expect(res(486), "486 to the caller");
+  assert.equal(ended.length, 1);
+  assert.deepEqual(
+    ended[0].attempts.map((a) => [a.route, a.target, a.finalStatus]),
+    [["carrier", "udp:10.0.0.21:5091", 503], ["carrier", "udp:10.0.0.22:5092", 486]],
+  );
+});
+
+Deno.test("dns: any other failure speaks for the whole name: the next route is tried", async () => {
+  const { loop } = setup([
+    route("carrier.test", 5060, { name: "carrier", dns: "srv" }),
+    route("10.0.0.30", 5093, { name: "backup" }),
+  ]);
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5091), "INVITE 1").msg as SipRequest;
+  loop.inject(answer(inv, 404, "t1"), { host: "10.0.0.21", port: 5091, protocol: "udp" });
+  // Not b.carrier.test (5092): a 404 from one of a domain's servers is the domain's answer.
+  loop.expect(req("INVITE", 5093), "INVITE to the backup route");
+});
+
+Deno.test("dns: a name that does not resolve is skipped as unreachable", async () => {
+  const z = zone({}, ["SRV _sip._udp.carrier.test"]);
+  const { loop, ended } = setup(
+    [
+      route("carrier.test", 5060, { name: "carrier", dns: "srv" }),
+      route("10.0.0.30", 5093, { name: "backup" }),
+    ],
+    z,
+  );
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5093), "INVITE to the backup route").msg as SipRequest;
+  loop.inject(answer(inv, 603, "t1"), { host: "10.0.0.30", port: 5093, protocol: "udp" });
+  assert.equal(ended[0].attempts[0].outcome, "unreachable");
+  assert.equal(ended[0].attempts[0].target, "dns:carrier.test");
+  // Alone, it fails the call with 503.
+  const alone = setup(undefined, zone({}));
+  alone.loop.inject(callerInvite(), CALLER);
+  await settle();
+  alone.loop.expect(res(503), "503 to the caller");
+});
+
+Deno.test("dns: servers over transports Tandem lacks are left out", async () => {
+  const z = zone({
+    "NAPTR carrier.test": [
+      {
+        type: "NAPTR",
+        order: 10,
+        preference: 10,
+        flags: "s",
+        service: "SIPS+D2T",
+        replacement: "_sips._tcp.carrier.test",
+      },
+      {
+        type: "NAPTR",
+        order: 20,
+        preference: 10,
+        flags: "s",
+        service: "SIP+D2T",
+        replacement: "_sip._tcp.carrier.test",
+      },
+    ],
+    "SRV _sips._tcp.carrier.test": [
+      { type: "SRV", priority: 1, weight: 0, port: 5061, target: "a.carrier.test" },
+    ],
+    "SRV _sip._tcp.carrier.test": [
+      { type: "SRV", priority: 1, weight: 0, port: 5070, target: "a.carrier.test" },
+    ],
+    "A a.carrier.test": [{ type: "A", address: "10.0.0.21" }],
+  });
+  const { loop } = setup([route("carrier.test", 5060, { name: "carrier", dns: "naptr" })], z);
+  loop.transports.delete("tls");
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const s = loop.expect(req("INVITE", 5070), "INVITE over TCP");
+  assert.equal(s.dest.protocol, "tcp");
+  // By NAPTR, the URI names neither port nor transport: DNS chose them.
+  assert.equal((s.msg as SipRequest).uri, "sip:alice-kit@carrier.test");
+});
+
+Deno.test("dns: a call cancelled while DNS answers sends no INVITE", async () => {
+  const z = zone(SRV_ZONE);
+  z.hold();
+  const { loop, ended } = setup(undefined, z);
+  const invite = callerInvite();
+  loop.inject(invite, CALLER);
+  loop.inject(
+    invite.replace(/^INVITE (\S+)/, "CANCEL $1").replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+      .replace(/Content-Type[\s\S]*$/, "Content-Length: 0\n\n"),
+    CALLER,
+  );
+  loop.expect(res(487), "487 to the caller");
+  z.release();
+  await settle();
+  assert.equal(loop.sent.filter(req("INVITE")).length, 0);
+  assert.equal(ended.length, 1);
+});
+
+Deno.test("dns: an IP route never asks DNS", async () => {
+  const { loop, z } = setup([route("10.0.0.30", 5093, { name: "ip" })]);
+  loop.inject(callerInvite(), CALLER);
+  loop.expect(req("INVITE", 5093), "INVITE at once, no await");
+  await settle();
+  assert.deepEqual(z.asked, []);
+});
