@@ -1,5 +1,5 @@
 // What the test suite needs on the machine: Debian packages for the e2e peers (SIPp, FreeRADIUS,
-// rtpengine, Prometheus, baresip, Kamailio as the front proxy) and Bun for the binary and
+// rtpengine, Prometheus, baresip, Kamailio as the front proxy, dnsmasq) and Bun for the binary and
 // transport tests. The benchmarks (scripts/bench.ts) use Kamailio too.
 
 import { repoRoot, run, which } from "./proc.ts";
@@ -33,6 +33,8 @@ export const SYSTEM_TOOLS: SystemTool[] = [
     pkg: "fonts-liberation",
   },
   { commands: ["unshare"], pkg: "util-linux" },
+  // The DNS server behind routes by host name (SRV, NAPTR).
+  { commands: ["dnsmasq"], pkg: "dnsmasq-base" },
 ];
 
 /** Debian packages whose commands are missing, without duplicates, in table order. */

@@ -30,6 +30,9 @@ import {
 import type { Config } from "../config/types.ts";
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
+import { locate, type LocateTarget } from "../transport/locate.ts";
+import { DnsClient, serversFromResolvConf } from "../transport/dns/client.ts";
+import { readFileSync } from "node:fs";
 import type { Logger } from "../util/log.ts";
 import type { SessionStats } from "../media/mod.ts";
 import { createMediaHooks } from "./media.ts";
@@ -139,6 +142,18 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     svc.media = media.hooks;
     closers.push(() => media.close());
   }
+  // Routes by host name (RFC 3263). The resolver starts on first use: a reload may add the first
+  // such route, and a configuration without one sends no DNS query at all.
+  let dns: DnsClient | undefined;
+  svc.locate = (t: LocateTarget) => {
+    dns ??= new DnsClient({
+      servers: cfg.sip.dns.servers.length ? cfg.sip.dns.servers : systemDnsServers(log),
+      timeoutMs: cfg.sip.dns.timeout,
+      attempts: cfg.sip.dns.attempts,
+    });
+    return locate(t, dns, Math.random);
+  };
+  closers.push(() => dns?.close());
   const cdrIds = new WeakMap<Call, string>();
   const idOf = (call: Call) => {
     let id = cdrIds.get(call);
@@ -254,6 +269,18 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       }
     },
   };
+}
+
+/** The nameservers of /etc/resolv.conf; the local resolver (127.0.0.1:53) when it names none. */
+function systemDnsServers(log: Logger) {
+  let text = "";
+  try {
+    text = readFileSync("/etc/resolv.conf", "utf8");
+  } catch (err) {
+    log.warn("dns-resolv-conf-unreadable", { err });
+  }
+  const servers = serversFromResolvConf(text);
+  return servers.length ? servers : [{ host: "127.0.0.1", port: 53 }];
 }
 
 async function authorize(

@@ -53,14 +53,7 @@ import {
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { Logger, silentLogger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
-import type {
-  Attempt,
-  Call,
-  CallRoute,
-  PendingRelay,
-  RelayedReliable,
-  Replacing,
-} from "./call.ts";
+import type { Attempt, Call, CallRoute, PendingRelay, RelayedReliable, Replacing } from "./call.ts";
 import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
@@ -209,6 +202,10 @@ const PASS_IN_DIALOG = new Set([
 ]);
 
 const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
+const mLocate = metrics.counter(
+  "tandem_route_lookups_total",
+  "DNS lookups of routes by host name (RFC 3263), by outcome: servers found, or none usable.",
+);
 const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
 const mLegIndex = metrics.gauge(
   "tandem_leg_index_entries",
@@ -627,6 +624,7 @@ export class B2bua implements TransactionUser {
       // Servers we have no socket for (an AAAA without IPv6, TLS without certificates) are left
       // out here rather than tried and skipped one by one.
       const usable = found.filter((e) => this.canReach(e));
+      mLocate.inc({ outcome: usable.length ? "resolved" : "unresolved" });
       if (usable.length === 0) {
         this.log.warn("route-unresolved", {
           call: call.id,
@@ -1959,6 +1957,12 @@ function routeFromTarget(t: string, base: RouteConfig, name: string): RouteConfi
     transport: targetTransport(m[3]),
   };
   r.port = m[2] ? Number(m[2]) : defaultPort(r.transport);
+  // A name is located like a configured route's (RFC 3263 §4.1-4.2): by its port, else by its
+  // transport, else NAPTR first.
+  delete r.dns;
+  if (!isIpLiteral(host)) {
+    r.dns = m[2] || isWebSocket(r.transport) ? "a" : /transport=/i.test(m[3]) ? "srv" : "naptr";
+  }
   // The route's certificate name and path are for its own host, not for another RADIUS hands out.
   if (host !== bareHost(base.host)) {
     delete r.tlsServerName;

@@ -183,3 +183,27 @@ Deno.test("dns: an IP route never asks DNS", async () => {
   await settle();
   assert.deepEqual(z.asked, []);
 });
+
+Deno.test("dns: a route RADIUS gives by name is located too, by SRV when it names a transport", async () => {
+  const z = zone({
+    "SRV _sip._tcp.carrier.test": [
+      { type: "SRV", priority: 1, weight: 0, port: 5094, target: "a.carrier.test" },
+    ],
+    "A a.carrier.test": [{ type: "A", address: "10.0.0.21" }],
+  });
+  const cfg = config([{
+    ...rule([route("10.0.0.9", 5099)]),
+    auth: { mode: "source", realm: "r", onTimeout: "reject" },
+  }]);
+  const loop = new Loop(cfg, {
+    locate: z.locate,
+    authorize: () =>
+      Promise.resolve({ outcome: "accept", routes: ["sip:carrier.test;transport=tcp"] }),
+  });
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  await settle();
+  const s = loop.expect(req("INVITE", 5094), "INVITE to the SRV server over TCP");
+  assert.equal(s.dest.host, "10.0.0.21");
+  assert.equal((s.msg as SipRequest).uri, "sip:alice-kit@carrier.test;transport=tcp");
+});

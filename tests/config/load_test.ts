@@ -135,10 +135,10 @@ Deno.test("the example names the environment variables it needs", () => {
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
-        "35 http.token",
-        "73 rules[0].routes[0].auth.password",
-        "116 radius.servers[0].secret",
-        "132 cdr.webhook.headers.Authorization",
+        "41 http.token",
+        "79 rules[0].routes[0].auth.password",
+        "127 radius.servers[0].secret",
+        "143 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
