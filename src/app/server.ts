@@ -197,6 +197,7 @@ export class SipServer {
   async start(): Promise<void> {
     await this.transport.start();
     this.started = true;
+    this.b2bua.startProbes();
     this.busy.start();
     metrics.onCollect(() => {
       mSourcesBanned.set(this.guard?.banned().length ?? 0);
@@ -268,6 +269,7 @@ export class SipServer {
 
   async stop(): Promise<void> {
     this.started = false;
+    this.b2bua.stopProbes();
     this.busy.stop();
     this.timers.stop();
     await this.transport.stop();

@@ -57,6 +57,7 @@ import type { Attempt, Call, CallRoute, PendingRelay, RelayedReliable, Replacing
 import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
+import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -202,6 +203,10 @@ const PASS_IN_DIALOG = new Set([
 ]);
 
 const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
+const mServerUp = metrics.gauge(
+  "tandem_route_server_up",
+  "Probed route servers (routes with `probe`): 1 while answering, 0 while skipped as down.",
+);
 const mLocate = metrics.counter(
   "tandem_route_lookups_total",
   "DNS lookups of routes by host name (RFC 3263), by outcome: servers found, or none usable.",
@@ -269,10 +274,20 @@ export class B2bua implements TransactionUser {
   /** Call counters of rules and routes, and the configuration they were last taken from. */
   readonly limits = new LimitTable();
   private limitsOf: Config | undefined;
+  /** Which probed route servers answer (routes with `probe`). */
+  readonly health: RouteHealth;
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
     this.svc = opts.services ?? {};
+    this.health = new RouteHealth({
+      config: opts.config,
+      clock: opts.clock,
+      timers: opts.timers,
+      probe: (server, done) => this.sendProbe(server, done),
+      locate: (t) => this.svc.locate?.(t) ?? Promise.reject(new Error("no DNS resolver")),
+      log: this.log,
+    });
     let lastCount = 0;
     let lastAt = opts.clock.now();
     metrics.onCollect(() => {
@@ -283,6 +298,11 @@ export class B2bua implements TransactionUser {
       lastCount = this.newCalls;
       lastAt = now;
       exportLimits(this.limits);
+      mServerUp.values.clear();
+      for (const sv of this.health.list()) {
+        const target = `${sv.dest.protocol}:${uriHost(sv.dest.host)}:${sv.dest.port}`;
+        mServerUp.set(sv.state === "up" ? 1 : 0, { route: sv.route, target });
+      }
     });
   }
 
@@ -293,6 +313,57 @@ export class B2bua implements TransactionUser {
       this.limitsOf = cfg;
     }
     return this.limits;
+  }
+
+  /** Start probing the route servers the configuration asks to (after {@link attach}). */
+  startProbes(): void {
+    this.health.start();
+  }
+
+  stopProbes(): void {
+    this.health.stop();
+  }
+
+  /**
+   * One OPTIONS to a probed server. Any final answer but 408 and 503 is alive: a server that
+   * answers 404 or 405 to OPTIONS still takes calls. No answer within the probe's timeout is a
+   * failure, though the transaction runs on to its Timer F.
+   */
+  private sendProbe(server: ProbedServer, done: (ok: boolean, what: string) => void): void {
+    const dest = server.dest;
+    let local: Endpoint;
+    try {
+      local = this.opts.net.localFor(dest);
+    } catch (err) {
+      return done(false, (err as Error).message);
+    }
+    const timer = this.opts.timers.set(server.settings.timeout, () => done(false, "timeout"));
+    const finish = (ok: boolean, what: string) => {
+      timer.cancel();
+      done(ok, what);
+    };
+    const host = uriHost(local.host);
+    const req = new SipRequest(
+      "OPTIONS",
+      server.ruri,
+      headerList([
+        ["Via", viaFor(local, this.txl.newBranch())],
+        ["Max-Forwards", "70"],
+        ["From", `<sip:tandem@${host}>;tag=${this.tag()}`],
+        ["To", `<${server.ruri}>`],
+        ["Call-ID", this.newCallId(`@${host}`)],
+        ["CSeq", "1 OPTIONS"],
+        ["Contact", contactFor(local)],
+        ["Accept", "application/sdp"],
+      ]),
+    );
+    this.txl.sendRequest(req, dest, {
+      onResponse: (res) => {
+        if (res.status >= 200) finish(res.status !== 408 && res.status !== 503, String(res.status));
+      },
+      onTimeout: () => finish(false, "timeout"),
+      onTransportError: (_tx, err) => finish(false, err.message),
+    });
   }
 
   /** Connect the transaction layer (it is created with this engine as its user). */
@@ -595,7 +666,7 @@ export class B2bua implements TransactionUser {
     index: number,
     ruri: string,
     target: string,
-    outcome: "limit" | "unreachable",
+    outcome: "limit" | "unreachable" | "down",
   ): void {
     const now = this.opts.clock.wallNow();
     const [ruriText, targetText] = detachAll([ruri, target]);
@@ -698,9 +769,13 @@ export class B2bua implements TransactionUser {
       : routeEndpoint(route);
     const local = this.localFor(dest, "b", call);
     // A route at its limits is skipped like one that refused the call.
-    const slot = local && !aim ? this.limits.route(route.name)?.take(this.opts.clock) : undefined;
+    // A probed server found down is skipped like an unreachable one, before it takes a place.
+    const down = !!local && !aim && this.health.isDown(dest);
+    const slot = local && !aim && !down
+      ? this.limits.route(route.name)?.take(this.opts.clock)
+      : undefined;
     const full = typeof slot === "string" ? slot : undefined;
-    if (!local || full) {
+    if (!local || full || down) {
       // A 302 or RADIUS target over a transport we do not listen on, or a full route: like a
       // refused attempt, recorded (no INVITE went out, so no Call-ID) so that the CDR shows
       // what was skipped.
@@ -709,7 +784,7 @@ export class B2bua implements TransactionUser {
         index,
         redirectTarget ? asRequestUri(redirectTarget).toString() : "",
         `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
-        full ? "limit" : "unreachable",
+        full ? "limit" : down ? "down" : "unreachable",
       );
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
       if (!full) {
@@ -1130,6 +1205,7 @@ export class B2bua implements TransactionUser {
     at.record.endAt = now;
     at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     if (res) at.record.reason = res.get("reason");
+    if (f.kind !== "response") this.health.failed(at.dest, f.kind);
     if (call.b !== at || call.state === "Ended" || wasCancelling) {
       at.slot?.release();
       return;
@@ -1236,6 +1312,7 @@ export class B2bua implements TransactionUser {
     at.record.outcome = "no-progress";
     at.record.endAt = this.opts.clock.wallNow();
     at.record.finalStatus = 408;
+    this.health.failed(at.dest, "no-progress");
     at.ctx?.cancel('SIP;cause=408;text="No progress"');
     const hasNext = at.index + 1 < call.routes.length;
     if (at.route.failoverOnTimeout && hasNext) return this.startAttempt(call, at.index + 1);

@@ -32,6 +32,16 @@ function route(r: RouteConfig, mask: boolean) {
     target: r.dns === "srv" || r.dns === "naptr" ? host : `${host}:${r.port}`,
     ...(r.dns === "naptr" ? {} : { transport: r.transport }),
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
+    ...(r.probe
+      ? {
+        probe: {
+          interval: formatDuration(r.probe.interval),
+          timeout: formatDuration(r.probe.timeout),
+          down_after: r.probe.downAfter,
+          up_after: r.probe.upAfter,
+        },
+      }
+      : {}),
     ...(r.wsPath ? { ws_path: r.wsPath } : {}),
     ...(r.ruriUser ? { ruri_user: rewrite(r.ruriUser) } : {}),
     ...(r.callerId

@@ -181,6 +181,21 @@ export interface RouteConfig {
   media: "none" | "rtpengine" | "rtpproxy";
   /** Full (at max_calls or max_cps): the route is skipped like one that refused the call. */
   limits?: CallLimits;
+  /** Health probing of the route's servers; a server found down is skipped. */
+  probe?: RouteProbe;
+}
+
+/**
+ * `probe`: an OPTIONS to each of the route's servers every `interval` ms. A server is down
+ * after `downAfter` failures in a row (no final answer within `timeout`, a transport error,
+ * 408 or 503; a call attempt to it timing out or failing to send counts too), up again after
+ * `upAfter` answered probes.
+ */
+export interface RouteProbe {
+  interval: number;
+  timeout: number;
+  downAfter: number;
+  upAfter: number;
 }
 
 /** Authentication/authorization of incoming calls for a rule. */

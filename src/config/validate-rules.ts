@@ -10,6 +10,7 @@ import type {
   HeaderPolicy,
   MatchConfig,
   RouteConfig,
+  RouteProbe,
   RouteTimers,
   RuleAuth,
   RuleConfig,
@@ -34,7 +35,17 @@ export interface RouteOptions {
   keepalive?: RouteConfig["keepalive"] | null;
   media?: RouteConfig["media"];
   limits?: CallLimits;
+  /** `null` = explicitly off (overrides a default). */
+  probe?: RouteProbe | null;
 }
+
+/** A probe's values when `probe` leaves them out. */
+export const PROBE_DEFAULTS: RouteProbe = {
+  interval: 30_000,
+  timeout: 5000,
+  downAfter: 2,
+  upAfter: 1,
+};
 
 /** Built-in route defaults. */
 export const ROUTE_DEFAULTS = {
@@ -55,6 +66,7 @@ const OPTION_KEYS = [
   "keepalive",
   "media",
   "limits",
+  "probe",
 ] as const;
 const ROUTE_KEYS = [
   "name",
@@ -239,6 +251,8 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
       } else if (method && interval !== undefined) o.keepalive = { method, interval };
     }
   }
+  if (m.probe === false) o.probe = null;
+  else if (m.probe !== undefined) o.probe = probe(r, m.probe, [...path, "probe"]);
   if (m.media !== undefined) {
     o.media = r.oneOf(m.media, [...path, "media"], ["none", "rtpengine", "rtpproxy"] as const);
   }
@@ -256,6 +270,36 @@ function limits(r: Reader, v: unknown, path: KeyPath): CallLimits | undefined {
   }
   if (m.max_cps !== undefined) out.maxCps = r.int(m.max_cps, [...path, "max_cps"], 1, 100_000);
   return out.maxCalls === undefined && out.maxCps === undefined ? undefined : out;
+}
+
+/** `probe`: OPTIONS to the route's servers every `interval`; see RouteProbe. */
+function probe(r: Reader, v: unknown, path: KeyPath): RouteProbe | undefined {
+  const m = r.map(v, path, ["interval", "timeout", "down_after", "up_after"]);
+  if (!m) return undefined;
+  const out: RouteProbe = { ...PROBE_DEFAULTS };
+  if (m.interval !== undefined) {
+    out.interval = r.duration(m.interval, [...path, "interval"], 1000, 3_600_000) ?? out.interval;
+  }
+  // Left out, the timeout is the default or the interval, whichever is shorter.
+  out.timeout = Math.min(out.timeout, out.interval);
+  if (m.timeout !== undefined) {
+    out.timeout = r.duration(m.timeout, [...path, "timeout"], 100, 60_000) ?? out.timeout;
+  }
+  if (m.down_after !== undefined) {
+    out.downAfter = r.int(m.down_after, [...path, "down_after"], 1, 100) ?? out.downAfter;
+  }
+  if (m.up_after !== undefined) {
+    out.upAfter = r.int(m.up_after, [...path, "up_after"], 1, 100) ?? out.upAfter;
+  }
+  if (out.timeout > out.interval) {
+    r.fail(
+      [...path, "timeout"],
+      `at most the interval (${out.interval}ms)`,
+      `${out.timeout}ms`,
+      true,
+    );
+  }
+  return out;
 }
 
 /** Validate `defaults`. */
@@ -429,6 +473,8 @@ function merge(
   if (keepalive) route.keepalive = keepalive;
   const lim = own.limits ?? d.limits;
   if (lim) route.limits = lim;
+  const pr = own.probe !== undefined ? own.probe : d.probe;
+  if (pr) route.probe = pr;
   return route;
 }
 

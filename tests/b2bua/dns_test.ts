@@ -207,3 +207,27 @@ Deno.test("dns: a route RADIUS gives by name is located too, by SRV when it name
   assert.equal(s.dest.host, "10.0.0.21");
   assert.equal((s.msg as SipRequest).uri, "sip:alice-kit@carrier.test;transport=tcp");
 });
+
+Deno.test("dns: a probed route by name probes each server DNS gives; calls skip the down one", async () => {
+  const probe = { interval: 10_000, timeout: 2000, downAfter: 1, upAfter: 1 };
+  const { loop, ended } = setup([
+    route("carrier.test", 5060, { name: "carrier", dns: "srv", probe }),
+  ]);
+  loop.b2bua.startProbes();
+  loop.timers.advance(0); // the schedule asks DNS
+  await settle();
+  loop.timers.advance(1000); // and probes what it found
+  const probes = loop.take().filter(req("OPTIONS"));
+  assert.deepEqual(probes.map((p) => p.dest.port).sort(), [5091, 5092]);
+  assert.equal((probes[0].msg as SipRequest).uri, "sip:carrier.test");
+  const b = probes.find((p) => p.dest.port === 5092)!.msg;
+  loop.inject(answer(b, 200, "p"), { host: "10.0.0.22", port: 5092, protocol: "udp" });
+  loop.timers.advance(2000); // 5091 never answers: down
+  loop.take();
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5092), "INVITE to the server that answers").msg;
+  loop.inject(answer(inv, 486, "t"), { host: "10.0.0.22", port: 5092, protocol: "udp" });
+  assert.deepEqual(ended[0].attempts.map((a) => a.outcome), ["down", "failed"]);
+  loop.b2bua.stopProbes();
+});

@@ -137,8 +137,8 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
         "79 rules[0].routes[0].auth.password",
-        "127 radius.servers[0].secret",
-        "143 cdr.webhook.headers.Authorization",
+        "133 radius.servers[0].secret",
+        "149 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -1,0 +1,54 @@
+// `probe` on routes and in `defaults`: values, defaults, errors, and the effective
+// configuration that loads back the same.
+
+import assert from "node:assert/strict";
+import { effectiveConfigText, parseConfig } from "../../src/config/mod.ts";
+import { errorsOf, load } from "./with-certs.ts";
+
+const RULES = `
+defaults:
+  probe: { interval: 20s }
+rules:
+  - routes:
+      - { name: a, target: "192.0.2.10", probe: { interval: 5s, timeout: 1s, down_after: 3, up_after: 2 } }
+      - { name: b, target: "192.0.2.20" }
+      - { name: c, target: "192.0.2.30", probe: false }
+`;
+
+Deno.test("probe: route values, defaults filled in, and false turning a default off", () => {
+  const [a, b, c] = load(RULES).rules[0].routes;
+  assert.deepEqual(a.probe, { interval: 5000, timeout: 1000, downAfter: 3, upAfter: 2 });
+  assert.deepEqual(b.probe, { interval: 20_000, timeout: 5000, downAfter: 2, upAfter: 1 });
+  assert.equal(c.probe, undefined);
+  assert.equal(
+    load('rules: [{ routes: [{ target: "192.0.2.1" }] }]').rules[0].routes[0].probe,
+    undefined,
+  );
+});
+
+Deno.test("probe: bad values name the file, the key and what is wrong", () => {
+  assert.deepEqual(
+    errorsOf(
+      'rules:\n  - routes:\n      - target: "192.0.2.1"\n' +
+        "        probe: { interval: 500ms, down_after: 0, every: 3 }\n" +
+        '      - { target: "192.0.2.2", probe: { interval: 2s, timeout: 3s } }\n',
+    ),
+    [
+      'F:4: rules[0].routes[0].probe.every: expected one of the keys interval, timeout, down_after, up_after, got unknown key "every"',
+      'F:4: rules[0].routes[0].probe.interval: expected a duration between 1s and 1h (seconds, or a string like "500ms", "5s", "2m", "1h"), got "500ms"',
+      "F:4: rules[0].routes[0].probe.down_after: expected an integer (1-100), got 0",
+      "F:5: rules[0].routes[1].probe.timeout: expected at most the interval (2000ms), got 3000ms",
+    ],
+  );
+});
+
+Deno.test("probe: the effective configuration loads back with the same probes", () => {
+  const cfg = load(RULES);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(
+    back.rules[0].routes.map((r) => r.probe),
+    cfg.rules[0].routes.map((r) => r.probe),
+  );
+});

@@ -1,0 +1,94 @@
+// Route probing end to end, through the binary: the first route's server never answers (a
+// socket bound by the test that reads and stays silent: a fake, since no real peer can be told
+// to ignore OPTIONS yet hold its port). Probes find it down, /metrics and the log say so, and a
+// call goes straight to the second route: the silent server never sees an INVITE.
+
+import assert from "node:assert/strict";
+import {
+  binaryAvailable,
+  freePort,
+  freeUdpPort,
+  recvWithin,
+  runSipp,
+  sippAvailable,
+  startTandem,
+  udpBound,
+  waitFor,
+} from "./harness.ts";
+
+async function metric(http: number, sample: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(sample + " "));
+  return line ? Number(line.slice(sample.length + 1)) : undefined;
+}
+
+Deno.test({
+  name:
+    "probe: a route server that answers no OPTIONS is marked down and calls go straight to the next route",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [dead, live, sip, http] = [freeUdpPort(), freeUdpPort(), freePort(), freePort()];
+    const silent = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: dead });
+    const heard: string[] = [];
+    let listening = true;
+    const reader = (async () => {
+      while (listening) {
+        const got = await recvWithin(silent, 200);
+        if (got) heard.push(new TextDecoder().decode(got[0]).split("\r\n")[0]);
+      }
+    })();
+    try {
+      await using tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+rules:
+  - routes:
+      - name: dead
+        target: "127.0.0.1:${dead}"
+        probe: { interval: 1s, timeout: 500ms, down_after: 2 }
+      - { name: live, target: "127.0.0.1:${live}" }
+`,
+      });
+      const up = `tandem_route_server_up{route="dead",target="udp:127.0.0.1:${dead}"}`;
+      await waitFor(async () => await metric(http, up) === 0, 8000, { what: "dead marked down" });
+      assert.ok(heard.some((l) => l.startsWith("OPTIONS sip:127.0.0.1:")), heard.join("; "));
+      assert.match((await tandem.logs()).stderr, /"event":"route-server-down"/);
+
+      const callee = runSipp(
+        ["-sn", "uas", "-i", "127.0.0.1", "-p", String(live), "-m", "1", "-timeout", "20s"],
+        { timeoutMs: 30_000 },
+      );
+      await waitFor(() => udpBound(live), 5000, { what: "callee SIPp" });
+      const caller = await runSipp([
+        "-sn",
+        "uac",
+        `127.0.0.1:${sip}`,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(freeUdpPort()),
+        "-m",
+        "1",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+      ], { timeoutMs: 30_000 });
+      assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-1500)}`);
+      assert.equal((await callee).code, 0);
+      // Straight to the second route: the first was never tried (its server heard no INVITE).
+      assert.ok(!heard.some((l) => l.startsWith("INVITE")), `the dead server heard ${heard}`);
+      assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 1);
+    } finally {
+      listening = false;
+      await reader;
+      silent.close();
+    }
+  },
+});
