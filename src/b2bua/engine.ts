@@ -58,6 +58,7 @@ import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { type ProbedServer, RouteHealth } from "./route-health.ts";
+import { RouteOrder } from "./route-order.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -276,6 +277,7 @@ export class B2bua implements TransactionUser {
   private limitsOf: Config | undefined;
   /** Which probed route servers answer (routes with `probe`). */
   readonly health: RouteHealth;
+  private routeOrder = new RouteOrder();
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
@@ -508,7 +510,7 @@ export class B2bua implements TransactionUser {
       id: token(this.opts.random, 16),
       state: "Routing",
       rule,
-      routes: replacing ? [replacing.route] : rule.routes,
+      routes: replacing ? [replacing.route] : this.routeOrder.next(rule, this.opts.random),
       a: {
         invite: req,
         stx: tx,

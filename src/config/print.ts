@@ -160,7 +160,11 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       },
       auth: { mode: rule.auth.mode, realm: rule.auth.realm, on_timeout: rule.auth.onTimeout },
       ...limitsDoc(rule.limits),
-      routes: rule.routes.map((r) => route(r, mask)),
+      ...(rule.order !== "listed" ? { order: rule.order } : {}),
+      routes: rule.routes.map((r) => ({
+        ...route(r, mask),
+        ...(rule.order === "weighted" ? { weight: r.weight } : {}),
+      })),
     })),
   };
   if (cfg.radius) {

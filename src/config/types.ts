@@ -183,6 +183,8 @@ export interface RouteConfig {
   limits?: CallLimits;
   /** Health probing of the route's servers; a server found down is skipped. */
   probe?: RouteProbe;
+  /** Its share of first attempts in a rule whose `order` is "weighted" (default 1). */
+  weight: number;
 }
 
 /**
@@ -213,6 +215,12 @@ export interface RuleConfig {
   auth: RuleAuth;
   /** Beyond these, new calls matching the rule get 503 (Q.850 cause 34 or 42). */
   limits?: CallLimits;
+  /**
+   * The order each call tries the routes in: as listed; starting one further down the list
+   * for each call ("round-robin"); or drawn by the routes' weights ("weighted"). A call fails
+   * over through all of them whatever the order.
+   */
+  order: "listed" | "round-robin" | "weighted";
 }
 
 export interface RadiusServer {

@@ -77,6 +77,7 @@ const ROUTE_KEYS = [
   "transport",
   "tls_server_name",
   "ws_path",
+  "weight",
   ...OPTION_KEYS,
 ];
 
@@ -446,6 +447,7 @@ function merge(
   t: RouteTarget,
   own: RouteOptions,
   d: RouteOptions,
+  weight: number,
 ): RouteConfig {
   const tm: RouteTimers = { noProgress: ROUTE_DEFAULTS.noProgress, ...d.timers, ...own.timers };
   for (const k of ["noProgress", "noAnswer", "maxDuration"] as const) if (!tm[k]) delete tm[k];
@@ -462,6 +464,7 @@ function merge(
       remove: own.headers?.remove ?? d.headers?.remove ?? [],
     },
     media: own.media ?? d.media ?? "none",
+    weight,
   };
   const ruriUser = own.ruriUser ?? d.ruriUser;
   if (ruriUser) route.ruriUser = ruriUser;
@@ -555,7 +558,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
   const rules: RuleConfig[] = [];
   list.forEach((raw, i) => {
     const path = ["rules", i];
-    const m = r.map(raw, path, ["name", "match", "auth", "limits", "routes"]);
+    const m = r.map(raw, path, ["name", "match", "auth", "limits", "order", "routes"]);
     if (!m) return;
     const name = m.name === undefined
       ? `rule-${i + 1}`
@@ -567,6 +570,10 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       match: match(r, m.match, [...path, "match"]),
       auth: ruleAuth(r, m.auth, [...path, "auth"]),
       routes: [],
+      order: m.order === undefined
+        ? "listed"
+        : r.oneOf(m.order, [...path, "order"], ["listed", "round-robin", "weighted"] as const) ??
+          "listed",
     };
     const lim = m.limits === undefined ? undefined : limits(r, m.limits, [...path, "limits"]);
     if (lim) rule.limits = lim;
@@ -593,8 +600,14 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       const upgradePath = rm.ws_path === undefined
         ? undefined
         : transportBound(r, rm.ws_path, [...rp, "ws_path"], t?.transport, WS_PATH);
+      const weight = rm.weight === undefined
+        ? 1
+        : r.int(rm.weight, [...rp, "weight"], 1, 10_000) ?? 1;
+      if (rm.weight !== undefined && rule.order !== "weighted") {
+        r.fail([...rp, "weight"], 'a rule with order "weighted"', `order ${rule.order}`, true);
+      }
       if (t && rname !== undefined) {
-        const route = merge(rname, t, own, d);
+        const route = merge(rname, t, own, d, weight);
         if (sni) route.tlsServerName = sni;
         if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
         rule.routes.push(route);

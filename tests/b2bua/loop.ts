@@ -41,6 +41,7 @@ export function route(host: string, port: number, over: Partial<RouteConfig> = {
     followRedirects: false,
     headers: { add: {}, pass: ["x-*"], remove: [] },
     media: "none",
+    weight: 1,
     ...over,
   };
 }
@@ -78,6 +79,7 @@ export function rule(routes: RouteConfig[], name = "all"): RuleConfig {
     match: {},
     routes,
     auth: { mode: "none", realm: "tandem", onTimeout: "reject" },
+    order: "listed",
   };
 }
 

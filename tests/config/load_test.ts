@@ -39,11 +39,13 @@ Deno.test("defaults: a minimal file gets every default", () => {
   const [rule] = cfg.rules;
   assert.deepEqual(rule.auth, { mode: "none", realm: "tandem", onTimeout: "reject" });
   assert.deepEqual(rule.match, {});
+  assert.equal(rule.order, "listed");
   assert.deepEqual(rule.routes[0], {
     name: "rule-1-1",
     host: "192.0.2.1",
     port: 5060,
     transport: "udp",
+    weight: 1,
     timers: { noProgress: 5000 },
     stopCodes: [486, 600, 603],
     failoverOnTimeout: true,
@@ -136,9 +138,9 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
-        "79 rules[0].routes[0].auth.password",
-        "133 radius.servers[0].secret",
-        "149 cdr.webhook.headers.Authorization",
+        "80 rules[0].routes[0].auth.password",
+        "134 radius.servers[0].secret",
+        "150 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -1,5 +1,5 @@
-// `probe` on routes and in `defaults`: values, defaults, errors, and the effective
-// configuration that loads back the same.
+// `probe` on routes and in `defaults`, and a rule's route `order` with route `weight`: values,
+// defaults, errors, and the effective configuration that loads back the same.
 
 import assert from "node:assert/strict";
 import { effectiveConfigText, parseConfig } from "../../src/config/mod.ts";
@@ -50,5 +50,41 @@ Deno.test("probe: the effective configuration loads back with the same probes", 
   assert.deepEqual(
     back.rules[0].routes.map((r) => r.probe),
     cfg.rules[0].routes.map((r) => r.probe),
+  );
+});
+
+Deno.test("order: listed by default; round-robin and weighted; weight only where it counts", () => {
+  const cfg = load(`
+rules:
+  - name: plain
+    routes: [{ target: "192.0.2.1" }]
+  - name: rr
+    order: round-robin
+    routes: [{ target: "192.0.2.1" }, { target: "192.0.2.2" }]
+  - name: w
+    order: weighted
+    routes: [{ target: "192.0.2.1", weight: 3 }, { target: "192.0.2.2" }]
+`);
+  assert.deepEqual(cfg.rules.map((r) => r.order), ["listed", "round-robin", "weighted"]);
+  assert.deepEqual(cfg.rules[2].routes.map((r) => r.weight), [3, 1]);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules.map((r) => [r.order, r.routes.map((x) => x.weight)]), [
+    ["listed", [1]],
+    ["round-robin", [1, 1]],
+    ["weighted", [3, 1]],
+  ]);
+  assert.deepEqual(
+    errorsOf(
+      "rules:\n  - order: random\n" +
+        '    routes: [{ target: "192.0.2.1", weight: 2 }, { target: "192.0.2.2", weight: 0 }]\n',
+    ),
+    [
+      'F:2: rules[0].order: expected one of listed, round-robin, weighted, got "random"',
+      'F:3: rules[0].routes[0].weight: expected a rule with order "weighted", got order listed',
+      "F:3: rules[0].routes[1].weight: expected an integer (1-10000), got 0",
+      'F:3: rules[0].routes[1].weight: expected a rule with order "weighted", got order listed',
+    ],
   );
 });
