@@ -140,6 +140,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
             max_requests: cfg.limits.perSource.maxRequests,
             ban: formatDuration(cfg.limits.perSource.banMs),
             trusted: cfg.limits.perSource.trusted,
+            ipv6_prefix: cfg.limits.perSource.ipv6Prefix,
           },
         }
         : {}),

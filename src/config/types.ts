@@ -289,6 +289,8 @@ export interface SourceLimits {
   banMs: number;
   /** CIDR blocks never limited: a proxy in front, carriers. */
   trusted: string[];
+  /** An IPv6 source is its network of this many bits (64: one host's /64; 128: the address). */
+  ipv6Prefix: number;
 }
 
 export interface Config {

@@ -343,7 +343,7 @@ export function readLimits(r: Reader, v: unknown): LimitsConfig {
 /** `limits.per_source`: flood protection by source address. */
 function readPerSource(r: Reader, v: unknown): SourceLimits | undefined {
   const path = ["limits", "per_source"];
-  const m = r.map(v, path, ["max_requests", "ban", "trusted"]);
+  const m = r.map(v, path, ["max_requests", "ban", "trusted", "ipv6_prefix"]);
   if (!m) return undefined;
   const maxRequests = m.max_requests === undefined
     ? r.fail([...path, "max_requests"], "new requests a second allowed from one address", undefined)
@@ -354,7 +354,10 @@ function readPerSource(r: Reader, v: unknown): SourceLimits | undefined {
   const list = m.trusted === undefined ? [] : r.list(m.trusted, [...path, "trusted"], true) ?? [];
   const trusted = list.map((c, i) => r.cidr(c, [...path, "trusted", i]))
     .filter((c): c is string => c !== undefined);
-  return maxRequests === undefined || banMs === undefined
+  const ipv6Prefix = m.ipv6_prefix === undefined
+    ? 64
+    : r.int(m.ipv6_prefix, [...path, "ipv6_prefix"], 32, 128);
+  return maxRequests === undefined || banMs === undefined || ipv6Prefix === undefined
     ? undefined
-    : { maxRequests, banMs, trusted };
+    : { maxRequests, banMs, trusted, ipv6Prefix };
 }

@@ -1,13 +1,17 @@
 // Flood protection by source address, on a manual clock.
 
 import assert from "node:assert/strict";
-import { type Ban, MAX_SOURCES, SourceGuard } from "../../src/b2bua/source-guard.ts";
+import { type Ban, MAX_SOURCES, SourceGuard, sourceKey } from "../../src/b2bua/source-guard.ts";
 import { ManualTimers } from "../../src/util/timer-queue.ts";
 
-function guard(maxRequests = 10, banMs = 5000, trusted: string[] = []) {
+function guard(maxRequests = 10, banMs = 5000, trusted: string[] = [], ipv6Prefix = 64) {
   const timers = new ManualTimers();
   const bans: Ban[] = [];
-  const g = new SourceGuard({ maxRequests, banMs, trusted }, timers.manual, (b) => bans.push(b));
+  const g = new SourceGuard(
+    { maxRequests, banMs, trusted, ipv6Prefix },
+    timers.manual,
+    (b) => bans.push(b),
+  );
   return { g, timers, bans };
 }
 
@@ -50,10 +54,10 @@ Deno.test("source guard: trusted blocks are never limited; a reload keeps bans a
   assert.equal(admitted(g, "10.1.2.3", 1000), 1000);
   assert.equal(admitted(g, "2001:db8::7", 1000), 1000);
   assert.equal(admitted(g, "192.0.2.1", 6), 5);
-  g.configure({ maxRequests: 5, banMs: 60_000, trusted: ["192.0.2.0/24"] });
+  g.configure({ maxRequests: 5, banMs: 60_000, trusted: ["192.0.2.0/24"], ipv6Prefix: 64 });
   assert.equal(admitted(g, "192.0.2.1", 10), 10, "now trusted");
   assert.equal(admitted(g, "10.1.2.3", 6), 5, "no longer trusted");
-  g.configure({ maxRequests: 5, banMs: 60_000, trusted: [] });
+  g.configure({ maxRequests: 5, banMs: 60_000, trusted: [], ipv6Prefix: 64 });
   assert.equal(g.admit("10.1.2.3"), false, "its ban stays through the reload");
 });
 
@@ -75,4 +79,37 @@ Deno.test("source guard: forged sources cannot grow it past its bound; idle ones
   timers.advance(10_001);
   g.admit("192.0.2.1");
   assert.equal(g.size, 1, "everything idle for 10 s is forgotten");
+});
+
+Deno.test("source guard: an IPv6 source is its /64, so a host cannot hop addresses past a ban", () => {
+  const { g, bans } = guard(3);
+  assert.equal(admitted(g, "2001:db8:1:2::10", 3), 3);
+  assert.equal(g.admit("2001:db8:1:2:ffff::7"), false, "another address of the same /64");
+  assert.deepEqual(bans.map((b) => b.host), ["2001:db8:1:2::/64"]);
+  assert.equal(admitted(g, "2001:db8:1:3::10", 3), 3, "the next /64 is another source");
+  assert.deepEqual(g.banned().map((b) => b.host), ["2001:db8:1:2::/64"]);
+  // Lifted by the prefix or by any address in it.
+  assert.equal(g.unban("2001:db8:1:2::99"), true);
+  assert.equal(g.admit("2001:db8:1:2::10"), true);
+  // ipv6_prefix 128: every address on its own.
+  const exact = guard(1, 5000, [], 128);
+  assert.equal(exact.g.admit("2001:db8::1"), true);
+  assert.equal(exact.g.admit("2001:db8::2"), true);
+  assert.equal(exact.g.admit("2001:db8::1"), false);
+});
+
+Deno.test("source guard: trust is decided on the address, not its prefix", () => {
+  const { g } = guard(1, 5000, ["2001:db8::1/128"]);
+  assert.equal(admitted(g, "2001:db8::1", 5), 5);
+  const other = guard(1, 5000, ["2001:db8::1/128"]);
+  assert.equal(admitted(other.g, "2001:db8::2", 5), 1);
+});
+
+Deno.test("sourceKey: IPv4 and mapped IPv4 as they are, IPv6 as its block", () => {
+  assert.equal(sourceKey("192.0.2.1", 64), "192.0.2.1");
+  assert.equal(sourceKey("::ffff:192.0.2.1", 64), "192.0.2.1");
+  assert.equal(sourceKey("2001:db8:0:0:1:2:3:4", 64), "2001:db8::/64");
+  assert.equal(sourceKey("2001:db8:abcd:12ff:1:2:3:4", 56), "2001:db8:abcd:1200::/56");
+  assert.equal(sourceKey("fe80::1", 128), "fe80::1");
+  assert.equal(sourceKey("1:2:3:4:5:6:7:8", 64), "1:2:3:4::/64");
 });

@@ -87,7 +87,13 @@ Deno.test("limits.per_source: max_requests, ban (default 60s) and trusted blocks
     maxRequests: 50,
     banMs: 60_000,
     trusted: ["10.0.0.0/8", "2001:db8::1"],
+    ipv6Prefix: 64,
   });
+  assert.equal(
+    load("limits:\n  per_source: { max_requests: 5, ipv6_prefix: 128 }\n").limits.perSource
+      ?.ipv6Prefix,
+    128,
+  );
   assert.equal(load("limits: { max_calls: 10 }\n").limits.perSource, undefined, "off by default");
   assert.deepEqual(
     errorsOf("limits:\n  per_source: { ban: 100ms, trusted: [10.0.0.0/33] }\n"),
@@ -106,7 +112,12 @@ Deno.test("limits.per_source: max_requests, ban (default 60s) and trusted blocks
     "yaml",
     { env: {} },
   );
-  assert.deepEqual(back.limits.perSource, { maxRequests: 7, banMs: 120_000, trusted: [] });
+  assert.deepEqual(back.limits.perSource, {
+    maxRequests: 7,
+    banMs: 120_000,
+    trusted: [],
+    ipv6Prefix: 64,
+  });
   assert.equal(
     workerConfig(load("limits:\n  per_source: { max_requests: 7 }\n"), 0, 2).limits.perSource
       ?.maxRequests,
