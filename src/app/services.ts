@@ -53,6 +53,8 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
     case "rejected":
     case "auth-reject":
     case "auth-challenge":
+    case "no-route": // refused before any route: no rule matched
+    case "limit": // refused before any route: the rule's limits
       return "rejected";
     case "no-answer":
       return "timeout:no-answer";
@@ -64,6 +66,7 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
       return "drop";
     case "timeout":
     case "route-limit": // every route was at its limits
+    case "unreachable": // every route skipped: no socket for it, no DNS answer, found down
       return "failover";
     case "keepalive":
       return "timeout:media";
@@ -102,11 +105,11 @@ function legsOf(rec: CallRecord, id: string) {
 }
 
 /** The CDR of an ended call (last attempt's outgoing leg). */
-export function cdrOf(rec: CallRecord, call: Call, cdrId: string): CdrRecord {
+export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): CdrRecord {
   const last = rec.attempts[rec.attempts.length - 1];
   const answered = rec.answerAt !== undefined;
   const finalCode = rec.finalStatus ?? (answered ? 200 : 500);
-  const why = endReasonOf(rec, call.creditMs !== undefined);
+  const why = endReasonOf(rec, call?.creditMs !== undefined);
   let q850 = rec.reasonHeader ? reasonToQ850(rec.reasonHeader) : undefined;
   if (q850 === undefined) {
     q850 = why === "bye" || why === "cancel" || why === "max-duration" || why === "credit" ||
@@ -185,17 +188,18 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       );
     }
     await pipeline.start();
+    const write = (r: CdrRecord) => {
+      // "every" fsync policy: the journal makes each record durable before acknowledging it.
+      if (c.fsync === "every") {
+        journal.appendDurable(r).catch((err) => log.error("cdr-append-failed", { err }));
+      } else journal.append(r);
+    };
+    if (c.refused) svc.onCallRefused = (rec) => write(cdrOf(rec, undefined, crypto.randomUUID()));
     svc.onCallEnded = (rec, call) => {
       // A 407 challenge is a step of the caller's setup, not a call: the authenticated INVITE
       // that follows gets the CDR (and the RADIUS Stop). A 403 is recorded.
       if (rec.endReason === "auth-challenge") return;
       const cdr = cdrOf(rec, call, idOf(call));
-      const write = (r: CdrRecord) => {
-        // "every" fsync policy: the journal makes each record durable before acknowledging it.
-        if (c.fsync === "every") {
-          journal.appendDurable(r).catch((err) => log.error("cdr-append-failed", { err }));
-        } else journal.append(r);
-      };
       if (!media || !call.mediaUsed) return write(cdr);
       // The relay's counters arrive with its delete; wait for them a little (never for long:
       // the CDR must not wait on a relay that does not answer).

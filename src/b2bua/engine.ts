@@ -126,6 +126,8 @@ export interface B2buaServices {
   onCallEnded?: (rec: CallRecord, call: Call) => void;
   /** Called when a call is answered. */
   onCallAnswered?: (rec: CallRecord, call: Call) => void;
+  /** Called for an INVITE refused before it became a call: no rule, or a rule's limits. */
+  onCallRefused?: (rec: CallRecord) => void;
   /** RFC 3263: the servers for a route by host name, best first. Absent: such routes fail. */
   locate?: (target: LocateTarget) => Promise<Endpoint[]>;
 }
@@ -485,7 +487,7 @@ export class B2bua implements TransactionUser {
     });
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });
-      return tx.respond(createResponse(req, 404, "No Route", this.tag()));
+      return this.refuse(req, tx, source, createResponse(req, 404, "No Route", this.tag()), "");
     }
     // A call replacing another (RFC 3891) takes that call's place: counted, never refused.
     const usage = this.limitTable(cfg).rule(rule.name);
@@ -493,7 +495,7 @@ export class B2bua implements TransactionUser {
     if (typeof slot === "string") {
       mCalls.inc({ outcome: "limit" });
       this.log.debug("call-limit", { callId: req.callId, rule: rule.name, limit: slot });
-      return tx.respond(limitResponse(req, slot, this.tag()));
+      return this.refuse(req, tx, source, limitResponse(req, slot, this.tag()), rule.name);
     }
     const now = this.opts.clock.wallNow();
     const localTag = this.tag();
@@ -660,6 +662,44 @@ export class B2bua implements TransactionUser {
         break;
     }
     this.startAttempt(call, 0);
+  }
+
+  /**
+   * Answer an INVITE refused before it became a call, and hand its record to the CDRs: a
+   * refused call is still a call attempt an operator may be asked about.
+   */
+  private refuse(
+    req: SipRequest,
+    tx: ServerTransaction,
+    source: Endpoint,
+    res: SipResponse,
+    rule: string,
+  ): void {
+    tx.respond(res);
+    const hook = this.svc.onCallRefused;
+    if (!hook) return;
+    const now = this.opts.clock.wallNow();
+    try {
+      // Handed over and written at once: no copies needed to let go of the datagram.
+      hook({
+        id: token(this.opts.random, 16),
+        callerCallId: req.callId,
+        callerFrom: req.get("from") ?? "",
+        callerTo: req.get("to") ?? "",
+        callerRuri: req.uri,
+        source: `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+        rule,
+        inviteAt: now,
+        endAt: now,
+        finalStatus: res.status,
+        endedBy: "tandem",
+        endReason: res.status === 404 ? "no-route" : "limit",
+        reasonHeader: res.get("reason"),
+        attempts: [],
+      });
+    } catch (err) {
+      this.log.error("cdr-hook-failed", { callId: req.callId, err });
+    }
   }
 
   /** An attempt that sent no INVITE (no Call-ID), in the CDR so that it shows what was skipped. */

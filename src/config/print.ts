@@ -203,6 +203,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         }
         : {}),
       radius: c.radius,
+      refused: c.refused,
       ...(c.webhook
         ? {
           webhook: {

@@ -251,6 +251,8 @@ export interface CdrConfig {
   file?: { path: string; format: "jsonl" | "csv"; rotate: "daily" | "size"; rotateBytes: number };
   radius: boolean;
   webhook?: { url: string; batch: number; timeout: number; headers: Record<string, string> };
+  /** Also record calls refused before any route was tried: no rule (404), a rule's limits (503). */
+  refused: boolean;
 }
 
 export interface MediaRelayServer {

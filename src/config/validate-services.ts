@@ -93,6 +93,7 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     "file",
     "radius",
     "webhook",
+    "refused",
   ]);
   if (!m) return undefined;
   const out: CdrConfig = {
@@ -101,7 +102,9 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     fsyncInterval: 100,
     rotateBytes: 64 * 1024 * 1024,
     radius: radiusOn,
+    refused: true,
   };
+  if (m.refused !== undefined) out.refused = r.bool(m.refused, ["cdr", "refused"]) ?? true;
   if (m.dir !== undefined) out.dir = r.str(m.dir, ["cdr", "dir"]) ?? out.dir;
   if (m.fsync !== undefined) {
     out.fsync = r.oneOf(m.fsync, ["cdr", "fsync"], ["every", "batched"] as const) ?? out.fsync;

@@ -109,6 +109,9 @@ Deno.test("endReasonOf maps engine reasons onto the CDR vocabulary; credit when 
   assert.equal(endReasonOf(rec("drop"), false), "drop");
   assert.equal(endReasonOf(rec("auth-reject"), false), "rejected");
   assert.equal(endReasonOf(rec("route-limit"), false), "failover", "every route full");
+  assert.equal(endReasonOf(rec("unreachable"), false), "failover", "every route skipped");
+  assert.equal(endReasonOf(rec("no-route"), false), "rejected");
+  assert.equal(endReasonOf(rec("limit"), false), "rejected");
   assert.equal(endReasonOf(rec("something-else"), false), "error");
 });
 
@@ -121,4 +124,34 @@ Deno.test("mediaStatsOf: caller leg counts as in, callee leg as out", () => {
     ],
   });
   assert.deepEqual(m, { packetsIn: 10, bytesIn: 1720, packetsOut: 7, bytesOut: 1204 });
+});
+
+Deno.test("CDR of INVITEs refused before any route: no rule (404, Q.850 1), a rule's limit (503, cause 34)", () => {
+  const cfg = config([{
+    ...rule([route("10.0.0.2", 5090)], "customer"),
+    match: { ruriUserPrefix: ["44"] },
+    limits: { maxCalls: 1 },
+  }]);
+  const loop = new Loop(cfg);
+  const refused: CallRecord[] = [];
+  loop.b2bua.setServices({ onCallRefused: (r) => refused.push(r) });
+  loop.inject(callerInvite("3312345", "", 1), CALLER);
+  loop.expect(res(404), "404 No Route");
+  loop.inject(callerInvite("4412345", "", 2), CALLER);
+  loop.expect(req("INVITE", 5090), "the first call of the rule");
+  loop.inject(callerInvite("4412345", "", 3), CALLER);
+  loop.expect(res(503), "503 at the rule's limit");
+  assert.deepEqual(
+    refused.map((r) => [r.callerCallId, r.rule, r.finalStatus, r.endReason, r.attempts.length]),
+    [
+      ["caller-call-1@10.0.0.1", "", 404, "no-route", 0],
+      ["caller-call-3@10.0.0.1", "customer", 503, "limit", 0],
+    ],
+  );
+  const [noRoute, limit] = refused.map((r, i) => cdrOf(r, undefined, `r${i}`));
+  assert.deepEqual([noRoute.finalCode, noRoute.q850, noRoute.endReason], [404, 1, "rejected"]);
+  assert.deepEqual([limit.finalCode, limit.q850, limit.endReason], [503, 34, "rejected"]);
+  assert.equal(limit.rule, "customer");
+  assert.equal(limit.source, "10.0.0.1:5070");
+  assert.equal(limit.durationMs, 0);
 });

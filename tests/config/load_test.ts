@@ -140,7 +140,7 @@ Deno.test("the example names the environment variables it needs", () => {
         "41 http.token",
         "80 rules[0].routes[0].auth.password",
         "134 radius.servers[0].secret",
-        "150 cdr.webhook.headers.Authorization",
+        "151 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
@@ -199,4 +199,15 @@ Deno.test("effectiveConfigText: masks secrets and, unmasked, loads back to the s
   const acc2 = parseConfig(effectiveConfigText(acc), "p.yaml", "yaml", { env: {} });
   assert.equal(acc2.rules[2].routes[0].auth?.password, "********");
   assert.deepEqual({ ...acc2, rules: [], source: "" }, { ...acc, rules: [], source: "" });
+});
+
+Deno.test("cdr.refused: on by default, off when set false", () => {
+  const on = parseConfig("cdr: { dir: /tmp/x }\n", "c.yaml", "yaml", { env: {} });
+  assert.equal(on.cdr?.refused, true);
+  const off = parseConfig("cdr: { dir: /tmp/x, refused: false }\n", "c.yaml", "yaml", { env: {} });
+  assert.equal(off.cdr?.refused, false);
+  const back = parseConfig(effectiveConfigText(off, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.equal(back.cdr?.refused, false);
 });

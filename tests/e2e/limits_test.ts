@@ -64,15 +64,25 @@ function callers(sip: number, calls: number): Promise<SippResult> {
   ], { timeoutMs: 45_000 });
 }
 
-function config(sip: number, http: number, rules: string): string {
+function config(sip: number, http: number, rules: string, cdrDir?: string): string {
   return `sip:
   listen:
     - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
 http:
   listen: 127.0.0.1:${http}
 log: { level: info, format: json }
-rules:
+${
+    cdrDir
+      ? `cdr:\n  dir: ${cdrDir}/journal\n  file: { path: ${cdrDir}/cdr.jsonl, rotate: size }\n`
+      : ""
+  }rules:
 ${rules}`;
+}
+
+/** The CDRs of the file sink in `dir`. */
+async function cdrs(dir: string): Promise<Record<string, unknown>[]> {
+  const text = await Deno.readTextFile(`${dir}/cdr.jsonl`).catch(() => "");
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
 Deno.test({
@@ -83,6 +93,7 @@ Deno.test({
   async fn() {
     assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
     const [sip, http, port] = [freePort(), freePort(), freeUdpPort()];
+    const dir = await Deno.makeTempDir({ prefix: "tandem-limits-" });
     await using tandem = await startTandem({
       binary: binaryAvailable(),
       config: config(
@@ -93,6 +104,7 @@ Deno.test({
     routes:
       - { name: callee, target: "127.0.0.1:${port}" }
 `,
+        dir,
       ),
     });
     const uas = callee(port, 3);
@@ -113,6 +125,26 @@ Deno.test({
       2,
     );
     assert.equal(await metric(http, active), 0, "every place given back");
+    // The refused calls are recorded too: 503, Q.850 34, no route tried.
+    const all = await waitFor(
+      async () => {
+        const c = await cdrs(dir);
+        return c.length >= 5 ? c : undefined;
+      },
+      5000,
+      { what: "5 CDRs" },
+    );
+    const refused = all.filter((c) => c.finalCode === 503);
+    assert.equal(refused.length, 2, JSON.stringify(all));
+    for (const c of refused) {
+      assert.deepEqual([c.q850, c.endReason, c.rule, c.route], [
+        34,
+        "rejected",
+        "customer",
+        undefined,
+      ]);
+    }
+    await Deno.remove(dir, { recursive: true });
   },
 });
 
