@@ -60,6 +60,11 @@ export interface DnsClientOptions {
   maxTtlMs?: number;
   /** How long a negative answer without an SOA is cached. Default 30000. */
   negativeTtlMs?: number;
+  /**
+   * How long past its TTL an answer is still served when no server answers (RFC 8767), so a
+   * DNS outage does not take routes by name down with it. Default 86400000 (1 day); 0: never.
+   */
+  staleMs?: number;
 }
 
 interface Server {
@@ -71,6 +76,8 @@ interface Server {
 interface Entry {
   answer: DnsAnswerSet;
   expires: number;
+  /** Until when it may stand in for a lookup that failed. */
+  staleUntil: number;
   /** Made on the first hit and handed to every later one, so a hit allocates nothing. */
   promise?: Promise<DnsAnswerSet>;
 }
@@ -90,6 +97,8 @@ interface Sock {
 }
 
 const MIN_TTL_MS = 1000;
+/** RFC 8767 §4: a stale answer served is good for this long before the servers are tried again. */
+const STALE_ANSWER_MS = 30_000;
 const MAX_CNAME_HOPS = 8;
 
 /** A caching UDP stub resolver; see the file comment. */
@@ -102,6 +111,7 @@ export class DnsClient {
   readonly #maxEntries: number;
   readonly #maxTtlMs: number;
   readonly #negativeTtlMs: number;
+  readonly #staleMs: number;
   readonly #cache = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<DnsAnswerSet>>();
   readonly #pending = new Map<number, Exchange>();
@@ -121,6 +131,7 @@ export class DnsClient {
     this.#maxEntries = Math.max(1, opts.maxEntries ?? 10_000);
     this.#maxTtlMs = Math.max(MIN_TTL_MS, opts.maxTtlMs ?? 3_600_000);
     this.#negativeTtlMs = opts.negativeTtlMs ?? 30_000;
+    this.#staleMs = Math.max(0, opts.staleMs ?? 86_400_000);
   }
 
   /** Cache entries held (stale ones included until touched or pushed out). */
@@ -143,7 +154,9 @@ export class DnsClient {
     if (p === undefined) {
       const qname = key.slice(type.length + 1);
       // Removed once settled, not inside #lookup: that may settle before this line has run.
-      p = this.#lookup(qname, type, key).finally(() => this.#inflight.delete(key));
+      p = this.#lookup(qname, type, key)
+        .catch((err) => this.#stale(key, err))
+        .finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
     return p;
@@ -163,9 +176,23 @@ export class DnsClient {
   #fresh(key: string): Entry | undefined {
     const e = this.#cache.get(key);
     if (e === undefined) return undefined;
-    if (e.expires > this.#now()) return e;
-    this.#cache.delete(key);
+    const now = this.#now();
+    if (e.expires > now) return e;
+    if (e.staleUntil <= now) this.#cache.delete(key);
     return undefined;
+  }
+
+  /** A failed lookup: the expired answer still held stands in (RFC 8767), else the error. */
+  #stale(key: string, err: unknown): DnsAnswerSet {
+    const e = this.#cache.get(key);
+    const now = this.#now();
+    const code = (err as DnsError).code;
+    if (e === undefined || e.staleUntil <= now || code === "ECLOSED" || code === "EBADNAME") {
+      throw err;
+    }
+    e.expires = now + STALE_ANSWER_MS;
+    e.promise = undefined;
+    return e.answer;
   }
 
   async #lookup(name: string, type: RecordType, key: string): Promise<DnsAnswerSet> {
@@ -201,7 +228,8 @@ export class DnsClient {
     if (this.#cache.size >= this.#maxEntries) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
-    this.#cache.set(key, { answer, expires: this.#now() + ttlMs });
+    const expires = this.#now() + ttlMs;
+    this.#cache.set(key, { answer, expires, staleUntil: expires + this.#staleMs });
     return answer;
   }
 

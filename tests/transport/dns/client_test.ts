@@ -241,6 +241,25 @@ Deno.test("dns client: a fresh answer comes from the cache; a stale one is asked
     assert.equal(await c.query("a.carrier.test", "A"), first, "still within the 30 s TTL");
     clock.ms += 2;
     assert.equal(c.peek("a.carrier.test", "A"), undefined);
+    // Expired, and no server answers: the stale answer stands in (RFC 8767)...
+    assert.equal(await c.query("a.carrier.test", "A"), first, "served stale");
+    assert.equal(c.peek("a.carrier.test", "A"), first, "for the next 30 s without asking");
+    // ...until staleMs (1 day by default) past its TTL.
+    clock.ms += 86_400_000;
+    await rejectsWith(c.query("a.carrier.test", "A"), "ETIMEOUT");
+  } finally {
+    await c.close();
+    await d.stop();
+  }
+});
+
+Deno.test("dns client: with staleMs 0 an expired answer is never served", async () => {
+  const d = await startDnsmasq("127.0.0.1", ZONE);
+  const { c, clock } = client([d.server], { staleMs: 0 });
+  try {
+    await c.query("a.carrier.test", "A");
+    await d.stop();
+    clock.ms += 30_001;
     await rejectsWith(c.query("a.carrier.test", "A"), "ETIMEOUT");
   } finally {
     await c.close();
