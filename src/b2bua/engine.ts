@@ -770,6 +770,32 @@ export class B2bua implements TransactionUser {
       .catch((err) => this.log.error("route-locate-failed", { call: call.id, err }));
   }
 
+  /**
+   * A 3xx Contact by host name (RFC 3263, as for a route): the call follows it to the first
+   * server DNS gives that Tandem can reach. When DNS gives none, the INVITE goes to the route's
+   * own address, as before DNS, for that server to route the name.
+   */
+  private locateRedirect(call: Call, index: number, target: Uri): void {
+    const host = bareHost(target.host);
+    const transport = uriProtocol(target, "udp");
+    const mode = target.port !== undefined || isWebSocket(transport)
+      ? "a"
+      : target.params.has("transport") || target.scheme === "sips"
+      ? "srv"
+      : "naptr";
+    const done = (found: Endpoint[], err?: unknown) => {
+      if (call.state === "Ended") return;
+      const dest = found.find((e) => this.canReach(e));
+      if (!dest) {
+        this.log.info("redirect-unresolved", { call: call.id, host, err: err ?? "no server" });
+      }
+      this.startAttempt(call, index, target, dest ?? routeEndpoint(call.routes[index]));
+    };
+    this.svc.locate!({ host, port: target.port ?? defaultPort(transport), transport, mode })
+      .then((eps) => done(eps), (err) => done([], err))
+      .catch((err) => this.log.error("redirect-locate-failed", { call: call.id, err }));
+  }
+
   /** Whether some listener can send to `dest` (quietly: the caller decides what to log). */
   private canReach(dest: Endpoint): boolean {
     try {
@@ -798,17 +824,17 @@ export class B2bua implements TransactionUser {
     return id;
   }
 
-  private startAttempt(call: Call, index: number, redirect?: Uri): void {
+  private startAttempt(call: Call, index: number, redirect?: Uri, resolved?: Endpoint): void {
     const route = call.routes[index];
     const a = call.a.invite;
     const aim = call.replacing;
     const redirectTarget = aim?.target ?? redirect;
     if (route.dns && !route.resolved && !redirectTarget) return this.locateRoute(call, index);
-    const dest: Endpoint = aim
-      ? aim.dest
-      : redirectTarget
-      ? endpointOf(redirectTarget, route)
-      : routeEndpoint(route);
+    if (redirect && !aim && !resolved && !isIpLiteral(bareHost(redirect.host)) && this.svc.locate) {
+      return this.locateRedirect(call, index, redirect);
+    }
+    const dest: Endpoint = resolved ??
+      (aim ? aim.dest : redirectTarget ? endpointOf(redirectTarget, route) : routeEndpoint(route));
     const local = this.localFor(dest, "b", call);
     // A route at its limits is skipped like one that refused the call.
     // A probed server found down is skipped like an unreachable one, before it takes a place.

@@ -231,3 +231,25 @@ Deno.test("dns: a probed route by name probes each server DNS gives; calls skip 
   assert.deepEqual(ended[0].attempts.map((a) => a.outcome), ["down", "failed"]);
   loop.b2bua.stopProbes();
 });
+
+Deno.test("dns: a followed 3xx Contact by name is located; unresolved, it goes to the route", async () => {
+  const z = zone({
+    "A moved.carrier.test": [{ type: "A", address: "10.0.0.40" }],
+  });
+  const { loop } = setup([route("10.0.0.3", 5091, { followRedirects: true })], z);
+  loop.inject(callerInvite("moved-kit", "", 1), CALLER);
+  const first = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+  const from = { host: "10.0.0.3", port: 5091, protocol: "udp" as const };
+  loop.inject(answer(first, 302, "t1", { contact: "<sip:new@moved.carrier.test:5096>" }), from);
+  await settle();
+  const again = loop.expect(req("INVITE", 5096), "INVITE to the located Contact");
+  assert.equal(again.dest.host, "10.0.0.40");
+  assert.equal((again.msg as SipRequest).uri, "sip:new@moved.carrier.test:5096");
+  // A name DNS does not know: the route's own address, Request-URI unchanged.
+  loop.inject(callerInvite("moved-kit", "", 2), CALLER);
+  const second = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+  loop.inject(answer(second, 302, "t2", { contact: "<sip:new@unknown.carrier.test>" }), from);
+  await settle();
+  const routed = loop.expect(req("INVITE", 5091), "INVITE to the route's address");
+  assert.equal((routed.msg as SipRequest).uri, "sip:new@unknown.carrier.test");
+});
