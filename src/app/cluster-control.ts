@@ -12,6 +12,7 @@ import type {
   HealthReport,
   ReadyReport,
   ReloadResult,
+  RouteStatus,
 } from "../http/mod.ts";
 import { metrics } from "../util/metrics.ts";
 import { mergeExpositions } from "../util/metrics-merge.ts";
@@ -73,6 +74,28 @@ export class ClusterControl implements ControlPlane {
     const found = await this.ask<CallSummary | null>("getCall", [id]);
     const i = found.findIndex((c) => c);
     return i < 0 ? undefined : { ...found[i]!, worker: i + 1 };
+  }
+
+  /**
+   * Each worker counts its own calls and probes on its own: calls are summed, and a server is
+   * down when any worker found it down (that worker skips it), with that worker's view of it.
+   */
+  async routes(): Promise<RouteStatus[]> {
+    const own = this.local.routes();
+    const byName = new Map(own.map((r) => [r.name, { ...r, servers: [...r.servers] }]));
+    for (const list of await this.ask<RouteStatus[]>("routes")) {
+      for (const r of list ?? []) {
+        const mine = byName.get(r.name);
+        if (!mine) continue; // a worker between reloads
+        mine.calls += r.calls;
+        for (const sv of r.servers) {
+          const i = mine.servers.findIndex((x) => x.target === sv.target);
+          if (i < 0) mine.servers.push(sv);
+          else if (sv.state === "down" && mine.servers[i].state === "up") mine.servers[i] = sv;
+        }
+      }
+    }
+    return [...byName.values()];
   }
 
   async bannedSources(): Promise<BannedSource[]> {

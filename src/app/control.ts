@@ -13,6 +13,7 @@ import type {
   HealthReport,
   ReadyReport,
   ReloadResult,
+  RouteStatus,
 } from "../http/mod.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { metrics } from "../util/metrics.ts";
@@ -121,6 +122,42 @@ export class TandemControl implements ControlPlane {
   getCall(id: string): CallSummary | undefined {
     const c = this.server.b2bua.calls.get(id);
     return c ? summarize(c, Date.now()) : undefined;
+  }
+
+  routes(): RouteStatus[] {
+    const b2bua = this.server.b2bua;
+    const byName = new Map<string, RouteStatus>();
+    for (const rule of this.server.config.rules) {
+      for (const r of rule.routes) {
+        let st = byName.get(r.name);
+        if (!st) {
+          const host = r.host.includes(":") ? `[${r.host}]` : r.host;
+          st = {
+            name: r.name,
+            target: r.dns && r.dns !== "a"
+              ? `dns:${r.dns}:${r.transport}:${host}`
+              : `${r.dns ? "dns:a:" : ""}${r.transport}:${host}:${r.port}`,
+            rules: [],
+            calls: b2bua.limits.route(r.name)?.live ?? 0,
+            ...(r.limits?.maxCalls !== undefined ? { maxCalls: r.limits.maxCalls } : {}),
+            ...(r.limits?.maxCps !== undefined ? { maxCps: r.limits.maxCps } : {}),
+            servers: [],
+          };
+          byName.set(r.name, st);
+        }
+        if (!st.rules.includes(rule.name)) st.rules.push(rule.name);
+      }
+    }
+    for (const sv of b2bua.health.list()) {
+      const host = sv.dest.host.includes(":") ? `[${sv.dest.host}]` : sv.dest.host;
+      byName.get(sv.route)?.servers.push({
+        target: `${sv.dest.protocol}:${host}:${sv.dest.port}`,
+        state: sv.state,
+        since: new Date(sv.since).toISOString(),
+        last: sv.last,
+      });
+    }
+    return [...byName.values()];
   }
 
   bannedSources(): BannedSource[] {

@@ -244,6 +244,7 @@ async function runWorker(
     reload: () => control.reload(),
     drain: (ms: number | null) => control.drain(ms ?? undefined),
     stats: () => control.stats(),
+    routes: () => control.routes(),
     bannedSources: () => control.bannedSources(),
     unbanSource: (address: string) => control.unbanSource(address),
     collectGarbage: async () => (await control.collectGarbage()) ?? null,

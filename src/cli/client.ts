@@ -1,4 +1,4 @@
-// The HTTP-API commands: calls, drop, reload, drain, stats against a running instance.
+// The HTTP-API commands: calls, routes, drop, reload, drain, stats against a running instance.
 
 import type { Config } from "../config/mod.ts";
 import type { CliCommand, ClientAction } from "./args.ts";
@@ -36,6 +36,7 @@ export function apiBaseUrl(url: string | undefined, cfg?: Config): string | unde
 
 const REQUESTS: Record<ClientAction, { method: string; path: (id?: string) => string }> = {
   calls: { method: "GET", path: () => "/calls" },
+  routes: { method: "GET", path: () => "/routes" },
   drop: { method: "DELETE", path: (id) => `/calls/${encodeURIComponent(id ?? "")}` },
   reload: { method: "POST", path: () => "/reload" },
   drain: { method: "POST", path: () => "/drain" },
@@ -59,10 +60,37 @@ export function callsTable(calls: Record<string, unknown>[]): string {
   if (calls.length === 0) return "no live calls";
   let cols = COLUMNS.filter((c) => calls.some((call) => call[c] !== undefined));
   if (cols.length === 0) cols = Object.keys(calls[0]).slice(0, 6);
-  const cell = (
-    v: unknown,
-  ) => (v === undefined || v === null ? "-" : typeof v === "string" ? v : JSON.stringify(v));
-  const rows = [cols, ...calls.map((c) => cols.map((k) => cell(c[k])))];
+  return table(cols, calls.map((c) => cols.map((k) => cell(c[k]))));
+}
+
+/** Render GET /routes: one line per route, its probed servers' states after its target. */
+export function routesTable(routes: Record<string, unknown>[]): string {
+  if (routes.length === 0) return "no routes";
+  const rows = routes.map((r) => {
+    const servers = (r.servers as { target: string; state: string }[] | undefined) ?? [];
+    const limit = [
+      r.maxCalls !== undefined ? `${r.maxCalls} calls` : "",
+      r.maxCps !== undefined ? `${r.maxCps}/s` : "",
+    ]
+      .filter(Boolean).join(", ");
+    return [
+      cell(r.name),
+      cell(r.target),
+      cell((r.rules as string[] | undefined)?.join(",")),
+      cell(r.calls),
+      limit || "-",
+      servers.length ? servers.map((s) => `${s.target} ${s.state}`).join("; ") : "not probed",
+    ];
+  });
+  return table(["name", "target", "rules", "calls", "limits", "servers"], rows);
+}
+
+function cell(v: unknown): string {
+  return v === undefined || v === null ? "-" : typeof v === "string" ? v : JSON.stringify(v);
+}
+
+function table(cols: string[], body: string[][]): string {
+  const rows = [cols, ...body];
   const widths = cols.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }
@@ -128,6 +156,18 @@ export async function runClientCommand(
       if (cmd.json) io.out(JSON.stringify(calls, null, 2));
       else if (Array.isArray(calls)) io.out(callsTable(calls as Record<string, unknown>[]));
       else io.out(JSON.stringify(calls, null, 2));
+      return 0;
+    }
+    case "routes": {
+      let routes: unknown;
+      try {
+        routes = JSON.parse(body);
+      } catch {
+        io.err(`tandem routes: ${url} did not return JSON`);
+        return 1;
+      }
+      if (cmd.json || !Array.isArray(routes)) io.out(JSON.stringify(routes, null, 2));
+      else io.out(routesTable(routes as Record<string, unknown>[]));
       return 0;
     }
     case "drop":

@@ -170,6 +170,8 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
 
   app.get("/stats", async (c) => c.json(await control.stats()));
 
+  app.get("/routes", async (c) => c.json(await control.routes()));
+
   app.get("/sources/banned", async (c) => c.json(await control.bannedSources()));
 
   app.delete("/sources/banned/:address", async (c) => {

@@ -115,6 +115,31 @@ export interface GcResult {
   objects?: number;
 }
 
+/** A configured route (all routes of one name: one trunk), for GET /routes. */
+export interface RouteStatus {
+  name: string;
+  /** Where it points: "udp:192.0.2.10:5060", or a host name and its lookup ("dns:srv:..."). */
+  target: string;
+  /** The rules that use it. */
+  rules: string[];
+  /** Attempts ringing and calls answered on it now (what its limits count). */
+  calls: number;
+  maxCalls?: number;
+  maxCps?: number;
+  /** Its probed servers (routes with `probe`): empty when not probed. */
+  servers: ServerStatus[];
+}
+
+/** One probed server of a route. */
+export interface ServerStatus {
+  target: string;
+  state: "up" | "down";
+  /** ISO time of its last change of state (or of the start of probing). */
+  since: string;
+  /** What the last probe or failed attempt found: a status code or why it failed. */
+  last: string;
+}
+
 /** A source address whose new requests are dropped (`limits.per_source`). */
 export interface BannedSource {
   address: string;
@@ -140,6 +165,8 @@ export interface ControlPlane {
   drain(deadlineMs?: number): Awaitable<DrainResult>;
   /** Flat counters for GET /stats (active calls, totals...). */
   stats(): Awaitable<Record<string, number>>;
+  /** The configured routes: their calls, limits and probed servers. */
+  routes(): Awaitable<RouteStatus[]>;
   /** Sources banned now by `limits.per_source` (none when it is off). */
   bannedSources(): Awaitable<BannedSource[]>;
   /** Lift a source's ban at once; false when it had none. */

@@ -14,6 +14,8 @@ export type {
   HealthReport,
   ReadyReport,
   ReloadResult,
+  RouteStatus,
+  ServerStatus,
   TransportHealth,
 } from "./control.ts";
 export {

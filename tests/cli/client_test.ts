@@ -53,6 +53,34 @@ Deno.test("calls: GET /calls, table or --json", async () => {
   assert.deepEqual(JSON.parse(j.out[0]), calls);
 });
 
+Deno.test("routes: GET /routes, one line per route with its servers, or --json", async () => {
+  const routes = [
+    {
+      name: "carrier-a",
+      target: "udp:192.0.2.10:5060",
+      rules: ["all", "vip"],
+      calls: 3,
+      maxCalls: 300,
+      servers: [{ target: "udp:192.0.2.10:5060", state: "down", since: "x", last: "timeout" }],
+    },
+    { name: "b", target: "dns:srv:tcp:carrier.example", rules: ["all"], calls: 0, servers: [] },
+  ];
+  const f = fakeIO(() => Response.json(routes));
+  assert.equal(await runClientCommand(client(["routes"]), undefined, f.io), 0);
+  assert.equal(f.seen[0].url, "http://127.0.0.1:8080/routes");
+  assert.equal(
+    f.out[0],
+    [
+      "name       target                       rules    calls  limits     servers",
+      "carrier-a  udp:192.0.2.10:5060          all,vip  3      300 calls  udp:192.0.2.10:5060 down",
+      "b          dns:srv:tcp:carrier.example  all      0      -          not probed",
+    ].join("\n"),
+  );
+  const j = fakeIO(() => Response.json(routes));
+  assert.equal(await runClientCommand(client(["routes", "--json"]), undefined, j.io), 0);
+  assert.deepEqual(JSON.parse(j.out[0]), routes);
+});
+
 Deno.test("drop, reload, drain, stats use the right method and path; token and URL defaults", async () => {
   const cfg = parseConfig('http: { listen: "[::]:9000", token: t0 }\n', "c.yaml", "yaml", {
     env: {},

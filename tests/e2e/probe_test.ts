@@ -60,6 +60,15 @@ rules:
       await waitFor(async () => await metric(http, up) === 0, 8000, { what: "dead marked down" });
       assert.ok(heard.some((l) => l.startsWith("OPTIONS sip:127.0.0.1:")), heard.join("; "));
       assert.match((await tandem.logs()).stderr, /"event":"route-server-down"/);
+      const routes = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
+      assert.deepEqual(
+        routes.map((r: { name: string; target: string; servers: { state: string }[] }) => [
+          r.name,
+          r.target,
+          r.servers.map((s) => s.state),
+        ]),
+        [["dead", `udp:127.0.0.1:${dead}`, ["down"]], ["live", `udp:127.0.0.1:${live}`, []]],
+      );
 
       const callee = runSipp(
         ["-sn", "uas", "-i", "127.0.0.1", "-p", String(live), "-m", "1", "-timeout", "20s"],

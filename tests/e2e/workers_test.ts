@@ -184,6 +184,16 @@ Deno.test({
       for (const c of list as { worker: number; caller: { callId: string } }[]) {
         assert.equal(c.worker, ownerOfHash(callIdHash(c.caller.callId), 3), "listed by its owner");
       }
+      // The route's calls summed over the workers.
+      const routes = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
+      assert.deepEqual(
+        routes.map((r: { name: string; rules: string[]; calls: number }) => [
+          r.name,
+          r.rules,
+          r.calls,
+        ]),
+        [["callee", ["callee"], 6]],
+      );
       for (const c of list as { id: string }[]) {
         const r = await fetch(`http://127.0.0.1:${http}/calls/${c.id}`, { method: "DELETE" });
         assert.equal(r.status, 200, `drop ${c.id}`);

@@ -217,6 +217,14 @@ Deno.test("POST /gc collects and reports the heap; 501 naming the fix without a 
   assert.match((await no.json()).error, /--v8-flags=--expose-gc/);
 });
 
+Deno.test("GET /routes lists the routes with their calls, limits and probed servers", async () => {
+  const { app, control } = setup();
+  const res = await app.request("/routes");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), control.routeList);
+  assert.equal((await app.request("/routes", { method: "DELETE" })).status, 404);
+});
+
 Deno.test("GET /sources/banned lists the banned sources; DELETE lifts one: 404 when not banned, 400 for a non-address", async () => {
   const { app, control, logs } = setup();
   const list = await app.request("/sources/banned");

@@ -11,6 +11,7 @@ import type {
   HealthReport,
   ReadyReport,
   ReloadResult,
+  RouteStatus,
 } from "../../src/http/mod.ts";
 
 /** A call summary with every field set; `over` replaces fields. */
@@ -63,6 +64,19 @@ export class FakeControlPlane implements ControlPlane {
   };
   collections = 0;
   banned: BannedSource[] = [{ address: "192.0.2.66", until: "2026-01-02T03:05:00.000Z" }];
+  routeList: RouteStatus[] = [{
+    name: "carrier-a",
+    target: "udp:192.0.2.10:5060",
+    rules: ["all"],
+    calls: 3,
+    maxCalls: 300,
+    servers: [{
+      target: "udp:192.0.2.10:5060",
+      state: "down",
+      since: "2026-01-02T03:04:00.000Z",
+      last: "timeout",
+    }],
+  }];
   readonly unbanned: string[] = [];
   /** Set to make every method throw (for the 500 path). */
   explode: Error | undefined;
@@ -116,6 +130,10 @@ export class FakeControlPlane implements ControlPlane {
   stats(): Record<string, number> {
     this.check();
     return this.statsValue;
+  }
+  routes(): RouteStatus[] {
+    this.check();
+    return this.routeList;
   }
   bannedSources(): BannedSource[] {
     this.check();
