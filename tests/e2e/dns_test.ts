@@ -14,6 +14,7 @@ import {
   runSipp,
   sippAvailable,
   type SippResult,
+  sippUac,
   startTandem,
   udpBound,
   waitFor,
@@ -79,23 +80,7 @@ rules:
     const answerer = uas(["-sn", "uas", "-p", String(second)]);
     const tcpCallee = uas(["-sn", "uas", "-p", String(tcp), "-t", "t1"]);
     await waitFor(() => udpBound(first) && udpBound(second), 5000, { what: "callee SIPps" });
-    const call = (service: string) =>
-      runSipp([
-        "-sn",
-        "uac",
-        `127.0.0.1:${sip}`,
-        "-s",
-        service,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        String(freeUdpPort()),
-        "-m",
-        "1",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-      ], { timeoutMs: 30_000 });
+    const call = (service: string) => sippUac(`127.0.0.1:${sip}`, { service });
     const logs = async () => (await tandem.logs()).stderr.slice(-3000);
     const udp = await call("service");
     assert.equal(udp.code, 0, `UDP caller: ${udp.stdout.slice(-1500)}\n${await logs()}`);

@@ -353,6 +353,31 @@ export async function runSipp(
   }
 }
 
+/**
+ * SIPp's built-in caller (`uac`) from a free port: `calls` calls (default 1) to `target`, dialling
+ * `service`; it fails on a timeout (`-timeout_error`).
+ */
+export function sippUac(
+  target: string,
+  opts: { service?: string; calls?: number } = {},
+): Promise<SippResult> {
+  return runSipp([
+    "-sn",
+    "uac",
+    target,
+    ...(opts.service ? ["-s", opts.service] : []),
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(freeUdpPort()),
+    "-m",
+    String(opts.calls ?? 1),
+    "-timeout",
+    "20s",
+    "-timeout_error",
+  ], { timeoutMs: 30_000 });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tandem
 

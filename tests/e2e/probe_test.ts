@@ -11,6 +11,7 @@ import {
   recvWithin,
   runSipp,
   sippAvailable,
+  sippUac,
   startTandem,
   udpBound,
   waitFor,
@@ -75,20 +76,7 @@ rules:
         { timeoutMs: 30_000 },
       );
       await waitFor(() => udpBound(live), 5000, { what: "callee SIPp" });
-      const caller = await runSipp([
-        "-sn",
-        "uac",
-        `127.0.0.1:${sip}`,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        String(freeUdpPort()),
-        "-m",
-        "1",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-      ], { timeoutMs: 30_000 });
+      const caller = await sippUac(`127.0.0.1:${sip}`);
       assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-1500)}`);
       assert.equal((await callee).code, 0);
       // Straight to the second route: the first was never tried (its server heard no INVITE).
