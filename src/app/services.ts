@@ -27,7 +27,7 @@ import {
   WebhookSink,
   withDurations,
 } from "../cdr/mod.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, DnsConfig } from "../config/types.ts";
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import { locate, type LocateTarget } from "../transport/locate.ts";
@@ -146,17 +146,40 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     closers.push(() => media.close());
   }
   // Routes by host name (RFC 3263). The resolver starts on first use: a reload may add the first
-  // such route, and a configuration without one sends no DNS query at all.
+  // such route, and a configuration without one sends no DNS query at all. A reload that changes
+  // `sip.dns` gets a new resolver; the old one finishes its lookups in flight, then closes.
   let dns: DnsClient | undefined;
-  svc.locate = (t: LocateTarget) => {
-    dns ??= new DnsClient({
-      servers: cfg.sip.dns.servers.length ? cfg.sip.dns.servers : systemDnsServers(log),
-      timeoutMs: cfg.sip.dns.timeout,
-      attempts: cfg.sip.dns.attempts,
-    });
+  let dnsOf: DnsConfig | undefined;
+  const retiring = new Map<DnsClient, ReturnType<typeof setTimeout>>();
+  svc.locate = (t: LocateTarget, settings: DnsConfig = cfg.sip.dns) => {
+    if (!dns || (settings !== dnsOf && !sameDns(settings, dnsOf))) {
+      const old = dns;
+      if (old) {
+        retiring.set(
+          old,
+          setTimeout(() => {
+            retiring.delete(old);
+            void old.close();
+          }, 30_000),
+        );
+      }
+      dns = new DnsClient({
+        servers: settings.servers.length ? settings.servers : systemDnsServers(log),
+        timeoutMs: settings.timeout,
+        attempts: settings.attempts,
+      });
+      if (old) log.info("dns-resolver-replaced", { servers: settings.servers });
+    }
+    dnsOf = settings;
     return locate(t, dns, Math.random);
   };
-  closers.push(() => dns?.close());
+  closers.push(async () => {
+    for (const [old, timer] of retiring) {
+      clearTimeout(timer);
+      await old.close();
+    }
+    await dns?.close();
+  });
   const cdrIds = new WeakMap<Call, string>();
   const idOf = (call: Call) => {
     let id = cdrIds.get(call);
@@ -273,6 +296,12 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       }
     },
   };
+}
+
+function sameDns(a: DnsConfig, b: DnsConfig | undefined): boolean {
+  return b !== undefined && a.timeout === b.timeout && a.attempts === b.attempts &&
+    a.servers.length === b.servers.length &&
+    a.servers.every((s, i) => s.host === b.servers[i].host && s.port === b.servers[i].port);
 }
 
 /** The nameservers of /etc/resolv.conf; the local resolver (127.0.0.1:53) when it names none. */

@@ -5,7 +5,7 @@
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
 import { applyUserRewrite, matchRule } from "../config/mod.ts";
-import type { Config, RouteConfig, UserRewrite } from "../config/types.ts";
+import type { Config, DnsConfig, RouteConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
   asRequestUri,
@@ -128,8 +128,11 @@ export interface B2buaServices {
   onCallAnswered?: (rec: CallRecord, call: Call) => void;
   /** Called for an INVITE refused before it became a call: no rule, or a rule's limits. */
   onCallRefused?: (rec: CallRecord) => void;
-  /** RFC 3263: the servers for a route by host name, best first. Absent: such routes fail. */
-  locate?: (target: LocateTarget) => Promise<Endpoint[]>;
+  /**
+   * RFC 3263: the servers for a route by host name, best first, asked of the DNS servers the
+   * configuration in force names. Absent: such routes fail.
+   */
+  locate?: (target: LocateTarget, dns?: DnsConfig) => Promise<Endpoint[]>;
 }
 
 export interface B2buaOptions {
@@ -289,7 +292,9 @@ export class B2bua implements TransactionUser {
       clock: opts.clock,
       timers: opts.timers,
       probe: (server, done) => this.sendProbe(server, done),
-      locate: (t) => this.svc.locate?.(t) ?? Promise.reject(new Error("no DNS resolver")),
+      locate: (t) =>
+        this.svc.locate?.(t, opts.config().sip.dns) ??
+          Promise.reject(new Error("no DNS resolver")),
       log: this.log,
     });
     let lastCount = 0;
@@ -765,7 +770,8 @@ export class B2bua implements TransactionUser {
     };
     const locate = this.svc.locate;
     if (!locate) return done([], "no DNS resolver");
-    locate({ host: route.host, port: route.port, transport: route.transport, mode: route.dns! })
+    const target = { host: route.host, port: route.port, transport: route.transport };
+    locate({ ...target, mode: route.dns! }, this.opts.config().sip.dns)
       .then((eps) => done(eps), (err) => done([], err))
       .catch((err) => this.log.error("route-locate-failed", { call: call.id, err }));
   }
@@ -791,7 +797,8 @@ export class B2bua implements TransactionUser {
       }
       this.startAttempt(call, index, target, dest ?? routeEndpoint(call.routes[index]));
     };
-    this.svc.locate!({ host, port: target.port ?? defaultPort(transport), transport, mode })
+    const port = target.port ?? defaultPort(transport);
+    this.svc.locate!({ host, port, transport, mode }, this.opts.config().sip.dns)
       .then((eps) => done(eps), (err) => done([], err))
       .catch((err) => this.log.error("redirect-locate-failed", { call: call.id, err }));
   }
