@@ -276,6 +276,8 @@ export class B2bua implements TransactionUser {
   private newCalls = 0;
   /** Numbers the DNS lookups of routes by name, so a call tells one name's servers apart. */
   private dnsGroups = 0;
+  /** Per route name (configured: bounded): when "route-unresolved" may be logged again. */
+  private unresolvedLog = new Map<string, { until: number; suppressed: number }>();
   private svc: B2buaServices;
   /** Call counters of rules and routes, and the configuration they were last taken from. */
   readonly limits = new LimitTable();
@@ -744,12 +746,20 @@ export class B2bua implements TransactionUser {
       const usable = found.filter((e) => this.canReach(e));
       mLocate.inc({ outcome: usable.length ? "resolved" : "unresolved" });
       if (usable.length === 0) {
-        this.log.warn("route-unresolved", {
-          call: call.id,
-          route: route.name,
-          host: route.host,
-          err: err ?? (found.length ? "no server over a transport we have" : "no DNS records"),
-        });
+        // Once per route every 10 s: a DNS outage must not become a warning per call.
+        const quiet = this.unresolvedLog.get(route.name);
+        const nowMs = this.opts.clock.now();
+        if (quiet && nowMs < quiet.until) quiet.suppressed++;
+        else {
+          this.unresolvedLog.set(route.name, { until: nowMs + 10_000, suppressed: 0 });
+          this.log.warn("route-unresolved", {
+            call: call.id,
+            route: route.name,
+            host: route.host,
+            err: err ?? (found.length ? "no server over a transport we have" : "no DNS records"),
+            ...(quiet?.suppressed ? { alsoUnresolved: quiet.suppressed } : {}),
+          });
+        }
         this.recordSkipped(call, index, "", `dns:${route.host}`, "unreachable");
         if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
         return this.failCall(
@@ -793,7 +803,7 @@ export class B2bua implements TransactionUser {
       if (call.state === "Ended") return;
       const dest = found.find((e) => this.canReach(e));
       if (!dest) {
-        this.log.info("redirect-unresolved", { call: call.id, host, err: err ?? "no server" });
+        this.log.debug("redirect-unresolved", { call: call.id, host, err: err ?? "no server" });
       }
       this.startAttempt(call, index, target, dest ?? routeEndpoint(call.routes[index]));
     };

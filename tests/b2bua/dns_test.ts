@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { CallRecord } from "../../src/b2bua/mod.ts";
 import type { SipRequest } from "../../src/sip/mod.ts";
 import { locate, type LocateResolver, type LocateTarget } from "../../src/transport/mod.ts";
+import { Logger } from "../../src/util/log.ts";
 import { answer, CALLER, callerInvite, config, Loop, req, res, route, rule } from "./loop.ts";
 
 type Rec = Awaited<ReturnType<LocateResolver["query"]>>["records"][number];
@@ -252,4 +253,27 @@ Deno.test("dns: a followed 3xx Contact by name is located; unresolved, it goes t
   await settle();
   const routed = loop.expect(req("INVITE", 5091), "INVITE to the route's address");
   assert.equal((routed.msg as SipRequest).uri, "sip:new@unknown.carrier.test");
+});
+
+Deno.test("dns: a name that does not resolve warns once per route every 10 s, not per call", async () => {
+  const lines: string[] = [];
+  const loop = new Loop(
+    config([rule([route("carrier.test", 5060, { name: "carrier", dns: "srv" })])]),
+    { locate: zone({}, ["SRV _sip._udp.carrier.test"]).locate },
+    undefined,
+    undefined,
+    new Logger("warn", "json", (l) => lines.push(l)),
+  );
+  for (let n = 1; n <= 5; n++) {
+    loop.inject(callerInvite("bob", "", n), CALLER);
+    await settle();
+    loop.expect(res(503), `503 to caller ${n}`);
+  }
+  const warned = () => lines.filter((l) => l.includes('"event":"route-unresolved"'));
+  assert.equal(warned().length, 1);
+  loop.timers.advance(10_000);
+  loop.inject(callerInvite("bob", "", 6), CALLER);
+  await settle();
+  assert.equal(warned().length, 2);
+  assert.match(warned()[1], /"alsoUnresolved":4/);
 });
