@@ -6,6 +6,7 @@ import dgram from "node:dgram";
 import { familyOf, normalizeHost } from "../address.ts";
 import type { Random } from "../../util/clock.ts";
 import { cryptoRandom } from "../../util/random.ts";
+import { metrics } from "../../util/metrics.ts";
 import {
   decodeResponse,
   DnsError,
@@ -95,6 +96,12 @@ interface Sock {
   sock: dgram.Socket;
   ready: Promise<void>;
 }
+
+const mLookups = metrics.counter(
+  "tandem_dns_lookups_total",
+  "DNS lookups sent to the servers (cache hits aside), by result: ok, nxdomain, nodata; stale " +
+    "(no server answered, an expired answer served); failed.",
+);
 
 const MIN_TTL_MS = 1000;
 /** RFC 8767 §4: a stale answer served is good for this long before the servers are tried again. */
@@ -188,8 +195,10 @@ export class DnsClient {
     const now = this.#now();
     const code = (err as DnsError).code;
     if (e === undefined || e.staleUntil <= now || code === "ECLOSED" || code === "EBADNAME") {
+      if (code !== "ECLOSED") mLookups.inc({ result: "failed" });
       throw err;
     }
+    mLookups.inc({ result: "stale" });
     e.expires = now + STALE_ANSWER_MS;
     e.promise = undefined;
     return e.answer;
@@ -218,6 +227,7 @@ export class DnsClient {
       status = "nxdomain";
       records = [];
     } else if (records.length === 0) status = "nodata";
+    mLookups.inc({ result: status });
     // Every caller shares these objects until they expire: frozen so none can change them.
     for (const r of records) Object.freeze(r);
     const answer: DnsAnswerSet = Object.freeze({ records: Object.freeze(records), status });

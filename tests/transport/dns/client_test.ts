@@ -13,6 +13,7 @@ import {
   serversFromResolvConf,
 } from "../../../src/transport/dns/client.ts";
 import { decodeResponse, DnsError } from "../../../src/transport/dns/wire.ts";
+import { metrics } from "../../../src/util/metrics.ts";
 import { ipv6Available } from "../helpers.ts";
 import { type Dnsmasq, freeUdpPort, startDnsmasq } from "./dnsmasq.ts";
 
@@ -87,6 +88,14 @@ function client(servers: DnsServer[], over: Partial<DnsClientOptions> = {}) {
   const clock = { ms: 1_000_000 };
   const c = new DnsClient({ servers, timeoutMs: 200, attempts: 1, now: () => clock.ms, ...over });
   return { c, clock };
+}
+
+/** tandem_dns_lookups_total{result} now (the process-wide registry). */
+function lookups(result: string): number {
+  const line = metrics.expose().split("\n").find((l) =>
+    l.startsWith(`tandem_dns_lookups_total{result="${result}"} `)
+  );
+  return line ? Number(line.split(" ")[1]) : 0;
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<DnsError> {
@@ -242,7 +251,10 @@ Deno.test("dns client: a fresh answer comes from the cache; a stale one is asked
     clock.ms += 2;
     assert.equal(c.peek("a.carrier.test", "A"), undefined);
     // Expired, and no server answers: the stale answer stands in (RFC 8767)...
+    const stale = () => lookups("stale");
+    const before = stale();
     assert.equal(await c.query("a.carrier.test", "A"), first, "served stale");
+    assert.equal(stale(), before + 1, "counted in tandem_dns_lookups_total");
     assert.equal(c.peek("a.carrier.test", "A"), first, "for the next 30 s without asking");
     // ...until staleMs (1 day by default) past its TTL.
     clock.ms += 86_400_000;
