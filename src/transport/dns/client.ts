@@ -3,6 +3,7 @@
 // for the SOA's (RFC 2308). Over node:dgram, which behaves alike under Deno, Bun and Node.
 
 import dgram from "node:dgram";
+import net from "node:net";
 import { familyOf, normalizeHost } from "../address.ts";
 import type { Random } from "../../util/clock.ts";
 import { cryptoRandom } from "../../util/random.ts";
@@ -123,6 +124,8 @@ export class DnsClient {
   readonly #inflight = new Map<string, Promise<DnsAnswerSet>>();
   readonly #pending = new Map<number, Exchange>();
   readonly #socks: { 4?: Sock; 6?: Sock } = {};
+  /** Connections of TCP retries in progress (truncated answers), closed by close(). */
+  readonly #tcp = new Set<net.Socket>();
   #closed = false;
 
   constructor(opts: DnsClientOptions) {
@@ -172,6 +175,8 @@ export class DnsClient {
   /** Close the sockets; pending queries reject with ECLOSED. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const c of this.#tcp) c.destroy();
+    this.#tcp.clear();
     for (const x of [...this.#pending.values()]) x.done(closedError());
     this.#cache.clear();
     const socks = [this.#socks[4], this.#socks[6]];
@@ -210,7 +215,14 @@ export class DnsClient {
     for (let round = 0; round < this.#attempts; round++) {
       for (const server of this.#servers) {
         if (this.#closed) throw closedError();
-        const res = await this.#exchange(server, name, type);
+        let res = await this.#exchange(server, name, type);
+        // RFC 7766 §5: an answer cut to fit a datagram is asked again over TCP.
+        if (!(res instanceof DnsError) && res.truncated) {
+          const tcp = await this.#exchangeTcp(server, name, type);
+          res = tcp instanceof DnsError
+            ? new DnsError(`answer truncated, and over TCP: ${tcp.message}`, "ETRUNCATED")
+            : tcp;
+        }
         const err = res instanceof DnsError ? res : replyError(res, server);
         if (err === undefined) return this.#store(key, name, type, res as DnsResponse);
         if (err.code === "ECLOSED") throw err;
@@ -280,6 +292,57 @@ export class DnsClient {
           if (e) x.done(socketError(e, server));
         });
       }, (e) => x.done(socketError(e, server)));
+    });
+  }
+
+  /** One query over TCP (RFC 1035 §4.2.2: each message after a two-byte length). */
+  #exchangeTcp(server: Server, name: string, type: RecordType): Promise<DnsResponse | DnsError> {
+    return new Promise((resolve) => {
+      const id = Math.floor(this.#random() * 65536) & 0xffff;
+      const query = encodeQuery(id, name, type);
+      const framed = new Uint8Array(2 + query.length);
+      framed[0] = query.length >>> 8;
+      framed[1] = query.length & 0xff;
+      framed.set(query, 2);
+      const conn = net.createConnection({ host: server.host, port: server.port });
+      this.#tcp.add(conn);
+      let got = new Uint8Array(0);
+      let settled = false;
+      const finish = (r: DnsResponse | DnsError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#tcp.delete(conn);
+        conn.destroy();
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        finish(new DnsError(`${server.host}:${server.port} did not answer over TCP`, "ETIMEOUT"));
+      }, this.#timeoutMs);
+      conn.on("connect", () => conn.write(framed));
+      conn.on("error", (e) => finish(socketError(e, server)));
+      conn.on("close", () => finish(socketError(new Error("connection closed"), server)));
+      conn.on("data", (chunk: Uint8Array) => {
+        const next = new Uint8Array(got.length + chunk.length);
+        next.set(got);
+        next.set(chunk, got.length);
+        got = next;
+        if (got.length < 2) return;
+        const len = (got[0] << 8) | got[1];
+        if (got.length < 2 + len) return;
+        let res: DnsResponse;
+        try {
+          res = decodeResponse(got.subarray(2, 2 + len));
+        } catch (e) {
+          return finish(e instanceof DnsError ? e : new DnsError(String(e), "EMALFORMED"));
+        }
+        const q = res.question;
+        const ours = res.id === id && res.isResponse &&
+          (q === undefined || (q.type === TYPE_CODE[type] && q.name === name.toLowerCase()));
+        finish(
+          ours ? res : new DnsError(`${server.host}:${server.port}: reply not ours`, "EMALFORMED"),
+        );
+      });
     });
   }
 

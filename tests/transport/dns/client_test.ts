@@ -385,6 +385,27 @@ Deno.test("dns client: SERVFAIL, REFUSED, TC and malformed replies move on to th
   }
 });
 
+Deno.test("dns client: an answer too big for a datagram is asked again over TCP (RFC 7766)", async () => {
+  // 40 SRV records with long targets: well past the 1232 bytes offered over UDP.
+  const targets = Array.from(
+    { length: 40 },
+    (_, i) => `sip-server-number-${i}-with-a-rather-long-name.carrier.test`,
+  );
+  const d = await startDnsmasq("127.0.0.1", [
+    ...ZONE,
+    ...targets.map((t, i) => `--srv-host=_sip._tcp.big.carrier.test,${t},${5000 + i},10,1`),
+  ]);
+  const { c } = client([d.server], { timeoutMs: 1000 });
+  try {
+    const res = await c.query("_sip._tcp.big.carrier.test", "SRV");
+    assert.equal(res.status, "ok");
+    assert.equal(res.records.length, 40, "every record, not a truncated subset");
+  } finally {
+    await c.close();
+    await d.stop();
+  }
+});
+
 Deno.test("dns client: replies with another id, source or question are ignored", async () => {
   // RFC 5452 §9.1. Spoofers answer first: one from the server's address but another port, one
   // from the server's port on another loopback address. Then the server answers with a wrong
