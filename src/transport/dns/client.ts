@@ -78,6 +78,8 @@ interface Server {
 interface Entry {
   answer: DnsAnswerSet;
   expires: number;
+  /** From this monotonic ms a hit also asks again in the background (the last tenth of the TTL). */
+  refreshAt: number;
   /** Until when it may stand in for a lookup that failed. */
   staleUntil: number;
   /** Made on the first hit and handed to every later one, so a hit allocates nothing. */
@@ -159,16 +161,25 @@ export class DnsClient {
     if (this.#closed) return Promise.reject(closedError());
     const key = cacheKey(name, type);
     const hit = this.#fresh(key);
-    if (hit !== undefined) return hit.promise ??= Promise.resolve(hit.answer);
-    let p = this.#inflight.get(key);
-    if (p === undefined) {
-      const qname = key.slice(type.length + 1);
-      // Removed once settled, not inside #lookup: that may settle before this line has run.
-      p = this.#lookup(qname, type, key)
-        .catch((err) => this.#stale(key, err))
-        .finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, p);
+    if (hit !== undefined) {
+      // Names in use are asked again shortly before they expire, so that no call waits for DNS.
+      if (hit.refreshAt <= this.#now() && !this.#inflight.has(key)) {
+        hit.refreshAt = Infinity;
+        this.#start(key, type).catch(() => {}); // a failure keeps the answer until it expires
+      }
+      return hit.promise ??= Promise.resolve(hit.answer);
     }
+    return this.#inflight.get(key) ?? this.#start(key, type);
+  }
+
+  /** Ask the servers for `key`; concurrent askers share the one lookup. */
+  #start(key: string, type: RecordType): Promise<DnsAnswerSet> {
+    const qname = key.slice(type.length + 1);
+    // Removed once settled, not inside #lookup: that may settle before this line has run.
+    const p = this.#lookup(qname, type, key)
+      .catch((err) => this.#stale(key, err))
+      .finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
     return p;
   }
 
@@ -199,7 +210,11 @@ export class DnsClient {
     const e = this.#cache.get(key);
     const now = this.#now();
     const code = (err as DnsError).code;
-    if (e === undefined || e.staleUntil <= now || code === "ECLOSED" || code === "EBADNAME") {
+    // (A fetch ahead that failed leaves its still fresh answer as it is.)
+    if (
+      e === undefined || e.expires > now || e.staleUntil <= now || code === "ECLOSED" ||
+      code === "EBADNAME"
+    ) {
       if (code !== "ECLOSED") mLookups.inc({ result: "failed" });
       throw err;
     }
@@ -250,8 +265,11 @@ export class DnsClient {
     if (this.#cache.size >= this.#maxEntries) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
-    const expires = this.#now() + ttlMs;
-    this.#cache.set(key, { answer, expires, staleUntil: expires + this.#staleMs });
+    const now = this.#now();
+    const expires = now + ttlMs;
+    // Negative answers are not fetched ahead: nobody is waiting for a name that does not exist.
+    const refreshAt = status === "ok" && ttlMs >= 10_000 ? expires - ttlMs / 10 : Infinity;
+    this.#cache.set(key, { answer, expires, refreshAt, staleUntil: expires + this.#staleMs });
     return answer;
   }
 

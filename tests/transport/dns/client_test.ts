@@ -279,6 +279,33 @@ Deno.test("dns client: with staleMs 0 an expired answer is never served", async 
   }
 });
 
+Deno.test("dns client: a name in use is asked again in its TTL's last tenth, in the background", async () => {
+  await withDnsmasq(async (d) => {
+    const { c, clock } = client([d.server]);
+    const asked = async (n: number) => {
+      // dnsmasq may write its log after it has answered.
+      for (let i = 0; i < 40 && d.queries("a.carrier.test", "A") < n; i++) await sleep(25);
+      return d.queries("a.carrier.test", "A");
+    };
+    try {
+      const first = await c.query("a.carrier.test", "A");
+      assert.equal(await asked(1), 1);
+      clock.ms += 26_000; // TTL 30 s: not yet in its last tenth
+      assert.equal(await c.query("a.carrier.test", "A"), first);
+      clock.ms += 1_500; // 27.5 s: the hit answers at once and asks again behind it
+      assert.equal(await c.query("a.carrier.test", "A"), first);
+      assert.equal(await asked(2), 2);
+      clock.ms += 3_000; // past the first answer's 30 s: the refreshed one serves, no query
+      const later = await c.query("a.carrier.test", "A");
+      assert.deepEqual(later.records.map((r) => r.type), ["A"]);
+      await sleep(100);
+      assert.equal(d.queries("a.carrier.test", "A"), 2);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 Deno.test("dns client: concurrent identical queries share one request", async () => {
   await withDnsmasq(async (d) => {
     const { c } = client([d.server]);
