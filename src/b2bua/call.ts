@@ -130,6 +130,11 @@ export interface Call {
   state: CallState;
   rule: RuleConfig;
   routes: CallRoute[];
+  /**
+   * A call to a phone registered through Tandem: its Contact (the Request-URI) and the
+   * connection it registered over (where the INVITE goes).
+   */
+  target?: { uri: Uri; dest: Endpoint };
   a: CallerLeg;
   b?: Attempt;
   attempts: Attempt[];

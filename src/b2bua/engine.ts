@@ -5,7 +5,7 @@
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
 import { applyUserRewrite, matchRule } from "../config/mod.ts";
-import type { Config, DnsConfig, RouteConfig, UserRewrite } from "../config/types.ts";
+import type { Config, DnsConfig, RouteConfig, RuleConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
   asRequestUri,
@@ -24,6 +24,7 @@ import {
   NameAddr,
   optionTags,
   Params,
+  parseUri,
   reasonPhrase,
   type SipMessage,
   SipRequest,
@@ -59,6 +60,7 @@ import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { RouteOrder } from "./route-order.ts";
+import { type Binding, Registrations } from "./registrations.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -166,6 +168,17 @@ const REQUIRE_100REL: readonly string[] = ["100rel"];
 /** Reliable provisionals a call remembers for the caller's PRACKs (the newest). */
 const MAX_RELIABLE = 8;
 const NO_TAGS: readonly string[] = [];
+/** What a relayed REGISTER carries besides its identity and Contacts. */
+const REGISTER_PASS = ["Expires", "Authorization", "Proxy-Authorization", "User-Agent"];
+/** What the registrar's answer carries back to the phone besides its Contacts. */
+const REGISTER_ANSWER = [
+  "WWW-Authenticate",
+  "Proxy-Authenticate",
+  "Expires",
+  "Min-Expires",
+  "Date",
+  "Retry-After",
+];
 /** In-dialog methods relayed leg to leg as non-INVITE requests. */
 const RELAYED = new Set(["BYE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "REFER", "NOTIFY"]);
 /** A leg of a live call in the leg index. */
@@ -285,10 +298,15 @@ export class B2bua implements TransactionUser {
   /** Which probed route servers answer (routes with `probe`). */
   readonly health: RouteHealth;
   private routeOrder = new RouteOrder();
+  /** Phones registered through Tandem at `registrar`, by the token that stands for each. */
+  readonly registrations: Registrations;
+  /** The rule calls to registered phones come under, per registrar configuration. */
+  private registeredRules = new WeakMap<RouteConfig, RuleConfig>();
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
     this.svc = opts.services ?? {};
+    this.registrations = new Registrations(opts.random);
     this.health = new RouteHealth({
       config: opts.config,
       clock: opts.clock,
@@ -409,6 +427,8 @@ export class B2bua implements TransactionUser {
         case "NOTIFY":
           return tx.respond(createResponse(req, 481, undefined, this.tag()));
         case "REGISTER":
+          if (this.opts.config().registrar) return this.relayRegister(req, tx, source);
+          // falls through: not a registrar, nor relaying to one
         case "SUBSCRIBE":
         case "PUBLISH":
         case "MESSAGE":
@@ -484,14 +504,19 @@ export class B2bua implements TransactionUser {
       return tx.respond(createResponse(req, replacing, undefined, this.tag()));
     }
     const ruriUser = req.ruri.user ?? "";
+    // A call the registrar sends to a phone registered through Tandem: to its connection.
+    const bound = cfg.registrar && this.registrations.size > 0 && !replacing
+      ? this.registrations.lookup(ruriUser, this.opts.clock.now())
+      : undefined;
     // A replacing call goes where the replaced call's other leg goes, under that call's rule
     // (its auth, timers and media apply), whatever the Request-URI says.
-    const rule = replacing?.rule ?? matchRule(cfg.rules, {
-      ruriUser: decodeUser(ruriUser),
-      fromUser: decodeUser(req.from.uri.user ?? ""),
-      sourceIp: source.host,
-      headers: req,
-    });
+    const rule = replacing?.rule ?? (bound ? this.registeredRule(cfg.registrar!) : undefined) ??
+      matchRule(cfg.rules, {
+        ruriUser: decodeUser(ruriUser),
+        fromUser: decodeUser(req.from.uri.user ?? ""),
+        sourceIp: source.host,
+        headers: req,
+      });
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });
       return this.refuse(req, tx, source, createResponse(req, 404, "No Route", this.tag()), "");
@@ -545,6 +570,7 @@ export class B2bua implements TransactionUser {
       },
     };
     call.record.id = call.id;
+    if (bound) call.target = { uri: parseUri(bound.contact, "Contact"), dest: bound.flow };
     if (slot) call.slot = slot;
     if (replacing) call.replacing = replacing.aim;
     this.calls.set(call.id, call);
@@ -813,6 +839,112 @@ export class B2bua implements TransactionUser {
       .catch((err) => this.log.error("redirect-locate-failed", { call: call.id, err }));
   }
 
+  /** The rule of calls to registered phones: the registrar's options, no limits of its own. */
+  private registeredRule(reg: RouteConfig): RuleConfig {
+    let rule = this.registeredRules.get(reg);
+    if (!rule) {
+      rule = {
+        name: "registered",
+        match: {},
+        routes: [{ ...reg, name: "registered" }],
+        auth: { mode: "none", realm: "tandem", onTimeout: "reject" },
+        order: "listed",
+      };
+      this.registeredRules.set(reg, rule);
+    }
+    return rule;
+  }
+
+  /**
+   * Relay a REGISTER to the registrar with each Contact replaced by one of Tandem's own (a token
+   * standing for the phone's Contact and connection), and the registrar's answer back with the
+   * phone's own Contacts, as far as the registrar kept them. Challenges pass both ways untouched:
+   * the digest covers neither Contact nor Via.
+   */
+  private relayRegister(req: SipRequest, tx: ServerTransaction, source: Endpoint): void {
+    const reg = this.opts.config().registrar!;
+    if (!reg.dns || isIpLiteral(bareHost(reg.host))) {
+      return this.sendRegister(req, tx, source, routeEndpoint(reg));
+    }
+    const fail = () => tx.respond(createResponse(req, 503, undefined, this.tag()));
+    if (!this.svc.locate) return fail();
+    const target = { host: reg.host, port: reg.port, transport: reg.transport, mode: reg.dns };
+    this.svc.locate(target, this.opts.config().sip.dns).then((found) => {
+      const dest = found.find((e) => this.canReach(e));
+      if (dest) this.sendRegister(req, tx, source, routeEndpoint({ ...reg, resolved: dest }));
+      else fail();
+    }, fail).catch((err) => this.log.error("register-relay-failed", { err }));
+  }
+
+  private sendRegister(
+    req: SipRequest,
+    tx: ServerTransaction,
+    source: Endpoint,
+    dest: Endpoint,
+  ): void {
+    const local = this.localFor(dest, "b");
+    if (!local) return tx.respond(createResponse(req, 503, undefined, this.tag()));
+    const mf = (req.maxForwards ?? 70) - 1;
+    if (mf < 0) return tx.respond(createResponse(req, 483, undefined, this.tag()));
+    const now = this.opts.clock.now();
+    const aor = req.to.uri.toString();
+    const mine = `@${uriHost(local.host)}:${local.port}${transportParam(local.protocol)}`;
+    const bound: Binding[] = [];
+    const contacts: string[] = [];
+    if (req.get("contact")?.trim() === "*") contacts.push("*");
+    for (const c of req.contacts) {
+      const b = this.registrations.bind(source, detach(c.uri.toString()), aor, now);
+      if (!b) return tx.respond(createResponse(req, 503, "Too Many Registrations", this.tag()));
+      bound.push(b);
+      const exp = c.params.get("expires");
+      contacts.push(`<sip:${b.token}${mine}>${typeof exp === "string" ? `;expires=${exp}` : ""}`);
+    }
+    const pairs: [string, string][] = [
+      ["Via", viaFor(local, this.txl.newBranch())],
+      ["Max-Forwards", String(mf)],
+      ["From", req.get("from")!],
+      ["To", req.get("to")!],
+      ["Call-ID", req.callId],
+      ["CSeq", req.get("cseq")!],
+    ];
+    for (const c of contacts) pairs.push(["Contact", c]);
+    for (const h of REGISTER_PASS) for (const v of req.getAll(h)) pairs.push([h, v]);
+    const out = new SipRequest("REGISTER", req.uri, headerList(pairs));
+    this.txl.sendRequest(out, dest, {
+      onResponse: (res) => {
+        if (res.status < 200) return;
+        const r = createResponse(req, res.status, res.reason, res.to.tag ?? this.tag());
+        for (const h of REGISTER_ANSWER) for (const v of res.getAll(h)) r.add(h, v);
+        if (res.status < 300) this.granted(res, bound, r);
+        tx.respond(r);
+      },
+      onTimeout: () => tx.respond(createResponse(req, 408, undefined, this.tag())),
+      onTransportError: () => tx.respond(createResponse(req, 503, undefined, this.tag())),
+    });
+  }
+
+  /**
+   * A registrar's 2xx: the phone's bindings it lists are granted for their expires, and given
+   * back to the phone as its own Contacts; the ones it does not list are gone. Other devices'
+   * bindings of the same address of record are not the phone's business and stay out.
+   */
+  private granted(res: SipResponse, bound: Binding[], r: SipResponse): void {
+    const now = this.opts.clock.now();
+    const dflt = parseInt(res.get("expires") ?? "3600", 10);
+    const kept = new Set<Binding>();
+    for (const c of res.contacts) {
+      const b = this.registrations.get(c.uri.user ?? "");
+      if (!b || !bound.includes(b)) continue;
+      const e = c.params.get("expires");
+      const exp = typeof e === "string" ? parseInt(e, 10) : dflt;
+      if (!(exp > 0)) continue;
+      this.registrations.grant(b, exp, now);
+      kept.add(b);
+      r.add("Contact", `<${b.contact}>;expires=${exp}`);
+    }
+    for (const b of bound) if (!kept.has(b)) this.registrations.remove(b);
+  }
+
   /** Whether some listener can send to `dest` (quietly: the caller decides what to log). */
   private canReach(dest: Endpoint): boolean {
     try {
@@ -845,13 +977,19 @@ export class B2bua implements TransactionUser {
     const route = call.routes[index];
     const a = call.a.invite;
     const aim = call.replacing;
-    const redirectTarget = aim?.target ?? redirect;
+    const redirectTarget = aim?.target ?? redirect ?? call.target?.uri;
     if (route.dns && !route.resolved && !redirectTarget) return this.locateRoute(call, index);
     if (redirect && !aim && !resolved && !isIpLiteral(bareHost(redirect.host)) && this.svc.locate) {
       return this.locateRedirect(call, index, redirect);
     }
     const dest: Endpoint = resolved ??
-      (aim ? aim.dest : redirectTarget ? endpointOf(redirectTarget, route) : routeEndpoint(route));
+      (aim
+        ? aim.dest
+        : redirect
+        ? endpointOf(redirect, route)
+        : call.target
+        ? call.target.dest
+        : routeEndpoint(route));
     const local = this.localFor(dest, "b", call);
     // A route at its limits is skipped like one that refused the call.
     // A probed server found down is skipped like an unreachable one, before it takes a place.
@@ -1821,6 +1959,8 @@ export class B2bua implements TransactionUser {
    * CANCEL while ringing) with a Reason, and nothing is sent to the browser. Returns how many.
    */
   flowClosed(flow: Endpoint): number {
+    // A phone registered over the connection is gone with it: calls to its token now fail.
+    if (this.registrations.size > 0) this.registrations.dropFlow(flow);
     const calls = this.byFlow.get(flowKey(flow));
     if (!calls) return 0;
     const n = calls.size;

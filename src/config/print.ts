@@ -168,6 +168,10 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       })),
     })),
   };
+  if (cfg.registrar) {
+    const { name: _name, ...registrar } = route(cfg.registrar, mask);
+    doc.registrar = registrar;
+  }
   if (cfg.radius) {
     const r = cfg.radius;
     doc.radius = {

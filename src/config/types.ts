@@ -306,4 +306,10 @@ export interface Config {
   radius?: RadiusConfig;
   cdr?: CdrConfig;
   media?: MediaConfig;
+  /**
+   * `registrar`: where REGISTERs from phones over WebSocket are relayed, as a route (its target,
+   * and the options of the calls the registrar then sends to those phones: media, timers...).
+   * Absent: REGISTER gets 405.
+   */
+  registrar?: RouteConfig;
 }

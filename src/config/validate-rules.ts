@@ -619,6 +619,29 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
   return rules;
 }
 
+/** Validate `registrar`: a route (no name, weight or limits) where REGISTERs are relayed. */
+export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConfig | undefined {
+  if (v === undefined) return undefined;
+  const path = ["registrar"];
+  const keys = ROUTE_KEYS.filter((k) => !["name", "weight", "limits", "probe"].includes(k));
+  const m = r.map(v, path, keys);
+  if (!m) return undefined;
+  const t = target(r, m, path);
+  const own = readRouteOptions(r, m, path);
+  const sni = m.tls_server_name === undefined ? undefined : transportBound(
+    r,
+    m.tls_server_name,
+    [...path, "tls_server_name"],
+    t?.transport,
+    TLS_SERVER_NAME,
+  )?.toLowerCase();
+  if (!t) return undefined;
+  const route = merge("registrar", t, own, d, 1);
+  delete route.limits; // the registrar's routes are its phones: no trunk to count
+  if (sni) route.tlsServerName = sni;
+  return route;
+}
+
 /**
  * Routes of one name share their call counters (one trunk reached from several rules), so they
  * must agree on the limits; `seen` holds the first route of each name and where it was.

@@ -4,10 +4,21 @@ import { isSecure } from "../transport/protocol.ts";
 import type { Config } from "./types.ts";
 import type { Reader } from "./reader.ts";
 import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
-import { readDefaults, readRules } from "./validate-rules.ts";
+import { readDefaults, readRegistrar, readRules } from "./validate-rules.ts";
 import { readCdr, readMedia, readRadius } from "./validate-services.ts";
 
-const TOP_KEYS = ["sip", "http", "log", "limits", "defaults", "rules", "radius", "cdr", "media"];
+const TOP_KEYS = [
+  "sip",
+  "http",
+  "log",
+  "limits",
+  "defaults",
+  "rules",
+  "registrar",
+  "radius",
+  "cdr",
+  "media",
+];
 
 /** Validate a parsed document into a Config; problems are left in `r.issues`. */
 export function validateDocument(r: Reader, doc: unknown, source: string): Config {
@@ -20,12 +31,15 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     http: readHttp(r, m.http),
     log: readLog(r, m.log),
     limits: readLimits(r, m.limits),
-    rules: readRules(r, m.rules, readDefaults(r, m.defaults)),
+    rules: [],
     radius,
     cdr: readCdr(r, m.cdr, radius !== undefined),
     media,
   };
-  for (const k of ["http", "radius", "cdr", "media"] as const) {
+  const defaults = readDefaults(r, m.defaults);
+  cfg.rules = readRules(r, m.rules, defaults);
+  cfg.registrar = readRegistrar(r, m.registrar, defaults);
+  for (const k of ["http", "radius", "cdr", "media", "registrar"] as const) {
     if (cfg[k] === undefined) delete cfg[k];
   }
   if (cfg.sip.workers > 1) tcpNeedsOneWorker(r, cfg);
@@ -51,6 +65,15 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
       }
     });
   });
+  const reg = cfg.registrar;
+  if (reg && reg.media !== "none" && (!media || media[reg.media].length === 0)) {
+    r.fail(
+      ["registrar", "media"],
+      `media.${reg.media} servers for media ${reg.media}`,
+      "none",
+      true,
+    );
+  }
   return cfg;
 }
 

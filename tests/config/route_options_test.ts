@@ -88,3 +88,25 @@ rules:
     ],
   );
 });
+
+Deno.test("registrar: a route without name, weight or limits; its media needs relays", () => {
+  const cfg = load(`
+registrar: { target: "192.0.2.50:5060", transport: tcp, timers: { no_answer: 30s } }
+rules: []
+`);
+  assert.equal(cfg.registrar?.host, "192.0.2.50");
+  assert.equal(cfg.registrar?.transport, "tcp");
+  assert.equal(cfg.registrar?.timers.noAnswer, 30_000);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.registrar, cfg.registrar);
+  assert.equal(load("rules: []\n").registrar, undefined);
+  assert.deepEqual(
+    errorsOf('registrar: { target: "192.0.2.50", name: r, media: rtpengine }\n'),
+    [
+      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "name"',
+      "F:1: registrar.media: expected media.rtpengine servers for media rtpengine, got none",
+    ],
+  );
+});

@@ -213,17 +213,27 @@ async function startKamailio(
   tandemPorts: number[],
   outbound: number,
 ): Promise<Front> {
-  const kamailio = which("kamailio");
-  assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
   const port = freePort();
   const list = `${dir}/dispatcher.list`;
   await Deno.writeTextFile(
     list,
     tandemPorts.map((p) => `1 sip:127.0.0.1:${p}\n2 sip:127.0.0.1:${p};transport=tcp\n`).join(""),
   );
-  const cfg = `${dir}/kamailio.cfg`;
   const overTcp = freeUdpPort();
-  await Deno.writeTextFile(cfg, kamailioConfig(port, outbound, overTcp, list));
+  const k = await runKamailio(dir, kamailioConfig(port, outbound, overTcp, list), port);
+  return { ...k, port, overTcp };
+}
+
+/** Kamailio on `cfgText` (checked first), its log in `dir`; ready once `port` is bound. */
+async function runKamailio(
+  dir: string,
+  cfgText: string,
+  port: number,
+): Promise<Pick<Front, "log" | "stop">> {
+  const kamailio = which("kamailio");
+  assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
+  const cfg = `${dir}/kamailio.cfg`;
+  await Deno.writeTextFile(cfg, cfgText);
   const check = await new Deno.Command(kamailio, { args: ["-c", "-f", cfg], stderr: "piped" })
     .output();
   assert.ok(check.success, new TextDecoder().decode(check.stderr).slice(-2000));
@@ -256,8 +266,6 @@ async function startKamailio(
   assert.ok(!exited, `kamailio exited:\n${await Deno.readTextFile(logFile).catch(() => "")}`);
   await sleep(300); // its workers are forked after the socket is bound
   return {
-    port,
-    overTcp,
     log: () => Deno.readTextFile(logFile).catch(() => ""),
     async stop() {
       if (!exited) {
@@ -362,6 +370,216 @@ Deno.test({
     } finally {
       await front?.stop();
       for (const t of tandems) await t.stop().catch(() => {});
+    }
+  },
+});
+
+/** Kamailio as the registrar (usrloc in memory) and the proxy of calls to what registered. */
+function registrarConfig(port: number): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("tm", "fr_timer", 5000)
+
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+    sl_send_reply("404", "Not here");
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+  if (is_method("REGISTER")) {
+    xlog("L_INFO", "register $tu contact $ct\\n");
+    if (!save("location")) { sl_reply_error(); }
+    exit;
+  }
+  record_route();
+  if (!lookup("location")) { sl_send_reply("404", "Not Registered"); exit; }
+  xlog("L_INFO", "to registered $ru\\n");
+  if (!t_relay()) { sl_reply_error(); }
+}
+`;
+}
+
+/**
+ * A phone over WebSocket, scripted (as SIPp scripts its callers): it registers, answers one
+ * call with 200 and SDP, takes the ACK, and answers the BYE. Its Contact names a .invalid host,
+ * as a browser's does.
+ */
+async function wsPhone(url: string, aor: string) {
+  const ws = new WebSocket(url, "sip");
+  await new Promise((ok, fail) => {
+    ws.onopen = ok;
+    ws.onerror = fail;
+  });
+  const inbox: string[] = [];
+  let wake = () => {};
+  ws.onmessage = (e) => {
+    inbox.push(String(e.data));
+    wake();
+  };
+  const next = async (pred: (m: string) => boolean, what: string): Promise<string> => {
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const i = inbox.findIndex(pred);
+      if (i >= 0) return inbox.splice(i, 1)[0];
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+    throw new Error(`the phone got no ${what}; it has: ${inbox.map((m) => m.split("\r\n")[0])}`);
+  };
+  const hdrs = (m: string, name: string) =>
+    m.split("\r\n").filter((l) => l.toLowerCase().startsWith(name.toLowerCase() + ":"));
+  const reply = (m: string, status: string, extra = "", body = "") => {
+    const lines = [
+      `SIP/2.0 ${status}`,
+      ...hdrs(m, "Via"),
+      ...hdrs(m, "From"),
+      ...hdrs(m, "To").map((t) => (/;tag=/.test(t) ? t : `${t};tag=phone-1`)),
+      ...hdrs(m, "Call-ID"),
+      ...hdrs(m, "CSeq"),
+    ];
+    ws.send(`${lines.join("\r\n")}\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`);
+  };
+  const contact = "sip:k2j4x9@df7jal23ls0d.invalid;transport=ws";
+  ws.send(
+    [
+      `REGISTER sip:${aor.split("@")[1]} SIP/2.0`,
+      "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-phone-reg",
+      "Max-Forwards: 70",
+      `From: <sip:${aor}>;tag=phone-reg`,
+      `To: <sip:${aor}>`,
+      "Call-ID: phone-reg-1",
+      "CSeq: 1 REGISTER",
+      `Contact: <${contact}>;expires=300`,
+      "Expires: 300",
+      "Content-Length: 0",
+      "",
+      "",
+    ].join("\r\n"),
+  );
+  const registered = await next((m) => m.startsWith("SIP/2.0 200"), "200 to its REGISTER");
+  return {
+    contact,
+    registered,
+    /**
+     * Answer one call (and its re-INVITEs) with 200 and SDP until its BYE, answered too.
+     * Resolves with the first INVITE.
+     */
+    async takeCall(): Promise<string> {
+      const sdp = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" +
+        "t=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+      let first: string | undefined;
+      while (true) {
+        const m = await next((x) => /^(INVITE|ACK|BYE) /.test(x), "INVITE, ACK or BYE");
+        if (m.startsWith("INVITE ")) {
+          first ??= m;
+          reply(m, "200 OK", `Contact: <${contact}>\r\nContent-Type: application/sdp\r\n`, sdp);
+        } else if (m.startsWith("BYE ")) {
+          reply(m, "200 OK");
+          return first!;
+        }
+      }
+    },
+    close: () => ws.close(),
+  };
+}
+
+Deno.test({
+  name: "kamailio: a phone over WebSocket registers through Tandem at Kamailio (the registrar) " +
+    "and takes a call Kamailio sends it, over its connection",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-registrar-" });
+    const [kport, sip, ws, http] = [freeUdpPort(), freeUdpPort(), freePort(), freePort()];
+    const front = await runKamailio(dir, registrarConfig(kport), kport);
+    let tandem: TandemProcess | undefined;
+    let phone: Awaited<ReturnType<typeof wsPhone>> | undefined;
+    try {
+      tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+    - { address: 127.0.0.1, port: ${ws}, transports: [ws] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+registrar: { target: "127.0.0.1:${kport}" }
+rules: []
+`,
+      });
+      phone = await wsPhone(`ws://127.0.0.1:${ws}/`, "alice@example.test");
+      assert.match(phone.registered, new RegExp(`Contact: <${phone.contact}>;expires=\\d+`));
+      // Kamailio holds Tandem's Contact for the phone, not the phone's .invalid one.
+      const klog = await front.log();
+      assert.match(
+        klog,
+        new RegExp(`register sip:alice@example.test contact <sip:\\w+@127\\.0\\.0\\.1:${sip}>`),
+      );
+      assert.doesNotMatch(klog, /\.invalid/);
+      const call = phone.takeCall();
+      // SIPp's caller of the benchmarks: it follows Kamailio's Record-Route, and holds the call
+      // with a re-INVITE before its BYE.
+      const caller = await runSipp([
+        "-sf",
+        `${repoRoot}/../shared/bench/uac_rr.xml`,
+        `127.0.0.1:${kport}`,
+        "-s",
+        "alice",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        String(freeUdpPort()),
+        "-m",
+        "1",
+        "-d",
+        "200",
+        "-timeout",
+        "20s",
+        "-timeout_error",
+      ], { timeoutMs: 30_000 });
+      const invite = await call.catch(async (e) => {
+        const logs = await tandem!.logs();
+        throw new Error(
+          `${e.message}\ncaller: ${caller.stderr.slice(-1500)}\ntandem: ${
+            logs.stderr.slice(-2500)
+          }\nkamailio: ${(await front.log()).slice(-2500)}`,
+        );
+      });
+      assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-1500)}\n${await front.log()}`);
+      assert.match(invite, new RegExp(`^INVITE ${phone.contact} SIP/2\\.0`));
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
+        /tandem_calls_total\{outcome="answered"\} 1/,
+      );
+    } finally {
+      phone?.close();
+      await tandem?.stop().catch(() => {});
+      await front.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -1,0 +1,109 @@
+// Registrations relayed for phones that cannot be reached by their own address (browsers over
+// WebSocket: their Contact names a .invalid host). Tandem registers them at the registrar under
+// a Contact of its own, `sip:<token>@<Tandem>`, and keeps which connection and which Contact of
+// the phone each token stands for, so that a call the registrar sends to the token reaches the
+// phone over its connection.
+
+import type { Endpoint } from "../transport/types.ts";
+import type { Random } from "../util/clock.ts";
+import { token } from "../util/random.ts";
+
+/** One registered Contact of a phone. */
+export interface Binding {
+  token: string;
+  /** The connection it registered over, where calls to it go. */
+  flow: Endpoint;
+  /** Its Contact URI, as it sent it: the Request-URI of calls to it. */
+  contact: string;
+  /** The address of record (its REGISTER's To URI), for logs and the call list. */
+  aor: string;
+  /** Monotonic ms when the registrar's grant runs out; 0 until a 2xx grants it. */
+  expiresAt: number;
+}
+
+/** Bindings held at once: phones choose their Contacts, so the table is bounded. */
+export const MAX_BINDINGS = 100_000;
+
+export class Registrations {
+  private byToken = new Map<string, Binding>();
+  /** flow|contact → token: a phone's re-REGISTER keeps its token (one binding at the registrar). */
+  private byContact = new Map<string, string>();
+
+  constructor(private random: Random) {}
+
+  get size(): number {
+    return this.byToken.size;
+  }
+
+  /**
+   * The binding for `contact` registered over `flow`: the one it had, or a new one (not granted
+   * until {@link grant}). Undefined when the table is full.
+   */
+  bind(flow: Endpoint, contact: string, aor: string, now: number): Binding | undefined {
+    const key = contactKey(flow, contact);
+    const had = this.byContact.get(key);
+    const b = had === undefined ? undefined : this.byToken.get(had);
+    if (b) return b;
+    if (this.byToken.size >= MAX_BINDINGS) this.sweep(now);
+    if (this.byToken.size >= MAX_BINDINGS) return undefined;
+    let t = token(this.random, 20);
+    while (this.byToken.has(t)) t = token(this.random, 20);
+    const nb: Binding = { token: t, flow, contact, aor, expiresAt: 0 };
+    this.byToken.set(t, nb);
+    this.byContact.set(key, t);
+    return nb;
+  }
+
+  /** The registrar granted `b` for `seconds` (0: removed). */
+  grant(b: Binding, seconds: number, now: number): void {
+    if (seconds > 0) b.expiresAt = now + seconds * 1000;
+    else this.remove(b);
+  }
+
+  /** The binding of a token, granted or not. */
+  get(t: string): Binding | undefined {
+    return this.byToken.get(t);
+  }
+
+  /** The live binding of a token (a Request-URI user), or undefined. */
+  lookup(t: string, now: number): Binding | undefined {
+    const b = this.byToken.get(t);
+    if (!b) return undefined;
+    if (b.expiresAt > now) return b;
+    if (b.expiresAt !== 0) this.remove(b); // expired; 0 is a REGISTER still on its way
+    return undefined;
+  }
+
+  remove(b: Binding): void {
+    if (this.byToken.get(b.token) !== b) return;
+    this.byToken.delete(b.token);
+    this.byContact.delete(contactKey(b.flow, b.contact));
+  }
+
+  /** Forget every binding of a connection that closed: the phone is gone with it. */
+  dropFlow(flow: Endpoint): number {
+    let n = 0;
+    for (const b of [...this.byToken.values()]) {
+      if (sameEndpoint(b.flow, flow)) {
+        this.remove(b);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Forget expired bindings; pending ones (never granted) go with their connection. */
+  private sweep(now: number): void {
+    for (const b of [...this.byToken.values()]) {
+      if (b.expiresAt !== 0 && b.expiresAt <= now) this.remove(b);
+    }
+  }
+}
+
+function contactKey(flow: Endpoint, contact: string): string {
+  return `${flow.protocol}|${flow.host}|${flow.port}|${contact}`;
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.protocol === b.protocol && a.host === b.host && a.port === b.port;
+}
