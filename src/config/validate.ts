@@ -43,6 +43,15 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     if (cfg[k] === undefined) delete cfg[k];
   }
   if (cfg.sip.workers > 1) tcpNeedsOneWorker(r, cfg);
+  if (cfg.sip.workers > 1 && cfg.registrar) {
+    // A call to a phone is dispatched by its Call-ID, not by the token its registration is under.
+    r.fail(
+      ["registrar"],
+      "sip.workers 1 (registrations live in one process)",
+      `workers ${cfg.sip.workers}`,
+      true,
+    );
+  }
   tlsNeedsCertificates(r, cfg, m.sip);
   cfg.rules.forEach((rule, i) => {
     if (rule.auth.mode !== "none" && !radius) {

@@ -103,6 +103,13 @@ rules: []
   assert.deepEqual(back.registrar, cfg.registrar);
   assert.equal(load("rules: []\n").registrar, undefined);
   assert.deepEqual(
+    errorsOf(
+      "sip:\n  workers: 2\n  listen: [{ address: 127.0.0.1, transports: [udp] }]\n" +
+        'registrar: { target: "192.0.2.50" }\n',
+    ),
+    ["F:4: registrar: expected sip.workers 1 (registrations live in one process), got workers 2"],
+  );
+  assert.deepEqual(
     errorsOf('registrar: { target: "192.0.2.50", name: r, media: rtpengine }\n'),
     [
       'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "name"',
