@@ -10,6 +10,7 @@
 // PRACKs (RFC 3262) cross it too.
 
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import {
   binaryAvailable,
   freePort,
@@ -25,6 +26,9 @@ import {
   which,
 } from "./harness.ts";
 import { kitSummary, runKit } from "./kit.ts";
+
+/** JsSIP's CommonJS entry, installed by `deno task test` (npm, into .tools/). */
+const JSSIP_MAIN = `${repoRoot}/.tools/node_modules/jssip/lib/JsSIP.js`;
 
 /**
  * config/acceptance.yaml on its own SIP and HTTP ports, IPv4 only, with Kamailio's `outbound`
@@ -505,9 +509,54 @@ async function wsPhone(url: string, aor: string) {
   };
 }
 
+/**
+ * JsSIP (from npm in .tools/, as the browser test uses it) registers `aor` over `url` and then
+ * unregisters; rejects unless both are confirmed. JsSIP accepts a 200 only when it lists its own
+ * Contact, so this checks the Contacts Tandem gives back.
+ */
+async function jssipRegisters(url: string, aor: string): Promise<void> {
+  assert.ok(
+    Deno.statSync(JSSIP_MAIN).isFile,
+    `${JSSIP_MAIN} is missing: deno task test installs it`,
+  );
+  const JsSIP = createRequire(import.meta.url)(JSSIP_MAIN);
+  JsSIP.debug.disable("JsSIP:*");
+  const ua = new JsSIP.UA({
+    sockets: [new JsSIP.WebSocketInterface(url)],
+    uri: `sip:${aor}`,
+    register: false,
+    register_expires: 300,
+  });
+  const once = (ok: string, bad: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`JsSIP: no ${ok} in 10 s`)), 10_000);
+      ua.once(ok, () => (clearTimeout(timer), resolve()));
+      ua.once(
+        bad,
+        (
+          e: { cause?: string },
+        ) => (clearTimeout(timer), reject(new Error(`JsSIP ${bad}: ${e?.cause}`))),
+      );
+    });
+  try {
+    // register() before the WebSocket is open is a connection error: register once connected.
+    const connected = once("connected", "disconnected");
+    ua.start();
+    await connected;
+    const registered = once("registered", "registrationFailed");
+    ua.register();
+    await registered;
+    const unregistered = once("unregistered", "registrationFailed");
+    ua.unregister();
+    await unregistered;
+  } finally {
+    ua.stop();
+  }
+}
+
 Deno.test({
   name: "kamailio: a phone over WebSocket registers through Tandem at Kamailio (the registrar) " +
-    "and takes a call Kamailio sends it, over its connection",
+    "and takes a call Kamailio sends it, over its connection; JsSIP registers and unregisters",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -574,6 +623,12 @@ rules: []
       assert.match(
         await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
         /tandem_calls_total\{outcome="answered"\} 1/,
+      );
+      // JsSIP, the browsers' SIP library, takes Tandem's answers as its registration.
+      await jssipRegisters(`ws://127.0.0.1:${ws}/`, "bob@example.test");
+      assert.match(
+        await front.log(),
+        new RegExp(`register sip:bob@example.test contact <sip:\\w+@127\\.0\\.0\\.1:${sip}>`),
       );
     } finally {
       phone?.close();
