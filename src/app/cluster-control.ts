@@ -11,6 +11,7 @@ import type {
   GcResult,
   HealthReport,
   ReadyReport,
+  RegistrationStatus,
   ReloadResult,
   RouteStatus,
 } from "../http/mod.ts";
@@ -96,6 +97,15 @@ export class ClusterControl implements ControlPlane {
       }
     }
     return [...byName.values()];
+  }
+
+  async registrations(): Promise<RegistrationStatus[]> {
+    // A registrar needs one worker; the others, should there be any, hold none.
+    const out = [...this.local.registrations()];
+    for (const list of await this.ask<RegistrationStatus[]>("registrations")) {
+      out.push(...list ?? []);
+    }
+    return out;
   }
 
   async bannedSources(): Promise<BannedSource[]> {

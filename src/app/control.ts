@@ -12,6 +12,7 @@ import type {
   GcResult,
   HealthReport,
   ReadyReport,
+  RegistrationStatus,
   ReloadResult,
   RouteStatus,
 } from "../http/mod.ts";
@@ -158,6 +159,20 @@ export class TandemControl implements ControlPlane {
       });
     }
     return [...byName.values()];
+  }
+
+  registrations(): RegistrationStatus[] {
+    const mono = performance.now();
+    const wall = Date.now();
+    return this.server.b2bua.registrations.list(mono).map((b) => ({
+      aor: b.aor,
+      contact: b.contact,
+      via: `${b.flow.protocol}:${
+        b.flow.host.includes(":") ? `[${b.flow.host}]` : b.flow.host
+      }:${b.flow.port}`,
+      token: b.token,
+      expires: new Date(wall + (b.expiresAt - mono)).toISOString(),
+    }));
   }
 
   bannedSources(): BannedSource[] {

@@ -245,6 +245,7 @@ async function runWorker(
     drain: (ms: number | null) => control.drain(ms ?? undefined),
     stats: () => control.stats(),
     routes: () => control.routes(),
+    registrations: () => control.registrations(),
     bannedSources: () => control.bannedSources(),
     unbanSource: (address: string) => control.unbanSource(address),
     collectGarbage: async () => (await control.collectGarbage()) ?? null,

@@ -60,6 +60,11 @@ export class Registrations {
     else this.remove(b);
   }
 
+  /** The bindings the registrar granted and that have not run out. */
+  list(now: number): Binding[] {
+    return [...this.byToken.values()].filter((b) => b.expiresAt > now);
+  }
+
   /** The binding of a token, granted or not. */
   get(t: string): Binding | undefined {
     return this.byToken.get(t);

@@ -172,6 +172,8 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
 
   app.get("/routes", async (c) => c.json(await control.routes()));
 
+  app.get("/registrations", async (c) => c.json(await control.registrations()));
+
   app.get("/sources/banned", async (c) => c.json(await control.bannedSources()));
 
   app.delete("/sources/banned/:address", async (c) => {

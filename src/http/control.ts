@@ -140,6 +140,20 @@ export interface ServerStatus {
   last: string;
 }
 
+/** A phone registered through Tandem at the `registrar` (GET /registrations). */
+export interface RegistrationStatus {
+  /** Its address of record. */
+  aor: string;
+  /** Its Contact, as it registered it. */
+  contact: string;
+  /** The connection it registered over ("ws:192.0.2.7:50312"). */
+  via: string;
+  /** The user part of Tandem's Contact for it at the registrar. */
+  token: string;
+  /** ISO time the registrar's grant runs out. */
+  expires: string;
+}
+
 /** A source address whose new requests are dropped (`limits.per_source`). */
 export interface BannedSource {
   address: string;
@@ -167,6 +181,8 @@ export interface ControlPlane {
   stats(): Awaitable<Record<string, number>>;
   /** The configured routes: their calls, limits and probed servers. */
   routes(): Awaitable<RouteStatus[]>;
+  /** Phones registered through Tandem now (none without a `registrar`). */
+  registrations(): Awaitable<RegistrationStatus[]>;
   /** Sources banned now by `limits.per_source` (none when it is off). */
   bannedSources(): Awaitable<BannedSource[]>;
   /** Lift a source's ban at once; false when it had none. */

@@ -13,6 +13,7 @@ export type {
   GcResult,
   HealthReport,
   ReadyReport,
+  RegistrationStatus,
   ReloadResult,
   RouteStatus,
   ServerStatus,

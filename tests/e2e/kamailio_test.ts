@@ -589,6 +589,12 @@ rules: []
         new RegExp(`register sip:alice@example.test contact <sip:\\w+@127\\.0\\.0\\.1:${sip}>`),
       );
       assert.doesNotMatch(klog, /\.invalid/);
+      const regs = await (await fetch(`http://127.0.0.1:${http}/registrations`)).json();
+      assert.deepEqual(
+        regs.map((r: { aor: string; contact: string; via: string }) => [r.aor, r.contact, r.via]),
+        [["sip:alice@example.test", phone.contact, regs[0]?.via]],
+      );
+      assert.match(regs[0].via, /^ws:127\.0\.0\.1:\d+$/);
       const call = phone.takeCall();
       // SIPp's caller of the benchmarks: it follows Kamailio's Record-Route, and holds the call
       // with a re-INVITE before its BYE.

@@ -217,6 +217,13 @@ Deno.test("POST /gc collects and reports the heap; 501 naming the fix without a 
   assert.match((await no.json()).error, /--v8-flags=--expose-gc/);
 });
 
+Deno.test("GET /registrations lists the phones registered through Tandem", async () => {
+  const { app, control } = setup();
+  const res = await app.request("/registrations");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), control.registrationList);
+});
+
 Deno.test("GET /routes lists the routes with their calls, limits and probed servers", async () => {
   const { app, control } = setup();
   const res = await app.request("/routes");

@@ -10,6 +10,7 @@ import type {
   GcResult,
   HealthReport,
   ReadyReport,
+  RegistrationStatus,
   ReloadResult,
   RouteStatus,
 } from "../../src/http/mod.ts";
@@ -64,6 +65,13 @@ export class FakeControlPlane implements ControlPlane {
   };
   collections = 0;
   banned: BannedSource[] = [{ address: "192.0.2.66", until: "2026-01-02T03:05:00.000Z" }];
+  registrationList: RegistrationStatus[] = [{
+    aor: "sip:alice@example.test",
+    contact: "sip:xyz@abc.invalid;transport=ws",
+    via: "ws:192.0.2.7:50312",
+    token: "abcdefghij0123456789",
+    expires: "2026-01-02T03:10:00.000Z",
+  }];
   routeList: RouteStatus[] = [{
     name: "carrier-a",
     target: "udp:192.0.2.10:5060",
@@ -130,6 +138,10 @@ export class FakeControlPlane implements ControlPlane {
   stats(): Record<string, number> {
     this.check();
     return this.statsValue;
+  }
+  registrations(): RegistrationStatus[] {
+    this.check();
+    return this.registrationList;
   }
   routes(): RouteStatus[] {
     this.check();
