@@ -588,28 +588,14 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       const rname = rm.name === undefined
         ? `${name}-${j + 1}`
         : r.sipText(rm.name, [...rp, "name"]);
-      const t = target(r, rm, rp);
-      const own = readRouteOptions(r, rm, rp);
-      const sni = rm.tls_server_name === undefined ? undefined : transportBound(
-        r,
-        rm.tls_server_name,
-        [...rp, "tls_server_name"],
-        t?.transport,
-        TLS_SERVER_NAME,
-      )?.toLowerCase();
-      const upgradePath = rm.ws_path === undefined
-        ? undefined
-        : transportBound(r, rm.ws_path, [...rp, "ws_path"], t?.transport, WS_PATH);
       const weight = rm.weight === undefined
         ? 1
         : r.int(rm.weight, [...rp, "weight"], 1, 10_000) ?? 1;
       if (rm.weight !== undefined && rule.order !== "weighted") {
         r.fail([...rp, "weight"], 'a rule with order "weighted"', `order ${rule.order}`, true);
       }
-      if (t && rname !== undefined) {
-        const route = merge(rname, t, own, d, weight);
-        if (sni) route.tlsServerName = sni;
-        if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
+      const route = readRoute(r, rm, rp, rname, d, weight);
+      if (route) {
         rule.routes.push(route);
         sameLimits(r, seen, route, rp);
       }
@@ -626,6 +612,20 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
   const keys = ROUTE_KEYS.filter((k) => !["name", "weight", "limits", "probe"].includes(k));
   const m = r.map(v, path, keys);
   if (!m) return undefined;
+  const route = readRoute(r, m, path, "registrar", d, 1);
+  delete route?.limits; // the registrar's routes are its phones: no trunk to count
+  return route;
+}
+
+/** One route's keys (target, options, TLS name, WebSocket path) over `defaults`. */
+function readRoute(
+  r: Reader,
+  m: RawMap,
+  path: KeyPath,
+  name: string | undefined,
+  d: RouteOptions,
+  weight: number,
+): RouteConfig | undefined {
   const t = target(r, m, path);
   const own = readRouteOptions(r, m, path);
   const sni = m.tls_server_name === undefined ? undefined : transportBound(
@@ -635,10 +635,13 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
     t?.transport,
     TLS_SERVER_NAME,
   )?.toLowerCase();
-  if (!t) return undefined;
-  const route = merge("registrar", t, own, d, 1);
-  delete route.limits; // the registrar's routes are its phones: no trunk to count
+  const upgradePath = m.ws_path === undefined
+    ? undefined
+    : transportBound(r, m.ws_path, [...path, "ws_path"], t?.transport, WS_PATH);
+  if (!t || name === undefined) return undefined;
+  const route = merge(name, t, own, d, weight);
   if (sni) route.tlsServerName = sni;
+  if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
   return route;
 }
 
