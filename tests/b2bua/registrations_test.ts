@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { CallRecord } from "../../src/b2bua/mod.ts";
+import { Registrations } from "../../src/b2bua/registrations.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
 import type { Endpoint } from "../../src/transport/types.ts";
 import { answer, CALLER, callerInvite, config, Loop, req, res, route } from "./loop.ts";
@@ -122,4 +123,23 @@ Deno.test("registrar: no answer from the registrar is 408 to the phone", () => {
   loop.take();
   loop.timers.advance(32_000);
   loop.expect(res(408, "REGISTER"), "408 after Timer F");
+});
+
+Deno.test("registrations: a token per connection and Contact, kept across re-REGISTERs, gone when the grant runs out", () => {
+  let seed = 1;
+  const t = new Registrations(() => ((seed = (seed * 48271) % 2147483647) / 2147483647));
+  const b1 = t.bind(BROWSER, PHONE_CONTACT, "sip:alice@example.test", 0)!;
+  assert.equal(t.lookup(b1.token, 0), undefined, "not callable before the registrar grants it");
+  t.grant(b1, 60, 0);
+  assert.equal(t.lookup(b1.token, 59_999), b1);
+  assert.equal(t.bind(BROWSER, PHONE_CONTACT, "sip:alice@example.test", 10)!, b1, "same token");
+  const other = t.bind({ ...BROWSER, port: 40001 }, PHONE_CONTACT, "sip:alice@example.test", 0)!;
+  assert.notEqual(other.token, b1.token, "another connection is another binding");
+  assert.deepEqual(t.list(30_000).map((b) => b.token), [b1.token], "only granted ones listed");
+  assert.equal(t.lookup(b1.token, 60_000), undefined, "the grant ran out");
+  assert.equal(t.size, 1, "and it was forgotten");
+  assert.equal(t.dropFlow({ ...BROWSER, port: 40001 }), 1);
+  assert.equal(t.size, 0);
+  t.grant(t.bind(BROWSER, PHONE_CONTACT, "a", 0)!, 0, 0);
+  assert.equal(t.size, 0, "a grant of 0 removes it");
 });
