@@ -226,6 +226,10 @@ const mServerUp = metrics.gauge(
   "tandem_route_server_up",
   "Probed route servers (routes with `probe`): 1 while answering, 0 while skipped as down.",
 );
+const mRegistered = metrics.gauge(
+  "tandem_registrations",
+  "Phones registered through Tandem at the registrar (granted, not run out).",
+);
 const mLocate = metrics.counter(
   "tandem_route_lookups_total",
   "DNS lookups of routes by host name (RFC 3263), by outcome: servers found, or none usable.",
@@ -327,6 +331,9 @@ export class B2bua implements TransactionUser {
       lastCount = this.newCalls;
       lastAt = now;
       exportLimits(this.limits);
+      mRegistered.set(
+        this.registrations.size ? this.registrations.list(this.opts.clock.now()).length : 0,
+      );
       mServerUp.values.clear();
       for (const sv of this.health.list()) {
         const target = `${sv.dest.protocol}:${uriHost(sv.dest.host)}:${sv.dest.port}`;

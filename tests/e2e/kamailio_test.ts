@@ -595,6 +595,10 @@ rules: []
         [["sip:alice@example.test", phone.contact, regs[0]?.via]],
       );
       assert.match(regs[0].via, /^ws:127\.0\.0\.1:\d+$/);
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
+        /^tandem_registrations 1$/m,
+      );
       const call = phone.takeCall();
       // SIPp's caller of the benchmarks: it follows Kamailio's Record-Route, and holds the call
       // with a re-INVITE before its BYE.
