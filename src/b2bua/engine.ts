@@ -524,6 +524,12 @@ export class B2bua implements TransactionUser {
         sourceIp: source.host,
         headers: req,
       });
+    if (!rule && cfg.registrar && this.registrations.wasGone(ruriUser, this.opts.clock.now())) {
+      // The registrar still has a phone whose connection closed: away, not unknown.
+      mCalls.inc({ outcome: "no-route" });
+      const r = createResponse(req, 480, undefined, this.tag());
+      return this.refuse(req, tx, source, r, "registered");
+    }
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });
       return this.refuse(req, tx, source, createResponse(req, 404, "No Route", this.tag()), "");
@@ -733,7 +739,7 @@ export class B2bua implements TransactionUser {
         endAt: now,
         finalStatus: res.status,
         endedBy: "tandem",
-        endReason: res.status === 404 ? "no-route" : "limit",
+        endReason: res.status === 503 ? "limit" : "no-route",
         reasonHeader: res.get("reason"),
         attempts: [],
       });
@@ -1967,7 +1973,7 @@ export class B2bua implements TransactionUser {
    */
   flowClosed(flow: Endpoint): number {
     // A phone registered over the connection is gone with it: calls to its token now fail.
-    if (this.registrations.size > 0) this.registrations.dropFlow(flow);
+    if (this.registrations.size > 0) this.registrations.dropFlow(flow, this.opts.clock.now());
     const calls = this.byFlow.get(flowKey(flow));
     if (!calls) return 0;
     const n = calls.size;

@@ -24,8 +24,16 @@ export interface Binding {
 /** Bindings held at once: phones choose their Contacts, so the table is bounded. */
 export const MAX_BINDINGS = 100_000;
 
+/** How long a forgotten token is still told apart from a wrong one: a registrar's longest grant. */
+const GONE_MS = 3_600_000;
+
 export class Registrations {
   private byToken = new Map<string, Binding>();
+  /**
+   * Tokens of phones gone with their connection, until the registrar's grant would have run out:
+   * a call to one is for a phone that is away (480), not for nobody (404). Bounded like bindings.
+   */
+  private gone = new Map<string, number>();
   /** flow|contact → token: a phone's re-REGISTER keeps its token (one binding at the registrar). */
   private byContact = new Map<string, string>();
 
@@ -86,15 +94,33 @@ export class Registrations {
   }
 
   /** Forget every binding of a connection that closed: the phone is gone with it. */
-  dropFlow(flow: Endpoint): number {
+  dropFlow(flow: Endpoint, now = 0): number {
     let n = 0;
     for (const b of [...this.byToken.values()]) {
       if (sameEndpoint(b.flow, flow)) {
         this.remove(b);
+        if (b.expiresAt > now) this.markGone(b.token, Math.min(b.expiresAt, now + GONE_MS), now);
         n++;
       }
     }
     return n;
+  }
+
+  /** Whether `t` was a phone's token whose connection closed while the registrar still had it. */
+  wasGone(t: string, now: number): boolean {
+    const until = this.gone.get(t);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.gone.delete(t);
+    return false;
+  }
+
+  private markGone(t: string, until: number, now: number): void {
+    if (this.gone.size >= MAX_BINDINGS) {
+      for (const [k, u] of this.gone) if (u <= now) this.gone.delete(k);
+      if (this.gone.size >= MAX_BINDINGS) return;
+    }
+    this.gone.set(t, until);
   }
 
   /** Forget expired bindings; pending ones (never granted) go with their connection. */

@@ -98,7 +98,12 @@ Deno.test("registrar: a closed connection or an unregister forgets the phone", (
   loop.b2bua.flowClosed(BROWSER);
   assert.equal(loop.b2bua.registrations.size, 0);
   loop.inject(callerInvite(token, "", 2), CALLER);
-  loop.expect(res(404), "no route for a phone that is gone");
+  loop.expect(res(480), "a phone gone with its connection is away, not unknown");
+  loop.inject(callerInvite("not-a-token", "", 3), CALLER);
+  loop.expect(res(404), "no route for anybody else");
+  loop.timers.advance(600_000); // past the registrar's grant of 600 s
+  loop.inject(callerInvite(token, "", 4), CALLER);
+  loop.expect(res(404), "and once the grant would have run out, nobody");
 
   const again = setup();
   const t2 = registered(again.loop);
