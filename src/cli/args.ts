@@ -4,7 +4,14 @@ import { parseArgs } from "node:util";
 import { COMMAND_HELP, MAIN_HELP } from "./help.ts";
 
 /** The HTTP-API commands. */
-export type ClientAction = "calls" | "routes" | "drop" | "reload" | "drain" | "stats";
+export type ClientAction =
+  | "calls"
+  | "routes"
+  | "registrations"
+  | "drop"
+  | "reload"
+  | "drain"
+  | "stats";
 
 /** What the command line asks for. */
 export type CliCommand =
@@ -50,7 +57,17 @@ const OPTIONS = {
 
 const MAIN_ONLY = ["check-config", "print-config", "version", "log-level", "log-format"];
 const CLIENT_ONLY = ["url", "token", "json"];
-const ACTIONS: readonly ClientAction[] = ["calls", "routes", "drop", "reload", "drain", "stats"];
+const ACTIONS: readonly ClientAction[] = [
+  "calls",
+  "routes",
+  "registrations",
+  "drop",
+  "reload",
+  "drain",
+  "stats",
+];
+/** The commands that list JSON and can print it raw (--json). */
+const LISTS: readonly ClientAction[] = ["calls", "routes", "registrations"];
 
 /** Parse `argv` (without the program name). Never throws; never touches the environment. */
 export function parseCli(argv: string[]): CliCommand {
@@ -84,7 +101,7 @@ export function parseCli(argv: string[]): CliCommand {
   if (pos.length === 0 || pos[0] === "help" && pos.length === 1) {
     const wrong = CLIENT_ONLY.find((o) => given.has(o));
     if (wrong) {
-      return err(`--${wrong} belongs to a command (calls, routes, drop, reload, drain, stats)`);
+      return err(`--${wrong} belongs to a command (${ACTIONS.join(", ")})`);
     }
     if (v.help || pos[0] === "help") return { kind: "help", text: MAIN_HELP };
     if (v.version) return { kind: "version" };
@@ -121,8 +138,8 @@ export function parseCli(argv: string[]): CliCommand {
   if (v.help) return { kind: "help", text: usage };
   const wrong = MAIN_ONLY.find((o) => given.has(o));
   if (wrong) return err(`--${wrong} does not apply to "${action}"`, usage);
-  if (v.json && action !== "calls" && action !== "routes") {
-    return err(`--json applies to "calls" and "routes" only`, usage);
+  if (v.json && !LISTS.includes(action)) {
+    return err(`--json applies to ${LISTS.map((a) => `"${a}"`).join(", ")} only`, usage);
   }
   const want = action === "drop" ? 2 : 1;
   if (pos.length < want) return err(`"drop" needs a call id`, usage);

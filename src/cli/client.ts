@@ -1,4 +1,5 @@
-// The HTTP-API commands: calls, routes, drop, reload, drain, stats against a running instance.
+// The HTTP-API commands (calls, routes, registrations, drop, reload, drain, stats) against a
+// running instance.
 
 import type { Config } from "../config/mod.ts";
 import type { CliCommand, ClientAction } from "./args.ts";
@@ -37,6 +38,7 @@ export function apiBaseUrl(url: string | undefined, cfg?: Config): string | unde
 const REQUESTS: Record<ClientAction, { method: string; path: (id?: string) => string }> = {
   calls: { method: "GET", path: () => "/calls" },
   routes: { method: "GET", path: () => "/routes" },
+  registrations: { method: "GET", path: () => "/registrations" },
   drop: { method: "DELETE", path: (id) => `/calls/${encodeURIComponent(id ?? "")}` },
   reload: { method: "POST", path: () => "/reload" },
   drain: { method: "POST", path: () => "/drain" },
@@ -83,6 +85,13 @@ export function routesTable(routes: Record<string, unknown>[]): string {
     ];
   });
   return table(["name", "target", "rules", "calls", "limits", "servers"], rows);
+}
+
+/** Render GET /registrations: one line per registered phone. */
+export function registrationsTable(regs: Record<string, unknown>[]): string {
+  if (regs.length === 0) return "no registrations";
+  const cols = ["aor", "contact", "via", "expires"];
+  return table(cols, regs.map((r) => cols.map((k) => cell(r[k]))));
 }
 
 function cell(v: unknown): string {
@@ -158,16 +167,19 @@ export async function runClientCommand(
       else io.out(JSON.stringify(calls, null, 2));
       return 0;
     }
-    case "routes": {
-      let routes: unknown;
+    case "routes":
+    case "registrations": {
+      let list: unknown;
       try {
-        routes = JSON.parse(body);
+        list = JSON.parse(body);
       } catch {
-        io.err(`tandem routes: ${url} did not return JSON`);
+        io.err(`tandem ${cmd.action}: ${url} did not return JSON`);
         return 1;
       }
-      if (cmd.json || !Array.isArray(routes)) io.out(JSON.stringify(routes, null, 2));
-      else io.out(routesTable(routes as Record<string, unknown>[]));
+      const rows = list as Record<string, unknown>[];
+      if (cmd.json || !Array.isArray(list)) io.out(JSON.stringify(list, null, 2));
+      else if (cmd.action === "routes") io.out(routesTable(rows));
+      else io.out(registrationsTable(rows));
       return 0;
     }
     case "drop":

@@ -20,6 +20,7 @@ Options:
 Commands (talk to a running instance's HTTP API):
   calls [--json]       list live calls
   routes [--json]      list routes: calls, limits, probed servers up or down
+  registrations [--json]  list phones registered through Tandem (registrar)
   drop <call-id>       end one call (BYE both sides)
   reload               re-read the configuration file
   drain                stop taking calls; let live calls finish
@@ -42,6 +43,8 @@ Options:
 export const COMMAND_HELP: Record<string, string> = {
   calls:
     `Usage: tandem calls [--json] [options]\n\nList live calls (GET /calls).\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
+  registrations:
+    `Usage: tandem registrations [--json] [options]\n\nList the phones registered through Tandem at its registrar (GET /registrations): address\nof record, Contact, connection and when the registration runs out.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   routes:
     `Usage: tandem routes [--json] [options]\n\nList the configured routes (GET /routes): the rules using each, its calls now and its\nlimits, and its probed servers, up or down.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   drop:

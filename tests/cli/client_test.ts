@@ -81,6 +81,29 @@ Deno.test("routes: GET /routes, one line per route with its servers, or --json",
   assert.deepEqual(JSON.parse(j.out[0]), routes);
 });
 
+Deno.test("registrations: GET /registrations, one line per phone, or --json", async () => {
+  const regs = [{
+    aor: "sip:alice@example.test",
+    contact: "sip:xyz@abc.invalid;transport=ws",
+    via: "ws:192.0.2.7:50312",
+    token: "t",
+    expires: "2026-01-02T03:10:00.000Z",
+  }];
+  const f = fakeIO(() => Response.json(regs));
+  assert.equal(await runClientCommand(client(["registrations"]), undefined, f.io), 0);
+  assert.equal(f.seen[0].url, "http://127.0.0.1:8080/registrations");
+  assert.equal(
+    f.out[0],
+    [
+      "aor                     contact                           via                 expires",
+      "sip:alice@example.test  sip:xyz@abc.invalid;transport=ws  ws:192.0.2.7:50312  2026-01-02T03:10:00.000Z",
+    ].join("\n"),
+  );
+  const none = fakeIO(() => Response.json([]));
+  assert.equal(await runClientCommand(client(["registrations"]), undefined, none.io), 0);
+  assert.equal(none.out[0], "no registrations");
+});
+
 Deno.test("drop, reload, drain, stats use the right method and path; token and URL defaults", async () => {
   const cfg = parseConfig('http: { listen: "[::]:9000", token: t0 }\n', "c.yaml", "yaml", {
     env: {},
