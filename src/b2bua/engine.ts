@@ -42,6 +42,7 @@ import type {
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
+import { endpointKey } from "../transport/address.ts";
 import {
   defaultPort,
   isSecure,
@@ -588,7 +589,7 @@ export class B2bua implements TransactionUser {
     if (replacing) call.replacing = replacing.aim;
     this.calls.set(call.id, call);
     if (isWebSocket(source.protocol)) {
-      const key = flowKey(source);
+      const key = endpointKey(source);
       const set = this.byFlow.get(key) ?? new Set<Call>();
       this.byFlow.set(key, set.add(call));
     }
@@ -1974,7 +1975,7 @@ export class B2bua implements TransactionUser {
   flowClosed(flow: Endpoint): number {
     // A phone registered over the connection is gone with it: calls to its token now fail.
     if (this.registrations.size > 0) this.registrations.dropFlow(flow, this.opts.clock.now());
-    const calls = this.byFlow.get(flowKey(flow));
+    const calls = this.byFlow.get(endpointKey(flow));
     if (!calls) return 0;
     const n = calls.size;
     for (const call of [...calls]) {
@@ -2059,7 +2060,7 @@ export class B2bua implements TransactionUser {
     }
     this.calls.delete(call.id);
     if (isWebSocket(call.a.source.protocol)) {
-      const key = flowKey(call.a.source);
+      const key = endpointKey(call.a.source);
       const set = this.byFlow.get(key);
       if (set?.delete(call) && set.size === 0) this.byFlow.delete(key);
     }
@@ -2179,10 +2180,6 @@ const NOOP_HANDLER: ClientHandler = {
 const CALLER_GONE = 'Q.850;cause=16;text="Caller connection closed"';
 
 /** A connection's identity: its transport and remote address. */
-function flowKey(e: Endpoint): string {
-  return `${e.protocol}|${e.host}|${e.port}`;
-}
-
 function viaFor(local: Endpoint, branch: string): string {
   return `SIP/2.0/${local.protocol.toUpperCase()} ${
     uriHost(local.host)

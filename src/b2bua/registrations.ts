@@ -4,6 +4,7 @@
 // the phone each token stands for, so that a call the registrar sends to the token reaches the
 // phone over its connection.
 
+import { endpointKey } from "../transport/address.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Random } from "../util/clock.ts";
 import { token } from "../util/random.ts";
@@ -36,6 +37,8 @@ export class Registrations {
   private gone = new Map<string, number>();
   /** flow|contact → token: a phone's re-REGISTER keeps its token (one binding at the registrar). */
   private byContact = new Map<string, string>();
+  /** flow → its bindings: a closing connection finds its own without a walk over them all. */
+  private byFlow = new Map<string, Set<Binding>>();
 
   constructor(private random: Random) {}
 
@@ -59,6 +62,9 @@ export class Registrations {
     const nb: Binding = { token: t, flow, contact, aor, expiresAt: 0 };
     this.byToken.set(t, nb);
     this.byContact.set(key, t);
+    const fk = endpointKey(flow);
+    const set = this.byFlow.get(fk) ?? new Set<Binding>();
+    this.byFlow.set(fk, set.add(nb));
     return nb;
   }
 
@@ -91,19 +97,21 @@ export class Registrations {
     if (this.byToken.get(b.token) !== b) return;
     this.byToken.delete(b.token);
     this.byContact.delete(contactKey(b.flow, b.contact));
+    const fk = endpointKey(b.flow);
+    const set = this.byFlow.get(fk);
+    if (set?.delete(b) && set.size === 0) this.byFlow.delete(fk);
   }
 
   /** Forget every binding of a connection that closed: the phone is gone with it. */
   dropFlow(flow: Endpoint, now = 0): number {
-    let n = 0;
-    for (const b of [...this.byToken.values()]) {
-      if (sameEndpoint(b.flow, flow)) {
-        this.remove(b);
-        if (b.expiresAt > now) this.markGone(b.token, Math.min(b.expiresAt, now + GONE_MS), now);
-        n++;
-      }
+    const set = this.byFlow.get(endpointKey(flow));
+    if (!set) return 0;
+    const bindings = [...set];
+    for (const b of bindings) {
+      this.remove(b);
+      if (b.expiresAt > now) this.markGone(b.token, Math.min(b.expiresAt, now + GONE_MS), now);
     }
-    return n;
+    return bindings.length;
   }
 
   /** Whether `t` was a phone's token whose connection closed while the registrar still had it. */
@@ -132,9 +140,5 @@ export class Registrations {
 }
 
 function contactKey(flow: Endpoint, contact: string): string {
-  return `${flow.protocol}|${flow.host}|${flow.port}|${contact}`;
-}
-
-function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  return a.protocol === b.protocol && a.host === b.host && a.port === b.port;
+  return `${endpointKey(flow)}|${contact}`;
 }

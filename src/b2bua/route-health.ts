@@ -5,6 +5,7 @@
 
 import type { Config, RouteConfig, RouteProbe } from "../config/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
+import { endpointKey } from "../transport/address.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, TimerHandle, Timers } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
@@ -46,10 +47,6 @@ export interface RouteHealthOptions {
 /** How often the probe schedule is looked at, ms; probe intervals are whole seconds or more. */
 const TICK_MS = 1000;
 
-export function serverKey(e: Endpoint): string {
-  return `${e.protocol}:${e.host}:${e.port}`;
-}
-
 /** A probed route, and the servers it had at its last lookup. */
 interface ProbedRoute {
   route: RouteConfig;
@@ -84,13 +81,13 @@ export class RouteHealth {
   /** True when `dest` is probed and found down. Cheap when nothing is probed. */
   isDown(dest: Endpoint): boolean {
     if (this.servers.size === 0) return false;
-    return this.servers.get(serverKey(dest))?.state === "down";
+    return this.servers.get(endpointKey(dest))?.state === "down";
   }
 
   /** A call attempt to `dest` got no answer or could not be sent: as a failed probe. */
   failed(dest: Endpoint, what: string): void {
     if (this.servers.size === 0) return;
-    const s = this.servers.get(serverKey(dest));
+    const s = this.servers.get(endpointKey(dest));
     if (s) this.record(s, false, what);
   }
 
@@ -160,7 +157,7 @@ export class RouteHealth {
   private adopt(pr: ProbedRoute, dests: Endpoint[], into: Map<string, ProbedServer>): void {
     const settings = pr.route.probe!;
     for (const dest of dests) {
-      const key = serverKey(dest);
+      const key = endpointKey(dest);
       pr.keys.add(key);
       if (into.has(key)) continue;
       const had = this.servers.get(key);

@@ -1,6 +1,11 @@
 // RFC 3261 §18 / RFC 5118: IP literal helpers. Endpoints carry bare, lowercase hosts; IPv4
 // peers seen through a dual-stack IPv6 socket ("::ffff:1.2.3.4") are reported as IPv4.
 
+/** One string per protocol, host and port: the key of maps by peer (connections, servers). */
+export function endpointKey(e: { protocol: string; host: string; port: number }): string {
+  return `${e.protocol}|${e.host}|${e.port}`;
+}
+
 /** IP family of a bare literal: 6 when it contains a colon, else 4. */
 export function familyOf(host: string): 4 | 6 {
   return host.includes(":") ? 6 : 4;

@@ -3,7 +3,7 @@
 // (priority, then a weighted random draw within one priority), A and AAAA the addresses.
 // Pure over a resolver, so the order of servers and every fallback is unit-tested.
 
-import { isIpLiteral, normalizeHost } from "./address.ts";
+import { endpointKey, isIpLiteral, normalizeHost } from "./address.ts";
 import { TransportError } from "./errors.ts";
 import { defaultPort } from "./protocol.ts";
 import type { Endpoint, Protocol } from "./types.ts";
@@ -216,7 +216,7 @@ export function naptrOrder(records: readonly LocateRecord[]): Naptr[] {
 function dedupe(eps: Endpoint[]): Endpoint[] {
   const seen = new Set<string>();
   return eps.filter((e) => {
-    const k = `${e.protocol}:${e.host}:${e.port}`;
+    const k = endpointKey(e);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

@@ -22,7 +22,7 @@ export {
 export { type Framer, type FrameSink, StreamFramer } from "./stream-framer.ts";
 export { WebSocketFramer } from "./websocket.ts";
 export { ConnectTimeoutError, FramingError, NoListenerError, TransportError } from "./errors.ts";
-export { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
+export { endpointKey, familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
 export {
   defaultPort,
   isSecure,
