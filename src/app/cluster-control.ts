@@ -10,6 +10,7 @@ import type {
   DrainResult,
   GcResult,
   HealthReport,
+  OutboundRegistrationStatus,
   ReadyReport,
   RegistrationStatus,
   ReloadResult,
@@ -106,6 +107,11 @@ export class ClusterControl implements ControlPlane {
       out.push(...list ?? []);
     }
     return out;
+  }
+
+  outboundRegistrations(): OutboundRegistrationStatus[] {
+    // Only the first worker (this process) registers.
+    return this.local.outboundRegistrations();
   }
 
   async bannedSources(): Promise<BannedSource[]> {

@@ -11,14 +11,16 @@ import type {
   DrainResult,
   GcResult,
   HealthReport,
+  OutboundRegistrationStatus,
   ReadyReport,
   RegistrationStatus,
   ReloadResult,
   RouteStatus,
 } from "../http/mod.ts";
+import { endpointText } from "../transport/address.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { metrics } from "../util/metrics.ts";
-import type { SipServer } from "./server.ts";
+import { OUTBOUND_UNREGISTER_WAIT_MS, type SipServer } from "./server.ts";
 
 /** How the control plane reloads configuration and ends the process. */
 export interface ControlHooks {
@@ -150,9 +152,8 @@ export class TandemControl implements ControlPlane {
       }
     }
     for (const sv of b2bua.health.list()) {
-      const host = sv.dest.host.includes(":") ? `[${sv.dest.host}]` : sv.dest.host;
       byName.get(sv.route)?.servers.push({
-        target: `${sv.dest.protocol}:${host}:${sv.dest.port}`,
+        target: endpointText(sv.dest),
         state: sv.state,
         since: new Date(sv.since).toISOString(),
         last: sv.last,
@@ -167,11 +168,28 @@ export class TandemControl implements ControlPlane {
     return this.server.b2bua.registrations.list(mono).map((b) => ({
       aor: b.aor,
       contact: b.contact,
-      via: `${b.flow.protocol}:${
-        b.flow.host.includes(":") ? `[${b.flow.host}]` : b.flow.host
-      }:${b.flow.port}`,
+      via: endpointText(b.flow),
       token: b.token,
       expires: new Date(wall + (b.expiresAt - mono)).toISOString(),
+    }));
+  }
+
+  outboundRegistrations(): OutboundRegistrationStatus[] {
+    const mono = performance.now();
+    const wall = Date.now();
+    const iso = (at: number | undefined) =>
+      at === undefined ? null : new Date(wall + (at - mono)).toISOString();
+    return this.server.b2bua.outbound.list().map((a) => ({
+      name: a.name,
+      aor: a.aor,
+      state: a.state,
+      contact: a.contact ?? null,
+      server: a.server ? endpointText(a.server) : null,
+      expires: iso(a.expiresAt),
+      next: iso(a.nextAt),
+      last: a.last,
+      failures: a.failures,
+      since: new Date(a.since).toISOString(),
     }));
   }
 
@@ -214,6 +232,8 @@ export class TandemControl implements ControlPlane {
     if (this.draining) return { activeCalls: active, deadline: at };
     this.draining = true;
     b2b.draining = true;
+    // Carriers stop sending new calls here at once rather than have them refused.
+    void b2b.outbound.stop(OUTBOUND_UNREGISTER_WAIT_MS);
     const done = () => {
       clearInterval(this.drainPoll);
       clearTimeout(this.drainTimer);

@@ -82,6 +82,9 @@ export const OVERLOAD_BUSY_ALL = 0.98;
 export const OVERLOAD_DEMAND_FROM = 0.9;
 export const OVERLOAD_DEMAND_ALL = 0.99;
 
+/** How long a drain or a shutdown waits for registrars to answer its unregistrations. */
+export const OUTBOUND_UNREGISTER_WAIT_MS = 3000;
+
 /** Options for {@link SipServer}. */
 export interface SipServerOptions {
   config: Config;
@@ -105,6 +108,7 @@ export class SipServer {
   private cfg: Config;
   private log: Logger;
   private started = false;
+  private shard: Shard | undefined;
 
   constructor(opts: SipServerOptions) {
     this.cfg = opts.config;
@@ -112,6 +116,7 @@ export class SipServer {
     this.configureGuard(opts.config);
     const sip = opts.config.sip;
     const shard = opts.shard;
+    this.shard = shard;
     this.timers = new WheelTimers();
     const random = cryptoRandom();
     this.b2bua = new B2bua({
@@ -198,6 +203,8 @@ export class SipServer {
     await this.transport.start();
     this.started = true;
     this.b2bua.startProbes();
+    // Several workers: one registers (the first, which also serves HTTP), not each of them.
+    if (!this.shard || this.shard.index === 0) this.b2bua.outbound.start();
     this.busy.start();
     metrics.onCollect(() => {
       mSourcesBanned.set(this.guard?.banned().length ?? 0);
@@ -270,6 +277,7 @@ export class SipServer {
   async stop(): Promise<void> {
     this.started = false;
     this.b2bua.stopProbes();
+    await this.b2bua.outbound.stop(OUTBOUND_UNREGISTER_WAIT_MS);
     this.busy.stop();
     this.timers.stop();
     await this.transport.stop();

@@ -42,7 +42,7 @@ import type {
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
-import { endpointKey } from "../transport/address.ts";
+import { endpointKey, endpointText } from "../transport/address.ts";
 import {
   defaultPort,
   isSecure,
@@ -62,6 +62,8 @@ import { applyHeaderPolicy } from "./header-policy.ts";
 import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { RouteOrder } from "./route-order.ts";
 import { type Binding, Registrations } from "./registrations.ts";
+import { viaFor } from "./via.ts";
+import { OutboundRegistrations } from "./outbound-registrations.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -307,6 +309,8 @@ export class B2bua implements TransactionUser {
   readonly registrations: Registrations;
   /** The rule calls to registered phones come under, per registrar configuration. */
   private registeredRules = new WeakMap<RouteConfig, RuleConfig>();
+  /** Accounts Tandem registers at carriers (`outbound_registrations`). */
+  readonly outbound: OutboundRegistrations;
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
@@ -321,6 +325,20 @@ export class B2bua implements TransactionUser {
         this.svc.locate?.(t, opts.config().sip.dns) ??
           Promise.reject(new Error("no DNS resolver")),
       log: this.log,
+    });
+    this.outbound = new OutboundRegistrations({
+      config: opts.config,
+      clock: opts.clock,
+      timers: opts.timers,
+      random: opts.random,
+      log: this.log,
+      net: {
+        servers: (route) => this.routeServers(route),
+        localFor: (dest) => this.opts.net.localFor(dest),
+        newBranch: () => this.txl.newBranch(),
+        send: (req, dest, handler) => void this.txl.sendRequest(req, dest, handler),
+        digest: () => this.svc.digest,
+      },
     });
     let lastCount = 0;
     let lastAt = opts.clock.now();
@@ -337,7 +355,7 @@ export class B2bua implements TransactionUser {
       );
       mServerUp.values.clear();
       for (const sv of this.health.list()) {
-        const target = `${sv.dest.protocol}:${uriHost(sv.dest.host)}:${sv.dest.port}`;
+        const target = endpointText(sv.dest);
         mServerUp.set(sv.state === "up" ? 1 : 0, { route: sv.route, target });
       }
     });
@@ -552,7 +570,7 @@ export class B2bua implements TransactionUser {
       req.get("from") ?? "",
       req.get("to") ?? "",
       req.uri,
-      `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+      endpointText(source),
     ]);
     const call: Call = {
       id: token(this.opts.random, 16),
@@ -734,7 +752,7 @@ export class B2bua implements TransactionUser {
         callerFrom: req.get("from") ?? "",
         callerTo: req.get("to") ?? "",
         callerRuri: req.uri,
-        source: `${source.protocol}:${uriHost(source.host)}:${source.port}`,
+        source: endpointText(source),
         rule,
         inviteAt: now,
         endAt: now,
@@ -881,13 +899,29 @@ export class B2bua implements TransactionUser {
       return this.sendRegister(req, tx, source, routeEndpoint(reg));
     }
     const fail = () => tx.respond(createResponse(req, 503, undefined, this.tag()));
-    if (!this.svc.locate) return fail();
-    const target = { host: reg.host, port: reg.port, transport: reg.transport, mode: reg.dns };
-    this.svc.locate(target, this.opts.config().sip.dns).then((found) => {
-      const dest = found.find((e) => this.canReach(e));
-      if (dest) this.sendRegister(req, tx, source, routeEndpoint({ ...reg, resolved: dest }));
+    this.routeServers(reg).then((found) => {
+      if (found.length) this.sendRegister(req, tx, source, found[0]);
       else fail();
     }, fail).catch((err) => this.log.error("register-relay-failed", { err }));
+  }
+
+  /**
+   * The servers of a route used for other than calls (a registrar), in the order to try them:
+   * its address, or what DNS locates for its name (RFC 3263) that some listener can reach.
+   */
+  private async routeServers(route: RouteConfig): Promise<Endpoint[]> {
+    if (!route.dns || isIpLiteral(bareHost(route.host))) return [routeEndpoint(route)];
+    if (!this.svc.locate) throw new Error("no DNS resolver");
+    const target = {
+      host: route.host,
+      port: route.port,
+      transport: route.transport,
+      mode: route.dns,
+    };
+    const found = await this.svc.locate(target, this.opts.config().sip.dns);
+    return found.filter((e) => this.canReach(e)).map((e) =>
+      routeEndpoint({ ...route, resolved: e })
+    );
   }
 
   private sendRegister(
@@ -1020,7 +1054,7 @@ export class B2bua implements TransactionUser {
         call,
         index,
         redirectTarget ? asRequestUri(redirectTarget).toString() : "",
-        `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+        endpointText(dest),
         full ? "limit" : down ? "down" : "unreachable",
       );
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
@@ -1067,7 +1101,7 @@ export class B2bua implements TransactionUser {
       ruri.toString(),
       from.toString(),
       to.toString(),
-      `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+      endpointText(dest),
       new NameAddr(fromUri, fromDisplay).toString(),
     ]);
     const pairs: [string, string][] = [
@@ -1735,7 +1769,7 @@ export class B2bua implements TransactionUser {
       this.log.warn("peer-unreachable", {
         call: call?.id,
         side: side === "a" ? "caller" : "callee",
-        dest: `${dest.protocol}:${uriHost(dest.host)}:${dest.port}`,
+        dest: endpointText(dest),
         err,
       });
       return undefined;
@@ -2178,13 +2212,6 @@ const NOOP_HANDLER: ClientHandler = {
 
 /** RFC 3326 Reason for the callee of a browser whose WebSocket closed: a normal clearing. */
 const CALLER_GONE = 'Q.850;cause=16;text="Caller connection closed"';
-
-/** A connection's identity: its transport and remote address. */
-function viaFor(local: Endpoint, branch: string): string {
-  return `SIP/2.0/${local.protocol.toUpperCase()} ${
-    uriHost(local.host)
-  }:${local.port};branch=${branch};rport`;
-}
 
 // Our Contact per local address: the same few strings for every call, not one each.
 const contacts = new Map<string, string>();

@@ -6,3 +6,4 @@ export * from "./failover.ts";
 export * from "./header-policy.ts";
 export * from "./limits.ts";
 export * from "./source-guard.ts";
+export * from "./outbound-registrations.ts";

@@ -5,7 +5,7 @@
 
 import type { Config, RouteConfig, RouteProbe } from "../config/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
-import { endpointKey } from "../transport/address.ts";
+import { endpointKey, endpointText } from "../transport/address.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, TimerHandle, Timers } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
@@ -221,7 +221,7 @@ export class RouteHealth {
     s.state = state;
     s.streak = 0;
     s.since = this.o.clock.wallNow();
-    const target = `${s.dest.protocol}:${s.dest.host}:${s.dest.port}`;
+    const target = endpointText(s.dest);
     if (state === "down") {
       this.o.log.warn("route-server-down", { route: s.route, target, last: s.last });
     } else this.o.log.info("route-server-up", { route: s.route, target });

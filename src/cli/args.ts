@@ -8,6 +8,7 @@ export type ClientAction =
   | "calls"
   | "routes"
   | "registrations"
+  | "outbound-registrations"
   | "drop"
   | "reload"
   | "drain"
@@ -61,13 +62,19 @@ const ACTIONS: readonly ClientAction[] = [
   "calls",
   "routes",
   "registrations",
+  "outbound-registrations",
   "drop",
   "reload",
   "drain",
   "stats",
 ];
 /** The commands that list JSON and can print it raw (--json). */
-const LISTS: readonly ClientAction[] = ["calls", "routes", "registrations"];
+const LISTS: readonly ClientAction[] = [
+  "calls",
+  "routes",
+  "registrations",
+  "outbound-registrations",
+];
 
 /** Parse `argv` (without the program name). Never throws; never touches the environment. */
 export function parseCli(argv: string[]): CliCommand {

@@ -1,5 +1,5 @@
-// The HTTP-API commands (calls, routes, registrations, drop, reload, drain, stats) against a
-// running instance.
+// The HTTP-API commands (calls, routes, registrations, outbound-registrations, drop, reload,
+// drain, stats) against a running instance.
 
 import type { Config } from "../config/mod.ts";
 import type { CliCommand, ClientAction } from "./args.ts";
@@ -39,6 +39,7 @@ const REQUESTS: Record<ClientAction, { method: string; path: (id?: string) => st
   calls: { method: "GET", path: () => "/calls" },
   routes: { method: "GET", path: () => "/routes" },
   registrations: { method: "GET", path: () => "/registrations" },
+  "outbound-registrations": { method: "GET", path: () => "/outbound-registrations" },
   drop: { method: "DELETE", path: (id) => `/calls/${encodeURIComponent(id ?? "")}` },
   reload: { method: "POST", path: () => "/reload" },
   drain: { method: "POST", path: () => "/drain" },
@@ -92,6 +93,13 @@ export function registrationsTable(regs: Record<string, unknown>[]): string {
   if (regs.length === 0) return "no registrations";
   const cols = ["aor", "contact", "via", "expires"];
   return table(cols, regs.map((r) => cols.map((k) => cell(r[k]))));
+}
+
+/** Render GET /outbound-registrations: one line per account registered at a carrier. */
+export function outboundTable(list: Record<string, unknown>[]): string {
+  if (list.length === 0) return "no outbound registrations";
+  const cols = ["name", "aor", "state", "server", "last", "expires", "next"];
+  return table(cols, list.map((r) => cols.map((k) => cell(r[k]))));
 }
 
 function cell(v: unknown): string {
@@ -168,7 +176,8 @@ export async function runClientCommand(
       return 0;
     }
     case "routes":
-    case "registrations": {
+    case "registrations":
+    case "outbound-registrations": {
       let list: unknown;
       try {
         list = JSON.parse(body);
@@ -179,7 +188,8 @@ export async function runClientCommand(
       const rows = list as Record<string, unknown>[];
       if (cmd.json || !Array.isArray(list)) io.out(JSON.stringify(list, null, 2));
       else if (cmd.action === "routes") io.out(routesTable(rows));
-      else io.out(registrationsTable(rows));
+      else if (cmd.action === "registrations") io.out(registrationsTable(rows));
+      else io.out(outboundTable(rows));
       return 0;
     }
     case "drop":

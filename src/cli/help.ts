@@ -21,6 +21,8 @@ Commands (talk to a running instance's HTTP API):
   calls [--json]       list live calls
   routes [--json]      list routes: calls, limits, probed servers up or down
   registrations [--json]  list phones registered through Tandem (registrar)
+  outbound-registrations [--json]
+                       list accounts Tandem registers at carriers, and their state
   drop <call-id>       end one call (BYE both sides)
   reload               re-read the configuration file
   drain                stop taking calls; let live calls finish
@@ -45,6 +47,8 @@ export const COMMAND_HELP: Record<string, string> = {
     `Usage: tandem calls [--json] [options]\n\nList live calls (GET /calls).\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   registrations:
     `Usage: tandem registrations [--json] [options]\n\nList the phones registered through Tandem at its registrar (GET /registrations): address\nof record, Contact, connection and when the registration runs out.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
+  "outbound-registrations":
+    `Usage: tandem outbound-registrations [--json] [options]\n\nList the accounts Tandem registers at carriers (outbound_registrations; GET\n/outbound-registrations): name, address of record, state, the registrar's server, the last\nanswer, when the binding runs out and when the next REGISTER goes.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   routes:
     `Usage: tandem routes [--json] [options]\n\nList the configured routes (GET /routes): the rules using each, its calls now and its\nlimits, and its probed servers, up or down.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   drop:

@@ -172,6 +172,24 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
     const { name: _name, ...registrar } = route(cfg.registrar, mask);
     doc.registrar = registrar;
   }
+  if (cfg.outboundRegistrations) {
+    doc.outbound_registrations = cfg.outboundRegistrations.map((o) => {
+      // Only the registrar's address and credentials of the route shape mean anything here.
+      const { target, transport, tls_server_name, ws_path, auth } = route(o.route, mask);
+      return {
+        name: o.name,
+        target,
+        ...(transport !== undefined ? { transport } : {}),
+        ...(tls_server_name !== undefined ? { tls_server_name } : {}),
+        ...(ws_path !== undefined ? { ws_path } : {}),
+        aor: o.aor,
+        registrar_uri: o.registrarUri,
+        contact_user: o.contactUser,
+        expires: formatDuration(o.expires * 1000),
+        ...(auth !== undefined ? { auth } : {}),
+      };
+    });
+  }
   if (cfg.radius) {
     const r = cfg.radius;
     doc.radius = {

@@ -312,4 +312,25 @@ export interface Config {
    * Absent: REGISTER gets 405.
    */
   registrar?: RouteConfig;
+  /** Accounts Tandem keeps registered at carriers' registrars (RFC 3261 §10.2), as a UAC. */
+  outboundRegistrations?: OutboundRegistrationConfig[];
+}
+
+/**
+ * `outbound_registrations[]`: one address of record Tandem registers itself for, so that the
+ * carrier sends its calls to Tandem's Contact (and accepts calls from it).
+ */
+export interface OutboundRegistrationConfig {
+  name: string;
+  /** Where the REGISTERs go (its target, transport, TLS name, WebSocket path; `dns` as routes). */
+  route: RouteConfig;
+  /** The address of record: From and To. */
+  aor: string;
+  /** Request-URI: the AOR's domain (§10.2), unless given. */
+  registrarUri: string;
+  /** User part of Tandem's Contact, and so of the Request-URI of the calls the carrier sends. */
+  contactUser: string;
+  /** Seconds asked for. */
+  expires: number;
+  auth?: { username: string; password: string };
 }

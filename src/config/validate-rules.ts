@@ -4,11 +4,13 @@
 import type { LocateMode } from "../transport/locate.ts";
 import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isSecure, isWebSocket, sipsProtocol } from "../transport/protocol.ts";
+import { parseUri } from "../sip/uri.ts";
 import type {
   CallerIdRewrite,
   CallLimits,
   HeaderPolicy,
   MatchConfig,
+  OutboundRegistrationConfig,
   RouteConfig,
   RouteProbe,
   RouteTimers,
@@ -615,6 +617,104 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
   const route = readRoute(r, m, path, "registrar", d, 1);
   delete route?.limits; // the registrar's routes are its phones: no trunk to count
   return route;
+}
+
+const OUTBOUND_KEYS = [
+  "name",
+  "target",
+  "uri",
+  "host",
+  "port",
+  "transport",
+  "tls_server_name",
+  "ws_path",
+  "aor",
+  "registrar_uri",
+  "contact_user",
+  "expires",
+  "auth",
+];
+
+/**
+ * Validate `outbound_registrations`: accounts Tandem registers at carriers. Each has a unique
+ * name, a registrar reached like a route (without the call options, which mean nothing here),
+ * an address of record and optional credentials; `defaults` do not apply (a default `auth` is
+ * some trunk's, not this account's).
+ */
+export function readOutboundRegistrations(
+  r: Reader,
+  v: unknown,
+): OutboundRegistrationConfig[] {
+  if (v === undefined) return [];
+  const list = r.list(v, ["outbound_registrations"]);
+  if (!list) return [];
+  const out: OutboundRegistrationConfig[] = [];
+  const names = new Map<string, number>();
+  list.forEach((raw, i) => {
+    const path: KeyPath = ["outbound_registrations", i];
+    const m = r.map(raw, path, OUTBOUND_KEYS);
+    if (!m) return;
+    const name = m.name === undefined
+      ? r.fail([...path, "name"], "a name", undefined)
+      : r.sipText(m.name, [...path, "name"]);
+    if (name !== undefined && names.has(name)) {
+      r.fail([...path, "name"], "a name no other outbound registration has", name);
+    } else if (name !== undefined) names.set(name, i);
+    const aor = m.aor === undefined
+      ? r.fail([...path, "aor"], 'a SIP URI like "sip:+15551230000@carrier.example"', undefined)
+      : sipUri(r, m.aor, [...path, "aor"], true);
+    const registrarUri = m.registrar_uri === undefined
+      ? aor && `${aor.scheme}:${aor.hostPort}`
+      : sipUri(r, m.registrar_uri, [...path, "registrar_uri"], false)?.text;
+    const contactUser = m.contact_user === undefined
+      ? aor?.user
+      : userText(r, m.contact_user, [...path, "contact_user"]);
+    // Below a minute a registrar answers 423; above a day nobody grants it.
+    const expires = m.expires === undefined
+      ? 3600_000
+      : r.duration(m.expires, [...path, "expires"], 60_000, 86_400_000);
+    const route = readRoute(r, m, path, name ?? "", {}, 1);
+    if (
+      name === undefined || !aor || !registrarUri || contactUser === undefined ||
+      expires === undefined || !route
+    ) return;
+    const reg: OutboundRegistrationConfig = {
+      name,
+      route,
+      aor: aor.text,
+      registrarUri,
+      contactUser,
+      expires: Math.round(expires / 1000),
+    };
+    if (route.auth) reg.auth = route.auth;
+    out.push(reg);
+  });
+  return out;
+}
+
+/** A sip: or sips: URI (with a user part when `needUser`), as the grammar of §25 has it. */
+function sipUri(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+  needUser: boolean,
+): { text: string; scheme: string; user?: string; hostPort: string } | undefined {
+  const s = r.sipText(v, path);
+  if (s === undefined) return undefined;
+  const expected = needUser
+    ? 'a SIP URI with a user, like "sip:+15551230000@carrier.example"'
+    : 'a SIP URI like "sip:carrier.example"';
+  try {
+    const u = parseUri(s, "config");
+    if ((u.scheme !== "sip" && u.scheme !== "sips") || (needUser && !u.user)) {
+      return r.fail(path, expected, s);
+    }
+    const host = u.host.includes(":") && !u.host.startsWith("[") ? `[${u.host}]` : u.host;
+    const hostPort = u.port === undefined ? host : `${host}:${u.port}`;
+    return { text: s, scheme: u.scheme, user: u.user, hostPort };
+  } catch {
+    return r.fail(path, expected, s);
+  }
 }
 
 /** One route's keys (target, options, TLS name, WebSocket path) over `defaults`. */

@@ -4,7 +4,12 @@ import { isSecure } from "../transport/protocol.ts";
 import type { Config } from "./types.ts";
 import type { Reader } from "./reader.ts";
 import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
-import { readDefaults, readRegistrar, readRules } from "./validate-rules.ts";
+import {
+  readDefaults,
+  readOutboundRegistrations,
+  readRegistrar,
+  readRules,
+} from "./validate-rules.ts";
 import { readCdr, readMedia, readRadius } from "./validate-services.ts";
 
 const TOP_KEYS = [
@@ -15,6 +20,7 @@ const TOP_KEYS = [
   "defaults",
   "rules",
   "registrar",
+  "outbound_registrations",
   "radius",
   "cdr",
   "media",
@@ -39,6 +45,8 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   const defaults = readDefaults(r, m.defaults);
   cfg.rules = readRules(r, m.rules, defaults);
   cfg.registrar = readRegistrar(r, m.registrar, defaults);
+  const outbound = readOutboundRegistrations(r, m.outbound_registrations);
+  if (outbound.length) cfg.outboundRegistrations = outbound;
   for (const k of ["http", "radius", "cdr", "media", "registrar"] as const) {
     if (cfg[k] === undefined) delete cfg[k];
   }
@@ -104,6 +112,9 @@ function tlsNeedsCertificates(r: Reader, cfg: Config, rawSip: unknown): void {
       if (isSecure(route.transport)) r.fail(["rules", i, "routes", j], why, "none", true);
     })
   );
+  cfg.outboundRegistrations?.forEach((o, i) => {
+    if (isSecure(o.route.transport)) r.fail(["outbound_registrations", i], why, "none", true);
+  });
 }
 
 /**
@@ -125,4 +136,9 @@ function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
       }
     })
   );
+  cfg.outboundRegistrations?.forEach((o, i) => {
+    if (o.route.transport !== "udp") {
+      r.fail(["outbound_registrations", i, "transport"], why, o.route.transport);
+    }
+  });
 }

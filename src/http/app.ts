@@ -174,6 +174,11 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
 
   app.get("/registrations", async (c) => c.json(await control.registrations()));
 
+  app.get(
+    "/outbound-registrations",
+    async (c) => c.json(await control.outboundRegistrations()),
+  );
+
   app.get("/sources/banned", async (c) => c.json(await control.bannedSources()));
 
   app.delete("/sources/banned/:address", async (c) => {

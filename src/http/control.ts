@@ -154,6 +154,28 @@ export interface RegistrationStatus {
   expires: string;
 }
 
+/** An account Tandem registers at a carrier (GET /outbound-registrations). */
+export interface OutboundRegistrationStatus {
+  name: string;
+  aor: string;
+  /** registering, registered, failed, unregistering or stopped. */
+  state: string;
+  /** Tandem's Contact as last registered. */
+  contact: string | null;
+  /** The registrar's server last used ("udp:192.0.2.10:5060"). */
+  server: string | null;
+  /** ISO time the binding runs out, while registered. */
+  expires: string | null;
+  /** ISO time of the next REGISTER: a refresh, or a retry after a failure. */
+  next: string | null;
+  /** The last answer ("200") or what went wrong ("timeout", "401 ...: credentials refused"). */
+  last: string;
+  /** Failures in a row. */
+  failures: number;
+  /** ISO time of the last change of state. */
+  since: string;
+}
+
 /** A source address whose new requests are dropped (`limits.per_source`). */
 export interface BannedSource {
   address: string;
@@ -183,6 +205,8 @@ export interface ControlPlane {
   routes(): Awaitable<RouteStatus[]>;
   /** Phones registered through Tandem now (none without a `registrar`). */
   registrations(): Awaitable<RegistrationStatus[]>;
+  /** Accounts registered at carriers (`outbound_registrations`), each with its state. */
+  outboundRegistrations(): Awaitable<OutboundRegistrationStatus[]>;
   /** Sources banned now by `limits.per_source` (none when it is off). */
   bannedSources(): Awaitable<BannedSource[]>;
   /** Lift a source's ban at once; false when it had none. */

@@ -12,6 +12,7 @@ export type {
   DrainResult,
   GcResult,
   HealthReport,
+  OutboundRegistrationStatus,
   ReadyReport,
   RegistrationStatus,
   ReloadResult,

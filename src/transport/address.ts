@@ -45,3 +45,8 @@ export function mappedFor(host: string, socketIsV6Wildcard: boolean): string {
 export function addressKey(host: string, port: number): string {
   return `${host}|${port}`;
 }
+
+/** "udp:192.0.2.1:5060", "tcp:[2001:db8::1]:5060": an endpoint for logs, CDRs and the API. */
+export function endpointText(e: { protocol: string; host: string; port: number }): string {
+  return `${e.protocol}:${e.host.includes(":") ? `[${e.host}]` : e.host}:${e.port}`;
+}

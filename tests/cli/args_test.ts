@@ -104,12 +104,13 @@ Deno.test("usage errors carry the message and the relevant usage", () => {
   assert.equal(e(["reload", "now"]).message, 'unexpected argument "now"');
   assert.equal(
     e(["stats", "--json"]).message,
-    '--json applies to "calls", "routes", "registrations" only',
+    '--json applies to "calls", "routes", "registrations", "outbound-registrations" only',
   );
   assert.equal(e(["calls", "--check-config"]).message, '--check-config does not apply to "calls"');
   assert.equal(
     e(["--json"]).message,
-    "--json belongs to a command (calls, routes, registrations, drop, reload, drain, stats)",
+    "--json belongs to a command (calls, routes, registrations, outbound-registrations, drop, " +
+      "reload, drain, stats)",
   );
   assert.equal(
     e(["calls", "--url", "127.0.0.1:8080"]).message,

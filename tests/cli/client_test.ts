@@ -104,6 +104,45 @@ Deno.test("registrations: GET /registrations, one line per phone, or --json", as
   assert.equal(none.out[0], "no registrations");
 });
 
+Deno.test("outbound-registrations: GET /outbound-registrations, one line per account, or --json", async () => {
+  const list = [{
+    name: "carrier-a",
+    aor: "sip:+15551230000@carrier.example",
+    state: "failed",
+    contact: null,
+    server: "udp:192.0.2.10:5060",
+    expires: null,
+    next: "2026-01-02T03:10:00.000Z",
+    last: "403 Forbidden",
+    failures: 2,
+    since: "2026-01-02T03:04:05.000Z",
+  }];
+  const f = fakeIO(() => Response.json(list));
+  assert.equal(await runClientCommand(client(["outbound-registrations"]), undefined, f.io), 0);
+  assert.equal(f.seen[0].url, "http://127.0.0.1:8080/outbound-registrations");
+  assert.deepEqual(f.out[0].split("\n").map((l) => l.split(/\s{2,}/)), [
+    ["name", "aor", "state", "server", "last", "expires", "next"],
+    [
+      "carrier-a",
+      "sip:+15551230000@carrier.example",
+      "failed",
+      "udp:192.0.2.10:5060",
+      "403 Forbidden",
+      "-",
+      "2026-01-02T03:10:00.000Z",
+    ],
+  ]);
+  const j = fakeIO(() => Response.json(list));
+  assert.equal(
+    await runClientCommand(client(["outbound-registrations", "--json"]), undefined, j.io),
+    0,
+  );
+  assert.deepEqual(JSON.parse(j.out[0]), list);
+  const none = fakeIO(() => Response.json([]));
+  assert.equal(await runClientCommand(client(["outbound-registrations"]), undefined, none.io), 0);
+  assert.equal(none.out[0], "no outbound registrations");
+});
+
 Deno.test("drop, reload, drain, stats use the right method and path; token and URL defaults", async () => {
   const cfg = parseConfig('http: { listen: "[::]:9000", token: t0 }\n', "c.yaml", "yaml", {
     env: {},

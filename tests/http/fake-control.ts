@@ -9,6 +9,7 @@ import type {
   DrainResult,
   GcResult,
   HealthReport,
+  OutboundRegistrationStatus,
   ReadyReport,
   RegistrationStatus,
   ReloadResult,
@@ -71,6 +72,18 @@ export class FakeControlPlane implements ControlPlane {
     via: "ws:192.0.2.7:50312",
     token: "abcdefghij0123456789",
     expires: "2026-01-02T03:10:00.000Z",
+  }];
+  outboundList: OutboundRegistrationStatus[] = [{
+    name: "carrier-a",
+    aor: "sip:+15551230000@carrier.example",
+    state: "registered",
+    contact: "sip:+15551230000@192.0.2.1:5060",
+    server: "udp:192.0.2.10:5060",
+    expires: "2026-01-02T04:04:05.000Z",
+    next: "2026-01-02T03:59:05.000Z",
+    last: "200",
+    failures: 0,
+    since: "2026-01-02T03:04:05.000Z",
   }];
   routeList: RouteStatus[] = [{
     name: "carrier-a",
@@ -142,6 +155,10 @@ export class FakeControlPlane implements ControlPlane {
   registrations(): RegistrationStatus[] {
     this.check();
     return this.registrationList;
+  }
+  outboundRegistrations(): OutboundRegistrationStatus[] {
+    this.check();
+    return this.outboundList;
   }
   routes(): RouteStatus[] {
     this.check();
