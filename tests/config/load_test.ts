@@ -139,8 +139,8 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
         "80 rules[0].routes[0].auth.password",
-        "139 radius.servers[0].secret",
-        "156 cdr.webhook.headers.Authorization",
+        "147 radius.servers[0].secret",
+        "164 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

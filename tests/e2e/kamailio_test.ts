@@ -648,3 +648,144 @@ rules: []
     }
   },
 });
+
+/**
+ * Kamailio as a carrier's registrar that asks for digest credentials (qop=auth, the password
+ * in the script: no database) and sends calls for a registered user to its Contact.
+ */
+function authRegistrarConfig(port: number, password: string): string {
+  return registrarConfig(port)
+    .replace('loadmodule "registrar.so"', 'loadmodule "registrar.so"\nloadmodule "auth.so"')
+    .replace(
+      '    xlog("L_INFO", "register $tu contact $ct\\n");',
+      // flags 0: the password is plain text; the challenge's 1: qop=auth.
+      `    if (!pv_www_authenticate("$td", "${password}", "0")) {
+      xlog("L_INFO", "challenge $tu\\n");
+      www_challenge("$td", "1");
+      exit;
+    }
+    consume_credentials();
+    xlog("L_INFO", "register $tu contact $ct expires $hdr(Expires)\\n");`,
+    );
+}
+
+Deno.test({
+  name: "kamailio: Tandem registers an account at Kamailio (digest, qop=auth), takes the call " +
+    "Kamailio sends to its Contact, and unregisters when it stops; a wrong password shows failed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-outbound-" });
+    const [kport, sip, http, callee] = [freeUdpPort(), freeUdpPort(), freePort(), freeUdpPort()];
+    const cfgText = authRegistrarConfig(kport, "s3cret");
+    assert.ok(cfgText.includes("pv_www_authenticate"), "registrarConfig changed: update this test");
+    const front = await runKamailio(dir, cfgText, kport);
+    let tandem: TandemProcess | undefined;
+    try {
+      tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+outbound_registrations:
+  - name: carrier
+    target: "127.0.0.1:${kport}"
+    aor: "sip:inbound@127.0.0.1"
+    auth: { username: inbound, password: s3cret }
+    expires: 2m
+  - name: wrong-password
+    target: "127.0.0.1:${kport}"
+    aor: "sip:other@127.0.0.1"
+    auth: { username: other, password: not-it }
+rules:
+  - name: from-carrier
+    match: { ruri_user_prefix: [inbound] }
+    routes: [{ name: pbx, target: "127.0.0.1:${callee}" }]
+`,
+      });
+      type Row = { name: string; state: string; last: string; contact: string; expires: string };
+      const list = async () =>
+        (await (await fetch(`http://127.0.0.1:${http}/outbound-registrations`)).json()) as Row[];
+      let rows: Row[] = [];
+      await waitFor(
+        async () => {
+          rows = await list();
+          return rows.length === 2 && rows[0].state === "registered" && rows[1].state === "failed";
+        },
+        10_000,
+        { what: "one account registered, the other failed" },
+      ).catch(async (e) => {
+        throw new Error(
+          `${e.message}: ${JSON.stringify(rows)}\n${(await front.log()).slice(-2000)}`,
+        );
+      });
+      const [ok, bad] = rows;
+      assert.equal(ok.contact, `sip:inbound@127.0.0.1:${sip}`);
+      const left = Date.parse(ok.expires) - Date.now();
+      assert.ok(left > 100_000 && left <= 120_000, `granted about 2 min, ${left} ms left`);
+      assert.match(bad.last, /^401 .*credentials refused$/);
+      const klog = await front.log();
+      assert.match(
+        klog,
+        new RegExp(
+          `register sip:inbound@127\\.0\\.0\\.1 contact <sip:inbound@127\\.0\\.0\\.1:${sip}> expires 120`,
+        ),
+      );
+      assert.doesNotMatch(klog, /register sip:other@/, "Kamailio never took the wrong password");
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
+        /^tandem_outbound_registration_up\{name="carrier"\} 1$/m,
+      );
+
+      // A call to the account reaches Tandem at its registered Contact, and the PBX behind it.
+      const common = ["-i", "127.0.0.1", "-m", "1", "-timeout", "20s", "-timeout_error"];
+      const pbx = runSipp(
+        ["-sf", `${repoRoot}/../shared/bench/uas_rr.xml`, "-p", String(callee), ...common],
+        { timeoutMs: 30_000 },
+      );
+      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+      const caller = await runSipp([
+        "-sf",
+        `${repoRoot}/../shared/bench/uac_rr.xml`,
+        `127.0.0.1:${kport}`,
+        "-s",
+        "inbound",
+        "-p",
+        String(freeUdpPort()),
+        "-d",
+        "200",
+        ...common,
+      ], { timeoutMs: 30_000 });
+      const answered = await pbx;
+      assert.equal(
+        caller.code,
+        0,
+        `caller: ${caller.stdout.slice(-1500)}\n${(await front.log()).slice(-2000)}`,
+      );
+      assert.equal(answered.code, 0, `callee: ${answered.stdout.slice(-1500)}`);
+      assert.match(await front.log(), /to registered sip:inbound@127\.0\.0\.1:\d+/);
+
+      // Stopping, Tandem takes its binding away (Contact expires=0, with the last nonce).
+      const status = await tandem.stop();
+      assert.equal(status.code, 0);
+      await waitFor(
+        async () =>
+          /register sip:inbound@127\.0\.0\.1 contact <[^>]+>;expires=0 expires 0/.test(
+            await front.log(),
+          ),
+        5000,
+        { what: "the unregistration at Kamailio" },
+      );
+      const logs = await tandem.logs();
+      assert.match(logs.stdout + logs.stderr, /outbound-unregistered/);
+    } finally {
+      await tandem?.stop().catch(() => {});
+      await front.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
