@@ -309,6 +309,8 @@ export class B2bua implements TransactionUser {
   readonly registrations: Registrations;
   /** The rule calls to registered phones come under, per registrar configuration. */
   private registeredRules = new WeakMap<RouteConfig, RuleConfig>();
+  /** Where each dialog's next hop by host name was located (see {@link namedHop}). */
+  private hops = new WeakMap<Dialog, { key: string; dest?: Endpoint }>();
   /** Accounts Tandem registers at carriers (`outbound_registrations`). */
   readonly outbound: OutboundRegistrations;
 
@@ -2181,10 +2183,10 @@ export class B2bua implements TransactionUser {
   private destOf(d: Dialog, dflt: Endpoint): Endpoint {
     const u = d.nextHop;
     const host = bareHost(u.host);
-    if (!isIpLiteral(host)) return dflt;
-    const proto = uriProtocol(u, dflt.protocol);
     // Reuse the caller's connection (TCP or TLS).
     if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
+    if (!isIpLiteral(host)) return this.namedHop(d, u, dflt);
+    const proto = uriProtocol(u, dflt.protocol);
     const port = u.port ?? defaultPort(proto);
     const e: Endpoint = { host, port, protocol: proto };
     // The callee's certificate is checked against the route's name wherever its Contact is, and
@@ -2192,6 +2194,47 @@ export class B2bua implements TransactionUser {
     if (dflt.serverName && isSecure(proto)) e.serverName = dflt.serverName;
     if (dflt.wsPath && isWebSocket(proto)) e.wsPath = dflt.wsPath;
     return e;
+  }
+
+  /**
+   * A dialog's next hop by host name (a Record-Route or Contact like `sip:edge.carrier.example`):
+   * located as RFC 3263 says (§5: as for the first request) once per hop, in the background;
+   * until the answer is in, and when nothing is found, requests go where the INVITE went, which
+   * for a proxy by name that record-routes is the same place.
+   */
+  private namedHop(d: Dialog, u: Uri, dflt: Endpoint): Endpoint {
+    const key = u.toString();
+    const known = this.hops.get(d);
+    if (known?.key === key) return known.dest ?? dflt;
+    const entry: { key: string; dest?: Endpoint } = { key };
+    this.hops.set(d, entry);
+    const locate = this.svc.locate;
+    if (!locate) return dflt;
+    const proto = uriProtocol(u, dflt.protocol);
+    const host = bareHost(u.host).toLowerCase();
+    const target: LocateTarget = {
+      host,
+      port: u.port ?? defaultPort(proto),
+      transport: proto,
+      // §4.1-4.2: a port means addresses only; a transport (or sips:), SRV; neither, NAPTR.
+      mode: u.port !== undefined || isWebSocket(proto)
+        ? "a"
+        : u.params.has("transport") || u.scheme === "sips"
+        ? "srv"
+        : "naptr",
+    };
+    locate(target, this.opts.config().sip.dns).then((found) => {
+      const e = found.find((x) => this.canReach(x));
+      if (!e) return;
+      const dest: Endpoint = { host: e.host, port: e.port, protocol: e.protocol };
+      // RFC 5922: the certificate must carry the name the URI gives.
+      if (isSecure(dest.protocol)) dest.serverName = dflt.serverName ?? host;
+      if (dflt.wsPath && isWebSocket(dest.protocol)) dest.wsPath = dflt.wsPath;
+      entry.dest = dest;
+    }, (err) => {
+      this.log.debug("dialog-hop-unresolved", { host, err });
+    });
+    return dflt;
   }
 
   private tag(): string {

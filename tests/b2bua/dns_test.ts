@@ -6,7 +6,18 @@ import type { CallRecord } from "../../src/b2bua/mod.ts";
 import type { SipRequest } from "../../src/sip/mod.ts";
 import { locate, type LocateResolver, type LocateTarget } from "../../src/transport/mod.ts";
 import { Logger } from "../../src/util/log.ts";
-import { answer, CALLER, callerInvite, config, Loop, req, res, route, rule } from "./loop.ts";
+import {
+  answer,
+  CALLER,
+  callerInDialog,
+  callerInvite,
+  config,
+  Loop,
+  req,
+  res,
+  route,
+  rule,
+} from "./loop.ts";
 
 type Rec = Awaited<ReturnType<LocateResolver["query"]>>["records"][number];
 
@@ -276,4 +287,37 @@ Deno.test("dns: a name that does not resolve warns once per route every 10 s, no
   await settle();
   assert.equal(warned().length, 2);
   assert.match(warned()[1], /"alsoUnresolved":4/);
+});
+
+Deno.test("dns: a callee's Record-Route by host name is located for the dialog's requests", async () => {
+  const z = zone({
+    ...SRV_ZONE,
+    "A edge.carrier.test": [{ type: "A", address: "10.0.0.40" }],
+  });
+  const { loop } = setup([route("10.0.0.2", 5090, { name: "direct" })], z);
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(
+    answer(inv, 200, "callee-tag", {
+      contact: "<sip:callee@10.0.0.2:5090>",
+      extra: "Record-Route: <sip:edge.carrier.test:5070;lr>\n",
+    }),
+    { host: "10.0.0.2", port: 5090, protocol: "udp" },
+  );
+  // The ACK goes out at once, where the INVITE went: the name is being looked up meanwhile.
+  const ack = loop.expect(req("ACK"), "ACK to the callee");
+  assert.equal(ack.dest.host, "10.0.0.2");
+  await settle();
+  assert.ok(z.asked.includes("A edge.carrier.test"), `asked ${z.asked.join(", ")}`);
+  loop.take();
+  // The caller hangs up: the BYE goes to the address of the Record-Route's name and port.
+  const ok = loop.b2bua.calls.values().next().value!;
+  loop.inject(
+    callerInDialog("BYE", `<sip:alice-kit@10.0.0.9:5060>;tag=${ok.a.localTag}`, 2),
+    CALLER,
+  );
+  const bye = loop.expect(req("BYE"), "BYE to the callee");
+  assert.deepEqual([bye.dest.host, bye.dest.port], ["10.0.0.40", 5070]);
+  assert.match((bye.msg as SipRequest).get("route")!, /edge\.carrier\.test:5070;lr/);
 });
