@@ -63,6 +63,7 @@ import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { RouteOrder } from "./route-order.ts";
 import { type Binding, Registrations } from "./registrations.ts";
 import { viaFor } from "./via.ts";
+import { routeRequestUri } from "./route-uri.ts";
 import { OutboundRegistrations } from "./outbound-registrations.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
@@ -1074,17 +1075,9 @@ export class B2bua implements TransactionUser {
     const callId = this.newCallId(`@${uriHost(local.host)}`);
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);
-    // RFC 7118 §5.2: WebSocket is transport=ws on the wire, secure or not.
-    const tp = route.transport === "wss" ? "ws" : route.transport;
-    // RFC 3263: a name located by SRV keeps its port out of the URI, and by NAPTR its transport.
+    const ruri = redirectTarget ? asRequestUri(redirectTarget) : routeRequestUri(route, user);
+    // RFC 3263: a name located by SRV keeps its port out of To as out of the Request-URI.
     const located = route.dns === "srv" || route.dns === "naptr";
-    const ruri = redirectTarget ? asRequestUri(redirectTarget) : new UriClass(
-      "sip",
-      user || undefined,
-      uriHost(route.host),
-      located ? undefined : route.port,
-      tp === "udp" || route.dns === "naptr" ? new Params() : new Params([["transport", tp]]),
-    );
     const callerFrom = a.from;
     const cid = route.callerId;
     const fromUser = cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);

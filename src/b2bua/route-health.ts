@@ -9,6 +9,7 @@ import { endpointKey, endpointText } from "../transport/address.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, TimerHandle, Timers } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
+import { routeRequestUri } from "./route-uri.ts";
 
 /** Named server states. */
 export type ServerState = "up" | "down";
@@ -169,7 +170,7 @@ export class RouteHealth {
       into.set(key, {
         route: pr.route.name,
         dest,
-        ruri: probeUri(pr.route),
+        ruri: routeRequestUri(pr.route, undefined).toString(),
         settings,
         state: "up",
         streak: 0,
@@ -226,14 +227,4 @@ export class RouteHealth {
       this.o.log.warn("route-server-down", { route: s.route, target, last: s.last });
     } else this.o.log.info("route-server-up", { route: s.route, target });
   }
-}
-
-/** The Request-URI of a route's probes: as its INVITEs name the host (RFC 3263 for names). */
-function probeUri(r: RouteConfig): string {
-  const host = r.host.includes(":") ? `[${r.host}]` : r.host;
-  const located = r.dns === "srv" || r.dns === "naptr";
-  const tp = r.transport === "wss" ? "ws" : r.transport;
-  return `sip:${host}${located ? "" : `:${r.port}`}${
-    tp === "udp" || r.dns === "naptr" ? "" : `;transport=${tp}`
-  }`;
 }
