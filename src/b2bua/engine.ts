@@ -63,7 +63,7 @@ import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { RouteOrder } from "./route-order.ts";
 import { type Binding, Registrations } from "./registrations.ts";
 import { viaFor } from "./via.ts";
-import { routeRequestUri } from "./route-uri.ts";
+import { routeRequestUri, routeUriHost, routeUriPort } from "./route-uri.ts";
 import { OutboundRegistrations } from "./outbound-registrations.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
@@ -1076,16 +1076,18 @@ export class B2bua implements TransactionUser {
     const fromTag = this.tag();
     const user = redirectTarget?.user ?? userForUri(a.ruri.user ?? "", route.ruriUser);
     const ruri = redirectTarget ? asRequestUri(redirectTarget) : routeRequestUri(route, user);
-    // RFC 3263: a name located by SRV keeps its port out of To as out of the Request-URI.
-    const located = route.dns === "srv" || route.dns === "naptr";
     const callerFrom = a.from;
     const cid = route.callerId;
     const fromUser = cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);
     const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
-    const fromUri = new UriClass("sip", fromUser || undefined, uriHost(local.host));
+    const fromUri = new UriClass(
+      "sip",
+      fromUser || undefined,
+      route.fromDomain ? uriHost(route.fromDomain) : uriHost(local.host),
+    );
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
     const to = new NameAddr(
-      new UriClass("sip", user || undefined, uriHost(route.host), located ? undefined : route.port),
+      new UriClass("sip", user || undefined, routeUriHost(route), routeUriPort(route)),
       undefined,
     );
     const contact = contactFor(local, ruri.scheme === "sips" && isSecure(local.protocol));

@@ -32,6 +32,8 @@ function route(r: RouteConfig, mask: boolean) {
     target: r.dns === "srv" || r.dns === "naptr" ? host : `${host}:${r.port}`,
     ...(r.dns === "naptr" ? {} : { transport: r.transport }),
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
+    ...(r.domain ? { domain: r.domain } : {}),
+    ...(r.fromDomain ? { from_domain: r.fromDomain } : {}),
     ...(r.probe
       ? {
         probe: {

@@ -162,6 +162,13 @@ export interface RouteConfig {
   tlsServerName?: string;
   /** WebSocket only: the path of the upgrade request (RFC 6455 §4.1), when not "/". */
   wsPath?: string;
+  /**
+   * The host the Request-URI and To carry instead of `host` (a carrier's SIP domain, when
+   * `host` is the address of its proxy); no port goes with it.
+   */
+  domain?: string;
+  /** The host of From instead of Tandem's address (a carrier that checks its calls' From). */
+  fromDomain?: string;
   ruriUser?: UserRewrite;
   callerId?: CallerIdRewrite;
   timers: RouteTimers;

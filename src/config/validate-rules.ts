@@ -39,6 +39,7 @@ export interface RouteOptions {
   limits?: CallLimits;
   /** `null` = explicitly off (overrides a default). */
   probe?: RouteProbe | null;
+  fromDomain?: string;
 }
 
 /** A probe's values when `probe` leaves them out. */
@@ -58,6 +59,7 @@ export const ROUTE_DEFAULTS = {
 
 const OPTION_KEYS = [
   "ruri_user",
+  "from_domain",
   "caller_id",
   "timers",
   "stop_codes",
@@ -79,6 +81,7 @@ const ROUTE_KEYS = [
   "transport",
   "tls_server_name",
   "ws_path",
+  "domain",
   "weight",
   ...OPTION_KEYS,
 ];
@@ -199,6 +202,9 @@ function headers(r: Reader, v: unknown, path: KeyPath): Partial<HeaderPolicy> | 
 export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOptions {
   const o: RouteOptions = {};
   if (m.ruri_user !== undefined) o.ruriUser = rewrite(r, m.ruri_user, [...path, "ruri_user"]);
+  if (m.from_domain !== undefined) {
+    o.fromDomain = hostOrName(r, m.from_domain, [...path, "from_domain"]);
+  }
   if (m.caller_id !== undefined) {
     const p = [...path, "caller_id"];
     const c = r.map(m.caller_id, p, ["user", "display", "rewrite"]);
@@ -480,6 +486,8 @@ function merge(
   if (lim) route.limits = lim;
   const pr = own.probe !== undefined ? own.probe : d.probe;
   if (pr) route.probe = pr;
+  const fromDomain = own.fromDomain ?? d.fromDomain;
+  if (fromDomain) route.fromDomain = fromDomain;
   return route;
 }
 
@@ -611,7 +619,10 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
 export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConfig | undefined {
   if (v === undefined) return undefined;
   const path = ["registrar"];
-  const keys = ROUTE_KEYS.filter((k) => !["name", "weight", "limits", "probe"].includes(k));
+  // Its calls go to phones at their Contacts: no domain of its own to put in their URIs.
+  const keys = ROUTE_KEYS.filter((k) =>
+    !["name", "weight", "limits", "probe", "domain"].includes(k)
+  );
   const m = r.map(v, path, keys);
   if (!m) return undefined;
   const route = readRoute(r, m, path, "registrar", d, 1);
@@ -738,8 +749,10 @@ function readRoute(
   const upgradePath = m.ws_path === undefined
     ? undefined
     : transportBound(r, m.ws_path, [...path, "ws_path"], t?.transport, WS_PATH);
+  const domain = m.domain === undefined ? undefined : hostOrName(r, m.domain, [...path, "domain"]);
   if (!t || name === undefined) return undefined;
   const route = merge(name, t, own, d, weight);
+  if (domain) route.domain = domain;
   if (sni) route.tlsServerName = sni;
   if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;
   return route;

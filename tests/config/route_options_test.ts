@@ -112,8 +112,40 @@ rules: []
   assert.deepEqual(
     errorsOf('registrar: { target: "192.0.2.50", name: r, media: rtpengine }\n'),
     [
-      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "name"',
+      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "name"',
       "F:1: registrar.media: expected media.rtpengine servers for media rtpengine, got none",
+    ],
+  );
+});
+
+Deno.test("domain and from_domain: a route's URIs name the carrier's domain; from_domain has a default", () => {
+  const cfg = load(`
+defaults: { from_domain: tandem.example }
+rules:
+  - routes:
+      - { name: a, target: "192.0.2.10", domain: Carrier.Example, from_domain: "198.51.100.7" }
+      - { name: b, target: "192.0.2.20" }
+`);
+  const [a, b] = cfg.rules[0].routes;
+  assert.equal(a.domain, "carrier.example");
+  assert.equal(a.fromDomain, "198.51.100.7");
+  assert.equal(b.domain, undefined);
+  assert.equal(b.fromDomain, "tandem.example");
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules, cfg.rules);
+  assert.deepEqual(
+    errorsOf(
+      "defaults: { domain: carrier.example }\n" +
+        'rules: [{ routes: [{ target: "192.0.2.1", domain: "not a host", from_domain: "a@b" }] }]\n' +
+        'registrar: { target: "192.0.2.50", domain: carrier.example }\n',
+    ),
+    [
+      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, got unknown key "domain"',
+      'F:2: rules[0].routes[0].from_domain: expected an IP address or a host name like sip.carrier.example, got "a@b"',
+      'F:2: rules[0].routes[0].domain: expected an IP address or a host name like sip.carrier.example, got "not a host"',
+      'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "domain"',
     ],
   );
 });
