@@ -12,3 +12,4 @@ export * from "./auth-params.ts";
 export * from "./nonce.ts";
 export * from "./digest.ts";
 export * from "./authorize.ts";
+export * from "./http-authorize.ts";

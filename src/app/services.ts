@@ -10,6 +10,8 @@ import {
   checkNonce,
   digestAuthorization,
   digestChallenge,
+  httpAuthorize,
+  type HttpAuthorizeRequest,
   parseProxyAuthorization,
   RadiusAccountingSink,
   RadiusClient,
@@ -27,7 +29,7 @@ import {
   WebhookSink,
   withDurations,
 } from "../cdr/mod.ts";
-import type { Config, DnsConfig } from "../config/types.ts";
+import type { Config, DnsConfig, HttpAuthorizationConfig } from "../config/types.ts";
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import { locate, type LocateTarget } from "../transport/locate.ts";
@@ -187,6 +189,11 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     return id;
   };
 
+  let radiusAuthorize = (
+    _call: Call,
+    _req: SipRequest,
+    _source: Endpoint,
+  ): Promise<Authorization> => Promise.resolve({ outcome: "timeout" });
   let radius: RadiusClient | undefined;
   const rc = cfg.radius;
   if (rc && rc.servers.length) {
@@ -278,11 +285,17 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     // Nonces are signed with a per-process secret: a restart makes old nonces stale, which a
     // caller answers by re-authenticating (RFC 3261 §22.4 stale=true).
     const secret = crypto.randomUUID();
-    svc.authorize = (call: Call, req: SipRequest, source: Endpoint) =>
+    radiusAuthorize = (call: Call, req: SipRequest, source: Endpoint) =>
       authorize(client, call, req, source, secret, idOf(call), rc.nasIp, rc.digestStyle);
-  } else {
-    svc.authorize = () => Promise.resolve({ outcome: "timeout" });
   }
+  // RADIUS is set up at start; the HTTP service is read from the configuration the call started
+  // under, so a reload can add, move or remove it.
+  svc.authorize = (call, req, source, current) => {
+    if (call.rule.auth.mode !== "http") return radiusAuthorize(call, req, source);
+    const settings = current.httpAuthorization;
+    if (!settings) return Promise.resolve({ outcome: "timeout" });
+    return httpAuthorize(settings, httpRequest(call, req, source, idOf(call), settings));
+  };
 
   return {
     b2bua: svc,
@@ -314,6 +327,33 @@ function systemDnsServers(log: Logger) {
   }
   const servers = serversFromResolvConf(text);
   return servers.length ? servers : [{ host: "127.0.0.1", port: 53 }];
+}
+
+/** What the HTTP authorization service is told of a new call. */
+function httpRequest(
+  call: Call,
+  req: SipRequest,
+  source: Endpoint,
+  id: string,
+  settings: HttpAuthorizationConfig,
+): HttpAuthorizeRequest {
+  const headers: Record<string, string[]> = {};
+  for (const name of settings.sipHeaders) {
+    const values = req.getAll(name);
+    if (values.length) headers[name] = values;
+  }
+  const from = req.from;
+  return {
+    call: id,
+    callId: req.callId,
+    rule: call.rule.name,
+    source: { transport: source.protocol, address: source.host, port: source.port },
+    from: { uri: from.uri.toString(), user: from.uri.user ?? null, display: from.display ?? null },
+    to: req.to.uri.toString(),
+    ruri: req.uri,
+    ruriUser: req.ruri.user ?? null,
+    headers,
+  };
 }
 
 async function authorize(

@@ -91,6 +91,9 @@ export interface Authorization {
   outcome: "accept" | "reject" | "timeout" | "challenge";
   /** For "challenge": the Proxy-Authenticate value to send with 407. */
   challenge?: string;
+  /** For "reject": the status to answer (default 403) and its reason phrase. */
+  status?: number;
+  reason?: string;
   creditTimeMs?: number;
   /** Routes "host:port[;transport=tcp]" replacing the configured ones. */
   routes?: string[];
@@ -127,7 +130,13 @@ export interface MediaHooks {
 export interface B2buaServices {
   media?: MediaHooks;
   digest?: DigestResponder;
-  authorize?: (call: Call, req: SipRequest, source: Endpoint) => Promise<Authorization>;
+  /** `cfg`: the configuration the call started under (a reload may have replaced it since). */
+  authorize?: (
+    call: Call,
+    req: SipRequest,
+    source: Endpoint,
+    cfg: Config,
+  ) => Promise<Authorization>;
   /** Called once per call when it has ended, with its complete record. */
   onCallEnded?: (rec: CallRecord, call: Call) => void;
   /** Called when a call is answered. */
@@ -625,7 +634,7 @@ export class B2bua implements TransactionUser {
       this.log.info("call-replaces", { call: call.id, replaces: replacing.aim.replaced });
     }
     if (rule.auth.mode !== "none" && this.svc.authorize) {
-      this.svc.authorize(call, req, source).then(
+      this.svc.authorize(call, req, source, this.opts.config()).then(
         (auth) => this.afterAuthorize(call, auth),
         (err) => {
           this.log.warn("authorize-failed", { call: call.id, err });
@@ -697,7 +706,7 @@ export class B2bua implements TransactionUser {
       case "reject":
         return this.failCall(
           call,
-          createResponse(req, 403, undefined, call.a.localTag),
+          createResponse(req, auth.status ?? 403, auth.reason, call.a.localTag),
           "auth-reject",
         );
       case "timeout":

@@ -209,6 +209,17 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       digest_style: r.digestStyle,
     };
   }
+  if (cfg.httpAuthorization) {
+    const h = cfg.httpAuthorization;
+    doc.http_authorization = {
+      url: h.url,
+      timeout: formatDuration(h.timeout),
+      headers: Object.fromEntries(
+        Object.entries(h.headers).map(([k, v]) => [k, SECRET_HEADER.test(k) ? hidden(v) : v]),
+      ),
+      sip_headers: h.sipHeaders,
+    };
+  }
   if (cfg.cdr) {
     const c = cfg.cdr;
     doc.cdr = {

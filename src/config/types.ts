@@ -209,7 +209,8 @@ export interface RouteProbe {
 
 /** Authentication/authorization of incoming calls for a rule. */
 export interface RuleAuth {
-  mode: "none" | "source" | "digest";
+  /** RADIUS by source address or digest, or the operator's HTTP service (`http_authorization`). */
+  mode: "none" | "source" | "digest" | "http";
   realm: string;
   /** On RADIUS timeout: "reject" (503) or "allow". */
   onTimeout: "reject" | "allow";
@@ -248,6 +249,20 @@ export interface RadiusConfig {
   interimInterval: number;
   /** "draft-sterman" (default) or "rfc5090". */
   digestStyle: "draft-sterman" | "rfc5090";
+}
+
+/**
+ * `http_authorization`: the operator's HTTP service that authorizes and routes the calls of rules
+ * with `auth.mode: http` (a JSON POST per new call; see src/aaa/http-authorize.ts).
+ */
+export interface HttpAuthorizationConfig {
+  url: string;
+  /** ms; past it the rule's `on_timeout` decides. */
+  timeout: number;
+  /** HTTP headers sent with each request (a bearer token). */
+  headers: Record<string, string>;
+  /** The INVITE's headers passed on to the service (lowercase names). */
+  sipHeaders: string[];
 }
 
 export interface CdrConfig {
@@ -311,6 +326,7 @@ export interface Config {
   limits: LimitsConfig;
   rules: RuleConfig[];
   radius?: RadiusConfig;
+  httpAuthorization?: HttpAuthorizationConfig;
   cdr?: CdrConfig;
   media?: MediaConfig;
   /**

@@ -547,7 +547,7 @@ function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   if (v === undefined) return out;
   const m = r.map(v, path, ["mode", "realm", "on_timeout"]);
   if (m?.mode !== undefined) {
-    out.mode = r.oneOf(m.mode, [...path, "mode"], ["none", "source", "digest"] as const) ??
+    out.mode = r.oneOf(m.mode, [...path, "mode"], ["none", "source", "digest", "http"] as const) ??
       out.mode;
   }
   if (m?.realm !== undefined) out.realm = r.sipText(m.realm, [...path, "realm"]) ?? out.realm;

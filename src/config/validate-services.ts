@@ -1,14 +1,16 @@
-// The `radius`, `cdr` and `media` sections: the services the B2BUA talks to besides SIP peers.
+// The `radius`, `http_authorization`, `cdr` and `media` sections: the services the B2BUA talks
+// to besides SIP peers.
 
 import type {
   CdrConfig,
+  HttpAuthorizationConfig,
   MediaConfig,
   MediaRelayServer,
   RadiusConfig,
   RadiusServer,
 } from "./types.ts";
 import type { KeyPath } from "./locate.ts";
-import type { Reader } from "./reader.ts";
+import type { RawMap, Reader } from "./reader.ts";
 
 function radiusServer(r: Reader, v: unknown, path: KeyPath): RadiusServer | undefined {
   const m = r.map(v, path, ["address", "auth_port", "acct_port", "secret", "timeout", "retries"]);
@@ -147,34 +149,63 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     const p = ["cdr", "webhook"];
     const w = r.map(m.webhook, p, ["url", "batch", "timeout", "headers"]);
     if (w) {
-      let url = w.url === undefined
-        ? r.fail([...p, "url"], "an http(s) URL", undefined)
-        : r.str(w.url, [...p, "url"]);
-      if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) {
-        url = r.fail([...p, "url"], "an http(s) URL", url);
-      }
+      const e = httpEndpoint(r, w, p, 5000, 60_000);
       const batch = w.batch === undefined ? 100 : r.int(w.batch, [...p, "batch"], 1, 100_000);
-      const timeout = w.timeout === undefined
-        ? 5000
-        : r.duration(w.timeout, [...p, "timeout"], 100);
-      const headers: Record<string, string> = {};
-      if (w.headers !== undefined) {
-        const h = r.map(
-          w.headers,
-          [...p, "headers"],
-          w.headers && typeof w.headers === "object" ? Object.keys(w.headers) : [],
-        );
-        for (const [k, val] of Object.entries(h ?? {})) {
-          const s = r.sipText(val, [...p, "headers", k]); // HTTP headers: same injection concern
-          if (s !== undefined) headers[k] = s;
-        }
-      }
-      if (url && batch !== undefined && timeout !== undefined) {
-        out.webhook = { url, batch, timeout, headers };
-      }
+      if (e && batch !== undefined) out.webhook = { ...e, batch };
     }
   }
   return out;
+}
+
+/** `url`, `timeout` and `headers` of an HTTP service Tandem calls (CDR webhook, authorization). */
+function httpEndpoint(
+  r: Reader,
+  w: RawMap,
+  p: KeyPath,
+  defaultTimeout: number,
+  maxTimeout: number,
+): { url: string; timeout: number; headers: Record<string, string> } | undefined {
+  let url = w.url === undefined
+    ? r.fail([...p, "url"], "an http(s) URL", undefined)
+    : r.str(w.url, [...p, "url"]);
+  if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) {
+    url = r.fail([...p, "url"], "an http(s) URL", url);
+  }
+  const timeout = w.timeout === undefined
+    ? defaultTimeout
+    : r.duration(w.timeout, [...p, "timeout"], 100, maxTimeout);
+  const headers: Record<string, string> = {};
+  if (w.headers !== undefined) {
+    const h = r.map(
+      w.headers,
+      [...p, "headers"],
+      w.headers && typeof w.headers === "object" ? Object.keys(w.headers) : [],
+    );
+    for (const [k, val] of Object.entries(h ?? {})) {
+      const s = r.sipText(val, [...p, "headers", k]); // HTTP headers: same injection concern
+      if (s !== undefined) headers[k] = s;
+    }
+  }
+  return url && timeout !== undefined ? { url, timeout, headers } : undefined;
+}
+
+/** Validate `http_authorization`: the operator's service that authorizes and routes calls. */
+export function readHttpAuthorization(r: Reader, v: unknown): HttpAuthorizationConfig | undefined {
+  if (v === undefined) return undefined;
+  const p = ["http_authorization"];
+  const m = r.map(v, p, ["url", "timeout", "headers", "sip_headers"]);
+  if (!m) return undefined;
+  const e = httpEndpoint(r, m, p, 2000, 30_000);
+  const sipHeaders: string[] = [];
+  if (m.sip_headers !== undefined) {
+    r.list(m.sip_headers, [...p, "sip_headers"], true)?.forEach((h, i) => {
+      const s = r.str(h, [...p, "sip_headers", i]);
+      if (s !== undefined && !/^[A-Za-z0-9\-.!%*_+`'~]+$/.test(s)) {
+        r.fail([...p, "sip_headers", i], "a header name (token characters only)", s);
+      } else if (s !== undefined) sipHeaders.push(s.toLowerCase());
+    });
+  }
+  return e && { ...e, sipHeaders };
 }
 
 function relay(

@@ -10,7 +10,7 @@ import {
   readRegistrar,
   readRules,
 } from "./validate-rules.ts";
-import { readCdr, readMedia, readRadius } from "./validate-services.ts";
+import { readCdr, readHttpAuthorization, readMedia, readRadius } from "./validate-services.ts";
 
 const TOP_KEYS = [
   "sip",
@@ -22,6 +22,7 @@ const TOP_KEYS = [
   "registrar",
   "outbound_registrations",
   "radius",
+  "http_authorization",
   "cdr",
   "media",
 ];
@@ -42,6 +43,8 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     cdr: readCdr(r, m.cdr, radius !== undefined),
     media,
   };
+  const httpAuthorization = readHttpAuthorization(r, m.http_authorization);
+  if (httpAuthorization) cfg.httpAuthorization = httpAuthorization;
   const defaults = readDefaults(r, m.defaults);
   cfg.rules = readRules(r, m.rules, defaults);
   cfg.registrar = readRegistrar(r, m.registrar, defaults);
@@ -62,7 +65,17 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   }
   tlsNeedsCertificates(r, cfg, m.sip);
   cfg.rules.forEach((rule, i) => {
-    if (rule.auth.mode !== "none" && !radius) {
+    if (rule.auth.mode === "http") {
+      // A section given but broken has its own errors.
+      if (!httpAuthorization && m.http_authorization === undefined) {
+        r.fail(
+          ["rules", i, "auth", "mode"],
+          "an http_authorization section with a url for auth mode http",
+          "none",
+          true,
+        );
+      }
+    } else if (rule.auth.mode !== "none" && !radius) {
       r.fail(
         ["rules", i, "auth", "mode"],
         `a radius section with servers for auth mode ${rule.auth.mode}`,
