@@ -78,8 +78,14 @@ export interface Attempt {
    * the caller's, which carries the answer (RFC 3261 §13.2.2.4, RFC 3264 §2).
    */
   ackPending?: boolean;
-  /** The callee's last reliable provisional (RFC 3262 §4): its early dialog and RSeq. */
-  rseq?: { tag: string; last: number };
+  /**
+   * Early dialogs by the callee's tag, once a second one appears (a proxy forked the INVITE,
+   * RFC 3261 §12.1.2): each has its own target, route set and CSeq, and `dialog` is the one
+   * the last provisional came on. Absent while there is one: most calls never fork.
+   */
+  forks?: Map<string, Dialog>;
+  /** The last RSeq of the callee's reliable provisionals (RFC 3262 §4), per early dialog tag. */
+  rseqs?: Map<string, number>;
   /** Our side of its dialog, as its INVITE was built (dropped once the call is confirmed). */
   own?: OwnSide;
   /** Its place in its route's call count, held until it fails, is given up or its call ends. */

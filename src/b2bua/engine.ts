@@ -180,6 +180,8 @@ const DIALOG_TAGS: ReadonlySet<string> = new Set(["timer"]);
 const REQUIRE_100REL: readonly string[] = ["100rel"];
 /** Reliable provisionals a call remembers for the caller's PRACKs (the newest). */
 const MAX_RELIABLE = 8;
+/** Early dialogs kept per attempt (forks of one INVITE); a provisional of one more is dropped. */
+const MAX_FORKS = 16;
 const NO_TAGS: readonly string[] = [];
 /** What a relayed REGISTER carries besides its identity and Contacts. */
 const REGISTER_PASS = ["Expires", "Authorization", "Proxy-Authorization", "User-Agent"];
@@ -1213,7 +1215,11 @@ export class B2bua implements TransactionUser {
       at.record.firstProvisionalAt ??= now;
       if (res.to.tag) {
         if (!at.dialog) at.dialog = Dialog.asUac(at.invite, res, at.own);
-        else at.dialog.remoteTag = res.to.tag;
+        else if (at.dialog.remoteTag !== res.to.tag) {
+          const d = this.earlyDialog(at, res);
+          if (!d) return;
+          at.dialog = d;
+        }
       }
       const rseq = reliableSeq(res);
       let reliable: RelayedReliable | undefined;
@@ -1222,10 +1228,11 @@ export class B2bua implements TransactionUser {
         // number not at all. Towards a caller that takes reliable provisionals the callee's
         // retransmissions are relayed again: they stand in for ours until the caller's PRACK.
         const tag = res.to.tag;
-        const seen = at.rseq?.tag === tag ? at.rseq.last : undefined;
+        const rseqs = at.rseqs ??= new Map();
+        const seen = rseqs.get(tag);
         const again = seen === rseq;
         if (seen !== undefined && !again && rseq !== seen + 1) return;
-        at.rseq = { tag, last: rseq };
+        rseqs.set(tag, rseq);
         if (!call.a.reliable) {
           if (!again) this.prackLocally(call, at, rseq);
           if (again) return;
@@ -1258,6 +1265,22 @@ export class B2bua implements TransactionUser {
       return;
     }
     this.onAttemptFailure(call, at, { kind: "response", status: s }, res);
+  }
+
+  /**
+   * The early dialog of a provisional whose tag is not the current one's (a forked INVITE): the
+   * one made for that tag before, else a new one from this response. Undefined past MAX_FORKS
+   * (a runaway proxy), so such provisionals are dropped rather than kept.
+   */
+  private earlyDialog(at: Attempt, res: SipResponse): Dialog | undefined {
+    const tag = res.to.tag!;
+    const forks = at.forks ??= new Map([[at.dialog!.remoteTag, at.dialog!]]);
+    let d = forks.get(tag);
+    if (!d && forks.size < MAX_FORKS) {
+      d = Dialog.asUac(at.invite, res, at.own);
+      forks.set(tag, d);
+    }
+    return d;
   }
 
   private relayProvisional(call: Call, res: SipResponse, reliable?: RelayedReliable): void {
@@ -1352,9 +1375,15 @@ export class B2bua implements TransactionUser {
     }
     if (at.record.outcome === "unreachable") return; // its 2xx again: nothing can reach it
     const now = this.opts.clock.wallNow();
-    if (!at.dialog || at.dialog.remoteTag !== res.to.tag) {
+    // The 2xx's early dialog, if it had one (its CSeq counts the PRACKs and UPDATEs sent on it).
+    const early = at.forks?.get(res.to.tag ?? "") ?? at.dialog;
+    if (!early || early.remoteTag !== res.to.tag) {
       at.dialog = Dialog.asUac(at.invite, res, at.own);
-    } else at.dialog.updateFromResponse(res, true);
+    } else {
+      at.dialog = early;
+      early.updateFromResponse(res, true);
+    }
+    at.forks = undefined;
     at.dialog.state = "Confirmed";
     if (
       call.b === at && (at.state === "Calling" || at.state === "Early") &&
@@ -1882,7 +1911,8 @@ export class B2bua implements TransactionUser {
     }
     if (!hit) return stx.respond(createResponse(req, 481));
     const at = hit.attempt;
-    const d = at.dialog;
+    // The early dialog of the provisional it acknowledges: with forks, maybe not the last one.
+    const d = at.forks?.get(hit.calleeTag) ?? at.dialog;
     if (
       at !== call.b || !d || d.remoteTag !== hit.calleeTag ||
       (at.state !== "Early" && at.state !== "Answered")

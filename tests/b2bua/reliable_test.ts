@@ -298,3 +298,70 @@ Deno.test("RFC 3262: a callee that sends reliable provisionals without waiting f
   loop.inject(callerInDialog("PRACK", to, 3, 1, `RAck: ${rseqs[0]} 1 INVITE\n`), CALLER);
   assert.ok(loop.take().find(res(481, "PRACK")), "the oldest is forgotten: 481");
 });
+
+/** A reliable provisional from one fork of the INVITE: its own tag, Contact and RSeq. */
+function forked(inv: SipRequest, tag: string, contact: string, rseq: number, body?: string) {
+  return answer(inv, 183, tag, { contact, extra: `Require: 100rel\nRSeq: ${rseq}\n`, body });
+}
+
+Deno.test("RFC 3262 with a forking proxy: each fork's reliable provisional is PRACKed on its own early dialog, at its own Contact", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const inv = start(loop, "");
+  loop.inject(forked(inv, "fork-a", "<sip:a@10.0.0.21:5071>", 1, SDP), CALLEE);
+  const pa = loop.expect(req("PRACK"), "PRACK to fork a").msg as SipRequest;
+  loop.inject(forked(inv, "fork-b", "<sip:b@10.0.0.22:5072>", 7), CALLEE);
+  const sentB = loop.take();
+  const pb = sentB.find(req("PRACK"));
+  assert.ok(pb, "PRACK to fork b");
+  assert.equal(pb.dest.port, 5072, "at fork b's Contact");
+  const prackB = pb.msg as SipRequest;
+  assert.equal(prackB.uri, "sip:b@10.0.0.22:5072");
+  assert.equal(prackB.to.tag, "fork-b");
+  assert.equal(prackB.get("rack"), `7 ${inv.cseq.seq} INVITE`);
+  assert.equal(pa.uri, "sip:a@10.0.0.21:5071");
+  assert.equal(pa.to.tag, "fork-a");
+  // Fork a goes on: its next provisional is in order on its own dialog, and PRACKed there.
+  loop.inject(reply(pa, 200), { host: "10.0.0.21", port: 5071, protocol: "udp" });
+  loop.inject(forked(inv, "fork-a", "<sip:a@10.0.0.21:5071>", 2), CALLEE);
+  const pa2 = loop.expect(req("PRACK"), "second PRACK to fork a").msg as SipRequest;
+  assert.deepEqual([pa2.uri, pa2.to.tag, pa2.get("rack")], [
+    "sip:a@10.0.0.21:5071",
+    "fork-a",
+    `2 ${inv.cseq.seq} INVITE`,
+  ]);
+  assert.equal(pa2.cseq.seq, pa.cseq.seq + 1, "fork a's CSeq goes on from its first PRACK");
+  // Fork a answers: the call's dialog is its early one, so the BYE's CSeq follows its PRACKs.
+  loop.inject(
+    answer(inv, 200, "fork-a", { contact: "<sip:a@10.0.0.21:5071>", body: SDP }),
+    CALLEE,
+  );
+  const ok = loop.expect(res(200), "200 to the caller").msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  const bye = loop.expect(req("BYE"), "BYE to fork a").msg as SipRequest;
+  assert.equal(bye.uri, "sip:a@10.0.0.21:5071");
+  assert.equal(bye.to.tag, "fork-a");
+  assert.ok(bye.cseq.seq > pa2.cseq.seq, `BYE CSeq ${bye.cseq.seq} after PRACK ${pa2.cseq.seq}`);
+});
+
+Deno.test("RFC 3262 with a forking proxy: the caller's PRACK for each fork's provisional reaches that fork", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const inv = start(loop);
+  loop.inject(forked(inv, "fork-a", "<sip:a@10.0.0.21:5071>", 1, SDP), CALLEE);
+  const ra = loop.expect(res(183), "fork a's 183").msg as SipResponse;
+  loop.inject(forked(inv, "fork-b", "<sip:b@10.0.0.22:5072>", 9, SDP), CALLEE);
+  const rb = loop.expect(res(183), "fork b's 183").msg as SipResponse;
+  assert.equal(rb.to.tag, ra.to.tag, "one early dialog towards the caller");
+  const [sa, sb] = [Number(ra.get("rseq")), Number(rb.get("rseq"))];
+  assert.equal(sb, sa + 1);
+  // The caller acknowledges fork a's after fork b's arrived: it still goes to fork a.
+  loop.inject(callerInDialog("PRACK", ra.get("to")!, 2, 1, `RAck: ${sa} 1 INVITE\n`), CALLER);
+  const toA = loop.expect(req("PRACK"), "PRACK to fork a");
+  assert.equal(toA.dest.port, 5071);
+  assert.equal((toA.msg as SipRequest).to.tag, "fork-a");
+  assert.equal((toA.msg as SipRequest).get("rack"), `1 ${inv.cseq.seq} INVITE`);
+  loop.inject(callerInDialog("PRACK", rb.get("to")!, 3, 1, `RAck: ${sb} 1 INVITE\n`), CALLER);
+  const toB = loop.expect(req("PRACK"), "PRACK to fork b");
+  assert.equal(toB.dest.port, 5072);
+  assert.equal((toB.msg as SipRequest).get("rack"), `9 ${inv.cseq.seq} INVITE`);
+});
