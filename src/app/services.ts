@@ -135,6 +135,7 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
     reason: rec.reasonHeader,
     endedBy: rec.endedBy ?? "tandem",
     endReason: why,
+    ...(rec.headers ? { headers: rec.headers } : {}),
   });
 }
 

@@ -616,6 +616,8 @@ export class B2bua implements TransactionUser {
       },
     };
     call.record.id = call.id;
+    const recorded = recordedHeaders(req, this.opts.config().cdr?.sipHeaders, true);
+    if (recorded) call.record.headers = recorded;
     if (bound) call.target = { uri: parseUri(bound.contact, "Contact"), dest: bound.flow };
     if (slot) call.slot = slot;
     if (replacing) call.replacing = replacing.aim;
@@ -774,6 +776,7 @@ export class B2bua implements TransactionUser {
         endedBy: "tandem",
         endReason: res.status === 503 ? "limit" : "no-route",
         reasonHeader: res.get("reason"),
+        headers: recordedHeaders(req, this.opts.config().cdr?.sipHeaders, false),
         attempts: [],
       });
     } catch (err) {
@@ -2403,6 +2406,26 @@ function decodeUser(u: string): string {
   } catch {
     return u;
   }
+}
+
+/**
+ * The INVITE's values of the headers a CDR records (`cdr.sip_headers`), each header's values
+ * joined by ", "; copied (`keep`) when the record outlives the datagram.
+ */
+function recordedHeaders(
+  req: SipRequest,
+  names: readonly string[] | undefined,
+  keep: boolean,
+): Record<string, string> | undefined {
+  if (!names?.length) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const name of names) {
+    const values = req.getAll(name);
+    if (!values.length) continue;
+    const v = values.join(", ");
+    (out ??= {})[name] = keep ? detach(v) : v;
+  }
+  return out;
 }
 
 function quoteDisplay(d: string): string {

@@ -44,5 +44,10 @@ export interface CallRecord {
   endReason?: string;
   /** Reason header text seen or sent at the end (RFC 3326). */
   reasonHeader?: string;
+  /**
+   * The caller's INVITE headers named in `cdr.sip_headers` (lowercase name → its values joined
+   * by ", "), for billing by account; absent when none is configured or present.
+   */
+  headers?: Record<string, string>;
   attempts: AttemptRecord[];
 }

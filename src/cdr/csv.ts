@@ -30,6 +30,7 @@ export const CSV_COLUMNS = [
   "reason",
   "ended_by",
   "end_reason",
+  "sip_headers",
 ] as const;
 
 function cell(v: unknown): string {
@@ -72,5 +73,7 @@ export function csvLine(r: CdrRecord): string {
     r.reason,
     r.endedBy,
     r.endReason,
+    // One column whatever `cdr.sip_headers` names, so a reload keeps a file's columns.
+    r.headers ? JSON.stringify(r.headers) : undefined,
   ].map(cell).join(",") + "\r\n";
 }

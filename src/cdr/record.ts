@@ -84,6 +84,8 @@ export interface CdrRecord {
   reason?: string;
   endedBy: EndedBy;
   endReason: EndReason;
+  /** The caller's INVITE headers named in `cdr.sip_headers` (lowercase name → values). */
+  headers?: Record<string, string>;
   media?: MediaStats;
 }
 

@@ -239,6 +239,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         : {}),
       radius: c.radius,
       refused: c.refused,
+      ...(c.sipHeaders.length ? { sip_headers: c.sipHeaders } : {}),
       ...(c.webhook
         ? {
           webhook: {

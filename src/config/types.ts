@@ -275,6 +275,8 @@ export interface CdrConfig {
   webhook?: { url: string; batch: number; timeout: number; headers: Record<string, string> };
   /** Also record calls refused before any route was tried: no rule (404), a rule's limits (503). */
   refused: boolean;
+  /** The caller's INVITE headers recorded in each CDR (lowercase names). */
+  sipHeaders: string[];
 }
 
 export interface MediaRelayServer {

@@ -96,6 +96,7 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     "radius",
     "webhook",
     "refused",
+    "sip_headers",
   ]);
   if (!m) return undefined;
   const out: CdrConfig = {
@@ -105,8 +106,12 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     rotateBytes: 64 * 1024 * 1024,
     radius: radiusOn,
     refused: true,
+    sipHeaders: [],
   };
   if (m.refused !== undefined) out.refused = r.bool(m.refused, ["cdr", "refused"]) ?? true;
+  if (m.sip_headers !== undefined) {
+    out.sipHeaders = headerNames(r, m.sip_headers, ["cdr", "sip_headers"]);
+  }
   if (m.dir !== undefined) out.dir = r.str(m.dir, ["cdr", "dir"]) ?? out.dir;
   if (m.fsync !== undefined) {
     out.fsync = r.oneOf(m.fsync, ["cdr", "fsync"], ["every", "batched"] as const) ?? out.fsync;
@@ -196,16 +201,22 @@ export function readHttpAuthorization(r: Reader, v: unknown): HttpAuthorizationC
   const m = r.map(v, p, ["url", "timeout", "headers", "sip_headers"]);
   if (!m) return undefined;
   const e = httpEndpoint(r, m, p, 2000, 30_000);
-  const sipHeaders: string[] = [];
-  if (m.sip_headers !== undefined) {
-    r.list(m.sip_headers, [...p, "sip_headers"], true)?.forEach((h, i) => {
-      const s = r.str(h, [...p, "sip_headers", i]);
-      if (s !== undefined && !/^[A-Za-z0-9\-.!%*_+`'~]+$/.test(s)) {
-        r.fail([...p, "sip_headers", i], "a header name (token characters only)", s);
-      } else if (s !== undefined) sipHeaders.push(s.toLowerCase());
-    });
-  }
+  const sipHeaders = m.sip_headers === undefined
+    ? []
+    : headerNames(r, m.sip_headers, [...p, "sip_headers"]);
   return e && { ...e, sipHeaders };
+}
+
+/** A list of SIP header names (token characters), lowercased: what a message is looked up by. */
+function headerNames(r: Reader, v: unknown, path: KeyPath): string[] {
+  const out: string[] = [];
+  r.list(v, path, true)?.forEach((h, i) => {
+    const s = r.str(h, [...path, i]);
+    if (s !== undefined && !/^[A-Za-z0-9\-.!%*_+`'~]+$/.test(s)) {
+      r.fail([...path, i], "a header name (token characters only)", s);
+    } else if (s !== undefined && !out.includes(s.toLowerCase())) out.push(s.toLowerCase());
+  });
+  return out;
 }
 
 function relay(

@@ -155,3 +155,50 @@ Deno.test("CDR of INVITEs refused before any route: no rule (404, Q.850 1), a ru
   assert.equal(limit.source, "10.0.0.1:5070");
   assert.equal(limit.durationMs, 0);
 });
+
+Deno.test("cdr.sip_headers: the caller's INVITE headers named are in the CDR, refused calls' too", () => {
+  const cfg = config([{
+    ...rule([route("10.0.0.2", 5090)], "customer"),
+    match: { ruriUserPrefix: ["44"] },
+  }]);
+  cfg.cdr = {
+    dir: "/nowhere",
+    fsync: "batched",
+    fsyncInterval: 100,
+    rotateBytes: 1 << 20,
+    radius: false,
+    refused: true,
+    sipHeaders: ["x-account", "p-asserted-identity", "x-absent"],
+  };
+  const loop = new Loop(cfg);
+  const ended: CallRecord[] = [];
+  const refused: CallRecord[] = [];
+  loop.b2bua.setServices({
+    onCallEnded: (r) => ended.push(r),
+    onCallRefused: (r) => refused.push(r),
+  });
+  const pai =
+    "P-Asserted-Identity: <sip:+4420@carrier.example>\nP-Asserted-Identity: <tel:+4420>\n";
+  loop.inject(callerInvite("4412345", pai, 1), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  loop.inject(answer(inv, 486, "t"), { host: "10.0.0.2", port: 5090, protocol: "udp" });
+  loop.inject(callerInvite("3312345", "", 2), CALLER);
+  loop.expect(res(404), "404 No Route");
+  const expected = {
+    "x-account": "1234",
+    "p-asserted-identity": "<sip:+4420@carrier.example>, <tel:+4420>",
+  };
+  assert.deepEqual(ended[0].headers, expected);
+  assert.deepEqual(cdrOf(ended[0], undefined, "c1").headers, expected);
+  assert.deepEqual(refused[0].headers, { "x-account": "1234" });
+  // Not configured: nothing recorded, not even an empty object.
+  const plain = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const none: CallRecord[] = [];
+  plain.b2bua.setServices({ onCallRefused: (r) => none.push(r), onCallEnded: (r) => none.push(r) });
+  plain.inject(callerInvite("4412345", "", 3), CALLER);
+  const inv2 = plain.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  plain.inject(answer(inv2, 486, "t"), { host: "10.0.0.2", port: 5090, protocol: "udp" });
+  assert.equal(none.length, 1);
+  assert.equal(none[0].headers, undefined);
+  assert.equal("headers" in cdrOf(none[0], undefined, "c2"), false);
+});

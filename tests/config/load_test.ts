@@ -140,7 +140,7 @@ Deno.test("the example names the environment variables it needs", () => {
         "41 http.token",
         "80 rules[0].routes[0].auth.password",
         "147 radius.servers[0].secret",
-        "164 cdr.webhook.headers.Authorization",
+        "165 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
@@ -210,4 +210,22 @@ Deno.test("cdr.refused: on by default, off when set false", () => {
     env: {},
   });
   assert.equal(back.cdr?.refused, false);
+});
+
+Deno.test("cdr.sip_headers: header names, lowercased, once each; anything else refused", () => {
+  const cfg = parseConfig(
+    "cdr: { dir: /tmp/cdr, sip_headers: [X-Account, P-Asserted-Identity, x-account] }\n",
+    "c.yaml",
+    "yaml",
+    { env: {} },
+  );
+  assert.deepEqual(cfg.cdr?.sipHeaders, ["x-account", "p-asserted-identity"]);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.cdr, cfg.cdr);
+  assert.throws(
+    () => parseConfig('cdr: { dir: /tmp/cdr, sip_headers: ["X Account"] }\n', "c.yaml", "yaml"),
+    /c\.yaml:1: cdr\.sip_headers\[0\]: expected a header name \(token characters only\), got "X Account"/,
+  );
 });

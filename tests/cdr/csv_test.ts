@@ -1,0 +1,34 @@
+// RFC 4180 CSV rendering of CDRs: the header line, one line per record, quoting.
+
+import assert from "node:assert/strict";
+import { CSV_COLUMNS, csvHeader, csvLine } from "../../src/cdr/mod.ts";
+import { sampleCdr } from "./fixtures.ts";
+
+/** Split one RFC 4180 line into its cells (quoted cells may hold commas and doubled quotes). */
+function cells(line: string): string[] {
+  const out: string[] = [];
+  const re = /("(?:[^"]|"")*"|[^,]*)(,|\r\n$)/g;
+  let m;
+  while ((m = re.exec(line)) && m[0] !== "") {
+    const c = m[1];
+    out.push(c.startsWith('"') ? c.slice(1, -1).replace(/""/g, '"') : c);
+    if (m[2] === "\r\n") break;
+  }
+  return out;
+}
+
+Deno.test("csv: one column per CSV_COLUMNS entry, the recorded SIP headers as JSON in the last", () => {
+  assert.equal(csvHeader(), CSV_COLUMNS.join(",") + "\r\n");
+  assert.equal(CSV_COLUMNS.at(-1), "sip_headers");
+  const plain = cells(csvLine(sampleCdr(1)));
+  assert.equal(plain.length, CSV_COLUMNS.length);
+  assert.equal(plain[CSV_COLUMNS.indexOf("from_in")], '"Alice" <sip:10001@caller.example>;tag=a1');
+  assert.equal(plain.at(-1), "", "no headers recorded: an empty cell");
+  const rec = {
+    ...sampleCdr(2),
+    headers: { "x-account": "1234", "p-asserted-identity": '"A, B" <sip:1@x>' },
+  };
+  const withHeaders = cells(csvLine(rec));
+  assert.equal(withHeaders.length, CSV_COLUMNS.length);
+  assert.deepEqual(JSON.parse(withHeaders.at(-1)!), rec.headers);
+});
