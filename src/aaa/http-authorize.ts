@@ -5,6 +5,7 @@
 // field by field: an answer that does not parse is an error, handled like a RADIUS timeout.
 
 import { metrics } from "../util/metrics.ts";
+import { hasControlChar } from "../util/text.ts";
 
 /** Where the service is and what goes with each request. */
 export interface HttpAuthorizeSettings {
@@ -189,20 +190,11 @@ export function parseHttpAuthorization(body: unknown): HttpAuthorizeResult {
   if (o.display !== undefined) {
     // Quoted by the engine; only controls could break the header.
     if (
-      typeof o.display !== "string" || o.display.length > 64 || hasControl(o.display)
+      typeof o.display !== "string" || o.display.length > 64 || hasControlChar(o.display)
     ) {
       bad("display", "text of at most 64 characters without control characters");
     }
     out.display = o.display as string;
   }
   return out;
-}
-
-/** Whether `s` holds a C0 control character or DEL (CR and LF would end the header). */
-function hasControl(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }

@@ -72,8 +72,8 @@ const OPTION_KEYS = [
   "limits",
   "probe",
 ] as const;
-const ROUTE_KEYS = [
-  "name",
+/** Where a route (or a registrar) is: its target, and how it is reached. */
+const TARGET_KEYS = [
   "target",
   "uri",
   "host",
@@ -81,6 +81,10 @@ const ROUTE_KEYS = [
   "transport",
   "tls_server_name",
   "ws_path",
+] as const;
+const ROUTE_KEYS = [
+  "name",
+  ...TARGET_KEYS,
   "domain",
   "weight",
   ...OPTION_KEYS,
@@ -632,13 +636,7 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
 
 const OUTBOUND_KEYS = [
   "name",
-  "target",
-  "uri",
-  "host",
-  "port",
-  "transport",
-  "tls_server_name",
-  "ws_path",
+  ...TARGET_KEYS,
   "aor",
   "registrar_uri",
   "contact_user",

@@ -10,6 +10,7 @@ import { Logger } from "../util/log.ts";
 import { isIp } from "../config/cidr.ts";
 import type { CallFilter, ControlPlane } from "./control.ts";
 import { bearerToken, timingSafeEqualStrings } from "./auth.ts";
+import { hasControlChar } from "../util/text.ts";
 
 /** Content type of the Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -224,14 +225,6 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
   }
 
   return app;
-}
-
-function hasControlChar(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const code = s.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
 
 function unknownCall(c: Context, id: string): Response {
