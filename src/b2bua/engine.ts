@@ -250,6 +250,15 @@ const mLocate = metrics.counter(
   "DNS lookups of routes by host name (RFC 3263), by outcome: servers found, or none usable.",
 );
 const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
+const mRouteAttempts = metrics.counter(
+  "tandem_route_attempts_total",
+  "Call attempts per route by how they ended (answered, failover, failed, no-progress, " +
+    "no-answer, cancel, redirect, unreachable, limit, down, media), counted when the call ends.",
+);
+const mRouteTalk = metrics.counter(
+  "tandem_route_answered_seconds_total",
+  "Talk time of the calls each route answered, in seconds (ACD: this over answered attempts).",
+);
 const mLegIndex = metrics.gauge(
   "tandem_leg_index_entries",
   "Call legs indexed for in-dialog requests: live ones, and for 32 s after a call ended what is " +
@@ -2139,6 +2148,12 @@ export class B2bua implements TransactionUser {
     }
     this.retireLegs(call);
     mCalls.inc({ outcome: "ended" });
+    for (const rec of call.record.attempts) {
+      mRouteAttempts.inc({ route: rec.route, outcome: rec.outcome ?? "other" });
+      if (rec.outcome === "answered" && rec.answerAt !== undefined) {
+        mRouteTalk.inc({ route: rec.route }, Math.max(0, now - rec.answerAt) / 1000);
+      }
+    }
     this.log.debug("call-ended", { call: call.id, by, why });
     try {
       this.svc.onCallEnded?.(call.record, call);

@@ -9,14 +9,22 @@ type Labels = Record<string, string>;
 const ONE_LABEL = new Map<string, Map<string, string>>();
 const MAX_CACHED_VALUES = 256;
 
+// The same for two labels (a route and an outcome): keyed by the names and values joined (label
+// names are the code's own; values may hold anything).
+const TWO_LABELS = new Map<string, string>();
+const MAX_CACHED_PAIRS = 4096;
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return "";
   let name: string | undefined;
+  let second: string | undefined;
   let count = 0;
   for (const k in labels) {
-    name = k;
-    if (++count > 1) break;
+    if (count === 0) name = k;
+    else second = k;
+    if (++count > 2) break;
   }
+  if (count === 2) return pairKey(labels, name!, second!);
   if (count !== 1) return fullKey(labels);
   const value = String(labels[name!]);
   let byValue = ONE_LABEL.get(name!);
@@ -26,6 +34,18 @@ function labelKey(labels: Labels | undefined): string {
     key = fullKey(labels);
     // Bounded: an unbounded label (a bug elsewhere) falls back to building the key each time.
     if (byValue.size < MAX_CACHED_VALUES) byValue.set(value, key);
+  }
+  return key;
+}
+
+function pairKey(labels: Labels, a: string, b: string): string {
+  const va = String(labels[a]);
+  // The first value's length makes the joined text unambiguous whatever the values hold.
+  const id = `${a}\u0001${va.length}\u0001${va}\u0001${b}\u0001${labels[b]}`;
+  let key = TWO_LABELS.get(id);
+  if (key === undefined) {
+    key = fullKey(labels);
+    if (TWO_LABELS.size < MAX_CACHED_PAIRS) TWO_LABELS.set(id, key);
   }
   return key;
 }

@@ -25,3 +25,23 @@ Deno.test("counters: one sample per label set; single labels, several labels and
   assert.equal(c.get({ id: "299" }), 2);
   assert.equal(c.get({ id: "0" }), 2);
 });
+
+Deno.test("counters: two labels in either order are one sample, cached or not; three labels too", () => {
+  const r = new Registry();
+  const c = r.counter("p_total", "Pairs.");
+  c.inc({ route: "a", outcome: "answered" });
+  c.inc({ outcome: "answered", route: "a" });
+  c.inc({ route: 'x"y', outcome: "failed" });
+  c.inc({ route: "a", outcome: "answered", extra: "1" });
+  assert.equal(c.get({ route: "a", outcome: "answered" }), 2);
+  const text = r.expose();
+  assert.match(text, /^p_total\{outcome="answered",route="a"\} 2$/m);
+  assert.match(text, /^p_total\{outcome="failed",route="x\\"y"\} 1$/m);
+  assert.match(text, /^p_total\{extra="1",outcome="answered",route="a"\} 1$/m);
+  // A value with the separator the cache joins by cannot pass for another pair.
+  c.inc({ route: "b\u0001outcome\u0001c", outcome: "d" });
+  c.inc({ route: "b", outcome: "c\u0001outcome\u0001d" });
+  assert.equal(c.get({ route: "b", outcome: "c\u0001outcome\u0001d" }), 1);
+  for (let i = 0; i < 5000; i++) c.inc({ route: `r${i % 2500}`, outcome: "x" });
+  assert.equal(c.get({ route: "r2499", outcome: "x" }), 2);
+});
