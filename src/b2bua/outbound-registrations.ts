@@ -115,6 +115,8 @@ interface Account {
   contact?: string;
   /** Counts REGISTER rounds: answers and lookups of an older round are ignored. */
   round: number;
+  /** REGISTERs sent and not yet answered (nor timed out). */
+  pending: number;
   challenge?: Challenge;
 }
 
@@ -244,6 +246,7 @@ export class OutboundRegistrations {
         failures: 0,
         asked: r.expires,
         round: 0,
+        pending: 0,
       };
       this.accounts.set(name, a);
       this.begin(a);
@@ -279,13 +282,26 @@ export class OutboundRegistrations {
       return this.nextServer(a, r, (err as Error).message);
     }
     const sentAuth = a.challenge !== undefined;
+    a.pending++;
+    let settled = false;
+    const settle = () => {
+      if (!settled) a.pending--;
+      settled = true;
+    };
     this.o.net.send(req, dest, {
       onResponse: (res) => {
-        if (res.status < 200 || a.round !== r.n) return;
-        this.answered(a, r, res, sentAuth);
+        if (res.status < 200) return;
+        settle();
+        if (a.round === r.n) this.answered(a, r, res, sentAuth);
       },
-      onTimeout: () => a.round === r.n && this.nextServer(a, r, "timeout"),
-      onTransportError: (_tx, err) => a.round === r.n && this.nextServer(a, r, err.message),
+      onTimeout: () => {
+        settle();
+        if (a.round === r.n) this.nextServer(a, r, "timeout");
+      },
+      onTransportError: (_tx, err) => {
+        settle();
+        if (a.round === r.n) this.nextServer(a, r, err.message);
+      },
     });
   }
 
@@ -470,8 +486,9 @@ export class OutboundRegistrations {
     a.timer = undefined;
     a.nextAt = undefined;
     const n = ++a.round;
-    const holds = a.dest !== undefined && a.expiresAt !== undefined &&
-      a.expiresAt > this.o.clock.now();
+    // A binding granted and not run out, or a REGISTER still unanswered that may grant one.
+    const holds = a.dest !== undefined &&
+      (a.pending > 0 || (a.expiresAt !== undefined && a.expiresAt > this.o.clock.now()));
     if (!holds) {
       this.setState(a, "stopped");
       return Promise.resolve();

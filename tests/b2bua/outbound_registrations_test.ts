@@ -264,3 +264,19 @@ Deno.test("outbound registration: a reload refreshes a changed account at once, 
     "carrier-c",
   ]);
 });
+
+Deno.test("outbound registration: stopping while the first REGISTER is unanswered still unregisters", async () => {
+  const loop = setup([account({ auth: undefined })]);
+  await advance(loop, 0);
+  const [first] = registers(loop);
+  const stopping = loop.b2bua.outbound.stop(3000);
+  await advance(loop, 0);
+  const [un] = registers(loop);
+  assert.equal(un?.get("expires"), "0", "an unregistration follows the unanswered REGISTER");
+  // The late 200 of the first is ignored; the unregistration's answer ends it.
+  loop.inject(answer(first, 200, "r", { extra: "Expires: 3600\n" }), REGISTRAR);
+  loop.inject(answer(un, 200, "r"), REGISTRAR);
+  await advance(loop, 0);
+  await stopping;
+  assert.deepEqual(loop.b2bua.outbound.list(), []);
+});
