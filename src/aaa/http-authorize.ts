@@ -4,6 +4,7 @@
 // the SIP status to answer). What the answer holds ends up in SIP messages, so it is checked
 // field by field: an answer that does not parse is an error, handled like a RADIUS timeout.
 
+import type { DigestCredentials } from "./authorize.ts";
 import { metrics } from "../util/metrics.ts";
 import { hasControlChar } from "../util/text.ts";
 
@@ -30,6 +31,11 @@ export interface HttpAuthorizeRequest {
   ruriUser: string | null;
   /** The INVITE's headers named in `sip_headers` (lowercase), each with all its values. */
   headers: Record<string, string[]>;
+  /**
+   * With `auth.digest`: the caller's answer to Tandem's challenge (its nonce checked fresh), for
+   * the service to check against the user's password (RFC 2617 §3.2.2).
+   */
+  digest?: DigestCredentials & { method: string };
 }
 
 /** The service's decision. */

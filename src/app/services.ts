@@ -10,6 +10,7 @@ import {
   checkNonce,
   digestAuthorization,
   digestChallenge,
+  type DigestCredentials,
   httpAuthorize,
   type HttpAuthorizeRequest,
   parseProxyAuthorization,
@@ -190,6 +191,9 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     return id;
   };
 
+  // Nonces are signed with a per-process secret: a restart makes old nonces stale, which a
+  // caller answers by re-authenticating (RFC 3261 §22.4 stale=true).
+  const secret = crypto.randomUUID();
   let radiusAuthorize = (
     _call: Call,
     _req: SipRequest,
@@ -283,19 +287,23 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
         ended?.(rec, call);
       };
     }
-    // Nonces are signed with a per-process secret: a restart makes old nonces stale, which a
-    // caller answers by re-authenticating (RFC 3261 §22.4 stale=true).
-    const secret = crypto.randomUUID();
     radiusAuthorize = (call: Call, req: SipRequest, source: Endpoint) =>
       authorize(client, call, req, source, secret, idOf(call), rc.nasIp, rc.digestStyle);
   }
   // RADIUS is set up at start; the HTTP service is read from the configuration the call started
   // under, so a reload can add, move or remove it.
   svc.authorize = (call, req, source, current) => {
-    if (call.rule.auth.mode !== "http") return radiusAuthorize(call, req, source);
+    const auth = call.rule.auth;
+    if (auth.mode !== "http") return radiusAuthorize(call, req, source);
     const settings = current.httpAuthorization;
     if (!settings) return Promise.resolve({ outcome: "timeout" });
-    return httpAuthorize(settings, httpRequest(call, req, source, idOf(call), settings));
+    const request = httpRequest(call, req, source, idOf(call), settings);
+    if (auth.digest) {
+      const d = digestOf(req, auth.realm, secret);
+      if ("challenge" in d) return Promise.resolve(d);
+      request.digest = { ...d, method: req.method };
+    }
+    return httpAuthorize(settings, request);
   };
 
   return {
@@ -357,6 +365,33 @@ function httpRequest(
   };
 }
 
+/**
+ * RFC 3261 §22.3: the caller's digest credentials for `realm` when it sent some with one of our
+ * nonces, still fresh; else the 407 to send (with stale=true for an expired nonce of ours).
+ */
+function digestOf(
+  req: SipRequest,
+  realm: string,
+  secret: string,
+): DigestCredentials | { outcome: "challenge"; challenge: string } {
+  const now = Date.now();
+  const challenge = (stale = false) => ({
+    outcome: "challenge" as const,
+    challenge: digestChallenge({ realm, secret, now, stale }),
+  });
+  const h = req.get("proxy-authorization");
+  if (!h) return challenge();
+  let creds;
+  try {
+    creds = parseProxyAuthorization(h);
+  } catch {
+    return challenge();
+  }
+  const n = checkNonce(secret, creds.nonce, now);
+  if (n !== "valid") return challenge(n === "stale");
+  return creds;
+}
+
 async function authorize(
   client: RadiusClient,
   call: Call,
@@ -378,21 +413,8 @@ async function authorize(
   if (auth.mode === "source") {
     result = await authorizeBySource(client, source.host, common);
   } else {
-    const h = req.get("proxy-authorization");
-    const now = Date.now();
-    const challenge = (stale = false) => ({
-      outcome: "challenge" as const,
-      challenge: digestChallenge({ realm: auth.realm, secret, now, stale }),
-    });
-    if (!h) return challenge();
-    let creds;
-    try {
-      creds = parseProxyAuthorization(h);
-    } catch {
-      return challenge();
-    }
-    const n = checkNonce(secret, creds.nonce, now);
-    if (n !== "valid") return challenge(n === "stale");
+    const creds = digestOf(req, auth.realm, secret);
+    if ("challenge" in creds) return creds;
     result = await authorizeDigest(client, creds, req.method, { ...common, style });
   }
   return {

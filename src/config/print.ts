@@ -161,7 +161,12 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
           }
           : {}),
       },
-      auth: { mode: rule.auth.mode, realm: rule.auth.realm, on_timeout: rule.auth.onTimeout },
+      auth: {
+        mode: rule.auth.mode,
+        realm: rule.auth.realm,
+        on_timeout: rule.auth.onTimeout,
+        ...(rule.auth.digest ? { digest: true } : {}),
+      },
       ...limitsDoc(rule.limits),
       ...(rule.order !== "listed" ? { order: rule.order } : {}),
       routes: rule.routes.map((r) => ({

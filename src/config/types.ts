@@ -214,6 +214,8 @@ export interface RuleAuth {
   realm: string;
   /** On RADIUS timeout: "reject" (503) or "allow". */
   onTimeout: "reject" | "allow";
+  /** Mode http only: challenge the caller (407) and pass its credentials to the service. */
+  digest?: boolean;
 }
 
 export interface RuleConfig {

@@ -549,7 +549,7 @@ function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
 function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   const out: RuleAuth = { mode: "none", realm: "tandem", onTimeout: "reject" };
   if (v === undefined) return out;
-  const m = r.map(v, path, ["mode", "realm", "on_timeout"]);
+  const m = r.map(v, path, ["mode", "realm", "on_timeout", "digest"]);
   if (m?.mode !== undefined) {
     out.mode = r.oneOf(m.mode, [...path, "mode"], ["none", "source", "digest", "http"] as const) ??
       out.mode;
@@ -558,6 +558,13 @@ function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   if (m?.on_timeout !== undefined) {
     out.onTimeout = r.oneOf(m.on_timeout, [...path, "on_timeout"], ["reject", "allow"] as const) ??
       out.onTimeout;
+  }
+  if (m?.digest !== undefined) {
+    const d = r.bool(m.digest, [...path, "digest"]);
+    // RADIUS modes say it by their name (source or digest); only the HTTP service's needs it.
+    if (d && out.mode !== "http") {
+      r.fail([...path, "digest"], "mode http", `mode ${out.mode}`, true);
+    } else if (d) out.digest = true;
   }
   return out;
 }

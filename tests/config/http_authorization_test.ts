@@ -49,3 +49,28 @@ Deno.test("http_authorization: bad values name the key; http mode without the se
     ],
   );
 });
+
+Deno.test("rules auth.digest: with mode http only; loads back the same", () => {
+  const cfg = load(`
+http_authorization: { url: "http://127.0.0.1:9000/authorize" }
+rules:
+  - { auth: { mode: http, digest: true, realm: tandem.test }, routes: [{ target: "192.0.2.1" }] }
+`);
+  assert.deepEqual(cfg.rules[0].auth, {
+    mode: "http",
+    realm: "tandem.test",
+    onTimeout: "reject",
+    digest: true,
+  });
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules, cfg.rules);
+  assert.deepEqual(
+    errorsOf(
+      "radius: { servers: [{ address: 127.0.0.1, secret: s }] }\n" +
+        'rules: [{ auth: { mode: source, digest: true }, routes: [{ target: "192.0.2.1" }] }]\n',
+    ),
+    ["F:2: rules[0].auth.digest: expected mode http, got mode source"],
+  );
+});
