@@ -2237,7 +2237,12 @@ export class B2bua implements TransactionUser {
     const host = bareHost(u.host);
     // Reuse the caller's connection (TCP or TLS).
     if (d.role === "uas" && isStream(dflt.protocol)) return dflt;
-    if (!isIpLiteral(host)) return this.namedHop(d, u, dflt);
+    if (!isIpLiteral(host)) {
+      // A WebSocket peer (a browser, RFC 7118) is reached over its connection only, and a
+      // `.invalid` host (RFC 6761) is no name to look up.
+      if (isWebSocket(dflt.protocol) || host.endsWith(".invalid")) return dflt;
+      return this.namedHop(d, u, dflt);
+    }
     const proto = uriProtocol(u, dflt.protocol);
     const port = u.port ?? defaultPort(proto);
     const e: Endpoint = { host, port, protocol: proto };

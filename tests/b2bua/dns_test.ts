@@ -321,3 +321,26 @@ Deno.test("dns: a callee's Record-Route by host name is located for the dialog's
   assert.deepEqual([bye.dest.host, bye.dest.port], ["10.0.0.40", 5070]);
   assert.match((bye.msg as SipRequest).get("route")!, /edge\.carrier\.test:5070;lr/);
 });
+
+Deno.test("dns: a WebSocket callee's Contact (a .invalid host) is never looked up; requests keep its connection", async () => {
+  const z = zone(SRV_ZONE);
+  const { loop } = setup([route("10.0.0.2", 8088, { name: "browser", transport: "ws" })], z);
+  loop.transports.add("ws");
+  loop.inject(callerInvite(), CALLER);
+  await settle();
+  const inv = loop.expect(req("INVITE", 8088), "INVITE over ws").msg as SipRequest;
+  loop.inject(
+    answer(inv, 200, "phone", { contact: "<sip:k3j4@df7jal23ls0d.invalid;transport=ws>" }),
+    { host: "10.0.0.2", port: 8088, protocol: "ws" },
+  );
+  loop.take();
+  const call = loop.b2bua.calls.values().next().value!;
+  loop.inject(
+    callerInDialog("BYE", `<sip:alice-kit@10.0.0.9:5060>;tag=${call.a.localTag}`, 2),
+    CALLER,
+  );
+  await settle();
+  const bye = loop.expect(req("BYE"), "BYE to the phone");
+  assert.deepEqual([bye.dest.host, bye.dest.port, bye.dest.protocol], ["10.0.0.2", 8088, "ws"]);
+  assert.deepEqual(z.asked, [], "no DNS query");
+});
