@@ -799,7 +799,7 @@ export class B2bua implements TransactionUser {
     index: number,
     ruri: string,
     target: string,
-    outcome: "limit" | "unreachable" | "down",
+    outcome: "limit" | "unreachable" | "down" | "held",
   ): void {
     const now = this.opts.clock.wallNow();
     const [ruriText, targetText] = detachAll([ruri, target]);
@@ -1068,11 +1068,12 @@ export class B2bua implements TransactionUser {
     // A route at its limits is skipped like one that refused the call.
     // A probed server found down is skipped like an unreachable one, before it takes a place.
     const down = !!local && !aim && this.health.isDown(dest);
-    const slot = local && !aim && !down
+    const held = !!local && !aim && !down && this.health.isHeld(dest);
+    const slot = local && !aim && !down && !held
       ? this.limits.route(route.name)?.take(this.opts.clock)
       : undefined;
     const full = typeof slot === "string" ? slot : undefined;
-    if (!local || full || down) {
+    if (!local || full || down || held) {
       // A 302 or RADIUS target over a transport we do not listen on, or a full route: like a
       // refused attempt, recorded (no INVITE went out, so no Call-ID) so that the CDR shows
       // what was skipped.
@@ -1081,7 +1082,7 @@ export class B2bua implements TransactionUser {
         index,
         redirectTarget ? asRequestUri(redirectTarget).toString() : "",
         endpointText(dest),
-        full ? "limit" : down ? "down" : "unreachable",
+        full ? "limit" : down ? "down" : held ? "held" : "unreachable",
       );
       if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
       if (!full) {
@@ -1524,6 +1525,11 @@ export class B2bua implements TransactionUser {
     at.record.finalStatus = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     if (res) at.record.reason = res.get("reason");
     if (f.kind !== "response") this.health.failed(at.dest, f.kind);
+    else if (f.status === 503 && at.route.respectRetryAfter && res) {
+      // RFC 3263 §4.3: not this server again for the Retry-After, as far as the route allows.
+      const after = parseInt(res.get("retry-after") ?? "", 10);
+      if (after > 0) this.health.hold(at.dest, Math.min(after * 1000, at.route.respectRetryAfter));
+    }
     if (call.b !== at || call.state === "Ended" || wasCancelling) {
       at.slot?.release();
       return;

@@ -56,8 +56,13 @@ interface ProbedRoute {
   resolving: boolean;
 }
 
+/** Servers held back at once (503 Retry-After) at most. */
+const MAX_HELD = 10_000;
+
 export class RouteHealth {
   private servers = new Map<string, ProbedServer>();
+  /** Servers held back after a 503 with Retry-After: monotonic ms they may be tried again. */
+  private held = new Map<string, number>();
   private routes: ProbedRoute[] = [];
   private of: Config | undefined;
   private tick: TimerHandle | undefined;
@@ -83,6 +88,33 @@ export class RouteHealth {
   isDown(dest: Endpoint): boolean {
     if (this.servers.size === 0) return false;
     return this.servers.get(endpointKey(dest))?.state === "down";
+  }
+
+  /**
+   * Whether `dest` is held back after a 503 with Retry-After (RFC 3263 §4.3), for a route with
+   * `respect_retry_after`. Time-based only: probes neither set nor lift it.
+   */
+  isHeld(dest: Endpoint): boolean {
+    if (this.held.size === 0) return false;
+    const key = endpointKey(dest);
+    const until = this.held.get(key);
+    if (until === undefined) return false;
+    if (until > this.o.clock.now()) return true;
+    this.held.delete(key);
+    return false;
+  }
+
+  /** Hold `dest` back for `ms` (from a 503's Retry-After, capped by the route). */
+  hold(dest: Endpoint, ms: number): void {
+    const now = this.o.clock.now();
+    if (this.held.size >= MAX_HELD) {
+      for (const [k, until] of this.held) if (until <= now) this.held.delete(k);
+      if (this.held.size >= MAX_HELD) return; // bounded: a flood of names holds no more
+    }
+    const key = endpointKey(dest);
+    const until = now + ms;
+    if ((this.held.get(key) ?? 0) < until) this.held.set(key, until);
+    this.o.log.info("route-server-held", { target: endpointText(dest), seconds: ms / 1000 });
   }
 
   /** A call attempt to `dest` got no answer or could not be sent: as a failed probe. */

@@ -34,6 +34,7 @@ function route(r: RouteConfig, mask: boolean) {
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
     ...(r.domain ? { domain: r.domain } : {}),
     ...(r.fromDomain ? { from_domain: r.fromDomain } : {}),
+    ...(r.respectRetryAfter ? { respect_retry_after: formatDuration(r.respectRetryAfter) } : {}),
     ...(r.probe
       ? {
         probe: {

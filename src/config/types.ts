@@ -192,6 +192,11 @@ export interface RouteConfig {
   probe?: RouteProbe;
   /** Its share of first attempts in a rule whose `order` is "weighted" (default 1). */
   weight: number;
+  /**
+   * A 503 with Retry-After from one of its servers holds that server back for that long, up to
+   * this many ms (RFC 3263 §4.3); absent: not at all (one call's 503 must not shut a trunk).
+   */
+  respectRetryAfter?: number;
 }
 
 /**

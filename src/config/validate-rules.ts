@@ -40,6 +40,8 @@ export interface RouteOptions {
   /** `null` = explicitly off (overrides a default). */
   probe?: RouteProbe | null;
   fromDomain?: string;
+  /** ms; 0 = explicitly off (overrides a default). */
+  respectRetryAfter?: number;
 }
 
 /** A probe's values when `probe` leaves them out. */
@@ -71,6 +73,7 @@ const OPTION_KEYS = [
   "media",
   "limits",
   "probe",
+  "respect_retry_after",
 ] as const;
 /** Where a route (or a registrar) is: its target, and how it is reached. */
 const TARGET_KEYS = [
@@ -270,6 +273,14 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
     o.media = r.oneOf(m.media, [...path, "media"], ["none", "rtpengine", "rtpproxy"] as const);
   }
   if (m.limits !== undefined) o.limits = limits(r, m.limits, [...path, "limits"]);
+  if (m.respect_retry_after !== undefined) {
+    o.respectRetryAfter = r.duration(
+      m.respect_retry_after,
+      [...path, "respect_retry_after"],
+      0,
+      3_600_000,
+    );
+  }
   return o;
 }
 
@@ -492,6 +503,8 @@ function merge(
   if (pr) route.probe = pr;
   const fromDomain = own.fromDomain ?? d.fromDomain;
   if (fromDomain) route.fromDomain = fromDomain;
+  const hold = own.respectRetryAfter ?? d.respectRetryAfter;
+  if (hold) route.respectRetryAfter = hold;
   return route;
 }
 
@@ -632,7 +645,7 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
   const path = ["registrar"];
   // Its calls go to phones at their Contacts: no domain of its own to put in their URIs.
   const keys = ROUTE_KEYS.filter((k) =>
-    !["name", "weight", "limits", "probe", "domain"].includes(k)
+    !["name", "weight", "limits", "probe", "domain", "respect_retry_after"].includes(k)
   );
   const m = r.map(v, path, keys);
   if (!m) return undefined;

@@ -140,3 +140,46 @@ Deno.test("route probe: a reload keeps what is known; taking probe away forgets 
   assert.equal(loop.b2bua.health.list().length, 0);
   loop.b2bua.stopProbes();
 });
+
+Deno.test("respect_retry_after: a 503 with Retry-After holds the server back that long, at most the route's cap", () => {
+  const ended: CallRecord[] = [];
+  const loop = new Loop(
+    config([rule([
+      route("10.0.0.2", 5090, { name: "primary", respectRetryAfter: 60_000 }),
+      route("10.0.0.3", 5091, { name: "backup" }),
+    ])]),
+    { onCallEnded: (rec) => ended.push(rec) },
+  );
+  const call = (n: number) => {
+    loop.inject(callerInvite("alice-kit", "", n), CALLER);
+    return loop.take();
+  };
+  const first = call(1).find(req("INVITE", 5090))!.msg as SipRequest;
+  loop.inject(answer(first, 503, "p", { extra: "Retry-After: 300\n" }), PRIMARY);
+  const backup = loop.expect(req("INVITE", 5091), "failover to backup").msg as SipRequest;
+  loop.inject(answer(backup, 486, "b"), { host: "10.0.0.3", port: 5091, protocol: "udp" });
+  // Held for 60 s (the cap), not 300: the next call goes straight to the backup.
+  const second = call(2);
+  assert.ok(!second.find(req("INVITE", 5090)), "primary skipped while held");
+  const b2 = second.find(req("INVITE", 5091))!.msg as SipRequest;
+  loop.inject(answer(b2, 486, "b"), { host: "10.0.0.3", port: 5091, protocol: "udp" });
+  assert.deepEqual(ended[1].attempts.map((a) => [a.route, a.outcome]), [
+    ["primary", "held"],
+    ["backup", "failed"],
+  ]);
+  loop.timers.advance(60_000);
+  assert.ok(call(3).find(req("INVITE", 5090)), "tried again once the hold is over");
+});
+
+Deno.test("respect_retry_after: off by default, a 503's Retry-After holds nothing back", () => {
+  const loop = new Loop(config([rule([
+    route("10.0.0.2", 5090, { name: "primary" }),
+    route("10.0.0.3", 5091, { name: "backup" }),
+  ])]));
+  loop.inject(callerInvite("alice-kit", "", 1), CALLER);
+  const first = loop.expect(req("INVITE", 5090), "INVITE 1").msg as SipRequest;
+  loop.inject(answer(first, 503, "p", { extra: "Retry-After: 300\n" }), PRIMARY);
+  loop.take();
+  loop.inject(callerInvite("alice-kit", "", 2), CALLER);
+  loop.expect(req("INVITE", 5090), "the next call tries the primary again");
+});

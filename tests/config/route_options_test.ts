@@ -142,10 +142,36 @@ rules:
         'registrar: { target: "192.0.2.50", domain: carrier.example }\n',
     ),
     [
-      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, got unknown key "domain"',
+      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, got unknown key "domain"',
       'F:2: rules[0].routes[0].from_domain: expected an IP address or a host name like sip.carrier.example, got "a@b"',
       'F:2: rules[0].routes[0].domain: expected an IP address or a host name like sip.carrier.example, got "not a host"',
       'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "domain"',
+    ],
+  );
+});
+
+Deno.test("respect_retry_after: a cap on routes or in defaults; 0 turns a default off; loads back the same", () => {
+  const cfg = load(`
+defaults: { respect_retry_after: 30s }
+rules:
+  - routes:
+      - { name: a, target: "192.0.2.10", respect_retry_after: 2m }
+      - { name: b, target: "192.0.2.20" }
+      - { name: c, target: "192.0.2.30", respect_retry_after: 0 }
+`);
+  assert.deepEqual(cfg.rules[0].routes.map((r) => r.respectRetryAfter), [
+    120_000,
+    30_000,
+    undefined,
+  ]);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules, cfg.rules);
+  assert.deepEqual(
+    errorsOf('rules: [{ routes: [{ target: "192.0.2.1", respect_retry_after: 2h }] }]\n'),
+    [
+      'F:1: rules[0].routes[0].respect_retry_after: expected a duration between 0ms and 1h (seconds, or a string like "500ms", "5s", "2m", "1h"), got "2h"',
     ],
   );
 });
