@@ -253,7 +253,7 @@ const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
 const mRouteAttempts = metrics.counter(
   "tandem_route_attempts_total",
   "Call attempts per route by how they ended (answered, failover, failed, no-progress, " +
-    "no-answer, cancel, redirect, unreachable, limit, down, media), counted when the call ends.",
+    "no-answer, cancel, redirect, unreachable, limit, down, held, media), counted at call end.",
 );
 const mRouteTalk = metrics.counter(
   "tandem_route_answered_seconds_total",
