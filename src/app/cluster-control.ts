@@ -8,6 +8,7 @@ import type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  EffectiveConfig,
   GcResult,
   HealthReport,
   OutboundRegistrationStatus,
@@ -112,6 +113,11 @@ export class ClusterControl implements ControlPlane {
   outboundRegistrations(): OutboundRegistrationStatus[] {
     // Only the first worker (this process) registers.
     return this.local.outboundRegistrations();
+  }
+
+  effectiveConfig(): EffectiveConfig {
+    // Reloads reach every worker from this one: its configuration is theirs.
+    return this.local.effectiveConfig();
   }
 
   async bannedSources(): Promise<BannedSource[]> {

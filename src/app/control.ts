@@ -3,12 +3,14 @@
 
 import type { Call } from "../b2bua/mod.ts";
 import type { Config } from "../config/types.ts";
+import { effectiveDocument } from "../config/print.ts";
 import type {
   BannedSource,
   CallFilter,
   CallSummary,
   ControlPlane,
   DrainResult,
+  EffectiveConfig,
   GcResult,
   HealthReport,
   OutboundRegistrationStatus,
@@ -191,6 +193,11 @@ export class TandemControl implements ControlPlane {
       failures: a.failures,
       since: new Date(a.since).toISOString(),
     }));
+  }
+
+  effectiveConfig(): EffectiveConfig {
+    const cfg = this.server.config;
+    return { source: cfg.source, config: effectiveDocument(cfg) };
   }
 
   bannedSources(): BannedSource[] {

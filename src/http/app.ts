@@ -171,6 +171,8 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
 
   app.get("/stats", async (c) => c.json(await control.stats()));
 
+  app.get("/config", async (c) => c.json(await control.effectiveConfig()));
+
   app.get("/routes", async (c) => c.json(await control.routes()));
 
   app.get("/registrations", async (c) => c.json(await control.registrations()));

@@ -176,6 +176,13 @@ export interface OutboundRegistrationStatus {
   since: string;
 }
 
+/** GET /config: what Tandem runs with now. */
+export interface EffectiveConfig {
+  /** The file it was loaded from ("<embedded>" for the built-in default). */
+  source: string;
+  config: Record<string, unknown>;
+}
+
 /** A source address whose new requests are dropped (`limits.per_source`). */
 export interface BannedSource {
   address: string;
@@ -209,6 +216,11 @@ export interface ControlPlane {
   outboundRegistrations(): Awaitable<OutboundRegistrationStatus[]>;
   /** Sources banned now by `limits.per_source` (none when it is off). */
   bannedSources(): Awaitable<BannedSource[]>;
+  /**
+   * The configuration running now (after any reload): the file it came from and its effective
+   * document, defaults filled in and secrets masked, keyed as in the file.
+   */
+  effectiveConfig(): Awaitable<EffectiveConfig>;
   /** Lift a source's ban at once; false when it had none. */
   unbanSource(address: string): Awaitable<boolean>;
   /**

@@ -10,6 +10,7 @@ export type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  EffectiveConfig,
   GcResult,
   HealthReport,
   OutboundRegistrationStatus,

@@ -267,6 +267,15 @@ Deno.test({
     await Deno.writeTextFile(tandem.configPath, text.replace(`127.0.0.1:${c1}`, `127.0.0.1:${c2}`));
     const [rs, rb] = await api(http, "POST", "/reload");
     assert.equal(rs, 200, JSON.stringify(rb));
+    // GET /config shows what runs now: the reloaded route, from the file it came from.
+    const [cs, cb] = await api(http, "GET", "/config");
+    assert.equal(cs, 200, JSON.stringify(cb));
+    const running = cb as { source: string; config: { rules: { routes: { target: string }[] }[] } };
+    assert.equal(running.source, tandem.configPath);
+    assert.deepEqual(
+      running.config.rules.flatMap((r) => r.routes.map((x) => x.target)),
+      [`127.0.0.1:${c2}`],
+    );
     const newUas = callee("uas", c2);
     await udpBoundSoon(c2);
     okSipp("caller on the reloaded route", await caller("uac", sip));

@@ -224,6 +224,13 @@ Deno.test("GET /registrations lists the phones registered through Tandem", async
   assert.deepEqual(await res.json(), control.registrationList);
 });
 
+Deno.test("GET /config: the running configuration as the control plane gives it", async () => {
+  const { app, control } = setup();
+  const res = await app.request("/config");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), control.configValue);
+});
+
 Deno.test("GET /outbound-registrations lists the accounts Tandem registers at carriers", async () => {
   const { app, control } = setup();
   const res = await app.request("/outbound-registrations");

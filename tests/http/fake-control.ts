@@ -7,6 +7,7 @@ import type {
   CallSummary,
   ControlPlane,
   DrainResult,
+  EffectiveConfig,
   GcResult,
   HealthReport,
   OutboundRegistrationStatus,
@@ -155,6 +156,14 @@ export class FakeControlPlane implements ControlPlane {
   registrations(): RegistrationStatus[] {
     this.check();
     return this.registrationList;
+  }
+  configValue: EffectiveConfig = {
+    source: "/etc/tandem/tandem.yaml",
+    config: { sip: { listen: [] }, rules: [], http: { token: "********" } },
+  };
+  effectiveConfig(): EffectiveConfig {
+    this.check();
+    return this.configValue;
   }
   outboundRegistrations(): OutboundRegistrationStatus[] {
     this.check();
