@@ -255,6 +255,11 @@ const mRouteAttempts = metrics.counter(
   "Call attempts per route by how they ended (answered, failover, failed, no-progress, " +
     "no-answer, cancel, redirect, unreachable, limit, down, held, media), counted at call end.",
 );
+const mRoutePdd = metrics.histogram(
+  "tandem_route_post_dial_delay_seconds",
+  "Per route, from each INVITE sent to the first provisional answer (PDD), counted at call end.",
+  [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20],
+);
 const mRouteTalk = metrics.counter(
   "tandem_route_answered_seconds_total",
   "Talk time of the calls each route answered, in seconds (ACD: this over answered attempts).",
@@ -2156,6 +2161,11 @@ export class B2bua implements TransactionUser {
     mCalls.inc({ outcome: "ended" });
     for (const rec of call.record.attempts) {
       mRouteAttempts.inc({ route: rec.route, outcome: rec.outcome ?? "other" });
+      if (rec.firstProvisionalAt !== undefined) {
+        mRoutePdd.observe(Math.max(0, rec.firstProvisionalAt - rec.inviteAt) / 1000, {
+          route: rec.route,
+        });
+      }
       if (rec.outcome === "answered" && rec.answerAt !== undefined) {
         mRouteTalk.inc({ route: rec.route }, Math.max(0, now - rec.answerAt) / 1000);
       }

@@ -80,22 +80,34 @@ export class Metric {
   }
 }
 
-/** Histogram with fixed buckets (seconds). */
+/** One label set's observations of a histogram. */
+interface HistogramSeries {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Histogram with fixed buckets (seconds), optionally one series per label set. */
 export class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
+  /** Series by label key ("" for none), as counters key their samples. */
+  readonly series = new Map<string, HistogramSeries>();
   constructor(
     public readonly name: string,
     public readonly help: string,
     public readonly buckets: number[],
-  ) {
-    this.counts = buckets.map(() => 0);
+  ) {}
+  observe(v: number, labels?: Labels): void {
+    const k = labelKey(labels);
+    let s = this.series.get(k);
+    if (!s) this.series.set(k, s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+    s.sum += v;
+    s.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) s.counts[i]++;
   }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
+  /** The series of `labels` (all zero when nothing was observed). */
+  get(labels?: Labels): HistogramSeries {
+    return this.series.get(labelKey(labels)) ??
+      { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
   }
 }
 
@@ -132,9 +144,15 @@ export class Registry {
       out += `# HELP ${m.name} ${m.help}\n`;
       if (m instanceof Histogram) {
         out += `# TYPE ${m.name} histogram\n`;
-        m.buckets.forEach((b, i) => out += `${m.name}_bucket{le="${b}"} ${m.counts[i]}\n`);
-        out +=
-          `${m.name}_bucket{le="+Inf"} ${m.count}\n${m.name}_sum ${m.sum}\n${m.name}_count ${m.count}\n`;
+        const series = m.series.size ? m.series : new Map([["", m.get()]]);
+        for (const [k, s] of series) {
+          // `{a="1"}` becomes `{a="1",le="..."}`; no labels, `{le="..."}`.
+          const pre = k ? `${k.slice(0, -1)},` : "{";
+          const labels = k || "";
+          m.buckets.forEach((b, i) => out += `${m.name}_bucket${pre}le="${b}"} ${s.counts[i]}\n`);
+          out += `${m.name}_bucket${pre}le="+Inf"} ${s.count}\n`;
+          out += `${m.name}_sum${labels} ${s.sum}\n${m.name}_count${labels} ${s.count}\n`;
+        }
         continue;
       }
       out += `# TYPE ${m.name} ${m.type}\n`;

@@ -31,6 +31,8 @@ Deno.test("route metrics: a failover and an answer count per route when the call
   const first = loop.expect(req("INVITE", 5090), "INVITE 1").msg as SipRequest;
   loop.inject(answer(first, 503, "t1"), { host: "10.0.0.2", port: 5090, protocol: "udp" });
   const second = loop.expect(req("INVITE", 5091), "INVITE 2").msg as SipRequest;
+  loop.timers.advance(1500);
+  loop.inject(answer(second, 180, "t2"), { host: "10.0.0.3", port: 5091, protocol: "udp" });
   loop.inject(
     answer(second, 200, "t2", { contact: "<sip:b@10.0.0.3:5091>" }),
     { host: "10.0.0.3", port: 5091, protocol: "udp" },
@@ -49,4 +51,15 @@ Deno.test("route metrics: a failover and an answer count per route when the call
   assert.equal(sample("tandem_route_attempts_total", 'outcome="answered",route="q-second"'), 1);
   assert.equal(sample("tandem_route_answered_seconds_total", 'route="q-second"'), 42);
   assert.equal(sample("tandem_route_answered_seconds_total", 'route="q-first"'), 0);
+  // Post-dial delay: 1.5 s from the second INVITE to its 180; the first had no provisional.
+  assert.equal(
+    sample("tandem_route_post_dial_delay_seconds_bucket", 'route="q-second",le="1"'),
+    0,
+  );
+  assert.equal(
+    sample("tandem_route_post_dial_delay_seconds_bucket", 'route="q-second",le="2"'),
+    1,
+  );
+  assert.equal(sample("tandem_route_post_dial_delay_seconds_sum", 'route="q-second"'), 1.5);
+  assert.equal(sample("tandem_route_post_dial_delay_seconds_count", 'route="q-first"'), 0);
 });

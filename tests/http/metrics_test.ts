@@ -18,6 +18,10 @@ function richRegistry(): Registry {
   r.gauge("tandem_test_unset", "A labelled gauge nobody set yet.");
   const h = r.histogram("tandem_test_setup_seconds", "Time to answer.", [0.05, 0.1, 0.5, 1, 5]);
   for (const v of [0.01, 0.2, 0.7, 3, 9]) h.observe(v);
+  const pdd = r.histogram("tandem_test_pdd_seconds", "Per route.", [0.5, 2]);
+  pdd.observe(0.3, { route: "carrier-a" });
+  pdd.observe(1.5, { route: "carrier-a" });
+  pdd.observe(4, { route: 'b"c' });
   registerProcessMetrics(r);
   return r;
 }
@@ -38,6 +42,10 @@ Deno.test("/metrics with labels, a histogram and process metrics passes promtool
   );
   assert.match(text, /^tandem_test_calls_total\{route="carrier-a",status="2xx"\} 1$/m);
   assert.match(text, /^tandem_test_setup_seconds_bucket\{le="\+Inf"\} 5$/m);
+  assert.match(text, /^tandem_test_pdd_seconds_bucket\{route="carrier-a",le="0\.5"\} 1$/m);
+  assert.match(text, /^tandem_test_pdd_seconds_bucket\{route="carrier-a",le="\+Inf"\} 2$/m);
+  assert.match(text, /^tandem_test_pdd_seconds_sum\{route="carrier-a"\} 1\.8$/m);
+  assert.match(text, /^tandem_test_pdd_seconds_count\{route="b\\"c"\} 1$/m);
   for (
     const name of [
       "tandem_event_loop_lag_seconds",
