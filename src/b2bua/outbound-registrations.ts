@@ -508,10 +508,14 @@ export class OutboundRegistrations {
   }
 }
 
-/** A reload that keeps these keeps the binding: refresh it rather than remove it first. */
+/**
+ * A reload that keeps these keeps the binding: refresh it rather than remove it first. Another
+ * registrar is another binding: the old one is taken away there, the new one made here.
+ */
 function sameBinding(a: OutboundRegistrationConfig, b: OutboundRegistrationConfig): boolean {
   return a.aor === b.aor && a.contactUser === b.contactUser &&
-    a.route.transport === b.route.transport;
+    a.route.transport === b.route.transport && a.route.host === b.route.host &&
+    a.route.port === b.route.port;
 }
 
 /** §19.1.4 in the main: scheme, user, host and port (our Contact carries no other parameter). */

@@ -280,3 +280,19 @@ Deno.test("outbound registration: stopping while the first REGISTER is unanswere
   await stopping;
   assert.deepEqual(loop.b2bua.outbound.list(), []);
 });
+
+Deno.test("outbound registration: a reload that moves the account to another registrar unregisters it at the old one", async () => {
+  const loop = setup([account({ auth: undefined })]);
+  const first = await registered(loop);
+  loop.cfg = withAccounts([
+    account({ auth: undefined, route: route("10.0.0.6", 5060, { name: "carrier-a" }) }),
+  ]);
+  await advance(loop, 1000);
+  const sent = loop.take().filter(req("REGISTER"));
+  const old = sent.find((s) => s.dest.host === "10.0.0.5")?.msg as SipRequest | undefined;
+  const fresh = sent.find((s) => s.dest.host === "10.0.0.6")?.msg as SipRequest | undefined;
+  assert.equal(old?.get("expires"), "0", "taken away at the old registrar");
+  assert.equal(old?.callId, first.callId);
+  assert.equal(fresh?.get("expires"), "3600", "made at the new one");
+  assert.notEqual(fresh?.callId, first.callId, "a new binding, a new Call-ID");
+});
