@@ -15,7 +15,7 @@ import {
   SipRequest,
 } from "../sip/mod.ts";
 import { TransactionLayer } from "../transaction/mod.ts";
-import { type Shard, TransportLayer } from "../transport/mod.ts";
+import { HepTap, sameHep, type Shard, TransportLayer } from "../transport/mod.ts";
 import type { Endpoint, SocketAdapter } from "../transport/types.ts";
 import { BusyMeter, shedShare } from "../util/busy-meter.ts";
 import { systemClock } from "../util/clock.ts";
@@ -109,6 +109,8 @@ export class SipServer {
   private log: Logger;
   private started = false;
   private shard: Shard | undefined;
+  /** The HEP capture socket, while `hep` is configured. */
+  private hep: HepTap | undefined;
 
   constructor(opts: SipServerOptions) {
     this.cfg = opts.config;
@@ -184,6 +186,7 @@ export class SipServer {
       },
     );
     if (sip.tls) mTlsExpiry.set(Math.floor(sip.tls.notAfter / 1000));
+    this.configureCapture(opts.config);
     this.transactions = new TransactionLayer({
       t1: sip.t1,
       t2: sip.t2,
@@ -249,7 +252,22 @@ export class SipServer {
     }
     this.transport.setWebSocketOrigins(cfg.sip.wsOrigins);
     this.configureGuard(cfg);
+    this.configureCapture(cfg);
     this.cfg = cfg;
+  }
+
+  /** Start, move or stop the HEP captures for `cfg` (a reload that keeps `hep` keeps its socket). */
+  private configureCapture(cfg: Config): void {
+    if (sameHep(this.hep?.settings, cfg.hep)) return;
+    this.hep?.close();
+    this.hep = cfg.hep ? new HepTap(cfg.hep) : undefined;
+    this.transport.setCapture(this.hep);
+    if (cfg.hep) {
+      this.log.info("hep-capture", {
+        target: `${cfg.hep.host}:${cfg.hep.port}`,
+        agent: cfg.hep.agentId,
+      });
+    }
   }
 
   /** Start, retune or stop the source guard for `cfg`; bans in force survive a retune. */
@@ -281,6 +299,8 @@ export class SipServer {
     this.busy.stop();
     this.timers.stop();
     await this.transport.stop();
+    this.transport.setCapture(undefined);
+    this.hep?.close();
   }
 
   /** §21.4.1: 400 naming the bad header when the request can be answered; drop otherwise. */

@@ -215,6 +215,14 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       digest_style: r.digestStyle,
     };
   }
+  if (cfg.hep) {
+    const h = cfg.hep;
+    doc.hep = {
+      target: `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`,
+      agent_id: h.agentId,
+      ...(h.password !== undefined ? { password: hidden(h.password) } : {}),
+    };
+  }
   if (cfg.httpAuthorization) {
     const h = cfg.httpAuthorization;
     doc.http_authorization = {

@@ -272,6 +272,15 @@ export interface HttpAuthorizationConfig {
   sipHeaders: string[];
 }
 
+/** `hep`: where SIP captures go (an IP literal and UDP port) and how they are labelled. */
+export interface HepConfig {
+  host: string;
+  port: number;
+  /** The capture agent id the server files Tandem's captures under. */
+  agentId: number;
+  password?: string;
+}
+
 export interface CdrConfig {
   dir: string;
   fsync: "every" | "batched";
@@ -336,6 +345,8 @@ export interface Config {
   rules: RuleConfig[];
   radius?: RadiusConfig;
   httpAuthorization?: HttpAuthorizationConfig;
+  /** A HEPv3 copy of every SIP message in and out, to a capture server (Homer). */
+  hep?: HepConfig;
   cdr?: CdrConfig;
   media?: MediaConfig;
   /**

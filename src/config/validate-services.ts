@@ -1,8 +1,10 @@
 // The `radius`, `http_authorization`, `cdr` and `media` sections: the services the B2BUA talks
 // to besides SIP peers.
 
+import { splitHostPort } from "./validate-sip.ts";
 import type {
   CdrConfig,
+  HepConfig,
   HttpAuthorizationConfig,
   MediaConfig,
   MediaRelayServer,
@@ -288,4 +290,30 @@ export function readMedia(r: Reader, v: unknown): MediaConfig | undefined {
     out.retries = r.int(m.retries, ["media", "retries"], 0, 10) ?? out.retries;
   }
   return out;
+}
+
+/** Validate `hep`: a capture server's IP address and UDP port, the agent id, a password. */
+export function readHep(r: Reader, v: unknown): HepConfig | undefined {
+  if (v === undefined) return undefined;
+  const p = ["hep"];
+  const m = r.map(v, p, ["target", "agent_id", "password"]);
+  if (!m) return undefined;
+  let host: string | undefined;
+  let port: number | undefined;
+  if (m.target === undefined) {
+    r.fail([...p, "target"], 'an IP address and port like "192.0.2.9:9060"', undefined);
+  } else {
+    const s = r.str(m.target, [...p, "target"]);
+    const hp = s === undefined ? undefined : splitHostPort(s);
+    if (hp) {
+      host = r.ip(hp.host, [...p, "target"]);
+      port = hp.port === undefined ? 9060 : r.port(Number(hp.port), [...p, "target"]);
+    }
+  }
+  const agentId = m.agent_id === undefined
+    ? 2001
+    : r.int(m.agent_id, [...p, "agent_id"], 0, 0xffffffff);
+  const password = m.password === undefined ? undefined : r.sipText(m.password, [...p, "password"]);
+  if (host === undefined || port === undefined || agentId === undefined) return undefined;
+  return { host, port, agentId, ...(password ? { password } : {}) };
 }

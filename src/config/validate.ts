@@ -10,7 +10,13 @@ import {
   readRegistrar,
   readRules,
 } from "./validate-rules.ts";
-import { readCdr, readHttpAuthorization, readMedia, readRadius } from "./validate-services.ts";
+import {
+  readCdr,
+  readHep,
+  readHttpAuthorization,
+  readMedia,
+  readRadius,
+} from "./validate-services.ts";
 
 const TOP_KEYS = [
   "sip",
@@ -23,6 +29,7 @@ const TOP_KEYS = [
   "outbound_registrations",
   "radius",
   "http_authorization",
+  "hep",
   "cdr",
   "media",
 ];
@@ -43,6 +50,8 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     cdr: readCdr(r, m.cdr, radius !== undefined),
     media,
   };
+  const hep = readHep(r, m.hep);
+  if (hep) cfg.hep = hep;
   const httpAuthorization = readHttpAuthorization(r, m.http_authorization);
   if (httpAuthorization) cfg.httpAuthorization = httpAuthorization;
   const defaults = readDefaults(r, m.defaults);

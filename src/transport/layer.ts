@@ -23,6 +23,7 @@ import { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
 import { NoListenerError, reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { firstExternalAddress, type InterfaceAddress, interfaceAddresses } from "./interfaces.ts";
 import { defaultAdapter } from "./runtime.ts";
+import type { CaptureSink } from "./hep-tap.ts";
 import { type DropReason, sipCounters } from "./sip-metrics.ts";
 import type {
   Endpoint,
@@ -129,6 +130,8 @@ export class TransportLayer implements MessageSender {
   private readonly events: SocketEvents;
   /** Shared by every WebSocket listener, so a reload reaches them all. */
   private readonly webSocket: WebSocketOptions;
+  /** Where a copy of every message in and out goes (HEP), when `hep` is configured. */
+  private captureSink: CaptureSink | undefined;
 
   constructor(
     private readonly opts: TransportLayerOptions,
@@ -203,6 +206,23 @@ export class TransportLayer implements MessageSender {
   }
 
   /** Web origins allowed to open a WebSocket (a reload): new connections are checked by them. */
+  /** Copy every message in and out to `sink` from now on; undefined stops. */
+  setCapture(sink: CaptureSink | undefined): void {
+    this.captureSink = sink;
+  }
+
+  /** Hand a copy of a message to the capture sink; our side's address is what peers see. */
+  private captureCopy(data: Uint8Array, peer: Endpoint, inbound: boolean): void {
+    let local: Endpoint;
+    try {
+      local = this.localFor(peer);
+    } catch {
+      return; // no listener for it: the message itself went nowhere either
+    }
+    if (inbound) this.captureSink!.capture(data, peer, local, peer.protocol);
+    else this.captureSink!.capture(data, local, peer, peer.protocol);
+  }
+
   setWebSocketOrigins(origins: readonly string[]): void {
     this.webSocket.origins = origins;
   }
@@ -252,6 +272,7 @@ export class TransportLayer implements MessageSender {
         return;
       }
     }
+    if (this.captureSink) this.captureCopy(data, source, true);
     let msg;
     try {
       msg = parseMessage(data, this.opts.limits);
@@ -414,6 +435,7 @@ export class TransportLayer implements MessageSender {
       return;
     }
     this.counts.messagesOut++;
+    if (this.captureSink) this.captureCopy(data, dest, false);
     r.listener.send(data, dest, fail);
   }
 

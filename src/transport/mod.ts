@@ -37,3 +37,5 @@ export { denoAdapter } from "./deno.ts";
 export { nodeAdapter } from "./node.ts";
 export { adapterByName, type AdapterName, defaultAdapter } from "./runtime.ts";
 export * from "./worker-link.ts";
+export { encodeHep, type HepMessage, ipBytes } from "./hep.ts";
+export { type CaptureSink, type HepSettings, HepTap, sameHep } from "./hep-tap.ts";

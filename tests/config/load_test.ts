@@ -229,3 +229,27 @@ Deno.test("cdr.sip_headers: header names, lowercased, once each; anything else r
     /c\.yaml:1: cdr\.sip_headers\[0\]: expected a header name \(token characters only\), got "X Account"/,
   );
 });
+
+Deno.test("hep: target, agent id (2001 by default), password masked; bad values named", () => {
+  const cfg = parseConfig(
+    'hep: { target: "[2001:db8::9]:9061", password: s3cret }\n',
+    "c.yaml",
+    "yaml",
+    { env: {} },
+  );
+  assert.deepEqual(cfg.hep, { host: "2001:db8::9", port: 9061, agentId: 2001, password: "s3cret" });
+  assert.deepEqual(parseConfig('hep: { target: "192.0.2.9" }\n', "c.yaml", "yaml").hep, {
+    host: "192.0.2.9",
+    port: 9060,
+    agentId: 2001,
+  });
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.hep, cfg.hep);
+  assert.doesNotMatch(effectiveConfigText(cfg), /s3cret/);
+  assert.throws(
+    () => parseConfig('hep: { target: "homer.example:9060", agent_id: -1 }\n', "c.yaml", "yaml"),
+    (e: Error) => /hep\.target/.test(e.message) && /hep\.agent_id/.test(e.message),
+  );
+});

@@ -789,3 +789,102 @@ rules:
     }
   },
 });
+
+/**
+ * Kamailio's sipcapture as the HEP collector (what Homer's capture agents speak): it takes each
+ * HEPv3 packet, checks it, and routes the SIP message inside as if it came from the addresses the
+ * packet names; the script logs them. db_text stands in for the database nothing is stored in.
+ */
+function hepCollectorConfig(port: number, dbDir: string): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:${port}
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "db_text.so"
+loadmodule "sipcapture.so"
+modparam("sipcapture", "db_url", "text://${dbDir}")
+modparam("sipcapture", "hep_capture_on", 1)
+request_route {
+  xlog("L_INFO", "HEP request $rm from $si:$sp call $ci\\n");
+  drop;
+}
+onreply_route {
+  xlog("L_INFO", "HEP reply $rs $rm from $si:$sp call $ci\\n");
+  drop;
+}
+`;
+}
+
+Deno.test({
+  name: "kamailio: Tandem copies each SIP message in and out to a HEP collector (Kamailio " +
+    "sipcapture), with the addresses and ports of both legs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-hep-" });
+    await Deno.mkdir(`${dir}/db`);
+    const [hep, sip, callee, caller] = [freeUdpPort(), freeUdpPort(), freeUdpPort(), freeUdpPort()];
+    const http = freePort();
+    const collector = await runKamailio(dir, hepCollectorConfig(hep, `${dir}/db`), hep);
+    let tandem: TandemProcess | undefined;
+    try {
+      tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+hep: { target: "127.0.0.1:${hep}", agent_id: 42 }
+rules:
+  - { name: all, routes: [{ name: pbx, target: "127.0.0.1:${callee}" }] }
+`,
+      });
+      const common = ["-i", "127.0.0.1", "-m", "1", "-timeout", "20s", "-timeout_error"];
+      const uas = runSipp(["-sn", "uas", "-p", String(callee), ...common], { timeoutMs: 30_000 });
+      await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
+      const uac = await runSipp(
+        ["-sn", "uac", `127.0.0.1:${sip}`, "-s", "hep", "-p", String(caller), ...common],
+        { timeoutMs: 30_000 },
+      );
+      assert.equal(uac.code, 0, uac.stdout.slice(-1500));
+      assert.equal((await uas).code, 0);
+      const from = (who: number) => `127\\.0\\.0\\.1:${who}`;
+      let log = "";
+      const expected = [
+        new RegExp(`HEP request INVITE from ${from(caller)} call 1-`), // the caller's, in
+        new RegExp(`HEP request INVITE from ${from(sip)} call (?!1-)`), // Tandem's, out
+        new RegExp(`HEP reply 200 INVITE from ${from(callee)} call `), // the callee's, in
+        new RegExp(`HEP reply 200 INVITE from ${from(sip)} call 1-`), // Tandem's, out
+        new RegExp(`HEP request BYE from ${from(caller)} call 1-`),
+        new RegExp(`HEP reply 200 BYE from ${from(callee)} call `),
+      ];
+      await waitFor(
+        async () => {
+          log = await collector.log();
+          return expected.every((re) => re.test(log));
+        },
+        5000,
+        { what: "both legs' messages at the collector" },
+      ).catch((e) => {
+        const seen = log.split("\n").filter((l) => l.includes("HEP ")).join("\n");
+        throw new Error(`${e.message}\n${seen}\n${log.slice(-1500)}`);
+      });
+      assert.doesNotMatch(log, /ERROR: sipcapture.*hep/i);
+      assert.match(
+        await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
+        /^tandem_hep_packets_total\{result="sent"\} ([1-9]\d*)$/m,
+      );
+    } finally {
+      await tandem?.stop().catch(() => {});
+      await collector.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
