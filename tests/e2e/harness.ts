@@ -354,6 +354,20 @@ export async function runSipp(
 }
 
 /**
+ * The start of most tests' configuration: SIP over UDP on 127.0.0.1:`sip`, the HTTP API on
+ * 127.0.0.1:`http`, JSON logs at info; the test appends its own sections.
+ */
+export function baseConfig(sip: number, http: number): string {
+  return `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+`;
+}
+
+/**
  * SIPp's built-in caller (`uac`) from a free port: `calls` calls (default 1) to `target`, dialling
  * `service`; it fails on a timeout (`-timeout_error`).
  */

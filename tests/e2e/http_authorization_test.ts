@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
+  baseConfig,
   binaryAvailable,
   freePort,
   freeUdpPort,
@@ -48,13 +49,7 @@ Deno.test({
     try {
       await using tandem = await startTandem({
         binary: binaryAvailable(),
-        config: `sip:
-  listen:
-    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-http:
-  listen: 127.0.0.1:${http}
-log: { level: info, format: json }
-http_authorization:
+        config: baseConfig(sip, http) + `http_authorization:
   url: "http://127.0.0.1:${service.addr.port}/authorize"
   headers: { Authorization: "Bearer e2e-token" }
 cdr:
@@ -149,13 +144,8 @@ Deno.test({
     try {
       await using tandem = await startTandem({
         binary: binaryAvailable(),
-        config: `sip:
-  listen:
-    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-http:
-  listen: 127.0.0.1:${http}
-log: { level: info, format: json }
-http_authorization: { url: "http://127.0.0.1:${service.addr.port}/authorize" }
+        config: baseConfig(sip, http) +
+          `http_authorization: { url: "http://127.0.0.1:${service.addr.port}/authorize" }
 cdr:
   dir: ${dir}/journal
   file: { path: ${dir}/cdr.jsonl, format: jsonl, rotate: size }

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import {
+  baseConfig,
   binaryAvailable,
   freePort,
   freeUdpPort,
@@ -685,13 +686,7 @@ Deno.test({
     try {
       tandem = await startTandem({
         binary: binaryAvailable(),
-        config: `sip:
-  listen:
-    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-http:
-  listen: 127.0.0.1:${http}
-log: { level: info, format: json }
-outbound_registrations:
+        config: baseConfig(sip, http) + `outbound_registrations:
   - name: carrier
     target: "127.0.0.1:${kport}"
     aor: "sip:inbound@127.0.0.1"
@@ -835,13 +830,7 @@ Deno.test({
     try {
       tandem = await startTandem({
         binary: binaryAvailable(),
-        config: `sip:
-  listen:
-    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-http:
-  listen: 127.0.0.1:${http}
-log: { level: info, format: json }
-hep: { target: "127.0.0.1:${hep}", agent_id: 42 }
+        config: baseConfig(sip, http) + `hep: { target: "127.0.0.1:${hep}", agent_id: 42 }
 rules:
   - { name: all, routes: [{ name: pbx, target: "127.0.0.1:${callee}" }] }
 `,
