@@ -1,7 +1,7 @@
 // The `radius`, `http_authorization`, `cdr` and `media` sections: the services the B2BUA talks
 // to besides SIP peers.
 
-import { splitHostPort } from "./validate-sip.ts";
+import { ipAndPort } from "./validate-sip.ts";
 import type {
   CdrConfig,
   HepConfig,
@@ -298,22 +298,13 @@ export function readHep(r: Reader, v: unknown): HepConfig | undefined {
   const p = ["hep"];
   const m = r.map(v, p, ["target", "agent_id", "password"]);
   if (!m) return undefined;
-  let host: string | undefined;
-  let port: number | undefined;
-  if (m.target === undefined) {
-    r.fail([...p, "target"], 'an IP address and port like "192.0.2.9:9060"', undefined);
-  } else {
-    const s = r.str(m.target, [...p, "target"]);
-    const hp = s === undefined ? undefined : splitHostPort(s);
-    if (hp) {
-      host = r.ip(hp.host, [...p, "target"]);
-      port = hp.port === undefined ? 9060 : r.port(Number(hp.port), [...p, "target"]);
-    }
-  }
+  const target = m.target === undefined
+    ? r.fail([...p, "target"], 'an IP address and port like "192.0.2.9:9060"', undefined)
+    : ipAndPort(r, m.target, [...p, "target"], '"192.0.2.9:9060"', 9060);
   const agentId = m.agent_id === undefined
     ? 2001
     : r.int(m.agent_id, [...p, "agent_id"], 0, 0xffffffff);
   const password = m.password === undefined ? undefined : r.sipText(m.password, [...p, "password"]);
-  if (host === undefined || port === undefined || agentId === undefined) return undefined;
-  return { host, port, agentId, ...(password ? { password } : {}) };
+  if (!target || agentId === undefined) return undefined;
+  return { ...target, agentId, ...(password ? { password } : {}) };
 }

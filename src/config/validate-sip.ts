@@ -268,6 +268,27 @@ export function splitHostPort(s: string): { host: string; port?: string } | unde
   return { host: s }; // bare IPv6, no port
 }
 
+/**
+ * "IP:port" or "[IPv6]:port" (the port may be left out when there is a `dflt`), as one value:
+ * its problems are reported against `path` with `example`.
+ */
+export function ipAndPort(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+  example: string,
+  dflt?: number,
+): { host: string; port: number } | undefined {
+  const s = r.str(v, path);
+  if (s === undefined) return undefined;
+  const hp = splitHostPort(s);
+  const port = hp?.port === undefined ? dflt : /^\d+$/.test(hp.port) ? Number(hp.port) : NaN;
+  if (!hp || !isIp(hp.host) || port === undefined || !(port >= 1 && port <= 65535)) {
+    return r.fail(path, `an IP address and port like ${example}`, s);
+  }
+  return { host: hp.host, port };
+}
+
 /** Validate `http`; `false` disables the API. */
 export function readHttp(r: Reader, v: unknown): HttpConfig | undefined {
   const out: HttpConfig = { address: "127.0.0.1", port: 8080 };
@@ -276,24 +297,10 @@ export function readHttp(r: Reader, v: unknown): HttpConfig | undefined {
   const m = r.map(v, ["http"], ["listen", "token"]);
   if (!m) return out;
   if (m.listen !== undefined) {
-    const s = r.str(m.listen, ["http", "listen"]);
-    const hp = s === undefined ? undefined : splitHostPort(s);
-    if (s !== undefined) {
-      const port = hp?.port === undefined
-        ? undefined
-        : /^\d+$/.test(hp.port)
-        ? Number(hp.port)
-        : NaN;
-      if (!hp || !isIp(hp.host) || port === undefined || !(port >= 1 && port <= 65535)) {
-        r.fail(
-          ["http", "listen"],
-          'an IP address and port like "127.0.0.1:8080" or "[::1]:8080"',
-          s,
-        );
-      } else {
-        out.address = hp.host;
-        out.port = port;
-      }
+    const a = ipAndPort(r, m.listen, ["http", "listen"], '"127.0.0.1:8080" or "[::1]:8080"');
+    if (a) {
+      out.address = a.host;
+      out.port = a.port;
     }
   }
   if (m.token !== undefined) {
