@@ -364,6 +364,7 @@ export class B2bua implements TransactionUser {
         servers: (route) => this.routeServers(route),
         localFor: (dest) => this.opts.net.localFor(dest),
         newBranch: () => this.txl.newBranch(),
+        newCallId: () => this.newCallId("@tandem"),
         send: (req, dest, handler) => void this.txl.sendRequest(req, dest, handler),
         digest: () => this.svc.digest,
       },

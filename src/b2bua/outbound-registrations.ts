@@ -43,6 +43,8 @@ export interface OutboundNet {
   /** Where requests to `dest` leave from; throws when no listener can reach it. */
   localFor(dest: Endpoint): Endpoint;
   newBranch(): string;
+  /** A Call-ID of this process's (with several SIP workers, one whose answers come back here). */
+  newCallId(): string;
   send(req: SipRequest, dest: Endpoint, handler: ClientHandler): void;
   /** The Authorization value for a challenge; undefined when no responder is plugged in. */
   digest?: () => ((input: DigestAnswerInput) => string) | undefined;
@@ -238,7 +240,7 @@ export class OutboundRegistrations {
       const a: Account = {
         cfg: r,
         sig: JSON.stringify(r),
-        callId: `${token(this.o.random, 20)}@tandem`,
+        callId: this.o.net.newCallId(),
         cseq: 0,
         state: "registering",
         since: this.o.clock.wallNow(),

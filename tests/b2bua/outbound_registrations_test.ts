@@ -296,3 +296,18 @@ Deno.test("outbound registration: a reload that moves the account to another reg
   assert.equal(fresh?.get("expires"), "3600", "made at the new one");
   assert.notEqual(fresh?.callId, first.callId, "a new binding, a new Call-ID");
 });
+
+Deno.test("outbound registration: with several SIP workers its Call-ID is one whose answers reach this worker", async () => {
+  // A stand-in for the Call-ID hash of src/sip/call-id-hash.ts: this worker owns ids starting "k".
+  const owns = (id: string) => id.startsWith("k");
+  const loop = new Loop(
+    withAccounts([account({ auth: undefined })]),
+    { digest: digestAuthorization },
+    undefined,
+    owns,
+  );
+  loop.b2bua.outbound.start();
+  await advance(loop, 0);
+  const [r] = registers(loop);
+  assert.ok(owns(r.callId), r.callId);
+});
