@@ -91,6 +91,9 @@ export class ClusterControl implements ControlPlane {
         const mine = byName.get(r.name);
         if (!mine) continue; // a worker between reloads
         mine.calls += r.calls;
+        mine.attempts += r.attempts;
+        mine.answered += r.answered;
+        mine.talkSeconds += r.talkSeconds;
         for (const sv of r.servers) {
           const i = mine.servers.findIndex((x) => x.target === sv.target);
           if (i < 0) mine.servers.push(sv);

@@ -69,6 +69,13 @@ import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
 
+/** A route's record since start (GET /routes): what its quality metrics count. */
+export interface RouteTotals {
+  attempts: number;
+  answered: number;
+  talkSeconds: number;
+}
+
 /** What the B2BUA needs from the transport layer. */
 export interface Network {
   localFor(dest: Endpoint): Endpoint;
@@ -337,6 +344,8 @@ export class B2bua implements TransactionUser {
   private registeredRules = new WeakMap<RouteConfig, RuleConfig>();
   /** Where each dialog's next hop by host name was located (see {@link namedHop}). */
   private hops = new WeakMap<Dialog, { key: string; dest?: Endpoint }>();
+  /** Per route name, since start: attempts counted at call end, answered ones, their talk time. */
+  readonly routeTotals = new Map<string, RouteTotals>();
   /** Accounts Tandem registers at carriers (`outbound_registrations`). */
   readonly outbound: OutboundRegistrations;
 
@@ -2161,6 +2170,11 @@ export class B2bua implements TransactionUser {
     this.retireLegs(call);
     mCalls.inc({ outcome: "ended" });
     for (const rec of call.record.attempts) {
+      let totals = this.routeTotals.get(rec.route);
+      if (!totals) {
+        this.routeTotals.set(rec.route, totals = { attempts: 0, answered: 0, talkSeconds: 0 });
+      }
+      totals.attempts++;
       mRouteAttempts.inc({ route: rec.route, outcome: rec.outcome ?? "other" });
       if (rec.firstProvisionalAt !== undefined) {
         mRoutePdd.observe(Math.max(0, rec.firstProvisionalAt - rec.inviteAt) / 1000, {
@@ -2168,7 +2182,10 @@ export class B2bua implements TransactionUser {
         });
       }
       if (rec.outcome === "answered" && rec.answerAt !== undefined) {
-        mRouteTalk.inc({ route: rec.route }, Math.max(0, now - rec.answerAt) / 1000);
+        const talk = Math.max(0, now - rec.answerAt) / 1000;
+        totals.answered++;
+        totals.talkSeconds += talk;
+        mRouteTalk.inc({ route: rec.route }, talk);
       }
     }
     this.log.debug("call-ended", { call: call.id, by, why });

@@ -81,11 +81,18 @@ export function routesTable(routes: Record<string, unknown>[]): string {
       cell(r.target),
       cell((r.rules as string[] | undefined)?.join(",")),
       cell(r.calls),
+      cell(r.attempts),
+      typeof r.attempts === "number" && r.attempts > 0
+        ? `${Math.round((100 * Number(r.answered)) / r.attempts)}%`
+        : "-",
       limit || "-",
       servers.length ? servers.map((s) => `${s.target} ${s.state}`).join("; ") : "not probed",
     ];
   });
-  return table(["name", "target", "rules", "calls", "limits", "servers"], rows);
+  return table(
+    ["name", "target", "rules", "calls", "attempts", "asr", "limits", "servers"],
+    rows,
+  );
 }
 
 /** Render GET /registrations: one line per registered phone. */

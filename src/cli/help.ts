@@ -19,7 +19,7 @@ Options:
 
 Commands (talk to a running instance's HTTP API):
   calls [--json]       list live calls
-  routes [--json]      list routes: calls, limits, probed servers up or down
+  routes [--json]      list routes: calls, attempts and ASR, limits, probed servers
   registrations [--json]  list phones registered through Tandem (registrar)
   outbound-registrations [--json]
                        list accounts Tandem registers at carriers, and their state
@@ -50,7 +50,7 @@ export const COMMAND_HELP: Record<string, string> = {
   "outbound-registrations":
     `Usage: tandem outbound-registrations [--json] [options]\n\nList the accounts Tandem registers at carriers (outbound_registrations; GET\n/outbound-registrations): name, address of record, state, the registrar's server, the last\nanswer, when the binding runs out and when the next REGISTER goes.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   routes:
-    `Usage: tandem routes [--json] [options]\n\nList the configured routes (GET /routes): the rules using each, its calls now and its\nlimits, and its probed servers, up or down.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
+    `Usage: tandem routes [--json] [options]\n\nList the configured routes (GET /routes): the rules using each, its calls now and its\nlimits, its attempts and answer-seizure ratio since start, and its probed servers.\n  --json          print the raw JSON array\n${CLIENT_OPTS}`,
   drop:
     `Usage: tandem drop <call-id> [options]\n\nEnd one live call: BYE to both sides (DELETE /calls/<call-id>).\n${CLIENT_OPTS}`,
   reload:

@@ -124,6 +124,11 @@ export interface RouteStatus {
   rules: string[];
   /** Attempts ringing and calls answered on it now (what its limits count). */
   calls: number;
+  /** Since start: attempts on it that have ended with their call, the answered ones among them,
+   * and their talk time (ASR and ACD, as in /metrics). */
+  attempts: number;
+  answered: number;
+  talkSeconds: number;
   maxCalls?: number;
   maxCps?: number;
   /** Its probed servers (routes with `probe`): empty when not probed. */

@@ -62,4 +62,15 @@ Deno.test("route metrics: a failover and an answer count per route when the call
   );
   assert.equal(sample("tandem_route_post_dial_delay_seconds_sum", 'route="q-second"'), 1.5);
   assert.equal(sample("tandem_route_post_dial_delay_seconds_count", 'route="q-first"'), 0);
+  // The same in the engine's own totals, which GET /routes shows.
+  assert.deepEqual(loop.b2bua.routeTotals.get("q-first"), {
+    attempts: 1,
+    answered: 0,
+    talkSeconds: 0,
+  });
+  assert.deepEqual(loop.b2bua.routeTotals.get("q-second"), {
+    attempts: 1,
+    answered: 1,
+    talkSeconds: 42,
+  });
 });

@@ -60,10 +60,22 @@ Deno.test("routes: GET /routes, one line per route with its servers, or --json",
       target: "udp:192.0.2.10:5060",
       rules: ["all", "vip"],
       calls: 3,
+      attempts: 40,
+      answered: 22,
+      talkSeconds: 3310,
       maxCalls: 300,
       servers: [{ target: "udp:192.0.2.10:5060", state: "down", since: "x", last: "timeout" }],
     },
-    { name: "b", target: "dns:srv:tcp:carrier.example", rules: ["all"], calls: 0, servers: [] },
+    {
+      name: "b",
+      target: "dns:srv:tcp:carrier.example",
+      rules: ["all"],
+      calls: 0,
+      attempts: 0,
+      answered: 0,
+      talkSeconds: 0,
+      servers: [],
+    },
   ];
   const f = fakeIO(() => Response.json(routes));
   assert.equal(await runClientCommand(client(["routes"]), undefined, f.io), 0);
@@ -71,9 +83,9 @@ Deno.test("routes: GET /routes, one line per route with its servers, or --json",
   assert.equal(
     f.out[0],
     [
-      "name       target                       rules    calls  limits     servers",
-      "carrier-a  udp:192.0.2.10:5060          all,vip  3      300 calls  udp:192.0.2.10:5060 down",
-      "b          dns:srv:tcp:carrier.example  all      0      -          not probed",
+      "name       target                       rules    calls  attempts  asr  limits     servers",
+      "carrier-a  udp:192.0.2.10:5060          all,vip  3      40        55%  300 calls  udp:192.0.2.10:5060 down",
+      "b          dns:srv:tcp:carrier.example  all      0      0         -    -          not probed",
     ].join("\n"),
   );
   const j = fakeIO(() => Response.json(routes));

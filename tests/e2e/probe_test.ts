@@ -82,6 +82,16 @@ rules:
       // Straight to the second route: the first was never tried (its server heard no INVITE).
       assert.ok(!heard.some((l) => l.startsWith("INVITE")), `the dead server heard ${heard}`);
       assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 1);
+      // The dead route's skip and the live route's answer are in each one's record.
+      const after = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
+      assert.deepEqual(
+        after.map((r: { name: string; attempts: number; answered: number }) => [
+          r.name,
+          r.attempts,
+          r.answered,
+        ]),
+        [["dead", 1, 0], ["live", 1, 1]],
+      );
     } finally {
       listening = false;
       await reader;

@@ -91,6 +91,9 @@ export class FakeControlPlane implements ControlPlane {
     target: "udp:192.0.2.10:5060",
     rules: ["all"],
     calls: 3,
+    attempts: 40,
+    answered: 22,
+    talkSeconds: 3310,
     maxCalls: 300,
     servers: [{
       target: "udp:192.0.2.10:5060",
