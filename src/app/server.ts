@@ -261,6 +261,8 @@ export class SipServer {
     if (sameHep(this.hep?.settings, cfg.hep)) return;
     this.hep?.close();
     this.hep = cfg.hep ? new HepTap(cfg.hep) : undefined;
+    if (this.hep) this.hep.correlate = (id) => this.b2bua.callerCallIdOf(id);
+    this.b2bua.correlateLegs(this.hep !== undefined);
     this.transport.setCapture(this.hep);
     if (cfg.hep) {
       this.log.info("hep-capture", {

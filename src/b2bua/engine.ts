@@ -348,6 +348,11 @@ export class B2bua implements TransactionUser {
   readonly routeTotals = new Map<string, RouteTotals>();
   /** Accounts Tandem registers at carriers (`outbound_registrations`). */
   readonly outbound: OutboundRegistrations;
+  /**
+   * While SIP capture is on (see {@link correlateLegs}): the caller's Call-ID by each outgoing
+   * leg's, from the leg's first INVITE until 32 s after its call ended.
+   */
+  private correlations: Map<string, string> | undefined;
 
   constructor(private opts: B2buaOptions) {
     this.log = opts.log ?? silentLogger;
@@ -1196,6 +1201,7 @@ export class B2bua implements TransactionUser {
     call.record.attempts.push(attempt.record);
     if (call.state === "Routing") call.state = "Proceeding";
     this.legs.set(dialogKey(callId, fromTag), { call, side: "b", attempt });
+    this.correlations?.set(callId, call.a.invite.callId);
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
@@ -2223,9 +2229,26 @@ export class B2bua implements TransactionUser {
       this.legs.set(key, { ended: true, answered });
       keys.push(key);
     }
+    const correlations = this.correlations;
+    const bCallIds = correlations && call.attempts.map((at) => at.invite.callId);
     this.opts.timers.set(32_000, () => {
       for (const k of keys) this.legs.delete(k);
+      if (bCallIds) { for (const id of bCallIds) correlations!.delete(id); }
     });
+  }
+
+  /**
+   * Keep, from now on, which call each outgoing leg's Call-ID belongs to, for SIP capture (HEP's
+   * correlation id); off forgets it. Legs placed while off are not known.
+   */
+  correlateLegs(on: boolean): void {
+    if (on) this.correlations ??= new Map();
+    else this.correlations = undefined;
+  }
+
+  /** The caller's Call-ID for an outgoing leg's Call-ID while {@link correlateLegs} is on. */
+  callerCallIdOf(callId: string): string | undefined {
+    return this.correlations?.get(callId);
   }
 
   private clearTimer(call: Call, k: keyof Call["timers"]): void {

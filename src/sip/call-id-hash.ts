@@ -40,11 +40,11 @@ function callIdColon(data: Uint8Array, i: number): number {
 }
 
 /**
- * FNV-1a (32-bit, unsigned) of the Call-ID value in a raw SIP message: the bytes after the
- * colon, blanks trimmed, up to the end of the line. -1 when the header part has no Call-ID line
- * (the message is malformed; whoever received it answers or drops it).
+ * Where the Call-ID value of a raw SIP message lies: its first and past-the-last byte, blanks
+ * trimmed; -1 when the header part has no Call-ID line with a value (the message is malformed;
+ * whoever received it answers or drops it). The start is returned, the end left in `span[1]`.
  */
-export function rawCallIdHash(data: Uint8Array): number {
+function callIdSpan(data: Uint8Array, span: Int32Array): number {
   const n = data.length;
   let i = 0;
   // Header lines start after a LF; the start line never is a Call-ID line.
@@ -62,11 +62,33 @@ export function rawCallIdHash(data: Uint8Array): number {
     while (end < n && data[end] !== CR && data[end] !== LF) end++;
     while (end > j && (data[end - 1] === SP || data[end - 1] === HT)) end--;
     if (end === j) return -1;
-    let h = FNV_OFFSET;
-    for (let k = j; k < end; k++) h = Math.imul(h ^ data[k], FNV_PRIME);
-    return h >>> 0;
+    span[1] = end;
+    return j;
   }
   return -1;
+}
+
+const span = new Int32Array(2);
+
+/**
+ * FNV-1a (32-bit, unsigned) of the Call-ID value in a raw SIP message: the bytes after the
+ * colon, blanks trimmed, up to the end of the line. -1 when there is none (see callIdSpan).
+ */
+export function rawCallIdHash(data: Uint8Array): number {
+  const j = callIdSpan(data, span);
+  if (j < 0) return -1;
+  const end = span[1];
+  let h = FNV_OFFSET;
+  for (let k = j; k < end; k++) h = Math.imul(h ^ data[k], FNV_PRIME);
+  return h >>> 0;
+}
+
+const decoder = new TextDecoder();
+
+/** The Call-ID of a raw SIP message, without parsing it; undefined when it has none. */
+export function rawCallId(data: Uint8Array): string | undefined {
+  const j = callIdSpan(data, span);
+  return j < 0 ? undefined : decoder.decode(data.subarray(j, span[1]));
 }
 
 const encoder = new TextEncoder();

@@ -5,6 +5,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { familyOf } from "./address.ts";
 import { encodeHep } from "./hep.ts";
+import { rawCallId } from "../sip/call-id-hash.ts";
 import type { Endpoint, Protocol } from "./types.ts";
 import { metrics } from "../util/metrics.ts";
 
@@ -30,6 +31,12 @@ const mPackets = metrics.counter(
 export class HepTap implements CaptureSink {
   private sock: Socket;
   private closed = false;
+  /**
+   * The call a Call-ID belongs to, as the caller's Call-ID (the B2BUA knows which of its
+   * outgoing legs belongs to which incoming one); undefined for a message of no call, whose own
+   * Call-ID is sent. The capture server then shows both legs of a call as one.
+   */
+  correlate: ((callId: string) => string | undefined) | undefined;
 
   constructor(readonly settings: HepSettings) {
     this.sock = createSocket(familyOf(settings.host) === 6 ? "udp6" : "udp4");
@@ -41,6 +48,7 @@ export class HepTap implements CaptureSink {
   capture(data: Uint8Array, src: Endpoint, dst: Endpoint, protocol: Protocol): void {
     if (this.closed) return;
     const s = this.settings;
+    const callId = rawCallId(data);
     const pkt = encodeHep({
       src,
       dst,
@@ -49,6 +57,7 @@ export class HepTap implements CaptureSink {
       agentId: s.agentId,
       password: s.password,
       payload: data,
+      correlationId: callId === undefined ? undefined : (this.correlate?.(callId) ?? callId),
     });
     if (!pkt) return void mPackets.inc({ result: "skipped" });
     this.sock.send(pkt, s.port, s.host, (err) => {

@@ -20,6 +20,11 @@ export interface HepMessage {
   password?: string;
   /** The SIP message as on the wire. */
   payload: Uint8Array;
+  /**
+   * Sent as the correlation-id chunk when set: for a B2BUA the caller's Call-ID on both legs, so
+   * the capture server can show the two dialogs of one call together.
+   */
+  correlationId?: string;
 }
 
 /** Generic chunk types (HEPv3 §3). */
@@ -38,6 +43,7 @@ const CHUNK = {
   agentId: 0x000c,
   authKey: 0x000e,
   payload: 0x000f,
+  correlationId: 0x0011,
 } as const;
 
 /** Address families as Linux numbers them (HEP carries AF_INET / AF_INET6). */
@@ -59,6 +65,7 @@ export function encodeHep(m: HepMessage): Uint8Array | undefined {
   const v6 = src.length === 16;
   const enc = new TextEncoder();
   const key = m.password ? enc.encode(m.password) : undefined;
+  const cid = m.correlationId ? enc.encode(m.correlationId) : undefined;
   const size = 6 + // header
     7 + 7 + // family, protocol id
     2 * (6 + src.length) + // addresses
@@ -66,7 +73,8 @@ export function encodeHep(m: HepMessage): Uint8Array | undefined {
     10 + 10 + // seconds, microseconds
     7 + 10 + // protocol type, agent id
     (key ? 6 + key.length : 0) +
-    6 + m.payload.length;
+    6 + m.payload.length +
+    (cid ? 6 + cid.length : 0);
   if (size > MAX_PACKET) return undefined;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -111,6 +119,7 @@ export function encodeHep(m: HepMessage): Uint8Array | undefined {
   u32(CHUNK.agentId, m.agentId);
   if (key) bytes(CHUNK.authKey, key);
   bytes(CHUNK.payload, m.payload);
+  if (cid) bytes(CHUNK.correlationId, cid);
   return out;
 }
 

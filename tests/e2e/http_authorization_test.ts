@@ -142,7 +142,7 @@ Deno.test({
       return Response.json(ok ? { action: "accept" } : { action: "reject" });
     });
     try {
-      await using tandem = await startTandem({
+      await using _tandem = await startTandem({
         binary: binaryAvailable(),
         config: baseConfig(sip, http) +
           `http_authorization: { url: "http://127.0.0.1:${service.addr.port}/authorize" }

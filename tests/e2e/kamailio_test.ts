@@ -788,7 +788,8 @@ rules:
 /**
  * Kamailio's sipcapture as the HEP collector (what Homer's capture agents speak): it takes each
  * HEPv3 packet, checks it, and routes the SIP message inside as if it came from the addresses the
- * packet names; the script logs them. db_text stands in for the database nothing is stored in.
+ * packet names; the script logs each and stores it (sip_capture, correlation id included) in a
+ * db_text table in place of Homer's database.
  */
 function hepCollectorConfig(port: number, dbDir: string): string {
   return `#!KAMAILIO
@@ -803,26 +804,54 @@ loadmodule "db_text.so"
 loadmodule "sipcapture.so"
 modparam("sipcapture", "db_url", "text://${dbDir}")
 modparam("sipcapture", "hep_capture_on", 1)
+modparam("sipcapture", "capture_on", 1)
 request_route {
   xlog("L_INFO", "HEP request $rm from $si:$sp call $ci\\n");
+  sip_capture();
   drop;
 }
 onreply_route {
   xlog("L_INFO", "HEP reply $rs $rm from $si:$sp call $ci\\n");
+  sip_capture();
   drop;
 }
 `;
 }
 
+/** Rows of a db_text table (a header of name(type) columns, then ":"-separated rows). */
+function dbTextRows(text: string): Record<string, string>[] {
+  const [header, ...lines] = text.split("\n").filter((l) => l);
+  const names = header.split(" ").map((c) => c.replace(/\(.*$/, ""));
+  return lines.map((line) => {
+    const values = line.split(/(?<!\\):/).map((v) => v.replace(/\\(.)/g, "$1"));
+    return Object.fromEntries(names.map((n, i) => [n, values[i] ?? ""]));
+  });
+}
+
+/** sipcapture's table (Homer 5's schema) for db_text, which needs it to exist. */
+const SIP_CAPTURE_TABLE = [
+  "id(int,auto) date(int) micro_ts(blob) method(string) reply_reason(string) ruri(string)",
+  "ruri_user(string) ruri_domain(string) from_user(string) from_domain(string) from_tag(string)",
+  "to_user(string) to_domain(string) to_tag(string) pid_user(string) contact_user(string)",
+  "auth_user(string) callid(string) callid_aleg(string) via_1(string) via_1_branch(string)",
+  "cseq(string) diversion(string) reason(string) content_type(string) auth(string)",
+  "user_agent(string) source_ip(string) source_port(int) destination_ip(string)",
+  "destination_port(int) contact_ip(string) contact_port(int) originator_ip(string)",
+  "originator_port(int) correlation_id(string) custom_field1(string) custom_field2(string)",
+  "custom_field3(string) proto(int) family(int) rtp_stat(string) type(int) node(string)",
+  "msg(string)",
+].join(" ") + "\n";
+
 Deno.test({
   name: "kamailio: Tandem copies each SIP message in and out to a HEP collector (Kamailio " +
-    "sipcapture), with the addresses and ports of both legs",
+    "sipcapture), with the addresses and ports of both legs, correlated by the caller's Call-ID",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
     const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-hep-" });
     await Deno.mkdir(`${dir}/db`);
+    await Deno.writeTextFile(`${dir}/db/sip_capture`, SIP_CAPTURE_TABLE);
     const [hep, sip, callee, caller] = [freeUdpPort(), freeUdpPort(), freeUdpPort(), freeUdpPort()];
     const http = freePort();
     const collector = await runKamailio(dir, hepCollectorConfig(hep, `${dir}/db`), hep);
@@ -866,6 +895,18 @@ rules:
         throw new Error(`${e.message}\n${seen}\n${log.slice(-1500)}`);
       });
       assert.doesNotMatch(log, /ERROR: sipcapture.*hep/i);
+      // sip_capture() stored every message with the packet's correlation id: the caller's
+      // Call-ID on both legs, so Homer shows one call. db_text writes its table at exit.
+      const callerCallId = /HEP request INVITE from \S+ call (1-\S+)/.exec(log)![1];
+      await collector.stop();
+      const rows = dbTextRows(await Deno.readTextFile(`${dir}/db/sip_capture`));
+      assert.ok(rows.length >= 12, `${rows.length} rows stored`);
+      const callIds = new Set(rows.map((r) => r.callid));
+      assert.equal(callIds.size, 2, [...callIds].join(", "));
+      assert.ok(callIds.has(callerCallId));
+      for (const r of rows) {
+        assert.equal(r.correlation_id, callerCallId, `${r.method} ${r.callid}`);
+      }
       assert.match(
         await (await fetch(`http://127.0.0.1:${http}/metrics`)).text(),
         /^tandem_hep_packets_total\{result="sent"\} ([1-9]\d*)$/m,

@@ -6,6 +6,7 @@ import {
   callIdHash,
   ownerOfHash,
   parseMessage,
+  rawCallId,
   rawCallIdHash,
   SipParseError,
 } from "../../src/sip/mod.ts";
@@ -51,6 +52,13 @@ Deno.test("call-id hash: -1 without a Call-ID in the headers (one in the body do
   assert.equal(rawCallIdHash(body), -1);
   assert.equal(rawCallIdHash(new Uint8Array()), -1);
   assert.equal(rawCallIdHash(enc.encode("Call-ID: x")), -1, "a start line is not a header");
+});
+
+Deno.test("raw call-id: the value as the hash reads it, or undefined without one", () => {
+  assert.equal(rawCallId(msg("i: \t abc@h \t\r\n")), "abc@h");
+  assert.equal(rawCallId(msg("Call-ID: caf\u00e9@h\r\n")), "caf\u00e9@h");
+  assert.equal(rawCallId(msg("X-Call-ID: zzz\r\n")), undefined);
+  assert.equal(rawCallId(msg("Call-ID:   \r\n")), undefined);
 });
 
 Deno.test("call-id hash: string form equals the raw form, also for UTF-8 values", () => {

@@ -49,6 +49,22 @@ Deno.test("hep: an IPv4 capture carries family, protocol, addresses, ports, time
   assert.equal(num(c.get(12)!), 2001);
   assert.equal(new TextDecoder().decode(c.get(14)), "s3cret");
   assert.deepEqual(c.get(15), SIP);
+  assert.equal(c.has(17), false, "no correlation chunk unless given");
+});
+
+Deno.test("hep: the correlation id (the caller's Call-ID of a call's legs) as chunk 0x0011", () => {
+  const pkt = encodeHep({
+    src: { host: "192.0.2.33", port: 5071 },
+    dst: { host: "198.51.100.7", port: 5060 },
+    protocol: "udp",
+    timeMs: 0,
+    agentId: 1,
+    payload: SIP,
+    correlationId: "a84b4c76e66710@pc33.atlanta.com",
+  })!;
+  const c = chunks(pkt);
+  assert.equal(new TextDecoder().decode(c.get(0x11)), "a84b4c76e66710@pc33.atlanta.com");
+  assert.deepEqual(c.get(15), SIP);
 });
 
 Deno.test("hep: IPv6 over TCP; no key chunk without a password; nothing for names or mixed families", () => {
