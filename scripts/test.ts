@@ -3,14 +3,16 @@
 //   1. deps   - the Debian packages the e2e tests call (installed with apt when root), Bun, and
 //               JsSIP (the browser phone of the WebRTC test; npm, into .tools/);
 //   2. build  - `deno install`, then dist/tandem through scripts/build.ts;
-//   3. unit   - `deno test -A tests/` (unit and e2e tests), counted from its JUnit report;
+//   3. unit   - `deno test -A --parallel tests/` (unit and e2e tests, two files at a time; the
+//               few tests on fixed ports take a lock, tests/e2e/harness.ts fixedPorts),
+//               counted from its JUnit report;
 //   4. bun    - scripts/test-bun.ts (transport tests under Bun), counted from its last line.
 //
 // Prints one result per suite and, as the last line, `N passed, N failed`. Exit 0 iff nothing
 // failed; 2 when packages are missing and we are not root.
 //
 //   deno task test [--filter <substring>] [--no-build] [--unit-only] [--no-deps]
-//                  [--reporter pretty|dot|tap]
+//                  [--reporter pretty|dot|tap] [--jobs N]
 
 import { parseArgs } from "node:util";
 import { aptInstall, ensureBun, ensureJssip, isRoot, missingPackages } from "./lib/deps.ts";
@@ -26,17 +28,19 @@ const { values } = parseArgs({
     "unit-only": { type: "boolean", default: false },
     "no-deps": { type: "boolean", default: false },
     reporter: { type: "string", default: "pretty" },
+    jobs: { type: "string", default: "2" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (values.help) {
   console.log(
-    `usage: deno task test [--filter <substring>] [--no-build] [--unit-only] [--no-deps] [--reporter pretty|dot|tap]
+    `usage: deno task test [--filter <substring>] [--no-build] [--unit-only] [--no-deps] [--reporter pretty|dot|tap] [--jobs N]
   --filter     run only tests whose name contains <substring> (passed to deno test)
   --no-build   do not rebuild dist/tandem (binary-mode e2e tests use whatever is there)
   --unit-only  only deno test: no packages, no Bun, no build, no Bun transport tests
-  --no-deps    do not check or install Debian packages (tests needing them skip or fail)`,
+  --no-deps    do not check or install Debian packages (tests needing them skip or fail)
+  --jobs       test files run at once (default 2; 1 runs them one after another)`,
   );
   Deno.exit(0);
 }
@@ -157,10 +161,23 @@ async function denoTest(targets: string[]): Promise<DenoTestRun> {
   const junitPath = await Deno.makeTempFile({ prefix: "tandem-unit-", suffix: ".xml" });
   await Deno.remove(junitPath);
   const args = ["test", "-A", `--reporter=${values.reporter}`, `--junit-path=${junitPath}`];
+  // Most of the suite's time is end-to-end tests waiting on timers and peers, not CPU: two
+  // files at a time about halves it on two cores.
+  const jobs = Number(values.jobs);
+  if (!(Number.isInteger(jobs) && jobs >= 1)) {
+    throw new Error(`--jobs: expected a count, got ${values.jobs}`);
+  }
+  if (jobs > 1) args.push("--parallel");
   if (values.filter !== undefined) args.push("--filter", values.filter);
   args.push(...targets);
-  console.log(`[unit] deno ${args.join(" ")}`);
-  const res = await run(deno, { args, cwd: repoRoot, timeoutMs: TIMEOUT.unit, capture: true });
+  console.log(`[unit] DENO_JOBS=${jobs} deno ${args.join(" ")}`);
+  const res = await run(deno, {
+    args,
+    cwd: repoRoot,
+    timeoutMs: TIMEOUT.unit,
+    capture: true,
+    env: { DENO_JOBS: String(jobs) },
+  });
   let junit: string | undefined;
   try {
     junit = await Deno.readTextFile(junitPath);

@@ -2,7 +2,7 @@
 // config/acceptance.yaml: every scenario over UDP, then with the caller on TCP, then on IPv6.
 
 import assert from "node:assert/strict";
-import { binaryAvailable, repoRoot, sippAvailable, startTandem } from "./harness.ts";
+import { binaryAvailable, fixedPorts, repoRoot, sippAvailable, startTandem } from "./harness.ts";
 import { kitSummary, runKit } from "./kit.ts";
 
 Deno.test({
@@ -10,6 +10,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    await using _ports = await fixedPorts();
     assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
     assert.equal(Deno.uid(), 0, "the acceptance kit sniffs loopback and needs root");
     await using tandem = await startTandem({

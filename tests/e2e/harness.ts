@@ -64,6 +64,24 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Hold the ports a few tests cannot move off while other test files run beside them (`deno test
+ * --parallel`): the acceptance kit's (5070, 5090-5093, the B2BUA on 5060) and the embedded
+ * default's (5060, 8080). An exclusive lock (flock) on one file shared by every test process,
+ * released on dispose or when the process dies; every other test takes free ports.
+ */
+export async function fixedPorts(): Promise<AsyncDisposable> {
+  const path = `${Deno.env.get("TMPDIR") ?? "/tmp"}/tandem-tests-fixed-ports.lock`;
+  const file = await Deno.open(path, { create: true, write: true });
+  await file.lock(true);
+  return {
+    async [Symbol.asyncDispose]() {
+      await file.unlock().catch(() => {});
+      file.close();
+    },
+  };
+}
+
 /** A UDP port nobody holds right now (the kernel's ephemeral range, above 20000). */
 export function freeUdpPort(hostname = "127.0.0.1"): number {
   for (let i = 0; i < 20; i++) {

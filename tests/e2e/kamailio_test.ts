@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import {
   baseConfig,
   binaryAvailable,
+  fixedPorts,
   freePort,
   freeUdpPort,
   repoRoot,
@@ -296,6 +297,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    await using _ports = await fixedPorts();
     assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
     assert.equal(Deno.uid(), 0, "the acceptance kit sniffs loopback and needs root");
     const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-kamailio-" });

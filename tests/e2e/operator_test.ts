@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { promtoolCheckMetrics, startPrometheus } from "../http/prometheus-helper.ts";
 import {
   binaryAvailable,
+  fixedPorts,
   freePort,
   freeUdpPort,
   recvWithin,
@@ -146,6 +147,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    await using _ports = await fixedPorts();
     // This one needs the acceptance kit's ports: refuse to run on top of another user of them.
     const busy: string[] = [];
     const tryBind = (what: string, f: () => { close(): void }) => {
