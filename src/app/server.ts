@@ -136,6 +136,7 @@ export class SipServer {
         isLocal: (h, p) => this.transport.isLocal(h, p),
         sendRequest: (r, d, f) => this.transport.sendRequest(r, d, f),
         sendResponse: (r, s, f) => this.transport.sendResponse(r, s, f),
+        sendRaw: (data, dest) => this.transport.sendRaw(data, dest),
       },
       clock: systemClock,
       timers: this.timers,

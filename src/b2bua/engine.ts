@@ -82,6 +82,8 @@ export interface Network {
   isLocal(host: string, port?: number): boolean;
   sendRequest(req: SipRequest, dest: Endpoint, fail?: SendFailure): void;
   sendResponse(res: SipResponse, source: Endpoint, fail?: SendFailure): void;
+  /** Bytes as they are to exactly `dest` (keep-alives). */
+  sendRaw?(data: Uint8Array, dest: Endpoint): void;
 }
 
 /** What the B2BUA needs from the transaction layer. */
@@ -380,6 +382,7 @@ export class B2bua implements TransactionUser {
         newBranch: () => this.txl.newBranch(),
         newCallId: () => this.newCallId("@tandem"),
         send: (req, dest, handler) => void this.txl.sendRequest(req, dest, handler),
+        sendRaw: opts.net.sendRaw && ((data, dest) => opts.net.sendRaw!(data, dest)),
         digest: () => this.svc.digest,
       },
     });

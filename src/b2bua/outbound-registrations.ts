@@ -11,6 +11,8 @@
 // refresh replaces the binding instead of adding one. A challenge is answered (and its nonce
 // used again on the next refresh, with the nonce count raised, which saves a 401 per refresh
 // where the registrar allows it); credentials refused a second time are a failure, not a loop.
+// With `nat_keepalive`, a live binding's flow gets a double CRLF every interval (RFC 5626 §3.5.1),
+// so a NAT or firewall in front of Tandem keeps the mapping the carrier's calls come in by.
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
 import type { Config, OutboundRegistrationConfig, RouteConfig } from "../config/types.ts";
@@ -46,6 +48,8 @@ export interface OutboundNet {
   /** A Call-ID of this process's (with several SIP workers, one whose answers come back here). */
   newCallId(): string;
   send(req: SipRequest, dest: Endpoint, handler: ClientHandler): void;
+  /** Bytes as they are to exactly `dest`, from the socket requests to it leave from. */
+  sendRaw?(data: Uint8Array, dest: Endpoint): void;
   /** The Authorization value for a challenge; undefined when no responder is plugged in. */
   digest?: () => ((input: DigestAnswerInput) => string) | undefined;
 }
@@ -89,6 +93,11 @@ const REFRESH_AHEAD_S = 300;
 const RETRY_AFTER_MAX_S = 3600;
 /** How often a reload is looked for. */
 const TICK_MS = 1000;
+/**
+ * RFC 5626 §3.5.1's keep-alive: a double CRLF, which a registrar or proxy drops (RFC 3261 §7.5
+ * lets CRLFs stand before a message) and a NAT counts as traffic on the flow.
+ */
+const PING = new Uint8Array([13, 10, 13, 10]);
 
 interface Challenge {
   proxy: boolean;
@@ -113,6 +122,8 @@ interface Account {
   /** Monotonic ms of the next REGISTER. */
   nextAt?: number;
   timer?: TimerHandle;
+  /** The next keep-alive, while the binding lives and `nat_keepalive` is set. */
+  keepalive?: TimerHandle;
   dest?: Endpoint;
   contact?: string;
   /** Counts REGISTER rounds: answers and lookups of an older round are ignored. */
@@ -423,6 +434,7 @@ export class OutboundRegistrations {
     a.expiresAt = now + exp * 1000;
     const refreshIn = exp - Math.min(exp / 2, REFRESH_AHEAD_S);
     this.schedule(a, refreshIn * 1000);
+    this.keepAlive(a);
     if (was !== "registered") {
       this.setState(a, "registered");
       this.o.log.info("outbound-registered", {
@@ -476,6 +488,27 @@ export class OutboundRegistrations {
     });
   }
 
+  /**
+   * Keep-alives on `a`'s flow from now while its binding lives (a failed refresh included: the
+   * carrier may still send calls to it); the interval is read at each one, so a reload changes it.
+   * Never over WebSocket, whose connection has pings of its own.
+   */
+  private keepAlive(a: Account): void {
+    const send = this.o.net.sendRaw;
+    if (a.keepalive || !a.cfg.natKeepalive || !send) return;
+    const next = () => {
+      a.keepalive = undefined;
+      const ms = a.cfg.natKeepalive;
+      const live = a.expiresAt !== undefined && a.expiresAt > this.o.clock.now();
+      const dest = a.dest;
+      if (!ms || !live || !dest || (a.state !== "registered" && a.state !== "failed")) return;
+      if (dest.protocol === "ws" || dest.protocol === "wss") return;
+      send(PING, dest);
+      a.keepalive = this.o.timers.set(ms, next);
+    };
+    a.keepalive = this.o.timers.set(a.cfg.natKeepalive, next);
+  }
+
   private setState(a: Account, s: OutboundState): void {
     if (a.state === s) return;
     a.state = s;
@@ -486,6 +519,8 @@ export class OutboundRegistrations {
   private retire(a: Account): Promise<void> {
     a.timer?.cancel();
     a.timer = undefined;
+    a.keepalive?.cancel();
+    a.keepalive = undefined;
     a.nextAt = undefined;
     const n = ++a.round;
     // A binding granted and not run out, or a REGISTER still unanswered that may grant one.

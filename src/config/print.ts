@@ -194,6 +194,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         registrar_uri: o.registrarUri,
         contact_user: o.contactUser,
         expires: formatDuration(o.expires * 1000),
+        ...(o.natKeepalive !== undefined ? { nat_keepalive: formatDuration(o.natKeepalive) } : {}),
         ...(auth !== undefined ? { auth } : {}),
       };
     });

@@ -375,5 +375,7 @@ export interface OutboundRegistrationConfig {
   contactUser: string;
   /** Seconds asked for. */
   expires: number;
+  /** `nat_keepalive`: ms between keep-alives (a double CRLF) on the binding's flow; unset: none. */
+  natKeepalive?: number;
   auth?: { username: string; password: string };
 }

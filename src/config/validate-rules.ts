@@ -661,6 +661,7 @@ const OUTBOUND_KEYS = [
   "registrar_uri",
   "contact_user",
   "expires",
+  "nat_keepalive",
   "auth",
 ];
 
@@ -702,6 +703,10 @@ export function readOutboundRegistrations(
     const expires = m.expires === undefined
       ? 3600_000
       : r.duration(m.expires, [...path, "expires"], 60_000, 86_400_000);
+    // Below a second is a flood; above ten minutes no NAT keeps a UDP mapping that long anyway.
+    const keepalive = m.nat_keepalive === undefined
+      ? undefined
+      : r.duration(m.nat_keepalive, [...path, "nat_keepalive"], 1000, 600_000);
     const route = readRoute(r, m, path, name ?? "", {}, 1);
     if (
       name === undefined || !aor || !registrarUri || contactUser === undefined ||
@@ -715,6 +720,7 @@ export function readOutboundRegistrations(
       contactUser,
       expires: Math.round(expires / 1000),
     };
+    if (keepalive !== undefined) reg.natKeepalive = keepalive;
     if (route.auth) reg.auth = route.auth;
     out.push(reg);
   });

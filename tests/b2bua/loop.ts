@@ -98,6 +98,8 @@ export class Loop {
   /** Transports Tandem listens on: localFor throws NoListenerError for the others, as it does. */
   readonly transports = new Set<Protocol>(["udp", "tcp", "tls"]);
   private cursor = 0;
+  /** Where keep-alives (CRLFs) went, in order. */
+  readonly pings: Endpoint[] = [];
 
   constructor(
     public cfg: Config,
@@ -125,6 +127,10 @@ export class Loop {
       sendRequest: (r: SipRequest, dest: Endpoint) => wire(r, dest),
       sendResponse: (r: SipResponse, src: Endpoint) => wire(r, src),
       sendRaw: (data: Uint8Array, dest: Endpoint) => {
+        // A keep-alive (CRLFs only) is no message: kept apart for the tests that look for it.
+        if (data.length > 0 && data.every((b) => b === 13 || b === 10)) {
+          return void this.pings.push(dest);
+        }
         this.sent.push({ msg: parseMessage(data), dest });
       },
     };

@@ -222,6 +222,55 @@ Deno.test("outbound registration: stop unregisters (expires 0) and waits for the
   assert.equal(registers(loop).length, 0);
 });
 
+Deno.test("outbound registration: nat_keepalive sends a double CRLF to the registrar's server every interval while the binding lives", async () => {
+  const loop = setup([account({ natKeepalive: 25_000 })]);
+  await advance(loop, 0);
+  assert.equal(loop.pings.length, 0, "none before a binding");
+  const reg = await registered(loop);
+  await advance(loop, 24_999);
+  assert.equal(loop.pings.length, 0);
+  await advance(loop, 1);
+  await advance(loop, 25_000);
+  assert.deepEqual(loop.pings, [REGISTRAR, REGISTRAR]);
+
+  // The refresh (at 3300 s) fails: the binding still runs, so do the keep-alives; they stop
+  // when it runs out.
+  await advance(loop, 3_300_000 - 50_000);
+  const [refresh] = registers(loop);
+  loop.inject(answer(refresh, 403, "r"), REGISTRAR);
+  await advance(loop, 0);
+  assert.equal(state(loop)?.state, "failed");
+  const before = loop.pings.length;
+  await advance(loop, 50_000);
+  assert.equal(loop.pings.length, before + 2, "still sent while the binding lives");
+  registers(loop);
+  await advance(loop, 300_000);
+  const atEnd = loop.pings.length;
+  await advance(loop, 100_000);
+  assert.equal(loop.pings.length, atEnd, "none after the binding ran out");
+  assert.equal(reg.callId, refresh.callId);
+});
+
+Deno.test("outbound registration: no keep-alives unless configured, and none after stop", async () => {
+  const plain = setup();
+  await registered(plain);
+  await advance(plain, 600_000);
+  assert.equal(plain.pings.length, 0);
+
+  const loop = setup([account({ natKeepalive: 10_000 })]);
+  await registered(loop);
+  await advance(loop, 10_000);
+  assert.equal(loop.pings.length, 1);
+  const stopping = loop.b2bua.outbound.stop(3000);
+  await advance(loop, 0);
+  const [un] = registers(loop);
+  loop.inject(answer(un, 200, "r"), REGISTRAR);
+  await advance(loop, 0);
+  await stopping;
+  await advance(loop, 60_000);
+  assert.equal(loop.pings.length, 1);
+});
+
 Deno.test("outbound registration: stop gives up on a silent registrar after its wait", async () => {
   const loop = setup();
   await registered(loop);

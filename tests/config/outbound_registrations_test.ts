@@ -15,6 +15,7 @@ outbound_registrations:
     aor: "sip:+15551230000@carrier.example"
     auth: { username: acct1, password: s3cret }
     expires: 30m
+    nat_keepalive: 25s
   - name: carrier-b
     target: "192.0.2.20:5080"
     aor: "sips:alice@carrier-b.example:5061"
@@ -31,10 +32,12 @@ rules: []
   assert.equal(a.registrarUri, "sip:carrier.example", "the AOR's domain");
   assert.equal(a.contactUser, "+15551230000", "the AOR's user");
   assert.equal(a.expires, 1800);
+  assert.equal(a.natKeepalive, 25_000);
   assert.deepEqual(a.auth, { username: "acct1", password: "s3cret" });
   assert.equal(b.registrarUri, "sip:registrar.carrier-b.example");
   assert.equal(b.contactUser, "inbound-b");
   assert.equal(b.expires, 3600);
+  assert.equal(b.natKeepalive, undefined, "no keep-alives unless asked for");
   assert.equal(b.auth, undefined, "defaults.auth is a trunk's, not an account's");
   assert.equal(b.route.port, 5080);
   const text = effectiveConfigText(cfg, { mask: false });
@@ -55,18 +58,20 @@ Deno.test("outbound_registrations: bad entries name the file, the key and what i
         '  - { name: a, target: "192.0.2.1", aor: "sip:carrier.example", expires: 10s }\n' +
         '  - { name: a, target: "192.0.2.1", aor: "tel:+1555", timers: { no_answer: 3s } }\n' +
         '  - { target: "192.0.2.1", aor: "sip:x@y", contact_user: "a b" }\n' +
-        '  - { name: c, aor: "sip:x@y", auth: { username: u } }\n',
+        '  - { name: c, aor: "sip:x@y", auth: { username: u } }\n' +
+        '  - { name: d, target: "192.0.2.1", aor: "sip:x@y", nat_keepalive: 500ms }\n',
     ),
     [
       'F:2: outbound_registrations[0].aor: expected a SIP URI with a user, like "sip:+15551230000@carrier.example", got "sip:carrier.example"',
       'F:2: outbound_registrations[0].expires: expected a duration between 1m and 24h (seconds, or a string like "500ms", "5s", "2m", "1h"), got "10s"',
-      'F:3: outbound_registrations[1].timers: expected one of the keys name, target, uri, host, port, transport, tls_server_name, ws_path, aor, registrar_uri, contact_user, expires, auth, got unknown key "timers"',
+      'F:3: outbound_registrations[1].timers: expected one of the keys name, target, uri, host, port, transport, tls_server_name, ws_path, aor, registrar_uri, contact_user, expires, nat_keepalive, auth, got unknown key "timers"',
       'F:3: outbound_registrations[1].name: expected a name no other outbound registration has, got "a"',
       'F:3: outbound_registrations[1].aor: expected a SIP URI with a user, like "sip:+15551230000@carrier.example", got "tel:+1555"',
       "F:4: outbound_registrations[2].name: expected a name, got nothing",
       'F:4: outbound_registrations[2].contact_user: expected URI user characters (no space, <, >, @, ", :), got "a b"',
       "F:5: outbound_registrations[3]: expected exactly one of target, uri, host, got none",
       "F:5: outbound_registrations[3].auth.password: expected a password, got nothing",
+      'F:6: outbound_registrations[4].nat_keepalive: expected a duration between 1s and 10m (seconds, or a string like "500ms", "5s", "2m", "1h"), got "500ms"',
     ],
   );
   assert.deepEqual(

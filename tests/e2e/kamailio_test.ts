@@ -787,6 +787,56 @@ rules:
   },
 });
 
+Deno.test({
+  name: "kamailio: with nat_keepalive, a registered account's flow gets a double CRLF every " +
+    "interval from Tandem's SIP port, which Kamailio takes as a keep-alive (a probing packet)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-natka-" });
+    const [kport, sip, http] = [freeUdpPort(), freeUdpPort(), freePort()];
+    // debug=3: Kamailio logs each datagram too short to be SIP as a "probing packet".
+    const front = await runKamailio(
+      dir,
+      registrarConfig(kport).replace("debug=2", "debug=3"),
+      kport,
+    );
+    let tandem: TandemProcess | undefined;
+    try {
+      tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: baseConfig(sip, http) + `outbound_registrations:
+  - { name: carrier, target: "127.0.0.1:${kport}", aor: "sip:nat@127.0.0.1", nat_keepalive: 1s }
+rules: []
+`,
+      });
+      // Kamailio prints the source port as it lies in the socket address (network byte order).
+      const swapped = ((sip & 0xff) << 8) | (sip >> 8);
+      const probe = new RegExp(`probing packet received from 127\\.0\\.0\\.1 ${swapped}\\b`, "g");
+      let log = "";
+      await waitFor(
+        async () => {
+          log = await front.log();
+          return /register sip:nat@127\.0\.0\.1 contact/.test(log) &&
+            (log.match(probe)?.length ?? 0) >= 2;
+        },
+        8000,
+        { what: "two keep-alives after the registration" },
+      ).catch((e) => {
+        throw new Error(
+          `${e.message}\n${log.split("\n").filter((l) => /probing|register/.test(l)).join("\n")}`,
+        );
+      });
+      // They come after the binding, not before it.
+      assert.ok(log.search(/register sip:nat@/) < log.search(probe));
+    } finally {
+      await tandem?.stop().catch(() => {});
+      await front.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
 /**
  * Kamailio's sipcapture as the HEP collector (what Homer's capture agents speak): it takes each
  * HEPv3 packet, checks it, and routes the SIP message inside as if it came from the addresses the
