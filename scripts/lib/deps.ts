@@ -35,6 +35,8 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { commands: ["unshare"], pkg: "util-linux" },
   // The DNS server behind routes by host name (SRV, NAPTR).
   { commands: ["dnsmasq"], pkg: "dnsmasq-base" },
+  // SIPVicious: the scanner every SIP server on the Internet meets.
+  { commands: ["svmap", "svwar"], pkg: "sipvicious" },
 ];
 
 /** Debian packages whose commands are missing, without duplicates, in table order. */

@@ -58,6 +58,11 @@ const mSourceDropped = metrics.counter(
   "New requests dropped unanswered because their source address sent them faster than " +
     "limits.per_source allows.",
 );
+const mUaDropped = metrics.counter(
+  "tandem_sip_user_agent_dropped_total",
+  "New requests dropped unanswered because their User-Agent matched limits.drop_user_agents " +
+    "(SIP scanners).",
+);
 const mSourcesBanned = metrics.gauge(
   "tandem_sip_sources_banned",
   "Source addresses whose new requests are being dropped (limits.per_source).",
@@ -165,8 +170,12 @@ export class SipServer {
       },
       {
         onRequest: (req, src) => {
-          if (this.guard && isNewRequest(req) && !this.guard.admit(src.host)) {
-            return void mSourceDropped.inc();
+          const drop = this.cfg.limits.dropUserAgents;
+          if (this.guard || drop.length > 0) {
+            if (isNewRequest(req)) {
+              if (this.guard && !this.guard.admit(src.host)) return void mSourceDropped.inc();
+              if (drop.length > 0 && fromScanner(req, drop)) return void mUaDropped.inc();
+            }
           }
           const bad = checkMessage(req);
           if (bad) return this.answerMalformed(bad, src);
@@ -337,6 +346,15 @@ function sameTls(a: TlsConfig, b: TlsConfig | undefined): boolean {
  * A request outside any dialog or transaction: what a flood is made of. ACK and CANCEL belong to
  * an INVITE already let in, and a request with a To tag to a dialog (or it gets a cheap 481).
  */
+/** Whether `req`'s User-Agent holds one of `fragments` (lower case), whatever its case. */
+export function fromScanner(req: SipRequest, fragments: readonly string[]): boolean {
+  const ua = req.get("user-agent");
+  if (!ua) return false;
+  const l = ua.toLowerCase();
+  for (const f of fragments) if (l.includes(f)) return true;
+  return false;
+}
+
 function isNewRequest(req: SipRequest): boolean {
   if (req.method === "ACK" || req.method === "CANCEL") return false;
   try {

@@ -147,6 +147,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
           },
         }
         : {}),
+      ...(cfg.limits.dropUserAgents.length ? { drop_user_agents: cfg.limits.dropUserAgents } : {}),
     },
     rules: cfg.rules.map((rule) => ({
       name: rule.name,

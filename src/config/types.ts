@@ -321,6 +321,11 @@ export interface LimitsConfig {
   drainTimeout: number;
   /** Flood protection by source address; undefined: off. */
   perSource?: SourceLimits;
+  /**
+   * `drop_user_agents`: new requests whose User-Agent holds one of these (lower case) are
+   * dropped unanswered: SIP scanners. Empty: none.
+   */
+  dropUserAgents: string[];
 }
 
 /** `limits.per_source`: a source sending new requests faster than this is ignored a while. */

@@ -330,9 +330,20 @@ export function readLog(r: Reader, v: unknown): LogConfig {
 
 /** Validate `limits`. */
 export function readLimits(r: Reader, v: unknown): LimitsConfig {
-  const out: LimitsConfig = { maxCalls: 150_000, retryAfter: 5, drainTimeout: 60_000 };
+  const out: LimitsConfig = {
+    maxCalls: 150_000,
+    retryAfter: 5,
+    drainTimeout: 60_000,
+    dropUserAgents: [],
+  };
   if (v === undefined) return out;
-  const m = r.map(v, ["limits"], ["max_calls", "retry_after", "drain_timeout", "per_source"]);
+  const m = r.map(v, ["limits"], [
+    "max_calls",
+    "retry_after",
+    "drain_timeout",
+    "per_source",
+    "drop_user_agents",
+  ]);
   if (m?.max_calls !== undefined) {
     out.maxCalls = r.int(m.max_calls, ["limits", "max_calls"], 1, 10_000_000) ?? out.maxCalls;
   }
@@ -344,6 +355,16 @@ export function readLimits(r: Reader, v: unknown): LimitsConfig {
     out.drainTimeout = r.duration(m.drain_timeout, ["limits", "drain_timeout"]) ?? out.drainTimeout;
   }
   if (m?.per_source !== undefined) out.perSource = readPerSource(r, m.per_source);
+  if (m?.drop_user_agents !== undefined) {
+    const path = ["limits", "drop_user_agents"];
+    const list = r.list(m.drop_user_agents, path, true) ?? [];
+    out.dropUserAgents = list.map((u, i) => {
+      const t = r.sipText(u, [...path, i]);
+      // An empty pattern would match every User-Agent and drop every caller.
+      if (t !== undefined && !t.trim()) return r.fail([...path, i], "a User-Agent fragment", t);
+      return t?.trim().toLowerCase();
+    }).filter((t): t is string => t !== undefined);
+  }
   return out;
 }
 

@@ -67,7 +67,7 @@ export function config(rules: RuleConfig[]): Config {
       dns: { servers: [], timeout: 1000, attempts: 2 },
     },
     log: { level: "error", format: "json" },
-    limits: { maxCalls: 1000, retryAfter: 5, drainTimeout: 60000 },
+    limits: { maxCalls: 1000, retryAfter: 5, drainTimeout: 60000, dropUserAgents: [] },
     rules,
   };
 }

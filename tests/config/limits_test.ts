@@ -124,3 +124,19 @@ Deno.test("limits.per_source: max_requests, ban (default 60s) and trusted blocks
     4,
   );
 });
+
+Deno.test("limits.drop_user_agents: fragments kept in lower case; empty ones refused; loads back", () => {
+  const cfg = load('limits:\n  drop_user_agents: [friendly-scanner, "SIPVicious", " sipcli "]\n');
+  assert.deepEqual(cfg.limits.dropUserAgents, ["friendly-scanner", "sipvicious", "sipcli"]);
+  assert.deepEqual(
+    load("limits: { max_calls: 10 }\n").limits.dropUserAgents,
+    [],
+    "none by default",
+  );
+  assert.deepEqual(load("limits:\n  drop_user_agents: sipcli\n").limits.dropUserAgents, ["sipcli"]);
+  assert.deepEqual(errorsOf('limits:\n  drop_user_agents: [friendly-scanner, "  "]\n'), [
+    'F:2: limits.drop_user_agents[1]: expected a User-Agent fragment, got "  "',
+  ]);
+  const back = parseConfig(effectiveConfigText(cfg), "p.yaml", "yaml", { env: {} });
+  assert.deepEqual(back.limits.dropUserAgents, cfg.limits.dropUserAgents);
+});

@@ -32,7 +32,12 @@ Deno.test("defaults: a minimal file gets every default", () => {
   assert.equal(cfg.sip.tcpIdleTimeout, 120_000);
   assert.deepEqual(cfg.http, { address: "127.0.0.1", port: 8080 });
   assert.deepEqual(cfg.log, { level: "info", format: "json" });
-  assert.deepEqual(cfg.limits, { maxCalls: 150_000, retryAfter: 5, drainTimeout: 60_000 });
+  assert.deepEqual(cfg.limits, {
+    maxCalls: 150_000,
+    retryAfter: 5,
+    drainTimeout: 60_000,
+    dropUserAgents: [],
+  });
   assert.equal(cfg.radius, undefined);
   assert.equal(cfg.cdr, undefined);
   assert.equal(cfg.media, undefined);
@@ -138,9 +143,9 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
-        "80 rules[0].routes[0].auth.password",
-        "147 radius.servers[0].secret",
-        "165 cdr.webhook.headers.Authorization",
+        "81 rules[0].routes[0].auth.password",
+        "148 radius.servers[0].secret",
+        "166 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
