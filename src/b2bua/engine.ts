@@ -246,6 +246,11 @@ const PASS_IN_DIALOG = new Set([
 ]);
 
 const mCalls = metrics.counter("tandem_calls_total", "Calls by outcome.");
+const mPriorityAdmitted = metrics.counter(
+  "tandem_priority_calls_admitted_total",
+  "Calls of a rule with `priority` let in while new calls were shed (overload or " +
+    "limits.max_calls).",
+);
 const mServerUp = metrics.gauge(
   "tandem_route_server_up",
   "Probed route servers (routes with `probe`): 1 while answering, 0 while skipped as down.",
@@ -563,11 +568,23 @@ export class B2bua implements TransactionUser {
     }
     if (this.draining || this.calls.size >= cfg.limits.maxCalls || this.opts.overloaded?.()) {
       // Refusing a new call costs one response; accepting it past capacity would turn into
-      // retransmissions on every call already up.
-      const r = createResponse(req, 503, this.draining ? "Draining" : "Overloaded", this.tag());
-      r.add("Retry-After", String(cfg.limits.retryAfter));
-      mCalls.inc({ outcome: "shed" });
-      return tx.respond(r);
+      // retransmissions on every call already up. Emergency calls (a `priority` rule) are the
+      // exception: a few more calls cost less than one of them refused.
+      const priority = !this.draining && hasPriorityRule(cfg) &&
+        matchRule(cfg.rules, {
+            ruriUser: decodeUser(req.ruri.user ?? ""),
+            fromUser: decodeUser(req.from.uri.user ?? ""),
+            sourceIp: source.host,
+            headers: req,
+          })?.priority === true;
+      if (!priority) {
+        const r = createResponse(req, 503, this.draining ? "Draining" : "Overloaded", this.tag());
+        r.add("Retry-After", String(cfg.limits.retryAfter));
+        mCalls.inc({ outcome: "shed" });
+        return tx.respond(r);
+      }
+      mPriorityAdmitted.inc();
+      this.log.info("priority-call-admitted", { callId: req.callId, ruri: req.uri });
     }
     const rh = req.get("replaces");
     const replacing = rh === undefined ? undefined : this.replacing(rh);
@@ -2585,6 +2602,15 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
 }
 
 // Configured routes by name, built once per loaded configuration (RADIUS names routes per call).
+const priorityRules = new WeakMap<Config, boolean>();
+
+/** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
+function hasPriorityRule(cfg: Config): boolean {
+  let has = priorityRules.get(cfg);
+  if (has === undefined) priorityRules.set(cfg, has = cfg.rules.some((r) => r.priority === true));
+  return has;
+}
+
 const routeIndex = new WeakMap<Config, Map<string, RouteConfig>>();
 
 function routesByName(cfg: Config): Map<string, RouteConfig> {

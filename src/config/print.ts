@@ -171,6 +171,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       },
       ...limitsDoc(rule.limits),
       ...(rule.order !== "listed" ? { order: rule.order } : {}),
+      ...(rule.priority ? { priority: true } : {}),
       routes: rule.routes.map((r) => ({
         ...route(r, mask),
         ...(rule.order === "weighted" ? { weight: r.weight } : {}),

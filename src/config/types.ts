@@ -236,6 +236,11 @@ export interface RuleConfig {
    * over through all of them whatever the order.
    */
   order: "listed" | "round-robin" | "weighted";
+  /**
+   * Emergency and priority calls: let in past load shedding and `limits.max_calls` (never past
+   * a drain, nor the rule's and routes' own limits).
+   */
+  priority?: boolean;
 }
 
 export interface RadiusServer {

@@ -592,7 +592,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
   const rules: RuleConfig[] = [];
   list.forEach((raw, i) => {
     const path = ["rules", i];
-    const m = r.map(raw, path, ["name", "match", "auth", "limits", "order", "routes"]);
+    const m = r.map(raw, path, ["name", "match", "auth", "limits", "order", "priority", "routes"]);
     if (!m) return;
     const name = m.name === undefined
       ? `rule-${i + 1}`
@@ -611,6 +611,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
     };
     const lim = m.limits === undefined ? undefined : limits(r, m.limits, [...path, "limits"]);
     if (lim) rule.limits = lim;
+    if (m.priority !== undefined && r.bool(m.priority, [...path, "priority"])) rule.priority = true;
     const routes = m.routes === undefined
       ? r.fail([...path, "routes"], "a list of routes", undefined)
       : r.list(m.routes, [...path, "routes"]);

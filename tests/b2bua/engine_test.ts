@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { CallRecord } from "../../src/b2bua/mod.ts";
 import { SipRequest, type SipResponse } from "../../src/sip/mod.ts";
 import { Logger } from "../../src/util/log.ts";
+import { metrics } from "../../src/util/metrics.ts";
 import {
   answer,
   calleeBye,
@@ -643,6 +644,34 @@ Deno.test("Load shedding: while the process reports overload, new INVITEs get 50
   overloaded = false;
   loop.inject(callerInvite("a", "", 2), CALLER);
   loop.expect(req("INVITE", 5090), "accepted again");
+});
+
+Deno.test("Load shedding: a priority rule's calls (emergency) are let in past overload and max_calls, never past a drain", () => {
+  let overloaded = true;
+  const emergency = {
+    ...rule([route("10.0.0.3", 5091)], "emergency"),
+    match: { ruriUserPrefix: ["911"] },
+    priority: true,
+  };
+  const cfg = config([emergency, rule([route("10.0.0.2", 5090)])]);
+  const loop = new Loop(cfg, {}, () => overloaded);
+  loop.inject(callerInvite("5551234", "", 1), CALLER);
+  loop.expect(res(503), "an ordinary call is shed");
+  loop.inject(callerInvite("911", "", 2), CALLER);
+  loop.expect(req("INVITE", 5091), "the emergency call goes through");
+  assert.match(metrics.expose(), /^tandem_priority_calls_admitted_total [1-9]\d*$/m);
+
+  overloaded = false;
+  cfg.limits.maxCalls = 1; // the emergency call is up: the table is full
+  loop.inject(callerInvite("5551234", "", 3), CALLER);
+  loop.expect(res(503), "max_calls reached");
+  loop.inject(callerInvite("911", "", 4), CALLER);
+  loop.expect(req("INVITE", 5091), "past max_calls");
+
+  loop.b2bua.draining = true;
+  loop.inject(callerInvite("911", "", 5), CALLER);
+  const r = loop.expect(res(503), "a draining node sends even these elsewhere").msg;
+  assert.equal((r as SipResponse).reason, "Draining");
 });
 
 Deno.test("After a call ends: the callee's 2xx retransmission is re-ACKed by the transaction, another fork's 2xx is ACKed and BYEd, late requests get 481", () => {

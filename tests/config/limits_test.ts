@@ -140,3 +140,23 @@ Deno.test("limits.drop_user_agents: fragments kept in lower case; empty ones ref
   const back = parseConfig(effectiveConfigText(cfg), "p.yaml", "yaml", { env: {} });
   assert.deepEqual(back.limits.dropUserAgents, cfg.limits.dropUserAgents);
 });
+
+Deno.test("rules: priority (emergency calls past load shedding) is a boolean, off by default; loads back", () => {
+  const cfg = load(`
+rules:
+  - name: emergency
+    priority: true
+    match: { ruri_user_prefix: ["911", "112"] }
+    routes: [{ name: psap, target: "192.0.2.30" }]
+  - name: others
+    routes: [{ name: carrier-a, target: "192.0.2.10" }]
+`);
+  assert.equal(cfg.rules[0].priority, true);
+  assert.equal(cfg.rules[1].priority, undefined);
+  const back = parseConfig(effectiveConfigText(cfg), "p.yaml", "yaml", { env: {} });
+  assert.deepEqual(back.rules.map((r) => r.priority), [true, undefined]);
+  assert.deepEqual(
+    errorsOf('rules: [{ name: e, priority: "yes", routes: [{ target: "192.0.2.1" }] }]\n'),
+    ['F:1: rules[0].priority: expected true or false, got "yes"'],
+  );
+});

@@ -266,3 +266,67 @@ limits:
     assert.equal(await metric(http, "tandem_sip_sources_banned"), 0);
   },
 });
+
+/** SIPp's built-in caller: one call to `user` through Tandem, held `holdMs`. */
+function oneCall(sip: number, user: string, holdMs: number): Promise<SippResult> {
+  return runSipp([
+    "-sn",
+    "uac",
+    `127.0.0.1:${sip}`,
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(freeUdpPort()),
+    "-s",
+    user,
+    "-m",
+    "1",
+    "-d",
+    String(holdMs),
+    "-timeout",
+    "20s",
+    "-timeout_error",
+  ], { timeoutMs: 30_000 });
+}
+
+Deno.test({
+  name: "limits: at max_calls an ordinary call gets 503, an emergency call (a priority rule) " +
+    "still goes through",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [sip, http, psap, carrier] = [freeUdpPort(), freePort(), freeUdpPort(), freeUdpPort()];
+    await using _tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: config(
+        sip,
+        http,
+        `  - name: emergency
+    priority: true
+    match: { ruri_user_prefix: ["911"] }
+    routes: [{ name: psap, target: "127.0.0.1:${psap}" }]
+  - name: others
+    routes: [{ name: carrier, target: "127.0.0.1:${carrier}" }]
+limits: { max_calls: 1 }
+`,
+      ),
+    });
+    const carrierSide = callee(carrier, 1);
+    const psapSide = callee(psap, 1);
+    await waitFor(() => udpBound(carrier) && udpBound(psap), 5000, { what: "the callees" });
+    const held = oneCall(sip, "5551234", 4000);
+    await waitFor(async () => await metric(http, "tandem_calls_active") === 1, 5000, {
+      what: "the first call up",
+    });
+    const refused = await oneCall(sip, "5550000", 0);
+    assert.notEqual(refused.code, 0, "the second ordinary call is refused");
+    assert.equal(await metric(http, 'tandem_calls_total{outcome="shed"}'), 1);
+    const emergency = await oneCall(sip, "911", 200);
+    assert.equal(emergency.code, 0, emergency.stdout.slice(-1500));
+    assert.equal((await psapSide).code, 0);
+    assert.equal(await metric(http, "tandem_priority_calls_admitted_total"), 1);
+    assert.equal((await held).code, 0);
+    assert.equal((await carrierSide).code, 0);
+  },
+});
