@@ -612,6 +612,13 @@ export class B2bua implements TransactionUser {
       const r = createResponse(req, 480, undefined, this.tag());
       return this.refuse(req, tx, source, r, "registered");
     }
+    if (rule?.reject) {
+      // A block-list rule: answered at once, before limits and authentication.
+      mCalls.inc({ outcome: "rejected" });
+      const { status, reason } = rule.reject;
+      const r = createResponse(req, status, reason, this.tag());
+      return this.refuse(req, tx, source, r, rule.name, "rejected");
+    }
     if (!rule || rule.routes.length === 0) {
       mCalls.inc({ outcome: "no-route" });
       return this.refuse(req, tx, source, createResponse(req, 404, "No Route", this.tag()), "");
@@ -804,6 +811,7 @@ export class B2bua implements TransactionUser {
     source: Endpoint,
     res: SipResponse,
     rule: string,
+    endReason = res.status === 503 ? "limit" : "no-route",
   ): void {
     tx.respond(res);
     const hook = this.svc.onCallRefused;
@@ -823,7 +831,7 @@ export class B2bua implements TransactionUser {
         endAt: now,
         finalStatus: res.status,
         endedBy: "tandem",
-        endReason: res.status === 503 ? "limit" : "no-route",
+        endReason,
         reasonHeader: res.get("reason"),
         headers: recordedHeaders(req, this.opts.config().cdr?.sipHeaders, false),
         attempts: [],

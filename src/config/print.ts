@@ -172,10 +172,12 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       ...limitsDoc(rule.limits),
       ...(rule.order !== "listed" ? { order: rule.order } : {}),
       ...(rule.priority ? { priority: true } : {}),
-      routes: rule.routes.map((r) => ({
-        ...route(r, mask),
-        ...(rule.order === "weighted" ? { weight: r.weight } : {}),
-      })),
+      ...(rule.reject ? { reject: rule.reject } : {
+        routes: rule.routes.map((r) => ({
+          ...route(r, mask),
+          ...(rule.order === "weighted" ? { weight: r.weight } : {}),
+        })),
+      }),
     })),
   };
   if (cfg.registrar) {

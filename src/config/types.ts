@@ -241,6 +241,8 @@ export interface RuleConfig {
    * a drain, nor the rule's and routes' own limits).
    */
   priority?: boolean;
+  /** `reject`: calls matching the rule get this final answer and go nowhere (no routes). */
+  reject?: { status: number; reason?: string };
 }
 
 export interface RadiusServer {

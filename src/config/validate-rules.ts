@@ -582,6 +582,26 @@ function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   return out;
 }
 
+/** `reject`: a status (403) or `{ status, reason }`; a final answer of 400-699. */
+function rejectAnswer(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+): { status: number; reason?: string } | undefined {
+  if (typeof v === "number" || typeof v === "string") {
+    const status = r.int(v, path, 400, 699, "a final status");
+    return status === undefined ? undefined : { status };
+  }
+  const m = r.map(v, path, ["status", "reason"]);
+  if (!m) return undefined;
+  const status = m.status === undefined
+    ? r.fail([...path, "status"], "a final status (400-699)", undefined)
+    : r.int(m.status, [...path, "status"], 400, 699, "a final status");
+  const reason = m.reason === undefined ? undefined : r.sipText(m.reason, [...path, "reason"]);
+  if (status === undefined) return undefined;
+  return reason === undefined ? { status } : { status, reason };
+}
+
 /** Validate `rules`, merging `defaults` into every route. */
 export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] {
   if (v === undefined) return [];
@@ -592,7 +612,16 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
   const rules: RuleConfig[] = [];
   list.forEach((raw, i) => {
     const path = ["rules", i];
-    const m = r.map(raw, path, ["name", "match", "auth", "limits", "order", "priority", "routes"]);
+    const m = r.map(raw, path, [
+      "name",
+      "match",
+      "auth",
+      "limits",
+      "order",
+      "priority",
+      "reject",
+      "routes",
+    ]);
     if (!m) return;
     const name = m.name === undefined
       ? `rule-${i + 1}`
@@ -612,8 +641,19 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
     const lim = m.limits === undefined ? undefined : limits(r, m.limits, [...path, "limits"]);
     if (lim) rule.limits = lim;
     if (m.priority !== undefined && r.bool(m.priority, [...path, "priority"])) rule.priority = true;
+    if (m.reject !== undefined) {
+      // A block list entry (premium-rate or fraud-prone destinations, a nuisance caller): the
+      // answer is the whole rule, so routes would never be tried.
+      const rej = rejectAnswer(r, m.reject, [...path, "reject"]);
+      if (rej) rule.reject = rej;
+      if (m.routes !== undefined) {
+        r.fail([...path, "routes"], "no routes in a rule with reject", "a list of routes");
+      }
+      rules.push(rule);
+      return;
+    }
     const routes = m.routes === undefined
-      ? r.fail([...path, "routes"], "a list of routes", undefined)
+      ? r.fail([...path, "routes"], "a list of routes (or reject)", undefined)
       : r.list(m.routes, [...path, "routes"]);
     if (routes?.length === 0) r.fail([...path, "routes"], "at least one route", routes);
     routes?.forEach((rr, j) => {

@@ -6,6 +6,7 @@ import { summarize } from "../../src/app/control.ts";
 import { cdrOf, endReasonOf, mediaStatsOf } from "../../src/app/services.ts";
 import type { Call, CallRecord } from "../../src/b2bua/mod.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
+import { metrics } from "../../src/util/metrics.ts";
 import {
   answer,
   CALLER,
@@ -154,6 +155,34 @@ Deno.test("CDR of INVITEs refused before any route: no rule (404, Q.850 1), a ru
   assert.equal(limit.rule, "customer");
   assert.equal(limit.source, "10.0.0.1:5070");
   assert.equal(limit.durationMs, 0);
+});
+
+Deno.test("A reject rule (a block list) answers at once with its status and reason, before limits; its CDR names the rule", () => {
+  const cfg = config([
+    {
+      ...rule([], "premium-rate"),
+      match: { ruriUserPrefix: ["1900", "+881"] },
+      reject: { status: 403, reason: "Destination Blocked" },
+      limits: { maxCalls: 0 },
+    },
+    rule([route("10.0.0.2", 5090)], "others"),
+  ]);
+  const loop = new Loop(cfg);
+  const refused: CallRecord[] = [];
+  loop.b2bua.setServices({ onCallRefused: (r) => refused.push(r) });
+  loop.inject(callerInvite("19005551234", "", 1), CALLER);
+  const r = loop.expect(res(403), "403 from the block list").msg as SipResponse;
+  assert.equal(r.reason, "Destination Blocked");
+  assert.ok(r.to.tag, "a final answer with our To tag");
+  loop.inject(callerInvite("4412345", "", 2), CALLER);
+  loop.expect(req("INVITE", 5090), "other numbers are routed");
+  assert.deepEqual(
+    refused.map((c) => [c.rule, c.finalStatus, c.endReason, c.attempts.length]),
+    [["premium-rate", 403, "rejected", 0]],
+  );
+  const cdr = cdrOf(refused[0], undefined, "r0");
+  assert.deepEqual([cdr.finalCode, cdr.endReason, cdr.rule], [403, "rejected", "premium-rate"]);
+  assert.match(metrics.expose(), /^tandem_calls_total\{outcome="rejected"\} [1-9]\d*$/m);
 });
 
 Deno.test("cdr.sip_headers: the caller's INVITE headers named are in the CDR, refused calls' too", () => {

@@ -160,3 +160,34 @@ rules:
     ['F:1: rules[0].priority: expected true or false, got "yes"'],
   );
 });
+
+Deno.test("rules: reject (a block list) takes a status or { status, reason } instead of routes", () => {
+  const cfg = load(`
+rules:
+  - { name: premium, match: { ruri_user_prefix: ["1900"] }, reject: 403 }
+  - { name: nuisance, match: { from_user_prefix: ["4420"] }, reject: { status: 603, reason: Declined } }
+  - { name: others, routes: [{ target: "192.0.2.10" }] }
+`);
+  assert.deepEqual(cfg.rules.map((r) => [r.reject, r.routes.length]), [
+    [{ status: 403 }, 0],
+    [{ status: 603, reason: "Declined" }, 0],
+    [undefined, 1],
+  ]);
+  const back = parseConfig(effectiveConfigText(cfg), "p.yaml", "yaml", { env: {} });
+  assert.deepEqual(back.rules, cfg.rules);
+  assert.deepEqual(
+    errorsOf(
+      "rules:\n" +
+        "  - { name: a, reject: 200 }\n" +
+        '  - { name: b, reject: { reason: "x" } }\n' +
+        '  - { name: c, reject: 486, routes: [{ target: "192.0.2.1" }] }\n' +
+        "  - { name: d }\n",
+    ),
+    [
+      "F:2: rules[0].reject: expected a final status (400-699), got 200",
+      "F:3: rules[1].reject.status: expected a final status (400-699), got nothing",
+      'F:4: rules[2].routes: expected no routes in a rule with reject, got "a list of routes"',
+      "F:5: rules[3].routes: expected a list of routes (or reject), got nothing",
+    ],
+  );
+});

@@ -131,7 +131,7 @@ Deno.test("embedded default: dual-stack 5060 UDP+TCP, HTTP on loopback, no rules
 Deno.test("example YAML and TOML load to the same Config", () => {
   const y = loadConfigFile(`${root}config/tandem.example.yaml`, { env: exampleEnv });
   const t = loadConfigFile(`${root}config/tandem.example.toml`, { env: exampleEnv });
-  assert.equal(y.rules[0].routes[0].auth?.password, "pw");
+  assert.equal(y.rules[1].routes[0].auth?.password, "pw");
   assert.equal(y.radius?.servers[0].secret, "s3");
   assert.deepEqual({ ...t, source: "" }, { ...y, source: "" });
 });
@@ -143,9 +143,9 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
-        "81 rules[0].routes[0].auth.password",
-        "148 radius.servers[0].secret",
-        "166 cdr.webhook.headers.Authorization",
+        "86 rules[1].routes[0].auth.password",
+        "153 radius.servers[0].secret",
+        "171 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -291,7 +291,7 @@ function oneCall(sip: number, user: string, holdMs: number): Promise<SippResult>
 
 Deno.test({
   name: "limits: at max_calls an ordinary call gets 503, an emergency call (a priority rule) " +
-    "still goes through",
+    "still goes through; a blocked number gets its reject rule's answer",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -306,6 +306,7 @@ Deno.test({
     priority: true
     match: { ruri_user_prefix: ["911"] }
     routes: [{ name: psap, target: "127.0.0.1:${psap}" }]
+  - { name: premium, match: { ruri_user_prefix: ["1900"] }, reject: 403 }
   - name: others
     routes: [{ name: carrier, target: "127.0.0.1:${carrier}" }]
 limits: { max_calls: 1 }
@@ -315,7 +316,7 @@ limits: { max_calls: 1 }
     const carrierSide = callee(carrier, 1);
     const psapSide = callee(psap, 1);
     await waitFor(() => udpBound(carrier) && udpBound(psap), 5000, { what: "the callees" });
-    const held = oneCall(sip, "5551234", 4000);
+    const held = oneCall(sip, "5551234", 6000);
     await waitFor(async () => await metric(http, "tandem_calls_active") === 1, 5000, {
       what: "the first call up",
     });
@@ -328,5 +329,10 @@ limits: { max_calls: 1 }
     assert.equal(await metric(http, "tandem_priority_calls_admitted_total"), 1);
     assert.equal((await held).code, 0);
     assert.equal((await carrierSide).code, 0);
+    // Below max_calls again (at it, the 503 would come first).
+    const blocked = await oneCall(sip, "19005550000", 0);
+    assert.notEqual(blocked.code, 0, "a blocked number is refused");
+    assert.equal(await metric(http, 'tandem_calls_total{outcome="rejected"}'), 1);
+    assert.equal(await metric(http, 'tandem_calls_total{outcome="shed"}'), 1);
   },
 });
