@@ -342,10 +342,6 @@ function sameTls(a: TlsConfig, b: TlsConfig | undefined): boolean {
     a.verifyServer === b.verifyServer && a.verifyClient === b.verifyClient;
 }
 
-/**
- * A request outside any dialog or transaction: what a flood is made of. ACK and CANCEL belong to
- * an INVITE already let in, and a request with a To tag to a dialog (or it gets a cheap 481).
- */
 /** Whether `req`'s User-Agent holds one of `fragments` (lower case), whatever its case. */
 export function fromScanner(req: SipRequest, fragments: readonly string[]): boolean {
   const ua = req.get("user-agent");
@@ -355,6 +351,10 @@ export function fromScanner(req: SipRequest, fragments: readonly string[]): bool
   return false;
 }
 
+/**
+ * A request outside any dialog or transaction: what a flood is made of. ACK and CANCEL belong to
+ * an INVITE already let in, and a request with a To tag to a dialog (or it gets a cheap 481).
+ */
 function isNewRequest(req: SipRequest): boolean {
   if (req.method === "ACK" || req.method === "CANCEL") return false;
   try {

@@ -2609,7 +2609,6 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
   return escapeUser(rewriteUser(plain, rw), undecodable);
 }
 
-// Configured routes by name, built once per loaded configuration (RADIUS names routes per call).
 const priorityRules = new WeakMap<Config, boolean>();
 
 /** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
@@ -2619,6 +2618,7 @@ function hasPriorityRule(cfg: Config): boolean {
   return has;
 }
 
+// Configured routes by name, built once per loaded configuration (RADIUS names routes per call).
 const routeIndex = new WeakMap<Config, Map<string, RouteConfig>>();
 
 function routesByName(cfg: Config): Map<string, RouteConfig> {
