@@ -192,7 +192,8 @@ export class SipServer {
         },
         onTransportError: (dest, err) =>
           this.log.debug("transport-error", { dest: `${dest.host}:${dest.port}`, err }),
-        onFlowClosed: (remote) => void this.b2bua.flowClosed(remote),
+        onFlowClosed: (remote, outbound) =>
+          void (outbound ? this.b2bua.outbound.flowLost(remote) : this.b2bua.flowClosed(remote)),
       },
     );
     if (sip.tls) mTlsExpiry.set(Math.floor(sip.tls.notAfter / 1000));

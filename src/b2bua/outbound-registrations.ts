@@ -27,7 +27,7 @@ import {
 } from "../sip/mod.ts";
 import type { ClientHandler } from "../transaction/mod.ts";
 import { transportParam } from "../transport/protocol.ts";
-import { endpointText } from "../transport/address.ts";
+import { endpointKey, endpointText, normalizeHost } from "../transport/address.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, Random, TimerHandle, Timers } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
@@ -94,6 +94,14 @@ const RETRY_AFTER_MAX_S = 3600;
 /** How often a reload is looked for. */
 const TICK_MS = 1000;
 /**
+ * After a lost flow, the REGISTER that makes a new one goes within this (plus up to as much
+ * again at random, so many accounts on one trunk spread out); a flow lost again within
+ * FLOW_AGAIN_MS waits FLOW_BASE_MS (RFC 5626 §4.5's base time) instead of looping.
+ */
+const FLOW_RETRY_MS = 1000;
+const FLOW_AGAIN_MS = 60_000;
+const FLOW_BASE_MS = 30_000;
+/**
  * RFC 5626 §3.5.1's keep-alive: a double CRLF, which a registrar or proxy drops (RFC 3261 §7.5
  * lets CRLFs stand before a message) and a NAT counts as traffic on the flow.
  */
@@ -124,6 +132,8 @@ interface Account {
   timer?: TimerHandle;
   /** The next keep-alive, while the binding lives and `nat_keepalive` is set. */
   keepalive?: TimerHandle;
+  /** Monotonic ms the connection to the registrar last closed under the binding. */
+  flowLostAt?: number;
   dest?: Endpoint;
   contact?: string;
   /** Counts REGISTER rounds: answers and lookups of an older round are ignored. */
@@ -507,6 +517,36 @@ export class OutboundRegistrations {
       a.keepalive = this.o.timers.set(ms, next);
     };
     a.keepalive = this.o.timers.set(a.cfg.natKeepalive, next);
+  }
+
+  /**
+   * A connection Tandem opened (TCP, TLS, WebSocket) was closed by its far end or failed. An
+   * account registered over it re-registers soon over a new one (RFC 5626 §4.4.1): behind NAT
+   * the carrier's calls came in only through the old connection, and some registrars drop the
+   * binding with it. Returns how many accounts it concerned.
+   */
+  flowLost(remote: Endpoint): number {
+    const flowKey = (e: Endpoint) => endpointKey({ ...e, host: normalizeHost(e.host) });
+    const key = flowKey(remote);
+    const now = this.o.clock.now();
+    let n = 0;
+    for (const a of this.accounts.values()) {
+      if (!a.dest || flowKey(a.dest) !== key) continue;
+      if (a.state !== "registered" && a.state !== "failed") continue;
+      if (a.expiresAt === undefined || a.expiresAt <= now) continue;
+      n++;
+      const again = a.flowLostAt !== undefined && now - a.flowLostAt < FLOW_AGAIN_MS;
+      a.flowLostAt = now;
+      const delay = again ? FLOW_BASE_MS : FLOW_RETRY_MS * (1 + this.o.random());
+      // Only ever sooner than what is planned (a refresh, a retry).
+      if (a.nextAt === undefined || a.nextAt > now + delay) this.schedule(a, delay);
+      this.o.log.info("outbound-flow-lost", {
+        name: a.cfg.name,
+        server: endpointText(a.dest),
+        registerInS: Math.round((a.nextAt! - now) / 1000),
+      });
+    }
+    return n;
   }
 
   private setState(a: Account, s: OutboundState): void {

@@ -85,8 +85,11 @@ export interface InboundHandler {
   /** The layer above answers 400/505 when it can, or drops. */
   onParseError(err: SipParseError, data: Uint8Array, source: Endpoint): void;
   onTransportError(dest: Endpoint, err: Error): void;
-  /** An inbound WebSocket connection ended: its browser can no longer be reached. */
-  onFlowClosed?(remote: Endpoint): void;
+  /**
+   * An inbound WebSocket connection ended: its browser can no longer be reached. Or (`outbound`)
+   * a connection we opened was closed by its peer or failed.
+   */
+  onFlowClosed?(remote: Endpoint, outbound?: boolean): void;
 }
 
 /** Counts since the layer was created. */
@@ -142,7 +145,8 @@ export class TransportLayer implements MessageSender {
     this.events = {
       onData: (data, source) => this.receive(data, source),
       onError: (dest, err) => this.transportError(dest, err),
-      onFlowClosed: (remote) => this.deliver(() => this.handler.onFlowClosed?.(remote)),
+      onFlowClosed: (remote, outbound) =>
+        this.deliver(() => this.handler.onFlowClosed?.(remote, outbound)),
     };
   }
 

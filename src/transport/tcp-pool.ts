@@ -66,12 +66,16 @@ class Connection implements StreamSink {
   readonly framer: Framer;
   connectTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Dialled by us (no stream given at construction), not accepted. */
+  readonly outbound: boolean;
+
   constructor(
     private readonly pool: TcpPool,
     readonly remote: Endpoint,
     readonly key: string,
     raw: RawStream | undefined,
   ) {
+    this.outbound = raw === undefined;
     this.raw = raw;
     this.state = raw ? "open" : "connecting";
     const max = pool.opts.maxMessageSize;
@@ -131,8 +135,13 @@ class Connection implements StreamSink {
     } catch { /* already gone */ }
   }
 
-  onClosed(err?: Error): void {
+  /**
+   * The connection ended: by the peer or an error, or by us (`byUs`: idle, shutdown). An outbound
+   * flow that was open and ended without us is reported: what registered over it must know.
+   */
+  onClosed(err?: Error, byUs = false): void {
     if (this.state === "closed") return;
+    const wasOpen = this.state === "open";
     this.state = "closed";
     this.pool.forget(this);
     const e = err ??
@@ -141,9 +150,11 @@ class Connection implements StreamSink {
         : undefined);
     this.flushFailures(e);
     if (err) this.pool.report(this.remote, err);
-    if (this.framer instanceof WebSocketFramer && this.framer.role === "server") {
+    const inboundWs = this.framer instanceof WebSocketFramer && this.framer.role === "server";
+    const lostFlow = this.outbound && wasOpen && !byUs && !this.pool.closed;
+    if (inboundWs || lostFlow) {
       try {
-        this.pool.events.onFlowClosed?.(this.remote);
+        this.pool.events.onFlowClosed?.(this.remote, lostFlow);
       } catch { /* the layer above must not crash the socket loop */ }
     }
   }
@@ -241,7 +252,8 @@ export class TcpPool implements Listener {
   private readonly conns = new Map<string, Connection>();
   private readonly all = new Set<Connection>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
-  private closed = false;
+  /** Shut down (close()): its connections end by our hand. */
+  closed = false;
 
   /** The bound address; WebSocket pools say "ws" or "wss" over the adapter's "tcp" or "tls". */
   readonly local: Endpoint;
@@ -391,7 +403,7 @@ export class TcpPool implements Listener {
       if (c.lastActive < limit) {
         c.goodbye(CloseCode.normal);
         const raw = c.raw;
-        c.onClosed(); // idle is a normal end, not an error
+        c.onClosed(undefined, true); // idle is a normal end, not an error
         try {
           raw?.close();
         } catch { /* ignore */ }

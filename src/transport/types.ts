@@ -38,10 +38,12 @@ export interface SocketEvents {
   /** A send or connection failure attributed to a destination (ICMP, ECONNREFUSED, reset). */
   onError(dest: Endpoint, err: Error): void;
   /**
-   * An inbound WebSocket connection ended, for whatever reason. Its peer (a browser) cannot be
-   * reached any more: RFC 7118 §5 gives it no address to connect back to.
+   * An inbound WebSocket connection ended, for whatever reason: its peer (a browser) cannot be
+   * reached any more, RFC 7118 §5 gives it no address to connect back to. Or (`outbound`) a
+   * connection we opened was closed by its peer or failed, not by us: a registration made over
+   * it may have lost its way in (RFC 5626 §4.4).
    */
-  onFlowClosed?(remote: Endpoint): void;
+  onFlowClosed?(remote: Endpoint, outbound?: boolean): void;
 }
 
 /**

@@ -271,6 +271,34 @@ Deno.test("outbound registration: no keep-alives unless configured, and none aft
   assert.equal(loop.pings.length, 1);
 });
 
+Deno.test("outbound registration: a lost flow to the registrar re-registers within 2 s, a second loss within a minute after 30 s", async () => {
+  const loop = setup();
+  const reg = await registered(loop);
+  assert.equal(loop.b2bua.outbound.flowLost({ ...REGISTRAR, port: 5999 }), 0, "another server");
+  assert.equal(loop.b2bua.outbound.flowLost(REGISTRAR), 1);
+  await advance(loop, 2000);
+  const [again] = registers(loop);
+  assert.ok(again, "registered again at once");
+  assert.equal(again.callId, reg.callId);
+  assert.equal(again.cseq.seq, reg.cseq.seq + 1);
+  loop.inject(answer(again, 200, "r", { extra: "Expires: 3600\n" }), REGISTRAR);
+  await advance(loop, 10_000);
+
+  // Lost again soon after: RFC 5626's base time, not a loop.
+  assert.equal(loop.b2bua.outbound.flowLost(REGISTRAR), 1);
+  await advance(loop, 29_000);
+  assert.equal(registers(loop).length, 0, "not before 30 s");
+  await advance(loop, 1000);
+  assert.equal(registers(loop).length, 1);
+});
+
+Deno.test("outbound registration: a lost flow means nothing to an account without a binding", async () => {
+  const loop = setup();
+  await advance(loop, 0);
+  registers(loop); // the first REGISTER, unanswered
+  assert.equal(loop.b2bua.outbound.flowLost(REGISTRAR), 0);
+});
+
 Deno.test("outbound registration: stop gives up on a silent registrar after its wait", async () => {
   const loop = setup();
   await registered(loop);

@@ -837,6 +837,70 @@ rules: []
   },
 });
 
+Deno.test({
+  name: "kamailio: an account registered over TCP registers again at once when Kamailio closes " +
+    "the connection (RFC 5626 flow recovery), not at its refresh",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-flow-" });
+    const [kport, sip, http] = [freePort(), freePort(), freePort()];
+    // Kamailio closes the TCP connection right after it answered each REGISTER (tcpops).
+    const base = registrarConfig(kport);
+    const cfg = base
+      .replace(
+        `listen=udp:127.0.0.1:${kport}`,
+        `listen=udp:127.0.0.1:${kport}\nlisten=tcp:127.0.0.1:${kport}`,
+      )
+      .replace('loadmodule "registrar.so"', 'loadmodule "registrar.so"\nloadmodule "tcpops.so"')
+      .replace(
+        '    if (!save("location")) { sl_reply_error(); }',
+        '    if (!save("location")) { sl_reply_error(); } else if ($pr == "tcp") { tcp_close_connection(); }',
+      );
+    assert.ok(cfg.includes("tcp_close_connection"), "registrarConfig changed: update this test");
+    const front = await runKamailio(dir, cfg, kport);
+    let tandem: TandemProcess | undefined;
+    try {
+      tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp, tcp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+outbound_registrations:
+  - { name: carrier, target: "127.0.0.1:${kport}", transport: tcp, aor: "sip:flow@127.0.0.1", expires: 2m }
+rules: []
+`,
+      });
+      const registered = new RegExp(
+        `register sip:flow@127\\.0\\.0\\.1 contact <sip:flow@127\\.0\\.0\\.1:${sip};transport=tcp>`,
+        "g",
+      );
+      let log = "";
+      // The refresh of a 2-minute binding is a minute away: a second REGISTER within 10 s is the
+      // flow being made again.
+      await waitFor(
+        async () => ((log = await front.log()).match(registered)?.length ?? 0) >= 2,
+        10_000,
+        { what: "a second REGISTER after Kamailio closed the connection" },
+      ).catch((e) => {
+        const seen = log.split("\n").filter((l) => l.includes("register")).join("\n");
+        throw new Error(`${e.message}\n${seen}`);
+      });
+      const logs = await tandem.logs();
+      assert.match(logs.stdout + logs.stderr, /outbound-flow-lost/);
+      const rows = await (await fetch(`http://127.0.0.1:${http}/outbound-registrations`)).json();
+      assert.equal(rows[0].state, "registered");
+    } finally {
+      await tandem?.stop().catch(() => {});
+      await front.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
 /**
  * Kamailio's sipcapture as the HEP collector (what Homer's capture agents speak): it takes each
  * HEPv3 packet, checks it, and routes the SIP message inside as if it came from the addresses the

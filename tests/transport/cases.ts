@@ -298,6 +298,36 @@ export const tcpPingPong: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * A connection we opened that its far end closes is reported as a lost flow (a registration over
+ * it must make a new one); one we close for idleness is not.
+ */
+export const tcpOutboundFlowLost: Case = async (adapter, host) => {
+  const { layer, rec } = await startLayer(adapter, host, ["tcp"], { idleTimeoutMs: 300 });
+  const far = await tcpServerPeer(host);
+  const idle = await tcpServerPeer(host);
+  try {
+    const send = (port: number) =>
+      layer.sendRequest(
+        parseMessage(new TextEncoder().encode(requestText("OPTIONS", "x.invalid"))) as SipRequest,
+        { protocol: "tcp", host, port },
+      );
+    send(far.port);
+    await waitFor(() => far.st.text.includes("OPTIONS"), "the request over our connection");
+    await far.close();
+    await waitFor(() => rec.lostFlows.length === 1, "the lost flow reported");
+    assert.deepEqual(rec.lostFlows, [{ protocol: "tcp", host, port: far.port }]);
+    send(idle.port);
+    await waitFor(() => idle.st.text.includes("OPTIONS"), "the request to the idle peer");
+    await waitFor(() => layer.listeners[0].isOpen?.({ host, port: idle.port }) === false, "idle");
+    assert.equal(rec.lostFlows.length, 1, "closed by us: not lost");
+    assert.deepEqual(rec.flowsClosed, []);
+  } finally {
+    await idle.close();
+    await layer.stop();
+  }
+};
+
 /** ECONNREFUSED reaches `fail` and onTransportError; nothing crashes; the layer still works. */
 export const tcpConnectRefused: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["tcp", "udp"]);
@@ -959,6 +989,7 @@ export const cases: Record<string, Case> = {
   tcpConnectRefused,
   udpToClosedPort,
   tcpPeerReset,
+  tcpOutboundFlowLost,
   uriToEndpoint,
   localAddresses,
   udpReceiveBuffer,

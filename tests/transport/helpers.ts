@@ -61,6 +61,8 @@ export class Recorder implements InboundHandler {
   parseErrors: SipParseError[] = [];
   transportErrors: { dest: Endpoint; err: Error }[] = [];
   flowsClosed: Endpoint[] = [];
+  /** Connections we opened that their far end closed (or that failed). */
+  lostFlows: Endpoint[] = [];
   onRequest(req: SipRequest, source: Endpoint): void {
     this.requests.push({ req, source });
   }
@@ -73,8 +75,8 @@ export class Recorder implements InboundHandler {
   onTransportError(dest: Endpoint, err: Error): void {
     this.transportErrors.push({ dest, err });
   }
-  onFlowClosed(remote: Endpoint): void {
-    this.flowsClosed.push(remote);
+  onFlowClosed(remote: Endpoint, outbound?: boolean): void {
+    (outbound ? this.lostFlows : this.flowsClosed).push(remote);
   }
 }
 
