@@ -787,23 +787,40 @@ rules:
   },
 });
 
+/**
+ * `fn` with a Kamailio of `config(port)` on `port` (its log in a temporary directory): stopped
+ * and the directory removed afterwards, whatever `fn` did.
+ */
+async function withKamailio(
+  prefix: string,
+  port: number,
+  config: (port: number, dir: string) => string,
+  fn: (front: Pick<Front, "log" | "stop">, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    const front = await runKamailio(dir, config(port, dir), port);
+    try {
+      await fn(front, dir);
+    } finally {
+      await front.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 Deno.test({
   name: "kamailio: with nat_keepalive, a registered account's flow gets a double CRLF every " +
     "interval from Tandem's SIP port, which Kamailio takes as a keep-alive (a probing packet)",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-natka-" });
     const [kport, sip, http] = [freeUdpPort(), freeUdpPort(), freePort()];
     // debug=3: Kamailio logs each datagram too short to be SIP as a "probing packet".
-    const front = await runKamailio(
-      dir,
-      registrarConfig(kport).replace("debug=2", "debug=3"),
-      kport,
-    );
-    let tandem: TandemProcess | undefined;
-    try {
-      tandem = await startTandem({
+    const config = (port: number) => registrarConfig(port).replace("debug=2", "debug=3");
+    await withKamailio("tandem-e2e-natka-", kport, config, async (front) => {
+      await using _tandem = await startTandem({
         binary: binaryAvailable(),
         config: baseConfig(sip, http) + `outbound_registrations:
   - { name: carrier, target: "127.0.0.1:${kport}", aor: "sip:nat@127.0.0.1", nat_keepalive: 1s }
@@ -829,11 +846,7 @@ rules: []
       });
       // They come after the binding, not before it.
       assert.ok(log.search(/register sip:nat@/) < log.search(probe));
-    } finally {
-      await tandem?.stop().catch(() => {});
-      await front.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });
 
@@ -843,25 +856,24 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-flow-" });
     const [kport, sip, http] = [freePort(), freePort(), freePort()];
     // Kamailio closes the TCP connection right after it answered each REGISTER (tcpops).
-    const base = registrarConfig(kport);
-    const cfg = base
-      .replace(
-        `listen=udp:127.0.0.1:${kport}`,
-        `listen=udp:127.0.0.1:${kport}\nlisten=tcp:127.0.0.1:${kport}`,
-      )
-      .replace('loadmodule "registrar.so"', 'loadmodule "registrar.so"\nloadmodule "tcpops.so"')
-      .replace(
-        '    if (!save("location")) { sl_reply_error(); }',
-        '    if (!save("location")) { sl_reply_error(); } else if ($pr == "tcp") { tcp_close_connection(); }',
-      );
-    assert.ok(cfg.includes("tcp_close_connection"), "registrarConfig changed: update this test");
-    const front = await runKamailio(dir, cfg, kport);
-    let tandem: TandemProcess | undefined;
-    try {
-      tandem = await startTandem({
+    const config = (port: number) => {
+      const cfg = registrarConfig(port)
+        .replace(
+          `listen=udp:127.0.0.1:${port}`,
+          `listen=udp:127.0.0.1:${port}\nlisten=tcp:127.0.0.1:${port}`,
+        )
+        .replace('loadmodule "registrar.so"', 'loadmodule "registrar.so"\nloadmodule "tcpops.so"')
+        .replace(
+          '    if (!save("location")) { sl_reply_error(); }',
+          '    if (!save("location")) { sl_reply_error(); } else if ($pr == "tcp") { tcp_close_connection(); }',
+        );
+      assert.ok(cfg.includes("tcp_close_connection"), "registrarConfig changed: update this test");
+      return cfg;
+    };
+    await withKamailio("tandem-e2e-flow-", kport, config, async (front) => {
+      await using tandem = await startTandem({
         binary: binaryAvailable(),
         config: `sip:
   listen:
@@ -893,11 +905,7 @@ rules: []
       assert.match(logs.stdout + logs.stderr, /outbound-flow-lost/);
       const rows = await (await fetch(`http://127.0.0.1:${http}/outbound-registrations`)).json();
       assert.equal(rows[0].state, "registered");
-    } finally {
-      await tandem?.stop().catch(() => {});
-      await front.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });
 
