@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { COMMAND_HELP, MAIN_HELP } from "./help.ts";
+import { isIpLiteral } from "../transport/address.ts";
 
 /** The HTTP-API commands. */
 export type ClientAction =
@@ -27,6 +28,16 @@ export type CliCommand =
   | { kind: "help"; text: string }
   /** Bad usage: print `message` and `usage` to stderr, exit 2. */
   | { kind: "usage-error"; message: string; usage: string }
+  /** Which rule and routes a call would take, from the configuration alone. */
+  | {
+    kind: "match";
+    config?: string;
+    ruriUser: string;
+    fromUser: string;
+    sourceIp: string;
+    headers: [string, string][];
+    json: boolean;
+  }
   /** Talk to a running instance. */
   | {
     kind: "client";
@@ -54,10 +65,14 @@ const OPTIONS = {
   json: { type: "boolean" },
   url: { type: "string" },
   token: { type: "string" },
+  from: { type: "string" },
+  source: { type: "string" },
+  header: { type: "string", multiple: true },
 } as const;
 
 const MAIN_ONLY = ["check-config", "print-config", "version", "log-level", "log-format"];
 const CLIENT_ONLY = ["url", "token", "json"];
+const MATCH_ONLY = ["from", "source", "header"];
 const ACTIONS: readonly ClientAction[] = [
   "calls",
   "routes",
@@ -110,6 +125,8 @@ export function parseCli(argv: string[]): CliCommand {
     if (wrong) {
       return err(`--${wrong} belongs to a command (${ACTIONS.join(", ")})`);
     }
+    const matchOnly = MATCH_ONLY.find((o) => given.has(o));
+    if (matchOnly) return err(`--${matchOnly} belongs to "match"`);
     if (v.help || pos[0] === "help") return { kind: "help", text: MAIN_HELP };
     if (v.version) return { kind: "version" };
     if (v["check-config"] && v["print-config"]) {
@@ -139,11 +156,12 @@ export function parseCli(argv: string[]): CliCommand {
       ? { kind: "help", text }
       : err(`no help for "${pos.slice(1).join(" ")}"`);
   }
+  if (pos[0] === "match") return parseMatch(v, given, pos);
   const action = pos[0] as ClientAction;
   if (!ACTIONS.includes(action)) return err(`unknown command "${pos[0]}"`);
   const usage = COMMAND_HELP[action];
   if (v.help) return { kind: "help", text: usage };
-  const wrong = MAIN_ONLY.find((o) => given.has(o));
+  const wrong = [...MAIN_ONLY, ...MATCH_ONLY].find((o) => given.has(o));
   if (wrong) return err(`--${wrong} does not apply to "${action}"`, usage);
   if (v.json && !LISTS.includes(action)) {
     return err(`--json applies to ${LISTS.map((a) => `"${a}"`).join(", ")} only`, usage);
@@ -162,5 +180,49 @@ export function parseCli(argv: string[]): CliCommand {
     token: v.token,
     json: v.json ?? false,
     ...(action === "drop" ? { callId: pos[1] } : {}),
+  };
+}
+
+/** `tandem match <number> [--from USER] [--source IP] [--header "Name: value"]... [--json]`. */
+function parseMatch(
+  v: {
+    help?: boolean;
+    config?: string;
+    json?: boolean;
+    from?: string;
+    source?: string;
+    header?: string[];
+  },
+  given: Set<string>,
+  pos: string[],
+): CliCommand {
+  const usage = COMMAND_HELP.match;
+  const err = (message: string): CliCommand => ({ kind: "usage-error", message, usage });
+  if (v.help) return { kind: "help", text: usage };
+  const wrong = [...MAIN_ONLY, "url", "token"].find((o) => given.has(o));
+  if (wrong) return err(`--${wrong} does not apply to "match"`);
+  if (pos.length < 2) return err(`"match" needs the number dialled (the Request-URI user)`);
+  if (pos.length > 2) return err(`unexpected argument "${pos[2]}"`);
+  const headers: [string, string][] = [];
+  for (const h of v.header ?? []) {
+    const colon = h.indexOf(":");
+    const name = colon < 0 ? "" : h.slice(0, colon).trim();
+    if (!/^[A-Za-z0-9!%*_+`'~.-]+$/.test(name)) {
+      return err(`--header must be "Name: value", not "${h}"`);
+    }
+    headers.push([name, h.slice(colon + 1).trim()]);
+  }
+  const source = v.source ?? "192.0.2.1";
+  if (!isIpLiteral(source.replace(/^\[|\]$/g, ""))) {
+    return err(`--source must be an IP address, not "${source}"`);
+  }
+  return {
+    kind: "match",
+    config: v.config,
+    ruriUser: pos[1],
+    fromUser: v.from ?? "",
+    sourceIp: source.replace(/^\[|\]$/g, ""),
+    headers,
+    json: v.json ?? false,
   };
 }

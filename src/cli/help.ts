@@ -29,6 +29,10 @@ Commands (talk to a running instance's HTTP API):
   stats                print the metrics (Prometheus text)
   help [command]       help for a command
 
+  match <number> [--from USER] [--source IP] [--header "Name: value"]... [--json]
+                       which rule a call to <number> comes under and the routes it tries,
+                       from the configuration file alone (no instance needed)
+
 Exit status: 0 ok, 1 failure (server unreachable or refused), 2 usage or configuration error.
 `;
 
@@ -57,6 +61,8 @@ export const COMMAND_HELP: Record<string, string> = {
     `Usage: tandem reload [options]\n\nAsk the instance to re-read its configuration file (POST /reload). New calls use the\nnew configuration; live calls keep theirs. A file with errors is refused, and the errors printed.\n${CLIENT_OPTS}`,
   drain:
     `Usage: tandem drain [options]\n\nStop accepting new calls (503 with Retry-After) and let live calls finish; calls still up\nafter limits.drain_timeout are dropped (POST /drain).\n${CLIENT_OPTS}`,
+  match:
+    `Usage: tandem match <number> [--from USER] [--source IP] [--header "Name: value"]...\n                    [--json] [--config FILE]\n\nWhich rule a call to <number> (the Request-URI user) comes under, as rules[].match sees\nthe INVITE, and what it then does: the routes it tries in their order, its auth, limits and\npriority, or the answer of a reject rule. Read from the configuration file; no instance\nneeded.\n  --from USER     the From user (default: empty)\n  --source IP     the address the INVITE comes from (default 192.0.2.1)\n  --header H      a header line of the INVITE, "Name: value" (repeat for more)\n  --json          print JSON\n  --config FILE   configuration file; default: $TANDEM_CONFIG, else the built-in default\n\nExit status: 0 a rule matches, 1 none does (the call gets 404), 2 usage or configuration error.\n`,
   stats:
     `Usage: tandem stats [options]\n\nPrint the instance's metrics in Prometheus text format (GET /metrics).\n${CLIENT_OPTS}`,
 };

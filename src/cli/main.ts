@@ -11,6 +11,7 @@ import {
 } from "../config/mod.ts";
 import { type CliCommand, parseCli } from "./args.ts";
 import { type ClientIO, runClientCommand } from "./client.ts";
+import { describeMatch } from "./match.ts";
 
 /** The `run` command (start the B2BUA). */
 export type RunCommand = Extract<CliCommand, { kind: "run" }>;
@@ -82,6 +83,11 @@ export async function runCli(argv: string[], hooks: CliHooks): Promise<number> {
     case "print-config":
       io.out(effectiveConfigText(cfg!).trimEnd());
       return 0;
+    case "match": {
+      const a = describeMatch(cfg!, cmd);
+      io.out(cmd.json ? JSON.stringify(a.json, null, 2) : a.text);
+      return a.matched ? 0 : 1;
+    }
     case "client":
       return await runClientCommand(cmd, cfg, io);
     case "run": {

@@ -119,3 +119,55 @@ Deno.test("usage errors carry the message and the relevant usage", () => {
   assert.match(e(["--config"]).message, /config/);
   assert.equal(e(["help", "nope"]).message, 'no help for "nope"');
 });
+
+Deno.test("match: the number, --from, --source, repeated --header and --json; its usage errors", () => {
+  assert.deepEqual(
+    parseCli([
+      "match",
+      "4412345",
+      "--from",
+      "alice",
+      "--source",
+      "[2001:db8::1]",
+      "--header",
+      "X-Account: acme",
+      "--header=P-Asserted-Identity:<sip:+4420@x>",
+      "--json",
+      "-c",
+      "t.yaml",
+    ]),
+    {
+      kind: "match",
+      config: "t.yaml",
+      ruriUser: "4412345",
+      fromUser: "alice",
+      sourceIp: "2001:db8::1",
+      headers: [["X-Account", "acme"], ["P-Asserted-Identity", "<sip:+4420@x>"]],
+      json: true,
+    },
+  );
+  assert.deepEqual(parseCli(["match", "911"]), {
+    kind: "match",
+    config: undefined,
+    ruriUser: "911",
+    fromUser: "",
+    sourceIp: "192.0.2.1",
+    headers: [],
+    json: false,
+  });
+  const usage = (argv: string[]) => {
+    const c = parseCli(argv);
+    assert.equal(c.kind, "usage-error", argv.join(" "));
+    return (c as { message: string }).message;
+  };
+  assert.match(usage(["match"]), /needs the number dialled/);
+  assert.match(usage(["match", "1", "2"]), /unexpected argument "2"/);
+  assert.match(usage(["match", "1", "--source", "pbx.example"]), /--source must be an IP/);
+  assert.match(usage(["match", "1", "--header", "no colon"]), /--header must be "Name: value"/);
+  assert.match(usage(["match", "1", "--url", "http://x"]), /--url does not apply to "match"/);
+  assert.match(usage(["calls", "--from", "a"]), /--from does not apply to "calls"/);
+  assert.match(usage(["--source", "10.0.0.1"]), /--source belongs to "match"/);
+  assert.equal(parseCli(["match", "--help"]).kind, "help");
+  assert.ok(COMMAND_HELP.match.includes("tandem match <number>"));
+  assert.ok(MAIN_HELP.includes("match <number>"));
+});

@@ -201,6 +201,55 @@ Deno.test({
 });
 
 Deno.test({
+  name: "operator: tandem match names the rule and routes a number takes (exit 0), or says none " +
+    "does (exit 1), from the configuration file alone",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-match-" });
+    try {
+      const file = `${dir}/t.yaml`;
+      await Deno.writeTextFile(
+        file,
+        `rules:
+  - { name: premium, match: { ruri_user_prefix: ["1900"] }, reject: 403 }
+  - name: uk
+    match: { ruri_user_prefix: ["44"] }
+    routes: [{ name: carrier-a, target: "192.0.2.10:5080" }]
+`,
+      );
+      const run = async (...args: string[]) => {
+        const out = await new Deno.Command(tandemBinary(), {
+          args: ["match", ...args, "--config", file],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+      };
+      const uk = await run("4412345");
+      assert.equal(uk.code, 0, uk.text);
+      assert.equal(
+        uk.text,
+        'rule "uk" (rule 2 of 2)\n  routes (listed): carrier-a -> udp:192.0.2.10:5080\n',
+      );
+      const blocked = await run("19005550000", "--json");
+      assert.equal(blocked.code, 0);
+      assert.deepEqual(JSON.parse(blocked.text), {
+        rule: "premium",
+        index: 0,
+        reject: { status: 403 },
+      });
+      const none = await run("33123");
+      assert.equal(none.code, 1);
+      assert.match(none.text, /no rule matches \(of 2\): the call gets 404/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "operator: a config with three mistakes exits 2 and names each as FILE:LINE:",
   ignore,
   sanitizeResources: false,

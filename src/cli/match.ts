@@ -1,0 +1,85 @@
+// `tandem match`: which rule a call would come under, and where it would go, from the
+// configuration file alone. For the operator with a hundred customer rules asking why a number
+// went where it did. Pure: a configuration and a question in, text and JSON out.
+
+import { matchRule } from "../config/match.ts";
+import type { Config, RouteConfig, RuleConfig } from "../config/types.ts";
+
+/** What a call is matched on (as `rules[].match` sees an INVITE). */
+export interface MatchQuery {
+  ruriUser: string;
+  fromUser: string;
+  sourceIp: string;
+  /** Header lines of the INVITE, names in any case. */
+  headers: [string, string][];
+}
+
+export interface MatchAnswer {
+  /** Whether a rule matched (the call is routed or refused by it) rather than getting 404. */
+  matched: boolean;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+/** The rule `q` matches in `cfg`, described. */
+export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
+  const byName = new Map(q.headers.map(([n, v]) => [n.toLowerCase(), v]));
+  const rule = matchRule(cfg.rules, {
+    ruriUser: q.ruriUser,
+    fromUser: q.fromUser,
+    sourceIp: q.sourceIp,
+    headers: { get: (name) => byName.get(name.toLowerCase()) },
+  });
+  if (!rule) {
+    return {
+      matched: false,
+      text: `no rule matches (of ${cfg.rules.length}): the call gets 404 No Route`,
+      json: { rule: null, answer: 404 },
+    };
+  }
+  const index = cfg.rules.indexOf(rule);
+  const lines = [`rule "${rule.name}" (rule ${index + 1} of ${cfg.rules.length})`];
+  const json: Record<string, unknown> = { rule: rule.name, index };
+  if (rule.reject) {
+    const { status, reason } = rule.reject;
+    lines.push(`  refused at once: ${status}${reason ? ` ${reason}` : ""}`);
+    json.reject = rule.reject;
+    return { matched: true, text: lines.join("\n"), json };
+  }
+  lines.push(`  routes (${rule.order}): ${rule.routes.map(routeText).join("; ")}`);
+  json.order = rule.order;
+  json.routes = rule.routes.map((r) => ({ name: r.name, target: targetText(r) }));
+  if (rule.auth.mode !== "none") {
+    lines.push(`  auth: ${rule.auth.mode}, on timeout ${rule.auth.onTimeout}`);
+    json.auth = rule.auth.mode;
+  }
+  if (rule.limits) {
+    lines.push(`  limits: ${limitsText(rule)}`);
+    json.limits = rule.limits;
+  }
+  if (rule.priority) {
+    lines.push("  priority: let in past load shedding and limits.max_calls");
+    json.priority = true;
+  }
+  return { matched: true, text: lines.join("\n"), json };
+}
+
+const DNS_MODE = { a: "A/AAAA", srv: "SRV, then A/AAAA", naptr: "NAPTR, SRV, A/AAAA" } as const;
+
+function targetText(r: RouteConfig): string {
+  const host = r.host.includes(":") ? `[${r.host}]` : r.host;
+  const dns = r.dns ? ` (located by DNS: ${DNS_MODE[r.dns]})` : "";
+  return `${r.transport}:${host}:${r.port}${dns}`;
+}
+
+function routeText(r: RouteConfig): string {
+  return `${r.name} -> ${targetText(r)}`;
+}
+
+function limitsText(rule: RuleConfig): string {
+  const l = rule.limits!;
+  const parts: string[] = [];
+  if (l.maxCalls !== undefined) parts.push(`max_calls ${l.maxCalls}`);
+  if (l.maxCps !== undefined) parts.push(`max_cps ${l.maxCps}`);
+  return parts.join(", ");
+}

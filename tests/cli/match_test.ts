@@ -1,0 +1,76 @@
+// `tandem match`: the rule a call comes under and what it does next, from the configuration.
+
+import assert from "node:assert/strict";
+import { describeMatch, type MatchQuery } from "../../src/cli/match.ts";
+import { load } from "../config/with-certs.ts";
+
+const cfg = load(`
+rules:
+  - { name: premium, match: { ruri_user_prefix: ["1900"] }, reject: { status: 403, reason: Destination Blocked } }
+  - name: acme
+    match: { source: [10.1.0.0/16], headers: { X-Account: "^acme$" } }
+    auth: { mode: http, on_timeout: allow }
+    limits: { max_calls: 30, max_cps: 5 }
+    order: round-robin
+    routes:
+      - { name: carrier-a, target: "192.0.2.10" }
+      - { name: carrier-b, target: sip.carrier-b.example, transport: tcp }
+  - name: emergency
+    priority: true
+    match: { ruri_user_prefix: ["911"] }
+    routes: [{ name: psap, target: "[2001:db8::9]:5070" }]
+http_authorization: { url: "http://127.0.0.1:9000/authorize" }
+`);
+
+const q = (over: Partial<MatchQuery>): MatchQuery => ({
+  ruriUser: "4412345",
+  fromUser: "",
+  sourceIp: "192.0.2.1",
+  headers: [],
+  ...over,
+});
+
+Deno.test("match: a reject rule says its answer", () => {
+  const a = describeMatch(cfg, q({ ruriUser: "19005550000" }));
+  assert.equal(a.matched, true);
+  assert.equal(a.text, 'rule "premium" (rule 1 of 3)\n  refused at once: 403 Destination Blocked');
+  assert.deepEqual(a.json, {
+    rule: "premium",
+    index: 0,
+    reject: { status: 403, reason: "Destination Blocked" },
+  });
+});
+
+Deno.test("match: source and header (any case) pick a customer's rule: its routes, auth and limits", () => {
+  const a = describeMatch(cfg, q({ sourceIp: "10.1.2.3", headers: [["x-account", "acme"]] }));
+  assert.equal(
+    a.text,
+    [
+      'rule "acme" (rule 2 of 3)',
+      "  routes (round-robin): carrier-a -> udp:192.0.2.10:5060; carrier-b -> " +
+      "tcp:sip.carrier-b.example:5060 (located by DNS: SRV, then A/AAAA)",
+      "  auth: http, on timeout allow",
+      "  limits: max_calls 30, max_cps 5",
+    ].join("\n"),
+  );
+  assert.deepEqual(a.json.routes, [
+    { name: "carrier-a", target: "udp:192.0.2.10:5060" },
+    {
+      name: "carrier-b",
+      target: "tcp:sip.carrier-b.example:5060 (located by DNS: SRV, then A/AAAA)",
+    },
+  ]);
+});
+
+Deno.test("match: a priority rule says so; no rule is a 404", () => {
+  const e = describeMatch(cfg, q({ ruriUser: "911" }));
+  assert.deepEqual(e.text.split("\n"), [
+    'rule "emergency" (rule 3 of 3)',
+    "  routes (listed): psap -> udp:[2001:db8::9]:5070",
+    "  priority: let in past load shedding and limits.max_calls",
+  ]);
+  const none = describeMatch(cfg, q({ sourceIp: "10.1.2.3" }));
+  assert.equal(none.matched, false, "the header is missing");
+  assert.equal(none.text, "no rule matches (of 3): the call gets 404 No Route");
+  assert.deepEqual(none.json, { rule: null, answer: 404 });
+});
