@@ -212,8 +212,8 @@ function parseMatch(
     }
     headers.push([name, h.slice(colon + 1).trim()]);
   }
-  const source = v.source ?? "192.0.2.1";
-  if (!isIpLiteral(source.replace(/^\[|\]$/g, ""))) {
+  const source = (v.source ?? "192.0.2.1").replace(/^\[|\]$/g, "");
+  if (!isIpLiteral(source)) {
     return err(`--source must be an IP address, not "${source}"`);
   }
   return {
@@ -221,7 +221,7 @@ function parseMatch(
     config: v.config,
     ruriUser: pos[1],
     fromUser: v.from ?? "",
-    sourceIp: source.replace(/^\[|\]$/g, ""),
+    sourceIp: source,
     headers,
     json: v.json ?? false,
   };
