@@ -1,0 +1,8 @@
+// STIR/SHAKEN: PASSporTs in Identity headers (RFC 8224, 8225, 8588), signed and checked.
+
+export * from "./passport.ts";
+export * from "./tn.ts";
+export * from "./shaken.ts";
+export * from "./certificate-cache.ts";
+export * from "./x509.ts";
+export * from "./keys.ts";

@@ -1,0 +1,96 @@
+// A small SHAKEN PKI for tests, made by the real openssl: an STI-CA and a service provider's
+// certificate (with a TNAuthList) and key, and an HTTP server on loopback that serves the
+// certificate where a PASSporT's x5u points, as a carrier's certificate repository does.
+
+export interface Pki {
+  dir: string;
+  caFile: string;
+  caPem: string;
+  /** The service provider's certificate (PEM), as served at `x5u`. */
+  certPem: string;
+  /** Its private key, SEC1 PEM as `openssl ecparam -genkey` writes it. */
+  keyFile: string;
+  keyPem: string;
+  /** A second CA, trusted by nobody. */
+  otherCaFile: string;
+}
+
+async function openssl(dir: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+async function ca(dir: string, name: string, cn: string): Promise<void> {
+  await openssl(dir, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+  await openssl(
+    dir,
+    ...["req", "-x509", "-new", "-key", `${name}.key`, "-subj", `/CN=${cn}`, "-days", "30"],
+    ...["-out", `${name}.pem`, "-addext", "basicConstraints=critical,CA:TRUE"],
+    ...["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+  );
+}
+
+/** Make the PKI in a fresh temp dir (the caller removes `dir`). */
+export async function makePki(): Promise<Pki> {
+  const dir = await Deno.makeTempDir({ prefix: "tandem-stir-" });
+  await ca(dir, "ca", "Tandem Test STI-CA");
+  await ca(dir, "other", "Untrusted CA");
+  await openssl(dir, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sp.key");
+  await openssl(
+    dir,
+    "req",
+    "-new",
+    "-key",
+    "sp.key",
+    "-subj",
+    "/CN=SHAKEN 1234/O=Tandem Test",
+    "-out",
+    "sp.csr",
+  );
+  // ATIS-1000080: a SHAKEN certificate names its service provider code in a TNAuthList.
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    "basicConstraints=CA:FALSE\n1.3.6.1.5.5.7.1.26=DER:30:08:a0:06:16:04:31:32:33:34\n",
+  );
+  await openssl(
+    dir,
+    ...["x509", "-req", "-in", "sp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-days", "30", "-out", "sp.pem", "-extfile", "ext.cnf"],
+  );
+  return {
+    dir,
+    caFile: `${dir}/ca.pem`,
+    caPem: await Deno.readTextFile(`${dir}/ca.pem`),
+    certPem: await Deno.readTextFile(`${dir}/sp.pem`),
+    keyFile: `${dir}/sp.key`,
+    keyPem: await Deno.readTextFile(`${dir}/sp.key`),
+    otherCaFile: `${dir}/other.pem`,
+  };
+}
+
+/** An HTTP server on loopback serving `files` (path → body); counts the requests. */
+export function serveFiles(files: Record<string, string>): {
+  base: string;
+  hits: () => number;
+  close: () => Promise<void>;
+} {
+  let hits = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => {
+      hits++;
+      const body = files[new URL(req.url).pathname];
+      return body === undefined
+        ? new Response("not found", { status: 404 })
+        : new Response(body, { headers: { "content-type": "application/x-pem-file" } });
+    },
+  );
+  return {
+    base: `http://127.0.0.1:${server.addr.port}`,
+    hits: () => hits,
+    close: () => server.shutdown(),
+  };
+}
