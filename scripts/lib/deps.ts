@@ -25,6 +25,15 @@ export const SYSTEM_TOOLS: SystemTool[] = [
   { commands: ["ss"], pkg: "iproute2" },
   { commands: ["baresip"], pkg: "baresip-core" },
   { commands: ["kamailio"], pkg: "kamailio" },
+  // STIR/SHAKEN's other end: Kamailio signing and checking Identity headers (libsecsipid).
+  {
+    commands: [],
+    files: [
+      "/usr/lib/x86_64-linux-gnu/kamailio/modules/secsipid.so",
+      "/usr/lib/aarch64-linux-gnu/kamailio/modules/secsipid.so",
+    ],
+    pkg: "kamailio-secsipid-modules",
+  },
   { commands: ["chromium"], pkg: "chromium" },
   // Installed without recommends, Chromium has no font; its pages need one to lay out.
   {

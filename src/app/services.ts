@@ -39,6 +39,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "../util/log.ts";
 import type { SessionStats } from "../media/mod.ts";
 import { createMediaHooks } from "./media.ts";
+import { createIdentityService } from "./stir.ts";
 
 /** The services and how to shut them down. */
 export interface Services {
@@ -56,6 +57,7 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
     case "rejected":
     case "auth-reject":
     case "auth-challenge":
+    case "identity": // the caller's Identity failed a rule that rejects failures
     case "no-route": // refused before any route: no rule matched
     case "limit": // refused before any route: the rule's limits
       return "rejected";
@@ -137,6 +139,7 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
     endedBy: rec.endedBy ?? "tandem",
     endReason: why,
     ...(rec.headers ? { headers: rec.headers } : {}),
+    ...(rec.identity ? { identity: rec.identity } : {}),
   });
 }
 
@@ -144,6 +147,10 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
 export async function buildServices(cfg: Config, log: Logger): Promise<Services> {
   const closers: (() => Promise<void> | void)[] = [];
   const svc: B2buaServices = { digest: digestAuthorization };
+  // Always present: a reload may add `stir_shaken`; without it a call only reads two fields.
+  const identity = createIdentityService(log.child({ layer: "stir" }));
+  await identity.ready(cfg);
+  svc.identity = identity.hooks;
   const media = createMediaHooks(cfg, log.child({ layer: "media" }));
   if (media) {
     svc.media = media.hooks;

@@ -162,6 +162,10 @@ export interface Call {
   reliable?: { rseq: number; relayed: RelayedReliable[] };
   /** Set when the caller's INVITE carried a Replaces matching another call (RFC 3891). */
   replacing?: Replacing;
+  /** What checking the caller's Identity found (3GPP verstat), told to the callee in From. */
+  verstat?: string;
+  /** The SHAKEN origid this call's signed INVITEs carry (the same for every route tried). */
+  origid?: string;
   /** re-INVITE in progress on either side (for glare, 491). */
   reinvite?: PendingRelay;
   /** ACK for a relayed re-INVITE's 2xx, per direction, to answer retransmissions. */

@@ -24,6 +24,7 @@ import {
   NameAddr,
   optionTags,
   Params,
+  parseNameAddr,
   parseUri,
   reasonPhrase,
   type SipMessage,
@@ -135,8 +136,37 @@ export interface MediaHooks {
   end(call: Call): void;
 }
 
+/** What checking a caller's Identity headers found (RFC 8224 §6.2), supplied by the stir layer. */
+export interface IdentityVerdict {
+  verstat: "TN-Validation-Passed" | "TN-Validation-Failed" | "No-TN-Validation";
+  attest?: string;
+  origid?: string;
+  /** For a failure: the answer RFC 8224 §6.2.2 gives it, and its reason phrase. */
+  status?: number;
+  reason?: string;
+  detail?: string;
+}
+
+/** STIR/SHAKEN (RFC 8224, ATIS-1000074), supplied by the stir layer. */
+export interface IdentityHooks {
+  /** Check an incoming INVITE's Identity headers under the configuration in force. */
+  verify(req: SipRequest, cfg: Config): Promise<IdentityVerdict>;
+  /**
+   * An Identity header value vouching for a call from `origUser` to `destUser` (URI user
+   * parts); undefined when they are not telephone numbers or nothing signs.
+   */
+  sign(
+    origUser: string | undefined,
+    destUser: string | undefined,
+    attest: "A" | "B" | "C",
+    origid: string,
+    cfg: Config,
+  ): Promise<string | undefined>;
+}
+
 /** Optional services the wiring plugs in (AAA, CDR, media). */
 export interface B2buaServices {
+  identity?: IdentityHooks;
   media?: MediaHooks;
   digest?: DigestResponder;
   /** `cfg`: the configuration the call started under (a reload may have replaced it since). */
@@ -693,8 +723,48 @@ export class B2bua implements TransactionUser {
       // A transfer is worth a line: it ties two calls (and their CDRs) together.
       this.log.info("call-replaces", { call: call.id, replaces: replacing.aim.replaced });
     }
-    if (rule.auth.mode !== "none" && this.svc.authorize) {
-      this.svc.authorize(call, req, source, this.opts.config()).then(
+    const verify = this.svc.identity ? verifyMode(rule, cfg) : "off";
+    if (verify !== "off") {
+      this.svc.identity!.verify(req, cfg).then(
+        (v) => this.afterVerify(call, v, verify),
+        (err) => {
+          // A fault of ours is no verdict on the caller: the call goes on unchecked.
+          this.log.warn("identity-verify-failed", { call: call.id, err });
+          this.afterVerify(call, { verstat: "No-TN-Validation" }, "mark");
+        },
+      );
+      return;
+    }
+    this.authorizeThenRoute(call);
+  }
+
+  /**
+   * RFC 8224 §6.2.2: a rule that rejects answers a failed check with the status the failure
+   * calls for (438, 437, 436, 403); otherwise the verdict travels to the callee (3GPP verstat)
+   * and into the CDR.
+   */
+  private afterVerify(call: Call, v: IdentityVerdict, mode: "mark" | "reject"): void {
+    if (call.state !== "Routing") return; // cancelled meanwhile
+    call.record.identity = {
+      verstat: v.verstat,
+      ...(v.attest ? { attest: v.attest } : {}),
+      ...(v.origid ? { origid: v.origid } : {}),
+      ...(v.status ? { status: v.status } : {}),
+    };
+    if (v.verstat === "TN-Validation-Failed") {
+      this.log.info("identity-failed", { call: call.id, detail: v.detail });
+      if (mode === "reject") {
+        const r = createResponse(call.a.invite, v.status ?? 438, v.reason, call.a.localTag);
+        return this.failCall(call, r, "identity");
+      }
+    }
+    call.verstat = v.verstat;
+    this.authorizeThenRoute(call);
+  }
+
+  private authorizeThenRoute(call: Call): void {
+    if (call.rule.auth.mode !== "none" && this.svc.authorize) {
+      this.svc.authorize(call, call.a.invite, call.a.source, this.opts.config()).then(
         (auth) => this.afterAuthorize(call, auth),
         (err) => {
           this.log.warn("authorize-failed", { call: call.id, err });
@@ -1152,9 +1222,13 @@ export class B2bua implements TransactionUser {
     const cid = route.callerId;
     const fromUser = cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);
     const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
+    // 3GPP TS 24.229 §7.2A.20: the verdict on the caller's number rides in that number.
     const fromUri = new UriClass(
       "sip",
-      fromUser || undefined,
+      (call.verstat && isPhoneNumber(fromUser)
+        ? `${fromUser};verstat=${call.verstat}`
+        : fromUser) ||
+        undefined,
       route.fromDomain ? uriHost(route.fromDomain) : uriHost(local.host),
     );
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
@@ -1201,6 +1275,7 @@ export class B2bua implements TransactionUser {
     if (ct !== undefined) pairs.push(["Content-Type", ct]);
     const invite = new SipRequest("INVITE", ruriText, headerList(pairs), a.body);
     for (const h of applyHeaderPolicy(a.headers, route.headers)) invite.headers.push(h);
+    if (call.verstat) markAssertedIdentity(invite, call.verstat);
     const now = this.opts.clock.wallNow();
     const attempt: Attempt = {
       index,
@@ -1233,6 +1308,37 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
+    const attest = this.svc.identity ? attestFor(call.rule, this.opts.config()) : undefined;
+    if (attest) {
+      // RFC 8224 §5: this INVITE is vouched for anew (its numbers may have been rewritten); an
+      // Identity the caller sent would not match it.
+      invite.remove("identity");
+      call.origid ??= call.rule.stirShaken?.origid ?? uuid(this.opts.random);
+      const orig = assertedUser(invite) ?? fromUser;
+      this.svc.identity!.sign(orig, user, attest, call.origid, this.opts.config()).then(
+        (value) => {
+          if (value) {
+            invite.add("Identity", value);
+            (call.record.identity ??= {}).signed = attest;
+          }
+        },
+        (err) => this.log.warn("identity-sign-failed", { call: call.id, err }),
+      ).then(() => {
+        if (call.b !== attempt || attempt.state !== "Calling") return;
+        this.offerAndSend(call, attempt);
+      });
+    } else this.offerAndSend(call, attempt);
+    this.clearTimer(call, "noProgress");
+    // Undefined means the operator turned it off: then only Timer B ends a silent attempt.
+    const np = route.timers.noProgress;
+    if (np !== undefined) {
+      call.timers.noProgress = this.opts.timers.set(np, () => this.onNoProgress(call, attempt));
+    }
+  }
+
+  /** The INVITE's offer through the media relay (when the route anchors media), then out. */
+  private offerAndSend(call: Call, attempt: Attempt): void {
+    const invite = attempt.invite;
     this.withMedia(call, "offer", "caller", invite, (body) => {
       if (call.b !== attempt || attempt.state !== "Calling") return;
       invite.body = body;
@@ -1249,12 +1355,6 @@ export class B2bua implements TransactionUser {
       call.record.finalStatus = 503;
       this.finish(call, "tandem", "media");
     });
-    this.clearTimer(call, "noProgress");
-    // Undefined means the operator turned it off: then only Timer B ends a silent attempt.
-    const np = route.timers.noProgress;
-    if (np !== undefined) {
-      call.timers.noProgress = this.opts.timers.set(np, () => this.onNoProgress(call, attempt));
-    }
   }
 
   private sendInvite(call: Call, at: Attempt): void {
@@ -2612,6 +2712,69 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
 const priorityRules = new WeakMap<Config, boolean>();
 
 /** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
+/** A rule's Identity check: its own mode, else `stir_shaken.verify`'s, else none. */
+function verifyMode(rule: RuleConfig, cfg: Config): "off" | "mark" | "reject" {
+  return rule.stirShaken?.verify ?? cfg.stirShaken?.verify?.mode ?? "off";
+}
+
+/** The attestation a rule's calls are signed with, if any (its own, else the section's). */
+function attestFor(rule: RuleConfig, cfg: Config): "A" | "B" | "C" | undefined {
+  if (!cfg.stirShaken?.sign) return undefined;
+  const a = rule.stirShaken?.attest ?? cfg.stirShaken.sign.attest;
+  return a === "none" ? undefined : a;
+}
+
+/** A version 4 UUID (RFC 9562 §5.4) from the injected random source. */
+function uuid(random: Random): string {
+  let hex = "";
+  for (let i = 0; i < 32; i++) {
+    let d = Math.floor(random() * 16);
+    if (i === 12) d = 4;
+    else if (i === 16) d = 8 | (d & 3);
+    hex += d.toString(16);
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
+
+/** A user part that is a telephone number (RFC 3966 digits and visual separators). */
+function isPhoneNumber(user: string): boolean {
+  return /^\+?[0-9][0-9().-]*$/.test(user);
+}
+
+/** The user of the INVITE's first P-Asserted-Identity, when it names one. */
+function assertedUser(req: SipRequest): string | undefined {
+  const v = req.get("p-asserted-identity");
+  if (v === undefined) return undefined;
+  try {
+    return parseNameAddr(v, "P-Asserted-Identity").uri.user || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The verdict in each P-Asserted-Identity the callee gets, as in From: a tel: URI's parameter,
+ * or a parameter of a SIP URI's number (3GPP TS 24.229 §7.2A.20).
+ */
+function markAssertedIdentity(req: SipRequest, verstat: string): void {
+  const values = req.getAll("p-asserted-identity");
+  if (values.length === 0) return;
+  req.remove("p-asserted-identity");
+  for (const v of values) {
+    try {
+      const na = parseNameAddr(v, "P-Asserted-Identity");
+      const u = na.uri;
+      if (u.scheme === "tel" && u.user) u.params.set("verstat", verstat);
+      else if (u.user && isPhoneNumber(u.user)) u.user = `${u.user};verstat=${verstat}`;
+      req.add("P-Asserted-Identity", na.toString());
+    } catch {
+      req.add("P-Asserted-Identity", v);
+    }
+  }
+}
+
 function hasPriorityRule(cfg: Config): boolean {
   let has = priorityRules.get(cfg);
   if (has === undefined) priorityRules.set(cfg, has = cfg.rules.some((r) => r.priority === true));

@@ -49,5 +49,21 @@ export interface CallRecord {
    * by ", "), for billing by account; absent when none is configured or present.
    */
   headers?: Record<string, string>;
+  /**
+   * STIR/SHAKEN: what checking the caller's Identity found (verstat, and the attestation and
+   * origid of a PASSporT that passed, or the RFC 8224 status of a failure), and the attestation
+   * Tandem signed the call's INVITEs with.
+   */
+  identity?: IdentityRecord;
   attempts: AttemptRecord[];
+}
+
+/** STIR/SHAKEN in a call's record. */
+export interface IdentityRecord {
+  verstat?: string;
+  attest?: string;
+  origid?: string;
+  status?: number;
+  /** The attestation of the Identity Tandem added to the INVITEs it sent. */
+  signed?: string;
 }

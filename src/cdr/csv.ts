@@ -31,6 +31,9 @@ export const CSV_COLUMNS = [
   "ended_by",
   "end_reason",
   "sip_headers",
+  "verstat",
+  "attest_in",
+  "attest_out",
 ] as const;
 
 function cell(v: unknown): string {
@@ -75,5 +78,8 @@ export function csvLine(r: CdrRecord): string {
     r.endReason,
     // One column whatever `cdr.sip_headers` names, so a reload keeps a file's columns.
     r.headers ? JSON.stringify(r.headers) : undefined,
+    r.identity?.verstat,
+    r.identity?.attest,
+    r.identity?.signed,
   ].map(cell).join(",") + "\r\n";
 }

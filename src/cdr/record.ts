@@ -86,6 +86,18 @@ export interface CdrRecord {
   endReason: EndReason;
   /** The caller's INVITE headers named in `cdr.sip_headers` (lowercase name → values). */
   headers?: Record<string, string>;
+  /**
+   * STIR/SHAKEN: the caller's Identity as checked (verstat; the attestation and origid of a
+   * PASSporT that passed, or the RFC 8224 status of a failure) and the attestation Tandem
+   * signed the outgoing INVITEs with.
+   */
+  identity?: {
+    verstat?: string;
+    attest?: string;
+    origid?: string;
+    status?: number;
+    signed?: string;
+  };
   media?: MediaStats;
 }
 

@@ -172,6 +172,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       ...limitsDoc(rule.limits),
       ...(rule.order !== "listed" ? { order: rule.order } : {}),
       ...(rule.priority ? { priority: true } : {}),
+      ...(rule.stirShaken ? { stir_shaken: { ...rule.stirShaken } } : {}),
       ...(rule.reject ? { reject: rule.reject } : {
         routes: rule.routes.map((r) => ({
           ...route(r, mask),
@@ -226,6 +227,33 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       target: `${h.host.includes(":") ? `[${h.host}]` : h.host}:${h.port}`,
       agent_id: h.agentId,
       ...(h.password !== undefined ? { password: hidden(h.password) } : {}),
+    };
+  }
+  if (cfg.stirShaken) {
+    // File paths only: the key's and the CAs' PEM text stay out of what is printed.
+    const { sign, verify } = cfg.stirShaken;
+    doc.stir_shaken = {
+      ...(sign
+        ? {
+          sign: {
+            key: sign.keyFile,
+            x5u: sign.x5u,
+            ...(sign.attest ? { attest: sign.attest } : {}),
+          },
+        }
+        : {}),
+      ...(verify
+        ? {
+          verify: {
+            mode: verify.mode,
+            ca: verify.caFile,
+            max_age: formatDuration(verify.maxAge),
+            fetch_timeout: formatDuration(verify.fetchTimeout),
+            cache: formatDuration(verify.cacheTtl),
+            allow_http: verify.allowHttp,
+          },
+        }
+        : {}),
     };
   }
   if (cfg.httpAuthorization) {

@@ -243,6 +243,52 @@ export interface RuleConfig {
   priority?: boolean;
   /** `reject`: calls matching the rule get this final answer and go nowhere (no routes). */
   reject?: { status: number; reason?: string };
+  /** `stir_shaken`: this rule's signing and checking, over the section's defaults. */
+  stirShaken?: RuleStirShaken;
+}
+
+/** RFC 8588 attestation levels. */
+export type Attestation = "A" | "B" | "C";
+
+/** What a rule's calls get from STIR/SHAKEN. */
+export interface RuleStirShaken {
+  /** Sign the INVITEs placed for these calls with this attestation; "none": do not sign. */
+  attest?: Attestation | "none";
+  /** The PASSporT's origid (where calls enter the network); absent: a UUID per call. */
+  origid?: string;
+  /** Check the callers' Identity headers: off, mark the verdict (verstat), or reject failures. */
+  verify?: "off" | "mark" | "reject";
+}
+
+/**
+ * `stir_shaken`: signing of the calls Tandem places (RFC 8224 authentication service) and
+ * checking of the calls it receives (verification service), ATIS-1000074 SHAKEN profile.
+ */
+export interface StirShakenConfig {
+  sign?: {
+    keyFile: string;
+    /** The PEM text of the EC P-256 private key, read at load. */
+    key: string;
+    /** The certificate's URL, for verifiers. */
+    x5u: string;
+    /** For rules that do not say; absent: only rules with `attest` sign. */
+    attest?: Attestation;
+  };
+  verify?: {
+    /** For rules that do not say. */
+    mode: "off" | "mark" | "reject";
+    caFile: string;
+    /** The PEM text of the trusted STI-CA certificates, read at load. */
+    ca: string;
+    /** ms an iat may be off from now. */
+    maxAge: number;
+    /** ms a certificate fetch may take. */
+    fetchTimeout: number;
+    /** ms a fetched certificate is kept. */
+    cacheTtl: number;
+    /** Fetch http: x5u URLs too (ATIS-1000074 wants https). */
+    allowHttp: boolean;
+  };
 }
 
 export interface RadiusServer {
@@ -359,6 +405,7 @@ export interface Config {
   httpAuthorization?: HttpAuthorizationConfig;
   /** A HEPv3 copy of every SIP message in and out, to a capture server (Homer). */
   hep?: HepConfig;
+  stirShaken?: StirShakenConfig;
   cdr?: CdrConfig;
   media?: MediaConfig;
   /**

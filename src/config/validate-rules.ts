@@ -1,6 +1,7 @@
 // The `defaults` and `rules` sections: routing rules, their routes, and the route options that
 // `defaults` supplies to every route that does not set them.
 
+import { readRuleStirShaken } from "./validate-stir.ts";
 import type { LocateMode } from "../transport/locate.ts";
 import type { Protocol } from "../transport/types.ts";
 import { defaultPort, isSecure, isWebSocket, sipsProtocol } from "../transport/protocol.ts";
@@ -620,6 +621,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       "order",
       "priority",
       "reject",
+      "stir_shaken",
       "routes",
     ]);
     if (!m) return;
@@ -641,6 +643,10 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
     const lim = m.limits === undefined ? undefined : limits(r, m.limits, [...path, "limits"]);
     if (lim) rule.limits = lim;
     if (m.priority !== undefined && r.bool(m.priority, [...path, "priority"])) rule.priority = true;
+    if (m.stir_shaken !== undefined) {
+      const ss = readRuleStirShaken(r, m.stir_shaken, [...path, "stir_shaken"]);
+      if (ss) rule.stirShaken = ss;
+    }
     if (m.reject !== undefined) {
       // A block list entry (premium-rate or fraud-prone destinations, a nuisance caller): the
       // answer is the whole rule, so routes would never be tried.

@@ -62,7 +62,7 @@ export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | un
   };
 }
 
-function fileOf(r: Reader, v: unknown, path: KeyPath): string | undefined {
+export function fileOf(r: Reader, v: unknown, path: KeyPath): string | undefined {
   const s = r.str(v, path);
   if (s === undefined) return undefined;
   if (s === "") return r.fail(path, "a file path", s);
@@ -71,7 +71,7 @@ function fileOf(r: Reader, v: unknown, path: KeyPath): string | undefined {
   return isAbsolute(s) ? s : resolve(base, s);
 }
 
-function readPem(r: Reader, file: string, path: KeyPath): string | undefined {
+export function readPem(r: Reader, file: string, path: KeyPath): string | undefined {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
@@ -80,7 +80,7 @@ function readPem(r: Reader, file: string, path: KeyPath): string | undefined {
 }
 
 /** The certificates in a PEM bundle, checked to parse and to be valid now. */
-function certificates(
+export function certificates(
   r: Reader,
   pem: string,
   file: string,
@@ -117,6 +117,6 @@ function certificates(
   return out;
 }
 
-function firstLine(e: unknown): string {
+export function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split("\n")[0];
 }

@@ -1,7 +1,7 @@
 // The whole document: top-level keys, each section, then checks that span sections.
 
 import { isSecure } from "../transport/protocol.ts";
-import type { Config } from "./types.ts";
+import type { Config, RuleStirShaken, StirShakenConfig } from "./types.ts";
 import type { Reader } from "./reader.ts";
 import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
 import {
@@ -17,6 +17,7 @@ import {
   readMedia,
   readRadius,
 } from "./validate-services.ts";
+import { readStirShaken } from "./validate-stir.ts";
 
 const TOP_KEYS = [
   "sip",
@@ -30,6 +31,7 @@ const TOP_KEYS = [
   "radius",
   "http_authorization",
   "hep",
+  "stir_shaken",
   "cdr",
   "media",
 ];
@@ -52,6 +54,8 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   };
   const hep = readHep(r, m.hep);
   if (hep) cfg.hep = hep;
+  const stirShaken = readStirShaken(r, m.stir_shaken);
+  if (stirShaken) cfg.stirShaken = stirShaken;
   const httpAuthorization = readHttpAuthorization(r, m.http_authorization);
   if (httpAuthorization) cfg.httpAuthorization = httpAuthorization;
   const defaults = readDefaults(r, m.defaults);
@@ -74,6 +78,7 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   }
   tlsNeedsCertificates(r, cfg, m.sip);
   cfg.rules.forEach((rule, i) => {
+    stirNeedsSection(r, rule.stirShaken, ["rules", i, "stir_shaken"], m.stir_shaken, stirShaken);
     if (rule.auth.mode === "http") {
       // A section given but broken has its own errors.
       if (!httpAuthorization && m.http_authorization === undefined) {
@@ -114,6 +119,26 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
     );
   }
   return cfg;
+}
+
+/**
+ * A rule that signs needs `stir_shaken.sign` (the key), one that checks `stir_shaken.verify`
+ * (the trusted CAs). When the section is present but broken, its own issues say why.
+ */
+function stirNeedsSection(
+  r: Reader,
+  rule: RuleStirShaken | undefined,
+  path: (string | number)[],
+  raw: unknown,
+  section: StirShakenConfig | undefined,
+): void {
+  if (!rule || (raw !== undefined && !section)) return;
+  if (rule.attest && rule.attest !== "none" && !section?.sign) {
+    r.fail([...path, "attest"], "a stir_shaken.sign section (key, x5u) to sign with", "none", true);
+  }
+  if (rule.verify && rule.verify !== "off" && !section?.verify) {
+    r.fail([...path, "verify"], "a stir_shaken.verify section (ca) to check with", "none", true);
+  }
 }
 
 /**

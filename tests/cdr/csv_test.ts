@@ -17,18 +17,28 @@ function cells(line: string): string[] {
   return out;
 }
 
-Deno.test("csv: one column per CSV_COLUMNS entry, the recorded SIP headers as JSON in the last", () => {
+Deno.test("csv: one column per CSV_COLUMNS entry, the recorded SIP headers as JSON", () => {
   assert.equal(csvHeader(), CSV_COLUMNS.join(",") + "\r\n");
-  assert.equal(CSV_COLUMNS.at(-1), "sip_headers");
+  const at = CSV_COLUMNS.indexOf("sip_headers");
   const plain = cells(csvLine(sampleCdr(1)));
   assert.equal(plain.length, CSV_COLUMNS.length);
   assert.equal(plain[CSV_COLUMNS.indexOf("from_in")], '"Alice" <sip:10001@caller.example>;tag=a1');
-  assert.equal(plain.at(-1), "", "no headers recorded: an empty cell");
+  assert.equal(plain[at], "", "no headers recorded: an empty cell");
   const rec = {
     ...sampleCdr(2),
     headers: { "x-account": "1234", "p-asserted-identity": '"A, B" <sip:1@x>' },
   };
   const withHeaders = cells(csvLine(rec));
   assert.equal(withHeaders.length, CSV_COLUMNS.length);
-  assert.deepEqual(JSON.parse(withHeaders.at(-1)!), rec.headers);
+  assert.deepEqual(JSON.parse(withHeaders[at]), rec.headers);
+});
+
+Deno.test("csv: STIR/SHAKEN columns after the headers, so older readers keep their places", () => {
+  assert.deepEqual(CSV_COLUMNS.slice(-4), ["sip_headers", "verstat", "attest_in", "attest_out"]);
+  const rec = {
+    ...sampleCdr(3),
+    identity: { verstat: "TN-Validation-Passed", attest: "B", origid: "x", signed: "A" },
+  };
+  assert.deepEqual(cells(csvLine(rec)).slice(-3), ["TN-Validation-Passed", "B", "A"]);
+  assert.deepEqual(cells(csvLine(sampleCdr(4))).slice(-3), ["", "", ""]);
 });

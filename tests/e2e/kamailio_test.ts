@@ -20,14 +20,13 @@ import {
   repoRoot,
   runSipp,
   sippAvailable,
-  sleep,
   startTandem,
   type TandemProcess,
   udpBound,
   waitFor,
-  which,
 } from "./harness.ts";
 import { kitSummary, runKit } from "./kit.ts";
+import { runKamailio, withKamailio } from "./kamailio.ts";
 
 /** JsSIP's CommonJS entry, installed by `deno task test` (npm, into .tools/). */
 const JSSIP_MAIN = `${repoRoot}/.tools/node_modules/jssip/lib/JsSIP.js`;
@@ -228,66 +227,6 @@ async function startKamailio(
   const overTcp = freeUdpPort();
   const k = await runKamailio(dir, kamailioConfig(port, outbound, overTcp, list), port);
   return { ...k, port, overTcp };
-}
-
-/** Kamailio on `cfgText` (checked first), its log in `dir`; ready once `port` is bound. */
-async function runKamailio(
-  dir: string,
-  cfgText: string,
-  port: number,
-): Promise<Pick<Front, "log" | "stop">> {
-  const kamailio = which("kamailio");
-  assert.ok(kamailio, "kamailio is missing: apt-get install kamailio");
-  const cfg = `${dir}/kamailio.cfg`;
-  await Deno.writeTextFile(cfg, cfgText);
-  const check = await new Deno.Command(kamailio, { args: ["-c", "-f", cfg], stderr: "piped" })
-    .output();
-  assert.ok(check.success, new TextDecoder().decode(check.stderr).slice(-2000));
-  const logFile = `${dir}/kamailio.log`;
-  // Its log (log_stderror) goes straight to a file the test reads, through the shell's redirect.
-  const args = [
-    "-f",
-    cfg,
-    "-DD",
-    "-E",
-    "-Y",
-    dir,
-    "-P",
-    `${dir}/kamailio.pid`,
-    "-m",
-    "64",
-    "-M",
-    "8",
-  ];
-  const child = new Deno.Command("sh", {
-    args: ["-c", 'exec "$0" "$@" 2>"$LOG"', kamailio, ...args],
-    env: { LOG: logFile },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let exited = false;
-  child.status.then(() => exited = true);
-  await waitFor(() => exited || udpBound(port), 10_000, { what: `kamailio on ${port}` });
-  assert.ok(!exited, `kamailio exited:\n${await Deno.readTextFile(logFile).catch(() => "")}`);
-  await sleep(300); // its workers are forked after the socket is bound
-  return {
-    log: () => Deno.readTextFile(logFile).catch(() => ""),
-    async stop() {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone already */ }
-        const t = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 5000);
-        await child.status;
-        clearTimeout(t);
-      }
-    },
-  };
 }
 
 Deno.test({
@@ -786,29 +725,6 @@ rules:
     }
   },
 });
-
-/**
- * `fn` with a Kamailio of `config(port)` on `port` (its log in a temporary directory): stopped
- * and the directory removed afterwards, whatever `fn` did.
- */
-async function withKamailio(
-  prefix: string,
-  port: number,
-  config: (port: number, dir: string) => string,
-  fn: (front: Pick<Front, "log" | "stop">, dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    const front = await runKamailio(dir, config(port, dir), port);
-    try {
-      await fn(front, dir);
-    } finally {
-      await front.stop();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-}
 
 Deno.test({
   name: "kamailio: with nat_keepalive, a registered account's flow gets a double CRLF every " +
