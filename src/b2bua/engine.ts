@@ -4,7 +4,7 @@
 // on the injected clock.
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
-import { applyUserRewrite, matchRule } from "../config/mod.ts";
+import { applyUserRewrite, matchRule, ruleIdentity } from "../config/mod.ts";
 import type { Config, DnsConfig, RouteConfig, RuleConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
@@ -723,7 +723,7 @@ export class B2bua implements TransactionUser {
       // A transfer is worth a line: it ties two calls (and their CDRs) together.
       this.log.info("call-replaces", { call: call.id, replaces: replacing.aim.replaced });
     }
-    const verify = this.svc.identity ? verifyMode(rule, cfg) : "off";
+    const verify = this.svc.identity ? ruleIdentity(rule, cfg).verify : "off";
     if (verify !== "off") {
       this.svc.identity!.verify(req, cfg).then(
         (v) => this.afterVerify(call, v, verify),
@@ -1308,7 +1308,9 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
-    const attest = this.svc.identity ? attestFor(call.rule, this.opts.config()) : undefined;
+    const attest = this.svc.identity
+      ? ruleIdentity(call.rule, this.opts.config()).attest
+      : undefined;
     if (attest) {
       // RFC 8224 §5: this INVITE is vouched for anew (its numbers may have been rewritten); an
       // Identity the caller sent would not match it.
@@ -2712,18 +2714,6 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
 const priorityRules = new WeakMap<Config, boolean>();
 
 /** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
-/** A rule's Identity check: its own mode, else `stir_shaken.verify`'s, else none. */
-function verifyMode(rule: RuleConfig, cfg: Config): "off" | "mark" | "reject" {
-  return rule.stirShaken?.verify ?? cfg.stirShaken?.verify?.mode ?? "off";
-}
-
-/** The attestation a rule's calls are signed with, if any (its own, else the section's). */
-function attestFor(rule: RuleConfig, cfg: Config): "A" | "B" | "C" | undefined {
-  if (!cfg.stirShaken?.sign) return undefined;
-  const a = rule.stirShaken?.attest ?? cfg.stirShaken.sign.attest;
-  return a === "none" ? undefined : a;
-}
-
 /** A version 4 UUID (RFC 9562 §5.4) from the injected random source. */
 function uuid(random: Random): string {
   let hex = "";

@@ -2,7 +2,7 @@
 // configuration file alone. For the operator with a hundred customer rules asking why a number
 // went where it did. Pure: a configuration and a question in, text and JSON out.
 
-import { matchRule } from "../config/match.ts";
+import { matchRule, ruleIdentity } from "../config/match.ts";
 import type { Config, RouteConfig, RuleConfig } from "../config/types.ts";
 
 /** What a call is matched on (as `rules[].match` sees an INVITE). */
@@ -60,6 +60,15 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
   if (rule.priority) {
     lines.push("  priority: let in past load shedding and limits.max_calls");
     json.priority = true;
+  }
+  const { attest, verify } = ruleIdentity(rule, cfg);
+  if (attest || verify !== "off") {
+    const parts = [
+      ...(verify !== "off" ? [`caller's Identity checked (${verify})`] : []),
+      ...(attest ? [`INVITEs signed with attestation ${attest}`] : []),
+    ];
+    lines.push(`  stir/shaken: ${parts.join("; ")}`);
+    json.stirShaken = { verify, ...(attest ? { attest } : {}) };
   }
   return { matched: true, text: lines.join("\n"), json };
 }

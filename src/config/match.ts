@@ -1,7 +1,7 @@
 // Rule selection and user rewriting: pure functions over the validated rules, shared by the
 // B2BUA (per INVITE) and by tests of a configuration.
 
-import type { RuleConfig, UserRewrite } from "./types.ts";
+import type { Config, RuleConfig, UserRewrite } from "./types.ts";
 import { blockHolds, type Cidr, parseCidr, parseIp } from "./cidr.ts";
 
 /**
@@ -132,4 +132,19 @@ export function applyUserRewrite(rw: UserRewrite, user: string): string {
   let u = user.slice(rw.strip);
   if (rw.regex) u = u.replace(rw.regex, rw.replace);
   return rw.prefix + u;
+}
+
+/**
+ * What STIR/SHAKEN does for a rule's calls: the attestation its INVITEs are signed with (none
+ * without `stir_shaken.sign`), and how the caller's Identity is checked; the rule's own settings
+ * over the section's.
+ */
+export function ruleIdentity(
+  rule: RuleConfig,
+  cfg: Config,
+): { attest?: "A" | "B" | "C"; verify: "off" | "mark" | "reject" } {
+  const section = cfg.stirShaken;
+  const verify = section?.verify ? rule.stirShaken?.verify ?? section.verify.mode : "off";
+  const attest = section?.sign ? rule.stirShaken?.attest ?? section.sign.attest : undefined;
+  return attest && attest !== "none" ? { attest, verify } : { verify };
 }

@@ -11,7 +11,7 @@ export {
 } from "./load.ts";
 export { DEFAULT_CONFIG_YAML, defaultConfig, EMBEDDED_SOURCE } from "./default.ts";
 export { effectiveConfigText, MASK } from "./print.ts";
-export { applyUserRewrite, type MatchInput, matchRule } from "./match.ts";
+export { applyUserRewrite, type MatchInput, matchRule, ruleIdentity } from "./match.ts";
 export { type Cidr, inCidr, isIp, parseCidr, parseIp } from "./cidr.ts";
 export { formatDuration, formatSize, parseDuration, parseSize } from "./duration.ts";
 export { TANDEM_VERSION } from "./validate-sip.ts";

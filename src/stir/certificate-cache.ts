@@ -136,7 +136,13 @@ export class CertificateCache {
       await res.body?.cancel();
       throw new IdentityError(436, "Bad Identity Info", `${url}: HTTP ${res.status}`);
     }
-    const text = await readLimited(res, MAX_BYTES);
+    let text: string | undefined;
+    try {
+      text = await readLimited(res, MAX_BYTES);
+    } catch (e) {
+      // The timeout covers the body too: a server that trickles it is a failed fetch.
+      throw new IdentityError(436, "Bad Identity Info", `${url}: ${(e as Error).message}`);
+    }
     if (text === undefined) {
       throw new IdentityError(436, "Bad Identity Info", `${url}: larger than ${MAX_BYTES} bytes`);
     }

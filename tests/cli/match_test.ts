@@ -2,7 +2,9 @@
 
 import assert from "node:assert/strict";
 import { describeMatch, type MatchQuery } from "../../src/cli/match.ts";
+import { parseConfig } from "../../src/config/mod.ts";
 import { load } from "../config/with-certs.ts";
+import { makePki } from "../stir/pki.ts";
 
 const cfg = load(`
 rules:
@@ -73,4 +75,33 @@ Deno.test("match: a priority rule says so; no rule is a 404", () => {
   assert.equal(none.matched, false, "the header is missing");
   assert.equal(none.text, "no rule matches (of 3): the call gets 404 No Route");
   assert.deepEqual(none.json, { rule: null, answer: 404 });
+});
+
+Deno.test("match: STIR/SHAKEN, the rule's settings over the section's", async () => {
+  const pki = await makePki();
+  try {
+    const stir = parseConfig(
+      `stir_shaken:
+  sign: { key: sp.key, x5u: "https://cert.example.net/sp.pem", attest: C }
+  verify: { ca: ca.pem, mode: reject }
+rules:
+  - { name: pbx, match: { source: [10.0.0.7] }, stir_shaken: { attest: A, verify: "off" }, routes: [{ target: "192.0.2.1" }] }
+  - { name: carriers, routes: [{ target: "192.0.2.2" }] }
+`,
+      `${pki.dir}/tandem.yaml`,
+      "yaml",
+      { env: {} },
+    );
+    const pbx = describeMatch(stir, q({ sourceIp: "10.0.0.7" }));
+    assert.match(pbx.text, /\n {2}stir\/shaken: INVITEs signed with attestation A$/);
+    assert.deepEqual(pbx.json.stirShaken, { verify: "off", attest: "A" });
+    const carriers = describeMatch(stir, q({}));
+    assert.match(
+      carriers.text,
+      /stir\/shaken: caller's Identity checked \(reject\); INVITEs signed with attestation C$/,
+    );
+    assert.doesNotMatch(describeMatch(cfg, q({ ruriUser: "911" })).text, /stir/);
+  } finally {
+    await Deno.remove(pki.dir, { recursive: true });
+  }
 });

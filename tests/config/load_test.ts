@@ -144,8 +144,8 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
         "86 rules[1].routes[0].auth.password",
-        "153 radius.servers[0].secret",
-        "171 cdr.webhook.headers.Authorization",
+        "164 radius.servers[0].secret",
+        "182 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -171,3 +171,31 @@ Deno.test("SHAKEN: http x5u URLs are refused unless allowed (ATIS-1000074 wants 
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("SHAKEN: a certificate URL serving more than 64 KiB is 436; a failed URL is not asked again at once", async () => {
+  const pki = await makePki();
+  const server = serveFiles({ "/huge.pem": "x".repeat(70 * 1024), "/sp.pem": pki.certPem });
+  let now = Date.now();
+  try {
+    const cache = new CertificateCache({
+      anchors: pemBlocks(pki.caPem).map(parseCertificate),
+      timeout: 2000,
+      ttl: 60_000,
+      allowHttp: true,
+      now: () => now,
+    });
+    await assert.rejects(
+      cache.key(`${server.base}/huge.pem`),
+      /436 Bad Identity Info: .*larger than/,
+    );
+    await assert.rejects(cache.key(`${server.base}/huge.pem`), /436/);
+    assert.equal(server.hits(), 1, "the failure is remembered");
+    now += 31_000;
+    await assert.rejects(cache.key(`${server.base}/huge.pem`), /436/);
+    assert.equal(server.hits(), 2, "and asked again after 30 s");
+    assert.ok(await cache.key(`${server.base}/sp.pem`));
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
