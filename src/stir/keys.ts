@@ -2,17 +2,9 @@
 // (RFC 5958) as is, or SEC1 (RFC 5915) as `openssl ecparam -genkey` writes it, wrapped into
 // PKCS#8 because that is the one private-key format WebCrypto imports.
 
-import {
-  CertificateError,
-  decodeOid,
-  DerReader,
-  DerTag,
-  encodeTlv,
-  NAMED_CURVES,
-  OIDS,
-  pemBlocks,
-  type Tlv,
-} from "./x509.ts";
+import { decodeOid, DerReader, DerTag, encodeTlv, pemBlocks, type Tlv } from "./der.ts";
+import { CertificateError } from "./errors.ts";
+import { NAMED_CURVES, OIDS } from "./x509.ts";
 
 /** The PEM held no usable P-256 private key; the message says what it held instead. */
 export class KeyError extends Error {

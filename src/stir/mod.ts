@@ -4,5 +4,7 @@ export * from "./passport.ts";
 export * from "./tn.ts";
 export * from "./shaken.ts";
 export * from "./certificate-cache.ts";
+export * from "./errors.ts";
+export * from "./der.ts";
 export * from "./x509.ts";
 export * from "./keys.ts";

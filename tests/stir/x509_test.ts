@@ -13,7 +13,7 @@ import {
   pemBlocks,
   publicKeyOf,
   verifyChain,
-} from "../../src/stir/x509.ts";
+} from "../../src/stir/mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "tandem-x509-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
