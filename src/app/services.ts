@@ -34,6 +34,7 @@ import type { Config, DnsConfig, HttpAuthorizationConfig } from "../config/types
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import { locate, type LocateTarget } from "../transport/locate.ts";
+import { lookupEnum } from "../transport/enum.ts";
 import { DnsClient, serversFromResolvConf } from "../transport/dns/client.ts";
 import { readFileSync } from "node:fs";
 import type { Logger } from "../util/log.ts";
@@ -156,13 +157,14 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     svc.media = media.hooks;
     closers.push(() => media.close());
   }
-  // Routes by host name (RFC 3263). The resolver starts on first use: a reload may add the first
-  // such route, and a configuration without one sends no DNS query at all. A reload that changes
-  // `sip.dns` gets a new resolver; the old one finishes its lookups in flight, then closes.
+  // Routes by host name (RFC 3263) and ENUM routes (RFC 6116). The resolver starts on first use:
+  // a reload may add the first such route, and a configuration without one sends no DNS query
+  // at all. A reload that changes `sip.dns` gets a new resolver; the old one finishes its
+  // lookups in flight, then closes.
   let dns: DnsClient | undefined;
   let dnsOf: DnsConfig | undefined;
   const retiring = new Map<DnsClient, ReturnType<typeof setTimeout>>();
-  svc.locate = (t: LocateTarget, settings: DnsConfig = cfg.sip.dns) => {
+  const resolver = (settings: DnsConfig): DnsClient => {
     if (!dns || (settings !== dnsOf && !sameDns(settings, dnsOf))) {
       const old = dns;
       if (old) {
@@ -182,8 +184,12 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       if (old) log.info("dns-resolver-replaced", { servers: settings.servers });
     }
     dnsOf = settings;
-    return locate(t, dns, Math.random);
+    return dns;
   };
+  svc.locate = (t: LocateTarget, settings: DnsConfig = cfg.sip.dns) =>
+    locate(t, resolver(settings), Math.random);
+  svc.enumLookup = (e164, apex, settings: DnsConfig = cfg.sip.dns) =>
+    lookupEnum(e164, apex, resolver(settings));
   closers.push(async () => {
     for (const [old, timer] of retiring) {
       clearTimeout(timer);

@@ -128,7 +128,11 @@ export interface Replacing {
  * name are tried in turn on a 503, a timeout or a transport error (§4.3), and past on any other
  * failure, which speaks for them all.
  */
-export type CallRoute = RouteConfig & { resolved?: Endpoint; dnsGroup?: number };
+/**
+ * A route as a call tries it: a server DNS found for a host name (`resolved`, one entry per
+ * server, `dnsGroup` telling their name apart), or a URI ENUM gave for the called number.
+ */
+export type CallRoute = RouteConfig & { resolved?: Endpoint; dnsGroup?: number; enumTarget?: Uri };
 
 /** A call and everything Tandem keeps about it. */
 export interface Call {

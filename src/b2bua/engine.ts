@@ -43,6 +43,7 @@ import type {
 } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
+import { enumNumber } from "../transport/enum.ts";
 import { endpointKey, endpointText } from "../transport/address.ts";
 import {
   defaultPort,
@@ -187,6 +188,11 @@ export interface B2buaServices {
    * configuration in force names. Absent: such routes fail.
    */
   locate?: (target: LocateTarget, dns?: DnsConfig) => Promise<Endpoint[]>;
+  /**
+   * RFC 6116: the SIP URIs an E.164 number ("+" and digits) maps to under an ENUM apex, best
+   * first; empty when it has none; rejects when the lookup failed. Absent: ENUM routes fail.
+   */
+  enumLookup?: (e164: string, apex: string, dns?: DnsConfig) => Promise<string[]>;
 }
 
 export interface B2buaOptions {
@@ -288,6 +294,11 @@ const mServerUp = metrics.gauge(
 const mRegistered = metrics.gauge(
   "tandem_registrations",
   "Phones registered through Tandem at the registrar (granted, not run out).",
+);
+const mEnum = metrics.counter(
+  "tandem_enum_lookups_total",
+  "ENUM lookups of called numbers (RFC 6116) for enum routes, by outcome: found (SIP URIs), " +
+    "none (no such number, or no E2U+sip record), failed (DNS did not answer).",
 );
 const mLocate = metrics.counter(
   "tandem_route_lookups_total",
@@ -989,6 +1000,53 @@ export class B2bua implements TransactionUser {
   }
 
   /**
+   * An ENUM route (RFC 6116): the called number (after the route's user rewrite) looked up under
+   * the route's apex; the URIs found take the route's place, one entry each, tried in their
+   * order like a route's servers. A number with no URI skips the route (404 when it was the
+   * last), a failed lookup too (503).
+   */
+  private enumRoute(call: Call, index: number): void {
+    const route = call.routes[index];
+    const user = decodeUser(userForUri(call.a.invite.ruri.user ?? "", route.ruriUser));
+    const number = enumNumber(user);
+    const done = (uris: string[], err?: unknown) => {
+      if (call.state === "Ended") return; // cancelled while DNS answered
+      const targets: Uri[] = [];
+      for (const u of uris) {
+        try {
+          targets.push(parseUri(u, "ENUM URI"));
+        } catch {
+          // A record whose URI does not parse is one target less.
+        }
+      }
+      mEnum.inc({ outcome: err ? "failed" : targets.length ? "found" : "none" });
+      if (targets.length === 0) {
+        this.log.debug("enum-none", { call: call.id, number: number ?? user, err });
+        this.recordSkipped(call, index, "", `enum:${number ?? user}`, "unreachable");
+        return this.nextOrFail(call, index, err ? 503 : 404, "unreachable");
+      }
+      const servers: CallRoute[] = targets.map((enumTarget) => ({ ...route, enumTarget }));
+      call.routes = [...call.routes.slice(0, index), ...servers, ...call.routes.slice(index + 1)];
+      this.startAttempt(call, index);
+    };
+    const lookup = this.svc.enumLookup;
+    if (!number || !lookup) return done([], number ? "no DNS resolver" : undefined);
+    lookup(number, route.enum!, this.opts.config().sip.dns)
+      .then((uris) => done(uris), (err) => done([], err))
+      .catch((err) => this.log.error("enum-route-failed", { call: call.id, err }));
+  }
+
+  /** The next route after a skipped one, or the call refused with `status` when none is left. */
+  private nextOrFail(call: Call, index: number, status: number, why: string): void {
+    if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
+    return this.failCall(
+      call,
+      createResponse(call.a.invite, status, undefined, call.a.localTag),
+      why,
+    );
+  }
+
+  /**
    * A 3xx Contact by host name (RFC 3263, as for a route): the call follows it to the first
    * server DNS gives that Tandem can reach. When DNS gives none, the INVITE goes to the route's
    * own address, as before DNS, for that server to route the name.
@@ -1006,6 +1064,11 @@ export class B2bua implements TransactionUser {
       const dest = found.find((e) => this.canReach(e));
       if (!dest) {
         this.log.debug("redirect-unresolved", { call: call.id, host, err: err ?? "no server" });
+        // An ENUM URI whose host has no server is a target skipped, not a route's own server.
+        if (call.routes[index].enumTarget) {
+          this.recordSkipped(call, index, target.toString(), `dns:${host}`, "unreachable");
+          return this.nextOrFail(call, index, 503, "unreachable");
+        }
       }
       this.startAttempt(call, index, target, dest ?? routeEndpoint(call.routes[index]));
     };
@@ -1169,6 +1232,11 @@ export class B2bua implements TransactionUser {
     const route = call.routes[index];
     const a = call.a.invite;
     const aim = call.replacing;
+    if (route.enum && !redirect && !aim) {
+      if (!route.enumTarget) return this.enumRoute(call, index);
+      // An ENUM answer is followed like a redirect: its URI is the Request-URI.
+      redirect = route.enumTarget;
+    }
     const redirectTarget = aim?.target ?? redirect ?? call.target?.uri;
     if (route.dns && !route.resolved && !redirectTarget) return this.locateRoute(call, index);
     if (redirect && !aim && !resolved && !isIpLiteral(bareHost(redirect.host)) && this.svc.locate) {
@@ -1232,8 +1300,11 @@ export class B2bua implements TransactionUser {
       route.fromDomain ? uriHost(route.fromDomain) : uriHost(local.host),
     );
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
+    // To names the callee where the call goes: an ENUM route has no host of its own.
     const to = new NameAddr(
-      new UriClass("sip", user || undefined, routeUriHost(route), routeUriPort(route)),
+      route.enumTarget
+        ? new UriClass("sip", user || undefined, route.enumTarget.host, route.enumTarget.port)
+        : new UriClass("sip", user || undefined, routeUriHost(route), routeUriPort(route)),
       undefined,
     );
     const contact = contactFor(local, ruri.scheme === "sips" && isSecure(local.protocol));

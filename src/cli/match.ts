@@ -76,6 +76,7 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
 const DNS_MODE = { a: "A/AAAA", srv: "SRV, then A/AAAA", naptr: "NAPTR, SRV, A/AAAA" } as const;
 
 function targetText(r: RouteConfig): string {
+  if (r.enum) return `the called number's ENUM URIs under ${r.enum}`;
   const host = r.host.includes(":") ? `[${r.host}]` : r.host;
   const dns = r.dns ? ` (located by DNS: ${DNS_MODE[r.dns]})` : "";
   return `${r.transport}:${host}:${r.port}${dns}`;

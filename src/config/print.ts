@@ -14,8 +14,8 @@ function rewrite(rw: UserRewrite) {
   return {
     strip: rw.strip,
     prefix: rw.prefix,
-    ...(rw.regex ? { regex: rw.regex.source } : {}),
-    replace: rw.replace,
+    // replace goes with a regex only: on its own it does not load back.
+    ...(rw.regex ? { regex: rw.regex.source, replace: rw.replace } : {}),
   };
 }
 
@@ -26,11 +26,15 @@ function route(r: RouteConfig, mask: boolean) {
   if (r.timers.noAnswer) timers.no_answer = formatDuration(r.timers.noAnswer);
   if (r.timers.maxDuration) timers.max_duration = formatDuration(r.timers.maxDuration);
   const host = r.host.includes(":") ? `[${r.host}]` : r.host;
+  // A name located by SRV or NAPTR has no port of its own; by NAPTR, no transport either. An
+  // ENUM route has its apex instead of a target.
+  const where: { target?: string; enum?: string } = r.enum
+    ? { enum: r.enum }
+    : { target: r.dns === "srv" || r.dns === "naptr" ? host : `${host}:${r.port}` };
   return {
     name: r.name,
-    // A name located by SRV or NAPTR has no port of its own; by NAPTR, no transport either.
-    target: r.dns === "srv" || r.dns === "naptr" ? host : `${host}:${r.port}`,
-    ...(r.dns === "naptr" ? {} : { transport: r.transport }),
+    ...where,
+    ...(r.dns === "naptr" || r.enum ? {} : { transport: r.transport }),
     ...(r.tlsServerName ? { tls_server_name: r.tlsServerName } : {}),
     ...(r.domain ? { domain: r.domain } : {}),
     ...(r.fromDomain ? { from_domain: r.fromDomain } : {}),

@@ -156,6 +156,12 @@ export interface RouteConfig {
    */
   dns?: LocateMode;
   /**
+   * An ENUM route (RFC 6116): the apex (e164.arpa, or a private tree) under which each call's
+   * called number is looked up; the call goes to the SIP URIs its NAPTR records give, in their
+   * order, and a number with none skips the route. `host` is the apex then, for display.
+   */
+  enum?: string;
+  /**
    * TLS only: the name the callee's certificate must carry (and the SNI sent), when it is
    * issued for a host name rather than the IP dialled.
    */

@@ -89,6 +89,7 @@ const TARGET_KEYS = [
 const ROUTE_KEYS = [
   "name",
   ...TARGET_KEYS,
+  "enum",
   "domain",
   "weight",
   ...OPTION_KEYS,
@@ -350,6 +351,8 @@ interface RouteTarget {
   port: number;
   transport: Protocol;
   dns?: LocateMode;
+  /** An ENUM route's apex (then also `host`). */
+  enum?: string;
 }
 
 /** An IP literal, or a host name (lowercased: DNS names are case-insensitive). */
@@ -362,15 +365,34 @@ function hostOrName(r: Reader, v: unknown, path: KeyPath): string | undefined {
   return r.fail(path, "an IP address or a host name like sip.carrier.example", s);
 }
 
-function target(r: Reader, m: RawMap, path: KeyPath): RouteTarget | undefined {
-  const given = ["target", "uri", "host"].filter((k) => m[k] !== undefined);
+function target(
+  r: Reader,
+  m: RawMap,
+  path: KeyPath,
+  enumAllowed = false,
+): RouteTarget | undefined {
+  const keys = enumAllowed ? ["target", "uri", "host", "enum"] : ["target", "uri", "host"];
+  const given = keys.filter((k) => m[k] !== undefined);
   if (given.length !== 1) {
     return r.fail(
       path,
-      "exactly one of target, uri, host",
+      `exactly one of ${keys.join(", ")}`,
       given.length ? given.join(" and ") : "none",
       true,
     );
+  }
+  if (m.enum !== undefined) {
+    // Each call's target is a URI from its ENUM answer, located as RFC 3263 says for it.
+    const apex = hostOrName(r, m.enum, [...path, "enum"]);
+    for (const k of ["port", "transport"]) {
+      if (m[k] !== undefined) r.fail([...path, k], `no ${k} on an enum route (the URI says)`, m[k]);
+    }
+    if (apex !== undefined && isIp(apex)) {
+      return r.fail([...path, "enum"], 'an ENUM domain like "e164.arpa"', apex);
+    }
+    return apex === undefined
+      ? undefined
+      : { host: apex, port: 5060, transport: "udp", enum: apex };
   }
   let host: string | undefined;
   let port: unknown = m.port;
@@ -675,7 +697,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       if (rm.weight !== undefined && rule.order !== "weighted") {
         r.fail([...rp, "weight"], 'a rule with order "weighted"', `order ${rule.order}`, true);
       }
-      const route = readRoute(r, rm, rp, rname, d, weight);
+      const route = readRoute(r, rm, rp, rname, d, weight, true);
       if (route) {
         rule.routes.push(route);
         sameLimits(r, seen, route, rp);
@@ -692,7 +714,7 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
   const path = ["registrar"];
   // Its calls go to phones at their Contacts: no domain of its own to put in their URIs.
   const keys = ROUTE_KEYS.filter((k) =>
-    !["name", "weight", "limits", "probe", "domain", "respect_retry_after"].includes(k)
+    !["name", "weight", "limits", "probe", "domain", "respect_retry_after", "enum"].includes(k)
   );
   const m = r.map(v, path, keys);
   if (!m) return undefined;
@@ -807,8 +829,9 @@ function readRoute(
   name: string | undefined,
   d: RouteOptions,
   weight: number,
+  enumAllowed = false,
 ): RouteConfig | undefined {
-  const t = target(r, m, path);
+  const t = target(r, m, path, enumAllowed);
   const own = readRouteOptions(r, m, path);
   const sni = m.tls_server_name === undefined ? undefined : transportBound(
     r,
@@ -821,8 +844,20 @@ function readRoute(
     ? undefined
     : transportBound(r, m.ws_path, [...path, "ws_path"], t?.transport, WS_PATH);
   const domain = m.domain === undefined ? undefined : hostOrName(r, m.domain, [...path, "domain"]);
+  if (t?.enum) {
+    // Each call's URIs come from DNS: no fixed server to probe, no domain to put in them.
+    if (m.probe !== undefined && m.probe !== false) {
+      r.fail([...path, "probe"], "no probe on an enum route", m.probe);
+    }
+    if (m.domain !== undefined) r.fail([...path, "domain"], "no domain on an enum route", m.domain);
+  }
   if (!t || name === undefined) return undefined;
   const route = merge(name, t, own, d, weight);
+  if (t.enum) {
+    route.enum = t.enum;
+    delete route.dns;
+    delete route.probe;
+  }
   if (domain) route.domain = domain;
   if (sni) route.tlsServerName = sni;
   if (upgradePath && upgradePath !== "/") route.wsPath = upgradePath;

@@ -32,6 +32,11 @@ const MAX_BYTES = 64 * 1024;
 const MAX_ENTRIES = 1000;
 /** A URL that failed is not fetched again for this long (ms): a dead server is not hammered. */
 const FAILED_TTL = 30_000;
+/**
+ * Fetches in flight at once. Each INVITE can name any URL: a flood of them naming fresh ones
+ * must not open a connection apiece; past this a new URL fails at once (436) and is not cached.
+ */
+const MAX_FETCHES = 16;
 
 interface Entry {
   expires: number;
@@ -42,6 +47,7 @@ interface Entry {
 export class CertificateCache {
   private readonly entries = new Map<string, Entry>();
   private readonly fetchFn: typeof fetch;
+  private fetching = 0;
 
   constructor(private readonly opts: CertificateCacheOptions) {
     this.fetchFn = opts.fetch ?? fetch;
@@ -56,6 +62,11 @@ export class CertificateCache {
     const hit = this.entries.get(url);
     if (hit && hit.expires > now) return hit.key;
     if (hit) this.entries.delete(url);
+    if (this.fetching >= MAX_FETCHES) {
+      return Promise.reject(
+        new IdentityError(436, "Bad Identity Info", `${url}: ${MAX_FETCHES} fetches in flight`),
+      );
+    }
     const entry: Entry = { expires: now + this.opts.ttl, key: Promise.resolve(undefined!) };
     entry.key = this.load(url, now).then(
       ({ key, notAfter }) => {
@@ -83,7 +94,13 @@ export class CertificateCache {
   }
 
   private async load(url: string, now: number): Promise<{ key: CryptoKey; notAfter: number }> {
-    const pem = await this.download(url);
+    let pem: string;
+    this.fetching++;
+    try {
+      pem = await this.download(url);
+    } finally {
+      this.fetching--;
+    }
     let chain: Certificate[];
     try {
       chain = pemBlocks(pem).map(parseCertificate);

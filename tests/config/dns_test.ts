@@ -81,3 +81,38 @@ Deno.test("dns: the effective configuration loads back with the same lookups", (
   assert.deepEqual(shape(back), shape(cfg));
   assert.deepEqual(back.sip.dns, cfg.sip.dns);
 });
+
+Deno.test("enum routes: an apex instead of a target, printed back the same; what cannot go with it", () => {
+  const cfg = load(`
+defaults: { probe: { interval: 30s } }
+rules:
+  - routes:
+      - { name: peering, enum: E164.Arpa, ruri_user: { prefix: "+" } }
+      - { name: pstn, target: "192.0.2.10" }
+`);
+  const [peering, pstn] = cfg.rules[0].routes;
+  assert.equal(peering.enum, "e164.arpa");
+  assert.equal(peering.dns, undefined, "no RFC 3263 lookup of the apex itself");
+  assert.equal(peering.probe, undefined, "no server of its own to probe, whatever defaults say");
+  assert.ok(pstn.probe);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules[0].routes[0], peering);
+  const errs = errorsOf(`
+rules:
+  - routes:
+      - { enum: e164.arpa, port: 5060, transport: tcp }
+      - { enum: e164.arpa, target: "192.0.2.1" }
+      - { enum: "192.0.2.1" }
+      - { enum: e164.arpa, probe: { interval: 10s }, domain: carrier.example }
+`);
+  assert.deepEqual(errs.map((e) => e.replace(/^F:\d+: /, "").replace(/, got .*$/, "")), [
+    "rules[0].routes[0].port: expected no port on an enum route (the URI says)",
+    "rules[0].routes[0].transport: expected no transport on an enum route (the URI says)",
+    "rules[0].routes[1]: expected exactly one of target, uri, host, enum",
+    'rules[0].routes[2].enum: expected an ENUM domain like "e164.arpa"',
+    "rules[0].routes[3].probe: expected no probe on an enum route",
+    "rules[0].routes[3].domain: expected no domain on an enum route",
+  ]);
+});

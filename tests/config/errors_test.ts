@@ -144,7 +144,7 @@ Deno.test("route shape: exactly one of target, uri, host; at least one route", (
       'rules:\n  - name: a\n    routes: [{ target: "127.0.0.1", host: 127.0.0.1 }]\n  - name: a\n    routes: []\n',
     ),
     [
-      "t.yaml:3: rules[0].routes[0]: expected exactly one of target, uri, host, got target and host",
+      "t.yaml:3: rules[0].routes[0]: expected exactly one of target, uri, host, enum, got target and host",
       't.yaml:4: rules[1].name: expected a rule name not used before, got "a"',
       "t.yaml:5: rules[1].routes: expected at least one route, got a list",
     ],

@@ -3,6 +3,8 @@
 //   (and fails the call unless the Request-URI names carrier.test without a port), so Tandem
 //   moves to the other, which answers (RFC 3263 §4.3).
 // - naptr.test has a NAPTR record for SIP over TCP only, whose SRV names a TCP callee.
+// - ENUM (RFC 6116): e164.test maps one number to a SIP URI (E2U+sip); a call to it reaches
+//   that callee, a call to a number it lacks takes the route after the ENUM one.
 
 import assert from "node:assert/strict";
 import {
@@ -93,5 +95,61 @@ rules:
     assert.equal(t.code, 0, `the TCP callee: ${t.stdout.slice(-1500)}`);
     assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 2);
     assert.equal(await metric(http, 'tandem_route_lookups_total{outcome="resolved"}'), 2);
+  },
+});
+
+Deno.test({
+  name: "dns: an ENUM route sends a number to the SIP URI its NAPTR record gives, and a number " +
+    "without one to the next route",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [peer, pstn] = [freeUdpPort(), freeUdpPort()];
+    await using dns = await startDnsmasq("127.0.0.1", [
+      "--local=/e164.test/",
+      // +1 215 555 1213 is served by a peer, reached at the URI the record's regexp builds.
+      `--naptr-record=3.1.2.1.5.5.5.5.1.2.1.e164.test,10,10,u,E2U+sip,!^\\+(.*)$!sip:\\1@127.0.0.1:${peer}!`,
+    ]);
+    const [sip, http] = [freePort(), freePort()];
+    await using tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+  dns: { servers: ["127.0.0.1:${dns.server.port}"], timeout: 500ms }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+rules:
+  - name: all
+    routes:
+      - { name: peering, enum: e164.test, ruri_user: { prefix: "+" } }
+      - { name: pstn, target: "127.0.0.1:${pstn}" }
+`,
+    });
+    const peerUas = uas(["-sn", "uas", "-p", String(peer)]);
+    const pstnUas = uas(["-sn", "uas", "-p", String(pstn)]);
+    await waitFor(() => udpBound(peer) && udpBound(pstn), 5000, { what: "callee SIPps" });
+    const logs = async () => (await tandem.logs()).stderr.slice(-3000);
+    const ported = await sippUac(`127.0.0.1:${sip}`, { service: "12155551213" });
+    assert.equal(
+      ported.code,
+      0,
+      `call to the ENUM number: ${ported.stdout.slice(-1500)}\n${await logs()}`,
+    );
+    const p = await peerUas;
+    assert.equal(p.code, 0, `the peer the ENUM record names: ${p.stdout.slice(-1500)}`);
+    const other = await sippUac(`127.0.0.1:${sip}`, { service: "12155550000" });
+    assert.equal(
+      other.code,
+      0,
+      `call to a number ENUM lacks: ${other.stdout.slice(-1500)}\n${await logs()}`,
+    );
+    const q = await pstnUas;
+    assert.equal(q.code, 0, `the next route: ${q.stdout.slice(-1500)}`);
+    assert.equal(await metric(http, 'tandem_enum_lookups_total{outcome="found"}'), 1);
+    assert.equal(await metric(http, 'tandem_enum_lookups_total{outcome="none"}'), 1);
+    assert.equal(dns.queries("3.1.2.1.5.5.5.5.1.2.1.e164.test", "NAPTR"), 1);
   },
 });

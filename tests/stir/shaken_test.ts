@@ -199,3 +199,31 @@ Deno.test("SHAKEN: a certificate URL serving more than 64 KiB is 436; a failed U
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("SHAKEN: at most 16 certificate fetches in flight; past that a new URL is 436 at once", async () => {
+  const pki = await makePki();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
+    await gate;
+    return new Response(pki.certPem);
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const cache = new CertificateCache({
+      anchors: pemBlocks(pki.caPem).map(parseCertificate),
+      timeout: 5000,
+      ttl: 60_000,
+      allowHttp: true,
+      now: () => Date.now(),
+    });
+    const slow = Array.from({ length: 16 }, (_, i) => cache.key(`${base}/sp-${i}.pem`));
+    await assert.rejects(cache.key(`${base}/sp-16.pem`), /436 .*16 fetches in flight/);
+    release();
+    assert.equal((await Promise.all(slow)).length, 16);
+    assert.ok(await cache.key(`${base}/sp-16.pem`), "room again once they are done");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
