@@ -94,6 +94,7 @@ export function workerConfig(cfg: Config, index: number, count: number): Config 
       ...withShare(rule, count),
       routes: rule.routes.map((r) => withShare(r, count)),
     })),
+    ...(cfg.routes ? { routes: cfg.routes.map((r) => withShare(r, count)) } : {}),
   };
   if (index === 0) return out;
   delete out.http;

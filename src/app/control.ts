@@ -132,14 +132,18 @@ export class TandemControl implements ControlPlane {
   routes(): RouteStatus[] {
     const b2bua = this.server.b2bua;
     const byName = new Map<string, RouteStatus>();
-    for (const rule of this.server.config.rules) {
+    const cfg = this.server.config;
+    // Top-level routes too (under no rule): the trunks route tables name.
+    for (const rule of [...cfg.rules, { name: "", routes: cfg.routes ?? [] }]) {
       for (const r of rule.routes) {
         let st = byName.get(r.name);
         if (!st) {
           const host = r.host.includes(":") ? `[${r.host}]` : r.host;
           st = {
             name: r.name,
-            target: r.dns && r.dns !== "a"
+            target: r.enum
+              ? `enum:${r.enum}`
+              : r.dns && r.dns !== "a"
               ? `dns:${r.dns}:${r.transport}:${host}`
               : `${r.dns ? "dns:a:" : ""}${r.transport}:${host}:${r.port}`,
             rules: [],
@@ -153,7 +157,7 @@ export class TandemControl implements ControlPlane {
           };
           byName.set(r.name, st);
         }
-        if (!st.rules.includes(rule.name)) st.rules.push(rule.name);
+        if (rule.name && !st.rules.includes(rule.name)) st.rules.push(rule.name);
       }
     }
     for (const sv of b2bua.health.list()) {

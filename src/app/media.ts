@@ -93,7 +93,7 @@ export function createMediaHooks(
   deps: Partial<MediaDeps> = {},
 ): MediaService | undefined {
   const kinds = new Set<RelayKind>();
-  for (const rule of cfg.rules) {
+  for (const rule of [...cfg.rules, { routes: cfg.routes ?? [] }]) {
     for (const route of rule.routes) if (route.media !== "none") kinds.add(route.media);
   }
   if (kinds.size === 0) return undefined;

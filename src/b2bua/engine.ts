@@ -4,7 +4,7 @@
 // on the injected clock.
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
-import { applyUserRewrite, matchRule, ruleIdentity } from "../config/mod.ts";
+import { applyUserRewrite, matchRule, ruleIdentity, tableRoutes } from "../config/mod.ts";
 import type { Config, DnsConfig, RouteConfig, RuleConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
@@ -295,6 +295,11 @@ const mRegistered = metrics.gauge(
   "tandem_registrations",
   "Phones registered through Tandem at the registrar (granted, not run out).",
 );
+const mTableLookups = metrics.counter(
+  "tandem_route_table_lookups_total",
+  "Called numbers looked up in route tables (least-cost routing), by table and result: matched " +
+    "(a prefix gave routes) or unmatched (the rule's own routes, or 404).",
+);
 const mEnum = metrics.counter(
   "tandem_enum_lookups_total",
   "ENUM lookups of called numbers (RFC 6116) for enum routes, by outcome: found (SIP URIs), " +
@@ -456,7 +461,7 @@ export class B2bua implements TransactionUser {
   /** The counters, reconfigured when the configuration changed (a reload) since the last call. */
   private limitTable(cfg: Config): LimitTable {
     if (cfg !== this.limitsOf) {
-      this.limits.configure(cfg.rules);
+      this.limits.configure(cfg.rules, cfg.routes);
       this.limitsOf = cfg;
     }
     return this.limits;
@@ -660,9 +665,19 @@ export class B2bua implements TransactionUser {
       const r = createResponse(req, status, reason, this.tag());
       return this.refuse(req, tx, source, r, rule.name, "rejected");
     }
-    if (!rule || rule.routes.length === 0) {
+    // Least-cost routing: the routes of the longest prefix the rule's table has for the number.
+    const tabled = rule?.routeTable && !replacing
+      ? this.tableRoutesFor(rule.routeTable, decodeUser(ruriUser), cfg)
+      : undefined;
+    if (!rule || (rule.routes.length === 0 && !tabled)) {
       mCalls.inc({ outcome: "no-route" });
-      return this.refuse(req, tx, source, createResponse(req, 404, "No Route", this.tag()), "");
+      return this.refuse(
+        req,
+        tx,
+        source,
+        createResponse(req, 404, "No Route", this.tag()),
+        rule?.name ?? "",
+      );
     }
     // A call replacing another (RFC 3891) takes that call's place: counted, never refused.
     const usage = this.limitTable(cfg).rule(rule.name);
@@ -687,7 +702,9 @@ export class B2bua implements TransactionUser {
       id: token(this.opts.random, 16),
       state: "Routing",
       rule,
-      routes: replacing ? [replacing.route] : this.routeOrder.next(rule, this.opts.random),
+      routes: replacing
+        ? [replacing.route]
+        : tabled ?? this.routeOrder.next(rule, this.opts.random),
       a: {
         invite: req,
         stx: tx,
@@ -785,6 +802,24 @@ export class B2bua implements TransactionUser {
       return;
     }
     this.startAttempt(call, 0);
+  }
+
+  /**
+   * The routes a route table gives `number`, cheapest first; undefined when no prefix of it is
+   * in the table (the rule's own routes then apply).
+   */
+  private tableRoutesFor(name: string, number: string, cfg: Config): RouteConfig[] | undefined {
+    const table = cfg.routeTables?.find((t) => t.name === name);
+    const hit = table && tableRoutes(table, number);
+    mTableLookups.inc({ table: name, result: hit ? "matched" : "unmatched" });
+    if (!hit) return undefined;
+    const named = routesByName(cfg);
+    const routes: RouteConfig[] = [];
+    for (const n of hit.routes) {
+      const r = named.get(n);
+      if (r) routes.push(r);
+    }
+    return routes.length ? routes : undefined;
   }
 
   /**
@@ -2848,7 +2883,9 @@ const routeIndex = new WeakMap<Config, Map<string, RouteConfig>>();
 function routesByName(cfg: Config): Map<string, RouteConfig> {
   let m = routeIndex.get(cfg);
   if (m === undefined) {
+    // Top-level routes first: a rule's route of the same name does not hide the trunk.
     m = new Map(cfg.rules.flatMap((r) => r.routes).map((r) => [r.name, r]));
+    for (const r of cfg.routes ?? []) m.set(r.name, r);
     routeIndex.set(cfg, m);
   }
   return m;

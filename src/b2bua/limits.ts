@@ -87,6 +87,8 @@ export class LimitTable {
       limits?: CallLimits;
       routes: readonly { name: string; limits?: CallLimits }[];
     }[],
+    /** Routes known by name only (top-level `routes`, which route tables name). */
+    named: readonly { name: string; limits?: CallLimits }[] = [],
   ): void {
     const ruleNames = new Set<string>();
     const routeNames = new Set<string>();
@@ -97,6 +99,10 @@ export class LimitTable {
         routeNames.add(route.name);
         upsert(this.routes, route.name, route.limits);
       }
+    }
+    for (const route of named) {
+      routeNames.add(route.name);
+      upsert(this.routes, route.name, route.limits);
     }
     prune(this.rules, ruleNames);
     prune(this.routes, routeNames);

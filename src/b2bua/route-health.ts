@@ -159,7 +159,7 @@ export class RouteHealth {
     const routes: ProbedRoute[] = [];
     const keep = new Map<string, ProbedServer>();
     const now = this.o.clock.now();
-    for (const rule of cfg.rules) {
+    for (const rule of [...cfg.rules, { routes: cfg.routes ?? [] }]) {
       for (const route of rule.routes) {
         if (!route.probe) continue;
         const id = `${route.name}|${route.transport}|${route.host}|${route.port}`;

@@ -3,6 +3,7 @@
 // went where it did. Pure: a configuration and a question in, text and JSON out.
 
 import { matchRule, ruleIdentity } from "../config/match.ts";
+import { tableRoutes } from "../config/route-table.ts";
 import type { Config, RouteConfig, RuleConfig } from "../config/types.ts";
 
 /** What a call is matched on (as `rules[].match` sees an INVITE). */
@@ -46,9 +47,31 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
     json.reject = rule.reject;
     return { matched: true, text: lines.join("\n"), json };
   }
-  lines.push(`  routes (${rule.order}): ${rule.routes.map(routeText).join("; ")}`);
-  json.order = rule.order;
-  json.routes = rule.routes.map((r) => ({ name: r.name, target: targetText(r) }));
+  const table = rule.routeTable === undefined
+    ? undefined
+    : cfg.routeTables?.find((t) => t.name === rule.routeTable);
+  const hit = table && tableRoutes(table, q.ruriUser);
+  if (hit) {
+    // What the engine does: the routes of the longest prefix, cheapest first.
+    const byName = new Map(
+      [...cfg.rules.flatMap((r) => r.routes), ...(cfg.routes ?? [])].map((r) => [r.name, r]),
+    );
+    const routes = hit.routes.map((n) => byName.get(n)).filter((r) => r !== undefined);
+    lines.push(
+      `  routes (table ${table.name}, prefix ${hit.prefix}, cheapest first): ` +
+        routes.map(routeText).join("; "),
+    );
+    json.table = { name: table.name, prefix: hit.prefix };
+    json.routes = routes.map((r) => ({ name: r.name, target: targetText(r) }));
+  } else if (rule.routes.length === 0) {
+    lines.push(`  no prefix of it in table ${rule.routeTable} and no routes: 404 No Route`);
+    return { matched: false, text: lines.join("\n"), json: { ...json, answer: 404 } };
+  } else {
+    if (table) lines.push(`  no prefix of it in table ${table.name}: the rule's routes`);
+    lines.push(`  routes (${rule.order}): ${rule.routes.map(routeText).join("; ")}`);
+    json.order = rule.order;
+    json.routes = rule.routes.map((r) => ({ name: r.name, target: targetText(r) }));
+  }
   if (rule.auth.mode !== "none") {
     lines.push(`  auth: ${rule.auth.mode}, on timeout ${rule.auth.onTimeout}`);
     json.auth = rule.auth.mode;

@@ -15,3 +15,4 @@ export { applyUserRewrite, type MatchInput, matchRule, ruleIdentity } from "./ma
 export { type Cidr, inCidr, isIp, parseCidr, parseIp } from "./cidr.ts";
 export { formatDuration, formatSize, parseDuration, parseSize } from "./duration.ts";
 export { TANDEM_VERSION } from "./validate-sip.ts";
+export { parseRouteTable, tableRoutes } from "./route-table.ts";

@@ -177,6 +177,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       ...(rule.order !== "listed" ? { order: rule.order } : {}),
       ...(rule.priority ? { priority: true } : {}),
       ...(rule.stirShaken ? { stir_shaken: { ...rule.stirShaken } } : {}),
+      ...(rule.routeTable !== undefined ? { route_table: rule.routeTable } : {}),
       ...(rule.reject ? { reject: rule.reject } : {
         routes: rule.routes.map((r) => ({
           ...route(r, mask),
@@ -185,6 +186,10 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       }),
     })),
   };
+  if (cfg.routes) doc.routes = cfg.routes.map((r) => route(r, mask));
+  if (cfg.routeTables) {
+    doc.route_tables = cfg.routeTables.map((t) => ({ name: t.name, file: t.file }));
+  }
   if (cfg.registrar) {
     const { name: _name, ...registrar } = route(cfg.registrar, mask);
     doc.registrar = registrar;

@@ -251,6 +251,24 @@ export interface RuleConfig {
   reject?: { status: number; reason?: string };
   /** `stir_shaken`: this rule's signing and checking, over the section's defaults. */
   stirShaken?: RuleStirShaken;
+  /**
+   * `route_table`: each call's routes come from this table, by the longest prefix of the called
+   * number, cheapest first; `routes` then serve numbers the table has no prefix for.
+   */
+  routeTable?: string;
+}
+
+/**
+ * `route_tables[]`: least-cost routing. A CSV file of `prefix,route,cost` lines read at load (and
+ * on reload); routes are named routes of the configuration (top-level `routes` or rules').
+ */
+export interface RouteTable {
+  name: string;
+  file: string;
+  /** Prefix (digits, no "+") → route names, cheapest first (ties in file order). */
+  prefixes: Map<string, string[]>;
+  /** The longest prefix's length, where a lookup starts. */
+  longest: number;
 }
 
 /** RFC 8588 attestation levels. */
@@ -407,6 +425,9 @@ export interface Config {
   log: LogConfig;
   limits: LimitsConfig;
   rules: RuleConfig[];
+  /** Top-level `routes`: trunks named by route tables, RADIUS and the HTTP service. */
+  routes?: RouteConfig[];
+  routeTables?: RouteTable[];
   radius?: RadiusConfig;
   httpAuthorization?: HttpAuthorizationConfig;
   /** A HEPv3 copy of every SIP message in and out, to a capture server (Homer). */

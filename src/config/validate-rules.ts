@@ -86,7 +86,7 @@ const TARGET_KEYS = [
   "tls_server_name",
   "ws_path",
 ] as const;
-const ROUTE_KEYS = [
+export const ROUTE_KEYS = [
   "name",
   ...TARGET_KEYS,
   "enum",
@@ -644,6 +644,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       "priority",
       "reject",
       "stir_shaken",
+      "route_table",
       "routes",
     ]);
     if (!m) return;
@@ -680,10 +681,19 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       rules.push(rule);
       return;
     }
+    if (m.route_table !== undefined) {
+      const t = r.sipText(m.route_table, [...path, "route_table"]);
+      if (t !== undefined) rule.routeTable = t;
+    }
+    // With a route table, routes are what numbers it lacks get; they may be left out (404).
     const routes = m.routes === undefined
-      ? r.fail([...path, "routes"], "a list of routes (or reject)", undefined)
+      ? (m.route_table === undefined
+        ? r.fail([...path, "routes"], "a list of routes (or reject, or route_table)", undefined)
+        : [])
       : r.list(m.routes, [...path, "routes"]);
-    if (routes?.length === 0) r.fail([...path, "routes"], "at least one route", routes);
+    if (routes?.length === 0 && m.route_table === undefined) {
+      r.fail([...path, "routes"], "at least one route", routes);
+    }
     routes?.forEach((rr, j) => {
       const rp = [...path, "routes", j];
       const rm = r.map(rr, rp, ROUTE_KEYS);
@@ -822,7 +832,7 @@ function sipUri(
 }
 
 /** One route's keys (target, options, TLS name, WebSocket path) over `defaults`. */
-function readRoute(
+export function readRoute(
   r: Reader,
   m: RawMap,
   path: KeyPath,

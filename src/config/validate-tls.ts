@@ -71,11 +71,16 @@ export function fileOf(r: Reader, v: unknown, path: KeyPath): string | undefined
   return isAbsolute(s) ? s : resolve(base, s);
 }
 
-export function readPem(r: Reader, file: string, path: KeyPath): string | undefined {
+export function readPem(
+  r: Reader,
+  file: string,
+  path: KeyPath,
+  expected = "a readable PEM file",
+): string | undefined {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    return r.fail(path, "a readable PEM file", `${file}: ${firstLine(e)}`, true);
+    return r.fail(path, expected, `${file}: ${firstLine(e)}`, true);
   }
 }
 

@@ -1,7 +1,8 @@
 // The whole document: top-level keys, each section, then checks that span sections.
 
 import { isSecure } from "../transport/protocol.ts";
-import type { Config, RuleStirShaken, StirShakenConfig } from "./types.ts";
+import type { KeyPath } from "./locate.ts";
+import type { Config, RouteConfig, RuleStirShaken, StirShakenConfig } from "./types.ts";
 import type { Reader } from "./reader.ts";
 import { readHttp, readLimits, readLog, readSip } from "./validate-sip.ts";
 import {
@@ -18,6 +19,7 @@ import {
   readRadius,
 } from "./validate-services.ts";
 import { readStirShaken } from "./validate-stir.ts";
+import { checkRouteNames, readNamedRoutes, readRouteTables } from "./validate-tables.ts";
 
 const TOP_KEYS = [
   "sip",
@@ -26,6 +28,8 @@ const TOP_KEYS = [
   "limits",
   "defaults",
   "rules",
+  "routes",
+  "route_tables",
   "registrar",
   "outbound_registrations",
   "radius",
@@ -60,6 +64,11 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   if (httpAuthorization) cfg.httpAuthorization = httpAuthorization;
   const defaults = readDefaults(r, m.defaults);
   cfg.rules = readRules(r, m.rules, defaults);
+  const named = readNamedRoutes(r, m.routes, defaults);
+  if (named.length) cfg.routes = named;
+  const tables = readRouteTables(r, m.route_tables);
+  if (tables.tables.length) cfg.routeTables = tables.tables;
+  checkRouteNames(r, cfg, tables.names);
   cfg.registrar = readRegistrar(r, m.registrar, defaults);
   const outbound = readOutboundRegistrations(r, m.outbound_registrations);
   if (outbound.length) cfg.outboundRegistrations = outbound;
@@ -97,18 +106,13 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
         true,
       );
     }
-    rule.routes.forEach((route, j) => {
-      if (route.media === "none") return;
-      if (!media || media[route.media].length === 0) {
-        r.fail(
-          ["rules", i, "routes", j],
-          `media.${route.media} servers for media ${route.media}`,
-          "none",
-          true,
-        );
-      }
-    });
   });
+  for (const [route, path] of everyRoute(cfg)) {
+    if (route.media === "none") continue;
+    if (!media || media[route.media].length === 0) {
+      r.fail(path, `media.${route.media} servers for media ${route.media}`, "none", true);
+    }
+  }
   const reg = cfg.registrar;
   if (reg && reg.media !== "none" && (!media || media[reg.media].length === 0)) {
     r.fail(
@@ -154,11 +158,9 @@ function tlsNeedsCertificates(r: Reader, cfg: Config, rawSip: unknown): void {
       r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
     }
   });
-  cfg.rules.forEach((rule, i) =>
-    rule.routes.forEach((route, j) => {
-      if (isSecure(route.transport)) r.fail(["rules", i, "routes", j], why, "none", true);
-    })
-  );
+  for (const [route, path] of everyRoute(cfg)) {
+    if (isSecure(route.transport)) r.fail(path, why, "none", true);
+  }
   cfg.outboundRegistrations?.forEach((o, i) => {
     if (isSecure(o.route.transport)) r.fail(["outbound_registrations", i], why, "none", true);
   });
@@ -176,16 +178,20 @@ function tcpNeedsOneWorker(r: Reader, cfg: Config): void {
       r.fail(["sip", "listen", i, "transports"], why, l.transports.join(", "), true);
     }
   });
-  cfg.rules.forEach((rule, i) =>
-    rule.routes.forEach((route, j) => {
-      if (route.transport !== "udp") {
-        r.fail(["rules", i, "routes", j, "transport"], why, route.transport);
-      }
-    })
-  );
+  for (const [route, path] of everyRoute(cfg)) {
+    if (route.transport !== "udp") r.fail([...path, "transport"], why, route.transport);
+  }
   cfg.outboundRegistrations?.forEach((o, i) => {
     if (o.route.transport !== "udp") {
       r.fail(["outbound_registrations", i, "transport"], why, o.route.transport);
     }
   });
+}
+
+/** Every route of the rules and the top-level `routes`, with where it was configured. */
+function* everyRoute(cfg: Config): Generator<[RouteConfig, KeyPath]> {
+  for (const [i, rule] of cfg.rules.entries()) {
+    for (const [j, route] of rule.routes.entries()) yield [route, ["rules", i, "routes", j]];
+  }
+  for (const [j, route] of (cfg.routes ?? []).entries()) yield [route, ["routes", j]];
 }

@@ -105,3 +105,43 @@ rules:
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("match: a route table gives the longest prefix's routes, cheapest first, or says why not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tandem-match-lcr-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lcr.csv`, "44,b,0.01\n44,a,0.02\n4420,a,0.005\n");
+    const lcr = parseConfig(
+      `routes:
+  - { name: a, target: "192.0.2.1" }
+  - { name: b, target: "192.0.2.2" }
+route_tables: [{ name: wholesale, file: lcr.csv }]
+rules:
+  - { name: uk, match: { ruri_user_prefix: ["44"] }, route_table: wholesale }
+  - { name: other, route_table: wholesale, routes: [{ name: c, target: "192.0.2.3" }] }
+`,
+      `${dir}/tandem.yaml`,
+      "yaml",
+      { env: {} },
+    );
+    const uk = describeMatch(lcr, q({ ruriUser: "441234" }));
+    assert.match(
+      uk.text,
+      /routes \(table wholesale, prefix 44, cheapest first\): b -> udp:192\.0\.2\.2:5060; a -> /,
+    );
+    assert.deepEqual(uk.json.table, { name: "wholesale", prefix: "44" });
+    const london = describeMatch(lcr, q({ ruriUser: "4420123" }));
+    assert.deepEqual((london.json.routes as { name: string }[]).map((r) => r.name), ["a"]);
+    const other = describeMatch(lcr, q({ ruriUser: "331234" }));
+    assert.match(
+      other.text,
+      /no prefix of it in table wholesale: the rule's routes\n {2}routes \(listed\): c ->/,
+    );
+    // A rule of only a table, for a number it lacks: no route.
+    const strict = { ...lcr.rules[0], match: {} };
+    const none = describeMatch({ ...lcr, rules: [strict] }, q({ ruriUser: "331234" }));
+    assert.equal(none.matched, false);
+    assert.match(none.text, /no prefix of it in table wholesale and no routes: 404 No Route$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

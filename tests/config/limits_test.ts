@@ -187,7 +187,7 @@ rules:
       "F:2: rules[0].reject: expected a final status (400-699), got 200",
       "F:3: rules[1].reject.status: expected a final status (400-699), got nothing",
       'F:4: rules[2].routes: expected no routes in a rule with reject, got "a list of routes"',
-      "F:5: rules[3].routes: expected a list of routes (or reject), got nothing",
+      "F:5: rules[3].routes: expected a list of routes (or reject, or route_table), got nothing",
     ],
   );
 });

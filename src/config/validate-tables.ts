@@ -1,0 +1,106 @@
+// Least-cost routing in the configuration: the top-level `routes` (trunks known by name), the
+// `route_tables` files read and checked at load, and the names that must agree between them,
+// the rules and the tables.
+
+import type { KeyPath } from "./locate.ts";
+import type { Reader } from "./reader.ts";
+import { parseRouteTable } from "./route-table.ts";
+import type { Config, RouteConfig, RouteTable } from "./types.ts";
+import { readRoute, ROUTE_KEYS, type RouteOptions } from "./validate-rules.ts";
+import { fileOf, readPem } from "./validate-tls.ts";
+
+/** Validate the top-level `routes`: each a route with a name of its own. */
+export function readNamedRoutes(r: Reader, v: unknown, d: RouteOptions): RouteConfig[] {
+  if (v === undefined) return [];
+  const list = r.list(v, ["routes"]);
+  if (!list) return [];
+  const out: RouteConfig[] = [];
+  const names = new Set<string>();
+  list.forEach((raw, i) => {
+    const path: KeyPath = ["routes", i];
+    const m = r.map(raw, path, ROUTE_KEYS.filter((k) => k !== "weight"));
+    if (!m) return;
+    // Tables, RADIUS and the HTTP service know a trunk by its name alone.
+    const name = m.name === undefined
+      ? r.fail([...path, "name"], "a route name (tables name routes)", undefined)
+      : r.sipText(m.name, [...path, "name"]);
+    if (name !== undefined && names.has(name)) {
+      r.fail([...path, "name"], "a name no other top-level route has", name);
+    }
+    if (name !== undefined) names.add(name);
+    const route = readRoute(r, m, path, name, d, 1, true);
+    if (route) out.push(route);
+  });
+  return out;
+}
+
+/**
+ * Validate `route_tables`: names and CSV files, every line checked. `names` holds every table
+ * named, loaded or not, so that rules naming a broken one are not reported twice.
+ */
+export function readRouteTables(
+  r: Reader,
+  v: unknown,
+): { tables: RouteTable[]; names: Set<string> } {
+  const out: RouteTable[] = [];
+  const names = new Set<string>();
+  if (v === undefined) return { tables: out, names };
+  const list = r.list(v, ["route_tables"]);
+  if (!list) return { tables: out, names };
+  list.forEach((raw, i) => {
+    const path: KeyPath = ["route_tables", i];
+    const m = r.map(raw, path, ["name", "file"]);
+    if (!m) return;
+    const name = m.name === undefined
+      ? r.fail([...path, "name"], "a table name", undefined)
+      : r.sipText(m.name, [...path, "name"]);
+    if (name !== undefined && names.has(name)) {
+      r.fail([...path, "name"], "a name no other route table has", name);
+    }
+    if (name !== undefined) names.add(name);
+    const file = m.file === undefined
+      ? r.fail([...path, "file"], "a CSV file of prefix,route,cost lines", undefined)
+      : fileOf(r, m.file, [...path, "file"]);
+    const text = file && readPem(r, file, [...path, "file"], "a readable CSV file");
+    if (name === undefined || file === undefined || text === undefined) return;
+    const t = parseRouteTable(text);
+    for (const issue of t.issues) {
+      r.fail([...path, "file"], `${file} line ${issue.line}: ${issue.expected}`, issue.got, true);
+    }
+    if (t.issues.length) return;
+    out.push({ name, file, prefixes: t.prefixes, longest: t.longest });
+  });
+  return { tables: out, names };
+}
+
+/**
+ * Names that must agree: a rule's `route_table` names a table, and every route a table names is
+ * a route of the configuration (top-level `routes` or a rule's).
+ */
+export function checkRouteNames(r: Reader, cfg: Config, declared: Set<string>): void {
+  const tables = new Map((cfg.routeTables ?? []).map((t, i) => [t.name, { t, i }]));
+  cfg.rules.forEach((rule, i) => {
+    if (rule.routeTable !== undefined && !declared.has(rule.routeTable)) {
+      const known = [...declared].join(", ") || "none";
+      r.fail(["rules", i, "route_table"], `a route table's name (${known})`, rule.routeTable);
+    }
+  });
+  const known = new Set([
+    ...(cfg.routes ?? []).map((x) => x.name),
+    ...cfg.rules.flatMap((rule) => rule.routes.map((x) => x.name)),
+  ]);
+  for (const { t, i } of tables.values()) {
+    const missing = new Set<string>();
+    for (const names of t.prefixes.values()) {
+      for (const n of names) if (!known.has(n)) missing.add(n);
+    }
+    if (missing.size) {
+      r.fail(
+        ["route_tables", i, "file"],
+        `routes named in ${t.file} to be routes of the configuration (top-level routes or a rule's)`,
+        [...missing].slice(0, 10).join(", ") + (missing.size > 10 ? ", ..." : ""),
+        true,
+      );
+    }
+  }
+}
