@@ -771,7 +771,11 @@ export class B2bua implements TransactionUser {
    * calls for (438, 437, 436, 403); otherwise the verdict travels to the callee (3GPP verstat)
    * and into the CDR.
    */
-  private afterVerify(call: Call, v: IdentityVerdict, mode: "mark" | "reject"): void {
+  private afterVerify(
+    call: Call,
+    v: IdentityVerdict,
+    mode: "mark" | "reject" | "require",
+  ): void {
     if (call.state !== "Routing") return; // cancelled meanwhile
     call.record.identity = {
       verstat: v.verstat,
@@ -781,10 +785,15 @@ export class B2bua implements TransactionUser {
     };
     if (v.verstat === "TN-Validation-Failed") {
       this.log.info("identity-failed", { call: call.id, detail: v.detail });
-      if (mode === "reject") {
+      if (mode !== "mark") {
         const r = createResponse(call.a.invite, v.status ?? 438, v.reason, call.a.localTag);
         return this.failCall(call, r, "identity");
       }
+    } else if (mode === "require" && !call.a.invite.has("identity")) {
+      // RFC 8224 §6.2.2: a verifier that wants one answers its absence 428.
+      call.record.identity.status = 428;
+      const r = createResponse(call.a.invite, 428, "Use Identity Header", call.a.localTag);
+      return this.failCall(call, r, "identity");
     }
     call.verstat = v.verstat;
     this.authorizeThenRoute(call);
@@ -2817,9 +2826,6 @@ function userForUri(received: string, rw: UserRewrite | undefined): string {
   return escapeUser(rewriteUser(plain, rw), undecodable);
 }
 
-const priorityRules = new WeakMap<Config, boolean>();
-
-/** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
 /** A version 4 UUID (RFC 9562 §5.4) from the injected random source. */
 function uuid(random: Random): string {
   let hex = "";
@@ -2871,6 +2877,9 @@ function markAssertedIdentity(req: SipRequest, verstat: string): void {
   }
 }
 
+const priorityRules = new WeakMap<Config, boolean>();
+
+/** Whether any rule of `cfg` lets its calls in past load shedding (`priority`). */
 function hasPriorityRule(cfg: Config): boolean {
   let has = priorityRules.get(cfg);
   if (has === undefined) priorityRules.set(cfg, has = cfg.rules.some((r) => r.priority === true));

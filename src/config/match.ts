@@ -142,7 +142,7 @@ export function applyUserRewrite(rw: UserRewrite, user: string): string {
 export function ruleIdentity(
   rule: RuleConfig,
   cfg: Config,
-): { attest?: "A" | "B" | "C"; verify: "off" | "mark" | "reject" } {
+): { attest?: "A" | "B" | "C"; verify: "off" | "mark" | "reject" | "require" } {
   const section = cfg.stirShaken;
   const verify = section?.verify ? rule.stirShaken?.verify ?? section.verify.mode : "off";
   const attest = section?.sign ? rule.stirShaken?.attest ?? section.sign.attest : undefined;

@@ -271,6 +271,12 @@ export interface RouteTable {
   longest: number;
 }
 
+/**
+ * How a rule checks callers' Identity: not at all; mark the verdict (verstat) for the callee;
+ * reject failures (RFC 8224 §6.2.2's 438/437/436/403); or also require one (428).
+ */
+export type VerifyMode = "off" | "mark" | "reject" | "require";
+
 /** RFC 8588 attestation levels. */
 export type Attestation = "A" | "B" | "C";
 
@@ -280,8 +286,8 @@ export interface RuleStirShaken {
   attest?: Attestation | "none";
   /** The PASSporT's origid (where calls enter the network); absent: a UUID per call. */
   origid?: string;
-  /** Check the callers' Identity headers: off, mark the verdict (verstat), or reject failures. */
-  verify?: "off" | "mark" | "reject";
+  /** Check the callers' Identity headers (see VerifyMode). */
+  verify?: VerifyMode;
 }
 
 /**
@@ -300,7 +306,7 @@ export interface StirShakenConfig {
   };
   verify?: {
     /** For rules that do not say. */
-    mode: "off" | "mark" | "reject";
+    mode: VerifyMode;
     caFile: string;
     /** The PEM text of the trusted STI-CA certificates, read at load. */
     ca: string;

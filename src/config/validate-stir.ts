@@ -9,7 +9,7 @@ import type { Attestation, RuleStirShaken, StirShakenConfig } from "./types.ts";
 import { certificates, fileOf, firstLine, readPem } from "./validate-tls.ts";
 
 const ATTEST = ["A", "B", "C"] as const;
-const MODES = ["off", "mark", "reject"] as const;
+const MODES = ["off", "mark", "reject", "require"] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Validate `stir_shaken`; undefined when absent or broken (the issues say why). */

@@ -259,3 +259,33 @@ Deno.test("STIR: without a stir_shaken section an Identity passes as received an
   assert.deepEqual(inv.getAll("identity"), ["abc.def.ghi;info=<https://x/>;ppt=shaken"]);
   assert.equal(inv.from.uri.user, "+12155551212");
 });
+
+Deno.test("STIR: a rule that requires an Identity answers a call without one 428 (RFC 8224 §6.2.2)", async () => {
+  const w = await world();
+  try {
+    const ended: CallRecord[] = [];
+    const strict = {
+      ...rule([passing("10.0.0.2", 5090)], "carrier"),
+      stirShaken: { verify: "require" as const },
+    };
+    const loop = new Loop(withStir([strict], w, "mark"), {
+      identity: w.hooks,
+      onCallEnded: (rec) => ended.push(rec),
+    });
+    loop.inject(numberInvite(), CALLER);
+    await settle(() => loop.sent.some(res(428)), "428 to the caller");
+    assert.equal((loop.take().find(res(428))!.msg as SipResponse).reason, "Use Identity Header");
+    await settle(() => ended.length === 1, "the call ends");
+    assert.deepEqual(ended[0].identity, { verstat: "No-TN-Validation", status: 428 });
+    const identity = await w.shaken.sign(
+      "12155551212",
+      "12155551213",
+      "B",
+      "11111111-2222-4333-8444-555555555555",
+    );
+    loop.inject(numberInvite(`Identity: ${identity}\n`, 2), CALLER);
+    await settle(() => loop.sent.some(req("INVITE", 5090)), "a signed call goes through");
+  } finally {
+    await w.close();
+  }
+});

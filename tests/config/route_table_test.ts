@@ -11,6 +11,7 @@ import {
   parseRouteTable,
   tableRoutes,
 } from "../../src/config/mod.ts";
+import { prng } from "../util/prng.ts";
 
 Deno.test("route table CSV: header, comments, costs ordering each prefix's routes, ties in file order", () => {
   const t = parseRouteTable(`prefix,route,cost
@@ -151,4 +152,23 @@ Deno.test("route tables in the configuration: unknown names and bad lines stop t
       /routes\[0\]\.name: expected a route name/,
     );
   });
+});
+
+Deno.test("fuzz: any text is a table or a list of numbered issues, never an exception", () => {
+  const random = prng(0x1c8);
+  const alphabet = "0123456789+,,,#\n\r \t.-abc_é\u0000";
+  for (let n = 0; n < 2000; n++) {
+    const len = Math.floor(random() * 200);
+    let text = "";
+    for (let i = 0; i < len; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+    const t = parseRouteTable(text);
+    for (const issue of t.issues) {
+      assert.ok(issue.line >= 1 && issue.line <= text.split("\n").length);
+    }
+    for (const [p, routes] of t.prefixes) {
+      assert.match(p, /^[0-9]{1,15}$/);
+      assert.ok(routes.length > 0);
+      assert.ok(tableRoutes(t, p + "9")!.prefix.length >= p.length);
+    }
+  }
 });

@@ -120,7 +120,7 @@ Deno.test("stir_shaken: a key that is not EC P-256, missing files and bad values
         "stir_shaken.sign.key: expected a readable PEM file",
         "stir_shaken.sign.x5u: expected an http(s) URL",
         "stir_shaken.sign.attest: expected one of A, B, C",
-        "stir_shaken.verify.mode: expected one of off, mark, reject",
+        "stir_shaken.verify.mode: expected one of off, mark, reject, require",
         "stir_shaken.verify.ca: expected a PEM file",
         "stir_shaken.verify.max_age: expected a duration",
         "stir_shaken.verify.allow_http: expected true or false",

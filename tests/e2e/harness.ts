@@ -82,26 +82,44 @@ export async function fixedPorts(): Promise<AsyncDisposable> {
   };
 }
 
-/** A UDP port nobody holds right now (the kernel's ephemeral range, above 20000). */
-export function freeUdpPort(hostname = "127.0.0.1"): number {
-  for (let i = 0; i < 20; i++) {
-    const s = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
-    const port = (s.addr as Deno.NetAddr).port;
-    s.close();
-    if (port > 20000) return port;
-  }
-  throw new Error("freeUdpPort: no ephemeral port above 20000");
+/**
+ * Test ports come from 10000-19999, at random: below the kernel's ephemeral range (32768 and up
+ * here), so that no socket bound to port 0 elsewhere (a peer's client socket, another test file
+ * running beside this one) can take a port between the moment a test picks it and the moment its
+ * peer binds it; and below the 20000-39999 media ranges the rtpengine tests draw from.
+ */
+const TEST_PORTS = { min: 10_000, count: 10_000 };
+
+function randomTestPort(): number {
+  return TEST_PORTS.min + Math.floor(Math.random() * TEST_PORTS.count);
 }
 
-/** A TCP port nobody listens on right now (above 20000). */
-export function freeTcpPort(hostname = "127.0.0.1"): number {
-  for (let i = 0; i < 20; i++) {
-    const l = Deno.listen({ hostname, port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
-    if (port > 20000) return port;
+/** A UDP port nobody holds right now (see TEST_PORTS). */
+export function freeUdpPort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 200; i++) {
+    const port = randomTestPort();
+    try {
+      Deno.listenDatagram({ transport: "udp", hostname, port }).close();
+      return port;
+    } catch {
+      // held; draw again
+    }
   }
-  throw new Error("freeTcpPort: no ephemeral port above 20000");
+  throw new Error("freeUdpPort: no free port in 10000-19999 after 200 draws");
+}
+
+/** A TCP port nobody listens on right now (see TEST_PORTS). */
+export function freeTcpPort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 200; i++) {
+    const port = randomTestPort();
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch {
+      // held; draw again
+    }
+  }
+  throw new Error("freeTcpPort: no free port in 10000-19999 after 200 draws");
 }
 
 /** A port free over both UDP and TCP (SIP listens on both). */

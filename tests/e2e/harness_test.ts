@@ -22,11 +22,13 @@ import {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-Deno.test("harness: free ports are above 20000 and bindable", () => {
+Deno.test("harness: free ports are drawn from 10000-19999, below the kernel's own, and bindable", () => {
   const u = freeUdpPort();
   const t = freeTcpPort();
   const b = freePort();
-  for (const p of [u, t, b]) assert.ok(p > 20000 && p < 65536, `port ${p}`);
+  const [low] = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)
+    .map(Number);
+  for (const p of [u, t, b]) assert.ok(p >= 10000 && p < 20000 && p < low, `port ${p}`);
   Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: u }).close();
   Deno.listen({ hostname: "127.0.0.1", port: t }).close();
   Deno.listen({ hostname: "127.0.0.1", port: b }).close();

@@ -12,6 +12,7 @@ import {
   parseIdentity,
   signingInput,
 } from "../../src/stir/mod.ts";
+import { prng } from "../util/prng.ts";
 
 const claims = {
   attest: "A" as const,
@@ -115,4 +116,30 @@ Deno.test("RFC 8224 §8.3: numbers compared in canonical form", () => {
   assert.equal(canonicalTn(""), undefined);
   assert.equal(canonicalTn(undefined), undefined);
   assert.equal(canonicalTn("1234567890123456"), undefined, "longer than E.164 allows");
+});
+
+Deno.test("fuzz: any mutation of an Identity value is parsed or refused with an IdentityError", () => {
+  const random = prng(0x5717);
+  const good = identityValue(signingInput(claims, X5U), SIG, X5U);
+  const alphabet = 'AZaz09-_.;=<>"\\:/ \t%{}[],\u00e9\u0000';
+  for (let n = 0; n < 3000; n++) {
+    const chars = [...good];
+    const edits = 1 + Math.floor(random() * 6);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(random() * chars.length);
+      const kind = random();
+      const c = alphabet[Math.floor(random() * alphabet.length)];
+      if (kind < 0.4) chars[at] = c;
+      else if (kind < 0.7) chars.splice(at, 1);
+      else chars.splice(at, 0, c);
+    }
+    const value = chars.join("");
+    try {
+      parseIdentity(value);
+    } catch (e) {
+      assert.ok(e instanceof IdentityError, `${value}: ${e}`);
+    }
+    // The ppt reader never throws either.
+    identityPpt(value);
+  }
 });
