@@ -13,3 +13,4 @@ export * from "./nonce.ts";
 export * from "./digest.ts";
 export * from "./authorize.ts";
 export * from "./http-authorize.ts";
+export * from "./local-users.ts";

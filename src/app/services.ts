@@ -11,8 +11,10 @@ import {
   digestAuthorization,
   digestChallenge,
   type DigestCredentials,
+  digestResponseMatches,
   httpAuthorize,
   type HttpAuthorizeRequest,
+  type LocalUser,
   parseProxyAuthorization,
   RadiusAccountingSink,
   RadiusClient,
@@ -141,6 +143,7 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
     endReason: why,
     ...(rec.headers ? { headers: rec.headers } : {}),
     ...(rec.identity ? { identity: rec.identity } : {}),
+    ...(rec.user !== undefined ? { user: rec.user } : {}),
   });
 }
 
@@ -307,6 +310,7 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
   // under, so a reload can add, move or remove it.
   svc.authorize = (call, req, source, current) => {
     const auth = call.rule.auth;
+    if (auth.mode === "local") return Promise.resolve(localAuthorize(req, auth.realm, current));
     if (auth.mode !== "http") return radiusAuthorize(call, req, source);
     const settings = current.httpAuthorization;
     if (!settings) return Promise.resolve({ outcome: "timeout" });
@@ -315,6 +319,7 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       const d = digestOf(req, auth.realm, secret);
       if ("challenge" in d) return Promise.resolve(d);
       request.digest = { ...d, method: req.method };
+      return httpAuthorize(settings, request).then((a) => ({ ...a, user: d.username }));
     }
     return httpAuthorize(settings, request);
   };
@@ -382,6 +387,28 @@ function httpRequest(
  * RFC 3261 §22.3: the caller's digest credentials for `realm` when it sent some with one of our
  * nonces, still fresh; else the 407 to send (with stale=true for an expired nonce of ours).
  */
+const usersOf = new WeakMap<Config, Map<string, LocalUser>>();
+
+/**
+ * `auth.mode: local`: the caller's digest answer checked against the configuration's `users`.
+ * No answer, or one to a nonce that is not ours or too old: 407 (stale when old). A wrong one,
+ * or an unknown user: 403, not another 407, so that a phone with a wrong password does not loop.
+ */
+function localAuthorize(req: SipRequest, realm: string, cfg: Config): Authorization {
+  const d = digestOf(req, realm, localSecret);
+  if ("challenge" in d) return d;
+  let users = usersOf.get(cfg);
+  if (!users) usersOf.set(cfg, users = new Map((cfg.users ?? []).map((u) => [u.username, u])));
+  const user = users.get(d.username);
+  if (!user || d.realm !== realm || !digestResponseMatches(d, req.method, user)) {
+    return { outcome: "reject", status: 403, reason: "Forbidden" };
+  }
+  return { outcome: "accept", user: d.username };
+}
+
+/** Signs local nonces; a restart makes them stale, which callers answer by authenticating again. */
+const localSecret = crypto.randomUUID();
+
 function digestOf(
   req: SipRequest,
   realm: string,
@@ -423,15 +450,19 @@ async function authorize(
     sessionId,
   };
   let result: AuthorizationResult;
+  let user: string;
   if (auth.mode === "source") {
     result = await authorizeBySource(client, source.host, common);
+    user = source.host;
   } else {
     const creds = digestOf(req, auth.realm, secret);
     if ("challenge" in creds) return creds;
     result = await authorizeDigest(client, creds, req.method, { ...common, style });
+    user = creds.username;
   }
   return {
     outcome: result.outcome,
+    user,
     creditTimeMs: result.creditTimeMs,
     routes: result.routes,
     callerId: result.callerId,

@@ -110,6 +110,8 @@ export interface Authorization {
   routes?: string[];
   callerId?: string;
   display?: string;
+  /** Who the caller proved to be (a digest user name, or its address), for the CDR. */
+  user?: string;
 }
 
 /**
@@ -902,6 +904,7 @@ export class B2bua implements TransactionUser {
         }
         break;
       case "accept":
+        if (auth.user !== undefined) call.record.user = auth.user;
         if (auth.creditTimeMs !== undefined) call.creditMs = auth.creditTimeMs;
         if (auth.routes?.length) {
           const base = call.routes[0];

@@ -33,6 +33,8 @@ export interface CallRecord {
   callerRuri: string;
   source: string;
   rule: string;
+  /** Who the caller authenticated as (digest user name, or source address), when the rule asks. */
+  user?: string;
   inviteAt: number;
   firstProvisionalAt?: number;
   answerAt?: number;

@@ -187,6 +187,13 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
     })),
   };
   if (cfg.routes) doc.routes = cfg.routes.map((r) => route(r, mask));
+  if (cfg.users) {
+    doc.users = cfg.users.map((u) => ({
+      username: u.username,
+      ...(u.password !== undefined ? { password: hidden(u.password) } : {}),
+      ...(u.ha1 !== undefined ? { ha1: hidden(u.ha1) } : {}),
+    }));
+  }
   if (cfg.routeTables) {
     doc.route_tables = cfg.routeTables.map((t) => ({ name: t.name, file: t.file }));
   }

@@ -220,8 +220,11 @@ export interface RouteProbe {
 
 /** Authentication/authorization of incoming calls for a rule. */
 export interface RuleAuth {
-  /** RADIUS by source address or digest, or the operator's HTTP service (`http_authorization`). */
-  mode: "none" | "source" | "digest" | "http";
+  /**
+   * RADIUS by source address or digest, the operator's HTTP service (`http_authorization`), or
+   * digest against the configuration's own `users` (local).
+   */
+  mode: "none" | "source" | "digest" | "http" | "local";
   realm: string;
   /** On RADIUS timeout: "reject" (503) or "allow". */
   onTimeout: "reject" | "allow";
@@ -276,6 +279,13 @@ export interface RouteTable {
  * reject failures (RFC 8224 §6.2.2's 438/437/436/403); or also require one (428).
  */
 export type VerifyMode = "off" | "mark" | "reject" | "require";
+
+/** `users[]`: a caller's digest credentials; a password, or the MD5 HA1 for the rules' realm. */
+export interface LocalUserConfig {
+  username: string;
+  password?: string;
+  ha1?: string;
+}
 
 /** RFC 8588 attestation levels. */
 export type Attestation = "A" | "B" | "C";
@@ -431,6 +441,8 @@ export interface Config {
   log: LogConfig;
   limits: LimitsConfig;
   rules: RuleConfig[];
+  /** `users`: callers that rules with `auth.mode: local` authenticate by digest. */
+  users?: LocalUserConfig[];
   /** Top-level `routes`: trunks named by route tables, RADIUS and the HTTP service. */
   routes?: RouteConfig[];
   routeTables?: RouteTable[];

@@ -587,8 +587,11 @@ function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   if (v === undefined) return out;
   const m = r.map(v, path, ["mode", "realm", "on_timeout", "digest"]);
   if (m?.mode !== undefined) {
-    out.mode = r.oneOf(m.mode, [...path, "mode"], ["none", "source", "digest", "http"] as const) ??
-      out.mode;
+    out.mode = r.oneOf(
+      m.mode,
+      [...path, "mode"],
+      ["none", "source", "digest", "http", "local"] as const,
+    ) ?? out.mode;
   }
   if (m?.realm !== undefined) out.realm = r.sipText(m.realm, [...path, "realm"]) ?? out.realm;
   if (m?.on_timeout !== undefined) {

@@ -1,11 +1,11 @@
-// Least-cost routing in the configuration: the top-level `routes` (trunks known by name), the
-// `route_tables` files read and checked at load, and the names that must agree between them,
-// the rules and the tables.
+// What rules name at the top level: the `routes` (trunks known by name) and `route_tables` of
+// least-cost routing, read and checked at load with the names that must agree between them,
+// the rules and the tables; and the `users` rules with `auth.mode: local` authenticate.
 
 import type { KeyPath } from "./locate.ts";
 import type { Reader } from "./reader.ts";
 import { parseRouteTable } from "./route-table.ts";
-import type { Config, RouteConfig, RouteTable } from "./types.ts";
+import type { Config, LocalUserConfig, RouteConfig, RouteTable } from "./types.ts";
 import { readRoute, ROUTE_KEYS, type RouteOptions } from "./validate-rules.ts";
 import { fileOf, readPem } from "./validate-tls.ts";
 
@@ -103,4 +103,57 @@ export function checkRouteNames(r: Reader, cfg: Config, declared: Set<string>): 
       );
     }
   }
+}
+
+const HA1 = /^[0-9a-fA-F]{32}$/;
+
+/** Validate `users`: unique names, each with a password or an MD5 HA1. */
+export function readUsers(r: Reader, v: unknown): LocalUserConfig[] {
+  if (v === undefined) return [];
+  const list = r.list(v, ["users"]);
+  if (!list) return [];
+  const out: LocalUserConfig[] = [];
+  const names = new Set<string>();
+  list.forEach((raw, i) => {
+    const path: KeyPath = ["users", i];
+    const m = r.map(raw, path, ["username", "password", "ha1"]);
+    if (!m) return;
+    const username = m.username === undefined
+      ? r.fail([...path, "username"], "a user name", undefined)
+      : r.sipText(m.username, [...path, "username"]);
+    if (username === "") r.fail([...path, "username"], "a user name", username);
+    if (username && names.has(username)) {
+      r.fail([...path, "username"], "a user name no other user has", username);
+    }
+    if (username) names.add(username);
+    if ((m.password === undefined) === (m.ha1 === undefined)) {
+      r.fail(
+        path,
+        "exactly one of password, ha1",
+        m.password === undefined ? "neither" : "both",
+        true,
+      );
+      return;
+    }
+    const password = m.password === undefined
+      ? undefined
+      : r.sipText(m.password, [...path, "password"]);
+    const ha1 = m.ha1 === undefined ? undefined : r.str(m.ha1, [...path, "ha1"]);
+    if (ha1 !== undefined && !HA1.test(ha1)) {
+      r.fail(
+        [...path, "ha1"],
+        "32 hex digits: MD5(username:realm:password)",
+        "something else",
+        true,
+      );
+      return;
+    }
+    if (!username || (password === undefined && ha1 === undefined)) return;
+    out.push({
+      username,
+      ...(password !== undefined ? { password } : {}),
+      ...(ha1 !== undefined ? { ha1: ha1.toLowerCase() } : {}),
+    });
+  });
+  return out;
 }

@@ -19,7 +19,7 @@ import {
   readRadius,
 } from "./validate-services.ts";
 import { readStirShaken } from "./validate-stir.ts";
-import { checkRouteNames, readNamedRoutes, readRouteTables } from "./validate-tables.ts";
+import { checkRouteNames, readNamedRoutes, readRouteTables, readUsers } from "./validate-tables.ts";
 
 const TOP_KEYS = [
   "sip",
@@ -30,6 +30,7 @@ const TOP_KEYS = [
   "rules",
   "routes",
   "route_tables",
+  "users",
   "registrar",
   "outbound_registrations",
   "radius",
@@ -69,6 +70,8 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
   const tables = readRouteTables(r, m.route_tables);
   if (tables.tables.length) cfg.routeTables = tables.tables;
   checkRouteNames(r, cfg, tables.names);
+  const users = readUsers(r, m.users);
+  if (users.length) cfg.users = users;
   cfg.registrar = readRegistrar(r, m.registrar, defaults);
   const outbound = readOutboundRegistrations(r, m.outbound_registrations);
   if (outbound.length) cfg.outboundRegistrations = outbound;
@@ -97,6 +100,10 @@ export function validateDocument(r: Reader, doc: unknown, source: string): Confi
           "none",
           true,
         );
+      }
+    } else if (rule.auth.mode === "local") {
+      if (!users.length && m.users === undefined) {
+        r.fail(["rules", i, "auth", "mode"], "a users section for auth mode local", "none", true);
       }
     } else if (rule.auth.mode !== "none" && !radius) {
       r.fail(
