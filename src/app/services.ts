@@ -109,6 +109,8 @@ function legsOf(rec: CallRecord, id: string) {
     out: last ? { from: last.from, to: last.to, ruri: last.ruri } : undefined,
     source: rec.source.replace(/^(udp|tcp):/, ""),
     destination: last?.target.replace(/^(udp|tcp):/, ""),
+    // The account RADIUS Start, Interim and Stop all name (User-Name), and the CDR's user.
+    ...(rec.user !== undefined ? { user: rec.user } : {}),
   };
 }
 
@@ -143,7 +145,6 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
     endReason: why,
     ...(rec.headers ? { headers: rec.headers } : {}),
     ...(rec.identity ? { identity: rec.identity } : {}),
-    ...(rec.user !== undefined ? { user: rec.user } : {}),
   });
 }
 
@@ -450,10 +451,11 @@ async function authorize(
     sessionId,
   };
   let result: AuthorizationResult;
-  let user: string;
+  // By source, the account is the address (in the CDR's source already): RADIUS accounting
+  // keeps naming the caller's number then, as it always has.
+  let user: string | undefined;
   if (auth.mode === "source") {
     result = await authorizeBySource(client, source.host, common);
-    user = source.host;
   } else {
     const creds = digestOf(req, auth.realm, secret);
     if ("challenge" in creds) return creds;
@@ -462,7 +464,7 @@ async function authorize(
   }
   return {
     outcome: result.outcome,
-    user,
+    ...(user !== undefined ? { user } : {}),
     creditTimeMs: result.creditTimeMs,
     routes: result.routes,
     callerId: result.callerId,

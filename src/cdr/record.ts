@@ -58,7 +58,7 @@ export interface CdrRecord {
   source: string;
   /** Destination of the last attempt, "host:port". */
   destination?: string;
-  /** Authenticated user (digest username or source IP), if any. */
+  /** The digest user name the call authenticated with, if any (also RADIUS User-Name). */
   user?: string;
   /** Routing rule and route names and the 1-based attempt number of the last attempt. */
   rule?: string;
