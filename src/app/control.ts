@@ -77,6 +77,16 @@ export function summarize(call: Call, nowMs: number): CallSummary {
       }
       : null,
     durationSeconds: r.answerAt ? Math.max(0, ((r.endAt ?? nowMs) - r.answerAt) / 1000) : 0,
+    ...(r.user !== undefined ? { user: r.user } : {}),
+    ...(r.identity
+      ? {
+        identity: {
+          ...(r.identity.verstat ? { verstat: r.identity.verstat } : {}),
+          ...(r.identity.attest ? { attest: r.identity.attest } : {}),
+          ...(r.identity.signed ? { signed: r.identity.signed } : {}),
+        },
+      }
+      : {}),
   };
 }
 

@@ -87,6 +87,10 @@ export interface CallSummary {
   durationSeconds: number;
   /** With several SIP workers (`sip.workers`), the one holding the call; absent otherwise. */
   worker?: number;
+  /** The digest user name the caller authenticated with, when its rule asks for one. */
+  user?: string;
+  /** STIR/SHAKEN: the caller's Identity as checked (verstat), and the attestation Tandem signed. */
+  identity?: { verstat?: string; attest?: string; signed?: string };
 }
 
 /** Outcome of POST /reload; on failure the running config is unchanged. */

@@ -231,3 +231,21 @@ Deno.test("cdr.sip_headers: the caller's INVITE headers named are in the CDR, re
   assert.equal(none[0].headers, undefined);
   assert.equal("headers" in cdrOf(none[0], undefined, "c2"), false);
 });
+
+Deno.test("the call list and the CDR show the authenticated user and the STIR/SHAKEN verdict", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)])]));
+  const ended = recording(loop);
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  const live = [...loop.b2bua.calls.values()][0];
+  // What a local digest check and a verification service leave in the record.
+  live.record.user = "pbx1";
+  live.record.identity = { verstat: "TN-Validation-Passed", attest: "A", origid: "o", signed: "B" };
+  const s = summarize(live, loop.timers.manual.wallNow());
+  assert.equal(s.user, "pbx1");
+  assert.deepEqual(s.identity, { verstat: "TN-Validation-Passed", attest: "A", signed: "B" });
+  loop.inject(answer(inv, 486, "t"), CALLEE);
+  const cdr = cdrOf(ended[0].rec, ended[0].call, "cdr-1");
+  assert.equal(cdr.user, "pbx1");
+  assert.deepEqual(cdr.identity, live.record.identity);
+});
