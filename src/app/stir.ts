@@ -6,7 +6,7 @@ import type { IdentityHooks } from "../b2bua/mod.ts";
 import type { Config, StirShakenConfig } from "../config/mod.ts";
 import {
   CertificateCache,
-  importSigningKey,
+  loadSigningKey,
   parseCertificate,
   pemBlocks,
   Shaken,
@@ -32,7 +32,8 @@ export function createIdentityService(log: Logger): IdentityService {
       return built.shaken;
     }
     if (built) log.info("stir-shaken-reloaded", {});
-    const shaken = build(section);
+    // A key the crypto library refuses is a rejection (ready() stops the start with it).
+    const shaken = Promise.resolve().then(() => build(section));
     shaken.catch((err) => log.error("stir-shaken-failed", { err }));
     built = { section, text, shaken };
     return shaken;
@@ -49,13 +50,13 @@ export function createIdentityService(log: Logger): IdentityService {
   };
 }
 
-async function build(section: StirShakenConfig | undefined): Promise<Shaken> {
+function build(section: StirShakenConfig | undefined): Shaken {
   const now = () => Date.now();
   const sign = section?.sign;
   const verify = section?.verify;
   return new Shaken({
     now,
-    ...(sign ? { signer: { key: (await importSigningKey(sign.key)).key, x5u: sign.x5u } } : {}),
+    ...(sign ? { signer: { key: loadSigningKey(sign.key).key, x5u: sign.x5u } } : {}),
     ...(verify
       ? {
         verifier: {

@@ -2,13 +2,14 @@
 // PASSporT's x5u URL, checks its path to a trusted STI-CA, and keeps the result: the same few
 // carriers sign most calls, and a fetch per call would cost a round trip and hammer them.
 
+import type { KeyObject } from "node:crypto";
+import { es256PublicKey } from "./keys.ts";
 import { IdentityError } from "./passport.ts";
 import {
   type Certificate,
   CertificateError,
   parseCertificate,
   pemBlocks,
-  publicKeyOf,
   verifyChain,
 } from "./x509.ts";
 
@@ -40,7 +41,7 @@ const MAX_FETCHES = 16;
 
 interface Entry {
   expires: number;
-  key: Promise<CryptoKey>;
+  key: Promise<KeyObject>;
 }
 
 /** Verified public keys of signers' certificates, by x5u URL. */
@@ -57,7 +58,7 @@ export class CertificateCache {
    * The public key of the certificate at `url`, its path to a trusted STI-CA checked. Throws
    * IdentityError: 436 when it cannot be fetched or parsed, 437 when it is not trusted.
    */
-  key(url: string): Promise<CryptoKey> {
+  key(url: string): Promise<KeyObject> {
     const now = this.opts.now();
     const hit = this.entries.get(url);
     if (hit && hit.expires > now) return hit.key;
@@ -93,7 +94,7 @@ export class CertificateCache {
     return this.entries.size;
   }
 
-  private async load(url: string, now: number): Promise<{ key: CryptoKey; notAfter: number }> {
+  private async load(url: string, now: number): Promise<{ key: KeyObject; notAfter: number }> {
     let pem: string;
     this.fetching++;
     try {
@@ -122,7 +123,8 @@ export class CertificateCache {
     if (leaf.curve !== "P-256") {
       throw new IdentityError(437, "Unsupported Credential", `${url}: not an EC P-256 key`);
     }
-    return { key: await publicKeyOf(leaf), notAfter: leaf.notAfter };
+    // The path is checked once (WebCrypto); each call's signature with node:crypto (see keys.ts).
+    return { key: es256PublicKey(leaf.spki), notAfter: leaf.notAfter };
   }
 
   private async download(url: string): Promise<string> {

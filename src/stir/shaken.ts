@@ -5,7 +5,9 @@
 
 import { parseNameAddr, type SipRequest } from "../sip/mod.ts";
 import { metrics } from "../util/metrics.ts";
+import type { KeyObject } from "node:crypto";
 import type { CertificateCache } from "./certificate-cache.ts";
+import { es256Sign, es256Verify } from "./keys.ts";
 import {
   type Attestation,
   IdentityError,
@@ -33,7 +35,8 @@ export interface Verification {
 }
 
 export interface SignerOptions {
-  key: CryptoKey;
+  /** The EC P-256 key (see loadSigningKey). */
+  key: KeyObject;
   /** Where verifiers fetch the certificate (the PASSporT's x5u and the header's info). */
   x5u: string;
 }
@@ -62,7 +65,6 @@ const mVerified = metrics.counter(
 const MAX_CHECKED = 3;
 
 const enc = new TextEncoder();
-const ES256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
 export class Shaken {
   constructor(
@@ -86,12 +88,12 @@ export class Shaken {
    * The Identity header value for an INVITE from `origUser` to `destUser` (URI user parts), or
    * undefined when either is not a telephone number (nothing SHAKEN can vouch for).
    */
-  async sign(
+  sign(
     origUser: string | undefined,
     destUser: string | undefined,
     attest: Attestation,
     origid: string,
-  ): Promise<string | undefined> {
+  ): string | undefined {
     const s = this.opts.signer;
     if (!s) return undefined;
     const orig = canonicalTn(origUser);
@@ -102,7 +104,7 @@ export class Shaken {
     }
     const iat = Math.floor(this.opts.now() / 1000);
     const input = signingInput({ attest, orig, dest: [dest], iat, origid }, s.x5u);
-    const sig = new Uint8Array(await crypto.subtle.sign(ES256, s.key, enc.encode(input)));
+    const sig = es256Sign(s.key, enc.encode(input));
     mSigned.inc({ attest });
     return identityValue(input, sig, s.x5u);
   }
@@ -180,8 +182,9 @@ export class Shaken {
       );
     }
     const key = await v.certificates.key(p.x5u);
-    const ok = await crypto.subtle.verify(ES256, key, p.signature, enc.encode(p.signingInput));
-    if (!ok) throw new IdentityError(438, "Invalid Identity Header", "signature does not verify");
+    if (!es256Verify(key, enc.encode(p.signingInput), p.signature)) {
+      throw new IdentityError(438, "Invalid Identity Header", "signature does not verify");
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import type { Config, RuleConfig } from "../../src/config/types.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
 import {
   CertificateCache,
-  importSigningKey,
+  loadSigningKey,
   parseCertificate,
   pemBlocks,
   Shaken,
@@ -43,7 +43,7 @@ async function world(): Promise<World> {
   const x5u = `${server.base}/sp.pem`;
   const shaken = new Shaken({
     now: () => Date.now(),
-    signer: { key: (await importSigningKey(pki.keyPem)).key, x5u },
+    signer: { key: (loadSigningKey(pki.keyPem)).key, x5u },
     verifier: {
       maxAge: 60_000,
       certificates: new CertificateCache({
@@ -61,7 +61,7 @@ async function world(): Promise<World> {
     x5u,
     hooks: {
       verify: (r) => shaken.verify(r),
-      sign: (o, d, a, id) => shaken.sign(o, d, a, id),
+      sign: (o, d, a, id) => Promise.resolve(shaken.sign(o, d, a, id)),
     },
     close: async () => {
       await server.close();

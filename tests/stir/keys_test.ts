@@ -1,9 +1,16 @@
 // The SHAKEN signing key from the PEM forms openssl writes: SEC1 (with and without the EC
 // PARAMETERS block) and PKCS#8 import and sign, checked against the matching certificate's key;
-// other curves, other algorithms and encrypted keys are refused with what was found.
+// other curves, other algorithms and encrypted keys are refused with what was found. Signatures
+// made with node:crypto (es256Sign) verify with WebCrypto and the other way round.
 
 import assert from "node:assert/strict";
-import { importSigningKey, KeyError } from "../../src/stir/keys.ts";
+import {
+  es256PublicKey,
+  es256Sign,
+  es256Verify,
+  KeyError,
+  loadSigningKey,
+} from "../../src/stir/keys.ts";
 import { parseCertificate, pemBlocks, publicKeyOf } from "../../src/stir/x509.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "tandem-keys-" });
@@ -45,22 +52,32 @@ const otherCert = parseCertificate(pemBlocks(read("other.crt"))[0]);
 const data = new TextEncoder().encode("eyJhbGciOiJFUzI1NiJ9.eyJpYXQiOjE3MDAwMDAwMDB9");
 
 async function signs(pem: string): Promise<void> {
-  const { key, curve } = await importSigningKey(pem);
+  const { key, curve } = loadSigningKey(pem);
   assert.equal(curve, "P-256");
   assert.equal(key.type, "private");
-  assert.equal(key.extractable, false);
-  assert.deepEqual(key.usages, ["sign"]);
-  assert.equal((key.algorithm as EcKeyAlgorithm).namedCurve, "P-256");
-  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, data);
-  assert.equal(sig.byteLength, 64);
-  const verify = async (cert: typeof p256Cert) =>
-    crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, await publicKeyOf(cert), sig, data);
-  assert.equal(await verify(p256Cert), true);
-  assert.equal(await verify(otherCert), false);
+  assert.equal(key.asymmetricKeyType, "ec");
+  const sig = es256Sign(key, data);
+  assert.equal(sig.byteLength, 64, "r||s, not DER");
+  // Checked by WebCrypto with the certificate's key, as another verifier would.
+  const webVerify = async (cert: typeof p256Cert) =>
+    crypto.subtle.verify(
+      { name: "ECDSA", hash: "SHA-256" },
+      await publicKeyOf(cert),
+      new Uint8Array(sig),
+      data,
+    );
+  assert.equal(await webVerify(p256Cert), true);
+  assert.equal(await webVerify(otherCert), false);
+  // And by es256Verify, with the key taken from the certificate's SubjectPublicKeyInfo.
+  assert.equal(es256Verify(es256PublicKey(p256Cert.spki), data, sig), true);
+  assert.equal(es256Verify(es256PublicKey(otherCert.spki), data, sig), false);
+  const flipped = new Uint8Array(sig);
+  flipped[10] ^= 1;
+  assert.equal(es256Verify(es256PublicKey(p256Cert.spki), data, flipped), false);
 }
 
-async function refused(pem: string, message: RegExp): Promise<void> {
-  await assert.rejects(importSigningKey(pem), (e: unknown) => {
+function refused(pem: string, message: RegExp): void {
+  assert.throws(() => loadSigningKey(pem), (e: unknown) => {
     assert.ok(e instanceof KeyError, `expected KeyError, got ${e}`);
     assert.match(e.message, /^expected an (unencrypted )?EC P-256 private key/);
     assert.match(e.message, message);
@@ -138,14 +155,14 @@ Deno.test("garbled blocks are KeyErrors, never another error", async () => {
     const pem = `-----BEGIN EC PRIVATE KEY-----\n${
       btoa(String.fromCharCode(...der.subarray(0, n)))
     }\n-----END EC PRIVATE KEY-----\n`;
-    await assert.rejects(importSigningKey(pem), KeyError, `truncated to ${n} bytes`);
+    assert.throws(() => loadSigningKey(pem), KeyError, `truncated to ${n} bytes`);
   }
   const pkcs8 = pemBlocks(read("pkcs8.pem"), "PRIVATE KEY")[0];
   for (let n = 0; n < pkcs8.length; n++) {
     const pem = `-----BEGIN PRIVATE KEY-----\n${
       btoa(String.fromCharCode(...pkcs8.subarray(0, n)))
     }\n-----END PRIVATE KEY-----\n`;
-    await assert.rejects(importSigningKey(pem), KeyError, `truncated to ${n} bytes`);
+    assert.throws(() => loadSigningKey(pem), KeyError, `truncated to ${n} bytes`);
   }
 });
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { parseMessage, type SipRequest } from "../../src/sip/mod.ts";
 import {
   CertificateCache,
-  importSigningKey,
+  loadSigningKey,
   parseCertificate,
   pemBlocks,
   Shaken,
@@ -29,7 +29,7 @@ ${extra}Content-Length: 0
   return parseMessage(new TextEncoder().encode(text.replace(/\n/g, "\r\n"))) as SipRequest;
 }
 
-async function setup(pki: Pki, now: () => number, anchors = pki.caPem) {
+function setup(pki: Pki, now: () => number, anchors = pki.caPem) {
   const server = serveFiles({ "/sp.pem": pki.certPem });
   const x5u = `${server.base}/sp.pem`;
   const certificates = new CertificateCache({
@@ -41,7 +41,7 @@ async function setup(pki: Pki, now: () => number, anchors = pki.caPem) {
   });
   const shaken = new Shaken({
     now,
-    signer: { key: (await importSigningKey(pki.keyPem)).key, x5u },
+    signer: { key: (loadSigningKey(pki.keyPem)).key, x5u },
     verifier: { certificates, maxAge: 60_000 },
   });
   return { server, x5u, shaken, certificates };
@@ -130,7 +130,7 @@ Deno.test("SHAKEN: a certificate fetched from a dead URL is 436, one from an unt
     const missing = `${x5u}-gone`;
     const signer = new Shaken({
       now: () => Date.now(),
-      signer: { key: (await importSigningKey(pki.keyPem)).key, x5u: missing },
+      signer: { key: (loadSigningKey(pki.keyPem)).key, x5u: missing },
       verifier: {
         maxAge: 60_000,
         certificates: new CertificateCache({
