@@ -77,3 +77,19 @@ Deno.test("lcr: a top-level route's limits count, and a full one is skipped for 
   loop.inject(callerInvite("441234567", "", 3), CALLER);
   loop.expect(req("INVITE", 5102), "44 still has carrier-b");
 });
+
+Deno.test("lcr: a top-level route is found by name when RADIUS or the HTTP service names it", async () => {
+  const cfg = lcrConfig(TABLE, [{
+    ...rule([route("10.0.0.53", 5103)], "radius"),
+    auth: { mode: "http", realm: "t", onTimeout: "reject" },
+  }]);
+  const loop = new Loop(cfg, {
+    authorize: () => Promise.resolve({ outcome: "accept", routes: ["carrier-b", "carrier-a"] }),
+  });
+  loop.inject(callerInvite("33123456"), CALLER);
+  await new Promise((r) => setTimeout(r, 0));
+  const inv = loop.expect(req("INVITE", 5102), "carrier-b first, as the answer said")
+    .msg as SipRequest;
+  loop.inject(answer(inv, 503, "t"), { host: "10.0.0.52", port: 5102, protocol: "udp" });
+  loop.expect(req("INVITE", 5101), "then carrier-a");
+});
