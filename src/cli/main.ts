@@ -63,7 +63,10 @@ export async function runCli(argv: string[], hooks: CliHooks): Promise<number> {
   const explicit = cmd.config ?? io.env("TANDEM_CONFIG");
   let cfg: Config | undefined;
   try {
-    cfg = cmd.kind === "client" && !explicit ? undefined : loadCliConfig(cmd.config, io.env);
+    // `tandem match` reads routing only: a secret the shell asking has no variable for (a
+    // password from the service's environment) must not stop it.
+    const env = cmd.kind === "match" ? (n: string) => io.env(n) ?? `unset-${n}` : io.env;
+    cfg = cmd.kind === "client" && !explicit ? undefined : loadCliConfig(cmd.config, env);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     io.err(e.message);

@@ -73,7 +73,12 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
     json.routes = rule.routes.map((r) => ({ name: r.name, target: targetText(r) }));
   }
   if (rule.auth.mode !== "none") {
-    lines.push(`  auth: ${rule.auth.mode}, on timeout ${rule.auth.onTimeout}`);
+    // Local users answer at once: there is no server to time out.
+    lines.push(
+      rule.auth.mode === "local"
+        ? "  auth: local (digest against users)"
+        : `  auth: ${rule.auth.mode}, on timeout ${rule.auth.onTimeout}`,
+    );
     json.auth = rule.auth.mode;
   }
   if (rule.limits) {

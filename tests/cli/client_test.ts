@@ -233,6 +233,10 @@ Deno.test("runCli: exit statuses, --check-config, --print-config, overrides, sta
   assert.equal(b.err.split("\n").length, 3);
   assert.match(b.err, /bad\.yaml:2: sip\.listen: expected a list, got 1/);
   assert.equal((await run(["--config", good], {})).code, 2); // T unset
+  // tandem match reads routing only: an unset secret does not stop it.
+  const m = await run(["match", "5551000", "--config", good], {});
+  assert.equal(m.code, 0, m.err);
+  assert.match(m.out, /rule "rule-1"/);
   const p = await run(["--print-config", "--config", good]);
   assert.equal(p.code, 0);
   assert.match(p.out, /token: "\*{8}"/);

@@ -18,6 +18,7 @@ const ENV = {
   CARRIER_A_PASSWORD: "p",
   RADIUS_SECRET: "s",
   CDR_WEBHOOK_TOKEN: "w",
+  ACME_PASSWORD: "a",
 };
 
 function corpus(): unknown[] {
