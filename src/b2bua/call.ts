@@ -166,6 +166,11 @@ export interface Call {
   reliable?: { rseq: number; relayed: RelayedReliable[] };
   /** Set when the caller's INVITE carried a Replaces matching another call (RFC 3891). */
   replacing?: Replacing;
+  /**
+   * RFC 5806 Diversion values the call's followed redirects collected, newest first: each
+   * INVITE to a 3xx Contact carries them, so the next network knows whose number sent it on.
+   */
+  diversions?: string[];
   /** What checking the caller's Identity found (3GPP verstat), told to the callee in From. */
   verstat?: string;
   /** The SHAKEN origid this call's signed INVITEs carry (the same for every route tried). */

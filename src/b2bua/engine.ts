@@ -1083,6 +1083,25 @@ export class B2bua implements TransactionUser {
       .catch((err) => this.log.error("enum-route-failed", { call: call.id, err }));
   }
 
+  /**
+   * RFC 5806: a followed redirect is a diversion of the number the attempt called. The 3xx's
+   * own Diversion headers say it best (the reason, who diverted); without them Tandem writes
+   * one, naming the number at its own address (the first carrier's host stays hidden).
+   */
+  private noteDiversion(call: Call, at: Attempt, res: SipResponse): void {
+    let values = res.getAll("diversion");
+    if (values.length === 0) {
+      const user = at.invite.ruri.user;
+      if (!user) return;
+      const host = at.route.fromDomain
+        ? uriHost(at.route.fromDomain)
+        : uriHost(this.opts.net.localFor(at.dest).host);
+      const counter = (call.diversions?.length ?? 0) + 1;
+      values = [`<${new UriClass("sip", user, host)}>;reason=unknown;counter=${counter}`];
+    }
+    call.diversions = [...values, ...(call.diversions ?? [])].slice(0, 10);
+  }
+
   /** The next route after a skipped one, or the call refused with `status` when none is left. */
   private nextOrFail(call: Call, index: number, status: number, why: string): void {
     if (index + 1 < call.routes.length) return this.startAttempt(call, index + 1);
@@ -1394,6 +1413,12 @@ export class B2bua implements TransactionUser {
     const invite = new SipRequest("INVITE", ruriText, headerList(pairs), a.body);
     for (const h of applyHeaderPolicy(a.headers, route.headers)) invite.headers.push(h);
     if (call.verstat) markAssertedIdentity(invite, call.verstat);
+    if (call.diversions && redirect && !aim && !route.enumTarget) {
+      // Newest first, above any the caller's INVITE brought (RFC 5806 §3).
+      for (let i = call.diversions.length - 1; i >= 0; i--) {
+        invite.prepend("Diversion", call.diversions[i]);
+      }
+    }
     const now = this.opts.clock.wallNow();
     const attempt: Attempt = {
       index,
@@ -1820,6 +1845,7 @@ export class B2bua implements TransactionUser {
         const target = res?.contacts[0]?.uri;
         if (target && call.attempts.length < 10) {
           at.record.outcome = "redirect";
+          this.noteDiversion(call, at, res!);
           return this.startAttempt(call, at.index, target);
         }
         break;

@@ -919,3 +919,31 @@ Deno.test("RFC 7118 §5: a browser's WebSocket closes: its answered call ends wi
     [["caller", "connection-closed"], ["caller", "connection-closed"]],
   );
 });
+
+Deno.test("Redirect: the followed INVITE carries Diversion (RFC 5806), the 3xx's own or Tandem's, newest first", () => {
+  const loop = new Loop(
+    config([rule([route("10.0.0.3", 5091, { followRedirects: true })])]),
+  );
+  loop.inject(callerInvite("moved-kit"), CALLER);
+  const first = loop.expect(req("INVITE", 5091), "INVITE to the route").msg as SipRequest;
+  assert.equal(first.get("diversion"), undefined, "no diversion yet");
+  loop.inject(answer(first, 302, "t1", { contact: "<sip:second@10.0.0.4:5092>" }), CALLEE2);
+  const second = loop.expect(req("INVITE", 5092), "INVITE to the Contact").msg as SipRequest;
+  // Tandem's own: the number diverted, at Tandem's address (not the first callee's).
+  assert.deepEqual(second.getAll("diversion"), [
+    "<sip:moved-kit@10.0.0.9>;reason=unknown;counter=1",
+  ]);
+  // The second callee diverts again and says why: its header comes first.
+  loop.inject(
+    answer(second, 302, "t2", {
+      contact: "<sip:third@10.0.0.5:5093>",
+      extra: "Diversion: <sip:second@pbx.example>;reason=user-busy;counter=1\n",
+    }),
+    { host: "10.0.0.4", port: 5092, protocol: "udp" },
+  );
+  const third = loop.expect(req("INVITE", 5093), "INVITE to the next Contact").msg as SipRequest;
+  assert.deepEqual(third.getAll("diversion"), [
+    "<sip:second@pbx.example>;reason=user-busy;counter=1",
+    "<sip:moved-kit@10.0.0.9>;reason=unknown;counter=1",
+  ]);
+});
