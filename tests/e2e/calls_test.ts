@@ -6,12 +6,15 @@
 
 import assert from "node:assert/strict";
 import {
+  baseConfig,
+  binaryAvailable,
   freePort,
   freeUdpPort,
   repoRoot,
   runSipp,
   sippAvailable,
   type SippResult,
+  sippUac,
   startTandem,
   type TandemProcess,
   udpBound,
@@ -350,5 +353,42 @@ Deno.test({
     await using _t = bed.tandem;
     await runPair(bed, { uac: "delayed-uac.xml", uas: "delayed-uas.xml", calls: 3 });
     await assertNoCalls(bed, 3000);
+  },
+});
+
+Deno.test({
+  name: "calls: a callee's 302 is followed (follow_redirects) and the new INVITE carries " +
+    "Diversion naming the number first dialled, at Tandem's address (RFC 5806)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [sip, http, moved, target] = [freePort(), freePort(), freeUdpPort(), freeUdpPort()];
+    await using tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: baseConfig(sip, http) + `rules:
+  - routes: [{ target: "127.0.0.1:${moved}", follow_redirects: true }]
+`,
+    });
+    const scenario = (name: string) => `${SCENARIOS}/${name}.xml`;
+    const uas = (args: string[]) =>
+      runSipp([...args, "-i", "127.0.0.1", "-m", "1", "-timeout", "15s"], { timeoutMs: 20_000 });
+    const redirector = uas([
+      "-sf",
+      scenario("redirect-302-uas"),
+      "-p",
+      String(moved),
+      "-set",
+      "target_port",
+      String(target),
+    ]);
+    const diverted = uas(["-sf", scenario("diversion-uas"), "-p", String(target)]);
+    await waitFor(() => udpBound(moved) && udpBound(target), 5000, { what: "callee SIPps" });
+    const caller = await sippUac(`127.0.0.1:${sip}`, { service: "18005550100" });
+    const logs = async () => (await tandem.logs()).stderr.slice(-3000);
+    assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-1500)}\n${await logs()}`);
+    const [r, d] = await Promise.all([redirector, diverted]);
+    assert.equal(r.code, 0, `the 302: ${r.stdout.slice(-1500)}`);
+    assert.equal(d.code, 0, `the Diversion check: ${d.stdout.slice(-2000)}`);
   },
 });
