@@ -3,18 +3,11 @@
 // RFC 3403 §4 rule processing for the terminal "u" records of the E2U+sip service (RFC 3764).
 // Pure over a resolver, like locate.ts.
 
+import type { DnsRecord } from "./dns/wire.ts";
 import { LocateError } from "./locate.ts";
 
-/** The NAPTR fields ENUM reads (RFC 3403 §4.1). */
-export interface EnumRecord {
-  type: "NAPTR";
-  order: number;
-  preference: number;
-  flags: string;
-  service: string;
-  regexp: string;
-  replacement: string;
-}
+/** The NAPTR fields ENUM reads (RFC 3403 §4.1), as the stub resolver decodes them. */
+export type EnumRecord = Omit<Extract<DnsRecord, { type: "NAPTR" }>, "name" | "ttl">;
 
 export interface EnumResolver {
   query(name: string, type: "NAPTR"): Promise<{ records: readonly { type: string }[] }>;

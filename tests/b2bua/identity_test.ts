@@ -8,14 +8,8 @@ import type { IdentityHooks } from "../../src/b2bua/mod.ts";
 import type { CallRecord } from "../../src/b2bua/record.ts";
 import type { Config, RuleConfig } from "../../src/config/types.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
-import {
-  CertificateCache,
-  loadSigningKey,
-  parseCertificate,
-  pemBlocks,
-  Shaken,
-} from "../../src/stir/mod.ts";
-import { makePki, type Pki, serveFiles } from "../stir/pki.ts";
+import type { Shaken } from "../../src/stir/mod.ts";
+import { makePki, type Pki, serveFiles, shakenFor } from "../stir/pki.ts";
 import { answer, CALLER, callerInvite, config, Loop, req, res, route, rule } from "./loop.ts";
 
 /** A route passing the caller's identity headers on (the default passes X- headers only). */
@@ -41,20 +35,8 @@ async function world(): Promise<World> {
   const pki = await makePki();
   const server = serveFiles({ "/sp.pem": pki.certPem });
   const x5u = `${server.base}/sp.pem`;
-  const shaken = new Shaken({
-    now: () => Date.now(),
-    signer: { key: (loadSigningKey(pki.keyPem)).key, x5u },
-    verifier: {
-      maxAge: 60_000,
-      certificates: new CertificateCache({
-        anchors: pemBlocks(pki.caPem).map(parseCertificate),
-        timeout: 2000,
-        ttl: 60_000,
-        allowHttp: true,
-        now: () => Date.now(),
-      }),
-    },
-  });
+  const { shaken } = shakenFor(pki, x5u);
+
   return {
     pki,
     shaken,

@@ -2,6 +2,14 @@
 // certificate (with a TNAuthList) and key, and an HTTP server on loopback that serves the
 // certificate where a PASSporT's x5u points, as a carrier's certificate repository does.
 
+import {
+  CertificateCache,
+  loadSigningKey,
+  parseCertificate,
+  pemBlocks,
+  Shaken,
+} from "../../src/stir/mod.ts";
+
 export interface Pki {
   dir: string;
   caFile: string;
@@ -93,4 +101,29 @@ export function serveFiles(files: Record<string, string>): {
     hits: () => hits,
     close: () => server.shutdown(),
   };
+}
+
+/**
+ * A signer and verifier for tests: `pki`'s key signing with `x5u`, checking against `anchors`
+ * (the PKI's CA by default) with http x5u allowed, a 60 s freshness and a minute's cache.
+ */
+export function shakenFor(
+  pki: Pki,
+  x5u: string,
+  now: () => number = () => Date.now(),
+  anchors: string = pki.caPem,
+): { shaken: Shaken; certificates: CertificateCache } {
+  const certificates = new CertificateCache({
+    anchors: pemBlocks(anchors).map(parseCertificate),
+    timeout: 2000,
+    ttl: 60_000,
+    allowHttp: true,
+    now,
+  });
+  const shaken = new Shaken({
+    now,
+    signer: { key: loadSigningKey(pki.keyPem).key, x5u },
+    verifier: { certificates, maxAge: 60_000 },
+  });
+  return { shaken, certificates };
 }

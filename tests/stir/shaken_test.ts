@@ -4,14 +4,8 @@
 
 import assert from "node:assert/strict";
 import { parseMessage, type SipRequest } from "../../src/sip/mod.ts";
-import {
-  CertificateCache,
-  loadSigningKey,
-  parseCertificate,
-  pemBlocks,
-  Shaken,
-} from "../../src/stir/mod.ts";
-import { makePki, type Pki, serveFiles } from "./pki.ts";
+import { CertificateCache, parseCertificate, pemBlocks } from "../../src/stir/mod.ts";
+import { makePki, type Pki, serveFiles, shakenFor } from "./pki.ts";
 
 const ORIGID = "8a5b3c1e-0f4d-4b8a-9c2e-1d2f3a4b5c6d";
 
@@ -32,19 +26,7 @@ ${extra}Content-Length: 0
 function setup(pki: Pki, now: () => number, anchors = pki.caPem) {
   const server = serveFiles({ "/sp.pem": pki.certPem });
   const x5u = `${server.base}/sp.pem`;
-  const certificates = new CertificateCache({
-    anchors: pemBlocks(anchors).map(parseCertificate),
-    timeout: 2000,
-    ttl: 60_000,
-    allowHttp: true,
-    now,
-  });
-  const shaken = new Shaken({
-    now,
-    signer: { key: (loadSigningKey(pki.keyPem)).key, x5u },
-    verifier: { certificates, maxAge: 60_000 },
-  });
-  return { server, x5u, shaken, certificates };
+  return { server, x5u, ...shakenFor(pki, x5u, now, anchors) };
 }
 
 Deno.test("SHAKEN: a signed INVITE passes verification; the certificate is fetched once", async () => {
@@ -128,20 +110,7 @@ Deno.test("SHAKEN: a certificate fetched from a dead URL is 436, one from an unt
     assert.equal(v.reason, "Unsupported Credential");
     // The same PASSporT pointing at a path the server does not have: the fetch fails.
     const missing = `${x5u}-gone`;
-    const signer = new Shaken({
-      now: () => Date.now(),
-      signer: { key: (loadSigningKey(pki.keyPem)).key, x5u: missing },
-      verifier: {
-        maxAge: 60_000,
-        certificates: new CertificateCache({
-          anchors: pemBlocks(pki.caPem).map(parseCertificate),
-          timeout: 2000,
-          ttl: 60_000,
-          allowHttp: true,
-          now: () => Date.now(),
-        }),
-      },
-    });
+    const { shaken: signer } = shakenFor(pki, missing);
     const gone = (await signer.sign("12155551212", "12155551213", "C", ORIGID))!;
     const w = await signer.verify(invite(`Identity: ${gone}\n`));
     assert.equal(w.status, 436, w.detail);
