@@ -1451,15 +1451,18 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
-    const attest = this.svc.identity
-      ? ruleIdentity(call.rule, this.opts.config()).attest
-      : undefined;
+    let attest = this.svc.identity ? ruleIdentity(call.rule, this.opts.config()).attest : undefined;
     if (attest) {
       // RFC 8224 §5: this INVITE is vouched for anew (its numbers may have been rewritten); an
       // Identity the caller sent would not match it.
       invite.remove("identity");
       call.origid ??= call.rule.stirShaken?.origid ?? uuid(this.opts.random);
       const orig = assertedUser(invite) ?? fromUser;
+      if (attest === "A" && !ownsNumber(this.opts.config(), call.record.user, orig)) {
+        // ATIS-1000074 §5.2.3: full attestation vouches for the caller's right to the number.
+        this.log.debug("identity-attest-b", { call: call.id, user: call.record.user, orig });
+        attest = "B";
+      }
       this.svc.identity!.sign(orig, user, attest, call.origid, this.opts.config()).then(
         (value) => {
           if (value) {
@@ -2867,6 +2870,22 @@ function uuid(random: Random): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
     hex.slice(20)
   }`;
+}
+
+const numbersOf = new WeakMap<Config, Map<string, string[] | undefined>>();
+
+/**
+ * Whether the caller authenticated as `user` may present `number` (its `numbers` prefixes); yes
+ * when nobody authenticated locally or the user names no numbers: nothing says otherwise.
+ */
+function ownsNumber(cfg: Config, user: string | undefined, number: string): boolean {
+  if (user === undefined || !cfg.users) return true;
+  let m = numbersOf.get(cfg);
+  if (!m) numbersOf.set(cfg, m = new Map(cfg.users.map((u) => [u.username, u.numbers])));
+  const prefixes = m.get(user);
+  if (!prefixes) return true;
+  const digits = decodeUser(number).replace(/^\+|[-.()\s]/g, "").replace(/;.*$/, "");
+  return prefixes.some((p) => digits.startsWith(p));
 }
 
 /** A user part that is a telephone number (RFC 3966 digits and visual separators). */

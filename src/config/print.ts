@@ -192,6 +192,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       username: u.username,
       ...(u.password !== undefined ? { password: hidden(u.password) } : {}),
       ...(u.ha1 !== undefined ? { ha1: hidden(u.ha1) } : {}),
+      ...(u.numbers ? { numbers: u.numbers } : {}),
     }));
   }
   if (cfg.routeTables) {

@@ -285,6 +285,12 @@ export interface LocalUserConfig {
   username: string;
   password?: string;
   ha1?: string;
+  /**
+   * The number prefixes (digits, no "+") this caller may present: a signing rule's attestation
+   * A (ATIS-1000074: the provider knows the caller and its right to the number) drops to B for a
+   * calling number outside them. Absent: no such check.
+   */
+  numbers?: string[];
 }
 
 /** RFC 8588 attestation levels. */

@@ -116,7 +116,7 @@ export function readUsers(r: Reader, v: unknown): LocalUserConfig[] {
   const names = new Set<string>();
   list.forEach((raw, i) => {
     const path: KeyPath = ["users", i];
-    const m = r.map(raw, path, ["username", "password", "ha1"]);
+    const m = r.map(raw, path, ["username", "password", "ha1", "numbers"]);
     if (!m) return;
     const username = m.username === undefined
       ? r.fail([...path, "username"], "a user name", undefined)
@@ -148,11 +148,23 @@ export function readUsers(r: Reader, v: unknown): LocalUserConfig[] {
       );
       return;
     }
+    let numbers: string[] | undefined;
+    if (m.numbers !== undefined) {
+      const list = r.list(m.numbers, [...path, "numbers"]);
+      numbers = [];
+      list?.forEach((n, j) => {
+        const text = typeof n === "number" ? String(n) : n;
+        if (typeof text === "string" && /^\+?[0-9]{1,15}$/.test(text)) {
+          numbers!.push(text.replace(/^\+/, ""));
+        } else r.fail([...path, "numbers", j], "a number prefix of 1-15 digits", n);
+      });
+    }
     if (!username || (password === undefined && ha1 === undefined)) return;
     out.push({
       username,
       ...(password !== undefined ? { password } : {}),
       ...(ha1 !== undefined ? { ha1: ha1.toLowerCase() } : {}),
+      ...(numbers ? { numbers } : {}),
     });
   });
   return out;

@@ -271,3 +271,34 @@ Deno.test("STIR: a rule that requires an Identity answers a call without one 428
     await w.close();
   }
 });
+
+Deno.test("STIR: attestation A only for a number the authenticated caller holds; else B", async () => {
+  const w = await world();
+  try {
+    const r = {
+      ...rule([passing("10.0.0.2", 5090)], "customers"),
+      auth: { mode: "local" as const, realm: "t", onTimeout: "reject" as const },
+      stirShaken: { attest: "A" as const },
+    };
+    const cfg = withStir([r], w, "off");
+    cfg.users = [{ username: "pbx1", password: "x", numbers: ["1215555"] }];
+    const loop = new Loop(cfg, {
+      identity: w.hooks,
+      // What a local digest check that passed leaves: the user name.
+      authorize: () => Promise.resolve({ outcome: "accept", user: "pbx1" }),
+    });
+    const attestOf = async (from: string, n: number) => {
+      loop.inject(numberInvite("", n, from), CALLER);
+      await settle(() => loop.sent.some(req("INVITE", 5090)), "INVITE");
+      const inv = loop.take().find(req("INVITE", 5090))!.msg as SipRequest;
+      return (await w.shaken.verify(
+        // Checked as the callee would: the numbers it was signed for.
+        inv,
+      )).attest;
+    };
+    assert.equal(await attestOf("+12155551212", 1), "A", "a number of the user's range");
+    assert.equal(await attestOf("+13105551212", 2), "B", "another number: not vouched for");
+  } finally {
+    await w.close();
+  }
+});

@@ -29,13 +29,13 @@ Deno.test("users: passwords from the environment or HA1s, masked in the printed 
   const cfg = load(
     `users:
   - { username: pbx1, password: "\${PBX1_PASSWORD}" }
-  - { username: pbx2, ha1: 0123456789ABCDEF0123456789abcdef }
+  - { username: pbx2, ha1: 0123456789ABCDEF0123456789abcdef, numbers: ["+1215555", 4420] }
 ${RULE}`,
     { PBX1_PASSWORD: "s3cret" },
   );
   assert.deepEqual(cfg.users, [
     { username: "pbx1", password: "s3cret" },
-    { username: "pbx2", ha1: "0123456789abcdef0123456789abcdef" },
+    { username: "pbx2", ha1: "0123456789abcdef0123456789abcdef", numbers: ["1215555", "4420"] },
   ]);
   assert.equal(cfg.rules[0].auth.mode, "local");
   const masked = effectiveConfigText(cfg);
@@ -52,6 +52,7 @@ Deno.test("users: each mistake named; mode local needs users", () => {
   - { username: pbx1, password: a, ha1: 0123456789abcdef0123456789abcdef }
   - { username: pbx3, ha1: nothex }
   - { password: x }
+  - { username: pbx5, password: x, numbers: ["12a"] }
 ${RULE}`);
   const text = errs.join("\n");
   for (
@@ -61,6 +62,7 @@ ${RULE}`);
       "t.yaml:3: users[1]: expected exactly one of password, ha1, got both",
       "t.yaml:4: users[2].ha1: expected 32 hex digits: MD5(username:realm:password)",
       "t.yaml:5: users[3].username: expected a user name, got nothing",
+      't.yaml:6: users[4].numbers[0]: expected a number prefix of 1-15 digits, got "12a"',
     ]
   ) assert.ok(text.includes(want), `${want}\nin:\n${text}`);
   assert.match(
