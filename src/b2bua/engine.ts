@@ -297,6 +297,10 @@ const mRegistered = metrics.gauge(
   "tandem_registrations",
   "Phones registered through Tandem at the registrar (granted, not run out).",
 );
+const mTablePrefixes = metrics.gauge(
+  "tandem_route_table_prefixes",
+  "Prefixes in each route table of the configuration in force (least-cost routing).",
+);
 const mTableLookups = metrics.counter(
   "tandem_route_table_lookups_total",
   "Called numbers looked up in route tables (least-cost routing), by table and result: matched " +
@@ -456,6 +460,11 @@ export class B2bua implements TransactionUser {
       for (const sv of this.health.list()) {
         const target = endpointText(sv.dest);
         mServerUp.set(sv.state === "up" ? 1 : 0, { route: sv.route, target });
+      }
+      // The tables in force: a reload that dropped a deck's lines shows here at once.
+      mTablePrefixes.values.clear();
+      for (const t of this.opts.config().routeTables ?? []) {
+        mTablePrefixes.set(t.prefixes.size, { table: t.name });
       }
     });
   }

@@ -97,8 +97,9 @@ rules:
         `after the reload: ${again.stdout.slice(-1500)}\n${await logs()}`,
       );
       assert.equal((await b).code, 0, "carrier-b took it");
-      // Both calls found a prefix in the table.
+      // Both calls found a prefix in the table; the reloaded deck has one prefix left.
       const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+      assert.match(metrics, /tandem_route_table_prefixes\{table="wholesale"\} 1\n/);
       assert.match(
         metrics,
         /tandem_route_table_lookups_total\{(result="matched",table="wholesale"|table="wholesale",result="matched")\} 2/,
