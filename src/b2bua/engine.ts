@@ -30,6 +30,7 @@ import {
   type SipMessage,
   SipRequest,
   type SipResponse,
+  telDigits,
   unknownTags,
   type Uri,
   Uri as UriClass,
@@ -762,7 +763,8 @@ export class B2bua implements TransactionUser {
       // A transfer is worth a line: it ties two calls (and their CDRs) together.
       this.log.info("call-replaces", { call: call.id, replaces: replacing.aim.replaced });
     }
-    const verify = this.svc.identity ? ruleIdentity(rule, cfg).verify : "off";
+    // Without a stir_shaken section a call reads one field here, as before the feature.
+    const verify = this.svc.identity && cfg.stirShaken ? ruleIdentity(rule, cfg).verify : "off";
     if (verify !== "off") {
       this.svc.identity!.verify(req, cfg).then(
         (v) => this.afterVerify(call, v, verify),
@@ -1460,7 +1462,10 @@ export class B2bua implements TransactionUser {
     mSetups.inc();
     call.media = !!this.svc.media?.uses(route);
     if (call.media) call.mediaUsed = true;
-    let attest = this.svc.identity ? ruleIdentity(call.rule, this.opts.config()).attest : undefined;
+    const current = this.opts.config();
+    let attest = this.svc.identity && current.stirShaken
+      ? ruleIdentity(call.rule, current).attest
+      : undefined;
     if (attest) {
       // RFC 8224 §5: this INVITE is vouched for anew (its numbers may have been rewritten); an
       // Identity the caller sent would not match it.
@@ -2893,8 +2898,8 @@ function ownsNumber(cfg: Config, user: string | undefined, number: string): bool
   if (!m) numbersOf.set(cfg, m = new Map(cfg.users.map((u) => [u.username, u.numbers])));
   const prefixes = m.get(user);
   if (!prefixes) return true;
-  const digits = decodeUser(number).replace(/^\+|[-.()\s]/g, "").replace(/;.*$/, "");
-  return prefixes.some((p) => digits.startsWith(p));
+  const digits = telDigits(number);
+  return digits !== undefined && prefixes.some((p) => digits.startsWith(p));
 }
 
 /** A user part that is a telephone number (RFC 3966 digits and visual separators). */

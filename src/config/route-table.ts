@@ -2,6 +2,8 @@
 // are kept, read into a map by prefix so that a call's routes are found by its number's longest
 // prefix in at most fifteen lookups, whatever the size of the table.
 
+import { telDigits } from "../sip/tel.ts";
+
 /** One line the file got wrong: its 1-based line number and what was expected. */
 export interface TableIssue {
   line: number;
@@ -111,9 +113,8 @@ export function tableRoutes(
   table: { prefixes: Map<string, string[]>; longest: number },
   number: string,
 ): { prefix: string; routes: string[] } | undefined {
-  const semi = number.indexOf(";");
-  const digits = (semi < 0 ? number : number.slice(0, semi)).replace(/^\+|[-.()\s]/g, "");
-  if (!/^[0-9]+$/.test(digits)) return undefined;
+  const digits = telDigits(number);
+  if (digits === undefined) return undefined;
   for (let n = Math.min(digits.length, table.longest); n > 0; n--) {
     const p = digits.slice(0, n);
     const routes = table.prefixes.get(p);

@@ -10,6 +10,7 @@ export * from "./message.ts";
 export * from "./parser.ts";
 export * from "./serializer.ts";
 export * from "./check.ts";
+export * from "./tel.ts";
 export * from "./build.ts";
 export * from "./call-id-hash.ts";
 export * from "./option-tags.ts";

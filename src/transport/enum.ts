@@ -3,6 +3,7 @@
 // RFC 3403 §4 rule processing for the terminal "u" records of the E2U+sip service (RFC 3764).
 // Pure over a resolver, like locate.ts.
 
+import { telDigits } from "../sip/mod.ts";
 import type { DnsRecord } from "./dns/wire.ts";
 import { LocateError } from "./locate.ts";
 
@@ -22,10 +23,8 @@ export const MAX_ENUM_TARGETS = 8;
  * taken as already international (the route's user rewrite makes it so).
  */
 export function enumNumber(user: string): string | undefined {
-  const semi = user.indexOf(";");
-  const s = (semi < 0 ? user : user.slice(0, semi)).replace(/[-.()\s]/g, "");
-  const digits = s.startsWith("+") ? s.slice(1) : s;
-  return /^[0-9]{2,15}$/.test(digits) ? `+${digits}` : undefined;
+  const d = telDigits(user);
+  return d !== undefined && d.length >= 2 && d.length <= 15 ? `+${d}` : undefined;
 }
 
 /** RFC 6116 §3.4 step 2-4: "+4420..." under `apex` is "...0.2.4.4.<apex>". */
