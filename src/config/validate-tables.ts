@@ -21,13 +21,14 @@ export function readNamedRoutes(r: Reader, v: unknown, d: RouteOptions): RouteCo
     const m = r.map(raw, path, ROUTE_KEYS.filter((k) => k !== "weight"));
     if (!m) return;
     // Tables, RADIUS and the HTTP service know a trunk by its name alone.
-    const name = m.name === undefined
-      ? r.fail([...path, "name"], "a route name (tables name routes)", undefined)
-      : r.sipText(m.name, [...path, "name"]);
-    if (name !== undefined && names.has(name)) {
-      r.fail([...path, "name"], "a name no other top-level route has", name);
-    }
-    if (name !== undefined) names.add(name);
+    const name = uniqueName(
+      r,
+      m.name,
+      [...path, "name"],
+      names,
+      "a route name (tables name routes)",
+      "a name no other top-level route has",
+    );
     const route = readRoute(r, m, path, name, d, 1, true);
     if (route) out.push(route);
   });
@@ -51,13 +52,14 @@ export function readRouteTables(
     const path: KeyPath = ["route_tables", i];
     const m = r.map(raw, path, ["name", "file"]);
     if (!m) return;
-    const name = m.name === undefined
-      ? r.fail([...path, "name"], "a table name", undefined)
-      : r.sipText(m.name, [...path, "name"]);
-    if (name !== undefined && names.has(name)) {
-      r.fail([...path, "name"], "a name no other route table has", name);
-    }
-    if (name !== undefined) names.add(name);
+    const name = uniqueName(
+      r,
+      m.name,
+      [...path, "name"],
+      names,
+      "a table name",
+      "a name no other route table has",
+    );
     const file = m.file === undefined
       ? r.fail([...path, "file"], "a CSV file of prefix,route,cost lines", undefined)
       : fileOf(r, m.file, [...path, "file"]);
@@ -118,14 +120,14 @@ export function readUsers(r: Reader, v: unknown): LocalUserConfig[] {
     const path: KeyPath = ["users", i];
     const m = r.map(raw, path, ["username", "password", "ha1", "numbers"]);
     if (!m) return;
-    const username = m.username === undefined
-      ? r.fail([...path, "username"], "a user name", undefined)
-      : r.sipText(m.username, [...path, "username"]);
-    if (username === "") r.fail([...path, "username"], "a user name", username);
-    if (username && names.has(username)) {
-      r.fail([...path, "username"], "a user name no other user has", username);
-    }
-    if (username) names.add(username);
+    const username = uniqueName(
+      r,
+      m.username,
+      [...path, "username"],
+      names,
+      "a user name",
+      "a user name no other user has",
+    );
     if ((m.password === undefined) === (m.ha1 === undefined)) {
       r.fail(
         path,
@@ -168,4 +170,23 @@ export function readUsers(r: Reader, v: unknown): LocalUserConfig[] {
     });
   });
   return out;
+}
+
+/**
+ * A name the entry must have, non-empty and not another entry's of its list (`names`, which it
+ * joins); undefined when it is missing or not text (the issue says which).
+ */
+function uniqueName(
+  r: Reader,
+  v: unknown,
+  path: KeyPath,
+  names: Set<string>,
+  expected: string,
+  unique: string,
+): string | undefined {
+  const name = v === undefined ? r.fail(path, expected, undefined) : r.sipText(v, path);
+  if (name === "") return r.fail(path, expected, name);
+  if (name !== undefined && names.has(name)) r.fail(path, unique, name);
+  if (name !== undefined) names.add(name);
+  return name;
 }
