@@ -384,10 +384,6 @@ function httpRequest(
   };
 }
 
-/**
- * RFC 3261 §22.3: the caller's digest credentials for `realm` when it sent some with one of our
- * nonces, still fresh; else the 407 to send (with stale=true for an expired nonce of ours).
- */
 const usersOf = new WeakMap<Config, Map<string, LocalUser>>();
 
 /**
@@ -410,6 +406,10 @@ function localAuthorize(req: SipRequest, realm: string, cfg: Config): Authorizat
 /** Signs local nonces; a restart makes them stale, which callers answer by authenticating again. */
 const localSecret = crypto.randomUUID();
 
+/**
+ * RFC 3261 §22.3: the caller's digest credentials for `realm` when it sent some with one of our
+ * nonces, still fresh; else the 407 to send (with stale=true for an expired nonce of ours).
+ */
 function digestOf(
   req: SipRequest,
   realm: string,
