@@ -89,9 +89,53 @@ export async function fixedPorts(): Promise<AsyncDisposable> {
  * peer binds it; and below the 20000-39999 media ranges the rtpengine tests draw from.
  */
 const TEST_PORTS = { min: 10_000, count: 10_000 };
+/** Ports fetch() and browsers refuse to connect to (the Fetch standard's "bad ports"). */
+const BAD_PORTS = new Set([10080]);
+/**
+ * Ports handed out are reserved with a file each (created only if absent), so that two test
+ * files running at once, in one process or two, never get the same free port to bind later.
+ * The files go when this test file's isolate ends; one left by a killed run is stale after an
+ * hour.
+ */
+const RESERVED = `${Deno.env.get("TMPDIR") ?? "/tmp"}/tandem-test-ports`;
+const reserved: string[] = [];
+Deno.mkdirSync(RESERVED, { recursive: true });
+globalThis.addEventListener("unload", () => {
+  for (const f of reserved) {
+    try {
+      Deno.removeSync(f);
+    } catch { /* gone already */ }
+  }
+});
+
+function reserve(port: number): boolean {
+  const file = `${RESERVED}/${port}`;
+  for (let i = 0; i < 2; i++) {
+    try {
+      Deno.openSync(file, { createNew: true, write: true }).close();
+      reserved.push(file);
+      return true;
+    } catch {
+      let age: number;
+      try {
+        age = Date.now() - (Deno.statSync(file).mtime?.getTime() ?? Date.now());
+      } catch {
+        continue; // released meanwhile: try again
+      }
+      if (age < 3_600_000) return false;
+      try {
+        Deno.removeSync(file);
+      } catch { /* another run took it first */ }
+    }
+  }
+  return false;
+}
 
 function randomTestPort(): number {
-  return TEST_PORTS.min + Math.floor(Math.random() * TEST_PORTS.count);
+  for (;;) {
+    const port = TEST_PORTS.min + Math.floor(Math.random() * TEST_PORTS.count);
+    if (!BAD_PORTS.has(port) && reserve(port)) return port;
+  }
 }
 
 /** A UDP port nobody holds right now (see TEST_PORTS). */

@@ -34,6 +34,15 @@ Deno.test("harness: free ports are drawn from 10000-19999, below the kernel's ow
   Deno.listen({ hostname: "127.0.0.1", port: b }).close();
 });
 
+Deno.test("harness: a port is handed out once, reserved for other test files until this one ends", () => {
+  const ports = Array.from({ length: 50 }, () => freeUdpPort());
+  assert.equal(new Set(ports).size, 50);
+  assert.ok(!ports.includes(10080), "never a port fetch() refuses");
+  for (const p of ports.slice(0, 5)) {
+    assert.ok(Deno.statSync(`${Deno.env.get("TMPDIR") ?? "/tmp"}/tandem-test-ports/${p}`).isFile);
+  }
+});
+
 Deno.test("harness: waitFor returns the truthy value and times out with the reason", async () => {
   let n = 0;
   assert.equal(await waitFor(() => ++n >= 3 && n, 1000, { intervalMs: 5 }), 3);
