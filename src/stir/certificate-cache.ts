@@ -123,6 +123,11 @@ export class CertificateCache {
     if (leaf.curve !== "P-256") {
       throw new IdentityError(437, "Unsupported Credential", `${url}: not an EC P-256 key`);
     }
+    // ATIS-1000080 §5.3.1: a SHAKEN certificate names the numbers or the provider it speaks for
+    // (TNAuthList); one without is a certificate for something else.
+    if (!leaf.tnAuthList) {
+      throw new IdentityError(437, "Unsupported Credential", `${url}: no TNAuthList extension`);
+    }
     // The path is checked once (WebCrypto); each call's signature with node:crypto (see keys.ts).
     return { key: es256PublicKey(leaf.spki), notAfter: leaf.notAfter };
   }

@@ -16,6 +16,8 @@ export interface Pki {
   caPem: string;
   /** The service provider's certificate (PEM), as served at `x5u`. */
   certPem: string;
+  /** The same key's certificate from the same CA without a TNAuthList. */
+  plainCertPem: string;
   /** Its private key, SEC1 PEM as `openssl ecparam -genkey` writes it. */
   keyFile: string;
   keyPem: string;
@@ -68,7 +70,15 @@ export async function makePki(): Promise<Pki> {
     ...["x509", "-req", "-in", "sp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
     ...["-days", "30", "-out", "sp.pem", "-extfile", "ext.cnf"],
   );
+  // The same key certified by the same CA without a TNAuthList: no SHAKEN certificate.
+  await Deno.writeTextFile(`${dir}/plain.cnf`, "basicConstraints=CA:FALSE\n");
+  await openssl(
+    dir,
+    ...["x509", "-req", "-in", "sp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-days", "30", "-out", "plain.pem", "-extfile", "plain.cnf"],
+  );
   return {
+    plainCertPem: await Deno.readTextFile(`${dir}/plain.pem`),
     dir,
     caFile: `${dir}/ca.pem`,
     caPem: await Deno.readTextFile(`${dir}/ca.pem`),

@@ -196,3 +196,18 @@ Deno.test("SHAKEN: at most 16 certificate fetches in flight; past that a new URL
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("SHAKEN: a certificate without a TNAuthList is no SHAKEN certificate: 437", async () => {
+  const pki = await makePki();
+  const server = serveFiles({ "/plain.pem": pki.plainCertPem });
+  try {
+    const { shaken } = shakenFor(pki, `${server.base}/plain.pem`);
+    const value = shaken.sign("12155551212", "12155551213", "A", ORIGID)!;
+    const v = await shaken.verify(invite(`Identity: ${value}\n`));
+    assert.equal(v.status, 437, v.detail);
+    assert.match(v.detail ?? "", /no TNAuthList/);
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
