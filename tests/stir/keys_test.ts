@@ -13,19 +13,11 @@ import {
 } from "../../src/stir/keys.ts";
 import { parseCertificate, pemBlocks, publicKeyOf } from "../../src/stir/x509.ts";
 
+import { opensslIn } from "./pki.ts";
 const dir = await Deno.makeTempDir({ prefix: "tandem-keys-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
-/** Runs openssl with `command` split at spaces, then `extra` as is. */
-async function openssl(command: string, ...extra: string[]): Promise<string> {
-  const args = [...command.split(/\s+/).filter(Boolean), ...extra];
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
-  const text = new TextDecoder();
-  if (!out.success) {
-    throw new Error(`openssl ${args.join(" ")} failed: ${text.decode(out.stderr)}`);
-  }
-  return text.decode(out.stdout);
-}
+const openssl = opensslIn(dir);
 
 const read = (name: string) => Deno.readTextFileSync(`${dir}/${name}`);
 

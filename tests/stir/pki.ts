@@ -25,12 +25,19 @@ export interface Pki {
   otherCaFile: string;
 }
 
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .output();
+/** openssl with `args` in `dir`; resolves its output, throws with its errors. */
+async function openssl(dir: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
+  const text = new TextDecoder();
   if (!out.success) {
-    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`openssl ${args.join(" ")} failed: ${text.decode(out.stderr)}`);
   }
+  return text.decode(out.stdout);
+}
+
+/** openssl in `dir` the short way: `command` split at spaces, then `extra` as is (a subject). */
+export function opensslIn(dir: string): (command: string, ...extra: string[]) => Promise<string> {
+  return (command, ...extra) => openssl(dir, ...command.split(/\s+/).filter(Boolean), ...extra);
 }
 
 async function ca(dir: string, name: string, cn: string): Promise<void> {

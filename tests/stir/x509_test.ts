@@ -15,19 +15,11 @@ import {
   verifyChain,
 } from "../../src/stir/mod.ts";
 
+import { opensslIn } from "./pki.ts";
 const dir = await Deno.makeTempDir({ prefix: "tandem-x509-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
-/** Runs openssl with `command` split at spaces, then `extra` as is (e.g. a subject). */
-async function openssl(command: string, ...extra: string[]): Promise<string> {
-  const args = [...command.split(/\s+/).filter(Boolean), ...extra];
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stdin: "null" }).output();
-  const text = new TextDecoder();
-  if (!out.success) {
-    throw new Error(`openssl ${args.join(" ")} failed: ${text.decode(out.stderr)}`);
-  }
-  return text.decode(out.stdout);
-}
+const openssl = opensslIn(dir);
 
 await Deno.writeTextFile(
   `${dir}/openssl.cnf`,
