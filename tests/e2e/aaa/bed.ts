@@ -150,6 +150,15 @@ export async function runPair(p: BedPlan, o: PairOptions): Promise<PairResult> {
   ], { timeoutMs: timeoutMs + 3000, cwd: p.dir });
   const deadline = Date.now() + 5000;
   while (uasP && !udpBound(p.callee) && Date.now() < deadline) await sleep(20);
+  if (uasP && !udpBound(p.callee)) {
+    // A callee that never bound its port makes the call fail later as "no progress"; say so
+    // now, with what SIPp said if it has already given up.
+    const early = await Promise.race([uasP, sleep(200).then(() => undefined)]);
+    throw new Error(
+      `the callee SIPp (${o.uas}) did not bind 127.0.0.1:${p.callee} within 5 s` +
+        (early ? `; it exited ${early.code}:\n${early.stdout.slice(-1500)}\n${early.stderr}` : ""),
+    );
+  }
   const uac = await runSipp([
     ...scenario(o.uac),
     `127.0.0.1:${p.sip}`,
