@@ -49,7 +49,8 @@ const STATUS = { start: "Start", stop: "Stop", interim: "Interim-Update" } as co
  * RFC 2866 §5.10 Acct-Terminate-Cause for a CDR end reason:
  * bye/cancel/rejected → User-Request, timeout:no-answer/no-progress → Idle-Timeout,
  * timeout:media → Lost-Carrier, max-duration/credit → Session-Timeout, drop → Admin-Reset,
- * failover → Service-Unavailable, error → NAS-Error.
+ * failover → Service-Unavailable, error → NAS-Error, interrupted (Tandem stopped with the call
+ * up) → NAS-Reboot.
  */
 export function terminateCause(endReason: string | undefined): string {
   switch (endReason) {
@@ -67,6 +68,8 @@ export function terminateCause(endReason: string | undefined): string {
       return "Service-Unavailable";
     case "error":
       return "NAS-Error";
+    case "interrupted":
+      return "NAS-Reboot";
     default:
       return "User-Request";
   }

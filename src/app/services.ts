@@ -23,11 +23,13 @@ import {
 } from "../aaa/mod.ts";
 import type { Authorization, B2buaServices, Call, CallRecord } from "../b2bua/mod.ts";
 import {
+  type AnsweredCall,
   CdrJournal,
   CdrPipeline,
   type CdrRecord,
   type EndReason,
   FileSink,
+  LiveCallLedger,
   type MediaStats,
   WebhookSink,
   withDurations,
@@ -40,9 +42,15 @@ import { lookupEnum } from "../transport/enum.ts";
 import { DnsClient, serversFromResolvConf } from "../transport/dns/client.ts";
 import { readFileSync } from "node:fs";
 import type { Logger } from "../util/log.ts";
+import { metrics } from "../util/metrics.ts";
 import type { SessionStats } from "../media/mod.ts";
 import { createMediaHooks } from "./media.ts";
 import { createIdentityService } from "./stir.ts";
+
+const mInterrupted = metrics.counter(
+  "tandem_cdr_interrupted_total",
+  "Calls up when Tandem stopped without ending them (crash, lost worker, exit without drain), billed from the answered-call ledger",
+);
 
 /** The services and how to shut them down. */
 export interface Services {
@@ -148,6 +156,58 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
   });
 }
 
+/** What an answered call's CDR will hold but for its end, for the answered-call ledger. */
+export function answeredOf(rec: CallRecord, cdrId: string): AnsweredCall {
+  const last = rec.attempts[rec.attempts.length - 1];
+  return {
+    ...legsOf(rec, cdrId),
+    rule: rec.rule,
+    route: last?.route,
+    attempt: rec.attempts.length,
+    setupAt: rec.inviteAt,
+    progressAt: rec.firstProvisionalAt,
+    connectAt: rec.answerAt ?? Date.now(),
+    ...(rec.headers ? { headers: rec.headers } : {}),
+    ...(rec.identity ? { identity: rec.identity } : {}),
+  };
+}
+
+/**
+ * Opens the answered-call ledger and bills what an earlier run left up: each such call's CDR
+ * (end reason `interrupted`) goes to the journal unless the journal has its CDR already (a power
+ * cut can lose a ledger's last lines and keep the journal's), then the old files go.
+ */
+async function openLedger(
+  c: NonNullable<Config["cdr"]>,
+  journal: CdrJournal,
+  write: (r: CdrRecord) => void,
+  log: Logger,
+): Promise<LiveCallLedger> {
+  const { ledger, recovery } = await LiveCallLedger.open(c.dir, {
+    checkpoint: c.checkpoint,
+    rotateBytes: c.rotateBytes,
+    log,
+    beforeSync: () => journal.flush(),
+  });
+  if (recovery.interrupted.length) {
+    // Ends lost with the ledger's unsynced lines happened after its last fsync, at most about
+    // one checkpoint before its last line: only journal files written since then are read.
+    const since = recovery.lastAlive - 2 * c.checkpoint - 60_000;
+    const billed = await journal.idsIn(new Set(recovery.interrupted.map((r) => r.id)), since);
+    const calls = recovery.interrupted.filter((r) => !billed.has(r.id));
+    for (const r of calls) write(r);
+    mInterrupted.inc(undefined, calls.length);
+    log.warn("cdr.interrupted_calls", {
+      calls: calls.length,
+      billedAlready: billed.size,
+      lastAlive: new Date(recovery.lastAlive).toISOString(),
+    });
+  }
+  await journal.flush();
+  await ledger.forget();
+  return ledger;
+}
+
 /** Build the services the configuration asks for. */
 export async function buildServices(cfg: Config, log: Logger): Promise<Services> {
   const closers: (() => Promise<void> | void)[] = [];
@@ -240,12 +300,18 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       );
     }
     await pipeline.start();
+    let ledger: LiveCallLedger | undefined;
     const write = (r: CdrRecord) => {
       // "every" fsync policy: the journal makes each record durable before acknowledging it.
       if (c.fsync === "every") {
         journal.appendDurable(r).catch((err) => log.error("cdr-append-failed", { err }));
       } else journal.append(r);
+      ledger?.ended(r.id); // after the CDR: an end in the ledger means a CDR in the journal
     };
+    if (c.checkpoint > 0) {
+      const l = ledger = await openLedger(c, journal, write, log.child({ layer: "cdr" }));
+      svc.onCallAnswered = (rec, call) => l.answered(answeredOf(rec, idOf(call)));
+    }
     if (c.refused) svc.onCallRefused = (rec) => write(cdrOf(rec, undefined, crypto.randomUUID()));
     svc.onCallEnded = (rec, call) => {
       // A 407 challenge is a step of the caller's setup, not a call: the authenticated INVITE
@@ -265,7 +331,12 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       media.stats(call).then(once, () => once());
     };
     closers.push(async () => {
+      // Calls still up now (an exit without a drain) are billed to this moment.
+      const up = await ledger?.close() ?? [];
+      for (const r of up) write(r);
+      if (up.length) log.warn("cdr.interrupted_calls", { calls: up.length, atExit: true });
       await journal.flush();
+      await ledger?.forget();
       await pipeline.stop();
       await journal.close();
     });
@@ -283,7 +354,9 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
       client.accounting(attrs).catch((err) => log.warn("radius-accounting-failed", { err }));
     const interims = new WeakMap<Call, ReturnType<typeof setInterval>>();
     if (cfg.cdr?.radius) {
+      const ledgerAnswered = svc.onCallAnswered;
       svc.onCallAnswered = (rec, call) => {
+        ledgerAnswered?.(rec, call);
         const a = acctCall(rec, call);
         send(accountingStart(a, "answer", ctx()));
         send(accountingStart(a, "originate", ctx()));

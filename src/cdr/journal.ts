@@ -282,6 +282,35 @@ export class CdrJournal {
     }
   }
 
+  /**
+   * Which of `ids` have a record in the files written to at or after `since` (epoch ms; their
+   * modification time). After a power cut, the answered-call ledger may have lost the end of a
+   * call whose CDR the journal kept: this tells the two apart. Reads only each line's leading
+   * id (a record's first key), without parsing the rest.
+   */
+  async idsIn(ids: ReadonlySet<string>, since: number): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (!ids.size) return found;
+    for (const seq of await this.seqs()) {
+      const file = path.join(this.dir, fileName(seq));
+      if ((await fsp.stat(file)).mtimeMs < since) continue;
+      const text = await fsp.readFile(file, "utf8");
+      for (let at = 0; at < text.length;) {
+        const nl = text.indexOf("\n", at);
+        const end = nl < 0 ? text.length : nl;
+        if (text.startsWith('{"id":"', at)) {
+          const close = text.indexOf('"', at + 7);
+          if (close > 0 && close < end) {
+            const id = text.slice(at + 7, close);
+            if (ids.has(id)) found.add(id);
+          }
+        }
+        at = end + 1;
+      }
+    }
+    return found;
+  }
+
   /** Deletes closed journal files with a sequence number below `seq`. */
   async deleteBefore(seq: number): Promise<number[]> {
     const gone: number[] = [];

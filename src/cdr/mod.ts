@@ -1,8 +1,10 @@
-// CDR layer: the record type, the fsynced journal, per-sink cursors and the delivery pipeline
-// with file and webhook sinks (the RADIUS accounting sink lives in src/aaa).
+// CDR layer: the record type, the fsynced journal, the answered-call ledger (crash recovery),
+// per-sink cursors and the delivery pipeline with file and webhook sinks (the RADIUS
+// accounting sink lives in src/aaa).
 export * from "./errors.ts";
 export * from "./record.ts";
 export * from "./journal.ts";
+export * from "./live-calls.ts";
 export * from "./cursor.ts";
 export * from "./pipeline.ts";
 export * from "./csv.ts";

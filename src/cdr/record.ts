@@ -8,7 +8,8 @@ export type EndedBy = "caller" | "callee" | "tandem";
  * Why the call ended: `bye`, `cancel`, `rejected` (final non-2xx from the callee),
  * `timeout:no-progress`, `timeout:no-answer`, `timeout:media`, `max-duration`, `credit`,
  * `drop` (operator), `failover` (every route failed or was at its limits), `error`
- * (transport/internal).
+ * (transport/internal), `interrupted` (up when Tandem stopped without ending it: a crash, a
+ * lost worker, an exit without drain; billed to the last sign of life).
  */
 export type EndReason =
   | "bye"
@@ -21,7 +22,8 @@ export type EndReason =
   | "credit"
   | "drop"
   | "failover"
-  | "error";
+  | "error"
+  | "interrupted";
 
 /** The addressing of one leg: From, To and Request-URI, verbatim. */
 export interface LegAddressing {

@@ -303,6 +303,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         : {}),
       radius: c.radius,
       refused: c.refused,
+      checkpoint: c.checkpoint ? formatDuration(c.checkpoint) : false,
       ...(c.sipHeaders.length ? { sip_headers: c.sipHeaders } : {}),
       ...(c.webhook
         ? {

@@ -392,6 +392,11 @@ export interface CdrConfig {
   refused: boolean;
   /** The caller's INVITE headers recorded in each CDR (lowercase names). */
   sipHeaders: string[];
+  /**
+   * The answered-call ledger's checkpoint interval (ms): calls up when Tandem stops without
+   * ending them get a CDR billed to the last checkpoint. 0: no ledger.
+   */
+  checkpoint: number;
 }
 
 export interface MediaRelayServer {

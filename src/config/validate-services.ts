@@ -99,6 +99,7 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     "webhook",
     "refused",
     "sip_headers",
+    "checkpoint",
   ]);
   if (!m) return undefined;
   const out: CdrConfig = {
@@ -109,7 +110,15 @@ export function readCdr(r: Reader, v: unknown, radiusOn: boolean): CdrConfig | u
     radius: radiusOn,
     refused: true,
     sipHeaders: [],
+    checkpoint: 1000,
   };
+  if (m.checkpoint !== undefined) {
+    // false or 0 turns the ledger off; else at least 100 ms (it writes a line per checkpoint).
+    const off = m.checkpoint === false || m.checkpoint === 0 || m.checkpoint === "0";
+    out.checkpoint = off
+      ? 0
+      : r.duration(m.checkpoint, ["cdr", "checkpoint"], 100, 3_600_000) ?? out.checkpoint;
+  }
   if (m.refused !== undefined) out.refused = r.bool(m.refused, ["cdr", "refused"]) ?? true;
   if (m.sip_headers !== undefined) {
     out.sipHeaders = headerNames(r, m.sip_headers, ["cdr", "sip_headers"]);

@@ -3,10 +3,23 @@
 
 import assert from "node:assert/strict";
 import { summarize } from "../../src/app/control.ts";
-import { cdrOf, endReasonOf, mediaStatsOf } from "../../src/app/services.ts";
+import {
+  answeredOf,
+  buildServices,
+  cdrOf,
+  endReasonOf,
+  mediaStatsOf,
+} from "../../src/app/services.ts";
 import type { Call, CallRecord } from "../../src/b2bua/mod.ts";
 import type { SipRequest, SipResponse } from "../../src/sip/mod.ts";
 import { metrics } from "../../src/util/metrics.ts";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CdrJournal, type CdrRecord, LiveCallLedger } from "../../src/cdr/mod.ts";
+import { parseConfig } from "../../src/config/mod.ts";
+import { Logger } from "../../src/util/log.ts";
+import { answeredCall, sampleCdr } from "../cdr/fixtures.ts";
 import {
   answer,
   CALLER,
@@ -198,6 +211,7 @@ Deno.test("cdr.sip_headers: the caller's INVITE headers named are in the CDR, re
     radius: false,
     refused: true,
     sipHeaders: ["x-account", "p-asserted-identity", "x-absent"],
+    checkpoint: 0,
   };
   const loop = new Loop(cfg);
   const ended: CallRecord[] = [];
@@ -248,4 +262,99 @@ Deno.test("the call list and the CDR show the authenticated user and the STIR/SH
   const cdr = cdrOf(ended[0].rec, ended[0].call, "cdr-1");
   assert.equal(cdr.user, "pbx1");
   assert.deepEqual(cdr.identity, live.record.identity);
+});
+
+Deno.test("what the ledger keeps at the answer is the CDR but for its end", () => {
+  const loop = new Loop(config([rule([route("10.0.0.2", 5090)], "carrier")]));
+  const answered: ReturnType<typeof answeredOf>[] = [];
+  const ended = recording(loop);
+  loop.b2bua.setServices({
+    onCallEnded: (rec, call) => ended.push({ rec, call }),
+    onCallAnswered: (rec) => answered.push(answeredOf(rec, "cdr-1")),
+  });
+  loop.inject(callerInvite(), CALLER);
+  const inv = loop.expect(req("INVITE", 5090), "INVITE").msg as SipRequest;
+  const live = [...loop.b2bua.calls.values()][0];
+  live.record.user = "pbx1";
+  live.record.headers = { "x-account": "42" };
+  loop.timers.advance(200);
+  loop.inject(answer(inv, 180, "ct"), CALLEE);
+  loop.inject(answer(inv, 200, "ct", { contact: "<sip:b@10.0.0.2:5090>", body: "v=0\n" }), CALLEE);
+  const ok = loop.take().find(res(200))!.msg as SipResponse;
+  loop.inject(callerInDialog("ACK", ok.get("to")!, 1), CALLER);
+  assert.equal(answered.length, 1);
+  loop.timers.advance(3000);
+  loop.inject(callerInDialog("BYE", ok.get("to")!, 2), CALLER);
+  const cdr = cdrOf(ended[0].rec, ended[0].call, "cdr-1") as unknown as Record<string, unknown>;
+  const end = new Set([
+    "disconnectAt",
+    "durationMs",
+    "billableMs",
+    "finalCode",
+    "q850",
+    "reason",
+    "endedBy",
+    "endReason",
+    "media",
+  ]);
+  const kept = JSON.parse(JSON.stringify(answered[0])) as Record<string, unknown>;
+  const want = Object.fromEntries(
+    Object.entries(JSON.parse(JSON.stringify(cdr))).filter(([k]) => !end.has(k)),
+  );
+  assert.deepEqual(kept, want);
+});
+
+Deno.test("services: calls an earlier run left up are billed once, not again when the journal has them", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-services-ledger-"));
+  try {
+    const t0 = Date.now() - 60_000;
+    const billed = answeredCall(1, t0); // its CDR reached the journal, its end not the ledger
+    const lost = answeredCall(2, t0 + 1000);
+    fs.writeFileSync(
+      path.join(dir, "live-00000001.jsonl"),
+      [{ o: billed }, { o: lost }, { t: t0 + 20_000 }].map((l) => JSON.stringify(l)).join("\n") +
+        "\n",
+    );
+    const j = await CdrJournal.open(dir);
+    j.append({ ...sampleCdr(1), id: billed.id });
+    await j.close();
+
+    const cfg = parseConfig(
+      `cdr: { dir: "${dir}", refused: false, checkpoint: 200ms }\n`,
+      "t.yaml",
+      "yaml",
+      { env: {} },
+    );
+    const logs: string[] = [];
+    const counter = metrics.counter("tandem_cdr_interrupted_total", "");
+    const before = counter.get();
+    const services = await buildServices(cfg, new Logger("info", "json", (l) => logs.push(l)));
+    await services.close();
+    assert.equal(counter.get() - before, 1);
+    assert.ok(logs.some((l) => l.includes("cdr.interrupted_calls") && l.includes('"calls":1')));
+
+    const j2 = await CdrJournal.open(dir);
+    const recs: CdrRecord[] = [];
+    let pos = await j2.start();
+    for (;;) {
+      const r = await j2.read(pos, 1000);
+      recs.push(...r.records);
+      if (r.next.seq === pos.seq && r.next.offset === pos.offset) break;
+      pos = r.next;
+    }
+    await j2.close();
+    const interrupted = recs.filter((r) => r.endReason === "interrupted");
+    assert.deepEqual(interrupted.map((r) => r.id), [lost.id]);
+    assert.equal(interrupted[0].disconnectAt, t0 + 20_000);
+    assert.equal(interrupted[0].billableMs, 19_000);
+    assert.equal(recs.filter((r) => r.id === billed.id).length, 1, "billed once");
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith("live-")), []);
+    // A second start finds nothing more to bill.
+    const again = await LiveCallLedger.open(dir, { checkpoint: 60_000 });
+    assert.deepEqual(again.recovery.interrupted, []);
+    await again.ledger.close();
+    await again.ledger.forget();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,6 @@
 // Test support: CDR records for journal and sink tests.
 
-import { type CdrRecord, withDurations } from "../../src/cdr/mod.ts";
+import { type AnsweredCall, type CdrRecord, withDurations } from "../../src/cdr/mod.ts";
 
 /** A plausible answered call, numbered `n`, answered 10 s after setup and 42 s long. */
 export function sampleCdr(n: number, base = Date.UTC(2026, 10, 24, 14, 2, 32, 50)): CdrRecord {
@@ -32,4 +32,21 @@ export function sampleCdr(n: number, base = Date.UTC(2026, 10, 24, 14, 2, 32, 50
     endedBy: "caller",
     endReason: "bye",
   });
+}
+
+/** What the answered-call ledger holds of sampleCdr(n): the record but for its end. */
+export function answeredCall(n: number, connectAt: number): AnsweredCall {
+  const {
+    disconnectAt: _d,
+    durationMs: _u,
+    billableMs: _b,
+    finalCode: _f,
+    q850: _q,
+    reason: _r,
+    endedBy: _e,
+    endReason: _w,
+    media: _m,
+    ...rest
+  } = sampleCdr(n, connectAt - 10_000);
+  return { ...rest, connectAt };
 }

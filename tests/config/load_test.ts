@@ -145,7 +145,7 @@ Deno.test("the example names the environment variables it needs", () => {
         "41 http.token",
         "86 rules[1].routes[0].auth.password",
         "164 radius.servers[0].secret",
-        "182 cdr.webhook.headers.Authorization",
+        "183 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
@@ -215,6 +215,28 @@ Deno.test("cdr.refused: on by default, off when set false", () => {
     env: {},
   });
   assert.equal(back.cdr?.refused, false);
+});
+
+Deno.test("cdr.checkpoint: 1 s by default, a duration or false; too short refused", () => {
+  const parse = (cdr: string) =>
+    parseConfig(`cdr: { dir: /tmp/x${cdr} }\n`, "c.yaml", "yaml", {
+      env: {},
+    });
+  assert.equal(parse("").cdr?.checkpoint, 1000);
+  assert.equal(parse(", checkpoint: 5s").cdr?.checkpoint, 5000);
+  assert.equal(parse(", checkpoint: false").cdr?.checkpoint, 0);
+  assert.equal(parse(", checkpoint: 0").cdr?.checkpoint, 0);
+  for (const v of ["5s", "false"]) {
+    const cfg = parse(`, checkpoint: ${v}`);
+    const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+      env: {},
+    });
+    assert.deepEqual(back.cdr, cfg.cdr);
+  }
+  assert.throws(
+    () => parse(", checkpoint: 10ms"),
+    /c\.yaml:1: cdr\.checkpoint: expected a duration between 100ms and 1h/,
+  );
 });
 
 Deno.test("cdr.sip_headers: header names, lowercased, once each; anything else refused", () => {

@@ -1,7 +1,9 @@
 // Issue "CDRs that are never lost", end to end: kill -9 of Tandem in the middle of 300 calls at
 // 30 calls/s, restart on the same CDR journal; every call whose BYE got its 200 before the kill
 // has exactly one CDR in the file sink and its Stop at FreeRADIUS (RFC 2866 §5.5: a resent Stop
-// keeps its Acct-Session-Id, so the server can tell a retransmission from a new session).
+// keeps its Acct-Session-Id, so the server can tell a retransmission from a new session). The
+// calls up at the kill come back from the answered-call ledger as `interrupted`, billed to the
+// last checkpoint, with a Stop naming NAS-Reboot.
 
 import assert from "node:assert/strict";
 import { startFreeRadius } from "../aaa/freeradius.ts";
@@ -71,9 +73,14 @@ Deno.test({
       const killedAt = Date.now();
       await t.kill9();
       const [u] = await Promise.all([uac, uas]);
+      const log = await uacLog(p, "uac-call");
       const byeOk = new Set(
-        (await uacLog(p, "uac-call")).map((l) => /BYE-OK (\S+)/.exec(l)?.[1]).filter((x) =>
-          x !== undefined
+        log.map((l) => /BYE-OK (\S+)/.exec(l)?.[1]).filter((x): x is string => x !== undefined),
+      );
+      // Answered before the kill but not hung up: the ledger's calls.
+      const up = new Set(
+        log.map((l) => /ANSWERED (\S+)/.exec(l)?.[1]).filter((x): x is string =>
+          x !== undefined && !byeOk.has(x)
         ),
       );
       assert.ok(
@@ -87,14 +94,14 @@ Deno.test({
         async () => {
           const c = await readCdrs(p);
           const have = new Set(c.map((r) => r.callIdIn));
-          return [...byeOk].every((id) => have.has(id)) ? c : undefined;
+          return [...byeOk, ...up].every((id) => have.has(id)) ? c : undefined;
         },
         10_000,
-        { what: `a CDR for each of the ${byeOk.size} answered BYEs` },
+        { what: `a CDR for each of the ${byeOk.size} answered BYEs and ${up.size} calls up` },
       ).catch(
         async (e) => {
           const have = new Set((await readCdrs(p)).map((r) => r.callIdIn));
-          const lost = [...byeOk].filter((id) => !have.has(id));
+          const lost = [...byeOk, ...up].filter((id) => !have.has(id));
           throw new Error(`${e.message}: ${lost.length} lost, e.g. ${lost.slice(0, 3)}`);
         },
       );
@@ -109,6 +116,23 @@ Deno.test({
         assert.equal(c.endReason, "bye");
         assert.ok(c.disconnectAt <= killedAt);
       }
+      // A call up at the kill: billed from its answer to the last checkpoint (1 s apart) or call
+      // end the ledger holds, never past the kill. Its BYE may have reached Tandem just before.
+      const interrupted = cdrs.filter((c) => c.endReason === "interrupted");
+      for (const id of up) assert.equal(perCall.get(id), 1, `CDRs of ${id} (up at the kill)`);
+      for (const c of interrupted) {
+        assert.equal(c.finalCode, 200);
+        assert.equal(c.q850, 41);
+        assert.equal(c.endedBy, "tandem");
+        assert.ok(c.connectAt! <= c.disconnectAt, `${c.callIdIn}: answered before its end`);
+        assert.ok(c.disconnectAt <= killedAt, `${c.callIdIn}: billed past the kill`);
+        assert.ok(c.disconnectAt > killedAt - 2500, `${c.callIdIn}: billed to a stale checkpoint`);
+        assert.equal(c.billableMs, c.disconnectAt - c.connectAt!);
+      }
+      assert.ok(
+        interrupted.some((c) => up.has(c.callIdIn)),
+        `some of the ${up.size} calls up at the kill are billed as interrupted`,
+      );
 
       // Every CDR of the file reaches RADIUS as a Stop per leg. A Stop in flight at the kill is
       // sent again after the restart under the same Acct-Session-Id (at-least-once; RADIUS
@@ -137,8 +161,15 @@ Deno.test({
       }
       const answered = cdrs.filter((c) => byeOk.has(c.callIdIn));
       for (const c of answered) assert.ok(bySession.has(`${c.id}-a`), `Stop for ${c.callIdIn}`);
+      for (const c of interrupted) {
+        for (const leg of ["a", "o"]) {
+          const stop = bySession.get(`${c.id}-${leg}`)?.[0];
+          assert.equal(stop?.["Acct-Terminate-Cause"], "NAS-Reboot", `${c.callIdIn} ${leg}`);
+        }
+      }
       console.log(
-        `kill -9 after ${byeOk.size} answered BYEs; ${cdrs.length} CDRs in the file, ` +
+        `kill -9 after ${byeOk.size} answered BYEs, ${up.size} calls up (${interrupted.length} ` +
+          `billed as interrupted); ${cdrs.length} CDRs in the file, ` +
           `${bySession.size} Stop sessions at RADIUS, ${resent} Stop(s) resent after restart`,
       );
     } finally {

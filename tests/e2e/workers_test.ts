@@ -1,10 +1,12 @@
 // `sip.workers`, end to end: SIPp calls through several SIP worker processes sharing one UDP
 // port. Every call must complete whichever worker the kernel hands its datagrams to; every
 // worker must hold a share; the HTTP API must list, count and drop calls of every worker; a
-// killed worker is restarted and the cluster keeps taking calls; every call gets exactly one
-// CDR across the workers' files; SIGTERM stops every process.
+// killed worker is restarted and the cluster keeps taking calls, and its calls that were up
+// come back from its ledger as `interrupted` CDRs; every call gets exactly one CDR across the
+// workers' files; SIGTERM stops every process.
 
 import assert from "node:assert/strict";
+import { ENV_WORKER } from "../../src/app/cluster.ts";
 import { callIdHash, ownerOfHash } from "../../src/sip/mod.ts";
 import {
   binaryAvailable,
@@ -130,9 +132,16 @@ async function withCluster(
   }
 }
 
+/** The worker index a worker process was started as (from its environment). */
+function workerIndexOf(pid: number): number {
+  const env = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+  const v = env.find((e) => e.startsWith(`${ENV_WORKER}=`));
+  return Number(v?.slice(ENV_WORKER.length + 1).split("/")[0]);
+}
+
 /** Every CDR record of the cluster: worker 0's file and each worker's own. */
-function cdrs(dir: string): { callIdIn: string }[] {
-  const out: { callIdIn: string }[] = [];
+function cdrs(dir: string): { callIdIn: string; endReason: string }[] {
+  const out: { callIdIn: string; endReason: string }[] = [];
   for (const e of Deno.readDirSync(dir)) {
     if (!/^cdr(\.w\d+)?\.jsonl$/.test(e.name)) continue;
     for (const l of Deno.readTextFileSync(`${dir}/${e.name}`).split("\n")) {
@@ -214,8 +223,32 @@ Deno.test({
       assert.equal(gc.heaps, 3, JSON.stringify(gc));
       assert.ok(gc.heapAfterBytes > 0 && gc.ms >= 0 && gc.objects > 30_000, JSON.stringify(gc));
 
-      // A worker killed hard: health says so, it comes back, calls go on.
-      Deno.kill(kids[0], "SIGKILL");
+      // A worker killed hard with calls up: health says so, it comes back, calls go on, and
+      // its calls are billed from its ledger as interrupted.
+      // Calls of 3 s; both SIPps give up 8 s in (the killed worker's calls never finish).
+      const upUas = runSipp(
+        ["-sn", "uas", "-i", "127.0.0.1", "-p", String(callee), "-m", "9", "-timeout", "8s"],
+        { timeoutMs: 10_000 },
+      );
+      await sleep(300);
+      const upUac = runSipp([
+        ...["-sn", "uac", `127.0.0.1:${sip}`, "-i", "127.0.0.1", "-p", String(freeUdpPort())],
+        ...["-m", "9", "-r", "50", "-d", "3000", "-timeout", "8s"],
+      ], { timeoutMs: 10_000 });
+      const upList = await waitFor(
+        async () => {
+          const r = await (await fetch(`http://127.0.0.1:${http}/calls?state=answered`)).json();
+          return r.length === 9 ? r as { worker: number; caller: { callId: string } }[] : undefined;
+        },
+        10_000,
+        { what: "9 answered calls in /calls" },
+      );
+      // The worker (1 or 2) holding the most of them.
+      const heldBy = (k: number) => upList.filter((c) => c.worker === k);
+      const victim = heldBy(1).length >= heldBy(2).length ? 1 : 2;
+      const killed = new Set(heldBy(victim).map((c) => c.caller.callId));
+      assert.ok(killed.size > 0, `worker ${victim} holds none of the 9 calls`);
+      Deno.kill(kids.find((pid) => workerIndexOf(pid) === victim)!, "SIGKILL");
       const healthStatus = async () => {
         const r = await fetch(`http://127.0.0.1:${http}/health`);
         await r.body?.cancel();
@@ -229,14 +262,27 @@ Deno.test({
       });
       const restarts = await samples(http, "tandem_worker_restarts_total");
       assert.equal(restarts.get('{worker="0"}'), 1);
+      const interrupted = await waitFor(
+        () => {
+          const i = cdrs(dir).filter((r) => r.endReason === "interrupted");
+          return i.length >= killed.size ? i : undefined;
+        },
+        10_000,
+        { what: `${killed.size} interrupted CDRs from worker ${victim}` },
+      );
+      assert.deepEqual(new Set(interrupted.map((r) => r.callIdIn)), killed);
+      await Promise.all([upUas, upUac]);
       const again = await calls(sip, callee, 60, { rate: 100 });
       assert.equal(again.code, 0, `after the restart:\n${again.stdout.slice(-1500)}`);
 
       // Exactly one CDR per call, spread over the workers' files.
-      await waitFor(() => cdrs(dir).length >= 366, 10_000, { what: "366 CDRs" });
+      await waitFor(() => cdrs(dir).length >= 375, 10_000, { what: "375 CDRs" });
+      // Each of the 9 has one CDR: interrupted (the killed worker's) or its BYE (the others').
+      const ended = cdrs(dir).filter((r) => upList.some((c) => c.caller.callId === r.callIdIn));
+      assert.equal(ended.length, 9);
       const ids = cdrs(dir).map((r) => r.callIdIn);
-      assert.equal(ids.length, 366);
-      assert.equal(new Set(ids).size, 366, "a call has two CDRs");
+      assert.equal(ids.length, 375);
+      assert.equal(new Set(ids).size, 375, "a call has two CDRs");
       assert.ok(Deno.statSync(`${dir}/cdr.w2.jsonl`).isFile);
 
       const workersNow = childrenOf(t.pid);
