@@ -634,6 +634,7 @@ export class B2bua implements TransactionUser {
             fromUser: decodeUser(req.from.uri.user ?? ""),
             sourceIp: source.host,
             headers: req,
+            now: this.opts.clock.wallNow(),
           })?.priority === true;
       if (!priority) {
         const r = createResponse(req, 503, this.draining ? "Draining" : "Overloaded", this.tag());
@@ -663,6 +664,7 @@ export class B2bua implements TransactionUser {
         fromUser: decodeUser(req.from.uri.user ?? ""),
         sourceIp: source.host,
         headers: req,
+        now: this.opts.clock.wallNow(),
       });
     if (!rule && cfg.registrar && this.registrations.wasGone(ruriUser, this.opts.clock.now())) {
       // The registrar still has a phone whose connection closed: away, not unknown.

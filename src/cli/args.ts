@@ -36,6 +36,8 @@ export type CliCommand =
     fromUser: string;
     sourceIp: string;
     headers: [string, string][];
+    /** When the call comes (epoch ms), for `match.time`; absent: now. */
+    at?: number;
     json: boolean;
   }
   /** Talk to a running instance. */
@@ -68,11 +70,12 @@ const OPTIONS = {
   from: { type: "string" },
   source: { type: "string" },
   header: { type: "string", multiple: true },
+  at: { type: "string" },
 } as const;
 
 const MAIN_ONLY = ["check-config", "print-config", "version", "log-level", "log-format"];
 const CLIENT_ONLY = ["url", "token", "json"];
-const MATCH_ONLY = ["from", "source", "header"];
+const MATCH_ONLY = ["from", "source", "header", "at"];
 const ACTIONS: readonly ClientAction[] = [
   "calls",
   "routes",
@@ -183,7 +186,10 @@ export function parseCli(argv: string[]): CliCommand {
   };
 }
 
-/** `tandem match <number> [--from USER] [--source IP] [--header "Name: value"]... [--json]`. */
+/**
+ * `tandem match <number> [--from USER] [--source IP] [--header "Name: value"]... [--at TIME]
+ * [--json]`.
+ */
 function parseMatch(
   v: {
     help?: boolean;
@@ -192,6 +198,7 @@ function parseMatch(
     from?: string;
     source?: string;
     header?: string[];
+    at?: string;
   },
   given: Set<string>,
   pos: string[],
@@ -216,6 +223,13 @@ function parseMatch(
   if (!isIpLiteral(source)) {
     return err(`--source must be an IP address, not "${source}"`);
   }
+  // A time with its offset (or Z): a bare local time would depend on the shell's zone.
+  const at = v.at === undefined ? undefined : Date.parse(v.at);
+  if (at !== undefined && (!/(Z|[+-]\d{2}:\d{2})$/i.test(v.at!) || Number.isNaN(at))) {
+    return err(
+      `--at must be an ISO 8601 time with its offset (2026-12-24T18:30:00Z), not "${v.at}"`,
+    );
+  }
   return {
     kind: "match",
     config: v.config,
@@ -223,6 +237,7 @@ function parseMatch(
     fromUser: v.from ?? "",
     sourceIp: source,
     headers,
+    ...(at !== undefined ? { at } : {}),
     json: v.json ?? false,
   };
 }

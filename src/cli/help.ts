@@ -29,7 +29,7 @@ Commands (talk to a running instance's HTTP API):
   stats                print the metrics (Prometheus text)
   help [command]       help for a command
 
-  match <number> [--from USER] [--source IP] [--header "Name: value"]... [--json]
+  match <number> [--from USER] [--source IP] [--header "Name: value"]... [--at TIME] [--json]
                        which rule a call to <number> comes under and the routes it tries,
                        from the configuration file alone (no instance needed)
 
@@ -62,7 +62,7 @@ export const COMMAND_HELP: Record<string, string> = {
   drain:
     `Usage: tandem drain [options]\n\nStop accepting new calls (503 with Retry-After) and let live calls finish; calls still up\nafter limits.drain_timeout are dropped (POST /drain).\n${CLIENT_OPTS}`,
   match:
-    `Usage: tandem match <number> [--from USER] [--source IP] [--header "Name: value"]...\n                    [--json] [--config FILE]\n\nWhich rule a call to <number> (the Request-URI user) comes under, as rules[].match sees\nthe INVITE, and what it then does: the routes it tries in their order, its auth, limits and\npriority, or the answer of a reject rule. Read from the configuration file; no instance\nneeded.\n  --from USER     the From user (default: empty)\n  --source IP     the address the INVITE comes from (default 192.0.2.1)\n  --header H      a header line of the INVITE, "Name: value" (repeat for more)\n  --json          print JSON\n  --config FILE   configuration file; default: $TANDEM_CONFIG, else the built-in default\n\nExit status: 0 a rule matches, 1 none does (the call gets 404), 2 usage or configuration error.\n`,
+    `Usage: tandem match <number> [--from USER] [--source IP] [--header "Name: value"]...\n                    [--at TIME] [--json] [--config FILE]\n\nWhich rule a call to <number> (the Request-URI user) comes under, as rules[].match sees\nthe INVITE, and what it then does: the routes it tries in their order, its auth, limits and\npriority, or the answer of a reject rule. Read from the configuration file; no instance\nneeded.\n  --from USER     the From user (default: empty)\n  --source IP     the address the INVITE comes from (default 192.0.2.1)\n  --header H      a header line of the INVITE, "Name: value" (repeat for more)\n  --at TIME       when the call comes, for rules with match.time: ISO 8601 with its offset\n                  (2026-12-24T18:30:00+01:00); default: now\n  --json          print JSON\n  --config FILE   configuration file; default: $TANDEM_CONFIG, else the built-in default\n\nExit status: 0 a rule matches, 1 none does (the call gets 404), 2 usage or configuration error.\n`,
   stats:
     `Usage: tandem stats [options]\n\nPrint the instance's metrics in Prometheus text format (GET /metrics).\n${CLIENT_OPTS}`,
 };

@@ -3,6 +3,7 @@
 // went where it did. Pure: a configuration and a question in, text and JSON out.
 
 import { matchRule, ruleIdentity } from "../config/match.ts";
+import { DAY_NAMES, formatHours } from "../config/time-window.ts";
 import { tableRoutes } from "../config/route-table.ts";
 import type { Config, RouteConfig, RuleConfig } from "../config/types.ts";
 
@@ -13,6 +14,8 @@ export interface MatchQuery {
   sourceIp: string;
   /** Header lines of the INVITE, names in any case. */
   headers: [string, string][];
+  /** When the call comes (epoch ms); absent: now. */
+  at?: number;
 }
 
 export interface MatchAnswer {
@@ -30,6 +33,7 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
     fromUser: q.fromUser,
     sourceIp: q.sourceIp,
     headers: { get: (name) => byName.get(name.toLowerCase()) },
+    now: q.at,
   });
   if (!rule) {
     return {
@@ -41,6 +45,22 @@ export function describeMatch(cfg: Config, q: MatchQuery): MatchAnswer {
   const index = cfg.rules.indexOf(rule);
   const lines = [`rule "${rule.name}" (rule ${index + 1} of ${cfg.rules.length})`];
   const json: Record<string, unknown> = { rule: rule.name, index };
+  const time = rule.match.time;
+  if (time) {
+    // Why it held now: a rule by the clock answers differently an hour later.
+    const when = [
+      time.days ? time.days.map((d) => DAY_NAMES[d]).join(",") : "every day",
+      time.hours ? time.hours.map(formatHours).join(",") : "all day",
+      time.timezone,
+    ];
+    const except = time.except?.length ? `, except ${time.except.length} date(s)` : "";
+    lines.push(`  holds ${when.join(" ")}${except}`);
+    json.time = {
+      ...time,
+      days: time.days?.map((d) => DAY_NAMES[d]),
+      hours: time.hours?.map(formatHours),
+    };
+  }
   if (rule.reject) {
     const { status, reason } = rule.reject;
     lines.push(`  refused at once: ${status}${reason ? ` ${reason}` : ""}`);

@@ -3,6 +3,7 @@
 
 import type { Config, RuleConfig, UserRewrite } from "./types.ts";
 import { blockHolds, type Cidr, parseCidr, parseIp } from "./cidr.ts";
+import { timeHolds } from "./time-window.ts";
 
 /**
  * A rule's `source` blocks in the form a match reads fastest: IPv4 ones (and IPv4-mapped IPv6
@@ -92,6 +93,8 @@ export interface MatchInput {
    * undefined. The request itself serves, so matching allocates nothing.
    */
   headers?: { get(name: string): string | undefined };
+  /** Wall-clock time of the call (epoch ms), for rules with `match.time`; default: now. */
+  now?: number;
 }
 
 /**
@@ -119,6 +122,7 @@ export function matchRule(rules: readonly RuleConfig[], input: MatchInput): Rule
         return v !== undefined && regex.test(v);
       })
     ) continue;
+    if (m.time && !timeHolds(m.time, input.now ?? Date.now())) continue;
     return rules[i];
   }
   return undefined;

@@ -2,8 +2,9 @@
 // units), with defaults applied and secrets masked. Without secrets it loads back to the same
 // Config, so an operator can start from it.
 
+import { DAY_NAMES, formatHours } from "./time-window.ts";
 import { stringify } from "yaml";
-import type { CallLimits, Config, RouteConfig, UserRewrite } from "./types.ts";
+import type { CallLimits, Config, RouteConfig, TimeMatch, UserRewrite } from "./types.ts";
 import { formatDuration, formatSize } from "./duration.ts";
 
 /** What replaces a secret in printed output. */
@@ -166,6 +167,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
             headers: Object.fromEntries(rule.match.headers.map((h) => [h.name, h.regex.source])),
           }
           : {}),
+        ...(rule.match.time ? { time: timeText(rule.match.time) } : {}),
       },
       auth: {
         mode: rule.auth.mode,
@@ -340,4 +342,14 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
 export function effectiveConfigText(cfg: Config, opts: { mask?: boolean } = {}): string {
   const body = stringify(effectiveDocument(cfg, opts.mask ?? true), { lineWidth: 0 });
   return `# Effective configuration from ${cfg.source}; defaults applied, secrets masked.\n${body}`;
+}
+
+/** `match.time` as written: day names, "HH:MM-HH:MM" windows. */
+function timeText(t: TimeMatch): Record<string, unknown> {
+  return {
+    timezone: t.timezone,
+    ...(t.days ? { days: t.days.map((d) => DAY_NAMES[d]) } : {}),
+    ...(t.hours ? { hours: t.hours.map(formatHours) } : {}),
+    ...(t.except ? { except: t.except } : {}),
+  };
 }

@@ -96,6 +96,20 @@ export interface MatchConfig {
    * what tells customers apart behind a proxy whose address they all share.
    */
   headers?: { name: string; regex: RegExp }[];
+  /** When the rule holds: days, hours and dates excepted, in a time zone (time-of-day routing). */
+  time?: TimeMatch;
+}
+
+/** `match.time`: the rule holds on these days, in these hours, except on these dates. */
+export interface TimeMatch {
+  /** IANA time zone the days, hours and dates are read in (default UTC). */
+  timezone: string;
+  /** Day numbers, Monday 0 to Sunday 6; absent: every day. */
+  days?: number[];
+  /** Windows as [from, to) minutes of the day; to < from crosses midnight; absent: all day. */
+  hours?: [number, number][];
+  /** Local dates (YYYY-MM-DD) the rule does not hold on: public holidays. */
+  except?: string[];
 }
 
 /** Request-URI user rewrite (Sippy CLD-style): strip, then regex replace, then prefix. */

@@ -17,8 +17,10 @@ import type {
   RouteTimers,
   RuleAuth,
   RuleConfig,
+  TimeMatch,
   UserRewrite,
 } from "./types.ts";
+import { parseDate, parseDays, parseHours, parseZone, TimeGrammarError } from "./time-window.ts";
 import { formatPath, type KeyPath } from "./locate.ts";
 import type { RawMap, Reader } from "./reader.ts";
 import { isIp } from "./cidr.ts";
@@ -541,8 +543,10 @@ function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
     "from_user_prefix",
     "from_user_regex",
     "source",
+    "time",
   ]);
   if (!m) return out;
+  if (m.time !== undefined) out.time = timeMatch(r, m.time, [...path, "time"]);
   const prefixes = (key: string) => {
     const list = r.list(m[key], [...path, key], true);
     return list?.map((p, i) => userText(r, p, [...path, key, i])).filter((p): p is string =>
@@ -578,6 +582,51 @@ function match(r: Reader, v: unknown, path: KeyPath): MatchConfig {
         if (regex && TOKEN.test(name)) out.headers.push({ name, regex });
       }
     }
+  }
+  return out;
+}
+
+/** `match.time`: days, hours, dates excepted, time zone; at least days or hours. */
+function timeMatch(r: Reader, v: unknown, path: KeyPath): TimeMatch | undefined {
+  const m = r.map(v, path, ["timezone", "days", "hours", "except"]);
+  if (!m) return undefined;
+  const out: TimeMatch = { timezone: "UTC" };
+  // Each entry through its grammar; a refusal names the entry's key path.
+  const each = <T>(key: string, parse: (s: string) => T): T[] | undefined => {
+    const list = r.list(m[key], [...path, key], true);
+    if (!list) return undefined;
+    const got: T[] = [];
+    list.forEach((x, i) => {
+      const p = [...path, key, i];
+      const s = r.str(x, p);
+      if (s === undefined) return;
+      try {
+        got.push(parse(s));
+      } catch (e) {
+        if (!(e instanceof TimeGrammarError)) throw e;
+        r.fail(p, e.message, x);
+      }
+    });
+    return got.length === list.length ? got : undefined;
+  };
+  if (m.timezone !== undefined) {
+    const z = r.str(m.timezone, [...path, "timezone"]);
+    if (z !== undefined) {
+      try {
+        out.timezone = parseZone(z);
+      } catch (e) {
+        r.fail([...path, "timezone"], (e as Error).message, z);
+      }
+    }
+  }
+  if (m.days !== undefined) {
+    const days = each("days", parseDays);
+    if (days) out.days = [...new Set(days.flat())].sort((a, b) => a - b);
+  }
+  if (m.hours !== undefined) out.hours = each("hours", parseHours);
+  if (m.except !== undefined) out.except = each("except", parseDate);
+  if (m.days === undefined && m.hours === undefined) {
+    r.fail(path, "days or hours (or both)", v);
   }
   return out;
 }

@@ -167,6 +167,15 @@ Deno.test("match: the number, --from, --source, repeated --header and --json; it
   assert.match(usage(["match", "1", "--url", "http://x"]), /--url does not apply to "match"/);
   assert.match(usage(["calls", "--from", "a"]), /--from does not apply to "calls"/);
   assert.match(usage(["--source", "10.0.0.1"]), /--source belongs to "match"/);
+  // --at: an instant, with its offset.
+  const at = parseCli(["match", "2000", "--at", "2026-12-24T18:30:00+01:00"]);
+  assert.equal((at as { at?: number }).at, Date.UTC(2026, 11, 24, 17, 30));
+  assert.match(
+    usage(["match", "1", "--at", "2026-12-24T18:30:00"]),
+    /--at must be an ISO 8601 time/,
+  );
+  assert.match(usage(["match", "1", "--at", "tomorrow"]), /--at must be an ISO 8601 time/);
+  assert.match(usage(["calls", "--at", "2026-12-24T18:30:00Z"]), /--at does not apply to "calls"/);
   assert.equal(parseCli(["match", "--help"]).kind, "help");
   assert.ok(COMMAND_HELP.match.includes("tandem match <number>"));
   assert.ok(MAIN_HELP.includes("match <number>"));

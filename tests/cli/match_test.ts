@@ -145,3 +145,29 @@ rules:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("match: --at picks the rule a call would meet at that time, and says when it holds", () => {
+  const timed = load(`
+rules:
+  - name: office
+    match:
+      ruri_user_prefix: ["2000"]
+      time: { timezone: Europe/Berlin, days: [mon-fri], hours: ["08:00-18:00"], except: [2026-12-24] }
+    routes: [{ name: desk, target: "192.0.2.11" }]
+  - name: night
+    routes: [{ name: voicemail, target: "192.0.2.12" }]
+`);
+  const day = describeMatch(timed, q({ ruriUser: "2000", at: Date.UTC(2026, 11, 2, 9, 0) }));
+  assert.match(
+    day.text,
+    /^rule "office" \(rule 1 of 2\)\n {2}holds mon,tue,wed,thu,fri 08:00-18:00 Europe\/Berlin, except 1 date\(s\)\n/,
+  );
+  assert.deepEqual(day.json.time, {
+    timezone: "Europe/Berlin",
+    days: ["mon", "tue", "wed", "thu", "fri"],
+    hours: ["08:00-18:00"],
+    except: ["2026-12-24"],
+  });
+  const eve = describeMatch(timed, q({ ruriUser: "2000", at: Date.UTC(2026, 11, 24, 9, 0) }));
+  assert.equal(eve.json.rule, "night");
+});

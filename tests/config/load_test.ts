@@ -143,9 +143,9 @@ Deno.test("the example names the environment variables it needs", () => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
         "41 http.token",
-        "86 rules[1].routes[0].auth.password",
-        "164 radius.servers[0].secret",
-        "183 cdr.webhook.headers.Authorization",
+        "87 rules[1].routes[0].auth.password",
+        "165 radius.servers[0].secret",
+        "184 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },

@@ -202,7 +202,7 @@ Deno.test({
 
 Deno.test({
   name: "operator: tandem match names the rule and routes a number takes (exit 0), or says none " +
-    "does (exit 1), from the configuration file alone",
+    "does (exit 1), from the configuration file alone; --at for a rule by the clock",
   ignore,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -217,6 +217,11 @@ Deno.test({
   - name: uk
     match: { ruri_user_prefix: ["44"] }
     routes: [{ name: carrier-a, target: "192.0.2.10:5080" }]
+  - name: sydney-office
+    match:
+      ruri_user_prefix: ["61"]
+      time: { timezone: Australia/Sydney, days: [mon-fri], hours: ["09:00-17:00"] }
+    routes: [{ name: desk, target: "192.0.2.11" }]
 `,
       );
       const run = async (...args: string[]) => {
@@ -231,7 +236,7 @@ Deno.test({
       assert.equal(uk.code, 0, uk.text);
       assert.equal(
         uk.text,
-        'rule "uk" (rule 2 of 2)\n  routes (listed): carrier-a -> udp:192.0.2.10:5080\n',
+        'rule "uk" (rule 2 of 3)\n  routes (listed): carrier-a -> udp:192.0.2.10:5080\n',
       );
       const blocked = await run("19005550000", "--json");
       assert.equal(blocked.code, 0);
@@ -242,7 +247,14 @@ Deno.test({
       });
       const none = await run("33123");
       assert.equal(none.code, 1);
-      assert.match(none.text, /no rule matches \(of 2\): the call gets 404/);
+      assert.match(none.text, /no rule matches \(of 3\): the call gets 404/);
+      // The binary carries the zone data: 23:30 UTC on a Sunday is Monday 10:30 in Sydney
+      // (UTC+11 in December), and 08:00 UTC on Monday is 19:00 there.
+      const open = await run("6129", "--at", "2026-12-06T23:30:00Z");
+      assert.equal(open.code, 0, open.text);
+      assert.match(open.text, /^rule "sydney-office" \(rule 3 of 3\)\n {2}holds mon,tue,wed,thu,fri/);
+      const closed = await run("6129", "--at", "2026-12-07T08:00:00Z");
+      assert.equal(closed.code, 1, closed.text);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
