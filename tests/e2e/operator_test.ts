@@ -252,7 +252,10 @@ Deno.test({
       // (UTC+11 in December), and 08:00 UTC on Monday is 19:00 there.
       const open = await run("6129", "--at", "2026-12-06T23:30:00Z");
       assert.equal(open.code, 0, open.text);
-      assert.match(open.text, /^rule "sydney-office" \(rule 3 of 3\)\n {2}holds mon,tue,wed,thu,fri/);
+      assert.match(
+        open.text,
+        /^rule "sydney-office" \(rule 3 of 3\)\n {2}holds mon,tue,wed,thu,fri/,
+      );
       const closed = await run("6129", "--at", "2026-12-07T08:00:00Z");
       assert.equal(closed.code, 1, closed.text);
     } finally {
