@@ -99,6 +99,7 @@ export class ClusterControl implements ControlPlane {
           if (i < 0) mine.servers.push(sv);
           else if (sv.state === "down" && mine.servers[i].state === "up") mine.servers[i] = sv;
         }
+        if (mine.quality && r.quality) mine.quality = mergeQuality(mine.quality, r.quality);
       }
     }
     return [...byName.values()];
@@ -202,4 +203,26 @@ export class ClusterControl implements ControlPlane {
     });
     return mergeExpositions(parts);
   }
+}
+
+type Quality = NonNullable<RouteStatus["quality"]>;
+
+/**
+ * Two workers' quality figures of a route as one: calls summed, ASR and PDD weighted by calls,
+ * degraded when either worker has it so (each judges, and orders, its own calls).
+ */
+function mergeQuality(a: Quality, b: Quality): Quality {
+  const calls = a.calls + b.calls;
+  const w = (x: number, y: number) => calls ? (x * a.calls + y * b.calls) / calls : 0;
+  const pdd = a.pddMs === undefined
+    ? b.pddMs
+    : b.pddMs === undefined
+    ? a.pddMs
+    : Math.round(w(a.pddMs, b.pddMs));
+  return {
+    calls,
+    asr: Math.round(w(a.asr, b.asr) * 1000) / 1000,
+    ...(pdd !== undefined ? { pddMs: pdd } : {}),
+    degraded: a.degraded || b.degraded,
+  };
 }

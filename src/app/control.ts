@@ -165,6 +165,15 @@ export class TandemControl implements ControlPlane {
             ...(r.limits?.maxCps !== undefined ? { maxCps: r.limits.maxCps } : {}),
             servers: [],
           };
+          if (r.quality) {
+            const q = b2bua.qualityOf(r.name);
+            st.quality = {
+              calls: q.calls,
+              asr: Math.round(q.asr * 1000) / 1000,
+              ...(q.pddMs !== undefined ? { pddMs: Math.round(q.pddMs) } : {}),
+              degraded: q.degraded,
+            };
+          }
           byName.set(r.name, st);
         }
         if (rule.name && !st.rules.includes(rule.name)) st.rules.push(rule.name);

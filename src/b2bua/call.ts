@@ -90,6 +90,8 @@ export interface Attempt {
   own?: OwnSide;
   /** Its place in its route's call count, held until it fails, is given up or its call ends. */
   slot?: Slot;
+  /** Counted in its route's quality figures (answered or failed). */
+  qualityCounted?: boolean;
 }
 
 /** An in-dialog request relayed from one leg to the other, waiting for its answer. */

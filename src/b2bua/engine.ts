@@ -63,6 +63,7 @@ import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
 import { type ProbedServer, RouteHealth } from "./route-health.ts";
+import { type QualityFigures, RouteQuality } from "./route-quality.ts";
 import { RouteOrder } from "./route-order.ts";
 import { type Binding, Registrations } from "./registrations.ts";
 import { viaFor } from "./via.ts";
@@ -317,6 +318,11 @@ const mLocate = metrics.counter(
   "DNS lookups of routes by host name (RFC 3263), by outcome: servers found, or none usable.",
 );
 const mActive = metrics.gauge("tandem_calls_active", "Calls in progress.");
+const mRouteDegraded = metrics.gauge(
+  "tandem_route_degraded",
+  "Routes with `quality`: 1 while their ASR or post-dial delay falls short (tried after the " +
+    "others), 0 when not.",
+);
 const mRouteAttempts = metrics.counter(
   "tandem_route_attempts_total",
   "Call attempts per route by how they ended (answered, failover, failed, no-progress, " +
@@ -398,6 +404,16 @@ export class B2bua implements TransactionUser {
   /** Which probed route servers answer (routes with `probe`). */
   readonly health: RouteHealth;
   private routeOrder = new RouteOrder();
+  /** ASR and PDD of the routes with `quality`, which order their calls' routes. */
+  readonly quality = new RouteQuality((route, f) => {
+    mRouteDegraded.set(f.degraded ? 1 : 0, { route });
+    this.log[f.degraded ? "warn" : "info"](f.degraded ? "route-degraded" : "route-restored", {
+      route,
+      calls: f.calls,
+      asr: Math.round(f.asr * 1000) / 1000,
+      pddMs: f.pddMs === undefined ? undefined : Math.round(f.pddMs),
+    });
+  });
   /** Phones registered through Tandem at `registrar`, by the token that stands for each. */
   readonly registrations: Registrations;
   /** The rule calls to registered phones come under, per registrar configuration. */
@@ -716,9 +732,10 @@ export class B2bua implements TransactionUser {
       id: token(this.opts.random, 16),
       state: "Routing",
       rule,
-      routes: replacing
-        ? [replacing.route]
-        : tabled ?? this.routeOrder.next(rule, this.opts.random),
+      routes: replacing ? [replacing.route] : this.quality.order(
+        tabled ?? this.routeOrder.next(rule, this.opts.random),
+        this.opts.clock.now(),
+      ),
       a: {
         invite: req,
         stx: tx,
@@ -980,6 +997,29 @@ export class B2bua implements TransactionUser {
     } catch (err) {
       this.log.error("cdr-hook-failed", { callId: req.callId, err });
     }
+  }
+
+  /** A route's quality figures now (routes with `quality`), for GET /routes. */
+  qualityOf(name: string): QualityFigures {
+    return this.quality.figures(name, this.opts.clock.now()) ??
+      { calls: 0, asr: 0, degraded: false };
+  }
+
+  /**
+   * Counts a settled attempt in its route's ASR and PDD (routes with `quality`): once, when it
+   * is answered or has failed. A relay failure (`media`) is ours, not the route's.
+   */
+  private settleQuality(at: Attempt): void {
+    const r = at.record;
+    if (!at.route.quality || at.qualityCounted || r.outcome === "media") return;
+    at.qualityCounted = true;
+    // The delay to its first sign of life; one that never came counts as the time waited.
+    const first = r.firstProvisionalAt ?? r.answerAt ??
+      (r.outcome === "no-progress" ? r.endAt : undefined);
+    this.quality.record(at.route, this.opts.clock.now(), {
+      answered: r.outcome === "answered",
+      ...(first !== undefined ? { pddMs: Math.max(0, first - r.inviteAt) } : {}),
+    });
   }
 
   /** An attempt that sent no INVITE (no Call-ID), in the CDR so that it shows what was skipped. */
@@ -1741,6 +1781,7 @@ export class B2bua implements TransactionUser {
     this.clearTimer(call, "noProgress");
     this.clearTimer(call, "noAnswer");
     at.record.outcome = "answered";
+    this.settleQuality(at);
     call.state = "Confirmed";
     call.record.answerAt = now;
     call.record.firstProvisionalAt ??= now;
@@ -1858,6 +1899,7 @@ export class B2bua implements TransactionUser {
         break;
       case "next-route":
         at.record.outcome ??= "failover";
+        this.settleQuality(at);
         this.clearTimer(call, "noAnswer");
         return this.startAttempt(call, next);
       case "follow-redirect": {
@@ -1873,6 +1915,7 @@ export class B2bua implements TransactionUser {
         break;
     }
     at.record.outcome ??= "failed";
+    this.settleQuality(at);
     const status = f.kind === "response" ? f.status : f.kind === "timeout" ? 408 : 503;
     const r = createResponse(
       call.a.invite,
@@ -1949,6 +1992,7 @@ export class B2bua implements TransactionUser {
     at.slot?.release();
     at.record.outcome = "no-progress";
     at.record.endAt = this.opts.clock.wallNow();
+    this.settleQuality(at);
     at.record.finalStatus = 408;
     this.health.failed(at.dest, "no-progress");
     at.ctx?.cancel('SIP;cause=408;text="No progress"');
@@ -1969,6 +2013,7 @@ export class B2bua implements TransactionUser {
     const reason = 'SIP;cause=480;text="No answer"';
     at.state = "Cancelling";
     at.record.outcome = "no-answer";
+    this.settleQuality(at);
     at.ctx?.cancel(reason);
     const r = createResponse(call.a.invite, 480, "No Answer", call.a.localTag);
     r.add("Reason", reason);

@@ -40,6 +40,16 @@ function route(r: RouteConfig, mask: boolean) {
     ...(r.domain ? { domain: r.domain } : {}),
     ...(r.fromDomain ? { from_domain: r.fromDomain } : {}),
     ...(r.respectRetryAfter ? { respect_retry_after: formatDuration(r.respectRetryAfter) } : {}),
+    ...(r.quality
+      ? {
+        quality: {
+          window: formatDuration(r.quality.window),
+          min_calls: r.quality.minCalls,
+          ...(r.quality.minAsr !== undefined ? { min_asr: r.quality.minAsr } : {}),
+          ...(r.quality.maxPdd !== undefined ? { max_pdd: formatDuration(r.quality.maxPdd) } : {}),
+        },
+      }
+      : {}),
     ...(r.probe
       ? {
         probe: {

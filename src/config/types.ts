@@ -201,7 +201,6 @@ export interface RouteConfig {
   /** Upstream digest credentials for 401/407. */
   auth?: { username: string; password: string };
   headers: HeaderPolicy;
-  /** In-dialog keep-alive: every `interval` ms send `method`; undefined = off. */
   /** In-dialog OPTIONS every `interval` ms to both legs (re-INVITE probes are not offered: they
    * would need a fresh SDP offer per probe). */
   keepalive?: { method: "OPTIONS"; interval: number };
@@ -217,6 +216,22 @@ export interface RouteConfig {
    * this many ms (RFC 3263 §4.3); absent: not at all (one call's 503 must not shut a trunk).
    */
   respectRetryAfter?: number;
+  /** Quality-based routing: below these figures the route is tried after the others. */
+  quality?: RouteQualityConfig;
+}
+
+/**
+ * `quality`: over the last `window` ms, a route with at least `minCalls` attempts whose answer
+ * share (ASR) is under `minAsr`, or whose mean post-dial delay is over `maxPdd`, is degraded:
+ * its calls try it after every route that is not.
+ */
+export interface RouteQualityConfig {
+  window: number;
+  minCalls: number;
+  /** 0..1. */
+  minAsr?: number;
+  /** ms. */
+  maxPdd?: number;
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
   OutboundRegistrationConfig,
   RouteConfig,
   RouteProbe,
+  RouteQualityConfig,
   RouteTimers,
   RuleAuth,
   RuleConfig,
@@ -45,6 +46,8 @@ export interface RouteOptions {
   fromDomain?: string;
   /** ms; 0 = explicitly off (overrides a default). */
   respectRetryAfter?: number;
+  /** `null` = explicitly off (overrides a default). */
+  quality?: RouteQualityConfig | null;
 }
 
 /** A probe's values when `probe` leaves them out. */
@@ -77,6 +80,7 @@ const OPTION_KEYS = [
   "limits",
   "probe",
   "respect_retry_after",
+  "quality",
 ] as const;
 /** Where a route (or a registrar) is: its target, and how it is reached. */
 const TARGET_KEYS = [
@@ -285,7 +289,40 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
       3_600_000,
     );
   }
+  if (m.quality === false) o.quality = null;
+  else if (m.quality !== undefined) o.quality = quality(r, m.quality, [...path, "quality"]);
   return o;
+}
+
+/** `quality`: the window, the calls it needs, and at least one of min_asr and max_pdd. */
+function quality(r: Reader, v: unknown, path: KeyPath): RouteQualityConfig | undefined {
+  const m = r.map(v, path, ["window", "min_calls", "min_asr", "max_pdd"]);
+  if (!m) return undefined;
+  const window = m.window === undefined
+    ? 600_000
+    : r.duration(m.window, [...path, "window"], 10_000, 86_400_000);
+  const minCalls = m.min_calls === undefined
+    ? 20
+    : r.int(m.min_calls, [...path, "min_calls"], 1, 1_000_000);
+  const out: RouteQualityConfig = { window: window ?? 600_000, minCalls: minCalls ?? 20 };
+  if (m.min_asr !== undefined) {
+    // "30%" or 0.3.
+    const raw = m.min_asr;
+    const pct = typeof raw === "string" && /^\s*\d+(\.\d+)?\s*%\s*$/.test(raw)
+      ? parseFloat(raw) / 100
+      : typeof raw === "number"
+      ? raw
+      : NaN;
+    if (pct >= 0 && pct <= 1) out.minAsr = pct;
+    else r.fail([...path, "min_asr"], 'a share of calls answered, "30%" or 0.3', raw);
+  }
+  if (m.max_pdd !== undefined) {
+    out.maxPdd = r.duration(m.max_pdd, [...path, "max_pdd"], 100, 600_000);
+  }
+  if (m.min_asr === undefined && m.max_pdd === undefined) {
+    r.fail(path, "min_asr or max_pdd (or both)", v);
+  }
+  return out;
 }
 
 /** `limits` of a rule or route: calls at once and new calls per second. */
@@ -530,6 +567,8 @@ function merge(
   if (fromDomain) route.fromDomain = fromDomain;
   const hold = own.respectRetryAfter ?? d.respectRetryAfter;
   if (hold) route.respectRetryAfter = hold;
+  const q = own.quality !== undefined ? own.quality : d.quality;
+  if (q) route.quality = q;
   return route;
 }
 
@@ -776,7 +815,8 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
   const path = ["registrar"];
   // Its calls go to phones at their Contacts: no domain of its own to put in their URIs.
   const keys = ROUTE_KEYS.filter((k) =>
-    !["name", "weight", "limits", "probe", "domain", "respect_retry_after", "enum"].includes(k)
+    !["name", "weight", "limits", "probe", "domain", "respect_retry_after", "enum", "quality"]
+      .includes(k)
   );
   const m = r.map(v, path, keys);
   if (!m) return undefined;

@@ -137,6 +137,11 @@ export interface RouteStatus {
   maxCps?: number;
   /** Its probed servers (routes with `probe`): empty when not probed. */
   servers: ServerStatus[];
+  /**
+   * Routes with `quality`: over their window, attempts settled, the answered share, the mean
+   * post-dial delay, and whether that makes the route degraded (tried after the others).
+   */
+  quality?: { calls: number; asr: number; pddMs?: number; degraded: boolean };
 }
 
 /** One probed server of a route. */

@@ -142,7 +142,7 @@ rules:
         'registrar: { target: "192.0.2.50", domain: carrier.example }\n',
     ),
     [
-      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, got unknown key "domain"',
+      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, quality, got unknown key "domain"',
       'F:2: rules[0].routes[0].from_domain: expected an IP address or a host name like sip.carrier.example, got "a@b"',
       'F:2: rules[0].routes[0].domain: expected an IP address or a host name like sip.carrier.example, got "not a host"',
       'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "domain"',
@@ -172,6 +172,41 @@ rules:
     errorsOf('rules: [{ routes: [{ target: "192.0.2.1", respect_retry_after: 2h }] }]\n'),
     [
       'F:1: rules[0].routes[0].respect_retry_after: expected a duration between 0ms and 1h (seconds, or a string like "500ms", "5s", "2m", "1h"), got "2h"',
+    ],
+  );
+});
+
+Deno.test("quality: on routes or in defaults, false turning a default off; errors named; loads back the same", () => {
+  const cfg = load(`
+defaults:
+  quality: { min_asr: 30% }
+rules:
+  - routes:
+      - { name: a, target: "192.0.2.10", quality: { window: 5m, min_calls: 50, min_asr: 0.25, max_pdd: 4s } }
+      - { name: b, target: "192.0.2.20" }
+      - { name: c, target: "192.0.2.30", quality: false }
+`);
+  const [a, b, c] = cfg.rules[0].routes;
+  assert.deepEqual(a.quality, { window: 300_000, minCalls: 50, minAsr: 0.25, maxPdd: 4000 });
+  assert.deepEqual(b.quality, { window: 600_000, minCalls: 20, minAsr: 0.3 });
+  assert.equal(c.quality, undefined);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(
+    back.rules[0].routes.map((r) => r.quality),
+    cfg.rules[0].routes.map((r) => r.quality),
+  );
+  assert.deepEqual(
+    errorsOf(
+      'rules:\n  - routes:\n      - target: "192.0.2.1"\n' +
+        "        quality: { min_asr: 130%, window: 1s }\n" +
+        '      - { target: "192.0.2.2", quality: { min_calls: 5 } }\n',
+    ),
+    [
+      'F:4: rules[0].routes[0].quality.window: expected a duration between 10s and 24h (seconds, or a string like "500ms", "5s", "2m", "1h"), got "1s"',
+      'F:4: rules[0].routes[0].quality.min_asr: expected a share of calls answered, "30%" or 0.3, got "130%"',
+      "F:5: rules[0].routes[1].quality: expected min_asr or max_pdd (or both), got a map",
     ],
   );
 });

@@ -1,7 +1,9 @@
-// Route probing end to end, through the binary: the first route's server never answers (a
-// socket bound by the test that reads and stays silent: a fake, since no real peer can be told
-// to ignore OPTIONS yet hold its port). Probes find it down, /metrics and the log say so, and a
-// call goes straight to the second route: the silent server never sees an INVITE.
+// Route health end to end, through the binary. Probing: the first route's server never answers
+// (a socket bound by the test that reads and stays silent: a fake, since no real peer can be
+// told to ignore OPTIONS yet hold its port). Probes find it down, /metrics and the log say so,
+// and a call goes straight to the second route: the silent server never sees an INVITE.
+// Quality: a SIPp carrier that fails every call with 503 is degraded by its ASR after
+// `min_calls`, and the next calls go to the other route first.
 
 import assert from "node:assert/strict";
 import {
@@ -97,5 +99,70 @@ rules:
       await reader;
       silent.close();
     }
+  },
+});
+
+Deno.test({
+  name: "quality: a carrier failing every call is degraded by its ASR after min_calls, and the " +
+    "next calls try the other route first",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const [flaky, good, sip, http] = [freeUdpPort(), freeUdpPort(), freePort(), freePort()];
+    await using tandem = await startTandem({
+      binary: binaryAvailable(),
+      config: `sip:
+  listen:
+    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
+http:
+  listen: 127.0.0.1:${http}
+log: { level: info, format: json }
+rules:
+  - routes:
+      - name: flaky
+        target: "127.0.0.1:${flaky}"
+        quality: { window: 1m, min_calls: 3, min_asr: 50% }
+      - { name: good, target: "127.0.0.1:${good}" }
+`,
+    });
+    const scenarios = new URL("./scenarios/", import.meta.url).pathname;
+    const failing = runSipp(
+      [
+        ...["-sf", `${scenarios}unavailable-uas.xml`, "-i", "127.0.0.1", "-p", String(flaky)],
+        ...["-m", "3", "-timeout", "20s"],
+      ],
+      { timeoutMs: 30_000 },
+    );
+    const answering = runSipp(
+      ["-sn", "uas", "-i", "127.0.0.1", "-p", String(good), "-m", "6", "-timeout", "20s"],
+      { timeoutMs: 30_000 },
+    );
+    await waitFor(() => udpBound(flaky) && udpBound(good), 5000, { what: "callee SIPps" });
+    const caller = await sippUac(`127.0.0.1:${sip}`, { calls: 6 });
+    assert.equal(caller.code, 0, `caller: ${caller.stdout.slice(-1500)}`);
+    assert.equal((await failing).code, 0, "the failing carrier saw exactly its 3 INVITEs");
+    assert.equal((await answering).code, 0);
+    const routes = await waitFor(
+      async () => {
+        const r = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
+        return r[1].attempts === 6 ? r : undefined;
+      },
+      5000,
+      { what: "six attempts on the good route" },
+    );
+    assert.deepEqual(
+      routes.map((r: { name: string; attempts: number; answered: number }) => [
+        r.name,
+        r.attempts,
+        r.answered,
+      ]),
+      [["flaky", 3, 0], ["good", 6, 6]],
+    );
+    // A 503 straight away: no provisional, so no post-dial delay to count.
+    assert.deepEqual(routes[0].quality, { calls: 3, asr: 0, degraded: true });
+    assert.equal(routes[1].quality, undefined, "no quality settings, no figures");
+    assert.equal(await metric(http, 'tandem_route_degraded{route="flaky"}'), 1);
+    assert.match((await tandem.logs()).stderr, /"event":"route-degraded"[^\n]*"route":"flaky"/);
   },
 });
