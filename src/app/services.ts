@@ -15,6 +15,7 @@ import {
   httpAuthorize,
   type HttpAuthorizeRequest,
   type LocalUser,
+  NonceCounts,
   parseProxyAuthorization,
   RadiusAccountingSink,
   RadiusClient,
@@ -503,8 +504,22 @@ function digestOf(
   }
   const n = checkNonce(secret, creds.nonce, now);
   if (n !== "valid") return challenge(n === "stale");
+  // A nonce count seen before is a replay (or a confused client): a fresh nonce, stale=true,
+  // so a phone that holds the password answers again without asking its user.
+  if (!nonceCounts.take(creds.nonce, creds.qop ? creds.nc ?? "" : undefined, now)) {
+    mReplays.inc();
+    return challenge(true);
+  }
   return creds;
 }
+
+/** Nonce counts taken (replay protection), for every digest check of this process. */
+const nonceCounts = new NonceCounts();
+const mReplays = metrics.counter(
+  "tandem_digest_replays_total",
+  "Digest answers refused (and challenged afresh) because their nonce count was used before: " +
+    "a replayed INVITE, or a client reusing a nonce without qop.",
+);
 
 async function authorize(
   client: RadiusClient,
