@@ -151,13 +151,22 @@ export function createMediaHooks(
     uses: (route) => route.media !== "none",
 
     offer(call, from, body, contentType) {
-      return rewriteSdp(body, contentType, (text) => {
-        const { pool } = anchorFor(call);
-        return pool.offer(sessionOf(call), text, {
+      return rewriteSdp(body, contentType, async (text) => {
+        const { pool, kind } = anchorFor(call);
+        // A rule with `record` (its routes anchor on rtpengine, which records): every offer asks,
+        // so a failover or re-INVITE keeps the recording on.
+        const record = call.rule.record && kind === "rtpengine"
+          ? { metadata: `tandem_call:${call.id}|rule:${call.rule.name}` }
+          : undefined;
+        const out = await pool.offer(sessionOf(call), text, {
           from,
           family: familyFor(call, other(from)),
           webrtc: webrtcOf(call, from),
+          ...(record ? { record } : {}),
         });
+        // An offer the relay took (onFailure "pass" hands the SDP back unchanged otherwise).
+        if (record && out !== text) call.recorded = true;
+        return out;
       });
     },
 

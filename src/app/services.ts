@@ -154,11 +154,12 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
     endReason: why,
     ...(rec.headers ? { headers: rec.headers } : {}),
     ...(rec.identity ? { identity: rec.identity } : {}),
+    ...(call?.recorded ? { recorded: true } : {}),
   });
 }
 
 /** What an answered call's CDR will hold but for its end, for the answered-call ledger. */
-export function answeredOf(rec: CallRecord, cdrId: string): AnsweredCall {
+export function answeredOf(rec: CallRecord, cdrId: string, call?: Call): AnsweredCall {
   const last = rec.attempts[rec.attempts.length - 1];
   return {
     ...legsOf(rec, cdrId),
@@ -170,6 +171,7 @@ export function answeredOf(rec: CallRecord, cdrId: string): AnsweredCall {
     connectAt: rec.answerAt ?? Date.now(),
     ...(rec.headers ? { headers: rec.headers } : {}),
     ...(rec.identity ? { identity: rec.identity } : {}),
+    ...(call?.recorded ? { recorded: true } : {}),
   };
 }
 
@@ -311,7 +313,7 @@ export async function buildServices(cfg: Config, log: Logger): Promise<Services>
     };
     if (c.checkpoint > 0) {
       const l = ledger = await openLedger(c, journal, write, log.child({ layer: "cdr" }));
-      svc.onCallAnswered = (rec, call) => l.answered(answeredOf(rec, idOf(call)));
+      svc.onCallAnswered = (rec, call) => l.answered(answeredOf(rec, idOf(call), call));
     }
     if (c.refused) svc.onCallRefused = (rec) => write(cdrOf(rec, undefined, crypto.randomUUID()));
     svc.onCallEnded = (rec, call) => {

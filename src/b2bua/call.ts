@@ -162,6 +162,8 @@ export interface Call {
   media?: boolean;
   /** Whether any attempt of this call anchored media (its relay session must be released). */
   mediaUsed?: boolean;
+  /** Its media went through a relay asked to record it (a rule with `record`). */
+  recorded?: boolean;
   /** Relay operations of this call, chained so relayed messages keep their order. */
   mediaChain?: Promise<void>;
   /** RFC 3262 on the caller's leg: the last RSeq used and what each reliable one relayed. */

@@ -34,6 +34,7 @@ export const CSV_COLUMNS = [
   "verstat",
   "attest_in",
   "attest_out",
+  "recorded",
 ] as const;
 
 function cell(v: unknown): string {
@@ -81,5 +82,6 @@ export function csvLine(r: CdrRecord): string {
     r.identity?.verstat,
     r.identity?.attest,
     r.identity?.signed,
+    r.recorded ? "yes" : undefined,
   ].map(cell).join(",") + "\r\n";
 }

@@ -101,6 +101,11 @@ export interface CdrRecord {
     signed?: string;
   };
   media?: MediaStats;
+  /**
+   * The call's media was recorded (a rule with `record`): rtpengine's pcap file in its
+   * recording directory is named by `callIdIn`.
+   */
+  recorded?: boolean;
 }
 
 /** A fresh CDR id (RFC 9562 version 4 UUID). */

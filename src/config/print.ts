@@ -190,6 +190,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       ...(rule.priority ? { priority: true } : {}),
       ...(rule.stirShaken ? { stir_shaken: { ...rule.stirShaken } } : {}),
       ...(rule.routeTable !== undefined ? { route_table: rule.routeTable } : {}),
+      ...(rule.record ? { record: true } : {}),
       ...(rule.reject ? { reject: rule.reject } : {
         routes: rule.routes.map((r) => ({
           ...route(r, mask),

@@ -283,6 +283,8 @@ export interface RuleConfig {
   reject?: { status: number; reason?: string };
   /** `stir_shaken`: this rule's signing and checking, over the section's defaults. */
   stirShaken?: RuleStirShaken;
+  /** `record`: its calls' media is recorded by rtpengine (its routes anchor media there). */
+  record?: boolean;
   /**
    * `route_table`: each call's routes come from this table, by the longest prefix of the called
    * number, cheapest first; `routes` then serve numbers the table has no prefix for.

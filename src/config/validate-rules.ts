@@ -736,6 +736,7 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
       "reject",
       "stir_shaken",
       "route_table",
+      "record",
       "routes",
     ]);
     if (!m) return;
@@ -804,6 +805,19 @@ export function readRules(r: Reader, v: unknown, d: RouteOptions): RuleConfig[] 
         sameLimits(r, seen, route, rp);
       }
     });
+    if (m.record !== undefined && r.bool(m.record, [...path, "record"])) {
+      // The relay records: a route that leaves media between the parties has nothing to record.
+      rule.record = true;
+      rule.routes.forEach((rt, j) => {
+        if (rt.media !== "rtpengine") {
+          r.fail(
+            [...path, "routes", j, "media"],
+            "rtpengine in a rule with record (rtpengine records the calls)",
+            rt.media,
+          );
+        }
+      });
+    }
     rules.push(rule);
   });
   return rules;

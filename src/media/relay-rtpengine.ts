@@ -44,6 +44,10 @@ export class RtpengineRelay implements RelayDriver {
       f.ICE = "remove";
       f["rtcp-mux"] = ["demux"];
     }
+    if (opts.record) {
+      f["record call"] = "yes";
+      f.metadata = opts.record.metadata;
+    }
     return f;
   }
 

@@ -32,6 +32,11 @@ export interface OfferOptions {
    * party and a plain RTP one.
    */
   webrtc?: { sender: boolean; receiver: boolean };
+  /**
+   * Record the call's media (a relay that can: rtpengine, to pcap files named by the Call-ID),
+   * with this metadata text kept beside the recording.
+   */
+  record?: { metadata: string };
 }
 
 /** Options of an answer: `from` names the side that sent the offer being answered. */

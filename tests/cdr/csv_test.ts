@@ -34,11 +34,22 @@ Deno.test("csv: one column per CSV_COLUMNS entry, the recorded SIP headers as JS
 });
 
 Deno.test("csv: STIR/SHAKEN columns after the headers, so older readers keep their places", () => {
-  assert.deepEqual(CSV_COLUMNS.slice(-4), ["sip_headers", "verstat", "attest_in", "attest_out"]);
+  assert.deepEqual(CSV_COLUMNS.slice(-5, -1), [
+    "sip_headers",
+    "verstat",
+    "attest_in",
+    "attest_out",
+  ]);
   const rec = {
     ...sampleCdr(3),
     identity: { verstat: "TN-Validation-Passed", attest: "B", origid: "x", signed: "A" },
   };
-  assert.deepEqual(cells(csvLine(rec)).slice(-3), ["TN-Validation-Passed", "B", "A"]);
-  assert.deepEqual(cells(csvLine(sampleCdr(4))).slice(-3), ["", "", ""]);
+  assert.deepEqual(cells(csvLine(rec)).slice(-4, -1), ["TN-Validation-Passed", "B", "A"]);
+  assert.deepEqual(cells(csvLine(sampleCdr(4))).slice(-4, -1), ["", "", ""]);
+});
+
+Deno.test("csv: recorded last, yes for a recorded call and empty otherwise", () => {
+  assert.equal(CSV_COLUMNS.at(-1), "recorded");
+  assert.equal(cells(csvLine({ ...sampleCdr(5), recorded: true })).at(-1), "yes");
+  assert.equal(cells(csvLine(sampleCdr(6))).at(-1), "");
 });

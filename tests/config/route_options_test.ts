@@ -210,3 +210,28 @@ rules:
     ],
   );
 });
+
+Deno.test("record: a rule whose routes anchor media on rtpengine; any other route is named", () => {
+  const media = `media:\n  rtpengine: [{ address: 127.0.0.1, port: 22222 }]\n`;
+  const cfg = load(`${media}rules:
+  - name: recorded
+    record: true
+    routes: [{ target: "192.0.2.10", media: rtpengine }]
+`);
+  assert.equal(cfg.rules[0].record, true);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.equal(back.rules[0].record, true);
+  assert.deepEqual(
+    errorsOf(`${media}rules:
+  - record: true
+    routes:
+      - { target: "192.0.2.10", media: rtpengine }
+      - { target: "192.0.2.11" }
+`),
+    [
+      'F:7: rules[0].routes[1].media: expected rtpengine in a rule with record (rtpengine records the calls), got "none"',
+    ],
+  );
+});

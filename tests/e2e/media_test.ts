@@ -39,6 +39,8 @@ interface BedOptions {
   /** A baresip callee's SIP port: R-URI user "bob" goes there. */
   bob?: number;
   cdrDir?: string;
+  /** The catch-all rule records its calls (`record: true`). */
+  record?: boolean;
 }
 
 /** Tandem on 127.0.0.1, every route anchoring media on one rtpengine; G729 masked out. */
@@ -62,7 +64,7 @@ http:
 log: { level: info, format: json }
 rules:${bob}
   - name: callee
-    match: {}
+    match: {}${o.record ? "\n    record: true" : ""}
     routes:
       - { name: callee, target: "127.0.0.1:${o.callee}", media: rtpengine }
 media:
@@ -482,13 +484,23 @@ async function relayedPair(
   uac: string[],
   uas: string[],
   check: (p: RelayedPair) => void,
+  record?: { after: (dir: string, p: RelayedPair) => Promise<void> },
 ): Promise<void> {
   assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
-  const rte = await startRtpengine({ deleteDelay: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-pair-" });
+  // Recording: rtpengine writes pcaps and metadata under dir/rec, Tandem its CDRs under dir.
+  const rte = await startRtpengine({
+    deleteDelay: 0,
+    ...(record ? { recordingDir: `${dir}/rec` } : {}),
+  });
   const ng = new RtpengineClient("127.0.0.1", rte.ngPort, { timeout: 500, retries: 1 });
   const callee = freeUdpPort();
-  const bed = await startBed({ ng: rte.ngPort, onFailure: "reject", callee });
-  const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-media-pair-" });
+  const bed = await startBed({
+    ng: rte.ngPort,
+    onFailure: "reject",
+    callee,
+    ...(record ? { record: true, cdrDir: dir } : {}),
+  });
   try {
     const uacMedia = freeMediaPort();
     let uasMedia = freeMediaPort();
@@ -527,16 +539,18 @@ async function relayedPair(
     const read = (f: string) => Deno.readTextFile(`${dir}/${f}`).catch(() => "");
     assertOk("uac", uacRes, dir, await read("uac.err"));
     assertOk("uas", uasRes, dir, await read("uas.err"));
-    check({
+    const pair: RelayedPair = {
       uac: parseSippLog(await read("uac.msg")),
       uas: parseSippLog(await read("uas.msg")),
       uacMedia,
       uasMedia,
       relayed: (p) => p >= rte.portMin && p <= rte.portMax,
-    });
+    };
+    check(pair);
     await waitFor(async () => (await ng.list()).length === 0, 3000, {
       what: "session deleted on rtpengine",
     });
+    await record?.after(dir, pair);
     await Deno.remove(dir, { recursive: true });
   } catch (e) {
     const logs = await bed.tandem.logs();
@@ -554,6 +568,71 @@ const received = (log: Logged[], start: string, re?: RegExp) =>
   log.filter((m) => !m.sent && firstLine(m.text).startsWith(start) && (!re || re.test(m.text)));
 
 const CALL_SCENARIOS = `${repoRoot}/tests/e2e/scenarios`;
+
+Deno.test({
+  name: "media: a rule with record — rtpengine writes the call's RTP, both ways, to a pcap named " +
+    "by the caller's Call-ID with Tandem's metadata beside it, and the CDR says recorded",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    relayedPair(
+      ["-sf", `${SCENARIOS}/uac-hold.xml`],
+      ["-sf", `${SCENARIOS}/uas-hold.xml`, "-rtp_echo"],
+      () => {},
+      {
+        after: async (dir, p) => {
+          const invite = p.uac.find((m) => m.sent && firstLine(m.text).startsWith("INVITE "))!;
+          const callId = /^Call-ID:\s*(\S+)/im.exec(invite.text)![1];
+          const pcaps = await waitFor(
+            () => {
+              const names = [...Deno.readDirSync(`${dir}/rec/pcaps`)].map((e) => e.name);
+              return names.length ? names : undefined;
+            },
+            5000,
+            { what: "a pcap in rtpengine's recording directory" },
+          );
+          assert.equal(pcaps.length, 1, `one recording: ${pcaps}`);
+          // rtpengine escapes the Call-ID as a URL component (@ is %40).
+          assert.ok(
+            pcaps[0].startsWith(`${encodeURIComponent(callId)}-`),
+            `${pcaps[0]} is named by ${callId}`,
+          );
+          // The pcap (raw IPv4 frames, rtpengine's default format): RTP one way from the caller's
+          // pcap, and its echo the other way.
+          const pcap = await Deno.readFile(`${dir}/rec/pcaps/${pcaps[0]}`);
+          const flows = new Map<string, number>();
+          const v = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+          for (let at = 24; at + 16 <= pcap.length;) {
+            const len = v.getUint32(at + 8, true);
+            const ip = at + 16;
+            const ihl = (pcap[ip] & 0x0f) * 4;
+            const flow = `${v.getUint16(ip + ihl)}>${v.getUint16(ip + ihl + 2)}`;
+            flows.set(flow, (flows.get(flow) ?? 0) + 1);
+            at = ip + len;
+          }
+          const counts = [...flows.values()].sort((a, b) => b - a);
+          assert.ok(counts.length >= 2 && counts[1] > 25, `flows ${JSON.stringify([...flows])}`);
+          const meta = [...Deno.readDirSync(`${dir}/rec/metadata`)].map((e) =>
+            Deno.readTextFileSync(`${dir}/rec/metadata/${e.name}`)
+          ).join("\n");
+          assert.match(meta, /tandem_call:[0-9a-z]+\|rule:callee/);
+          const cdr = await waitFor(
+            () => {
+              // The file sink rotates daily: cdr-YYYY-MM-DD.jsonl.
+              const text = [...Deno.readDirSync(dir)]
+                .filter((e) => /^cdr.*\.jsonl$/.test(e.name))
+                .map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("\n");
+              const line = text.split("\n").find((l) => l.includes(callId));
+              return line ? JSON.parse(line) : undefined;
+            },
+            5000,
+            { what: "the call's CDR" },
+          );
+          assert.equal(cdr.recorded, true);
+        },
+      },
+    ),
+});
 
 Deno.test({
   name: "media: a delayed offer through rtpengine, in the INVITE and in a re-INVITE — the " +

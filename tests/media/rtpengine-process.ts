@@ -26,7 +26,7 @@ export async function freeUdpPort(): Promise<number> {
 
 /** Start rtpengine and wait until it answers ng ping (5 s at most). */
 export async function startRtpengine(
-  opts: { deleteDelay?: number; ngPort?: number } = { deleteDelay: 0 },
+  opts: { deleteDelay?: number; ngPort?: number; recordingDir?: string } = { deleteDelay: 0 },
 ): Promise<RtpengineProcess> {
   const ngPort = opts.ngPort ?? await freeUdpPort();
   const udpPort = await freeUdpPort();
@@ -47,6 +47,10 @@ export async function startRtpengine(
         `--port-max=${portMax}`,
         // 0 makes ng "delete" immediate; its rtpproxy "D" then never replies (rtpengine 10.5).
         ...(opts.deleteDelay !== undefined ? [`--delete-delay=${opts.deleteDelay}`] : []),
+        // Call recording (ng "record call"): pcap files of the calls asked for, in userspace.
+        ...(opts.recordingDir
+          ? [`--recording-dir=${opts.recordingDir}`, "--recording-method=pcap"]
+          : []),
         "--log-stderr",
         "--log-level=5",
         "--no-log-timestamps",
