@@ -123,9 +123,28 @@ function legsOf(rec: CallRecord, id: string) {
   };
 }
 
-/** The CDR of an ended call (last attempt's outgoing leg). */
-export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): CdrRecord {
+/**
+ * What a call's CDR holds whatever its end: both legs (the last attempt's outgoing one), its rule
+ * and route, and its times up to the answer.
+ */
+function callPart(rec: CallRecord, cdrId: string, call: Call | undefined) {
   const last = rec.attempts[rec.attempts.length - 1];
+  return {
+    ...legsOf(rec, cdrId),
+    rule: rec.rule,
+    route: last?.route,
+    attempt: rec.attempts.length,
+    setupAt: rec.inviteAt,
+    progressAt: rec.firstProvisionalAt,
+    connectAt: rec.answerAt,
+    ...(rec.headers ? { headers: rec.headers } : {}),
+    ...(rec.identity ? { identity: rec.identity } : {}),
+    ...(call?.recorded ? { recorded: true } : {}),
+  };
+}
+
+/** The CDR of an ended call. */
+export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): CdrRecord {
   const answered = rec.answerAt !== undefined;
   const finalCode = rec.finalStatus ?? (answered ? 200 : 500);
   const why = endReasonOf(rec, call?.creditMs !== undefined);
@@ -139,40 +158,19 @@ export function cdrOf(rec: CallRecord, call: Call | undefined, cdrId: string): C
       : sipToQ850(finalCode);
   }
   return withDurations({
-    ...legsOf(rec, cdrId),
-    rule: rec.rule,
-    route: last?.route,
-    attempt: rec.attempts.length,
-    setupAt: rec.inviteAt,
-    progressAt: rec.firstProvisionalAt,
-    connectAt: rec.answerAt,
+    ...callPart(rec, cdrId, call),
     disconnectAt: rec.endAt ?? Date.now(),
     finalCode: answered ? 200 : finalCode,
     q850,
     reason: rec.reasonHeader,
     endedBy: rec.endedBy ?? "tandem",
     endReason: why,
-    ...(rec.headers ? { headers: rec.headers } : {}),
-    ...(rec.identity ? { identity: rec.identity } : {}),
-    ...(call?.recorded ? { recorded: true } : {}),
   });
 }
 
 /** What an answered call's CDR will hold but for its end, for the answered-call ledger. */
 export function answeredOf(rec: CallRecord, cdrId: string, call?: Call): AnsweredCall {
-  const last = rec.attempts[rec.attempts.length - 1];
-  return {
-    ...legsOf(rec, cdrId),
-    rule: rec.rule,
-    route: last?.route,
-    attempt: rec.attempts.length,
-    setupAt: rec.inviteAt,
-    progressAt: rec.firstProvisionalAt,
-    connectAt: rec.answerAt ?? Date.now(),
-    ...(rec.headers ? { headers: rec.headers } : {}),
-    ...(rec.identity ? { identity: rec.identity } : {}),
-    ...(call?.recorded ? { recorded: true } : {}),
-  };
+  return { ...callPart(rec, cdrId, call), connectAt: rec.answerAt ?? Date.now() };
 }
 
 /**
