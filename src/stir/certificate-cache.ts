@@ -3,6 +3,7 @@
 // carriers sign most calls, and a fetch per call would cost a round trip and hammer them.
 
 import type { KeyObject } from "node:crypto";
+import { parseTnAuthList, type TnAuthList } from "./tn-auth-list.ts";
 import { es256PublicKey } from "./keys.ts";
 import { IdentityError } from "./passport.ts";
 import {
@@ -41,7 +42,13 @@ const MAX_FETCHES = 16;
 
 interface Entry {
   expires: number;
-  key: Promise<KeyObject>;
+  credential: Promise<Credential>;
+}
+
+/** A signer's certificate as checked: its key, and the numbers it may sign for. */
+export interface Credential {
+  key: KeyObject;
+  authority: TnAuthList;
 }
 
 /** Verified public keys of signers' certificates, by x5u URL. */
@@ -54,25 +61,34 @@ export class CertificateCache {
     this.fetchFn = opts.fetch ?? fetch;
   }
 
+  /** The public key of the certificate at `url` (see {@link credential}). */
+  async key(url: string): Promise<KeyObject> {
+    return (await this.credential(url)).key;
+  }
+
   /**
-   * The public key of the certificate at `url`, its path to a trusted STI-CA checked. Throws
-   * IdentityError: 436 when it cannot be fetched or parsed, 437 when it is not trusted.
+   * The public key of the certificate at `url` and its TNAuthList, its path to a trusted STI-CA
+   * checked. Throws IdentityError: 436 when it cannot be fetched or parsed, 437 when it is not
+   * trusted or not a STIR certificate.
    */
-  key(url: string): Promise<KeyObject> {
+  credential(url: string): Promise<Credential> {
     const now = this.opts.now();
     const hit = this.entries.get(url);
-    if (hit && hit.expires > now) return hit.key;
+    if (hit && hit.expires > now) return hit.credential;
     if (hit) this.entries.delete(url);
     if (this.fetching >= MAX_FETCHES) {
       return Promise.reject(
         new IdentityError(436, "Bad Identity Info", `${url}: ${MAX_FETCHES} fetches in flight`),
       );
     }
-    const entry: Entry = { expires: now + this.opts.ttl, key: Promise.resolve(undefined!) };
-    entry.key = this.load(url, now).then(
-      ({ key, notAfter }) => {
+    const entry: Entry = {
+      expires: now + this.opts.ttl,
+      credential: Promise.resolve(undefined!),
+    };
+    entry.credential = this.load(url, now).then(
+      ({ notAfter, ...credential }) => {
         entry.expires = Math.min(entry.expires, notAfter);
-        return key;
+        return credential;
       },
       (err) => {
         entry.expires = Math.min(entry.expires, this.opts.now() + FAILED_TTL);
@@ -80,13 +96,13 @@ export class CertificateCache {
       },
     );
     // A caller that never awaits (the call went away) must not leave an unhandled rejection.
-    entry.key.catch(() => {});
+    entry.credential.catch(() => {});
     if (this.entries.size >= MAX_ENTRIES) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(url, entry);
-    return entry.key;
+    return entry.credential;
   }
 
   /** How many URLs are cached (for metrics). */
@@ -94,7 +110,7 @@ export class CertificateCache {
     return this.entries.size;
   }
 
-  private async load(url: string, now: number): Promise<{ key: KeyObject; notAfter: number }> {
+  private async load(url: string, now: number): Promise<Credential & { notAfter: number }> {
     let pem: string;
     this.fetching++;
     try {
@@ -128,8 +144,14 @@ export class CertificateCache {
     if (!leaf.tnAuthList) {
       throw new IdentityError(437, "Unsupported Credential", `${url}: no TNAuthList extension`);
     }
+    let authority: TnAuthList;
+    try {
+      authority = parseTnAuthList(leaf.tnAuthList);
+    } catch (e) {
+      throw new IdentityError(437, "Unsupported Credential", `${url}: ${(e as Error).message}`);
+    }
     // The path is checked once (WebCrypto); each call's signature with node:crypto (see keys.ts).
-    return { key: es256PublicKey(leaf.spki), notAfter: leaf.notAfter };
+    return { key: es256PublicKey(leaf.spki), authority, notAfter: leaf.notAfter };
   }
 
   private async download(url: string): Promise<string> {

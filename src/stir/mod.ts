@@ -2,6 +2,7 @@
 
 export * from "./passport.ts";
 export * from "./tn.ts";
+export * from "./tn-auth-list.ts";
 export * from "./shaken.ts";
 export * from "./certificate-cache.ts";
 export * from "./errors.ts";

@@ -18,6 +18,7 @@ import {
   signingInput,
 } from "./passport.ts";
 import { canonicalTn } from "./tn.ts";
+import { tnAuthorized } from "./tn-auth-list.ts";
 
 /** 3GPP TS 24.229 §7.2A.20: what verification found, as the callee is told. */
 export type Verstat = "TN-Validation-Passed" | "TN-Validation-Failed" | "No-TN-Validation";
@@ -181,7 +182,15 @@ export class Shaken {
         `dest ${p.claims.dest.join(",")} is not the called number ${dest.join(" or ") || "(none)"}`,
       );
     }
-    const key = await v.certificates.key(p.x5u);
+    const { key, authority } = await v.certificates.credential(p.x5u);
+    // A certificate for numbers (a delegate certificate) signs for those numbers only.
+    if (!tnAuthorized(authority, orig)) {
+      throw new IdentityError(
+        437,
+        "Unsupported Credential",
+        `the certificate's TNAuthList does not cover the calling number ${orig}`,
+      );
+    }
     if (!es256Verify(key, enc.encode(p.signingInput), p.signature)) {
       throw new IdentityError(438, "Invalid Identity Header", "signature does not verify");
     }

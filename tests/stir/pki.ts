@@ -18,6 +18,11 @@ export interface Pki {
   certPem: string;
   /** The same key's certificate from the same CA without a TNAuthList. */
   plainCertPem: string;
+  /**
+   * The same key's certificate for numbers, not a provider (a delegate certificate, RFC 9060):
+   * the range 12155550100-12155550199 and the number 12155559999.
+   */
+  rangeCertPem: string;
   /** Its private key, SEC1 PEM as `openssl ecparam -genkey` writes it. */
   keyFile: string;
   keyPem: string;
@@ -50,6 +55,13 @@ async function ca(dir: string, name: string, cn: string): Promise<void> {
   );
 }
 
+/**
+ * TNAuthorizationList { range { "12155550100", 100 }, one "12155559999" } (RFC 8226, EXPLICIT
+ * tags), as openssl's DER: notation takes it.
+ */
+export const RANGE_TN_AUTH_LIST = "30:23:a1:12:30:10:16:0b:31:32:31:35:35:35:35:30:31:30:30:" +
+  "02:01:64:a2:0d:16:0b:31:32:31:35:35:35:35:39:39:39:39";
+
 /** Make the PKI in a fresh temp dir (the caller removes `dir`). */
 export async function makePki(): Promise<Pki> {
   const dir = await Deno.makeTempDir({ prefix: "tandem-stir-" });
@@ -77,6 +89,16 @@ export async function makePki(): Promise<Pki> {
     ...["x509", "-req", "-in", "sp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
     ...["-days", "30", "-out", "sp.pem", "-extfile", "ext.cnf"],
   );
+  // The same key for numbers only: a range of 100 from 12155550100, and 12155559999.
+  await Deno.writeTextFile(
+    `${dir}/range.cnf`,
+    "basicConstraints=CA:FALSE\n1.3.6.1.5.5.7.1.26=DER:" + RANGE_TN_AUTH_LIST + "\n",
+  );
+  await openssl(
+    dir,
+    ...["x509", "-req", "-in", "sp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"],
+    ...["-days", "30", "-out", "range.pem", "-extfile", "range.cnf"],
+  );
   // The same key certified by the same CA without a TNAuthList: no SHAKEN certificate.
   await Deno.writeTextFile(`${dir}/plain.cnf`, "basicConstraints=CA:FALSE\n");
   await openssl(
@@ -86,6 +108,7 @@ export async function makePki(): Promise<Pki> {
   );
   return {
     plainCertPem: await Deno.readTextFile(`${dir}/plain.pem`),
+    rangeCertPem: await Deno.readTextFile(`${dir}/range.pem`),
     dir,
     caFile: `${dir}/ca.pem`,
     caPem: await Deno.readTextFile(`${dir}/ca.pem`),

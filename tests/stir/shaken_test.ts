@@ -211,3 +211,21 @@ Deno.test("SHAKEN: a certificate without a TNAuthList is no SHAKEN certificate: 
     await Deno.remove(pki.dir, { recursive: true });
   }
 });
+
+Deno.test("SHAKEN: a certificate for numbers (TNAuthList ranges) signs for them only; another calling number is 437", async () => {
+  const pki = await makePki();
+  const server = serveFiles({ "/range.pem": pki.rangeCertPem });
+  try {
+    const { shaken } = shakenFor(pki, `${server.base}/range.pem`);
+    const inRange = shaken.sign("12155550142", "12155551213", "A", ORIGID)!;
+    const ok = await shaken.verify(invite(`Identity: ${inRange}\n`, "+12155550142"));
+    assert.equal(ok.verstat, "TN-Validation-Passed", ok.detail);
+    const outside = shaken.sign("12155551212", "12155551213", "A", ORIGID)!;
+    const v = await shaken.verify(invite(`Identity: ${outside}\n`, "+12155551212"));
+    assert.equal(v.status, 437, v.detail);
+    assert.match(v.detail ?? "", /TNAuthList does not cover the calling number 12155551212/);
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
