@@ -32,6 +32,8 @@ export interface ControlHooks {
   onDrained(): void;
   /** Latest event-loop lag sample, ms. */
   eventLoopLagMs(): number;
+  /** Called after a reload put `cfg` in force (the HTTP API's certificate may have changed). */
+  onReloaded?(cfg: Config): void;
 }
 
 const STATE_NAMES: Record<Call["state"], string> = {
@@ -247,6 +249,7 @@ export class TandemControl implements ControlPlane {
     try {
       const cfg = this.hooks.loadConfig();
       this.server.setConfig(cfg);
+      this.hooks.onReloaded?.(cfg);
       return Promise.resolve({ ok: true, rules: cfg.rules.length });
     } catch (e) {
       const errs = (e as { errors?: unknown[] }).errors;

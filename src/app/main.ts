@@ -146,20 +146,49 @@ async function runMain(
   pm.start();
   let exit: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => exit = r);
+  let http: HttpServer | undefined;
   const local = new TandemControl(server, {
     loadConfig: o.reloadConfig,
     onDrained: () => exit(0),
     eventLoopLagMs: () => pm.maxLagMs,
+    onReloaded: (next) => renewHttps(next),
   });
   const control = sup ? new ClusterControl(local, sup) : local;
-  let http: HttpServer | undefined;
-  if (cfg.http) {
+  const app = cfg.http && createApp(control, { token: cfg.http.token, registry: metrics, log });
+  let https = cfg.http?.tls;
+  /**
+   * A reload that brings a renewed certificate for the HTTPS API serves it from then on: the
+   * listener is opened again on the same port (after the reload's own answer has left). Turning
+   * HTTPS on or off, or moving the API, still takes a restart.
+   */
+  const renewHttps = (next: Config) => {
+    const t = next.http?.tls;
+    if (!http || !app || !https || !t || (t.cert === https.cert && t.key === https.key)) return;
+    https = t;
+    setTimeout(async () => {
+      const old = http!;
+      await old.close(true);
+      try {
+        http = await serveHttp(app, {
+          address: cfg.http!.address,
+          port: old.port,
+          tls: { cert: t.cert, key: t.key },
+        });
+        log.info("http-certificate-renewed", { notAfter: new Date(t.notAfter).toISOString() });
+      } catch (e) {
+        http = undefined;
+        log.error("http-restart-failed", { err: e as Error });
+      }
+    }, 200);
+  };
+  if (cfg.http && app) {
     try {
-      http = await serveHttp(
-        createApp(control, { token: cfg.http.token, registry: metrics, log }),
-        { address: cfg.http.address, port: cfg.http.port },
-      );
-      log.info("http-listening", { url: http.url });
+      http = await serveHttp(app, {
+        address: cfg.http.address,
+        port: cfg.http.port,
+        ...(https ? { tls: { cert: https.cert, key: https.key } } : {}),
+      });
+      log.info("http-listening", { url: `${https ? "https" : "http"}://${http.url}` });
     } catch (e) {
       log.error("http-start-failed", { err: e as Error });
       await server.stop();

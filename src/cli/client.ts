@@ -22,7 +22,11 @@ function defaultIO(): ClientIO {
   };
 }
 
-/** The API base URL: --url, else the config's http.listen (wildcards → loopback). */
+/**
+ * The API base URL: --url, else the config's http.listen (wildcards → loopback), https when the
+ * API has a certificate (checked like any HTTPS client's: it must name the address dialled, and
+ * a private CA needs NODE_EXTRA_CA_CERTS; --url with the certificate's name otherwise).
+ */
 export function apiBaseUrl(url: string | undefined, cfg?: Config): string | undefined {
   if (url) return url.replace(/\/+$/, "");
   if (!cfg) return "http://127.0.0.1:8080";
@@ -32,7 +36,8 @@ export function apiBaseUrl(url: string | undefined, cfg?: Config): string | unde
     : cfg.http.address === "::"
     ? "::1"
     : cfg.http.address;
-  return `http://${a.includes(":") ? `[${a}]` : a}:${cfg.http.port}`;
+  const scheme = cfg.http.tls ? "https" : "http";
+  return `${scheme}://${a.includes(":") ? `[${a}]` : a}:${cfg.http.port}`;
 }
 
 const REQUESTS: Record<ClientAction, { method: string; path: (id?: string) => string }> = {

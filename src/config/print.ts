@@ -145,6 +145,9 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
           ? `[${cfg.http.address}]:${cfg.http.port}`
           : `${cfg.http.address}:${cfg.http.port}`,
         ...(cfg.http.token !== undefined ? { token: hidden(cfg.http.token) } : {}),
+        ...(cfg.http.tls
+          ? { tls: { cert: cfg.http.tls.certFile, key: cfg.http.tls.keyFile } }
+          : {}),
       }
       : false,
     log: { level: cfg.log.level, format: cfg.log.format },

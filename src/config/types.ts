@@ -56,19 +56,23 @@ export interface DnsConfig {
 }
 
 /** `sip.tls`: files as configured (absolute) and their PEM text, read at load. */
-export interface TlsConfig {
+/** A certificate chain and its private key, as read from their files at load. */
+export interface CertAndKey {
   certFile: string;
   keyFile: string;
-  caFile?: string;
   cert: string;
   key: string;
+  /** When the certificate (the first in `cert`) expires, ms since the epoch. */
+  notAfter: number;
+}
+
+export interface TlsConfig extends CertAndKey {
+  caFile?: string;
   ca?: string;
   /** Check callees' certificates (default true). */
   verifyServer: boolean;
   /** Require and check callers' certificates (default false). */
   verifyClient: boolean;
-  /** When the certificate (the first in `cert`) expires, ms since the epoch. */
-  notAfter: number;
 }
 
 export interface HttpConfig {
@@ -76,6 +80,8 @@ export interface HttpConfig {
   address: string;
   port: number;
   token?: string;
+  /** HTTPS: the API's certificate and key (read again on reload). */
+  tls?: CertAndKey;
 }
 
 export interface LogConfig {

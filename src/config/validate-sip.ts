@@ -15,7 +15,7 @@ import type {
 import type { KeyPath } from "./locate.ts";
 import { isIp } from "./cidr.ts";
 import type { Reader } from "./reader.ts";
-import { readTls } from "./validate-tls.ts";
+import { readHttpTls, readTls } from "./validate-tls.ts";
 
 /** Version string used in the default User-Agent. */
 export const TANDEM_VERSION = "0.1.0";
@@ -294,8 +294,12 @@ export function readHttp(r: Reader, v: unknown): HttpConfig | undefined {
   const out: HttpConfig = { address: "127.0.0.1", port: 8080 };
   if (v === undefined) return out;
   if (v === false) return undefined;
-  const m = r.map(v, ["http"], ["listen", "token"]);
+  const m = r.map(v, ["http"], ["listen", "token", "tls"]);
   if (!m) return out;
+  if (m.tls !== undefined) {
+    const tls = readHttpTls(r, m.tls);
+    if (tls) out.tls = tls;
+  }
   if (m.listen !== undefined) {
     const a = ipAndPort(r, m.listen, ["http", "listen"], '"127.0.0.1:8080" or "[::1]:8080"');
     if (a) {

@@ -7,8 +7,8 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { KeyPath } from "./locate.ts";
-import type { Reader } from "./reader.ts";
-import type { TlsConfig } from "./types.ts";
+import type { RawMap, Reader } from "./reader.ts";
+import type { CertAndKey, TlsConfig } from "./types.ts";
 
 const TLS_KEYS = ["cert", "key", "ca", "verify_server", "verify_client"];
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -18,16 +18,41 @@ export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | un
   const path: KeyPath = ["sip", "tls"];
   const m = r.map(v, path, TLS_KEYS);
   if (!m) return undefined;
+  const pair = certAndKey(r, m, path, now);
+  const caFile = m.ca === undefined ? undefined : fileOf(r, m.ca, [...path, "ca"]);
+  const ca = caFile && readPem(r, caFile, [...path, "ca"]);
+  let ok = pair !== undefined && (caFile === undefined || ca !== undefined);
+  if (ca && certificates(r, ca, caFile!, [...path, "ca"], now).length === 0) ok = false;
+  const verifyServer = m.verify_server === undefined
+    ? true
+    : r.bool(m.verify_server, [...path, "verify_server"]);
+  const verifyClient = m.verify_client === undefined
+    ? false
+    : r.bool(m.verify_client, [...path, "verify_client"]);
+  if (verifyServer === undefined || verifyClient === undefined || !ok) return undefined;
+  return { ...pair!, ...(caFile ? { caFile, ca } : {}), verifyServer, verifyClient };
+}
+
+/** Validate `http.tls`: the HTTPS certificate and key of the HTTP API. */
+export function readHttpTls(r: Reader, v: unknown, now = new Date()): CertAndKey | undefined {
+  const path: KeyPath = ["http", "tls"];
+  const m = r.map(v, path, ["cert", "key"]);
+  return m ? certAndKey(r, m, path, now) : undefined;
+}
+
+/**
+ * The `cert` and `key` files of a TLS section, read and checked: the certificates parse and are
+ * valid now, the key parses and is the first certificate's.
+ */
+function certAndKey(r: Reader, m: RawMap, path: KeyPath, now: Date): CertAndKey | undefined {
   for (const k of ["cert", "key"]) {
     if (m[k] === undefined) r.fail([...path, k], "a PEM file path", undefined);
   }
   const certFile = m.cert === undefined ? undefined : fileOf(r, m.cert, [...path, "cert"]);
   const keyFile = m.key === undefined ? undefined : fileOf(r, m.key, [...path, "key"]);
-  const caFile = m.ca === undefined ? undefined : fileOf(r, m.ca, [...path, "ca"]);
   const cert = certFile && readPem(r, certFile, [...path, "cert"]);
   const key = keyFile && readPem(r, keyFile, [...path, "key"]);
-  const ca = caFile && readPem(r, caFile, [...path, "ca"]);
-  let ok = cert !== undefined && key !== undefined && (caFile === undefined || ca !== undefined);
+  let ok = cert !== undefined && key !== undefined;
   const leaf = cert ? certificates(r, cert, certFile!, [...path, "cert"], now)[0] : undefined;
   if (cert && !leaf) ok = false;
   if (key) {
@@ -42,22 +67,12 @@ export function readTls(r: Reader, v: unknown, now = new Date()): TlsConfig | un
       ok = false;
     }
   }
-  if (ca && certificates(r, ca, caFile!, [...path, "ca"], now).length === 0) ok = false;
-  const verifyServer = m.verify_server === undefined
-    ? true
-    : r.bool(m.verify_server, [...path, "verify_server"]);
-  const verifyClient = m.verify_client === undefined
-    ? false
-    : r.bool(m.verify_client, [...path, "verify_client"]);
-  if (verifyServer === undefined || verifyClient === undefined || !ok) return undefined;
+  if (!ok) return undefined;
   return {
     certFile: certFile!,
     keyFile: keyFile!,
-    ...(caFile ? { caFile, ca } : {}),
     cert: cert!,
     key: key!,
-    verifyServer,
-    verifyClient,
     notAfter: new Date(leaf!.validTo).getTime(),
   };
 }

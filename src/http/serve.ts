@@ -1,6 +1,7 @@
 // Runtime adapter for the HTTP API: Bun.serve in the shipped binary, Deno.serve in development
 // and tests. Both bind exactly the configured address (never a wildcard the operator did not
-// ask for) and report the port actually bound, so tests can ask for port 0.
+// ask for) and report the port actually bound, so tests can ask for port 0; both speak HTTPS
+// when given a certificate and key.
 
 import { formatHostPort, HttpServeError } from "./errors.ts";
 
@@ -15,6 +16,8 @@ export interface ServeOptions {
   address: string;
   /** 0 picks a free port. */
   port: number;
+  /** HTTPS with this PEM certificate chain and key. */
+  tls?: { cert: string; key: string };
 }
 
 /** A running HTTP server. */
@@ -23,8 +26,11 @@ export interface HttpServer {
   readonly port: number;
   /** "host:port" actually bound, IPv6 in brackets. */
   readonly url: string;
-  /** Stop accepting, end open connections, resolve when the socket is closed. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stop accepting, end open connections (`graceful`: let requests in progress finish first),
+   * resolve when the socket is closed. Idempotent.
+   */
+  close(graceful?: boolean): Promise<void>;
 }
 
 // The slice of Bun's API used here, declared locally so `deno check` needs no Bun types.
@@ -38,6 +44,7 @@ interface BunRuntime {
     port: number;
     fetch(request: Request): Response | Promise<Response>;
     error?(error: Error): Response | Promise<Response>;
+    tls?: { cert: string; key: string };
   }): BunServer;
 }
 
@@ -63,6 +70,7 @@ function serveBun(bun: BunRuntime, app: FetchApp, opts: ServeOptions): Promise<H
       port: opts.port,
       fetch: (req) => app.fetch(req),
       error: internalError,
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
   } catch (err) {
     return Promise.reject(new HttpServeError(opts.address, opts.port, err));
@@ -71,7 +79,7 @@ function serveBun(bun: BunRuntime, app: FetchApp, opts: ServeOptions): Promise<H
   return Promise.resolve({
     port: server.port,
     url: formatHostPort(opts.address, server.port),
-    close: () => closing ??= Promise.resolve(server.stop(true)).then(() => {}),
+    close: (graceful = false) => closing ??= Promise.resolve(server.stop(!graceful)).then(() => {}),
   });
 }
 
@@ -84,6 +92,7 @@ function serveDeno(app: FetchApp, opts: ServeOptions): Promise<HttpServer> {
       // Without onListen Deno prints "Listening on ..." to stdout; Tandem logs its own line.
       onListen: () => {},
       onError: internalError,
+      ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
     }, (req) => app.fetch(req));
   } catch (err) {
     return Promise.reject(new HttpServeError(opts.address, opts.port, err));

@@ -1,5 +1,6 @@
 // The HTTP-API client commands against a fake fetch, and runCli end to end.
 import assert from "node:assert/strict";
+import { FILE as TLS_FILE } from "../config/with-certs.ts";
 import {
   apiBaseUrl,
   type ClientIO,
@@ -196,6 +197,14 @@ Deno.test("failures: 401, 404 on drop, server error, unreachable, HTTP disabled"
   assert.equal(await runClientCommand(client(["calls"]), off, f.io), 2);
   assert.match(f.err[0], /HTTP API is disabled in off\.yaml; pass --url/);
   assert.equal(apiBaseUrl("http://h:1/", off), "http://h:1");
+  // An API with a certificate (http.tls) is dialled over https.
+  const https = parseConfig(
+    "http: { listen: 127.0.0.1:8443, tls: { cert: server.pem, key: server-key.pem } }\n",
+    TLS_FILE,
+    "yaml",
+    { env: {} },
+  );
+  assert.equal(apiBaseUrl(undefined, https), "https://127.0.0.1:8443");
 });
 
 Deno.test("runCli: exit statuses, --check-config, --print-config, overrides, start hook", async () => {

@@ -109,3 +109,24 @@ Deno.test("routes: tls_server_name is a host name, on TLS routes only", () => {
     ],
   );
 });
+
+Deno.test("http.tls: the API's certificate and key, checked like sip.tls's; printed back by path", () => {
+  const cfg = load(
+    "http: { listen: 127.0.0.1:8443, tls: { cert: server.pem, key: server-key.pem } }\n",
+  );
+  const t = cfg.http!.tls!;
+  assert.equal(t.certFile, `${DIR}server.pem`);
+  assert.equal(t.keyFile, `${DIR}server-key.pem`);
+  assert.match(t.cert, /BEGIN CERTIFICATE/);
+  assert.ok(t.notAfter > Date.now());
+  assert.deepEqual(
+    (effectiveDocument(cfg).http as { tls: unknown }).tls,
+    { cert: `${DIR}server.pem`, key: `${DIR}server-key.pem` },
+  );
+  assert.deepEqual(errorsOf("http: { tls: { cert: server.pem, key: client-key.pem } }\n"), [
+    `F:1: http.tls.key: expected the private key of D/server.pem, got D/client-key.pem, another key`,
+  ]);
+  assert.deepEqual(errorsOf("http: { tls: { cert: server.pem } }\n"), [
+    "F:1: http.tls.key: expected a PEM file path, got nothing",
+  ]);
+});

@@ -265,3 +265,60 @@ http: { listen: "127.0.0.1:${http}" }
     }
   },
 });
+
+Deno.test({
+  name: "https: the HTTP API over TLS (http.tls), checked against its CA; a renewed certificate " +
+    "is served after POST /reload, without a restart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-https-" });
+    const copy = (from: string, to: string) => Deno.copyFile(`${CERTS}/${from}`, `${dir}/${to}`);
+    await copy("server.pem", "cert.pem");
+    await copy("server-key.pem", "key.pem");
+    const sip = freeUdpPort(), http = freePort();
+    await Deno.writeTextFile(
+      `${dir}/tandem.yaml`,
+      `sip:
+  listen: [{ address: 127.0.0.1, port: ${sip}, transports: [udp] }]
+http: { listen: "127.0.0.1:${http}", token: s3cret, tls: { cert: cert.pem, key: key.pem } }
+`,
+    );
+    // Ready when SIP answers OPTIONS (the harness's own readiness probe speaks plain HTTP).
+    const tandem = await startTandem({
+      config: `${dir}/tandem.yaml`,
+      binary: binaryAvailable(),
+      sip: { host: "127.0.0.1", port: sip, transport: "udp" },
+    });
+    // A client that trusts the test CA only, as an operator's would trust theirs.
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(`${CERTS}/ca.pem`)],
+    });
+    const api = (path: string, method = "GET") =>
+      fetch(`https://127.0.0.1:${http}${path}`, {
+        method,
+        client,
+        headers: { Authorization: "Bearer s3cret" },
+      });
+    try {
+      const health = await api("/health");
+      assert.equal(health.status, 200, await health.text());
+      assert.equal(await presentedCn(http), "tandem-test-server");
+      // Plain HTTP is not spoken on the HTTPS port.
+      await assert.rejects(fetch(`http://127.0.0.1:${http}/health`).then((r) => r.text()));
+      // Renewed: the next connection gets the new certificate.
+      await copy("untrusted.pem", "cert.pem");
+      await copy("untrusted-key.pem", "key.pem");
+      const r = await api("/reload", "POST");
+      assert.equal(r.status, 200, await r.text());
+      await waitFor(async () => await presentedCn(http).catch(() => "") === "untrusted", 5000, {
+        what: "the renewed certificate served",
+      });
+      assert.match((await tandem.logs()).stderr, /"event":"http-certificate-renewed"/);
+      await Deno.remove(dir, { recursive: true });
+    } finally {
+      client.close();
+      await tandem.stop();
+    }
+  },
+});
