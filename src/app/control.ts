@@ -22,6 +22,7 @@ import type {
 import { endpointText } from "../transport/address.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { metrics } from "../util/metrics.ts";
+import { restartOnlyChanges } from "../config/restart-keys.ts";
 import { OUTBOUND_UNREGISTER_WAIT_MS, type SipServer } from "./server.ts";
 
 /** How the control plane reloads configuration and ends the process. */
@@ -248,9 +249,10 @@ export class TandemControl implements ControlPlane {
   reload(): Promise<ReloadResult> {
     try {
       const cfg = this.hooks.loadConfig();
+      const restartNeeded = restartOnlyChanges(this.server.config, cfg);
       this.server.setConfig(cfg);
       this.hooks.onReloaded?.(cfg);
-      return Promise.resolve({ ok: true, rules: cfg.rules.length });
+      return Promise.resolve({ ok: true, rules: cfg.rules.length, restartNeeded });
     } catch (e) {
       const errs = (e as { errors?: unknown[] }).errors;
       const list = Array.isArray(errs) && errs.length

@@ -90,8 +90,10 @@ function onSignals(
   process.on("SIGINT", () => onStop("SIGINT"));
   process.on("SIGHUP", () => {
     reload().then((r) => {
-      if (r.ok) log.info("config-reloaded", { rules: r.rules });
-      else log.error("config-reload-failed", { errors: r.errors });
+      if (r.ok) {
+        log.info("config-reloaded", { rules: r.rules });
+        if (r.restartNeeded.length) log.warn("reload-restart-needed", { keys: r.restartNeeded });
+      } else log.error("config-reload-failed", { errors: r.errors });
     });
   });
 }
@@ -156,6 +158,11 @@ async function runMain(
   const control = sup ? new ClusterControl(local, sup) : local;
   const app = cfg.http && createApp(control, { token: cfg.http.token, registry: metrics, log });
   let https = cfg.http?.tls;
+  const apiExpiry = metrics.gauge(
+    "tandem_http_tls_certificate_expiry_timestamp_seconds",
+    "When the HTTP API's certificate (http.tls.cert) expires, Unix time; alert well before it.",
+  );
+  if (https) apiExpiry.set(Math.floor(https.notAfter / 1000));
   /**
    * A reload that brings a renewed certificate for the HTTPS API serves it from then on: the
    * listener is opened again on the same port (after the reload's own answer has left). Turning
@@ -174,6 +181,7 @@ async function runMain(
           port: old.port,
           tls: { cert: t.cert, key: t.key },
         });
+        apiExpiry.set(Math.floor(t.notAfter / 1000));
         log.info("http-certificate-renewed", { notAfter: new Date(t.notAfter).toISOString() });
       } catch (e) {
         http = undefined;

@@ -152,6 +152,9 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
     const result = await control.reload();
     if (result.ok) {
       log.info("http.reload", { rules: result.rules });
+      if (result.restartNeeded.length) {
+        log.warn("reload-restart-needed", { keys: result.restartNeeded });
+      }
       return c.json(result);
     }
     log.warn("http.reload.rejected", { errors: result.errors });

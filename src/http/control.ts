@@ -95,7 +95,8 @@ export interface CallSummary {
 
 /** Outcome of POST /reload; on failure the running config is unchanged. */
 export type ReloadResult =
-  | { ok: true; rules: number }
+  /** `restartNeeded`: changed keys that only a restart applies (sockets, CDRs, RADIUS...). */
+  | { ok: true; rules: number; restartNeeded: string[] }
   | { ok: false; errors: string[] };
 
 /** Outcome of POST /drain. */

@@ -145,7 +145,7 @@ Deno.test("POST /reload: 200 with the rule count, 400 with every error", async (
   const { app, control } = setup();
   const ok = await app.request("/reload", { method: "POST" });
   assert.equal(ok.status, 200);
-  assert.deepEqual(await ok.json(), { ok: true, rules: 3 });
+  assert.deepEqual(await ok.json(), { ok: true, rules: 3, restartNeeded: [] });
   control.reloadResult = { ok: false, errors: ["rules[0].routes: expected a list", "x: y"] };
   const bad = await app.request("/reload", { method: "POST" });
   assert.equal(bad.status, 400);

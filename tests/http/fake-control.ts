@@ -56,7 +56,7 @@ export class FakeControlPlane implements ControlPlane {
   };
   readyReport: ReadyReport = { ready: true };
   calls: CallSummary[] = [sampleCall(), sampleCall({ id: "c2", state: "ringing", route: "b" })];
-  reloadResult: ReloadResult = { ok: true, rules: 3 };
+  reloadResult: ReloadResult = { ok: true, rules: 3, restartNeeded: [] };
   statsValue: Record<string, number> = { activeCalls: 2, totalCalls: 10 };
   /** Undefined: a runtime without a collector hook. */
   gcResult: GcResult | undefined = {

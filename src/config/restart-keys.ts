@@ -1,0 +1,38 @@
+// What a reload cannot apply. Sockets, workers, the logger, the CDR journal and its sinks, the
+// RADIUS client and the media relay pools are set up once at start; a reload that changes their
+// settings puts the new file in force for everything else and must say that these wait for a
+// restart, or the operator believes a change is live that is not.
+
+import { effectiveDocument } from "./print.ts";
+import type { Config } from "./types.ts";
+
+/** Key paths (as the file writes them) that take effect at the next start only. */
+export const RESTART_KEYS = [
+  "sip.listen",
+  "sip.advertise",
+  "sip.timers",
+  "sip.max_message_size",
+  "sip.max_headers",
+  "sip.udp_receive_buffer",
+  "sip.tcp",
+  "sip.workers",
+  "http.listen",
+  "http.token",
+  "log",
+  "cdr",
+  "radius",
+  "media",
+] as const;
+
+function at(doc: Record<string, unknown>, path: string): unknown {
+  let v: unknown = doc;
+  for (const k of path.split(".")) v = (v as Record<string, unknown> | undefined)?.[k];
+  return v;
+}
+
+/** The keys of {@link RESTART_KEYS} whose values differ between `running` and `next`. */
+export function restartOnlyChanges(running: Config, next: Config): string[] {
+  const a = effectiveDocument(running, false);
+  const b = effectiveDocument(next, false);
+  return RESTART_KEYS.filter((k) => JSON.stringify(at(a, k)) !== JSON.stringify(at(b, k)));
+}
