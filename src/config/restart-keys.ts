@@ -19,7 +19,16 @@ export const RESTART_KEYS = [
   "http.listen",
   "http.token",
   "log",
-  "cdr",
+  // cdr.sip_headers is read per call: not here.
+  "cdr.dir",
+  "cdr.fsync",
+  "cdr.fsync_interval",
+  "cdr.rotate_bytes",
+  "cdr.file",
+  "cdr.radius",
+  "cdr.refused",
+  "cdr.checkpoint",
+  "cdr.webhook",
   "radius",
   "media",
 ] as const;

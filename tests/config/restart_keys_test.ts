@@ -19,8 +19,9 @@ const load = (text: string) => parseConfig(text, "t.yaml", "yaml", { env: {} });
 Deno.test("restart keys: what a reload applies names nothing; what waits for a restart is named", () => {
   const running = load(base);
   assert.deepEqual(restartOnlyChanges(running, load(base)), []);
-  // Rules, routes and limits are live.
-  const live = base.replace("192.0.2.10", "192.0.2.11").replace("max_calls: 100", "max_calls: 5");
+  // Rules, routes, limits and the SIP headers CDRs record are live.
+  const live = base.replace("192.0.2.10", "192.0.2.11").replace("max_calls: 100", "max_calls: 5")
+    .replace("dir: /tmp/cdr }", "dir: /tmp/cdr, sip_headers: [X-Account] }");
   assert.deepEqual(restartOnlyChanges(running, load(live)), []);
   const later = base
     .replace("port: 5060", "port: 5070")
@@ -31,14 +32,12 @@ Deno.test("restart keys: what a reload applies names nothing; what waits for a r
     "sip.listen",
     "http.listen",
     "log",
-    "cdr",
+    "cdr.dir",
   ]);
   // Turning a restart-only section on or off is named too.
   assert.deepEqual(
     restartOnlyChanges(running, load(base.replace("cdr: { dir: /tmp/cdr }\n", ""))),
-    [
-      "cdr",
-    ],
+    RESTART_KEYS.filter((k) => k.startsWith("cdr.") && k !== "cdr.webhook" && k !== "cdr.file"),
   );
   assert.ok(RESTART_KEYS.includes("sip.workers"));
 });
