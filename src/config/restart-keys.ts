@@ -39,9 +39,26 @@ function at(doc: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
-/** The keys of {@link RESTART_KEYS} whose values differ between `running` and `next`. */
+/** The relay kinds some route anchors media on: their pools are made at start. */
+function relayKinds(cfg: Config): Set<string> {
+  const out = new Set<string>();
+  for (const rule of [...cfg.rules, { routes: cfg.routes ?? [] }]) {
+    for (const r of rule.routes) if (r.media !== "none") out.add(r.media);
+  }
+  return out;
+}
+
+/**
+ * The keys of {@link RESTART_KEYS} whose values differ between `running` and `next`, and
+ * `routes.media` when a route of `next` anchors media on a relay kind no route used at start.
+ */
 export function restartOnlyChanges(running: Config, next: Config): string[] {
   const a = effectiveDocument(running, false);
   const b = effectiveDocument(next, false);
-  return RESTART_KEYS.filter((k) => JSON.stringify(at(a, k)) !== JSON.stringify(at(b, k)));
+  const out: string[] = RESTART_KEYS.filter((k) =>
+    JSON.stringify(at(a, k)) !== JSON.stringify(at(b, k))
+  );
+  const had = relayKinds(running);
+  if ([...relayKinds(next)].some((k) => !had.has(k))) out.push("routes.media");
+  return out;
 }

@@ -40,4 +40,14 @@ Deno.test("restart keys: what a reload applies names nothing; what waits for a r
     RESTART_KEYS.filter((k) => k.startsWith("cdr.") && k !== "cdr.webhook" && k !== "cdr.file"),
   );
   assert.ok(RESTART_KEYS.includes("sip.workers"));
+  // A route that starts anchoring media on a relay kind no route used: its pool is made at start.
+  const media = "media: { rtpengine: [{ address: 127.0.0.1, port: 22222 }] }\n";
+  const relayed = load(base + media);
+  assert.deepEqual(
+    restartOnlyChanges(
+      relayed,
+      load(base.replace('"192.0.2.10" }', '"192.0.2.10", media: rtpengine }') + media),
+    ),
+    ["routes.media"],
+  );
 });
