@@ -42,6 +42,8 @@ export const SYSTEM_TOOLS: SystemTool[] = [
     pkg: "fonts-liberation",
   },
   { commands: ["unshare"], pkg: "util-linux" },
+  // systemd's notify protocol (Type=notify, the watchdog) goes out through systemd-notify.
+  { commands: ["systemd-notify"], pkg: "systemd" },
   // The DNS server behind routes by host name (SRV, NAPTR).
   { commands: ["dnsmasq"], pkg: "dnsmasq-base" },
   // SIPVicious: the scanner every SIP server on the Internet meets.

@@ -16,6 +16,7 @@ import { defaultAdapter, WorkerLink } from "../transport/mod.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
 import { registerProcessMetrics } from "../util/process-metrics.ts";
+import { SystemdNotifier } from "./systemd.ts";
 import { TandemControl } from "./control.ts";
 import { SipServer } from "./server.ts";
 import { buildServices, type Services } from "./services.ts";
@@ -212,10 +213,14 @@ async function runMain(
     rules: cfg.rules.length,
     ...(sup ? { workers: cfg.sip.workers } : {}),
   });
+  const notifier = SystemdNotifier.fromEnv((n) => process.env[n], process.pid, log);
+  notifier?.ready(`${cfg.rules.length} rules; taking calls`);
+  notifier?.startWatchdog(() => server.listening, () => `${server.b2bua.calls.size} calls up`);
   onSignals(
     log,
     () => server.b2bua.calls.size,
     () => {
+      notifier?.stopping(`draining ${server.b2bua.calls.size} calls`);
       sup?.drainAll();
       local.drain();
     },
@@ -228,10 +233,12 @@ async function runMain(
 
   const code = await finished;
   log.info("tandem-stopping", { code });
+  notifier?.stopping("stopping");
   // Workers drain on their own clock (the same drain timeout): wait for them, then some.
   await sup?.stopped(code === 0 ? cfg.limits.drainTimeout + 15_000 : 5000);
   await services.close();
   await http?.close();
+  notifier?.stopWatchdog();
   pm.stop();
   await server.stop();
   await link?.close();
