@@ -157,7 +157,12 @@ async function runMain(
     onReloaded: (next) => renewHttps(next),
   });
   const control = sup ? new ClusterControl(local, sup) : local;
-  const app = cfg.http && createApp(control, { token: cfg.http.token, registry: metrics, log });
+  const app = cfg.http && createApp(control, {
+    token: cfg.http.token,
+    registry: metrics,
+    log,
+    allow: () => server.config.http?.allow,
+  });
   let https = cfg.http?.tls;
   const apiExpiry = metrics.gauge(
     "tandem_http_tls_certificate_expiry_timestamp_seconds",

@@ -148,6 +148,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         ...(cfg.http.tls
           ? { tls: { cert: cfg.http.tls.certFile, key: cfg.http.tls.keyFile } }
           : {}),
+        ...(cfg.http.allow ? { allow: cfg.http.allow } : {}),
       }
       : false,
     log: { level: cfg.log.level, format: cfg.log.format },

@@ -82,6 +82,8 @@ export interface HttpConfig {
   token?: string;
   /** HTTPS: the API's certificate and key (read again on reload). */
   tls?: CertAndKey;
+  /** CIDR blocks requests may come from; undefined: any address. */
+  allow?: string[];
 }
 
 export interface LogConfig {

@@ -294,8 +294,14 @@ export function readHttp(r: Reader, v: unknown): HttpConfig | undefined {
   const out: HttpConfig = { address: "127.0.0.1", port: 8080 };
   if (v === undefined) return out;
   if (v === false) return undefined;
-  const m = r.map(v, ["http"], ["listen", "token", "tls"]);
+  const m = r.map(v, ["http"], ["listen", "token", "tls", "allow"]);
   if (!m) return out;
+  if (m.allow !== undefined) {
+    const list = r.list(m.allow, ["http", "allow"], true);
+    const blocks = list?.map((c, i) => r.cidr(c, ["http", "allow", i]));
+    if (blocks?.length === 0) r.fail(["http", "allow"], "at least one address block", list);
+    else if (blocks?.every((b) => b !== undefined)) out.allow = blocks as string[];
+  }
   if (m.tls !== undefined) {
     const tls = readHttpTls(r, m.tls);
     if (tls) out.tls = tls;

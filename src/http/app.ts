@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Registry } from "../util/metrics.ts";
 import { Logger } from "../util/log.ts";
-import { isIp } from "../config/cidr.ts";
+import { inCidr, isIp } from "../config/cidr.ts";
 import type { CallFilter, ControlPlane } from "./control.ts";
 import { bearerToken, timingSafeEqualStrings } from "./auth.ts";
 import { hasControlChar } from "../util/text.ts";
@@ -28,6 +28,16 @@ export interface AppOptions {
   registry: Registry;
   /** Where unexpected errors and operator actions are logged. */
   log?: Logger;
+  /**
+   * The address blocks (CIDR) requests may come from, read per request (a reload changes them);
+   * undefined: any address. A request from elsewhere gets 403, /health included.
+   */
+  allow?: () => readonly string[] | undefined;
+}
+
+/** What the server adapter passes with each request (serve.ts): the peer's address. */
+export interface RequestEnv {
+  remote?: string;
 }
 
 // Method table, for 405 answers that say what a path does accept.
@@ -70,6 +80,17 @@ export function createApp(control: ControlPlane, opts: AppOptions): Hono {
         ROUTES.map(([p, m]) => `${m.join("|")} ${p}`).join(", "),
     }, 404)
   );
+
+  // The address check comes first: a request from outside the blocks learns nothing, not even
+  // whether a token would have let it in.
+  app.use("*", async (c, next) => {
+    const allow = opts.allow?.();
+    if (!allow) return await next();
+    const remote = (c.env as RequestEnv | undefined)?.remote;
+    if (remote !== undefined && allow.some((b) => inCidr(remote, b))) return await next();
+    log.warn("http.forbidden_address", { remote: remote ?? "unknown", path: c.req.path });
+    return c.json({ error: "forbidden: this address is not in http.allow" }, 403);
+  });
 
   // /health stays open so load balancers and orchestrators can probe without the secret; it
   // reveals nothing that could change state.

@@ -5,9 +5,9 @@
 
 import { formatHostPort, HttpServeError } from "./errors.ts";
 
-/** Anything with a web-standard fetch handler, such as a Hono app. */
+/** Anything with a web-standard fetch handler, such as a Hono app (the env is its `c.env`). */
 export interface FetchApp {
-  fetch(request: Request): Response | Promise<Response>;
+  fetch(request: Request, env?: { remote?: string }): Response | Promise<Response>;
 }
 
 /** Where to listen. */
@@ -37,12 +37,13 @@ export interface HttpServer {
 interface BunServer {
   readonly port: number;
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  requestIP(request: Request): { address: string } | null;
 }
 interface BunRuntime {
   serve(options: {
     hostname: string;
     port: number;
-    fetch(request: Request): Response | Promise<Response>;
+    fetch(request: Request, server: BunServer): Response | Promise<Response>;
     error?(error: Error): Response | Promise<Response>;
     tls?: { cert: string; key: string };
   }): BunServer;
@@ -68,7 +69,7 @@ function serveBun(bun: BunRuntime, app: FetchApp, opts: ServeOptions): Promise<H
     server = bun.serve({
       hostname: opts.address,
       port: opts.port,
-      fetch: (req) => app.fetch(req),
+      fetch: (req, srv) => app.fetch(req, { remote: srv.requestIP(req)?.address }),
       error: internalError,
       ...(opts.tls ? { tls: opts.tls } : {}),
     });
@@ -93,7 +94,7 @@ function serveDeno(app: FetchApp, opts: ServeOptions): Promise<HttpServer> {
       onListen: () => {},
       onError: internalError,
       ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
-    }, (req) => app.fetch(req));
+    }, (req, info) => app.fetch(req, { remote: info.remoteAddr.hostname }));
   } catch (err) {
     return Promise.reject(new HttpServeError(opts.address, opts.port, err));
   }

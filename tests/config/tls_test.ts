@@ -130,3 +130,14 @@ Deno.test("http.tls: the API's certificate and key, checked like sip.tls's; prin
     "F:1: http.tls.key: expected a PEM file path, got nothing",
   ]);
 });
+
+Deno.test("http.allow: address blocks (a bare IP is one host), printed back; a bad one is named", () => {
+  const cfg = load('http: { allow: [10.0.0.0/8, 192.0.2.7, "2001:db8::/32"] }\n');
+  assert.deepEqual(cfg.http!.allow, ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]);
+  assert.deepEqual((effectiveDocument(cfg).http as { allow: unknown }).allow, cfg.http!.allow);
+  const [issue] = errorsOf("http: { allow: [10.0.0.0/8, nowhere] }\n");
+  assert.match(issue, /^F:1: http\.allow\[1\]: expected .*, got "nowhere"$/);
+  assert.deepEqual(errorsOf("http: { allow: [] }\n"), [
+    "F:1: http.allow: expected at least one address block, got a list",
+  ]);
+});

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { promtoolCheckMetrics, startPrometheus } from "../http/prometheus-helper.ts";
 import {
+  baseConfig,
   binaryAvailable,
   fixedPorts,
   freePort,
@@ -478,6 +479,45 @@ Deno.test({
       assert.equal(answered[0].value, calls);
     } finally {
       await prom.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "operator: http.allow refuses the API to addresses outside its blocks (403), and a " +
+    "SIGHUP reload that widens them lets them in",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const sip = freeUdpPort(), http = freePort();
+    const text = (allow: string) =>
+      baseConfig(sip, http).replace(
+        `listen: 127.0.0.1:${http}`,
+        `listen: 127.0.0.1:${http}\n  allow: [${allow}]`,
+      );
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-allow-" });
+    const file = `${dir}/tandem.yaml`;
+    await Deno.writeTextFile(file, text("127.0.0.2/32"));
+    const tandem = await startTandem({
+      config: file,
+      binary: binaryAvailable(),
+      sip: { host: "127.0.0.1", port: sip, transport: "udp" },
+    });
+    try {
+      const ready = () =>
+        fetch(`http://127.0.0.1:${http}/ready`).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        });
+      assert.equal(await ready(), 403, "127.0.0.1 is not in 127.0.0.2/32");
+      await Deno.writeTextFile(file, text("127.0.0.0/8"));
+      Deno.kill(tandem.pid, "SIGHUP");
+      await waitFor(async () => await ready() === 200, 5000, { what: "let in after the reload" });
+      assert.match((await tandem.logs()).stderr, /"event":"http.forbidden_address"/);
+    } finally {
+      await tandem.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

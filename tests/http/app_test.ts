@@ -309,3 +309,26 @@ Deno.test("HEAD /health answers like GET without a body", async () => {
   assert.equal(res.status, 200);
   assert.equal(await res.text(), "");
 });
+
+Deno.test("http.allow: a request from outside the blocks gets 403, /health too; the blocks are read per request", async () => {
+  const control = new FakeControlPlane();
+  let allow: string[] | undefined = ["10.0.0.0/8", "2001:db8::/32"];
+  const logs: string[] = [];
+  const app = createApp(control, {
+    registry: new Registry(),
+    log: new Logger("info", "json", (l) => logs.push(l)),
+    allow: () => allow,
+  });
+  const get = (path: string, remote?: string) =>
+    app.fetch(new Request(`http://t${path}`), remote === undefined ? {} : { remote });
+  assert.equal((await get("/ready", "10.1.2.3")).status, 200);
+  assert.equal((await get("/ready", "2001:db8::7")).status, 200);
+  const out = await get("/health", "192.0.2.9");
+  assert.equal(out.status, 403);
+  assert.match((await out.json()).error, /not in http\.allow/);
+  assert.equal((await get("/calls", "::ffff:192.0.2.9")).status, 403);
+  assert.equal((await get("/ready")).status, 403, "an unknown address is not let in");
+  assert.ok(logs.some((l) => l.includes("http.forbidden_address") && l.includes("192.0.2.9")));
+  allow = undefined; // a reload took the list away
+  assert.equal((await get("/ready", "192.0.2.9")).status, 200);
+});
