@@ -62,6 +62,7 @@ import type { Attempt, Call, CallRoute, PendingRelay, RelayedReliable, Replacing
 import { parseReplaces, replacesFor } from "./replaces.ts";
 import { decideFailover } from "./failover.ts";
 import { applyHeaderPolicy } from "./header-policy.ts";
+import { ANONYMOUS, applyPrivacy, privacyRequested } from "./privacy.ts";
 import { type ProbedServer, RouteHealth } from "./route-health.ts";
 import { type QualityFigures, RouteQuality } from "./route-quality.ts";
 import { RouteOrder } from "./route-order.ts";
@@ -1407,8 +1408,17 @@ export class B2bua implements TransactionUser {
     const ruri = redirectTarget ? asRequestUri(redirectTarget) : routeRequestUri(route, user);
     const callerFrom = a.from;
     const cid = route.callerId;
-    const fromUser = cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);
-    const fromDisplay = cid?.display !== undefined ? quoteDisplay(cid.display) : callerFrom.display;
+    // Toward a next hop outside the trust domain Tandem carries out the caller's privacy.
+    const privacy = route.trusted === false ? privacyRequested(a) : undefined;
+    const anonymous = privacy?.has("user") === true;
+    const fromUser = anonymous
+      ? ANONYMOUS.user
+      : cid?.user ?? userForUri(callerFrom.uri.user ?? "", cid?.rewrite);
+    const fromDisplay = anonymous
+      ? ANONYMOUS.display
+      : cid?.display !== undefined
+      ? quoteDisplay(cid.display)
+      : callerFrom.display;
     // 3GPP TS 24.229 §7.2A.20: the verdict on the caller's number rides in that number.
     const fromUri = new UriClass(
       "sip",
@@ -1416,7 +1426,11 @@ export class B2bua implements TransactionUser {
         ? `${fromUser};verstat=${call.verstat}`
         : fromUser) ||
         undefined,
-      route.fromDomain ? uriHost(route.fromDomain) : uriHost(local.host),
+      anonymous
+        ? ANONYMOUS.host
+        : route.fromDomain
+        ? uriHost(route.fromDomain)
+        : uriHost(local.host),
     );
     const from = new NameAddr(fromUri, fromDisplay, new Params([["tag", fromTag]]));
     // To names the callee where the call goes: an ENUM route has no host of its own.
@@ -1465,6 +1479,7 @@ export class B2bua implements TransactionUser {
     if (ct !== undefined) pairs.push(["Content-Type", ct]);
     const invite = new SipRequest("INVITE", ruriText, headerList(pairs), a.body);
     for (const h of applyHeaderPolicy(a.headers, route.headers)) invite.headers.push(h);
+    if (privacy?.size) applyPrivacy(invite, privacy);
     if (call.verstat) markAssertedIdentity(invite, call.verstat);
     if (call.diversions && redirect && !aim && !route.enumTarget) {
       // Newest first, above any the caller's INVITE brought (RFC 5806 §3).

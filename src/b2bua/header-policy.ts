@@ -42,13 +42,27 @@ function listed(key: string, list: string[]): boolean {
   return false;
 }
 
-/** The headers to copy from `incoming`, then the configured additions. */
+/**
+ * The headers to copy from `incoming`, then the configured additions. An asserted identity
+ * that passes takes the caller's Privacy with it (RFC 3325 §9.3), unless Privacy is removed by
+ * name: passing the number without the request to hide it would show it.
+ */
 export function applyHeaderPolicy(incoming: Header[], policy: HeaderPolicy): Header[] {
   const out: Header[] = [];
+  let identity = false, privacy = false;
   for (const h of incoming) {
     if (NEVER.has(h.key)) continue;
     if (listed(h.key, policy.remove)) continue;
-    if (listed(h.key, policy.pass)) out.push({ key: h.key, name: h.name, value: h.value });
+    if (listed(h.key, policy.pass)) {
+      out.push({ key: h.key, name: h.name, value: h.value });
+      if (h.key === "p-asserted-identity") identity = true;
+      else if (h.key === "privacy") privacy = true;
+    }
+  }
+  if (identity && !privacy && !policy.remove.includes("privacy")) {
+    for (const h of incoming) {
+      if (h.key === "privacy") out.push({ key: h.key, name: h.name, value: h.value });
+    }
   }
   for (const [name, value] of Object.entries(policy.add)) {
     out.push({ key: name.toLowerCase(), name, value });

@@ -40,6 +40,7 @@ function route(r: RouteConfig, mask: boolean) {
     ...(r.domain ? { domain: r.domain } : {}),
     ...(r.fromDomain ? { from_domain: r.fromDomain } : {}),
     ...(r.respectRetryAfter ? { respect_retry_after: formatDuration(r.respectRetryAfter) } : {}),
+    ...(r.trusted === false ? { trusted: false } : {}),
     ...(r.quality
       ? {
         quality: {

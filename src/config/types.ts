@@ -226,6 +226,11 @@ export interface RouteConfig {
   respectRetryAfter?: number;
   /** Quality-based routing: below these figures the route is tried after the others. */
   quality?: RouteQualityConfig;
+  /**
+   * `trusted: false`: the next hop is outside the trust domain (RFC 3325 §5), so the caller's
+   * privacy requests (RFC 3323) are carried out before its INVITE leaves; absent: trusted.
+   */
+  trusted?: false;
 }
 
 /**

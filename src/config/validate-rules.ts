@@ -48,6 +48,7 @@ export interface RouteOptions {
   respectRetryAfter?: number;
   /** `null` = explicitly off (overrides a default). */
   quality?: RouteQualityConfig | null;
+  trusted?: boolean;
 }
 
 /** A probe's values when `probe` leaves them out. */
@@ -81,6 +82,7 @@ const OPTION_KEYS = [
   "probe",
   "respect_retry_after",
   "quality",
+  "trusted",
 ] as const;
 /** Where a route (or a registrar) is: its target, and how it is reached. */
 const TARGET_KEYS = [
@@ -289,6 +291,7 @@ export function readRouteOptions(r: Reader, m: RawMap, path: KeyPath): RouteOpti
       3_600_000,
     );
   }
+  if (m.trusted !== undefined) o.trusted = r.bool(m.trusted, [...path, "trusted"]);
   if (m.quality === false) o.quality = null;
   else if (m.quality !== undefined) o.quality = quality(r, m.quality, [...path, "quality"]);
   return o;
@@ -569,6 +572,7 @@ function merge(
   if (hold) route.respectRetryAfter = hold;
   const q = own.quality !== undefined ? own.quality : d.quality;
   if (q) route.quality = q;
+  if ((own.trusted ?? d.trusted) === false) route.trusted = false;
   return route;
 }
 

@@ -112,7 +112,7 @@ rules: []
   assert.deepEqual(
     errorsOf('registrar: { target: "192.0.2.50", name: r, media: rtpengine }\n'),
     [
-      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "name"',
+      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, got unknown key "name"',
       "F:1: registrar.media: expected media.rtpengine servers for media rtpengine, got none",
     ],
   );
@@ -142,10 +142,10 @@ rules:
         'registrar: { target: "192.0.2.50", domain: carrier.example }\n',
     ),
     [
-      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, quality, got unknown key "domain"',
+      'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, quality, trusted, got unknown key "domain"',
       'F:2: rules[0].routes[0].from_domain: expected an IP address or a host name like sip.carrier.example, got "a@b"',
       'F:2: rules[0].routes[0].domain: expected an IP address or a host name like sip.carrier.example, got "not a host"',
-      'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, got unknown key "domain"',
+      'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, got unknown key "domain"',
     ],
   );
 });
@@ -233,5 +233,27 @@ Deno.test("record: a rule whose routes anchor media on rtpengine; any other rout
     [
       'F:7: rules[0].routes[1].media: expected rtpengine in a rule with record (rtpengine records the calls), got "none"',
     ],
+  );
+});
+
+Deno.test("trusted: false on a route or in defaults, true turning a default off; loads back the same", () => {
+  const cfg = load(`
+defaults:
+  trusted: false
+rules:
+  - routes:
+      - { name: a, target: "192.0.2.10" }
+      - { name: b, target: "192.0.2.20", trusted: true }
+`);
+  const [a, b] = cfg.rules[0].routes;
+  assert.equal(a.trusted, false);
+  assert.equal(b.trusted, undefined);
+  const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+    env: {},
+  });
+  assert.deepEqual(back.rules[0].routes.map((r) => r.trusted), [false, undefined]);
+  assert.deepEqual(
+    errorsOf('rules:\n  - routes: [{ target: "192.0.2.1", trusted: maybe }]\n'),
+    ['F:2: rules[0].routes[0].trusted: expected true or false, got "maybe"'],
   );
 });
