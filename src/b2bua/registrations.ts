@@ -47,6 +47,22 @@ export class Registrations {
   }
 
   /**
+   * The UDP flows phones are registered over now (a granted binding): each once, whatever its
+   * Contacts. Over TCP, TLS or WebSocket the connection is the phone's own business to keep.
+   */
+  *udpFlows(now: number): Iterable<{ key: string; flow: Endpoint }> {
+    for (const [key, set] of this.byFlow) {
+      for (const b of set) {
+        if (b.flow.protocol !== "udp") break;
+        if (b.expiresAt > now) {
+          yield { key, flow: b.flow };
+          break;
+        }
+      }
+    }
+  }
+
+  /**
    * The binding for `contact` registered over `flow`: the one it had, or a new one (not granted
    * until {@link grant}). Undefined when the table is full.
    */

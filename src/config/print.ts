@@ -218,7 +218,8 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
   }
   if (cfg.registrar) {
     const { name: _name, ...registrar } = route(cfg.registrar, mask);
-    doc.registrar = registrar;
+    const every = cfg.registrar.natKeepalive;
+    doc.registrar = { ...registrar, nat_keepalive: every ? formatDuration(every) : false };
   }
   if (cfg.outboundRegistrations) {
     doc.outbound_registrations = cfg.outboundRegistrations.map((o) => {

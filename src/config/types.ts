@@ -227,6 +227,11 @@ export interface RouteConfig {
   /** Quality-based routing: below these figures the route is tried after the others. */
   quality?: RouteQualityConfig;
   /**
+   * The `registrar` only: ms between keep-alives (a double CRLF) to each phone registered over
+   * UDP, for the NAT in front of it; unset: none.
+   */
+  natKeepalive?: number;
+  /**
    * `trusted: false`: the next hop is outside the trust domain (RFC 3325 §5), so the caller's
    * privacy requests (RFC 3323) are carried out before its INVITE leaves; absent: trusted.
    */

@@ -836,10 +836,18 @@ export function readRegistrar(r: Reader, v: unknown, d: RouteOptions): RouteConf
     !["name", "weight", "limits", "probe", "domain", "respect_retry_after", "enum", "quality"]
       .includes(k)
   );
-  const m = r.map(v, path, keys);
+  const m = r.map(v, path, [...keys, "nat_keepalive"]);
   if (!m) return undefined;
-  const route = readRoute(r, m, path, "registrar", d, 1);
+  const { nat_keepalive: nat, ...routeKeys } = m;
+  const route = readRoute(r, routeKeys, path, "registrar", d, 1);
   delete route?.limits; // the registrar's routes are its phones: no trunk to count
+  // Phones behind NAT over UDP: on by default (25 s), false or 0 turns it off.
+  const every = nat === undefined
+    ? 25_000
+    : nat === false || nat === 0
+    ? 0
+    : r.duration(nat, [...path, "nat_keepalive"], 5000, 600_000);
+  if (route && every) route.natKeepalive = every;
   return route;
 }
 

@@ -148,3 +148,31 @@ Deno.test("registrations: a token per connection and Contact, kept across re-REG
   t.grant(t.bind(BROWSER, PHONE_CONTACT, "a", 0)!, 0, 0);
   assert.equal(t.size, 0, "a grant of 0 removes it");
 });
+
+Deno.test("registrar: a phone registered over UDP gets a keep-alive each nat_keepalive, one over WebSocket none", () => {
+  const cfg = config([]);
+  cfg.registrar = {
+    ...route(REGISTRAR.host, REGISTRAR.port, { name: "registrar" }),
+    natKeepalive: 5000,
+  };
+  const loop = new Loop(cfg);
+  loop.transports.add("ws");
+  const PHONE: Endpoint = { host: "198.51.100.20", port: 31000, protocol: "udp" };
+  loop.inject(register(11, "", "<sip:alice@192.168.1.20:5060>;expires=600"), PHONE);
+  const out = loop.expect(req("REGISTER", 5060), "REGISTER to the registrar").msg as SipRequest;
+  loop.inject(answer(out, 200, "r1", { contact: `${out.get("contact")}` }), REGISTRAR);
+  loop.expect(res(200, "REGISTER"), "200 to the phone");
+  registered(loop); // the browser, over WebSocket
+  loop.b2bua.startProbes();
+  loop.timers.advance(5000);
+  assert.deepEqual(loop.pings, [PHONE], "one keep-alive to the UDP phone's address and port");
+  loop.timers.advance(5000);
+  assert.deepEqual(loop.pings, [PHONE, PHONE], "and one each interval, not more");
+  // Unregistered (expires 0), it gets none.
+  loop.inject(register(13, "", "<sip:alice@192.168.1.20:5060>;expires=0"), PHONE);
+  const bye = loop.expect(req("REGISTER", 5060), "the unregister").msg as SipRequest;
+  loop.inject(answer(bye, 200, "r3"), REGISTRAR);
+  loop.timers.advance(10_000);
+  assert.equal(loop.pings.length, 2);
+  loop.b2bua.stopProbes();
+});

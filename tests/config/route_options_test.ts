@@ -112,7 +112,7 @@ rules: []
   assert.deepEqual(
     errorsOf('registrar: { target: "192.0.2.50", name: r, media: rtpengine }\n'),
     [
-      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, got unknown key "name"',
+      'F:1: registrar.name: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, nat_keepalive, got unknown key "name"',
       "F:1: registrar.media: expected media.rtpengine servers for media rtpengine, got none",
     ],
   );
@@ -145,7 +145,7 @@ rules:
       'F:1: defaults.domain: expected one of the keys ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, limits, probe, respect_retry_after, quality, trusted, got unknown key "domain"',
       'F:2: rules[0].routes[0].from_domain: expected an IP address or a host name like sip.carrier.example, got "a@b"',
       'F:2: rules[0].routes[0].domain: expected an IP address or a host name like sip.carrier.example, got "not a host"',
-      'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, got unknown key "domain"',
+      'F:3: registrar.domain: expected one of the keys target, uri, host, port, transport, tls_server_name, ws_path, ruri_user, from_domain, caller_id, timers, stop_codes, failover_on_timeout, follow_redirects, auth, headers, keepalive, media, trusted, nat_keepalive, got unknown key "domain"',
     ],
   );
 });
@@ -255,5 +255,24 @@ rules:
   assert.deepEqual(
     errorsOf('rules:\n  - routes: [{ target: "192.0.2.1", trusted: maybe }]\n'),
     ['F:2: rules[0].routes[0].trusted: expected true or false, got "maybe"'],
+  );
+});
+
+Deno.test("registrar.nat_keepalive: 25 s by default, a duration or false; loads back the same", () => {
+  const reg = (extra: string) =>
+    load(`registrar: { target: "192.0.2.50:5060"${extra} }\n`).registrar!;
+  assert.equal(reg("").natKeepalive, 25_000);
+  assert.equal(reg(", nat_keepalive: 10s").natKeepalive, 10_000);
+  assert.equal(reg(", nat_keepalive: false").natKeepalive, undefined);
+  for (const extra of ["", ", nat_keepalive: false"]) {
+    const cfg = load(`registrar: { target: "192.0.2.50:5060"${extra} }\n`);
+    const back = parseConfig(effectiveConfigText(cfg, { mask: false }), "p.yaml", "yaml", {
+      env: {},
+    });
+    assert.equal(back.registrar!.natKeepalive, cfg.registrar!.natKeepalive);
+  }
+  assert.match(
+    errorsOf('registrar: { target: "192.0.2.50", nat_keepalive: 1s }\n')[0],
+    /registrar\.nat_keepalive: expected a duration between 5s and 10m/,
   );
 });

@@ -17,6 +17,7 @@ import {
   fixedPorts,
   freePort,
   freeUdpPort,
+  recvWithin,
   repoRoot,
   runSipp,
   sippAvailable,
@@ -518,7 +519,7 @@ Deno.test({
 http:
   listen: 127.0.0.1:${http}
 log: { level: info, format: json }
-registrar: { target: "127.0.0.1:${kport}" }
+registrar: { target: "127.0.0.1:${kport}", nat_keepalive: 5s }
 rules: []
 `,
       });
@@ -582,6 +583,41 @@ rules: []
         await front.log(),
         new RegExp(`register sip:bob@example.test contact <sip:\\w+@127\\.0\\.0\\.1:${sip}>`),
       );
+      // A desk phone over UDP (behind NAT, as far as Tandem can tell): registered, it gets a
+      // keep-alive, a double CRLF, within nat_keepalive (5 s here).
+      const desk = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      try {
+        const port = (desk.addr as Deno.NetAddr).port;
+        const register = [
+          "REGISTER sip:example.test SIP/2.0",
+          `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-desk-1;rport`,
+          "Max-Forwards: 70",
+          "From: <sip:carol@example.test>;tag=desk1",
+          "To: <sip:carol@example.test>",
+          "Call-ID: desk-register-1",
+          "CSeq: 1 REGISTER",
+          `Contact: <sip:carol@127.0.0.1:${port}>`,
+          "Expires: 600",
+          "Content-Length: 0",
+          "",
+          "",
+        ].join("\r\n");
+        await desk.send(new TextEncoder().encode(register), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: sip,
+        });
+        const seen: string[] = [];
+        const deadline = Date.now() + 9000;
+        while (Date.now() < deadline && !seen.includes("\r\n\r\n")) {
+          const got = await recvWithin(desk, deadline - Date.now());
+          if (got) seen.push(new TextDecoder().decode(got[0]));
+        }
+        assert.ok(seen.some((m) => m.startsWith("SIP/2.0 200")), `registered: ${seen}`);
+        assert.ok(seen.includes("\r\n\r\n"), `a keep-alive: ${JSON.stringify(seen)}`);
+      } finally {
+        desk.close();
+      }
     } finally {
       phone?.close();
       await tandem?.stop().catch(() => {});
