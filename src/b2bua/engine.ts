@@ -4,7 +4,13 @@
 // on the injected clock.
 
 import type { DigestAnswerInput } from "../aaa/mod.ts";
-import { applyUserRewrite, matchRule, ruleIdentity, tableRoutes } from "../config/mod.ts";
+import {
+  applyUserRewrite,
+  isPrivateIp,
+  matchRule,
+  ruleIdentity,
+  tableRoutes,
+} from "../config/mod.ts";
 import type { Config, DnsConfig, RouteConfig, RuleConfig, UserRewrite } from "../config/types.ts";
 import { Dialog, dialogKey, DialogRequestError } from "../dialog/mod.ts";
 import {
@@ -2687,6 +2693,12 @@ export class B2bua implements TransactionUser {
       // `.invalid` host (RFC 6761) is no name to look up.
       if (isWebSocket(dflt.protocol) || host.endsWith(".invalid")) return dflt;
       return this.namedHop(d, u, dflt);
+    }
+    // A peer behind NAT: its Contact names a private address while its packets come from a
+    // public one, with no proxy between (no route set). Its requests go where its packets came
+    // from, or they would go nowhere (Kamailio's nat_uac_test and fix_nated_contact).
+    if (d.routeSet.length === 0 && isPrivateIp(host) && !isPrivateIp(bareHost(dflt.host))) {
+      return dflt;
     }
     const proto = uriProtocol(u, dflt.protocol);
     const port = u.port ?? defaultPort(proto);

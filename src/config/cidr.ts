@@ -109,3 +109,23 @@ export function blockHolds(block: Cidr, raw: Uint8Array): boolean {
   const mask = (0xff << (8 - rest)) & 0xff;
   return (net[full] & mask) === (addr[full] & mask);
 }
+
+/**
+ * Blocks no packet from the Internet comes from: RFC 1918 private networks, RFC 6598 shared
+ * (carrier-grade NAT) space, link-local, and IPv6 unique local and link-local addresses.
+ */
+const PRIVATE = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "100.64.0.0/10",
+  "169.254.0.0/16",
+  "fc00::/7",
+  "fe80::/10",
+].map((b) => parseCidr(b)!);
+
+/** Whether `ip` is in a private, shared or link-local block (a host behind NAT names one). */
+export function isPrivateIp(ip: string): boolean {
+  const raw = parseIp(ip);
+  return !!raw && PRIVATE.some((b) => blockHolds(b, raw));
+}

@@ -12,7 +12,7 @@ export {
 export { DEFAULT_CONFIG_YAML, defaultConfig, EMBEDDED_SOURCE } from "./default.ts";
 export { effectiveConfigText, MASK } from "./print.ts";
 export { applyUserRewrite, type MatchInput, matchRule, ruleIdentity } from "./match.ts";
-export { type Cidr, inCidr, isIp, parseCidr, parseIp } from "./cidr.ts";
+export { type Cidr, inCidr, isIp, isPrivateIp, parseCidr, parseIp } from "./cidr.ts";
 export { formatDuration, formatSize, parseDuration, parseSize } from "./duration.ts";
 export { TANDEM_VERSION } from "./validate-sip.ts";
 export { parseRouteTable, tableRoutes } from "./route-table.ts";

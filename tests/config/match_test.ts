@@ -5,6 +5,7 @@ import {
   formatDuration,
   inCidr,
   isIp,
+  isPrivateIp,
   matchRule,
   parseConfig,
   parseDuration,
@@ -203,4 +204,35 @@ Deno.test("matchRule: source blocks — IPv4, IPv4-mapped IPv6 both ways, /0, IP
   assert.equal(name("2001:db9::1"), undefined, "IPv6 outside every block");
   assert.equal(name("::1"), undefined, "0.0.0.0/0 is IPv4 only");
   assert.equal(name("not-an-ip"), undefined);
+});
+
+Deno.test("isPrivateIp: RFC 1918, shared and link-local blocks, IPv6 ULA and link-local; not loopback or public", () => {
+  for (
+    const ip of [
+      "10.1.2.3",
+      "172.16.0.1",
+      "172.31.255.255",
+      "192.168.1.20",
+      "100.64.0.1",
+      "169.254.1.1",
+      "fd00::1",
+      "fe80::1",
+      "::ffff:192.168.0.1",
+    ]
+  ) {
+    assert.equal(isPrivateIp(ip), true, ip);
+  }
+  for (
+    const ip of [
+      "127.0.0.1",
+      "172.32.0.1",
+      "198.51.100.7",
+      "8.8.8.8",
+      "2001:db8::1",
+      "::1",
+      "not-an-ip",
+    ]
+  ) {
+    assert.equal(isPrivateIp(ip), false, ip);
+  }
 });
