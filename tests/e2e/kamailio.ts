@@ -2,6 +2,7 @@
 // configuration the test writes into its own temp dir, its log (stderr) kept in a file there.
 
 import assert from "node:assert/strict";
+import { killGroup } from "../../scripts/lib/proc.ts";
 import { sleep, udpBound, waitFor, which } from "./harness.ts";
 
 /** A running Kamailio: its log so far, and how to stop it. */
@@ -45,6 +46,9 @@ export async function runKamailio(
     stdin: "null",
     stdout: "null",
     stderr: "null",
+    // Its own process group: Kamailio forks its workers, and a main process killed before it
+    // could stop them (SIGKILL after 5 s) would leave them holding its ports for later tests.
+    detached: true,
   }).spawn();
   let exited = false;
   child.status.then(() => exited = true);
@@ -55,17 +59,13 @@ export async function runKamailio(
     log: () => Deno.readTextFile(logFile).catch(() => ""),
     async stop() {
       if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone already */ }
-        const t = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 5000);
+        killGroup(child.pid, "SIGTERM");
+        const t = setTimeout(() => killGroup(child.pid, "SIGKILL"), 5000);
         await child.status;
         clearTimeout(t);
       }
+      // Workers the main process did not take down with it.
+      killGroup(child.pid, "SIGKILL");
     },
   };
 }
