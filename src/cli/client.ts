@@ -91,13 +91,31 @@ export function routesTable(routes: Record<string, unknown>[]): string {
         ? `${Math.round((100 * Number(r.answered)) / r.attempts)}%`
         : "-",
       limit || "-",
+      qualityCell(r.quality as Quality | undefined),
       servers.length ? servers.map((s) => `${s.target} ${s.state}`).join("; ") : "not probed",
     ];
   });
   return table(
-    ["name", "target", "rules", "calls", "attempts", "asr", "limits", "servers"],
+    ["name", "target", "rules", "calls", "attempts", "asr", "limits", "quality", "servers"],
     rows,
   );
+}
+
+/** A route's recent figures (routes with `quality`), as GET /routes gives them. */
+interface Quality {
+  calls: number;
+  asr: number;
+  pddMs?: number;
+  degraded: boolean;
+}
+
+/** "degraded: 12 calls, asr 8%, pdd 4.2 s", or "-" for a route without `quality`. */
+function qualityCell(q: Quality | undefined): string {
+  if (!q) return "-";
+  const pdd = q.pddMs === undefined ? "" : `, pdd ${(q.pddMs / 1000).toFixed(1)} s`;
+  return `${q.degraded ? "degraded" : "ok"}: ${q.calls} calls, asr ${
+    Math.round(q.asr * 100)
+  }%${pdd}`;
 }
 
 /** Render GET /registrations: one line per registered phone. */

@@ -66,6 +66,7 @@ Deno.test("routes: GET /routes, one line per route with its servers, or --json",
       talkSeconds: 3310,
       maxCalls: 300,
       servers: [{ target: "udp:192.0.2.10:5060", state: "down", since: "x", last: "timeout" }],
+      quality: { calls: 25, asr: 0.12, pddMs: 4210, degraded: true },
     },
     {
       name: "b",
@@ -84,9 +85,9 @@ Deno.test("routes: GET /routes, one line per route with its servers, or --json",
   assert.equal(
     f.out[0],
     [
-      "name       target                       rules    calls  attempts  asr  limits     servers",
-      "carrier-a  udp:192.0.2.10:5060          all,vip  3      40        55%  300 calls  udp:192.0.2.10:5060 down",
-      "b          dns:srv:tcp:carrier.example  all      0      0         -    -          not probed",
+      "name       target                       rules    calls  attempts  asr  limits     quality                                 servers",
+      "carrier-a  udp:192.0.2.10:5060          all,vip  3      40        55%  300 calls  degraded: 25 calls, asr 12%, pdd 4.2 s  udp:192.0.2.10:5060 down",
+      "b          dns:srv:tcp:carrier.example  all      0      0         -    -          -                                       not probed",
     ].join("\n"),
   );
   const j = fakeIO(() => Response.json(routes));
