@@ -70,6 +70,7 @@ export function endReasonOf(rec: CallRecord, credit: boolean): EndReason {
     case "auth-reject":
     case "auth-challenge":
     case "identity": // the caller's Identity failed a rule that rejects failures
+    case "calling-number": // a number the authenticated caller may not present
     case "no-route": // refused before any route: no rule matched
     case "limit": // refused before any route: the rule's limits
       return "rejected";

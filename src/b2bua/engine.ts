@@ -975,8 +975,19 @@ export class B2bua implements TransactionUser {
           return this.failCall(call, r, "auth-timeout");
         }
         break;
-      case "accept":
+      case "accept": {
         if (auth.user !== undefined) call.record.user = auth.user;
+        // Anti-spoofing: a customer presents only the numbers it was given (`users[].numbers`).
+        const orig = assertedUser(req) ?? req.from.uri.user ?? "";
+        if (
+          call.rule.auth.callingNumber === "enforce" &&
+          !ownsNumber(this.opts.config(), call.record.user, orig)
+        ) {
+          this.log.info("calling-number-refused", { call: call.id, user: call.record.user, orig });
+          const r = createResponse(req, 403, "Calling Number Not Allowed", call.a.localTag);
+          r.add("Reason", 'Q.850;cause=21;text="Call rejected"');
+          return this.failCall(call, r, "calling-number");
+        }
         if (auth.creditTimeMs !== undefined) call.creditMs = auth.creditTimeMs;
         if (auth.routes?.length) {
           const base = call.routes[0];
@@ -997,6 +1008,7 @@ export class B2bua implements TransactionUser {
           }));
         }
         break;
+      }
     }
     this.startAttempt(call, 0);
   }

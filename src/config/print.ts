@@ -189,6 +189,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
         realm: rule.auth.realm,
         on_timeout: rule.auth.onTimeout,
         ...(rule.auth.digest ? { digest: true } : {}),
+        ...(rule.auth.callingNumber ? { calling_number: rule.auth.callingNumber } : {}),
       },
       ...limitsDoc(rule.limits),
       ...(rule.order !== "listed" ? { order: rule.order } : {}),

@@ -277,6 +277,11 @@ export interface RuleAuth {
   onTimeout: "reject" | "allow";
   /** Mode http only: challenge the caller (407) and pass its credentials to the service. */
   digest?: boolean;
+  /**
+   * `calling_number: enforce`: a caller authenticated as a `users` entry with `numbers` may only
+   * present those numbers (P-Asserted-Identity's, else From's); another gets 403.
+   */
+  callingNumber?: "enforce";
 }
 
 export interface RuleConfig {

@@ -677,7 +677,7 @@ function timeMatch(r: Reader, v: unknown, path: KeyPath): TimeMatch | undefined 
 function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
   const out: RuleAuth = { mode: "none", realm: "tandem", onTimeout: "reject" };
   if (v === undefined) return out;
-  const m = r.map(v, path, ["mode", "realm", "on_timeout", "digest"]);
+  const m = r.map(v, path, ["mode", "realm", "on_timeout", "digest", "calling_number"]);
   if (m?.mode !== undefined) {
     out.mode = r.oneOf(
       m.mode,
@@ -696,6 +696,10 @@ function ruleAuth(r: Reader, v: unknown, path: KeyPath): RuleAuth {
     if (d && out.mode !== "http") {
       r.fail([...path, "digest"], "mode http", `mode ${out.mode}`, true);
     } else if (d) out.digest = true;
+  }
+  if (m?.calling_number !== undefined) {
+    const c = r.oneOf(m.calling_number, [...path, "calling_number"], ["any", "enforce"] as const);
+    if (c === "enforce") out.callingNumber = "enforce";
   }
   return out;
 }

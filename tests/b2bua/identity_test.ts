@@ -302,3 +302,30 @@ Deno.test("STIR: attestation A only for a number the authenticated caller holds;
     await w.close();
   }
 });
+
+Deno.test("calling_number: enforce — a caller authenticated as a user with numbers presents only those; another gets 403", async () => {
+  const r = {
+    ...rule([route("10.0.0.2", 5090)], "customers"),
+    auth: {
+      mode: "local" as const,
+      realm: "t",
+      onTimeout: "reject" as const,
+      callingNumber: "enforce" as const,
+    },
+  };
+  const cfg = config([r]);
+  cfg.users = [{ username: "pbx1", password: "x", numbers: ["1215555"] }];
+  const loop = new Loop(cfg, {
+    // What a local digest check that passed leaves: the user name.
+    authorize: () => Promise.resolve({ outcome: "accept", user: "pbx1" }),
+  });
+  loop.inject(numberInvite("", 1, "+12155551212"), CALLER);
+  await settle(() => loop.sent.some(req("INVITE", 5090)), "a number of the user's range goes on");
+  loop.take();
+  loop.inject(numberInvite("", 2, "+13105551212"), CALLER);
+  await settle(() => loop.sent.some(res(403)), "another number is refused");
+  const refused = loop.take().find(res(403))!.msg as SipResponse;
+  assert.equal(refused.reason, "Calling Number Not Allowed");
+  assert.match(refused.get("reason")!, /Q\.850;cause=21/);
+  assert.ok(!loop.sent.some(req("INVITE", 5090)));
+});

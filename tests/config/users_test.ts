@@ -70,3 +70,21 @@ ${RULE}`);
     /rules\[0\]\.auth\.mode: expected a users section for auth mode local/,
   );
 });
+
+Deno.test("auth.calling_number: any by default, enforce read and printed back; anything else named", () => {
+  const text = (v: string) =>
+    `users: [{ username: pbx1, password: x, numbers: ["1215555"] }]
+rules:
+  - auth: { mode: local, calling_number: ${v} }
+    routes: [{ target: "192.0.2.10" }]
+`;
+  const cfg = load(text("enforce"));
+  assert.equal(cfg.rules[0].auth.callingNumber, "enforce");
+  assert.equal(load(text("any")).rules[0].auth.callingNumber, undefined);
+  const back = load(effectiveConfigText(cfg, { mask: false }));
+  assert.equal(back.rules[0].auth.callingNumber, "enforce");
+  assert.match(
+    errorsOf(text("strict"))[0],
+    /rules\[0\]\.auth\.calling_number: expected one of any, enforce/,
+  );
+});

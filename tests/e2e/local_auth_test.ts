@@ -92,3 +92,39 @@ cdr: { dir: ${dir}/journal, file: { path: ${dir}/cdr.jsonl, rotate: size } }
     }
   },
 });
+
+Deno.test({
+  name: "local auth: with calling_number: enforce, the right password from a number the user " +
+    "was not given gets 403 and no call",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    assert.ok(sippAvailable(), "sipp is missing: apt-get install sip-tester");
+    const dir = await Deno.makeTempDir({ prefix: "tandem-e2e-calling-number-" });
+    const [sip, http, callee] = [freePort(), freePort(), freeUdpPort()];
+    try {
+      await using tandem = await startTandem({
+        binary: binaryAvailable(),
+        config: baseConfig(sip, http) + `users:
+  - { username: pbx1, password: s3cret, numbers: ["1999"] }
+rules:
+  - name: customers
+    auth: { mode: local, realm: tandem.test, calling_number: enforce }
+    routes: [{ target: "127.0.0.1:${callee}" }]
+`,
+      });
+      // SIPp's From is sip:sipp@...: not a number of the user's.
+      const caller = await runSipp([
+        ...["-sf", `${SCENARIOS}/uac-digest-refused.xml`, `127.0.0.1:${sip}`],
+        ...["-i", "127.0.0.1", "-p", String(freeUdpPort()), "-s", "12155551213"],
+        ...["-au", "pbx1", "-ap", "s3cret", "-m", "1", "-timeout", "15s", "-timeout_error"],
+        ...["-trace_logs", "-log_file", `${dir}/caller.log`],
+      ], { timeoutMs: 20_000, cwd: dir });
+      assert.equal(caller.code, 0, caller.stdout.slice(-1500));
+      assert.match(await Deno.readTextFile(`${dir}/caller.log`), /FINAL 403/);
+      assert.match((await tandem.logs()).stderr, /"event":"calling-number-refused"/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
