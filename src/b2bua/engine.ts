@@ -978,11 +978,10 @@ export class B2bua implements TransactionUser {
       case "accept": {
         if (auth.user !== undefined) call.record.user = auth.user;
         // Anti-spoofing: a customer presents only the numbers it was given (`users[].numbers`).
-        const orig = assertedUser(req) ?? req.from.uri.user ?? "";
-        if (
-          call.rule.auth.callingNumber === "enforce" &&
-          !ownsNumber(this.opts.config(), call.record.user, orig)
-        ) {
+        const orig = call.rule.auth.callingNumber === "enforce"
+          ? assertedUser(req) ?? req.from.uri.user ?? ""
+          : undefined;
+        if (orig !== undefined && !ownsNumber(this.opts.config(), call.record.user, orig)) {
           this.log.info("calling-number-refused", { call: call.id, user: call.record.user, orig });
           const r = createResponse(req, 403, "Calling Number Not Allowed", call.a.localTag);
           r.add("Reason", 'Q.850;cause=21;text="Call rejected"');
