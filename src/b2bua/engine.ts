@@ -77,6 +77,7 @@ import { type Binding, Registrations } from "./registrations.ts";
 import { viaFor } from "./via.ts";
 import { routeRequestUri, routeUriHost, routeUriPort } from "./route-uri.ts";
 import { OutboundRegistrations } from "./outbound-registrations.ts";
+import { Generations } from "../util/generations.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -269,6 +270,9 @@ interface EndedLeg {
   answered?: { invite: SipRequest; dest: Endpoint; remoteTag: string };
 }
 
+/** An ended leg with nothing left to do but answer 481: one object for them all. */
+const ENDED: EndedLeg = Object.freeze({ ended: true });
+
 /** Headers of an in-dialog request or response that travel to the other leg. */
 const PASS_IN_DIALOG = new Set([
   "content-type",
@@ -397,10 +401,16 @@ export class B2bua implements TransactionUser {
   /** Live calls by call id. */
   readonly calls = new Map<string, Call>();
   /**
-   * Leg lookup by dialog key (Call-ID + our tag) for in-dialog requests and stray responses;
-   * for 32 s after a call ends, what is left of its legs (see {@link EndedLeg}).
+   * Leg lookup by dialog key (Call-ID + our tag) for in-dialog requests and stray responses,
+   * while the call is up; {@link endedLegs} after.
    */
-  private legs = new Map<string, LiveLeg | EndedLeg>();
+  private legs = new Map<string, LiveLeg>();
+  /**
+   * What is left of ended calls' legs (see {@link EndedLeg}), kept 32 s (64*T1) for late
+   * messages, out of the live map: at thousands of calls a second that is over a hundred
+   * thousand entries, which only wait (see util/generations.ts).
+   */
+  private endedLegs: Generations<EndedLeg>;
   /** Live calls of browser callers by their WebSocket connection (see {@link flowClosed}). */
   private byFlow = new Map<string, Set<Call>>();
   private txl!: Transactions;
@@ -449,6 +459,7 @@ export class B2bua implements TransactionUser {
   private correlations: Map<string, string> | undefined;
 
   constructor(private opts: B2buaOptions) {
+    this.endedLegs = new Generations(opts.timers, 32_000);
     this.log = opts.log ?? silentLogger;
     this.svc = opts.services ?? {};
     this.registrations = new Registrations(opts.random);
@@ -482,7 +493,7 @@ export class B2bua implements TransactionUser {
     let lastAt = opts.clock.now();
     metrics.onCollect(() => {
       mActive.set(this.calls.size);
-      mLegIndex.set(this.legs.size);
+      mLegIndex.set(this.legs.size + this.endedLegs.size);
       const now = this.opts.clock.now();
       if (now > lastAt) mSetupRate.set(((this.newCalls - lastCount) * 1000) / (now - lastAt));
       lastCount = this.newCalls;
@@ -651,7 +662,7 @@ export class B2bua implements TransactionUser {
     if (res.status < 200 || res.status >= 300 || res.cseq.method !== "INVITE") return;
     const tag = res.from.tag;
     if (!tag) return;
-    const leg = this.legs.get(dialogKey(res.callId, tag));
+    const leg = this.leg(dialogKey(res.callId, tag));
     const at = leg && ("ended" in leg ? leg.answered : leg.attempt);
     if (!at || !res.to.tag) return;
     if ("state" in at && at.state !== "Answered") return;
@@ -916,7 +927,7 @@ export class B2bua implements TransactionUser {
   ): { rule: Call["rule"]; route: RouteConfig; aim: Replacing } | number {
     const t = parseReplaces(value);
     if (!t) return 400;
-    const leg = this.legs.get(dialogKey(t.callId, t.toTag));
+    const leg = this.leg(dialogKey(t.callId, t.toTag));
     if (!leg) return 481;
     if ("ended" in leg) return 603;
     const { call, side } = leg;
@@ -2117,7 +2128,7 @@ export class B2bua implements TransactionUser {
   // ---------------------------------------------------------------- in-dialog
 
   private onAck(req: SipRequest): void {
-    const leg = this.legs.get(dialogKey(req.callId, req.to.tag ?? ""));
+    const leg = this.leg(dialogKey(req.callId, req.to.tag ?? ""));
     if (!leg) return;
     if ("ended" in leg) {
       // The call ended before the caller's ACK for its 2xx arrived: stop resending the 2xx.
@@ -2174,7 +2185,7 @@ export class B2bua implements TransactionUser {
   }
 
   private inDialog(req: SipRequest, tx: ServerTransaction, _source: Endpoint): void {
-    const leg = this.legs.get(dialogKey(req.callId, req.to.tag!));
+    const leg = this.leg(dialogKey(req.callId, req.to.tag!));
     if (!leg || "ended" in leg) return tx.respond(createResponse(req, 481));
     const { call, side } = leg;
     const own = side === "a" ? call.a.dialog : leg.attempt?.dialog;
@@ -2607,6 +2618,11 @@ export class B2bua implements TransactionUser {
     }
   }
 
+  /** A leg by dialog key: a live call's, else an ended call's still kept. */
+  private leg(key: string): LiveLeg | EndedLeg | undefined {
+    return this.legs.get(key) ?? this.endedLegs.get(key);
+  }
+
   /**
    * Keep the leg index 32 s (64*T1) longer so late messages still match: the caller's ACK for
    * a 2xx, and a 2xx from another fork, which is ACKed and BYEd. What stays is an
@@ -2614,32 +2630,41 @@ export class B2bua implements TransactionUser {
    * would be most of the heap.
    */
   private retireLegs(call: Call): void {
-    const keys: string[] = [];
     const a = call.a;
     const aKey = dialogKey(a.invite.callId, a.localTag);
-    this.legs.set(aKey, {
-      ended: true,
-      awaitingAck: a.stx.state === "Accepted"
-        ? { stx: a.stx, inviteSeq: a.invite.cseq.seq }
-        : undefined,
-    });
-    keys.push(aKey);
+    this.legs.delete(aKey);
+    this.endedLegs.set(
+      aKey,
+      a.stx.state === "Accepted"
+        ? { ended: true, awaitingAck: { stx: a.stx, inviteSeq: a.invite.cseq.seq } }
+        : ENDED,
+    );
     for (const at of call.attempts) {
       const key = dialogKey(at.invite.callId, at.invite.from.tag!);
+      this.legs.delete(key);
       // A fresh identity: at.invite may be the whole INVITE (ended before the caller's ACK)
       // and carries the grammar cached while the call ran. Its values are our own copies.
-      const answered = at.state === "Answered" && at.dialog
-        ? { invite: identityOfOwned(at.invite), dest: at.dest, remoteTag: at.dialog.remoteTag }
-        : undefined;
-      this.legs.set(key, { ended: true, answered });
-      keys.push(key);
+      this.endedLegs.set(
+        key,
+        at.state === "Answered" && at.dialog
+          ? {
+            ended: true,
+            answered: {
+              invite: identityOfOwned(at.invite),
+              dest: at.dest,
+              remoteTag: at.dialog.remoteTag,
+            },
+          }
+          : ENDED,
+      );
     }
     const correlations = this.correlations;
-    const bCallIds = correlations && call.attempts.map((at) => at.invite.callId);
-    this.opts.timers.set(32_000, () => {
-      for (const k of keys) this.legs.delete(k);
-      if (bCallIds) { for (const id of bCallIds) correlations!.delete(id); }
-    });
+    if (correlations) {
+      const bCallIds = call.attempts.map((at) => at.invite.callId);
+      this.opts.timers.set(32_000, () => {
+        for (const id of bCallIds) correlations.delete(id);
+      });
+    }
   }
 
   /**
@@ -2685,7 +2710,7 @@ export class B2bua implements TransactionUser {
 
   /** Number of live legs indexed (tests check nothing leaks). */
   get legCount(): number {
-    return this.legs.size;
+    return this.legs.size + this.endedLegs.size;
   }
 
   /**

@@ -5,6 +5,7 @@ import { serialize, type SipRequest, type SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import { TimerSlots } from "./timer-slots.ts";
 import type { TxContext } from "./context.ts";
+import type { Lingerer } from "./linger.ts";
 import type {
   ClientHandler,
   ClientInviteState,
@@ -24,7 +25,7 @@ const RELEASED: ClientHandler = {
  * and one lifetime timer (B, D, F, K, M) armed; the two callbacks are allocated once per
  * transaction and dispatch on the current state, which tells which timer it was.
  */
-export abstract class ClientBase extends TimerSlots implements ClientTransaction {
+export abstract class ClientBase extends TimerSlots implements ClientTransaction, Lingerer {
   abstract readonly state: ClientInviteState | ClientNonInviteState;
   readonly branch: string;
   /** §17.1.3 key in the layer's client map. */
@@ -36,6 +37,9 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   private req: SipRequest | undefined;
   /** The request's bytes for retransmissions: as the transport sent them, or made on the first. */
   private raw: Uint8Array | undefined;
+  /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
+  lingerUntil = 0;
+  lingerGen: Map<string, Lingerer> | undefined = undefined;
 
   /** The transport could not send for this transaction (it passes itself as the SendFailure). */
   sendFailed(err: Error): void {
@@ -114,6 +118,21 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     else s.sendRequest(req, this.dest, this);
   }
 
+  /**
+   * Nothing is left but the last timer (D, K, M): wait it out among the lingering transactions,
+   * where retransmitted responses still find this one.
+   */
+  protected linger(ms: number): void {
+    this.lifetimeTimer?.cancel();
+    this.lifetimeTimer = undefined;
+    this.ctx.lingerClient(this, ms);
+  }
+
+  /** The last timer is due (see {@link linger}). */
+  lingerExpired(): void {
+    this.lifetimeFired();
+  }
+
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */
   protected transportError(err: Error): void {
     if (this.state === "Terminated") return;
@@ -125,7 +144,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     this.stopTimers();
     this.enterTerminated();
     this.release();
-    this.ctx.removeClient(this.key);
+    this.ctx.removeClient(this);
     this.handler.onTerminated?.(this);
   }
 
@@ -134,7 +153,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     this.stopTimers();
     this.enterTerminated();
     this.release();
-    this.ctx.removeClient(this.key);
+    this.ctx.removeClient(this);
     report();
     this.handler.onTerminated?.(this);
   }

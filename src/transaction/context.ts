@@ -4,6 +4,8 @@
 import type { SipRequest } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Timers } from "../util/clock.ts";
+import type { ClientBase } from "./client-base.ts";
+import type { ServerBase } from "./server-base.ts";
 import type { MessageSender, TransactionUser } from "./types.ts";
 
 /** A transaction's view of its layer. */
@@ -16,10 +18,19 @@ export interface TxContext {
   readonly timers: Timers;
   readonly sender: MessageSender;
   readonly user: TransactionUser;
-  /** Drop a terminated client transaction from the matching map. */
-  removeClient(key: string): void;
-  /** Drop a terminated server transaction from the matching maps. */
-  removeServer(key: string, mergeKey: string | undefined): void;
+  /** The layer's clock (ms), for the deadlines of lingering transactions. */
+  now(): number;
+  /** Drop a terminated client transaction from the matching map (live or lingering). */
+  removeClient(tx: ClientBase): void;
+  /** Drop a terminated server transaction from the matching maps (live or lingering). */
+  removeServer(tx: ServerBase): void;
+  /**
+   * A client transaction only waits out its last timer (`ms`): keep it where retransmissions
+   * still find it, out of the live map; it ends through `lingerExpired`.
+   */
+  lingerClient(tx: ClientBase, ms: number): void;
+  /** {@link lingerClient} for a server transaction; `until` when its timer began earlier. */
+  lingerServer(tx: ServerBase, ms: number, until?: number): void;
   /** Count one retransmission (`tandem_sip_retransmissions_total{method}`). */
   retransmitted(method: string): void;
   /** Send a CANCEL in its own non-INVITE client transaction whose responses are absorbed. */

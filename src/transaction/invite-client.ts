@@ -106,7 +106,7 @@ export class InviteClient extends ClientBase {
     this.cancelState = this.cancelState === "Held" ? "None" : this.cancelState;
     this.stopTimers();
     this.release();
-    this.armLifetime(64 * this.ctx.t1); // Timer M
+    this.linger(64 * this.ctx.t1); // Timer M
     this.handler.onResponse(res, this);
   }
 
@@ -123,7 +123,7 @@ export class InviteClient extends ClientBase {
     this.handler.onResponse(res, this);
     if (this.state !== "Completed") return; // the TU terminated the transaction
     if (this.reliable) this.toTerminated(); // Timer D = 0
-    else this.armLifetime(Math.max(TIMER_D_MIN, 64 * this.ctx.t1)); // Timer D
+    else this.linger(Math.max(TIMER_D_MIN, 64 * this.ctx.t1)); // Timer D
   }
 
   override sendAck(ack: SipRequest, dest: Endpoint, toTag: string): void {

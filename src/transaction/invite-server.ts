@@ -24,6 +24,8 @@ export type AckState = "Awaiting" | "Received";
 export class InviteServer extends ServerBase {
   state: ServerInviteState = "Proceeding";
   ack: AckState = "Awaiting";
+  /** When Timer L is due (clock ms), for the wait that follows the ACK. */
+  private timerL = 0;
 
   /** Figure 7: the 100 Trying goes out at once, so the client stops Timer A. */
   start(): void {
@@ -54,6 +56,7 @@ export class InviteServer extends ServerBase {
       // later hop may be unreliable.
       this.armRetransmit(this.ctx.t1);
       this.armLifetime(64 * this.ctx.t1); // Timer L
+      this.timerL = this.ctx.now() + 64 * this.ctx.t1;
     } else {
       this.state = "Completed";
       this.sendFinal(res);
@@ -71,6 +74,7 @@ export class InviteServer extends ServerBase {
     // 2xx, kept for resending, is not needed any more, nor is anything the TU hooked on.
     this.forgetLast();
     this.onCancel = this.onNoAck = this.onTransportError = undefined;
+    this.linger(64 * this.ctx.t1, this.timerL);
   }
 
   receiveRequest(_req: SipRequest): void {
@@ -97,7 +101,7 @@ export class InviteServer extends ServerBase {
         this.forgetLast(); // Confirmed only absorbs ACK retransmissions
         this.onCancel = this.onNoAck = this.onTransportError = undefined;
         if (this.reliable) this.toTerminated(); // Timer I = 0
-        else this.armLifetime(this.ctx.t4); // Timer I
+        else this.linger(this.ctx.t4); // Timer I
         return true;
       case "Accepted":
         return false;

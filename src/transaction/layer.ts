@@ -4,13 +4,14 @@
 
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
-import type { Random, Timers } from "../util/clock.ts";
+import type { Clock, Random, Timers } from "../util/clock.ts";
 import { type Metric, metrics as processMetrics } from "../util/metrics.ts";
 import { clientKey, isMagicBranch, mergeKey, newBranch, randomToken, serverKey } from "./branch.ts";
 import type { ClientBase } from "./client-base.ts";
 import type { TxContext } from "./context.ts";
 import { InviteClient } from "./invite-client.ts";
 import { InviteServer } from "./invite-server.ts";
+import { LingerIndex } from "./linger.ts";
 import { buildResponse } from "./messages.ts";
 import { NonInviteClient } from "./non-invite-client.ts";
 import { NonInviteServer } from "./non-invite-server.ts";
@@ -50,6 +51,10 @@ export class TransactionLayer implements TxContext {
    * is the primary key.
    */
   private readonly merge = new Map<string, ServerBase>();
+  /** Finished transactions waiting out their last timer, out of the maps above (linger.ts). */
+  private readonly lingerClients: LingerIndex;
+  private readonly lingerServers: LingerIndex;
+  private readonly clock: Clock;
   private readonly counts = {
     clientInvite: 0,
     clientNonInvite: 0,
@@ -67,6 +72,10 @@ export class TransactionLayer implements TxContext {
     this.sender = opts.sender;
     this.user = opts.user;
     this.random = opts.random;
+    this.clock = opts.clock;
+    const now = () => this.clock.now();
+    this.lingerClients = new LingerIndex(opts.timers, now);
+    this.lingerServers = new LingerIndex(opts.timers, now);
     const reg = opts.metrics ?? processMetrics;
     this.retransmissions = reg.counter(
       "tandem_sip_retransmissions_total",
@@ -82,9 +91,23 @@ export class TransactionLayer implements TxContext {
     });
   }
 
-  /** Live transaction counts (for leak checks and metrics). */
+  /** Transaction counts, lingering ones included (for leak checks and metrics). */
   get size(): { client: number; server: number } {
-    return { client: this.clients.size, server: this.servers.size };
+    const c = this.counts;
+    return {
+      client: c.clientInvite + c.clientNonInvite,
+      server: c.serverInvite + c.serverNonInvite,
+    };
+  }
+
+  /** A client transaction by §17.1.3 key: live, else lingering. */
+  private client(key: string): ClientBase | undefined {
+    return this.clients.get(key) ?? (this.lingerClients.get(key) as ClientBase | undefined);
+  }
+
+  /** A server transaction by §17.2.3 key (or merge key): live, else lingering. */
+  private server(key: string): ServerBase | undefined {
+    return this.servers.get(key) ?? (this.lingerServers.get(key) as ServerBase | undefined);
   }
 
   /** A new RFC 3261 branch: `z9hG4bK` and 96 bits from the injected random. */
@@ -129,7 +152,7 @@ export class TransactionLayer implements TxContext {
     let tx: ClientBase | undefined;
     if (res.status >= 100 && res.status <= 699) {
       const branch = res.topVia?.branch;
-      if (branch !== undefined) tx = this.clients.get(clientKey(branch, res.cseq.method));
+      if (branch !== undefined) tx = this.client(clientKey(branch, res.cseq.method));
     }
     if (tx) tx.receive(res);
     else this.user.onStrayResponse(res, source);
@@ -145,12 +168,12 @@ export class TransactionLayer implements TxContext {
     if (method === "ACK") return this.receiveAck(req, source);
     if (method === "CANCEL") return this.receiveCancel(req, source);
     const key = serverKey(req, method);
-    const existing = this.servers.get(key);
+    const existing = this.server(key);
     if (existing) return existing.receiveRequest(req);
     let mkey: string | undefined;
     if (req.to.tag === undefined) {
       mkey = mergeKey(req);
-      if (this.merge.has(mkey)) {
+      if (this.merge.has(mkey) || this.lingerServers.get(mkey) !== undefined) {
         // §8.2.2.2: same request by another path. Answer inside a transaction (not indexed for
         // merging) so retransmissions and the ACK of the 482 are absorbed.
         const tx = this.createServer(req, source, key, undefined);
@@ -185,7 +208,7 @@ export class TransactionLayer implements TxContext {
 
   /** §17.2.3: an ACK matches the INVITE transaction; otherwise it is a 2xx ACK for the TU. */
   private receiveAck(ack: SipRequest, source: Endpoint): void {
-    const tx = this.servers.get(serverKey(ack, "INVITE"));
+    const tx = this.server(serverKey(ack, "INVITE"));
     if (tx instanceof InviteServer && tx.receiveAck(ack, !isMagicBranch(ack.topVia!.branch))) {
       return;
     }
@@ -195,9 +218,9 @@ export class TransactionLayer implements TxContext {
   /** §9.2: answer a CANCEL 200 (or 481) in its own transaction and tell the INVITE's. */
   private receiveCancel(cancel: SipRequest, source: Endpoint): void {
     const key = serverKey(cancel, "CANCEL");
-    const own = this.servers.get(key);
+    const own = this.server(key);
     if (own) return own.receiveRequest(cancel);
-    const invite = this.servers.get(serverKey(cancel, "INVITE"));
+    const invite = this.server(serverKey(cancel, "INVITE"));
     const tx = this.createServer(cancel, source, key, undefined);
     if (!(invite instanceof InviteServer)) {
       tx.respond(
@@ -214,22 +237,48 @@ export class TransactionLayer implements TxContext {
   // TxContext, used by the transactions.
 
   /** @internal */
-  removeClient(key: string): void {
-    const tx = this.clients.get(key);
-    if (!tx) return;
-    this.clients.delete(key);
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** @internal */
+  removeClient(tx: ClientBase): void {
+    if (!this.lingerClients.delete(tx)) {
+      if (this.clients.get(tx.key) !== tx) return;
+      this.clients.delete(tx.key);
+    }
     if (tx instanceof InviteClient) this.counts.clientInvite--;
     else this.counts.clientNonInvite--;
   }
 
   /** @internal */
-  removeServer(key: string, mkey: string | undefined): void {
-    const tx = this.servers.get(key);
-    if (!tx) return;
-    this.servers.delete(key);
-    if (mkey !== undefined && this.merge.get(mkey) === tx) this.merge.delete(mkey);
+  removeServer(tx: ServerBase): void {
+    if (!this.lingerServers.delete(tx)) {
+      if (this.servers.get(tx.key) !== tx) return;
+      this.servers.delete(tx.key);
+      const mkey = tx.mergeKey;
+      if (mkey !== undefined && this.merge.get(mkey) === tx) this.merge.delete(mkey);
+    }
     if (tx instanceof InviteServer) this.counts.serverInvite--;
     else this.counts.serverNonInvite--;
+  }
+
+  /** @internal */
+  lingerClient(tx: ClientBase, ms: number): void {
+    if (tx.lingerGen !== undefined) return;
+    if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
+    this.lingerClients.add(tx, ms);
+  }
+
+  /** @internal */
+  lingerServer(tx: ServerBase, ms: number, until?: number): void {
+    if (tx.lingerGen !== undefined) return;
+    if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
+    const mkey = tx.mergeKey;
+    // Still found by its merge key while it lingers, as when it was live.
+    const merged = mkey !== undefined && this.merge.get(mkey) === tx;
+    if (merged) this.merge.delete(mkey);
+    this.lingerServers.add(tx, ms, until, merged ? mkey : undefined);
   }
 
   /** @internal */

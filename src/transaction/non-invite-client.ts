@@ -36,7 +36,7 @@ export class NonInviteClient extends ClientBase {
     this.releaseHandler(); // Timer K only absorbs retransmissions of the final
     if (this.state !== "Completed") return; // the TU terminated the transaction
     if (this.reliable) this.toTerminated(); // Timer K = 0
-    else this.armLifetime(this.ctx.t4); // Timer K
+    else this.linger(this.ctx.t4); // Timer K
   }
 
   protected retransmitFired(): void {

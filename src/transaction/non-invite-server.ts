@@ -27,7 +27,7 @@ export class NonInviteServer extends ServerBase {
     this.sendFinal(res);
     if (this.state !== "Completed") return; // the transport failed synchronously
     if (this.reliable) this.toTerminated(); // Timer J = 0
-    else this.armLifetime(64 * this.ctx.t1); // Timer J
+    else this.linger(64 * this.ctx.t1); // Timer J
   }
 
   receiveRequest(_req: SipRequest): void {

@@ -5,6 +5,7 @@ import { detach, parseNameAddr, type SipRequest, type SipResponse } from "../sip
 import type { Endpoint } from "../transport/types.ts";
 import { TimerSlots } from "./timer-slots.ts";
 import type { TxContext } from "./context.ts";
+import type { Lingerer } from "./linger.ts";
 import type {
   SentMessage,
   ServerInviteState,
@@ -21,7 +22,7 @@ import type {
  * it lets the request go and keeps the final as the bytes it was sent as, not as a parsed
  * message, so a burst of calls does not hold every message it saw for half a minute.
  */
-export abstract class ServerBase extends TimerSlots implements ServerTransaction {
+export abstract class ServerBase extends TimerSlots implements ServerTransaction, Lingerer {
   abstract readonly state: ServerInviteState | ServerNonInviteState;
   /** Responses go back over a stream: no retransmissions, zero-length wait timers. */
   protected readonly reliable: boolean;
@@ -34,6 +35,10 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   private lastSent: SentMessage | undefined;
   /** The To header of the last response sent (its tag is the dialog's, §9.2, §17.2.3). */
   private lastTo: string | undefined;
+
+  /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
+  lingerUntil = 0;
+  lingerGen: Map<string, Lingerer> | undefined = undefined;
 
   onCancel?: (cancel: SipRequest) => void;
   onNoAck?: () => void;
@@ -127,6 +132,21 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     this.lastSent = undefined;
   }
 
+  /**
+   * Nothing is left but the last timer (J, I, or L once the ACK is in): wait it out among the
+   * lingering transactions, where retransmitted requests still find this one.
+   */
+  protected linger(ms: number, until?: number): void {
+    this.lifetimeTimer?.cancel();
+    this.lifetimeTimer = undefined;
+    this.ctx.lingerServer(this, ms, until);
+  }
+
+  /** The last timer is due (see {@link linger}). */
+  lingerExpired(): void {
+    this.lifetimeFired();
+  }
+
   /** §17.2.4: tell the TU, then the transaction is over. */
   protected transportError(err: Error): void {
     if (this.state === "Terminated") return;
@@ -138,7 +158,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   protected toTerminated(): void {
     this.stopTimers();
     this.enterTerminated();
-    this.ctx.removeServer(this.key, this.mergeKey);
+    this.ctx.removeServer(this);
     // A TU may keep the transaction object (a call's record of it): keep nothing through it.
     this.req = undefined;
     this.last = undefined;

@@ -1,0 +1,130 @@
+// Where finished transactions wait out their last timer (J, K, L, M, D, I: 32 s over UDP for
+// most), still found by retransmissions, out of the maps of live transactions.
+//
+// Why not a map entry and a timer each, as live transactions have: at thousands of calls per
+// second, half a minute of finished transactions is over a hundred thousand entries. A map that
+// large costs several times more per insert and delete (cache misses), and JavaScriptCore's
+// collector rescans a whole map each time it is written between collections: the live maps
+// would be rescanned at every young collection for the sake of entries that only wait. Here each
+// lifetime has a queue of generations, one map per span of time; only the newest is written,
+// older ones are only read (a retransmission) or emptied in order, and one timer per lifetime
+// ends what is due, in the order it came.
+
+import type { TimerHandle, Timers, TimerTarget } from "../util/clock.ts";
+
+/** A transaction as the linger index keeps it. */
+export interface Lingerer {
+  /** Its key in the layer's map of live transactions. */
+  readonly key: string;
+  /** A second key it may be found by (a server transaction's §8.2.2.2 merge key). */
+  readonly mergeKey?: string;
+  /** When its last timer is due (clock ms); set by the index. */
+  lingerUntil: number;
+  /** The generation it sits in while it lingers; set and cleared by the index. */
+  lingerGen: Map<string, Lingerer> | undefined;
+  /** Its last timer is due: it terminates, and removes itself through {@link LingerIndex.delete}. */
+  lingerExpired(): void;
+}
+
+/** How many generations a lifetime's queue spreads over: more, smaller maps, more to probe. */
+const GENERATIONS = 8;
+/**
+ * The least time between two passes of a queue's timer: one pass ends every transaction due in
+ * it, so at high rates the timer does not fire per transaction. A transaction ends at most this
+ * late.
+ */
+const PASS_MS = 20;
+
+/** The transactions of one lifetime, oldest generation first. */
+class Queue {
+  readonly gens: Map<string, Lingerer>[] = [];
+  /** When the newest generation began. */
+  newestStart = 0;
+  timer: TimerHandle | undefined;
+  constructor(readonly lifetime: number, readonly span: number) {}
+}
+
+/** The lingering transactions of one side (client or server) of the layer. */
+export class LingerIndex implements TimerTarget {
+  private readonly queues: Queue[] = [];
+
+  constructor(private readonly timers: Timers, private readonly now: () => number) {}
+
+  /**
+   * Keep `tx` for `ms` (its last timer), found by its key (and merge key) until then; `until`
+   * when the timer began earlier (Timer L runs from the 2xx, the transaction lingers from the
+   * ACK). Deadlines in a queue are then nearly, not strictly, in order: one due a little later
+   * holds those behind it back by that little. `key2`: a second key it is found by.
+   */
+  add(tx: Lingerer, ms: number, until?: number, key2?: string): void {
+    let slot = this.queues.findIndex((q) => q.lifetime === ms);
+    if (slot < 0) {
+      slot = this.queues.push(new Queue(ms, Math.max(1, ms / GENERATIONS))) - 1;
+    }
+    const q = this.queues[slot];
+    const t = this.now();
+    let g = q.gens[q.gens.length - 1];
+    if (g === undefined || t - q.newestStart >= q.span) {
+      g = new Map();
+      q.gens.push(g);
+      q.newestStart = t;
+    }
+    g.set(tx.key, tx);
+    if (key2 !== undefined) g.set(key2, tx);
+    tx.lingerGen = g;
+    tx.lingerUntil = until ?? t + ms;
+    if (q.timer === undefined) {
+      q.timer = this.timers.setFor(Math.max(0, tx.lingerUntil - t), this, slot);
+    }
+  }
+
+  /** The lingering transaction with this key (or merge key), if any. */
+  get(key: string): Lingerer | undefined {
+    const qs = this.queues;
+    for (let i = 0; i < qs.length; i++) {
+      const gens = qs[i].gens;
+      for (let j = gens.length - 1; j >= 0; j--) {
+        const tx = gens[j].get(key);
+        if (tx !== undefined) return tx;
+      }
+    }
+    return undefined;
+  }
+
+  /** Forget `tx` (it terminated: its timer, or early); false when it was not lingering. */
+  delete(tx: Lingerer): boolean {
+    const g = tx.lingerGen;
+    if (g === undefined) return false;
+    g.delete(tx.key);
+    if (tx.mergeKey !== undefined && g.get(tx.mergeKey) === tx) g.delete(tx.mergeKey);
+    tx.lingerGen = undefined;
+    return true;
+  }
+
+  /** A queue's timer: end what is due, oldest first, and wait for the next. */
+  onTimer(slot: number): void {
+    const q = this.queues[slot];
+    q.timer = undefined;
+    const t = this.now();
+    while (q.gens.length > 0) {
+      const g = q.gens[0];
+      for (const tx of g.values()) {
+        if (tx.lingerUntil > t) {
+          q.timer = this.timers.setFor(Math.max(PASS_MS, tx.lingerUntil - t), this, slot);
+          return;
+        }
+        tx.lingerExpired();
+        // A transaction that did not take itself out (it should) is not kept for ever.
+        if (tx.lingerGen === g) this.delete(tx);
+      }
+      q.gens.shift();
+    }
+  }
+
+  /** Transactions lingering (tests; the layer keeps its own counts). */
+  get size(): number {
+    const seen = new Set<Lingerer>();
+    for (const q of this.queues) for (const g of q.gens) for (const tx of g.values()) seen.add(tx);
+    return seen.size;
+  }
+}
