@@ -126,6 +126,42 @@ const PRIVATE = [
 
 /** Whether `ip` is in a private, shared or link-local block (a host behind NAT names one). */
 export function isPrivateIp(ip: string): boolean {
-  const raw = parseIp(ip);
+  // Asked per in-dialog request (the NAT check): an IPv4 literal is read in place, without the
+  // split, patterns and bytes of parseIp.
+  const v4 = v4Head(ip);
+  if (v4 >= 0) {
+    const a = v4 >> 8;
+    const b = v4 & 0xff;
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
+  }
+  if (!ip.includes(":")) return false;
+  const raw = parseV6(ip);
   return !!raw && PRIVATE.some((b) => blockHolds(b, raw));
+}
+
+/**
+ * The first two octets of an IPv4 literal as `a << 8 | b`, under parseV4's rules (four decimal
+ * octets, no leading zeros, none above 255); -1 when `s` is not one.
+ */
+function v4Head(s: string): number {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  let head = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46; // a final "." closes the last octet
+    if (c === 46) {
+      if (digits === 0 || value > 255) return -1;
+      if (parts < 2) head = (head << 8) | value;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return -1; // a leading zero
+      if (++digits > 3) return -1;
+      value = value * 10 + (c - 48);
+    } else return -1;
+  }
+  return parts === 4 ? head : -1;
 }

@@ -236,3 +236,28 @@ Deno.test("isPrivateIp: RFC 1918, shared and link-local blocks, IPv6 ULA and lin
     assert.equal(isPrivateIp(ip), false, ip);
   }
 });
+
+Deno.test("isPrivateIp: what is not an IPv4 literal is not private (the in-place reading)", () => {
+  for (
+    const ip of [
+      "10.1.2",
+      "10.1.2.3.4",
+      "10.01.2.3",
+      "10.1.2.256",
+      "10..2.3",
+      "10.1.2.3.",
+      "010.1.2.3",
+      "10.1.2.1000",
+      "10.a.2.3",
+      "",
+      "192.168.0.1 ",
+    ]
+  ) {
+    assert.equal(isPrivateIp(ip), false, JSON.stringify(ip));
+  }
+  assert.equal(isPrivateIp("10.0.0.0"), true);
+  assert.equal(isPrivateIp("100.127.255.255"), true);
+  assert.equal(isPrivateIp("100.128.0.1"), false);
+  assert.equal(isPrivateIp("169.253.1.1"), false);
+  assert.equal(isPrivateIp("172.15.0.1"), false);
+});
