@@ -27,8 +27,7 @@ const RELEASED: ClientHandler = {
  */
 export abstract class ClientBase extends TimerSlots implements ClientTransaction, Lingerer {
   abstract readonly state: ClientInviteState | ClientNonInviteState;
-  readonly branch: string;
-  /** §17.1.3 key in the layer's client map. */
+  /** §17.1.3 key in the layer's client map: the branch, then the method. */
   readonly key: string;
   /** dest.protocol is a stream: no retransmissions, zero-length wait timers (§17.1.1.2). */
   protected readonly reliable: boolean;
@@ -56,13 +55,17 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     super(ctx);
     this.req = request;
     this.method = request.method;
-    this.branch = request.topVia!.branch!;
     this.key = key;
     this.reliable = dest.protocol !== "udp"; // TCP or TLS
   }
 
   get request(): SipRequest | undefined {
     return this.req;
+  }
+
+  /** The branch, read from the key: one string less to keep while the transaction lingers. */
+  get branch(): string {
+    return this.key.slice(0, this.key.indexOf("\0"));
   }
 
   /**
