@@ -2738,6 +2738,9 @@ export class B2bua implements TransactionUser {
     }
     const proto = uriProtocol(u, dflt.protocol);
     const port = u.port ?? defaultPort(proto);
+    // Mostly the peer's Contact is where the dialog began: no endpoint of its own to keep (a
+    // BYE's transaction holds it for its last 5 s).
+    if (port === dflt.port && proto === dflt.protocol && host === dflt.host) return dflt;
     const e: Endpoint = { host, port, protocol: proto };
     // The callee's certificate is checked against the route's name wherever its Contact is, and
     // a new WebSocket to it asks for the route's path.
