@@ -57,10 +57,10 @@ export class LingerIndex implements TimerTarget {
    * holds those behind it back by that little. `key2`: a second key it is found by.
    */
   add(tx: Lingerer, ms: number, until?: number, key2?: string): void {
-    let slot = this.queues.findIndex((q) => q.lifetime === ms);
-    if (slot < 0) {
-      slot = this.queues.push(new Queue(ms, Math.max(1, ms / GENERATIONS))) - 1;
-    }
+    // A loop, not findIndex: no closure per transaction.
+    let slot = 0;
+    while (slot < this.queues.length && this.queues[slot].lifetime !== ms) slot++;
+    if (slot === this.queues.length) this.queues.push(new Queue(ms, Math.max(1, ms / GENERATIONS)));
     const q = this.queues[slot];
     const t = this.now();
     let g = q.gens[q.gens.length - 1];
@@ -84,7 +84,9 @@ export class LingerIndex implements TimerTarget {
     for (let i = 0; i < qs.length; i++) {
       const gens = qs[i].gens;
       for (let j = gens.length - 1; j >= 0; j--) {
-        const tx = gens[j].get(key);
+        const g = gens[j];
+        if (g.size === 0) continue;
+        const tx = g.get(key);
         if (tx !== undefined) return tx;
       }
     }
