@@ -14,3 +14,4 @@ export * from "./tel.ts";
 export * from "./build.ts";
 export * from "./call-id-hash.ts";
 export * from "./option-tags.ts";
+export * from "./methods.ts";

@@ -6,6 +6,7 @@
 import { SipLimitError, SipParseError } from "./errors.ts";
 import { canonicalName, headerKey } from "./headers.ts";
 import { type Header, type SipMessage, SipRequest, SipResponse } from "./message.ts";
+import { KNOWN_METHODS } from "./methods.ts";
 
 /** Size and shape limits applied before any grammar is parsed. */
 export interface ParseLimits {
@@ -321,29 +322,6 @@ function isDigits(s: string): boolean {
   return true;
 }
 
-/**
- * The methods Tandem meets, as constants: a parsed method is then the one string, not a copy per
- * message, and what keeps one (a transaction waiting out Timer J for 32 s) keeps nothing more.
- */
-const METHODS = new Map(
-  [
-    "INVITE",
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "OPTIONS",
-    "REGISTER",
-    "PRACK",
-    "UPDATE",
-    "INFO",
-    "REFER",
-    "NOTIFY",
-    "SUBSCRIBE",
-    "MESSAGE",
-    "PUBLISH",
-  ].map((m) => [m, m]),
-);
-
 /** RFC 3261 §7.1 Request-Line / §7.2 Status-Line: single SPs, no leading or trailing LWS. */
 function parseStartLine(line: string, headers: Header[], offset: number): SipMessage {
   const sp1 = line.indexOf(" ");
@@ -383,7 +361,9 @@ function parseStartLine(line: string, headers: Header[], offset: number): SipMes
     );
   }
   const sliced = line.slice(0, sp1);
-  const method = METHODS.get(sliced) ?? sliced;
+  // One constant string per known method: what keeps a method (a lingering transaction) keeps
+  // no copy of its own.
+  const method = KNOWN_METHODS.get(sliced) ?? sliced;
   const uri = line.slice(sp1 + 1, sp2);
   const version = line.slice(sp2 + 1);
   if (!isToken(method)) {

@@ -2,6 +2,7 @@
 // number in a cell found by two Map lookups; label objects are built once per cell and handed to
 // the registry only at scrape time, so no label string is built per message.
 
+import { KNOWN_METHODS } from "../sip/methods.ts";
 import { type Metric, metrics } from "../util/metrics.ts";
 import type { Protocol } from "./types.ts";
 
@@ -10,22 +11,6 @@ export interface Cell {
   n: number;
 }
 
-const KNOWN_METHODS = new Set([
-  "INVITE",
-  "ACK",
-  "BYE",
-  "CANCEL",
-  "OPTIONS",
-  "REGISTER",
-  "PRACK",
-  "UPDATE",
-  "INFO",
-  "REFER",
-  "NOTIFY",
-  "SUBSCRIBE",
-  "MESSAGE",
-  "PUBLISH",
-]);
 const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
 
 /** Counter cells of one metric family, published into the registry on scrape. */

@@ -260,6 +260,13 @@ export function headerOf(raw: string, name: string, compact?: string): string | 
   return undefined;
 }
 
+/** One sample of Tandem's /metrics (`name{labels}` as printed), or undefined when absent. */
+export async function metricValue(http: number, sample: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(sample + " "));
+  return line ? Number(line.slice(sample.length + 1)) : undefined;
+}
+
 /** Build a minimal valid OPTIONS (RFC 3261 §11) from `local` to `host:port`. */
 export function buildOptions(
   host: string,

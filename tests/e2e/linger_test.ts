@@ -10,18 +10,13 @@ import {
   freePort,
   freeUdpPort,
   headerOf,
+  metricValue,
   recvWithin,
   sleep,
   startTandem,
 } from "./harness.ts";
 
 const dec = new TextDecoder();
-
-async function metric(http: number, sample: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(sample + " "));
-  return line ? Number(line.slice(sample.length + 1)) : undefined;
-}
 
 Deno.test({
   name:
@@ -62,7 +57,11 @@ log: { level: info, format: json }
       const lingering = 'tandem_transactions_active{kind="server_non_invite"}';
 
       await sleep(2000);
-      assert.equal(await metric(http, lingering), 1, "the finished transaction is still counted");
+      assert.equal(
+        await metricValue(http, lingering),
+        1,
+        "the finished transaction is still counted",
+      );
       const again = await ask();
       assert.equal(again.raw, first.raw, "2 s later: the same 200, byte for byte (Timer J runs)");
 

@@ -10,6 +10,7 @@ import {
   binaryAvailable,
   freePort,
   freeUdpPort,
+  metricValue,
   recvWithin,
   runSipp,
   sippAvailable,
@@ -18,12 +19,6 @@ import {
   udpBound,
   waitFor,
 } from "./harness.ts";
-
-async function metric(http: number, sample: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(sample + " "));
-  return line ? Number(line.slice(sample.length + 1)) : undefined;
-}
 
 Deno.test({
   name:
@@ -60,7 +55,9 @@ rules:
 `,
       });
       const up = `tandem_route_server_up{route="dead",target="udp:127.0.0.1:${dead}"}`;
-      await waitFor(async () => await metric(http, up) === 0, 8000, { what: "dead marked down" });
+      await waitFor(async () => await metricValue(http, up) === 0, 8000, {
+        what: "dead marked down",
+      });
       assert.ok(heard.some((l) => l.startsWith("OPTIONS sip:127.0.0.1:")), heard.join("; "));
       assert.match((await tandem.logs()).stderr, /"event":"route-server-down"/);
       const routes = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
@@ -83,7 +80,7 @@ rules:
       assert.equal((await callee).code, 0);
       // Straight to the second route: the first was never tried (its server heard no INVITE).
       assert.ok(!heard.some((l) => l.startsWith("INVITE")), `the dead server heard ${heard}`);
-      assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 1);
+      assert.equal(await metricValue(http, 'tandem_calls_total{outcome="answered"}'), 1);
       // The dead route's skip and the live route's answer are in each one's record.
       const after = await (await fetch(`http://127.0.0.1:${http}/routes`)).json();
       assert.deepEqual(
@@ -162,7 +159,7 @@ rules:
     // A 503 straight away: no provisional, so no post-dial delay to count.
     assert.deepEqual(routes[0].quality, { calls: 3, asr: 0, degraded: true });
     assert.equal(routes[1].quality, undefined, "no quality settings, no figures");
-    assert.equal(await metric(http, 'tandem_route_degraded{route="flaky"}'), 1);
+    assert.equal(await metricValue(http, 'tandem_route_degraded{route="flaky"}'), 1);
     assert.match((await tandem.logs()).stderr, /"event":"route-degraded"[^\n]*"route":"flaky"/);
   },
 });
