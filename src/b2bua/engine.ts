@@ -2708,7 +2708,7 @@ export class B2bua implements TransactionUser {
     call.record.attempts = call.record.attempts.slice();
   }
 
-  /** Number of live legs indexed (tests check nothing leaks). */
+  /** Number of legs indexed, live and ended (tests check nothing leaks). */
   get legCount(): number {
     return this.legs.size + this.endedLegs.size;
   }

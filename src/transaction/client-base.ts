@@ -36,10 +36,6 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   private req: SipRequest | undefined;
   /** The request's bytes for retransmissions: as the transport sent them, or made on the first. */
   private raw: Uint8Array | undefined;
-  /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
-  lingerUntil = 0;
-  lingerGen: Map<string, Lingerer> | undefined = undefined;
-
   /** The transport could not send for this transaction (it passes itself as the SendFailure). */
   sendFailed(err: Error): void {
     this.transportError(err);
@@ -126,14 +122,8 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
    * where retransmitted responses still find this one.
    */
   protected linger(ms: number): void {
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = undefined;
+    this.stopLifetime();
     this.ctx.lingerClient(this, ms);
-  }
-
-  /** The last timer is due (see {@link linger}). */
-  lingerExpired(): void {
-    this.lifetimeFired();
   }
 
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */

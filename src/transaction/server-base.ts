@@ -36,10 +36,6 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   /** The To header of the last response sent (its tag is the dialog's, §9.2, §17.2.3). */
   private lastTo: string | undefined;
 
-  /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
-  lingerUntil = 0;
-  lingerGen: Map<string, Lingerer> | undefined = undefined;
-
   onCancel?: (cancel: SipRequest) => void;
   onNoAck?: () => void;
   onTransportError?: (err: Error) => void;
@@ -137,14 +133,8 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
    * lingering transactions, where retransmitted requests still find this one.
    */
   protected linger(ms: number, until?: number): void {
-    this.lifetimeTimer?.cancel();
-    this.lifetimeTimer = undefined;
+    this.stopLifetime();
     this.ctx.lingerServer(this, ms, until);
-  }
-
-  /** The last timer is due (see {@link linger}). */
-  lingerExpired(): void {
-    this.lifetimeFired();
   }
 
   /** §17.2.4: tell the TU, then the transaction is over. */

@@ -4,6 +4,7 @@
 
 import type { TimerHandle, TimerTarget } from "../util/clock.ts";
 import type { TxContext } from "./context.ts";
+import type { Lingerer } from "./linger.ts";
 
 /** The two timer slots shared by client and server transactions. */
 const RETRANSMIT = 0;
@@ -14,6 +15,9 @@ export abstract class TimerSlots implements TimerTarget {
   protected lifetimeTimer: TimerHandle | undefined;
   /** Current retransmission interval. */
   protected interval = 0;
+  /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
+  lingerUntil = 0;
+  lingerGen: Map<string, Lingerer> | undefined = undefined;
 
   constructor(protected readonly ctx: TxContext) {}
 
@@ -43,9 +47,18 @@ export abstract class TimerSlots implements TimerTarget {
     this.retransmitTimer = undefined;
   }
 
-  protected stopTimers(): void {
-    this.stopRetransmit();
+  protected stopLifetime(): void {
     this.lifetimeTimer?.cancel();
     this.lifetimeTimer = undefined;
+  }
+
+  protected stopTimers(): void {
+    this.stopRetransmit();
+    this.stopLifetime();
+  }
+
+  /** The last timer is due while lingering: the same as the lifetime timer firing. */
+  lingerExpired(): void {
+    this.lifetimeFired();
   }
 }
