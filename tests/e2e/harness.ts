@@ -166,6 +166,26 @@ export function freeTcpPort(hostname = "127.0.0.1"): number {
   throw new Error("freeTcpPort: no free port in 10000-19999 after 200 draws");
 }
 
+/**
+ * Four free UDP ports in a row (RTP and RTCP, with room) for a SIPp media port, drawn from
+ * `from`..`from + 999`. Tests that run side by side draw from separate ranges, and the block is
+ * checked free rather than assumed: a SIPp whose media port is taken exits before it binds.
+ */
+export function freeMediaPort(from = 28000): number {
+  for (let i = 0; i < 50; i++) {
+    const p = from + 4 * Math.floor(Math.random() * 250);
+    try {
+      for (const q of [p, p + 1, p + 2, p + 3]) {
+        Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: q }).close();
+      }
+      return p;
+    } catch {
+      // taken; try another
+    }
+  }
+  throw new Error(`no free media port block in ${from}-${from + 999}`);
+}
+
 /** A port free over both UDP and TCP (SIP listens on both). */
 export function freePort(hostname = "127.0.0.1"): number {
   for (let i = 0; i < 50; i++) {

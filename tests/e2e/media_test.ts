@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  freeMediaPort,
   freePort,
   freeUdpPort,
   repoRoot,
@@ -84,22 +85,6 @@ async function startBed(
   const http = freePort();
   const tandem = await startTandem({ config: configText(sip, http, o) });
   return { tandem, sip, http };
-}
-
-/** Two free UDP ports 2 apart (RTP, RTCP) for a SIPp media port. */
-function freeMediaPort(): number {
-  for (let i = 0; i < 50; i++) {
-    const p = 28000 + 4 * Math.floor(Math.random() * 250);
-    try {
-      for (const q of [p, p + 1, p + 2, p + 3]) {
-        Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: q }).close();
-      }
-      return p;
-    } catch {
-      // taken; try another
-    }
-  }
-  throw new Error("no free media port block in 28000-28999");
 }
 
 /** One SIP message from a SIPp -trace_msg log: direction, wall time, text. */
