@@ -63,6 +63,8 @@ async function main(): Promise<number> {
     "--minify-whitespace",
     "--minify-syntax",
     values.entry,
+    // The UDP send thread's module (src/transport/udp-send-thread.ts finds it by this path).
+    "src/transport/bun-udp-sender.ts",
     "--outfile",
     outfile,
   ];

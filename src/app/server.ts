@@ -155,7 +155,7 @@ export class SipServer {
         listen: sip.listen,
         advertise: sip.advertise,
         limits: { maxSize: sip.maxMessageSize, maxHeaders: sip.maxHeaders },
-        udp: { receiveBuffer: sip.udpReceiveBuffer },
+        udp: { receiveBuffer: sip.udpReceiveBuffer, sendThread: sip.udpSendThread },
         tcp: {
           idleTimeoutMs: sip.tcpIdleTimeout,
           maxMessageSize: sip.maxMessageSize,

@@ -112,6 +112,7 @@ export function effectiveDocument(cfg: Config, mask = true): Record<string, unkn
       max_message_size: s.maxMessageSize,
       max_headers: s.maxHeaders,
       udp_receive_buffer: s.udpReceiveBuffer,
+      udp_send_thread: s.udpSendThread,
       tcp: {
         idle_timeout: formatDuration(s.tcpIdleTimeout),
         connect_timeout: formatDuration(s.tcpConnectTimeout),

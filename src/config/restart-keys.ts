@@ -14,6 +14,7 @@ export const RESTART_KEYS = [
   "sip.max_message_size",
   "sip.max_headers",
   "sip.udp_receive_buffer",
+  "sip.udp_send_thread",
   "sip.tcp",
   "sip.workers",
   "http.listen",

@@ -24,6 +24,8 @@ export interface SipConfig {
   maxHeaders: number;
   /** SO_RCVBUF asked for each UDP socket, bytes; 0 leaves the OS default. */
   udpReceiveBuffer: number;
+  /** Send UDP from a thread beside the JavaScript thread where the runtime can (Bun, Linux). */
+  udpSendThread: boolean;
   tcpIdleTimeout: number;
   tcpConnectTimeout: number;
   /** Most connections each TCP or TLS listener holds; more inbound ones are closed at once. */

@@ -34,6 +34,7 @@ export const SIP_DEFAULTS = {
   maxMessageSize: 65535,
   maxHeaders: 100,
   udpReceiveBuffer: 8 * 1024 * 1024,
+  udpSendThread: true,
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
   tcpMaxConnections: 20_000,
@@ -111,6 +112,7 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     "max_message_size",
     "max_headers",
     "udp_receive_buffer",
+    "udp_send_thread",
     "tcp",
     "user_agent",
     "workers",
@@ -184,6 +186,9 @@ export function readSip(r: Reader, v: unknown): SipConfig {
     out.udpReceiveBuffer =
       r.size(m.udp_receive_buffer, ["sip", "udp_receive_buffer"], 0, 1024 * 1024 * 1024) ??
         out.udpReceiveBuffer;
+  }
+  if (m.udp_send_thread !== undefined) {
+    out.udpSendThread = r.bool(m.udp_send_thread, ["sip", "udp_send_thread"]) ?? out.udpSendThread;
   }
   if (m.workers !== undefined) {
     out.workers = m.workers === "auto"

@@ -17,6 +17,7 @@ import { mappedFor, normalizeHost } from "./address.ts";
 import { reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { type RawStream, type StreamSink, TcpPool } from "./tcp-pool.ts";
 import { tlsListener } from "./node.ts";
+import { type QueuedSend, UdpSendThread } from "./udp-send-thread.ts";
 
 // Minimal ambient types for the parts of Bun's API used here (no @types/bun in this project).
 interface BunUdpSocket {
@@ -94,13 +95,29 @@ class BunUdpListener implements Listener {
   private closed = false;
   private readonly v6Wildcard: boolean;
 
+  /** Where batches go once it has started (see udp-send-thread.ts); else sendMany here. */
+  private thread: UdpSendThread | undefined;
+
   constructor(readonly local: Endpoint, private sock: BunUdpSocket, private events: SocketEvents) {
     this.v6Wildcard = local.host === "::";
   }
 
+  get sendThread(): Promise<boolean> {
+    return this.thread?.started ?? Promise.resolve(false);
+  }
+
+  /** Send from a thread of its own, on this socket, once that thread is up (Linux, bun:ffi). */
+  startSendThread(): void {
+    if (this.thread || typeof this.sock.fd !== "number" || this.sock.fd < 0) return;
+    if (typeof Worker !== "function") return;
+    this.thread = new UdpSendThread(this.sock.fd, this.local.host.includes(":") ? 6 : 4, {
+      onError: (culprit, err) => this.events.onError(culprit, err),
+    });
+  }
+
   /** Datagrams queued this event-loop turn: [data, port, host] triples for sendMany. */
   private batch: (Uint8Array | number | string)[] = [];
-  private batchMeta: { dest: Address; fail?: SendFailure }[] = [];
+  private batchMeta: QueuedSend[] = [];
   private flushScheduled = false;
 
   /**
@@ -128,6 +145,13 @@ class BunUdpListener implements Listener {
     this.batch = [];
     this.batchMeta = [];
     if (this.closed || meta.length === 0) return;
+    // Every batch goes to the thread once it is up, the smallest too: a datagram sent here
+    // could overtake one still queued there (a 200 ahead of its 180).
+    if (this.thread?.usable && this.thread.post(batch, meta, this.lastDest)) {
+      const d = meta[meta.length - 1].dest;
+      this.lastDest = { protocol: "udp", host: d.host, port: d.port };
+      return;
+    }
     let sent = 0;
     if (meta.length > 1) {
       try {
@@ -170,12 +194,13 @@ class BunUdpListener implements Listener {
     this.lastDest = ep;
   }
 
-  close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      safe(() => this.sock.close());
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // The thread writes on this socket's descriptor: it ends first, or its sends could reach
+    // whatever socket reuses the number.
+    await this.thread?.close();
+    safe(() => this.sock.close());
   }
 }
 
@@ -261,6 +286,7 @@ async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Prom
     port: sock.port,
   };
   listener = new BunUdpListener(local, sock, events);
+  if (opts?.sendThread !== false) listener.startSendThread();
   if (opts?.receiveBuffer && typeof sock.fd === "number" && sock.fd >= 0) {
     listener.receiveBuffer = await setReceiveBuffer(sock.fd, opts.receiveBuffer);
   }

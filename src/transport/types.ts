@@ -62,6 +62,11 @@ export interface Listener {
   /** Stream listeners: connections open or opening, inbound and outbound. */
   readonly connections?: number;
   /**
+   * UDP: resolves true once datagrams leave through a send thread of their own (see
+   * UdpOptions.sendThread), false when they are sent on the JavaScript thread.
+   */
+  readonly sendThread?: Promise<boolean>;
+  /**
    * Send bytes to `dest`. For TCP, reuse an open connection to that remote address (inbound or
    * outbound) or open one. Failures are reported through `onError` and, when given, `fail`;
    * send never throws.
@@ -124,6 +129,12 @@ export interface UdpOptions {
    * runtime can set it (Deno cannot): then the OS default stays.
    */
   receiveBuffer?: number;
+  /**
+   * Send from a thread of its own where the runtime can (Bun on Linux: sendmmsg on the same
+   * socket through bun:ffi), so the kernel's cost of each datagram is off the JavaScript
+   * thread. Default on; false sends on the JavaScript thread.
+   */
+  sendThread?: boolean;
   /**
    * Share the port with other SIP worker processes. Where the runtime can (Bun: SO_REUSEPORT)
    * the kernel spreads peers over the sockets; elsewhere (SO_REUSEADDR) one socket gets all.

@@ -58,6 +58,7 @@ export function config(rules: RuleConfig[]): Config {
       maxMessageSize: 65535,
       maxHeaders: 256,
       udpReceiveBuffer: 0,
+      udpSendThread: false,
       tcpIdleTimeout: 120000,
       tcpConnectTimeout: 3000,
       tcpMaxConnections: 20_000,

@@ -142,10 +142,10 @@ Deno.test("the example names the environment variables it needs", () => {
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       assert.deepEqual(e.errors.map((i) => `${i.line} ${i.path}`), [
-        "41 http.token",
-        "87 rules[1].routes[0].auth.password",
-        "165 radius.servers[0].secret",
-        "184 cdr.webhook.headers.Authorization",
+        "42 http.token",
+        "88 rules[1].routes[0].auth.password",
+        "166 radius.servers[0].secret",
+        "185 cdr.webhook.headers.Authorization",
       ]);
       return true;
     },
@@ -278,5 +278,18 @@ Deno.test("hep: target, agent id (2001 by default), password masked; bad values 
   assert.throws(
     () => parseConfig('hep: { target: "homer.example:9060", agent_id: -1 }\n', "c.yaml", "yaml"),
     (e: Error) => /hep\.target/.test(e.message) && /hep\.agent_id/.test(e.message),
+  );
+});
+
+Deno.test("sip.udp_send_thread: on by default, false turns it off, anything else is refused", () => {
+  const parse = (text: string) => parseConfig(text, "t.yaml", "yaml", { env: {} });
+  assert.equal(parse("log: { level: info }\n").sip.udpSendThread, true);
+  const off = parse("sip:\n  udp_send_thread: false\n");
+  assert.equal(off.sip.udpSendThread, false);
+  assert.match(effectiveConfigText(off), /udp_send_thread: false/);
+  assert.throws(
+    () => parse("sip:\n  udp_send_thread: yes-please\n"),
+    (e: unknown) =>
+      e instanceof ConfigError && /sip\.udp_send_thread: expected true or false/.test(e.message),
   );
 });

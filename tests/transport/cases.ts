@@ -384,6 +384,55 @@ export const udpToClosedPort: Case = async (adapter, host) => {
   }
 };
 
+/**
+ * Bun's UDP send thread (udp-send-thread.ts): once it runs, datagrams still leave from the
+ * listener's own port and in the order they were sent, bursts included; ICMP errors reach the
+ * layer and do not stop the thread.
+ */
+export const udpSendThread: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const listener = layer.listeners.find((l) => l.local.protocol === "udp")!;
+  const threaded = await (listener.sendThread ?? Promise.resolve(false));
+  try {
+    if (adapter.runtime !== "bun") return assert.equal(threaded, false);
+    assert.equal(threaded, true, "Bun on Linux sends from a thread");
+    const peer = await udpPeer(host);
+    const to: Endpoint = { protocol: "udp", host, port: peer.port };
+    const req = parseMessage(new TextEncoder().encode(requestText("MESSAGE", "x.invalid")));
+    const out = req as SipRequest;
+    for (let burst = 0; burst < 10; burst++) {
+      for (let i = 0; i < 30; i++) {
+        out.set("CSeq", `${burst * 30 + i + 1} MESSAGE`);
+        layer.sendRequest(out, to);
+      }
+      await sleep(1);
+    }
+    await waitFor(() => peer.got.length === 300, "300 datagrams");
+    const seqs = peer.got.map((t) => Number(/\r\nCSeq: (\d+) /.exec(t)![1]));
+    assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i + 1), "in order");
+    assert.ok(peer.from.every((p) => p === port("udp")), "from the listener's port");
+    await peer.close();
+
+    // ICMP errors surface on whichever system call touches the socket next: the thread's send
+    // or the JavaScript thread's receive. Either way the layer hears of it, and the thread
+    // keeps sending.
+    const dead = await closedPort(host);
+    for (let i = 0; i < 20; i++) {
+      layer.sendRequest(out, { protocol: "udp", host, port: dead });
+      await sleep(2);
+    }
+    await waitFor(() => rec.transportErrors.some((e) => e.dest.port === dead), "ICMP error");
+    const after = await udpPeer(host);
+    for (let i = 0; i < 10; i++) {
+      layer.sendRequest(out, { protocol: "udp", host, port: after.port });
+    }
+    await waitFor(() => after.got.length === 10, "sends after the errors");
+    await after.close();
+  } finally {
+    await layer.stop();
+  }
+};
+
 /** A peer that resets its connection: reported or silent, never a crash; sends after fail. */
 export const tcpPeerReset: Case = async (adapter, host) => {
   const { layer, rec, port } = await startLayer(adapter, host, ["tcp"]);
@@ -988,6 +1037,7 @@ export const cases: Record<string, Case> = {
   tcpPingPong,
   tcpConnectRefused,
   udpToClosedPort,
+  udpSendThread,
   tcpPeerReset,
   tcpOutboundFlowLost,
   uriToEndpoint,

@@ -108,12 +108,18 @@ export async function startLayer(
 export async function udpPeer(host: string) {
   const sock = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
   const got: string[] = [];
-  sock.on("message", (m) => got.push(dec.decode(m)));
+  /** The source port of each datagram in `got`. */
+  const from: number[] = [];
+  sock.on("message", (m, rinfo) => {
+    got.push(dec.decode(m));
+    from.push(rinfo.port);
+  });
   sock.on("error", () => {});
   await new Promise<void>((r) => sock.bind(0, host, () => r()));
   return {
     port: sock.address().port,
     got,
+    from,
     send(text: string | Uint8Array, port: number) {
       sock.send(typeof text === "string" ? enc.encode(text) : text, port, host);
     },
