@@ -24,7 +24,10 @@ export interface SipConfig {
   maxHeaders: number;
   /** SO_RCVBUF asked for each UDP socket, bytes; 0 leaves the OS default. */
   udpReceiveBuffer: number;
-  /** Send UDP from a thread beside the JavaScript thread where the runtime can (Bun, Linux). */
+  /**
+   * Send UDP from a thread beside the JavaScript thread where the runtime can (Bun, Linux).
+   * Off by default: on a box without an idle core it costs more than it frees.
+   */
   udpSendThread: boolean;
   tcpIdleTimeout: number;
   tcpConnectTimeout: number;

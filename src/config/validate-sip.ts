@@ -34,7 +34,7 @@ export const SIP_DEFAULTS = {
   maxMessageSize: 65535,
   maxHeaders: 100,
   udpReceiveBuffer: 8 * 1024 * 1024,
-  udpSendThread: true,
+  udpSendThread: false,
   tcpIdleTimeout: 120_000,
   tcpConnectTimeout: 3000,
   tcpMaxConnections: 20_000,

@@ -286,7 +286,7 @@ async function udp(bind: Address, events: SocketEvents, opts?: UdpOptions): Prom
     port: sock.port,
   };
   listener = new BunUdpListener(local, sock, events);
-  if (opts?.sendThread !== false) listener.startSendThread();
+  if (opts?.sendThread === true) listener.startSendThread();
   if (opts?.receiveBuffer && typeof sock.fd === "number" && sock.fd >= 0) {
     listener.receiveBuffer = await setReceiveBuffer(sock.fd, opts.receiveBuffer);
   }

@@ -182,6 +182,14 @@ export class TransportLayer implements MessageSender {
           local: listener.local,
           ...(listener.receiveBuffer ? { receiveBuffer: listener.receiveBuffer } : {}),
         });
+        if (w.protocol === "udp" && this.opts.udp?.sendThread) {
+          // Asked for: say whether it runs (it needs Bun on Linux with bun:ffi).
+          void listener.sendThread?.then((running) =>
+            this.opts.log?.info(running ? "udp-send-thread" : "udp-send-thread-unavailable", {
+              local: listener.local,
+            })
+          );
+        }
       }
     } catch (e) {
       await this.stop();

@@ -132,7 +132,7 @@ export interface UdpOptions {
   /**
    * Send from a thread of its own where the runtime can (Bun on Linux: sendmmsg on the same
    * socket through bun:ffi), so the kernel's cost of each datagram is off the JavaScript
-   * thread. Default on; false sends on the JavaScript thread.
+   * thread, for more CPU in all. Off unless true (docs/benchmarks.md, twenty-first session).
    */
   sendThread?: boolean;
   /**

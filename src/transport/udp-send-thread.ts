@@ -2,11 +2,13 @@
 // it (udp-batch.ts) and turns its failure reports back into what a synchronous send would have
 // reported. Bun only: the thread writes with sendmmsg through bun:ffi on the listener's socket.
 //
-// Why a thread: under load most of a datagram's cost is the kernel's, and on loopback or a
-// virtual NIC the next hop's receive path runs inside the sender's system call (measured here:
-// ~3 µs of system time per 700-byte datagram on the JavaScript thread through Bun's sendMany,
-// 0.4 µs to pack and post it instead). The JavaScript thread is what limits the call rate; the
-// other cores are not.
+// Why a thread: the kernel's work for a datagram (on loopback or a virtual NIC, the next hop's
+// receive path too) runs inside the sender's system call, on the JavaScript thread that limits
+// the call rate. Measured on the 2-core bench box (docs/benchmarks.md, twenty-first session):
+// at 4,000 calls/s the JavaScript thread spent 9 % less per call, the process 10-15 % more in
+// all, and with no idle core (SIPp on the same two) it waited for a core more and shed calls at
+// 3,500/s where sending on the JavaScript thread did not. Hence opt-in (sip.udp_send_thread),
+// for hosts with a core to spare.
 
 import type { Address, Endpoint, SendFailure } from "./types.ts";
 import { reportSendFailure, TransportError } from "./errors.ts";

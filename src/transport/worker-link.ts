@@ -92,8 +92,7 @@ export class WorkerLink {
     const listener = await adapter.udp({ host: "127.0.0.1", port: 0 }, {
       onData: (frame, from) => link.receive(frame, from),
       onError: () => {/* a worker restarting: its datagrams are counted as dropped */},
-      // Little traffic, and its own socket: no send thread.
-    }, { receiveBuffer: udp?.receiveBuffer, sendThread: false });
+    }, { receiveBuffer: udp?.receiveBuffer });
     link = new WorkerLink(listener, token, events);
     return link;
   }

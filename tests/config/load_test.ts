@@ -281,12 +281,12 @@ Deno.test("hep: target, agent id (2001 by default), password masked; bad values 
   );
 });
 
-Deno.test("sip.udp_send_thread: on by default, false turns it off, anything else is refused", () => {
+Deno.test("sip.udp_send_thread: off by default, true turns it on, anything else is refused", () => {
   const parse = (text: string) => parseConfig(text, "t.yaml", "yaml", { env: {} });
-  assert.equal(parse("log: { level: info }\n").sip.udpSendThread, true);
-  const off = parse("sip:\n  udp_send_thread: false\n");
-  assert.equal(off.sip.udpSendThread, false);
-  assert.match(effectiveConfigText(off), /udp_send_thread: false/);
+  assert.equal(parse("log: { level: info }\n").sip.udpSendThread, false);
+  const on = parse("sip:\n  udp_send_thread: true\n");
+  assert.equal(on.sip.udpSendThread, true);
+  assert.match(effectiveConfigText(on), /udp_send_thread: true/);
   assert.throws(
     () => parse("sip:\n  udp_send_thread: yes-please\n"),
     (e: unknown) =>

@@ -150,7 +150,8 @@ async function runPair(bed: Bed, o: PairOptions): Promise<{ uac: Side; uas: Side
         }\n--- errors:\n${s.err.slice(-2500)}\n--- stdout tail:\n${
           s.res.stdout.slice(-1500)
         }\n--- messages tail:\n${s.msgs.slice(-3000)}`
-      ).join("\n") + `\n--- tandem stdout tail:\n${logs.stdout.slice(-3000)}\n--- logs in ${dir}`,
+      ).join("\n") +
+        `\n--- tandem log tail:\n${(logs.stdout + logs.stderr).slice(-3000)}\n--- logs in ${dir}`,
     );
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});

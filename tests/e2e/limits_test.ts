@@ -115,7 +115,10 @@ Deno.test({
       what: "three calls up on the rule",
     });
     const [u, c] = await Promise.all([uac, uas]);
-    const logs = async () => (await tandem.logs()).stdout.slice(-2000);
+    const logs = async () => {
+      const l = await tandem.logs();
+      return (l.stdout + l.stderr).slice(-2000);
+    };
     assert.equal(u.code, 0, `callers: ${u.stdout.slice(-1500)}\n${await logs()}`);
     assert.equal(c.code, 0, `callee: ${c.stdout.slice(-1500)}`);
     assert.equal(await metric(http, 'tandem_calls_total{outcome="answered"}'), 3);

@@ -390,7 +390,9 @@ export const udpToClosedPort: Case = async (adapter, host) => {
  * layer and do not stop the thread.
  */
 export const udpSendThread: Case = async (adapter, host) => {
-  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"], {}, {
+    udp: { sendThread: true },
+  });
   const listener = layer.listeners.find((l) => l.local.protocol === "udp")!;
   const threaded = await (listener.sendThread ?? Promise.resolve(false));
   try {
