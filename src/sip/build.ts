@@ -121,7 +121,7 @@ export function createResponse(
     }
   }
   const res = new SipResponse(status, reason ?? reasonPhrase(status), headers);
-  if (toTag !== undefined && req.has("to")) {
+  if (toTag !== undefined && req.first("to") !== undefined) {
     if (/[\r\n;,\s"<>]/.test(toTag) || !toTag) {
       throw new SipParseError("To", `expected a token as To tag, got "${toTag.slice(0, 40)}"`);
     }

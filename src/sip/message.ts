@@ -127,8 +127,15 @@ export abstract class SipMessage {
 
   /** First value of a header (the whole line's value), or undefined. */
   get(name: string): string | undefined {
-    const key = headerKey(name);
-    for (const h of this.headers) if (h.key === key) return h.value;
+    return this.first(headerKey(name));
+  }
+  /**
+   * {@link get} by key (the lower-case long name a Header holds, "call-id"): no name to fold,
+   * for the lookups every message makes.
+   */
+  first(key: string): string | undefined {
+    const hs = this.headers;
+    for (let i = 0; i < hs.length; i++) if (hs[i].key === key) return hs[i].value;
     return undefined;
   }
   /** Every value of a header: lines in order, list headers split on commas. */
@@ -164,17 +171,20 @@ export abstract class SipMessage {
   /** Append a header line. */
   add(name: string, value: string): this {
     checkValue(name, value);
-    const key = headerKey(name);
-    this.headers.push({ key, name: canonicalName(key), value });
+    const n = namesOf(name);
+    this.headers.push({ key: n.key, name: n.name, value });
     this.cache = undefined;
     return this;
   }
   /** Insert a header line before the first existing line of that header (e.g. a new top Via). */
   prepend(name: string, value: string): this {
     checkValue(name, value);
-    const key = headerKey(name);
-    const i = this.headers.findIndex((h) => h.key === key);
-    const h = { key, name: canonicalName(key), value };
+    const n = namesOf(name);
+    const hs = this.headers;
+    let i = 0;
+    while (i < hs.length && hs[i].key !== n.key) i++;
+    if (i === hs.length) i = -1;
+    const h = { key: n.key, name: n.name, value };
     if (i < 0) this.headers.push(h);
     else this.headers.splice(i, 0, h);
     this.cache = undefined;
@@ -218,13 +228,13 @@ export abstract class SipMessage {
   }
   /** Call-ID value ("" when absent). */
   get callId(): string {
-    return this.get("call-id") ?? "";
+    return this.first("call-id") ?? "";
   }
   /** The CSeq (first line); throws {@link SipParseError} when absent or malformed. */
   get cseq(): CSeq {
     const c = this.cache ??= new ParsedHeaders();
     if (c.cseq !== undefined) return c.cseq;
-    const v = this.get("cseq");
+    const v = this.first("cseq");
     if (v === undefined) throw new SipParseError("CSeq", "missing");
     return c.cseq = parseCSeq(v);
   }
@@ -255,12 +265,12 @@ export abstract class SipMessage {
   }
   /** Max-Forwards, or undefined when absent; throws {@link SipParseError} when malformed. */
   get maxForwards(): number | undefined {
-    const v = this.get("max-forwards");
+    const v = this.first("max-forwards");
     return v === undefined ? undefined : parseMaxForwards(v);
   }
 
   private must(key: string, part: string): string {
-    const v = this.get(key);
+    const v = this.first(key);
     if (v === undefined) throw new SipParseError(part, "expected the header, it is missing");
     return v;
   }
@@ -313,8 +323,23 @@ export class SipResponse extends SipMessage {
 
 /** Build a header list from [name, value] pairs (names may be any case or compact). */
 export function headerList(pairs: [string, string][]): Header[] {
-  return pairs.map(([n, v]) => {
-    const key = headerKey(n);
-    return { key, name: canonicalName(key), value: v };
-  });
+  const out = new Array<Header>(pairs.length);
+  for (let i = 0; i < pairs.length; i++) {
+    const p = pairs[i];
+    const n = namesOf(p[0]);
+    out[i] = { key: n.key, name: n.name, value: p[1] };
+  }
+  return out;
+}
+
+/** A header name as given → its key and output name, memoized (bounded) like headerKey. */
+const NAMES = new Map<string, { key: string; name: string }>();
+function namesOf(given: string): { key: string; name: string } {
+  let n = NAMES.get(given);
+  if (n === undefined) {
+    const key = headerKey(given);
+    n = { key, name: canonicalName(key) };
+    if (NAMES.size < 2048) NAMES.set(given, n);
+  }
+  return n;
 }

@@ -420,15 +420,15 @@ function validate(msg: SipMessage): void {
     if (msg instanceof SipRequest && cseq.method !== msg.method) {
       throw new SipParseError("CSeq", `expected method ${msg.method}, got ${cseq.method}`);
     }
-    const callId = msg.get("call-id");
+    const callId = msg.first("call-id");
     if (callId !== undefined && !callId) {
       throw new SipParseError("Call-ID", "expected a value, got none");
     }
-    if (msg.has("from")) void msg.from;
-    if (msg.has("to")) void msg.to;
+    if (msg.first("from") !== undefined) void msg.from;
+    if (msg.first("to") !== undefined) void msg.to;
     void msg.contacts;
-    if (msg.has("route")) void msg.routes;
-    if (msg.has("record-route")) void msg.recordRoutes;
+    if (msg.first("route") !== undefined) void msg.routes;
+    if (msg.first("record-route") !== undefined) void msg.recordRoutes;
     void msg.maxForwards;
   } catch (e) {
     if (e instanceof SipParseError && !e.partial) {
