@@ -480,8 +480,9 @@ log: { level: info, format: json }
  */
 export function sippUac(
   target: string,
-  opts: { service?: string; calls?: number } = {},
+  opts: { service?: string; calls?: number; rate?: number; timeoutS?: number } = {},
 ): Promise<SippResult> {
+  const timeoutS = opts.timeoutS ?? 20;
   return runSipp([
     "-sn",
     "uac",
@@ -493,10 +494,28 @@ export function sippUac(
     String(freeUdpPort()),
     "-m",
     String(opts.calls ?? 1),
+    ...(opts.rate ? ["-r", String(opts.rate)] : []),
     "-timeout",
-    "20s",
+    `${timeoutS}s`,
     "-timeout_error",
-  ], { timeoutMs: 30_000 });
+  ], { timeoutMs: (timeoutS + 10) * 1000 });
+}
+
+/** SIPp's built-in callee on 127.0.0.1:`port` for `calls` calls; resolves when it exits. */
+export function sippUas(port: number, calls: number, timeoutS = 30): Promise<SippResult> {
+  return runSipp([
+    "-sn",
+    "uas",
+    "-i",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-m",
+    String(calls),
+    "-timeout",
+    `${timeoutS}s`,
+    "-timeout_error",
+  ], { timeoutMs: (timeoutS + 15) * 1000 });
 }
 
 // ---------------------------------------------------------------------------------------------

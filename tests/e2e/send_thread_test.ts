@@ -8,8 +8,9 @@ import {
   binaryAvailable,
   freePort,
   freeUdpPort,
-  runSipp,
   sippAvailable,
+  sippUac,
+  sippUas,
   startTandem,
   udpBound,
   waitFor,
@@ -47,41 +48,12 @@ rules:
     const { stderr: started } = await tandem.logs();
     assert.ok(!/udp-send-thread-unavailable/.test(started), "the send thread is unavailable");
 
-    const uas = runSipp([
-      "-sn",
-      "uas",
-      "-i",
-      "127.0.0.1",
-      "-p",
-      String(callee),
-      "-m",
-      "300",
-      "-timeout",
-      "30s",
-      "-timeout_error",
-    ], { timeoutMs: 45_000 });
+    const uas = sippUas(callee, 300);
     await waitFor(() => udpBound(callee), 5000, { what: `callee SIPp on ${callee}` });
-    const uac = await runSipp([
-      "-sn",
-      "uac",
-      `127.0.0.1:${sip}`,
-      "-i",
-      "127.0.0.1",
-      "-p",
-      String(freeUdpPort()),
-      "-s",
-      "callee",
-      "-m",
-      "300",
-      "-r",
-      "100",
-      "-timeout",
-      "30s",
-      "-timeout_error",
-    ], { timeoutMs: 45_000 });
-    const callee_ = await uas;
+    const uac = await sippUac(`127.0.0.1:${sip}`, { service: "callee", calls: 300, rate: 100 });
+    const answered = await uas;
     assert.equal(uac.code, 0, `caller SIPp failed:\n${uac.stdout.slice(-1500)}`);
-    assert.equal(callee_.code, 0, `callee SIPp failed:\n${callee_.stdout.slice(-1500)}`);
+    assert.equal(answered.code, 0, `callee SIPp failed:\n${answered.stdout.slice(-1500)}`);
     const { stderr } = await tandem.logs();
     assert.ok(!/"level":"(error|fatal)"/.test(stderr), "no error logged");
   },
