@@ -6,7 +6,7 @@
 //
 // Messages in: {init: {fd}} once, then BatchMessage (udp-batch.ts) in order, then {close: true}.
 // Messages out: {ready: true} or {ready: false, reason}, then SendFailureReport when a datagram
-// could not be sent. Nothing here may throw into the worker: the listener falls back to sending
+// could not be sent, and {closed: true} last. Nothing here may throw into the worker: the listener falls back to sending
 // itself when this thread fails.
 
 import { type BatchMessage, RECORD_HEAD, type SendFailureReport } from "./udp-batch.ts";
@@ -131,7 +131,11 @@ scope.onmessage = (e: MessageEvent) => {
   const m = e.data;
   try {
     if (m.init) return void init(m.init.fd);
-    if (m.close) return scope.close();
+    if (m.close) {
+      // Everything posted before this is sent: say so, then end.
+      scope.postMessage({ closed: true });
+      return scope.close();
+    }
     if (fd >= 0) send(m as BatchMessage);
   } catch (err) {
     scope.postMessage({ ready: false, reason: String(err) });

@@ -66,6 +66,8 @@ export class UdpSendThread {
   private seq = 0;
   private readonly recent: (BatchRecord | undefined)[] = new Array(RING);
   private closing: Promise<void> | undefined;
+  /** Ends the wait in {@link close}: the thread said it has sent everything. */
+  private closed: (() => void) | undefined;
   /** Resolves once the thread sends (true) or will not (false). */
   readonly started: Promise<boolean>;
   private settle: (ok: boolean) => void = () => {};
@@ -127,8 +129,8 @@ export class UdpSendThread {
         resolve();
       };
       const timer = setTimeout(done, waitMs);
-      // Messages are handled in order: the thread closes itself after the batches before this.
-      w.addEventListener("close", done);
+      // Messages are handled in order: the thread answers after the batches before this.
+      this.closed = done;
       try {
         w.postMessage({ close: true });
       } catch {
@@ -144,7 +146,10 @@ export class UdpSendThread {
     this.settle(false);
   }
 
-  private onMessage(m: { ready?: boolean } & Partial<SendFailureReport>): void {
+  private onMessage(
+    m: { ready?: boolean; closed?: boolean } & Partial<SendFailureReport>,
+  ): void {
+    if (m.closed) return this.closed?.();
     if (m.ready !== undefined) {
       if (m.ready && !this.failed && !this.closing) {
         this.ready = true;
