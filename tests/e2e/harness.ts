@@ -501,11 +501,18 @@ export function sippUac(
   ], { timeoutMs: (timeoutS + 10) * 1000 });
 }
 
-/** SIPp's built-in callee on 127.0.0.1:`port` for `calls` calls; resolves when it exits. */
-export function sippUas(port: number, calls: number, timeoutS = 30): Promise<SippResult> {
+/**
+ * A callee SIPp on 127.0.0.1:`port` for `calls` calls, resolved when it exits: SIPp's built-in
+ * `uas`, or the scenario file at `scenario`.
+ */
+export function sippUas(
+  port: number,
+  calls = 1,
+  timeoutS = 30,
+  scenario = "uas",
+): Promise<SippResult> {
   return runSipp([
-    "-sn",
-    "uas",
+    ...(scenario === "uas" ? ["-sn", "uas"] : ["-sf", scenario]),
     "-i",
     "127.0.0.1",
     "-p",
@@ -515,7 +522,7 @@ export function sippUas(port: number, calls: number, timeoutS = 30): Promise<Sip
     "-timeout",
     `${timeoutS}s`,
     "-timeout_error",
-  ], { timeoutMs: (timeoutS + 15) * 1000 });
+  ], { timeoutMs: (timeoutS + 10) * 1000 });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import {
   runSipp,
   sipOptions,
   type SippResult,
+  sippUas,
   sleep,
   startTandem,
   tandemBinary,
@@ -65,18 +66,7 @@ rules:
 
 /** A callee SIPp on `port`; resolves with its result. */
 function callee(xml: string, port: number, calls = 1, timeoutS = 30): Promise<SippResult> {
-  return runSipp([
-    ...(xml === "uas" ? ["-sn", "uas"] : ["-sf", `${SCENARIOS}/${xml}`]),
-    "-i",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-m",
-    String(calls),
-    "-timeout",
-    `${timeoutS}s`,
-    "-timeout_error",
-  ], { timeoutMs: (timeoutS + 10) * 1000 });
+  return sippUas(port, calls, timeoutS, xml === "uas" ? "uas" : `${SCENARIOS}/${xml}`);
 }
 
 /** A caller SIPp through Tandem at `sip`. */
