@@ -6,8 +6,8 @@
 //
 // Messages in: {init: {fd}} once, then BatchMessage (udp-batch.ts) in order, then {close: true}.
 // Messages out: {ready: true} or {ready: false, reason}, then SendFailureReport when a datagram
-// could not be sent, and {closed: true} last. Nothing here may throw into the worker: the listener falls back to sending
-// itself when this thread fails.
+// could not be sent, and {closed: true} last. Nothing here may throw into the worker: the
+// listener falls back to sending itself when this thread fails.
 
 import { type BatchMessage, RECORD_HEAD, type SendFailureReport } from "./udp-batch.ts";
 

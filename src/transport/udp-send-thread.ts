@@ -57,10 +57,11 @@ function workerUrl(): string {
   return new URL("./bun-udp-sender.ts", here).href;
 }
 
+/** Starting until the thread answers, Running while batches go to it; Failed and Closed stay. */
+type ThreadState = "Starting" | "Running" | "Failed" | "Closed";
+
 export class UdpSendThread {
-  /** The thread answered its start: batches may go to it. */
-  ready = false;
-  private failed = false;
+  private state: ThreadState = "Starting";
   private worker: Worker | undefined;
   private readonly packer: BatchPacker;
   private seq = 0;
@@ -88,9 +89,9 @@ export class UdpSendThread {
     }
   }
 
-  /** Whether batches should go to the thread (started, and not failed since). */
+  /** Whether batches go to the thread (it started, and has not failed or closed since). */
   get usable(): boolean {
-    return this.ready && !this.failed;
+    return this.state === "Running";
   }
 
   /**
@@ -117,7 +118,7 @@ export class UdpSendThread {
   close(waitMs = 1000): Promise<void> {
     if (this.closing) return this.closing;
     const w = this.worker;
-    this.ready = false;
+    this.state = "Closed";
     this.settle(false);
     if (!w) return this.closing = Promise.resolve();
     this.closing = new Promise<void>((resolve) => {
@@ -141,8 +142,7 @@ export class UdpSendThread {
   }
 
   private fail(): void {
-    this.failed = true;
-    this.ready = false;
+    if (this.state !== "Closed") this.state = "Failed";
     this.settle(false);
   }
 
@@ -151,8 +151,8 @@ export class UdpSendThread {
   ): void {
     if (m.closed) return this.closed?.();
     if (m.ready !== undefined) {
-      if (m.ready && !this.failed && !this.closing) {
-        this.ready = true;
+      if (m.ready && this.state === "Starting") {
+        this.state = "Running";
         this.settle(true);
       } else this.fail();
       return;
