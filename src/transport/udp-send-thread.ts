@@ -5,7 +5,7 @@
 // Why a thread: the kernel's work for a datagram (on loopback or a virtual NIC, the next hop's
 // receive path too) runs inside the sender's system call, on the JavaScript thread that limits
 // the call rate. Measured on the 2-core bench box (docs/benchmarks.md, twenty-first session):
-// at 4,000 calls/s the JavaScript thread spent 9 % less per call, the process 10-15 % more in
+// at 4,000 calls/s the JavaScript thread spent 10 % less per call, the process up to 16 % more in
 // all, and with no idle core (SIPp on the same two) it waited for a core more and shed calls at
 // 3,500/s where sending on the JavaScript thread did not. Hence opt-in (sip.udp_send_thread),
 // for hosts with a core to spare.
