@@ -26,6 +26,7 @@ import {
   headerList,
   identityOf,
   identityOfOwned,
+  identityValues,
   isSupportedScheme,
   knownTags,
   NameAddr,
@@ -34,6 +35,7 @@ import {
   parseNameAddr,
   parseUri,
   reasonPhrase,
+  requestOfIdentity,
   type SipMessage,
   SipRequest,
   type SipResponse,
@@ -266,8 +268,11 @@ interface EndedLeg {
   ended: true;
   /** Caller side: the INVITE transaction whose 2xx still waits for the ACK, and its CSeq. */
   awaitingAck?: { stx: ServerTransaction; inviteSeq: number };
-  /** An answered attempt: enough to ACK and BYE a 2xx from another fork. */
-  answered?: { invite: SipRequest; dest: Endpoint; remoteTag: string };
+  /**
+   * An answered attempt: enough to ACK and BYE a 2xx from another fork (its INVITE's identity
+   * as identityValues keeps it, where it went, the callee's tag).
+   */
+  answered?: { identity: string[]; dest: Endpoint; remoteTag: string };
 }
 
 /** An ended leg with nothing left to do but answer 481: one object for them all. */
@@ -667,7 +672,9 @@ export class B2bua implements TransactionUser {
     if (!at || !res.to.tag) return;
     if ("state" in at && at.state !== "Answered") return;
     const remoteTag = "state" in at ? at.dialog?.remoteTag : at.remoteTag;
-    if (res.to.tag !== remoteTag) this.ackAndBye(at, res, "Call already answered");
+    if (res.to.tag === remoteTag) return;
+    const invite = "state" in at ? at.invite : requestOfIdentity("INVITE", at.identity);
+    this.ackAndBye({ invite, dest: at.dest }, res, "Call already answered");
   }
 
   private answerOptions(req: SipRequest, tx: ServerTransaction): void {
@@ -2650,7 +2657,7 @@ export class B2bua implements TransactionUser {
           ? {
             ended: true,
             answered: {
-              invite: identityOfOwned(at.invite),
+              identity: identityValues(at.invite),
               dest: at.dest,
               remoteTag: at.dialog.remoteTag,
             },

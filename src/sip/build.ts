@@ -2,6 +2,7 @@
 // 100 Trying, §8.2.6.1) and §21 the standard reason phrases.
 
 import { SipParseError } from "./errors.ts";
+import { canonicalName } from "./headers.ts";
 import { type Header, SipRequest, SipResponse } from "./message.ts";
 
 const PHRASES: Record<number, string> = {
@@ -216,4 +217,33 @@ export function identityOfOwned(req: SipRequest): SipRequest {
     if (IDENTITY.has(h.key)) headers[i++] = { key: h.key, name: h.name, value: h.value };
   }
   return new SipRequest(req.method, req.uri, headers);
+}
+
+/**
+ * An owned identity (see {@link identityOfOwned}) as one flat array: the Request-URI, then the
+ * key and value of each From, To, Call-ID and CSeq line. For what is kept long and read rarely
+ * (an ended call's answered leg, 32 s): one array instead of a message, its header list and a
+ * header object each. {@link requestOfIdentity} makes the request again.
+ */
+export function identityValues(req: SipRequest): string[] {
+  let n = 1;
+  for (const h of req.headers) if (IDENTITY.has(h.key)) n += 2;
+  const out = new Array<string>(n);
+  out[0] = req.uri;
+  let i = 1;
+  for (const h of req.headers) {
+    if (!IDENTITY.has(h.key)) continue;
+    out[i++] = h.key;
+    out[i++] = h.value;
+  }
+  return out;
+}
+
+/** The `method` request whose identity {@link identityValues} kept. */
+export function requestOfIdentity(method: string, values: readonly string[]): SipRequest {
+  const headers = new Array<Header>((values.length - 1) >> 1);
+  for (let i = 1, j = 0; i + 1 < values.length; i += 2, j++) {
+    headers[j] = { key: values[i], name: canonicalName(values[i]), value: values[i + 1] };
+  }
+  return new SipRequest(method, values[0], headers);
 }

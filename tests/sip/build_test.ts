@@ -7,8 +7,10 @@ import {
   detachAll,
   identityOf,
   identityOfOwned,
+  identityValues,
   parseMessage,
   reasonPhrase,
+  requestOfIdentity,
   serialize,
   SipRequest,
 } from "../../src/sip/mod.ts";
@@ -99,4 +101,26 @@ Deno.test("identityOf and identityOfOwned: request line, From, To, Call-ID and C
     id.invalidate();
     assert.equal(req.from.tag, "f1", "the original's headers are not shared");
   }
+});
+
+Deno.test("identityValues and requestOfIdentity: one flat array, and the same identity back", () => {
+  const values = identityValues(req);
+  assert.deepEqual(values, [
+    "sip:b@h",
+    "from",
+    "A <sip:a@h>;tag=f1",
+    "to",
+    "sip:b@h",
+    "call-id",
+    "cid",
+    "cseq",
+    "7 INVITE",
+  ]);
+  const again = requestOfIdentity("INVITE", values);
+  assert.deepEqual(
+    { method: again.method, uri: again.uri, headers: again.headers },
+    { method: "INVITE", uri: "sip:b@h", headers: identityOfOwned(req).headers },
+  );
+  assert.equal(again.cseq.seq, 7);
+  assert.equal(again.from.tag, "f1");
 });
