@@ -199,11 +199,34 @@ export async function ipv6Available(): Promise<boolean> {
 
 /** A free-then-closed loopback port (nothing listens there afterwards). */
 export async function closedPort(host: string): Promise<number> {
+  // Not from the ephemeral range, where a test running beside this one may listen on the very
+  // port just released (a connect that should be refused then succeeds), nor from the e2e
+  // harness's 10000-19999 or its media ports from 28000: a port in 20000-26999 that both TCP
+  // and UDP can bind right now.
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 7_000);
+    if (await bindsTcp(host, port) && await bindsUdp(host, port)) return port;
+  }
+  throw new Error("no closed port found in 20000-26999");
+}
+
+function bindsTcp(host: string, port: number): Promise<boolean> {
   const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, host, () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  return new Promise<boolean>((r) => {
+    server.once("error", () => r(false));
+    server.listen(port, host, () => server.close(() => r(true)));
+  });
+}
+
+function bindsUdp(host: string, port: number): Promise<boolean> {
+  const sock = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
+  return new Promise<boolean>((r) => {
+    sock.once("error", () => {
+      sock.close();
+      r(false);
+    });
+    sock.bind(port, host, () => sock.close(() => r(true)));
+  });
 }
 
 /**
