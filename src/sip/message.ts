@@ -157,9 +157,9 @@ export abstract class SipMessage {
   /** Replace every line of a header with one (appended where the first one was, or at the end). */
   set(name: string, value: string): this {
     checkValue(name, value);
-    const key = headerKey(name);
+    const { key, name: canonical } = namesOf(name);
     const i = this.headers.findIndex((h) => h.key === key);
-    const h: Header = { key, name: canonicalName(key), value };
+    const h: Header = { key, name: canonical, value };
     if (i < 0) this.headers.push(h);
     else {
       this.headers[i] = h;
@@ -183,10 +183,8 @@ export abstract class SipMessage {
     const hs = this.headers;
     let i = 0;
     while (i < hs.length && hs[i].key !== n.key) i++;
-    if (i === hs.length) i = -1;
-    const h = { key: n.key, name: n.name, value };
-    if (i < 0) this.headers.push(h);
-    else this.headers.splice(i, 0, h);
+    // At the end when there is none: splice there is a push.
+    hs.splice(i, 0, { key: n.key, name: n.name, value });
     this.cache = undefined;
     return this;
   }

@@ -462,13 +462,14 @@ export async function runSipp(
 
 /**
  * The start of most tests' configuration: SIP over UDP on 127.0.0.1:`sip`, the HTTP API on
- * 127.0.0.1:`http`, JSON logs at info; the test appends its own sections.
+ * 127.0.0.1:`http`, JSON logs at info; the test appends its own sections, and `sipKeys` (lines
+ * indented two spaces) go into the sip section.
  */
-export function baseConfig(sip: number, http: number): string {
+export function baseConfig(sip: number, http: number, sipKeys = ""): string {
   return `sip:
   listen:
     - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-http:
+${sipKeys}http:
   listen: 127.0.0.1:${http}
 log: { level: info, format: json }
 `;

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
+  baseConfig,
   binaryAvailable,
   freePort,
   freeUdpPort,
@@ -26,14 +27,7 @@ Deno.test({
     const [sip, http, callee] = [freePort(), freePort(), freeUdpPort()];
     await using tandem = await startTandem({
       binary: true,
-      config: `sip:
-  listen:
-    - { address: 127.0.0.1, port: ${sip}, transports: [udp] }
-  udp_send_thread: true
-http:
-  listen: 127.0.0.1:${http}
-log: { level: info, format: json }
-rules:
+      config: baseConfig(sip, http, "  udp_send_thread: true\n") + `rules:
   - name: callee
     match: {}
     routes:
