@@ -98,6 +98,47 @@ Deno.test("linger: a transaction taken out early is neither found nor ended late
   assert.equal(a.endedAt, undefined);
 });
 
+Deno.test("linger: an expired entry, left in its generation until the whole goes, is not found", () => {
+  const { timers, index, tx } = fixture();
+  const a = tx("a", "ma");
+  index.add(a, 32_000, undefined, "ma");
+  timers.advance(1_000);
+  const b = tx("b"); // same generation (a span is 4 s), due 1 s later
+  index.add(b, 32_000);
+  timers.advance(31_500);
+  assert.equal(a.endedAt, 32_000);
+  assert.equal(b.endedAt, undefined);
+  assert.equal(index.get("a"), undefined, "expired: not found by its key");
+  assert.equal(index.get("ma"), undefined, "nor by its merge key");
+  assert.equal(index.delete(a), false, "no longer lingering");
+  assert.equal(index.size, 1);
+  assert.equal(index.get("b"), b);
+  timers.advance(1_000);
+  assert.equal(b.endedAt, 33_000);
+  assert.equal(index.size, 0);
+});
+
+Deno.test("linger: a key lingering again while its expired entry waits in the generation being passed ends too", () => {
+  const { timers, index, tx } = fixture();
+  // A deadline given as already past (Timer L, late ACK) ends the first at once while the timer's
+  // passes stop at the second: the same key then comes back into that generation.
+  const a = tx("a");
+  index.add(a, 32, 0);
+  const b = tx("b");
+  index.add(b, 32);
+  timers.advance(1);
+  assert.equal(a.endedAt, 0);
+  assert.equal(b.endedAt, undefined);
+  const again = tx("a");
+  index.add(again, 32, 2);
+  assert.equal(index.get("a"), again);
+  timers.advance(40);
+  assert.equal(b.endedAt !== undefined, true);
+  assert.equal(again.endedAt !== undefined, true, "the new entry was passed over by the timer");
+  assert.equal(index.get("a"), undefined);
+  assert.equal(index.size, 0);
+});
+
 Deno.test("linger: a deadline given from an earlier start (Timer L from the 2xx) is kept", () => {
   const { timers, index, tx } = fixture();
   timers.advance(1_000);
