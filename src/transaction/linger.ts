@@ -165,8 +165,10 @@ export class LingerIndex implements TimerTarget {
   /** Transactions lingering (tests; the layer keeps its own counts). */
   get size(): number {
     const seen = new Set<Lingerer>();
-    for (const q of this.queues) for (const g of q.gens) {
-      for (const tx of g.values()) if (tx.lingerGen === g) seen.add(tx);
+    for (const q of this.queues) {
+      for (const g of q.gens) {
+        for (const tx of g.values()) if (tx.lingerGen === g) seen.add(tx);
+      }
     }
     return seen.size;
   }
