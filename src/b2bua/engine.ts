@@ -272,7 +272,7 @@ interface EndedLeg {
    * An answered attempt: enough to ACK and BYE a 2xx from another fork (its INVITE's identity
    * as identityValues keeps it, where it went, the callee's tag).
    */
-  answered?: { identity: string[]; dest: Endpoint; remoteTag: string };
+  answered?: { identity: string; dest: Endpoint; remoteTag: string };
 }
 
 /** An ended leg with nothing left to do but answer 481: one object for them all. */

@@ -44,7 +44,8 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
   constructor(
     ctx: TxContext,
     request: SipRequest,
-    readonly dest: Endpoint,
+    /** Where the request goes (shared once the transaction lingers). */
+    public dest: Endpoint,
     protected handler: ClientHandler,
     key: string,
   ) {
@@ -123,6 +124,7 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
    */
   protected linger(ms: number): void {
     this.stopLifetime();
+    this.dest = this.ctx.sharedEndpoint(this.dest);
     this.ctx.lingerClient(this, ms);
   }
 

@@ -37,4 +37,6 @@ export interface TxContext {
   sendCancel(cancel: SipRequest, dest: Endpoint): void;
   /** A fresh To tag (for answers the layer makes itself). */
   newTag(): string;
+  /** The one object for `ep`'s address, for what a lingering transaction keeps (see file). */
+  sharedEndpoint(ep: Endpoint): Endpoint;
 }

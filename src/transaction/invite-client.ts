@@ -32,7 +32,9 @@ export class InviteClient extends ClientBase {
    * or the TU's for the 2xx (Accepted, {@link sendAck}). Kept as bytes when the sender takes
    * bytes, else as the request.
    */
-  private ack: SentMessage | { req: SipRequest; dest: Endpoint } | undefined;
+  private ack: Uint8Array | SipRequest | undefined;
+  /** Where the ACK goes, shared with other lingering transactions (shared-endpoints.ts). */
+  private ackDest: Endpoint | undefined;
   /** Accepted: the To tag of the 2xx the TU has ACKed through {@link sendAck}. */
   private ackedTag: string | undefined;
 
@@ -136,18 +138,23 @@ export class InviteClient extends ClientBase {
 
   /** Keep an ACK for resending: as the bytes sent, when the sender can resend bytes. */
   private keepAck(ack: SipRequest, dest: Endpoint, sent: SentMessage | void): void {
-    this.ack = sent && this.ctx.sender.sendRaw ? sent : { req: ack, dest };
+    if (sent && this.ctx.sender.sendRaw) {
+      this.ack = sent.data;
+      dest = sent.dest;
+    } else this.ack = ack;
+    this.ackDest = this.ctx.sharedEndpoint(dest);
   }
 
   /** A final was retransmitted: ACK it again (§17.1.1.2, RFC 6026 §7.2). */
   private resendAck(): void {
     const a = this.ack;
-    if (!a) return;
+    const dest = this.ackDest;
+    if (!a || !dest) return;
     this.ctx.retransmitted("ACK");
     const s = this.ctx.sender;
-    if ("data" in a) s.sendRaw!(a.data, a.dest, this);
-    else if (s.sendRaw) s.sendRaw(serialize(a.req), a.dest, this);
-    else s.sendRequest(a.req, a.dest, this);
+    if (a instanceof Uint8Array) s.sendRaw!(a, dest, this);
+    else if (s.sendRaw) s.sendRaw(serialize(a), dest, this);
+    else s.sendRequest(a, dest, this);
   }
 
   protected retransmitFired(): void {
@@ -173,6 +180,6 @@ export class InviteClient extends ClientBase {
 
   protected enterTerminated(): void {
     this.state = "Terminated";
-    this.ack = undefined;
+    this.ack = this.ackDest = undefined;
   }
 }

@@ -12,6 +12,7 @@ import type { TxContext } from "./context.ts";
 import { InviteClient } from "./invite-client.ts";
 import { InviteServer } from "./invite-server.ts";
 import { LingerIndex } from "./linger.ts";
+import { SharedEndpoints } from "./shared-endpoints.ts";
 import { buildResponse } from "./messages.ts";
 import { NonInviteClient } from "./non-invite-client.ts";
 import { NonInviteServer } from "./non-invite-server.ts";
@@ -54,6 +55,7 @@ export class TransactionLayer implements TxContext {
   /** Finished transactions waiting out their last timer, out of the maps above (linger.ts). */
   private readonly lingerClients: LingerIndex;
   private readonly lingerServers: LingerIndex;
+  private readonly endpoints = new SharedEndpoints();
   private readonly clock: Clock;
   private readonly counts = {
     clientInvite: 0,
@@ -289,6 +291,11 @@ export class TransactionLayer implements TxContext {
   /** @internal */
   sendCancel(cancel: SipRequest, dest: Endpoint): void {
     this.sendRequest(cancel, dest, ABSORB_CANCEL);
+  }
+
+  /** @internal */
+  sharedEndpoint(ep: Endpoint): Endpoint {
+    return this.endpoints.of(ep);
   }
 
   /** @internal */

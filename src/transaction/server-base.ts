@@ -6,12 +6,7 @@ import type { Endpoint } from "../transport/types.ts";
 import { TimerSlots } from "./timer-slots.ts";
 import type { TxContext } from "./context.ts";
 import type { Lingerer } from "./linger.ts";
-import type {
-  SentMessage,
-  ServerInviteState,
-  ServerNonInviteState,
-  ServerTransaction,
-} from "./types.ts";
+import type { ServerInviteState, ServerNonInviteState, ServerTransaction } from "./types.ts";
 
 /**
  * Base of both server machines. At most one retransmission timer (G, or the 2xx resend) and
@@ -31,8 +26,9 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   private req: SipRequest | undefined;
   /** The last response sent, while it is kept parsed (provisionals; streams; no bytes). */
   protected last: SipResponse | undefined;
-  /** The final response as sent, for UDP retransmissions. */
-  private lastSent: SentMessage | undefined;
+  /** The final response as sent, for UDP retransmissions, and where it went. */
+  private lastData: Uint8Array | undefined;
+  private lastDest: Endpoint | undefined;
   /** The To header of the last response sent (its tag is the dialog's, §9.2, §17.2.3). */
   private lastTo: string | undefined;
 
@@ -48,7 +44,8 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   constructor(
     ctx: TxContext,
     request: SipRequest,
-    readonly source: Endpoint,
+    /** Where the request came from (shared once the transaction lingers). */
+    public source: Endpoint,
     /** §17.2.3 key in the layer's server map. */
     readonly key: string,
     /** §8.2.2.2 merged-request key when this transaction is indexed for it. */
@@ -73,7 +70,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
 
   /** Whether a response has been sent (and can be resent). */
   protected get hasLast(): boolean {
-    return this.last !== undefined || this.lastSent !== undefined;
+    return this.last !== undefined || this.lastData !== undefined;
   }
 
   /** The To tag of the last response sent, if any. */
@@ -99,7 +96,9 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     this.req = undefined;
     if (this.state === "Terminated") return; // the transport failed synchronously
     if (sent && s.sendRaw && !this.reliable) {
-      this.lastSent = sent;
+      // Two fields, not the transport's {data, dest}: one object less per lingering transaction.
+      this.lastData = sent.data;
+      this.lastDest = sent.dest;
       // Only an INVITE's To tag is asked for later (CANCEL, RFC 2543 ACK); detached, since the
       // value is a slice of the whole received request.
       const to = this.method === "INVITE" ? res.get("to") : undefined;
@@ -107,7 +106,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
       this.last = undefined;
     } else {
       this.last = res;
-      this.lastSent = undefined;
+      this.lastData = this.lastDest = undefined;
     }
   }
 
@@ -115,8 +114,8 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
   protected resend(): void {
     this.ctx.retransmitted(this.method);
     const s = this.ctx.sender;
-    if (this.lastSent && s.sendRaw) {
-      s.sendRaw(this.lastSent.data, this.lastSent.dest, this);
+    if (this.lastData && s.sendRaw) {
+      s.sendRaw(this.lastData, this.lastDest!, this);
     } else if (this.last) s.sendResponse(this.last, this.source, this);
   }
 
@@ -125,7 +124,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     const to = this.last?.get("to");
     if (to !== undefined) this.lastTo = detach(to);
     this.last = undefined;
-    this.lastSent = undefined;
+    this.lastData = this.lastDest = undefined;
   }
 
   /**
@@ -134,6 +133,8 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
    */
   protected linger(ms: number, until?: number): void {
     this.stopLifetime();
+    this.source = this.ctx.sharedEndpoint(this.source);
+    if (this.lastDest) this.lastDest = this.ctx.sharedEndpoint(this.lastDest);
     this.ctx.lingerServer(this, ms, until);
   }
 
@@ -152,7 +153,7 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     // A TU may keep the transaction object (a call's record of it): keep nothing through it.
     this.req = undefined;
     this.last = undefined;
-    this.lastSent = undefined;
+    this.lastData = this.lastDest = undefined;
     this.onCancel = this.onNoAck = this.onTransportError = undefined;
   }
 }
