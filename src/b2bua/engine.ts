@@ -51,6 +51,7 @@ import type {
   ServerTransaction,
   TransactionUser,
 } from "../transaction/mod.ts";
+import { SharedEndpoints } from "../transaction/mod.ts";
 import type { Endpoint, Protocol, SendFailure } from "../transport/types.ts";
 import type { LocateTarget } from "../transport/locate.ts";
 import { enumNumber } from "../transport/enum.ts";
@@ -269,10 +270,14 @@ interface EndedLeg {
   /** Caller side: the INVITE transaction whose 2xx still waits for the ACK, and its CSeq. */
   awaitingAck?: { stx: ServerTransaction; inviteSeq: number };
   /**
-   * An answered attempt: enough to ACK and BYE a 2xx from another fork (its INVITE's identity
-   * as identityValues keeps it, where it went, the callee's tag).
+   * An answered attempt, enough to ACK and BYE a 2xx from another fork: its INVITE's identity as
+   * identityValues keeps it, the callee's tag and where it went. Fields of this object, not one
+   * of their own, and the address shared: kept for 32 s at thousands of calls a second, every
+   * object is one more for the collector to mark.
    */
-  answered?: { identity: string; dest: Endpoint; remoteTag: string };
+  answered?: string;
+  remoteTag?: string;
+  dest?: Endpoint;
 }
 
 /** An ended leg with nothing left to do but answer 481: one object for them all. */
@@ -416,6 +421,8 @@ export class B2bua implements TransactionUser {
    * thousand entries, which only wait (see util/generations.ts).
    */
   private endedLegs: Generations<EndedLeg>;
+  /** One address object per UDP peer for what ended legs keep (see shared-endpoints.ts). */
+  private readonly peers = new SharedEndpoints();
   /** Live calls of browser callers by their WebSocket connection (see {@link flowClosed}). */
   private byFlow = new Map<string, Set<Call>>();
   private txl!: Transactions;
@@ -668,13 +675,16 @@ export class B2bua implements TransactionUser {
     const tag = res.from.tag;
     if (!tag) return;
     const leg = this.leg(dialogKey(res.callId, tag));
-    const at = leg && ("ended" in leg ? leg.answered : leg.attempt);
-    if (!at || !res.to.tag) return;
-    if ("state" in at && at.state !== "Answered") return;
-    const remoteTag = "state" in at ? at.dialog?.remoteTag : at.remoteTag;
-    if (res.to.tag === remoteTag) return;
-    const invite = "state" in at ? at.invite : requestOfIdentity("INVITE", at.identity);
-    this.ackAndBye({ invite, dest: at.dest }, res, "Call already answered");
+    if (!leg || !res.to.tag) return;
+    if ("ended" in leg) {
+      if (leg.answered === undefined || leg.dest === undefined) return;
+      if (res.to.tag === leg.remoteTag) return;
+      const invite = requestOfIdentity("INVITE", leg.answered);
+      return this.ackAndBye({ invite, dest: leg.dest }, res, "Call already answered");
+    }
+    const at = leg.attempt;
+    if (!at || at.state !== "Answered" || res.to.tag === at.dialog?.remoteTag) return;
+    this.ackAndBye(at, res, "Call already answered");
   }
 
   private answerOptions(req: SipRequest, tx: ServerTransaction): void {
@@ -2656,11 +2666,9 @@ export class B2bua implements TransactionUser {
         at.state === "Answered" && at.dialog
           ? {
             ended: true,
-            answered: {
-              identity: identityValues(at.invite),
-              dest: at.dest,
-              remoteTag: at.dialog.remoteTag,
-            },
+            answered: identityValues(at.invite),
+            remoteTag: at.dialog.remoteTag,
+            dest: this.peers.of(at.dest),
           }
           : ENDED,
       );

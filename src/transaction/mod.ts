@@ -3,3 +3,4 @@ export * from "./types.ts";
 export { TransactionLayer } from "./layer.ts";
 export { isMagicBranch, MAGIC_COOKIE } from "./branch.ts";
 export { buildAck, buildCancel, buildResponse, buildTrying } from "./messages.ts";
+export { SharedEndpoints } from "./shared-endpoints.ts";

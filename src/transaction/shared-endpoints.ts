@@ -1,9 +1,10 @@
-// One address object per UDP peer for what lingering transactions keep. A finished transaction
-// waits out its last timer (32 s over UDP) holding where it resends to; that address came with
-// the datagram (or was built for the response) and is its own object, with its own host string,
-// sometimes a slice of the whole message. At thousands of calls a second those are hundreds of
-// thousands of small objects the collector marks again at every full collection, and a call's
-// transactions all name the same two or three peers.
+// One address object per UDP peer for what is kept after the fact: lingering transactions, an
+// ended call's answered leg. A finished transaction waits out its last timer (32 s over UDP)
+// holding where it resends to; that address came with the datagram (or was built for the
+// response) and is its own object, with its own host string, sometimes a slice of the whole
+// message. At thousands of calls a second those are hundreds of thousands of small objects the
+// collector marks again at every full collection, and a call's transactions all name the same
+// two or three peers.
 
 import { detach } from "../sip/build.ts";
 import type { Endpoint } from "../transport/types.ts";
