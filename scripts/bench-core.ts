@@ -1,7 +1,8 @@
 // CPU cost of one call through the SIP core (parser, transactions, dialogs, B2BUA) without
 // sockets: the caller and callee are simulated over the in-memory loop of the B2BUA tests, so
-// the number is repeatable and shows what the JavaScript costs per call. Flow per call, as
-// ../shared/bench/uac_rr.xml: INVITE, 180, 200, ACK, re-INVITE (hold), 200, ACK, BYE, 200.
+// the number is repeatable and shows what the JavaScript costs per call. Flow per call: INVITE,
+// 180, 200, ACK, re-INVITE (hold), 200, ACK, BYE, 200 (../shared/bench/uac_rr.xml's, which the
+// SIPp benchmark runs, has no re-INVITE).
 //
 //   deno run -A scripts/bench-core.ts [calls=20000]
 //   bun scripts/bench-core.ts [calls]
