@@ -128,6 +128,28 @@ export abstract class ClientBase extends TimerSlots implements ClientTransaction
     this.ctx.lingerClient(this, ms);
   }
 
+  /**
+   * Wait out the last timer as a record (linger-records.ts) when nothing but the record is
+   * needed for it: the TU has not asked for onTerminated. A transport error on a resend then
+   * ends nothing early and reports to no one; the peer's next retransmission tries again.
+   * False when it cannot (the caller lingers as an object then).
+   */
+  protected lingerAsRecord(
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    str: string | undefined,
+    data: Uint8Array | undefined,
+    to: Endpoint | undefined,
+  ): boolean {
+    if (this.handler.onTerminated) return false;
+    this.stopLifetime();
+    this.handler = RELEASED;
+    this.dest = this.ctx.sharedEndpoint(this.dest);
+    this.lingerRec = this.ctx.recordClient(this, kind, ms, until, str, data, to);
+    return true;
+  }
+
   /** §17.1.4: a transport failure is reported to the TU and ends the transaction. */
   protected transportError(err: Error): void {
     if (this.state === "Terminated") return;

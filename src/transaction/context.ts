@@ -31,6 +31,33 @@ export interface TxContext {
   lingerClient(tx: ClientBase, ms: number): void;
   /** {@link lingerClient} for a server transaction; `until` when its timer began earlier. */
   lingerServer(tx: ServerBase, ms: number, until?: number): void;
+  /**
+   * The transaction only waits out its last timer and needs nothing of the heap for it: keep
+   * what it answers with as a record (linger-records.ts) and let the object go. The record's
+   * number. `kind`: a RecordKind; `str`, `data`, `to`: its To header or ACKed tag, the bytes it
+   * resends and where.
+   */
+  recordServer(
+    tx: ServerBase,
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    str: string | undefined,
+    data: Uint8Array | undefined,
+    to: Endpoint | undefined,
+  ): number;
+  /** {@link recordServer} for a client transaction. */
+  recordClient(
+    tx: ClientBase,
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    str: string | undefined,
+    data: Uint8Array | undefined,
+    to: Endpoint | undefined,
+  ): number;
+  /** What a record is (a RecordKind), or 0 once it has ended. */
+  recordKind(rec: number): number;
   /** Count one retransmission (`tandem_sip_retransmissions_total{method}`). */
   retransmitted(method: string): void;
   /** Send a CANCEL in its own non-INVITE client transaction whose responses are absorbed. */

@@ -12,6 +12,7 @@
 import { serialize, type SipRequest, type SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import { ClientBase } from "./client-base.ts";
+import { RecordKind } from "./linger-records.ts";
 import { buildAck, buildCancel } from "./messages.ts";
 import type { ClientInviteState, SentMessage } from "./types.ts";
 
@@ -23,7 +24,7 @@ const TIMER_D_MIN = 32000;
 
 /** The INVITE client transaction (figure 5, RFC 6026). */
 export class InviteClient extends ClientBase {
-  state: ClientInviteState = "Calling";
+  private st: ClientInviteState = "Calling";
   /** §9.1 CANCEL progress. */
   cancelState: CancelState = "None";
   private cancelReason: string | undefined;
@@ -37,22 +38,28 @@ export class InviteClient extends ClientBase {
   private ackDest: Endpoint | undefined;
   /** Accepted: the To tag of the 2xx the TU has ACKed through {@link sendAck}. */
   private ackedTag: string | undefined;
+  /** When Timer M is due (clock ms), for the wait that follows the TU's ACK. */
+  private timerM = 0;
+
+  get state(): ClientInviteState {
+    return this.seen(this.st);
+  }
 
   start(): void {
     this.transmitRequest();
-    if (this.state !== "Calling") return; // the transport failed synchronously
+    if (this.st !== "Calling") return; // the transport failed synchronously
     if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer A
     this.armLifetime(64 * this.ctx.t1); // Timer B
   }
 
   override cancel(reason?: string): void {
     if (this.cancelState !== "None") return;
-    if (this.state === "Calling") {
+    if (this.st === "Calling") {
       // §9.1: a CANCEL must not be sent before a provisional response has arrived.
       if (reason !== undefined) buildCancel(this.request!, reason); // validate now, not later
       this.cancelState = "Held";
       this.cancelReason = reason;
-    } else if (this.state === "Proceeding") {
+    } else if (this.st === "Proceeding") {
       this.sendCancel(reason);
     }
     // Accepted, Completed, Terminated: a final response is in; there is nothing to cancel.
@@ -69,12 +76,12 @@ export class InviteClient extends ClientBase {
 
   receive(res: SipResponse): void {
     const s = res.status;
-    switch (this.state) {
+    switch (this.st) {
       case "Calling":
       case "Proceeding":
         if (s < 200) {
-          if (this.state === "Calling") {
-            this.state = "Proceeding";
+          if (this.st === "Calling") {
+            this.st = "Proceeding";
             // Figure 5: Timers A and B belong to Calling only.
             this.stopTimers();
             if (this.cancelState === "Held") this.sendCancel(this.cancelReason);
@@ -104,16 +111,19 @@ export class InviteClient extends ClientBase {
   }
 
   private toAccepted(res: SipResponse): void {
-    this.state = "Accepted";
+    this.st = "Accepted";
     this.cancelState = this.cancelState === "Held" ? "None" : this.cancelState;
     this.stopTimers();
     this.release();
-    this.linger(64 * this.ctx.t1); // Timer M
+    // Timer M. The transaction stays live until the TU hands its ACK over (sendAck): until
+    // then 2xx retransmissions go to the TU's handler, which a record cannot hold.
+    this.armLifetime(64 * this.ctx.t1);
+    this.timerM = this.ctx.now() + 64 * this.ctx.t1;
     this.handler.onResponse(res, this);
   }
 
   private toCompleted(res: SipResponse): void {
-    this.state = "Completed";
+    this.st = "Completed";
     if (this.cancelState === "Held") this.cancelState = "None";
     this.stopTimers();
     // ACK before the TU hears of the failure: a TU that retries at once (401/407, failover)
@@ -121,19 +131,50 @@ export class InviteClient extends ClientBase {
     const ack = buildAck(this.request!, res);
     this.release();
     this.keepAck(ack, this.dest, this.ctx.sender.sendRequest(ack, this.dest, this));
-    if (this.state !== "Completed") return; // transport failure terminated the transaction
+    if (this.st !== "Completed") return; // transport failure terminated the transaction
     this.handler.onResponse(res, this);
-    if (this.state !== "Completed") return; // the TU terminated the transaction
-    if (this.reliable) this.toTerminated(); // Timer D = 0
-    else this.linger(Math.max(TIMER_D_MIN, 64 * this.ctx.t1)); // Timer D
+    if (this.st !== "Completed") return; // the TU terminated the transaction
+    if (this.reliable) return this.toTerminated(); // Timer D = 0
+    const d = Math.max(TIMER_D_MIN, 64 * this.ctx.t1); // Timer D
+    const a = this.ack;
+    if (a instanceof Uint8Array) {
+      if (
+        this.lingerAsRecord(
+          RecordKind.ClientInviteCompleted,
+          d,
+          undefined,
+          undefined,
+          a,
+          this.ackDest,
+        )
+      ) {
+        this.ack = this.ackDest = undefined;
+        return;
+      }
+    }
+    this.linger(d);
   }
 
   override sendAck(ack: SipRequest, dest: Endpoint, toTag: string): void {
     const sent = this.ctx.sender.sendRequest(ack, dest);
-    if (this.state !== "Accepted" || this.ackedTag !== undefined) return;
+    if (this.st !== "Accepted" || this.ackedTag !== undefined) return;
     this.ackedTag = toTag;
     this.releaseHandler();
     this.keepAck(ack, dest, sent);
+    const a = this.ack;
+    if (!(a instanceof Uint8Array)) return;
+    if (
+      this.lingerAsRecord(
+        RecordKind.ClientInviteAccepted,
+        64 * this.ctx.t1,
+        this.timerM,
+        toTag,
+        a,
+        this.ackDest,
+      )
+    ) {
+      this.ack = this.ackDest = undefined;
+    }
   }
 
   /** Keep an ACK for resending: as the bytes sent, when the sender can resend bytes. */
@@ -159,14 +200,14 @@ export class InviteClient extends ClientBase {
 
   protected retransmitFired(): void {
     // Timer A: only armed in Calling; doubles without a cap (§17.1.1.2).
-    if (this.state !== "Calling") return;
+    if (this.st !== "Calling") return;
     this.retransmitRequest();
-    if (this.state === "Calling") this.armRetransmit(this.interval * 2);
+    if (this.st === "Calling") this.armRetransmit(this.interval * 2);
   }
 
   protected lifetimeFired(): void {
     this.lifetimeTimer = undefined;
-    switch (this.state) {
+    switch (this.st) {
       case "Calling": // Timer B
       case "Proceeding": // 64*T1 after CANCEL with no final (§9.1)
         this.toTerminatedAfter(() => this.handler.onTimeout(this));
@@ -179,7 +220,7 @@ export class InviteClient extends ClientBase {
   }
 
   protected enterTerminated(): void {
-    this.state = "Terminated";
+    this.st = "Terminated";
     this.ack = this.ackDest = undefined;
   }
 }

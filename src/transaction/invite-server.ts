@@ -14,6 +14,7 @@
 //     +---------------------------> Terminated <--------------+
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
 import { buildResponse, buildTrying } from "./messages.ts";
+import { RecordKind } from "./linger-records.ts";
 import { ServerBase } from "./server-base.ts";
 import type { ServerInviteState } from "./types.ts";
 
@@ -22,8 +23,12 @@ export type AckState = "Awaiting" | "Received";
 
 /** The INVITE server transaction (figure 7, RFC 6026). */
 export class InviteServer extends ServerBase {
-  state: ServerInviteState = "Proceeding";
+  private st: ServerInviteState = "Proceeding";
   ack: AckState = "Awaiting";
+
+  get state(): ServerInviteState {
+    return this.seen(this.st);
+  }
   /** When Timer L is due (clock ms), for the wait that follows the ACK. */
   private timerL = 0;
 
@@ -39,35 +44,35 @@ export class InviteServer extends ServerBase {
 
   respond(res: SipResponse): void {
     const s = res.status;
-    if (this.state === "Accepted") {
+    if (this.st === "Accepted") {
       // RFC 6026 §8.5: further 2xx from the TU are sent; anything else is too late.
       if (s >= 200 && s < 300) this.sendFinal(res);
       return;
     }
-    if (this.state !== "Proceeding") return; // a final was already sent
+    if (this.st !== "Proceeding") return; // a final was already sent
     if (!this.hasLast) this.stopRetransmit(); // the TU answered first: no 100 Trying needed
     if (s < 200) {
       this.sendProvisional(res);
     } else if (s < 300) {
-      this.state = "Accepted";
+      this.st = "Accepted";
       this.sendFinal(res);
-      if (this.state !== "Accepted") return; // the transport failed synchronously
+      if (this.st !== "Accepted") return; // the transport failed synchronously
       // §13.3.1.4: resend the 2xx at T1, 2T1... capped at T2, over every transport, since a
       // later hop may be unreliable.
       this.armRetransmit(this.ctx.t1);
       this.armLifetime(64 * this.ctx.t1); // Timer L
       this.timerL = this.ctx.now() + 64 * this.ctx.t1;
     } else {
-      this.state = "Completed";
+      this.st = "Completed";
       this.sendFinal(res);
-      if (this.state !== "Completed") return;
+      if (this.st !== "Completed") return;
       if (!this.reliable) this.armRetransmit(this.ctx.t1); // Timer G
       this.armLifetime(64 * this.ctx.t1); // Timer H
     }
   }
 
   override acked(): void {
-    if (this.state !== "Accepted" || this.ack === "Received") return;
+    if (this.st !== "Accepted" || this.ack === "Received") return;
     this.ack = "Received";
     this.stopRetransmit();
     // Until Timer L the transaction only absorbs INVITE retransmissions (RFC 6026 §8.7): the
@@ -80,9 +85,9 @@ export class InviteServer extends ServerBase {
   receiveRequest(_req: SipRequest): void {
     // INVITE retransmission: resend the last provisional (Proceeding) or the final (Completed);
     // RFC 6026 §8.7: absorbed in Accepted. Confirmed absorbs too.
-    if ((this.state === "Proceeding" || this.state === "Completed") && this.hasLast) {
+    if ((this.st === "Proceeding" || this.st === "Completed") && this.hasLast) {
       this.resend();
-    } else if (this.state === "Proceeding") {
+    } else if (this.st === "Proceeding") {
       this.stopRetransmit();
       this.sendTrying(); // the client is retransmitting: stop it now (§17.2.1)
     }
@@ -94,9 +99,9 @@ export class InviteServer extends ServerBase {
    */
   receiveAck(ack: SipRequest, checkToTag: boolean): boolean {
     if (checkToTag && ack.to.tag !== this.lastToTag) return false;
-    switch (this.state) {
+    switch (this.st) {
       case "Completed":
-        this.state = "Confirmed";
+        this.st = "Confirmed";
         this.stopTimers();
         this.forgetLast(); // Confirmed only absorbs ACK retransmissions
         this.onCancel = this.onNoAck = this.onTransportError = undefined;
@@ -121,19 +126,19 @@ export class InviteServer extends ServerBase {
 
   protected retransmitFired(): void {
     this.retransmitTimer = undefined;
-    if (this.state === "Proceeding" && !this.hasLast) return this.sendTrying(); // delayed 100
-    const ok = (this.state === "Accepted" && this.ack === "Awaiting") ||
-      this.state === "Completed"; // 2xx resend, or Timer G
+    if (this.st === "Proceeding" && !this.hasLast) return this.sendTrying(); // delayed 100
+    const ok = (this.st === "Accepted" && this.ack === "Awaiting") ||
+      this.st === "Completed"; // 2xx resend, or Timer G
     if (!ok || !this.hasLast) return;
     this.resend();
-    if (this.state === "Accepted" || this.state === "Completed") {
+    if (this.st === "Accepted" || this.st === "Completed") {
       this.armRetransmit(Math.min(2 * this.interval, this.ctx.t2));
     }
   }
 
   protected lifetimeFired(): void {
     this.lifetimeTimer = undefined;
-    switch (this.state) {
+    switch (this.st) {
       case "Accepted": { // Timer L
         const noAck = this.ack === "Awaiting" ? this.onNoAck : undefined;
         this.toTerminated();
@@ -153,6 +158,10 @@ export class InviteServer extends ServerBase {
   }
 
   protected enterTerminated(): void {
-    this.state = "Terminated";
+    this.st = "Terminated";
+  }
+
+  protected recordKind(): number {
+    return this.st === "Confirmed" ? RecordKind.InviteConfirmed : RecordKind.InviteAccepted;
   }
 }

@@ -2,7 +2,7 @@
 // (§17.1.3, §17.2.3), creates transactions, answers CANCEL (§9.2) and merged requests
 // (§8.2.2.2) itself, and keeps the live transactions in one map per side.
 
-import type { SipRequest, SipResponse } from "../sip/mod.ts";
+import { parseNameAddr, type SipRequest, type SipResponse } from "../sip/mod.ts";
 import type { Endpoint } from "../transport/types.ts";
 import type { Clock, Random, Timers } from "../util/clock.ts";
 import { type Metric, metrics as processMetrics } from "../util/metrics.ts";
@@ -12,6 +12,7 @@ import type { TxContext } from "./context.ts";
 import { InviteClient } from "./invite-client.ts";
 import { InviteServer } from "./invite-server.ts";
 import { LingerIndex } from "./linger.ts";
+import { LingerRecords, NONE, RecordKind } from "./linger-records.ts";
 import { SharedEndpoints } from "./shared-endpoints.ts";
 import { buildResponse } from "./messages.ts";
 import { NonInviteClient } from "./non-invite-client.ts";
@@ -52,7 +53,12 @@ export class TransactionLayer implements TxContext {
    * is the primary key.
    */
   private readonly merge = new Map<string, ServerBase>();
-  /** Finished transactions waiting out their last timer, out of the maps above (linger.ts). */
+  /**
+   * Finished transactions waiting out their last timer, out of the maps above: as records, most
+   * (linger-records.ts), or as objects (linger.ts) when they still need the heap (a parsed
+   * message to resend, a TU that asked for onTerminated).
+   */
+  private readonly records: LingerRecords;
   private readonly lingerClients: LingerIndex;
   private readonly lingerServers: LingerIndex;
   private readonly endpoints = new SharedEndpoints();
@@ -78,6 +84,7 @@ export class TransactionLayer implements TxContext {
     const now = () => this.clock.now();
     this.lingerClients = new LingerIndex(opts.timers, now);
     this.lingerServers = new LingerIndex(opts.timers, now);
+    this.records = new LingerRecords(opts.timers, now, (kind) => this.recordEnded(kind));
     const reg = opts.metrics ?? processMetrics;
     this.retransmissions = reg.counter(
       "tandem_sip_retransmissions_total",
@@ -154,10 +161,57 @@ export class TransactionLayer implements TxContext {
     let tx: ClientBase | undefined;
     if (res.status >= 100 && res.status <= 699) {
       const branch = res.topVia?.branch;
-      if (branch !== undefined) tx = this.client(clientKey(branch, res.cseq.method));
+      if (branch !== undefined) {
+        const key = clientKey(branch, res.cseq.method);
+        tx = this.client(key);
+        if (tx === undefined) {
+          const rec = this.records.find(key);
+          if (rec !== NONE) return this.recordResponse(rec, res);
+        }
+      }
     }
     if (tx) tx.receive(res);
     else this.user.onStrayResponse(res, source);
+  }
+
+  /** A response matched a lingering client record (see the client machines' Completed, Accepted). */
+  private recordResponse(rec: number, res: SipResponse): void {
+    const r = this.records;
+    const s = res.status;
+    switch (r.kind(rec)) {
+      case RecordKind.ClientInviteCompleted: // §17.1.1.2: ACK the retransmitted final again
+        if (s >= 300) this.resendRecord(rec, "ACK");
+        return;
+      case RecordKind.ClientInviteAccepted: // RFC 6026 §7.2, the TU's ACK handed over
+        if (s < 200 || s >= 300) return;
+        if (res.to.tag === r.str(rec)) this.resendRecord(rec, "ACK");
+        else this.user.onStrayResponse(res, r.peer(rec)!);
+        return;
+        // ClientNonInviteCompleted: Timer K absorbs retransmissions of the final.
+    }
+  }
+
+  /** Resend what a record keeps (a final, an ACK), counted as a retransmission of `method`. */
+  private resendRecord(rec: number, method: string): void {
+    const data = this.records.data(rec);
+    const to = this.records.to(rec);
+    if (data === undefined || to === undefined || !this.sender.sendRaw) return;
+    this.retransmitted(method);
+    this.sender.sendRaw(data, to);
+  }
+
+  /** A request matched a lingering server record: resend the final, or absorb it. */
+  private recordRequest(rec: number): void {
+    if (this.records.kind(rec) === RecordKind.NonInviteCompleted) {
+      this.resendRecord(rec, this.records.method(rec));
+    }
+    // InviteAccepted absorbs (RFC 6026 §8.7), InviteConfirmed absorbs.
+  }
+
+  /** The To tag of the final a lingering INVITE server record answered with, if any. */
+  private recordToTag(rec: number): string | undefined {
+    const to = this.records.str(rec);
+    return to === undefined ? undefined : parseNameAddr(to, "To").tag;
   }
 
   /**
@@ -172,10 +226,15 @@ export class TransactionLayer implements TxContext {
     const key = serverKey(req, method);
     const existing = this.server(key);
     if (existing) return existing.receiveRequest(req);
+    const rec = this.records.find(key);
+    if (rec !== NONE) return this.recordRequest(rec);
     let mkey: string | undefined;
     if (req.to.tag === undefined) {
       mkey = mergeKey(req);
-      if (this.merge.has(mkey) || this.lingerServers.get(mkey) !== undefined) {
+      if (
+        this.merge.has(mkey) || this.records.find(mkey) !== NONE ||
+        this.lingerServers.get(mkey) !== undefined
+      ) {
         // §8.2.2.2: same request by another path. Answer inside a transaction (not indexed for
         // merging) so retransmissions and the ACK of the 482 are absorbed.
         const tx = this.createServer(req, source, key, undefined);
@@ -210,9 +269,18 @@ export class TransactionLayer implements TxContext {
 
   /** §17.2.3: an ACK matches the INVITE transaction; otherwise it is a 2xx ACK for the TU. */
   private receiveAck(ack: SipRequest, source: Endpoint): void {
-    const tx = this.server(serverKey(ack, "INVITE"));
-    if (tx instanceof InviteServer && tx.receiveAck(ack, !isMagicBranch(ack.topVia!.branch))) {
-      return;
+    const key = serverKey(ack, "INVITE");
+    const tx = this.server(key);
+    const checkToTag = !isMagicBranch(ack.topVia!.branch);
+    if (tx instanceof InviteServer && tx.receiveAck(ack, checkToTag)) return;
+    if (tx === undefined) {
+      const rec = this.records.find(key);
+      // Confirmed absorbs ACK retransmissions (unless an RFC 2543 ACK's To tag is not ours);
+      // Accepted's ACK is for the 2xx and goes to the TU, as from the live machine.
+      if (
+        rec !== NONE && this.records.kind(rec) === RecordKind.InviteConfirmed &&
+        (!checkToTag || ack.to.tag === this.recordToTag(rec))
+      ) return;
     }
     this.user.onRequest(ack, undefined, source);
   }
@@ -222,8 +290,20 @@ export class TransactionLayer implements TxContext {
     const key = serverKey(cancel, "CANCEL");
     const own = this.server(key);
     if (own) return own.receiveRequest(cancel);
-    const invite = this.server(serverKey(cancel, "INVITE"));
+    const ownRec = this.records.find(key);
+    if (ownRec !== NONE) return this.recordRequest(ownRec);
+    const inviteKey = serverKey(cancel, "INVITE");
+    const invite = this.server(inviteKey);
     const tx = this.createServer(cancel, source, key, undefined);
+    if (invite === undefined) {
+      const rec = this.records.find(inviteKey);
+      const k = rec === NONE ? 0 : this.records.kind(rec);
+      if (k === RecordKind.InviteAccepted || k === RecordKind.InviteConfirmed) {
+        // A final is out: the CANCEL is answered and changes nothing (§9.2).
+        tx.respond(buildResponse(cancel, 200, "OK", this.recordToTag(rec) ?? this.newTag()));
+        return;
+      }
+    }
     if (!(invite instanceof InviteServer)) {
       tx.respond(
         buildResponse(cancel, 481, "Call/Transaction Does Not Exist", this.newTag()),
@@ -245,7 +325,11 @@ export class TransactionLayer implements TxContext {
 
   /** @internal */
   removeClient(tx: ClientBase): void {
-    if (!this.lingerClients.delete(tx)) {
+    if (tx.lingerRec !== NONE) {
+      const kind = this.records.end(tx.lingerRec);
+      tx.lingerRec = NONE;
+      if (kind === 0) return; // its record had already ended
+    } else if (!this.lingerClients.delete(tx)) {
       if (this.clients.get(tx.key) !== tx) return;
       this.clients.delete(tx.key);
     }
@@ -255,7 +339,11 @@ export class TransactionLayer implements TxContext {
 
   /** @internal */
   removeServer(tx: ServerBase): void {
-    if (!this.lingerServers.delete(tx)) {
+    if (tx.lingerRec !== NONE) {
+      const kind = this.records.end(tx.lingerRec);
+      tx.lingerRec = NONE;
+      if (kind === 0) return;
+    } else if (!this.lingerServers.delete(tx)) {
       if (this.servers.get(tx.key) !== tx) return;
       this.servers.delete(tx.key);
       const mkey = tx.mergeKey;
@@ -281,6 +369,73 @@ export class TransactionLayer implements TxContext {
     const merged = mkey !== undefined && this.merge.get(mkey) === tx;
     if (merged) this.merge.delete(mkey);
     this.lingerServers.add(tx, ms, until, merged ? mkey : undefined);
+  }
+
+  /** @internal */
+  recordServer(
+    tx: ServerBase,
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    str: string | undefined,
+    data: Uint8Array | undefined,
+    to: Endpoint | undefined,
+  ): number {
+    if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
+    const mkey = tx.mergeKey;
+    // Still found by its merge key while it lingers, as when it was live.
+    const merged = mkey !== undefined && this.merge.get(mkey) === tx;
+    if (merged) this.merge.delete(mkey);
+    return this.records.add(
+      kind,
+      tx.method,
+      ms,
+      until,
+      tx.key,
+      merged ? mkey : undefined,
+      str,
+      data,
+      to,
+      tx.source,
+    );
+  }
+
+  /** @internal */
+  recordClient(
+    tx: ClientBase,
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    str: string | undefined,
+    data: Uint8Array | undefined,
+    to: Endpoint | undefined,
+  ): number {
+    if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
+    return this.records.add(kind, tx.method, ms, until, tx.key, undefined, str, data, to, tx.dest);
+  }
+
+  /** @internal */
+  recordKind(rec: number): number {
+    return this.records.kind(rec);
+  }
+
+  /** A record's last timer ran out: one transaction fewer. */
+  private recordEnded(kind: number): void {
+    const c = this.counts;
+    switch (kind) {
+      case RecordKind.InviteAccepted:
+      case RecordKind.InviteConfirmed:
+        c.serverInvite--;
+        return;
+      case RecordKind.NonInviteCompleted:
+        c.serverNonInvite--;
+        return;
+      case RecordKind.ClientNonInviteCompleted:
+        c.clientNonInvite--;
+        return;
+      default:
+        c.clientInvite--;
+    }
   }
 
   /** @internal */

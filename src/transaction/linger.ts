@@ -27,13 +27,13 @@ export interface Lingerer {
 }
 
 /** How many generations a lifetime's queue spreads over: more, smaller maps, more to probe. */
-const GENERATIONS = 8;
+export const GENERATIONS = 8;
 /**
  * The least time between two passes of a queue's timer: one pass ends every transaction due in
  * it, so at high rates the timer does not fire per transaction. A transaction ends at most this
  * late.
  */
-const PASS_MS = 20;
+export const PASS_MS = 20;
 
 /** The transactions of one lifetime, oldest generation first. */
 class Queue {

@@ -9,30 +9,35 @@
 //                                    v
 //                                Terminated
 import type { SipRequest, SipResponse } from "../sip/mod.ts";
+import { RecordKind } from "./linger-records.ts";
 import { ServerBase } from "./server-base.ts";
 import type { ServerNonInviteState } from "./types.ts";
 
 /** The non-INVITE server transaction (figure 8). */
 export class NonInviteServer extends ServerBase {
-  state: ServerNonInviteState = "Trying";
+  private st: ServerNonInviteState = "Trying";
+
+  get state(): ServerNonInviteState {
+    return this.seen(this.st);
+  }
 
   respond(res: SipResponse): void {
-    if (this.state !== "Trying" && this.state !== "Proceeding") return; // final already sent
+    if (this.st !== "Trying" && this.st !== "Proceeding") return; // final already sent
     if (res.status < 200) {
-      this.state = "Proceeding";
+      this.st = "Proceeding";
       this.sendProvisional(res);
       return;
     }
-    this.state = "Completed";
+    this.st = "Completed";
     this.sendFinal(res);
-    if (this.state !== "Completed") return; // the transport failed synchronously
+    if (this.st !== "Completed") return; // the transport failed synchronously
     if (this.reliable) this.toTerminated(); // Timer J = 0
     else this.linger(64 * this.ctx.t1); // Timer J
   }
 
   receiveRequest(_req: SipRequest): void {
     // Trying absorbs; Proceeding and Completed resend the last response (§17.2.2).
-    if ((this.state === "Proceeding" || this.state === "Completed") && this.hasLast) {
+    if ((this.st === "Proceeding" || this.st === "Completed") && this.hasLast) {
       this.resend();
     }
   }
@@ -41,10 +46,14 @@ export class NonInviteServer extends ServerBase {
 
   protected lifetimeFired(): void {
     this.lifetimeTimer = undefined;
-    if (this.state === "Completed") this.toTerminated(); // Timer J
+    if (this.st === "Completed") this.toTerminated(); // Timer J
   }
 
   protected enterTerminated(): void {
-    this.state = "Terminated";
+    this.st = "Terminated";
+  }
+
+  protected recordKind(): number {
+    return RecordKind.NonInviteCompleted;
   }
 }

@@ -135,8 +135,25 @@ export abstract class ServerBase extends TimerSlots implements ServerTransaction
     this.stopLifetime();
     this.source = this.ctx.sharedEndpoint(this.source);
     if (this.lastDest) this.lastDest = this.ctx.sharedEndpoint(this.lastDest);
+    if (this.last === undefined) {
+      // Nothing parsed to resend (bytes, or nothing at all): a record does it all.
+      this.lingerRec = this.ctx.recordServer(
+        this,
+        this.recordKind(),
+        ms,
+        until,
+        this.lastTo,
+        this.lastData,
+        this.lastDest,
+      );
+      this.lastData = this.lastDest = this.lastTo = undefined;
+      return;
+    }
     this.ctx.lingerServer(this, ms, until);
   }
+
+  /** The RecordKind it lingers as. */
+  protected abstract recordKind(): number;
 
   /** §17.2.4: tell the TU, then the transaction is over. */
   protected transportError(err: Error): void {

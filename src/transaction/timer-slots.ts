@@ -5,6 +5,7 @@
 import type { TimerHandle, TimerTarget } from "../util/clock.ts";
 import type { TxContext } from "./context.ts";
 import type { Lingerer } from "./linger.ts";
+import { NONE } from "./linger-records.ts";
 
 /** The two timer slots shared by client and server transactions. */
 const RETRANSMIT = 0;
@@ -18,6 +19,8 @@ export abstract class TimerSlots implements TimerTarget {
   /** While lingering: when its last timer is due, and where it sits (see linger.ts). */
   lingerUntil = 0;
   lingerGen: Map<string, Lingerer> | undefined = undefined;
+  /** While lingering as a record (linger-records.ts): its number; NONE otherwise. */
+  lingerRec = NONE;
 
   constructor(protected readonly ctx: TxContext) {}
 
@@ -55,6 +58,16 @@ export abstract class TimerSlots implements TimerTarget {
   protected stopTimers(): void {
     this.stopRetransmit();
     this.stopLifetime();
+  }
+
+  /**
+   * Its state as the TU sees it: `own` until it lingers as a record, then Terminated once the
+   * record has ended (the record does not point back to tell it).
+   */
+  protected seen<S>(own: S): S | "Terminated" {
+    return this.lingerRec === NONE || this.ctx.recordKind(this.lingerRec) !== 0
+      ? own
+      : "Terminated";
   }
 
   /** The last timer is due while lingering: the same as the lifetime timer firing. */
