@@ -46,6 +46,12 @@ const FIELDS = 8;
 const POOL = 8;
 /** Method names told apart in the retransmission metric; later ones count as the last slot. */
 const METHODS = 255;
+/**
+ * Counters of the filter that answers most lookups (a new request's key is found nowhere)
+ * without probing every generation's table: 4 MiB, two per key; at 4,000 calls/s, about half a
+ * million keys linger, and about 1 lookup in 20 of a key not there gets past the filter.
+ */
+const FILTER_BITS = 22;
 
 /** One span of time's records. */
 class Generation {
@@ -64,8 +70,11 @@ class Generation {
   charLen = 0;
   bytes = new Uint8Array(65536);
   byteLen = 0;
-  /** Open addressing: 0 empty, else (2r + which) + 1. Never deleted from: records end in place. */
-  table = new Int32Array(1024);
+  /**
+   * Open addressing, two ints a slot: (2r + which) + 1 (0: empty) and that key's hash, so that a
+   * probe reads one place. Never deleted from: records end in place.
+   */
+  table = new Int32Array(2048);
   used = 0;
 
   reset(serial: number): void {
@@ -117,41 +126,34 @@ class Generation {
 
   /** Index entry `e` (2r + which) under hash `h`. */
   insert(e: number, h: number): void {
-    if ((this.used + 1) * 2 > this.table.length) this.rehash();
-    const t = this.table;
-    const mask = t.length - 1;
-    let i = h & mask;
-    while (t[i] !== 0) i = (i + 1) & mask;
-    t[i] = e + 1;
+    // At most half the slots used (a slot is two ints).
+    if ((this.used + 1) * 4 > this.table.length) this.rehash();
+    place(this.table, e + 1, h);
     this.used++;
   }
 
   private rehash(): void {
     const old = this.table;
     const t = this.table = new Int32Array(old.length * 2);
-    const mask = t.length - 1;
-    for (let j = 0; j < old.length; j++) {
-      const v = old[j];
-      if (v === 0) continue;
-      let i = this.hash[v - 1] & mask;
-      while (t[i] !== 0) i = (i + 1) & mask;
-      t[i] = v;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j] !== 0) place(t, old[j], old[j + 1]);
     }
   }
 
   /** The live record whose key (or merge key) is `key` with hash `h`, or NONE. */
   find(key: string, h: number): number {
     const t = this.table;
-    const mask = t.length - 1;
+    const mask = (t.length >> 1) - 1;
     const len = key.length;
     const f = this.fields;
     const c = this.chars;
     for (let i = h & mask;; i = (i + 1) & mask) {
-      const v = t[i];
+      const v = t[2 * i];
       if (v === 0) return NONE;
+      if (t[2 * i + 1] !== h) continue;
       const e = v - 1;
       const r = e >> 1;
-      if (this.hash[e] !== h || this.kind[r] === 0) continue;
+      if (this.kind[r] === 0) continue;
       const at = r * FIELDS + (e & 1) * 2;
       if (f[at + 1] !== len) continue;
       const off = f[at];
@@ -173,6 +175,15 @@ class Generation {
   }
 }
 
+/** Put `v` in the first free slot from `h`'s (two ints a slot: value, hash). */
+function place(t: Int32Array, v: number, h: number): void {
+  const mask = (t.length >> 1) - 1;
+  let i = h & mask;
+  while (t[2 * i] !== 0) i = (i + 1) & mask;
+  t[2 * i] = v;
+  t[2 * i + 1] = h;
+}
+
 function widen<T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(from: T, to: T): T {
   to.set(from as never);
   return to;
@@ -183,6 +194,15 @@ function hashOf(s: string): number {
   let h = 0x811c9dc5 | 0;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
   return h;
+}
+
+/** The filter's two counters for hash `h`: its high bits, and the high bits of a remix. */
+function filterA(h: number): number {
+  return h >>> (32 - FILTER_BITS);
+}
+
+function filterB(h: number): number {
+  return Math.imul(h, 0x9e3779b1) >>> (32 - FILTER_BITS);
 }
 
 /** The records of one lifetime, oldest generation first. */
@@ -205,6 +225,11 @@ export class LingerRecords implements TimerTarget {
   private readonly methodNames: string[] = [];
   /** The generation of the record last looked up by number (most lookups follow a find). */
   private hit: Generation | undefined;
+  /**
+   * A counting filter over every live record's keys (two counters each, see FILTER_BITS): a
+   * lookup that finds a zero knows no generation holds the key. Counters stuck at 255 stay.
+   */
+  private readonly filter = new Uint8Array(1 << FILTER_BITS);
 
   constructor(
     private readonly timers: Timers,
@@ -255,12 +280,14 @@ export class LingerRecords implements TimerTarget {
     fields[f + 1] = key.length;
     g.hash[2 * r] = h1;
     g.insert(2 * r, h1);
+    this.count(h1, 1);
     if (key2 !== undefined) {
       const h2 = hashOf(key2);
       fields[f + 2] = g.putChars(key2);
       fields[f + 3] = key2.length;
       g.hash[2 * r + 1] = h2;
       g.insert(2 * r + 1, h2);
+      this.count(h2, 1);
     } else fields[f + 2] = NONE;
     if (str !== undefined) {
       fields[f + 4] = g.putChars(str);
@@ -280,18 +307,16 @@ export class LingerRecords implements TimerTarget {
 
   /** The live record with this key (or merge key), or NONE. */
   find(key: string): number {
-    let h = 0;
-    let hashed = false;
     const qs = this.queues;
+    if (qs.length === 0) return NONE;
+    const h = hashOf(key);
+    const fl = this.filter;
+    if (fl[filterA(h)] === 0 || fl[filterB(h)] === 0) return NONE;
     for (let i = 0; i < qs.length; i++) {
       const gens = qs[i].gens;
       for (let j = gens.length - 1; j >= 0; j--) {
         const g = gens[j];
         if (g.used === 0) continue;
-        if (!hashed) {
-          h = hashOf(key);
-          hashed = true;
-        }
         const r = g.find(key, h);
         if (r !== NONE) {
           this.hit = g;
@@ -323,8 +348,23 @@ export class LingerRecords implements TimerTarget {
     if (g === undefined) return 0;
     const r = rec % SERIAL;
     const k = g.kind[r];
-    g.kind[r] = 0;
+    if (k !== 0) this.ended(g, r);
     return k;
+  }
+
+  /** Record r of `g` ends: it is no longer found, nor counted in the filter. */
+  private ended(g: Generation, r: number): void {
+    g.kind[r] = 0;
+    this.count(g.hash[2 * r], -1);
+    if (g.fields[r * FIELDS + 2] !== NONE) this.count(g.hash[2 * r + 1], -1);
+  }
+
+  private count(h: number, by: 1 | -1): void {
+    const fl = this.filter;
+    const a = filterA(h);
+    const b = filterB(h);
+    if (fl[a] !== 255) fl[a] += by;
+    if (fl[b] !== 255) fl[b] += by;
   }
 
   method(rec: number): string {
@@ -371,7 +411,7 @@ export class LingerRecords implements TimerTarget {
           q.timer = this.timers.setFor(Math.max(PASS_MS, g.until[r] - t), this, slot);
           return;
         }
-        g.kind[r] = 0;
+        this.ended(g, r);
         this.expired(k);
       }
       q.cursor = 0;

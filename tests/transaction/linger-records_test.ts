@@ -160,3 +160,18 @@ Deno.test("records: keys outside Latin-1 are kept whole", () => {
   assert.equal(records.find(key), a);
   assert.equal(records.find(key.replace("\u4e16", "\u4e17")), NONE);
 });
+
+Deno.test("records: ending half of many records early loses none of the others (the filter's counts)", () => {
+  const { records } = fixture();
+  const recs: number[] = [];
+  for (let i = 0; i < 50_000; i++) recs.push(add(records, `k${i}`, 32_000, `m${i}`));
+  for (let i = 0; i < 50_000; i += 2) {
+    records.end(recs[i]);
+    records.end(recs[i]); // a second end changes nothing
+  }
+  for (let i = 0; i < 50_000; i++) {
+    const want = i % 2 === 0 ? NONE : recs[i];
+    assert.equal(records.find(`k${i}`), want);
+    assert.equal(records.find(`m${i}`), want);
+  }
+});

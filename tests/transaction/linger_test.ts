@@ -5,15 +5,7 @@
 import assert from "node:assert/strict";
 import { type Lingerer, LingerIndex } from "../../src/transaction/linger.ts";
 import { ManualClock, ManualTimers } from "../../src/util/timer-queue.ts";
-import {
-  ackFor,
-  RecordingHandler,
-  reply,
-  request,
-  setup,
-  UDP,
-  withBothSenders,
-} from "./fake-transport.ts";
+import { ackFor, reply, request, setup, UDP, withBothSenders } from "./fake-transport.ts";
 import type { ClientHandler, ServerTransaction } from "../../src/transaction/mod.ts";
 
 /**
