@@ -80,7 +80,7 @@ import { type Binding, Registrations } from "./registrations.ts";
 import { viaFor } from "./via.ts";
 import { routeRequestUri, routeUriHost, routeUriPort } from "./route-uri.ts";
 import { OutboundRegistrations } from "./outbound-registrations.ts";
-import { Generations } from "../util/generations.ts";
+import { ENDED, type EndedLeg, EndedLegs } from "./ended-legs.ts";
 import { token } from "../util/random.ts";
 import type { CallRecord, EndedBy } from "./record.ts";
 import { type LimitRefusal, LimitTable, type Slot } from "./limits.ts";
@@ -264,25 +264,6 @@ interface LiveLeg {
   attempt?: Attempt;
 }
 
-/** What the leg index keeps of a leg for 32 s after its call ended. */
-interface EndedLeg {
-  ended: true;
-  /** Caller side: the INVITE transaction whose 2xx still waits for the ACK, and its CSeq. */
-  awaitingAck?: { stx: ServerTransaction; inviteSeq: number };
-  /**
-   * An answered attempt, enough to ACK and BYE a 2xx from another fork: its INVITE's identity as
-   * identityValues keeps it, the callee's tag and where it went. Fields of this object, not one
-   * of their own, and the address shared: kept for 32 s at thousands of calls a second, every
-   * object is one more for the collector to mark.
-   */
-  answered?: string;
-  remoteTag?: string;
-  dest?: Endpoint;
-}
-
-/** An ended leg with nothing left to do but answer 481: one object for them all. */
-const ENDED: EndedLeg = Object.freeze({ ended: true });
-
 /** Headers of an in-dialog request or response that travel to the other leg. */
 const PASS_IN_DIALOG = new Set([
   "content-type",
@@ -420,7 +401,7 @@ export class B2bua implements TransactionUser {
    * messages, out of the live map: at thousands of calls a second that is over a hundred
    * thousand entries, which only wait (see util/generations.ts).
    */
-  private endedLegs: Generations<EndedLeg>;
+  private endedLegs: EndedLegs;
   /** One address object per UDP peer for what ended legs keep (see shared-endpoints.ts). */
   private readonly peers = new SharedEndpoints();
   /** Live calls of browser callers by their WebSocket connection (see {@link flowClosed}). */
@@ -471,7 +452,7 @@ export class B2bua implements TransactionUser {
   private correlations: Map<string, string> | undefined;
 
   constructor(private opts: B2buaOptions) {
-    this.endedLegs = new Generations(opts.timers, 32_000);
+    this.endedLegs = new EndedLegs(opts.timers, () => opts.clock.now());
     this.log = opts.log ?? silentLogger;
     this.svc = opts.services ?? {};
     this.registrations = new Registrations(opts.random);

@@ -48,8 +48,9 @@ const POOL = 8;
 const METHODS = 255;
 /**
  * Counters of the filter that answers most lookups (a new request's key is found nowhere)
- * without probing every generation's table: 4 MiB, two per key; at 4,000 calls/s, about half a
- * million keys linger, and about 1 lookup in 20 of a key not there gets past the filter.
+ * without probing every generation's table, by default: 4 MiB, two per key; at 4,000 calls/s
+ * about half a million transaction keys linger, and about 1 lookup in 20 of a key not there
+ * gets past the filter.
  */
 const FILTER_BITS = 22;
 
@@ -196,13 +197,9 @@ function hashOf(s: string): number {
   return h;
 }
 
-/** The filter's two counters for hash `h`: its high bits, and the high bits of a remix. */
-function filterA(h: number): number {
-  return h >>> (32 - FILTER_BITS);
-}
-
-function filterB(h: number): number {
-  return Math.imul(h, 0x9e3779b1) >>> (32 - FILTER_BITS);
+/** A second hash from the first, for the filter's second counter (its high bits, as the first's). */
+function remix(h: number): number {
+  return Math.imul(h, 0x9e3779b1);
 }
 
 /** The records of one lifetime, oldest generation first. */
@@ -229,14 +226,22 @@ export class LingerRecords implements TimerTarget {
    * A counting filter over every live record's keys (two counters each, see FILTER_BITS): a
    * lookup that finds a zero knows no generation holds the key. Counters stuck at 255 stay.
    */
-  private readonly filter = new Uint8Array(1 << FILTER_BITS);
+  private readonly filter: Uint8Array;
+  /** Where the filter's counters start in a hash: 32 less the filter's bits. */
+  private readonly shift: number;
+  private live = 0;
 
   constructor(
     private readonly timers: Timers,
     private readonly now: () => number,
     /** A record's last timer ran out (not called for {@link end}). */
     private readonly expired: (kind: number) => void,
-  ) {}
+    /** The filter's size, as a power of two: about 8 counters per key expected at once. */
+    filterBits = FILTER_BITS,
+  ) {
+    this.filter = new Uint8Array(1 << filterBits);
+    this.shift = 32 - filterBits;
+  }
 
   /**
    * Keep a record for `ms` (from now, or until `until` when its timer began earlier): what it
@@ -270,6 +275,7 @@ export class LingerRecords implements TimerTarget {
     }
     g.grow();
     const r = g.n++;
+    this.live++;
     g.kind[r] = kind;
     g.method[r] = this.methodId(method);
     g.until[r] = until ?? t + ms;
@@ -311,7 +317,7 @@ export class LingerRecords implements TimerTarget {
     if (qs.length === 0) return NONE;
     const h = hashOf(key);
     const fl = this.filter;
-    if (fl[filterA(h)] === 0 || fl[filterB(h)] === 0) return NONE;
+    if (fl[h >>> this.shift] === 0 || fl[remix(h) >>> this.shift] === 0) return NONE;
     for (let i = 0; i < qs.length; i++) {
       const gens = qs[i].gens;
       for (let j = gens.length - 1; j >= 0; j--) {
@@ -355,14 +361,15 @@ export class LingerRecords implements TimerTarget {
   /** Record r of `g` ends: it is no longer found, nor counted in the filter. */
   private ended(g: Generation, r: number): void {
     g.kind[r] = 0;
+    this.live--;
     this.count(g.hash[2 * r], -1);
     if (g.fields[r * FIELDS + 2] !== NONE) this.count(g.hash[2 * r + 1], -1);
   }
 
   private count(h: number, by: 1 | -1): void {
     const fl = this.filter;
-    const a = filterA(h);
-    const b = filterB(h);
+    const a = h >>> this.shift;
+    const b = remix(h) >>> this.shift;
     if (fl[a] !== 255) fl[a] += by;
     if (fl[b] !== 255) fl[b] += by;
   }
@@ -441,12 +448,8 @@ export class LingerRecords implements TimerTarget {
     return id;
   }
 
-  /** Records not ended (tests). */
+  /** Records not ended. */
   get size(): number {
-    let n = 0;
-    for (const q of this.queues) {
-      for (const g of q.gens) for (let r = 0; r < g.n; r++) if (g.kind[r] !== 0) n++;
-    }
-    return n;
+    return this.live;
   }
 }

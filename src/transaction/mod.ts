@@ -4,3 +4,4 @@ export { TransactionLayer } from "./layer.ts";
 export { isMagicBranch, MAGIC_COOKIE } from "./branch.ts";
 export { buildAck, buildCancel, buildResponse, buildTrying } from "./messages.ts";
 export { SharedEndpoints } from "./shared-endpoints.ts";
+export { LingerRecords, NONE } from "./linger-records.ts";
