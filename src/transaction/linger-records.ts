@@ -65,8 +65,8 @@ class Generation {
   fields = new Int32Array(256 * FIELDS);
   /** The hash of the key (2r) and merge key (2r+1) of record r. */
   hash = new Int32Array(512);
-  /** Where record r resends to (2r) and its peer (2r+1): shared address objects, mostly. */
-  dests: (Endpoint | undefined)[] = [];
+  /** Where record r resends to (2r) and its peer (2r+1), as numbers in {@link Addresses}. */
+  dests = new Int32Array(512);
   chars = new Uint16Array(16384);
   charLen = 0;
   bytes = new Uint8Array(65536);
@@ -97,6 +97,7 @@ class Generation {
     this.until = widen(this.until, new Float64Array(cap * 2));
     this.fields = widen(this.fields, new Int32Array(cap * 2 * FIELDS));
     this.hash = widen(this.hash, new Int32Array(cap * 4));
+    this.dests = widen(this.dests, new Int32Array(cap * 4));
   }
 
   /** Append `s`'s UTF-16 code units; its offset. */
@@ -202,6 +203,46 @@ function remix(h: number): number {
   return Math.imul(h, 0x9e3779b1);
 }
 
+/**
+ * The addresses records name, by number, counted: a record holds a number, not an object the
+ * collector would visit (an array of references is visited slot by slot, and the newest
+ * generation's again at every young collection, being written). Most records name one of a few
+ * shared addresses (shared-endpoints.ts); an address goes when no record names it.
+ */
+class Addresses {
+  private readonly ids = new Map<Endpoint, number>();
+  private readonly all: (Endpoint | undefined)[] = [];
+  private refs = new Int32Array(64);
+  private readonly free: number[] = [];
+
+  /** The number of `ep` (NONE for none), counted once more. */
+  ref(ep: Endpoint | undefined): number {
+    if (ep === undefined) return NONE;
+    let id = this.ids.get(ep);
+    if (id === undefined) {
+      id = this.free.pop() ?? this.all.length;
+      this.all[id] = ep;
+      this.ids.set(ep, id);
+      if (id >= this.refs.length) {
+        this.refs = widen(this.refs, new Int32Array(this.refs.length * 2));
+      }
+    }
+    this.refs[id]++;
+    return id;
+  }
+
+  unref(id: number): void {
+    if (id === NONE || --this.refs[id] !== 0) return;
+    this.ids.delete(this.all[id]!);
+    this.all[id] = undefined;
+    this.free.push(id);
+  }
+
+  get(id: number): Endpoint | undefined {
+    return id === NONE ? undefined : this.all[id];
+  }
+}
+
 /** The records of one lifetime, oldest generation first. */
 class Queue {
   readonly gens: Generation[] = [];
@@ -227,6 +268,7 @@ export class LingerRecords implements TimerTarget {
    * lookup that finds a zero knows no generation holds the key. Counters stuck at 255 stay.
    */
   private readonly filter: Uint8Array;
+  private readonly addresses = new Addresses();
   /** Where the filter's counters start in a hash: 32 less the filter's bits. */
   private readonly shift: number;
   private live = 0;
@@ -303,8 +345,8 @@ export class LingerRecords implements TimerTarget {
       fields[f + 6] = g.putBytes(data);
       fields[f + 7] = data.length;
     } else fields[f + 6] = NONE;
-    g.dests[2 * r] = to;
-    g.dests[2 * r + 1] = peer;
+    g.dests[2 * r] = this.addresses.ref(to);
+    g.dests[2 * r + 1] = this.addresses.ref(peer);
     if (q.timer === undefined) {
       q.timer = this.timers.setFor(Math.max(0, g.until[r] - t), this, slot);
     }
@@ -362,6 +404,8 @@ export class LingerRecords implements TimerTarget {
   private ended(g: Generation, r: number): void {
     g.kind[r] = 0;
     this.live--;
+    this.addresses.unref(g.dests[2 * r]);
+    this.addresses.unref(g.dests[2 * r + 1]);
     this.count(g.hash[2 * r], -1);
     if (g.fields[r * FIELDS + 2] !== NONE) this.count(g.hash[2 * r + 1], -1);
   }
@@ -395,12 +439,14 @@ export class LingerRecords implements TimerTarget {
 
   /** Where it resends to. */
   to(rec: number): Endpoint | undefined {
-    return this.gen(rec)?.dests[2 * (rec % SERIAL)];
+    const g = this.gen(rec);
+    return g === undefined ? undefined : this.addresses.get(g.dests[2 * (rec % SERIAL)]);
   }
 
   /** The peer it was with (the request's source, or where it went). */
   peer(rec: number): Endpoint | undefined {
-    return this.gen(rec)?.dests[2 * (rec % SERIAL) + 1];
+    const g = this.gen(rec);
+    return g === undefined ? undefined : this.addresses.get(g.dests[2 * (rec % SERIAL) + 1]);
   }
 
   /** A queue's timer: end what is due, oldest first, and wait for the next. */
@@ -430,7 +476,6 @@ export class LingerRecords implements TimerTarget {
   private retire(g: Generation): void {
     this.bySerial.delete(g.serial);
     if (this.hit === g) this.hit = undefined;
-    g.dests.length = 0;
     if (this.pool.length < POOL) this.pool.push(g);
   }
 

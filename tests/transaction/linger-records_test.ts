@@ -175,3 +175,22 @@ Deno.test("records: ending half of many records early loses none of the others (
     assert.equal(records.find(`m${i}`), want);
   }
 });
+
+Deno.test("records: an address no record names any more is let go; its number serves the next", () => {
+  const { records } = fixture();
+  const ep = (port: number): Endpoint => ({ protocol: "tcp", host: "192.0.2.1", port });
+  const [a, b, c] = [ep(1), ep(2), ep(3)];
+  const put = (key: string, to: Endpoint) =>
+    records.add(K, "BYE", 32_000, undefined, key, undefined, undefined, undefined, to, to);
+  const ra = put("a", a);
+  const rb = put("b", b);
+  const rb2 = put("b2", b);
+  records.end(ra);
+  const rc = put("c", c);
+  assert.equal(records.to(rb), b);
+  assert.equal(records.peer(rb2), b);
+  assert.equal(records.to(rc), c);
+  assert.equal(records.peer(rc), c);
+  records.end(rb);
+  assert.equal(records.to(rb2), b, "still named by another record");
+});
