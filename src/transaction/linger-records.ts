@@ -17,7 +17,7 @@
 
 import type { Endpoint } from "../transport/types.ts";
 import type { TimerHandle, Timers, TimerTarget } from "../util/clock.ts";
-import { GENERATIONS, PASS_MS } from "./linger.ts";
+import { PASS_MS, queueSlot } from "./linger.ts";
 
 /** No record. */
 export const NONE = -1;
@@ -302,9 +302,7 @@ export class LingerRecords implements TimerTarget {
     to: Endpoint | undefined,
     peer: Endpoint | undefined,
   ): number {
-    let slot = 0;
-    while (slot < this.queues.length && this.queues[slot].lifetime !== ms) slot++;
-    if (slot === this.queues.length) this.queues.push(new Queue(ms, Math.max(1, ms / GENERATIONS)));
+    const slot = queueSlot(this.queues, ms, Queue);
     const q = this.queues[slot];
     const t = this.now();
     let g = q.gens[q.gens.length - 1];

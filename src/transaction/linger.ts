@@ -35,6 +35,21 @@ export const GENERATIONS = 8;
  */
 export const PASS_MS = 20;
 
+/**
+ * The index of the queue for lifetime `ms` in `queues`, made (spread over GENERATIONS) when
+ * missing. A loop, not findIndex: no closure per transaction.
+ */
+export function queueSlot<Q extends { readonly lifetime: number }>(
+  queues: Q[],
+  ms: number,
+  Make: new (lifetime: number, span: number) => Q,
+): number {
+  let slot = 0;
+  while (slot < queues.length && queues[slot].lifetime !== ms) slot++;
+  if (slot === queues.length) queues.push(new Make(ms, Math.max(1, ms / GENERATIONS)));
+  return slot;
+}
+
 /** The transactions of one lifetime, oldest generation first. */
 class Queue {
   readonly gens: Map<string, Lingerer>[] = [];
@@ -71,10 +86,7 @@ export class LingerIndex implements TimerTarget {
    * holds those behind it back by that little. `key2`: a second key it is found by.
    */
   add(tx: Lingerer, ms: number, until?: number, key2?: string): void {
-    // A loop, not findIndex: no closure per transaction.
-    let slot = 0;
-    while (slot < this.queues.length && this.queues[slot].lifetime !== ms) slot++;
-    if (slot === this.queues.length) this.queues.push(new Queue(ms, Math.max(1, ms / GENERATIONS)));
+    const slot = queueSlot(this.queues, ms, Queue);
     const q = this.queues[slot];
     const t = this.now();
     let g = q.gens[q.gens.length - 1];
