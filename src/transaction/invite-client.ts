@@ -136,23 +136,9 @@ export class InviteClient extends ClientBase {
     if (this.st !== "Completed") return; // the TU terminated the transaction
     if (this.reliable) return this.toTerminated(); // Timer D = 0
     const d = Math.max(TIMER_D_MIN, 64 * this.ctx.t1); // Timer D
-    const a = this.ack;
-    if (a instanceof Uint8Array) {
-      if (
-        this.lingerAsRecord(
-          RecordKind.ClientInviteCompleted,
-          d,
-          undefined,
-          undefined,
-          a,
-          this.ackDest,
-        )
-      ) {
-        this.ack = this.ackDest = undefined;
-        return;
-      }
+    if (!this.lingerWithAck(RecordKind.ClientInviteCompleted, d, undefined, undefined)) {
+      this.linger(d);
     }
-    this.linger(d);
   }
 
   override sendAck(ack: SipRequest, dest: Endpoint, toTag: string): void {
@@ -161,20 +147,25 @@ export class InviteClient extends ClientBase {
     this.ackedTag = toTag;
     this.releaseHandler();
     this.keepAck(ack, dest, sent);
+    this.lingerWithAck(RecordKind.ClientInviteAccepted, 64 * this.ctx.t1, this.timerM, toTag);
+  }
+
+  /**
+   * Linger as a record that resends the kept ACK's bytes (and knows `tag`, the 2xx's To tag,
+   * in Accepted); false when the ACK is kept parsed, or the TU wants onTerminated.
+   */
+  private lingerWithAck(
+    kind: number,
+    ms: number,
+    until: number | undefined,
+    tag: string | undefined,
+  ): boolean {
     const a = this.ack;
-    if (!(a instanceof Uint8Array)) return;
-    if (
-      this.lingerAsRecord(
-        RecordKind.ClientInviteAccepted,
-        64 * this.ctx.t1,
-        this.timerM,
-        toTag,
-        a,
-        this.ackDest,
-      )
-    ) {
-      this.ack = this.ackDest = undefined;
+    if (!(a instanceof Uint8Array) || !this.lingerAsRecord(kind, ms, until, tag, a, this.ackDest)) {
+      return false;
     }
+    this.ack = this.ackDest = undefined;
+    return true;
   }
 
   /** Keep an ACK for resending: as the bytes sent, when the sender can resend bytes. */

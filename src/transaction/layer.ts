@@ -363,12 +363,19 @@ export class TransactionLayer implements TxContext {
   /** @internal */
   lingerServer(tx: ServerBase, ms: number, until?: number): void {
     if (tx.lingerGen !== undefined) return;
+    this.lingerServers.add(tx, ms, until, this.unlistServer(tx));
+  }
+
+  /**
+   * Take a server transaction that starts to linger out of the live maps. Its merge key when it
+   * was indexed by it: it is still found by it while it lingers, as when it was live.
+   */
+  private unlistServer(tx: ServerBase): string | undefined {
     if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
     const mkey = tx.mergeKey;
-    // Still found by its merge key while it lingers, as when it was live.
-    const merged = mkey !== undefined && this.merge.get(mkey) === tx;
-    if (merged) this.merge.delete(mkey);
-    this.lingerServers.add(tx, ms, until, merged ? mkey : undefined);
+    if (mkey === undefined || this.merge.get(mkey) !== tx) return undefined;
+    this.merge.delete(mkey);
+    return mkey;
   }
 
   /** @internal */
@@ -381,23 +388,8 @@ export class TransactionLayer implements TxContext {
     data: Uint8Array | undefined,
     to: Endpoint | undefined,
   ): number {
-    if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
-    const mkey = tx.mergeKey;
-    // Still found by its merge key while it lingers, as when it was live.
-    const merged = mkey !== undefined && this.merge.get(mkey) === tx;
-    if (merged) this.merge.delete(mkey);
-    return this.records.add(
-      kind,
-      tx.method,
-      ms,
-      until,
-      tx.key,
-      merged ? mkey : undefined,
-      str,
-      data,
-      to,
-      tx.source,
-    );
+    const mkey = this.unlistServer(tx);
+    return this.records.add(kind, tx.method, ms, until, tx.key, mkey, str, data, to, tx.source);
   }
 
   /** @internal */
