@@ -17,7 +17,8 @@ import {
 import { TransactionLayer } from "../transaction/mod.ts";
 import { HepTap, sameHep, type Shard, TransportLayer } from "../transport/mod.ts";
 import type { Endpoint, SocketAdapter } from "../transport/types.ts";
-import { BusyMeter, shedShare } from "../util/busy-meter.ts";
+import { BusyMeter } from "../util/busy-meter.ts";
+import { OVERLOAD_LAG_MS, overloadShare } from "./load-shedding.ts";
 import { systemClock } from "../util/clock.ts";
 import { Logger } from "../util/log.ts";
 import { metrics } from "../util/metrics.ts";
@@ -34,7 +35,14 @@ const mTlsExpiry = metrics.gauge(
 const mBusy = metrics.gauge(
   "tandem_thread_busy_ratio",
   "Share of one core the JavaScript thread used, smoothed over about a second (0..1); new " +
-    "INVITEs are refused with 503 in a share growing from 0 at 0.85 to all at 0.98.",
+    "INVITEs are refused with 503 in a share growing from 0 at 0.85 to all at 0.98, while the " +
+    "UDP receive queue stands 2 ms or more (tandem_sip_queue_delay_seconds) or cannot be timed.",
+);
+const mQueueDelay = metrics.gauge(
+  "tandem_sip_queue_delay_seconds",
+  "How long a datagram waits in the UDP receive queue before it is read (timed by probes " +
+    "sent to each UDP listener, the least over 100 ms). Under 2 ms nothing is shed; from 30 ms " +
+    "new INVITEs are refused with 503 in a share growing to all at 150 ms.",
 );
 const mDemand = metrics.gauge(
   "tandem_thread_demand_ratio",
@@ -67,25 +75,6 @@ const mSourcesBanned = metrics.gauge(
   "tandem_sip_sources_banned",
   "Source addresses whose new requests are being dropped (limits.per_source).",
 );
-
-/** Event-loop lateness (ms, smoothed) above which new INVITEs are refused with 503. */
-export const OVERLOAD_LAG_MS = 80;
-/**
- * Share of one core used by the JavaScript thread (smoothed) from which a growing share of new
- * INVITEs is refused with 503, and at which all are: past it the receive queue grows and every
- * call already up slows down.
- */
-export const OVERLOAD_BUSY_FROM = 0.85;
-export const OVERLOAD_BUSY_ALL = 0.98;
-/**
- * The same for the thread's demand (on a core or waiting for one; Linux): on a box whose other
- * cores are busy the thread runs at 0.8 while it never runs out of work. Higher than the CPU
- * share's: some wait is normal beside other busy processes. Measured on the bench box (`deno task
- * bench`, 2 cores shared with SIPp): demand 0.65-0.83 at 2,000/s, clean; 0.95-0.99 at 3,000/s,
- * where the CPU share stayed at 0.81-0.84 and calls failed by retransmission instead of 503.
- */
-export const OVERLOAD_DEMAND_FROM = 0.9;
-export const OVERLOAD_DEMAND_ALL = 0.99;
 
 /** How long a drain or a shutdown waits for registrars to answer its unregistrations. */
 export const OUTBOUND_UNREGISTER_WAIT_MS = 3000;
@@ -132,10 +121,8 @@ export class SipServer {
       // wheel (ticking every 10 ms) runs late. New calls would only slow down the ones already up.
       overloaded: () =>
         this.timers.lagMs > OVERLOAD_LAG_MS ||
-        random() < Math.max(
-            shedShare(this.busy.fraction, OVERLOAD_BUSY_FROM, OVERLOAD_BUSY_ALL),
-            shedShare(this.busy.demand, OVERLOAD_DEMAND_FROM, OVERLOAD_DEMAND_ALL),
-          ),
+        random() <
+          overloadShare(this.busy.fraction, this.busy.demand, this.transport.queueDelayMs()),
       net: {
         localFor: (d) => this.transport.localFor(d),
         isLocal: (h, p) => this.transport.isLocal(h, p),
@@ -215,6 +202,7 @@ export class SipServer {
   /** Bind every listen address. */
   async start(): Promise<void> {
     await this.transport.start();
+    await this.transport.startQueueProbes();
     this.started = true;
     this.b2bua.startProbes();
     // Several workers: one registers (the first, which also serves HTTP), not each of them.
@@ -225,6 +213,7 @@ export class SipServer {
       mBusy.set(this.busy.fraction);
       mTimers.set(this.timers.size);
       mDemand.set(this.busy.demand);
+      mQueueDelay.set((this.transport.queueDelayMs() ?? 0) / 1000);
       const open = new Map<string, number>();
       for (const l of this.transport.listeners) {
         if (l.connections === undefined) continue;

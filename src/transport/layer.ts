@@ -23,6 +23,7 @@ import { familyOf, isLoopback, isWildcard, normalizeHost } from "./address.ts";
 import { NoListenerError, reportSendFailure, toTransportError, TransportError } from "./errors.ts";
 import { firstExternalAddress, type InterfaceAddress, interfaceAddresses } from "./interfaces.ts";
 import { defaultAdapter } from "./runtime.ts";
+import { QueueProbe } from "./queue-probe.ts";
 import type { CaptureSink } from "./hep-tap.ts";
 import { type DropReason, sipCounters } from "./sip-metrics.ts";
 import type {
@@ -112,6 +113,15 @@ interface Route {
   listener: Listener;
 }
 
+/** A UDP listener's queue probe and the socket of ours that sends it (queue-probe.ts). */
+interface ProbeRun {
+  readonly probe: QueueProbe;
+  readonly socket: Listener;
+  readonly target: { host: string; port: number };
+  /** A send failed: the estimate would only grow, so it is no longer used. */
+  failed: boolean;
+}
+
 /**
  * The SIP transport layer over one or more listeners. Implements {@link MessageSender}; never
  * throws from a send (failures go to `fail` and to `onTransportError`).
@@ -135,6 +145,9 @@ export class TransportLayer implements MessageSender {
   private readonly webSocket: WebSocketOptions;
   /** Where a copy of every message in and out goes (HEP), when `hep` is configured. */
   private captureSink: CaptureSink | undefined;
+  private probes: ProbeRun[] = [];
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private queueDelay: number | undefined;
 
   constructor(
     private readonly opts: TransportLayerOptions,
@@ -248,8 +261,78 @@ export class TransportLayer implements MessageSender {
     for (const l of this.listeners) l.setTls?.(tls);
   }
 
+  /**
+   * Time each UDP listener's receive queue with probes sent to it every `periodMs` from a socket
+   * of our own on the same host (queue-probe.ts). Not with several workers sharing a port: the
+   * kernel would hand a probe to any of them. False when no probe runs.
+   */
+  async startQueueProbes(periodMs = 20): Promise<boolean> {
+    if (this.opts.shard || this.probeTimer) return this.probes.length > 0;
+    for (const l of this.listeners) {
+      if (l.local.protocol !== "udp") continue;
+      const host = isWildcard(l.local.host)
+        ? (familyOf(l.local.host) === 6 ? "::1" : "127.0.0.1")
+        : l.local.host;
+      const target = { host, port: l.local.port };
+      let run: ProbeRun | undefined = undefined;
+      try {
+        const socket = await this.adapter.udp({ host, port: 0 }, {
+          onData: () => {},
+          onError: () => void (run !== undefined && (run.failed = true)),
+        });
+        run = { probe: new QueueProbe(), socket, target, failed: false };
+        this.probes.push(run);
+      } catch (e) {
+        this.opts.log?.warn("queue-probe-unavailable", {
+          local: l.local,
+          error: (e as Error).message,
+        });
+      }
+    }
+    if (this.probes.length === 0) return false;
+    this.probeTimer = setInterval(() => this.sendProbes(), periodMs);
+    (this.probeTimer as unknown as { unref?: () => void }).unref?.();
+    return true;
+  }
+
+  private sendProbes(): void {
+    const now = performance.now();
+    let delay: number | undefined;
+    for (const run of this.probes) {
+      if (run.failed) continue;
+      const d = run.probe.delayMs(now);
+      if (delay === undefined || d > delay) delay = d;
+      run.socket.send(run.probe.next(now), run.target, () => run.failed = true);
+    }
+    this.queueDelay = delay;
+  }
+
+  /**
+   * How long a datagram now waits in the UDP listeners' receive queues before it is read (ms,
+   * the largest of them; see queue-probe.ts); undefined when no probe runs.
+   */
+  queueDelayMs(): number | undefined {
+    return this.queueDelay;
+  }
+
+  /** Whether a datagram is one of our probes (it was counted then). */
+  private probeArrived(data: Uint8Array, source: Endpoint): boolean {
+    for (const run of this.probes) {
+      const from = run.socket.local;
+      if (source.port === from.port && source.host === from.host) {
+        return run.probe.arrived(data, performance.now());
+      }
+    }
+    return false;
+  }
+
   /** Close every listener and connection. */
   async stop(): Promise<void> {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    this.queueDelay = undefined;
+    const probes = this.probes.splice(0);
+    await Promise.all(probes.map((p) => p.socket.close().catch(() => {})));
     const ls = this.listeners.splice(0);
     this.routes = [];
     await Promise.all(ls.map((l) => l.close().catch(() => {})));
@@ -269,6 +352,10 @@ export class TransportLayer implements MessageSender {
   }
 
   private receive(data: Uint8Array, source: Endpoint, forwarded = false): void {
+    // A probe starts with NUL, which no SIP message does: one comparison for every other datagram.
+    if (data[0] === 0 && this.probes.length > 0 && source.protocol === "udp") {
+      if (this.probeArrived(data, source)) return;
+    }
     if (isKeepalive(data)) {
       this.counts.keepalives++;
       return;

@@ -1023,11 +1023,40 @@ export const tlsUris: Case = (_adapter, host) => {
   return Promise.resolve();
 };
 
+/**
+ * The queue probe: a UDP listener is sent timestamped probes from a socket of the layer's own;
+ * they are timed and never reach the SIP handler, while a forged one from elsewhere is a
+ * malformed datagram like any other. (How the estimate follows a queue: queue-probe_test.ts.)
+ */
+export const udpQueueProbe: Case = async (adapter, host) => {
+  const { layer, rec, port } = await startLayer(adapter, host, ["udp"]);
+  const peer = await udpPeer(host);
+  try {
+    assert.equal(layer.queueDelayMs(), undefined, "no probe before it is started");
+    assert.equal(await layer.startQueueProbes(5), true);
+    await waitFor(() => layer.queueDelayMs() !== undefined, "a delay estimate");
+    await sleep(60);
+    const idle = layer.queueDelayMs()!;
+    assert.ok(idle >= 0 && idle < 50, `an idle listener's queue holds little (${idle} ms)`);
+    // Our probe's bytes from a stranger: not ours, so it is parsed as SIP and fails.
+    peer.send(new Uint8Array([0, 0x54, 0x51, 0x50, 0, 0, 0, 1, 0, 0, 0, 0]), port("udp"));
+    await waitFor(() => rec.parseErrors.length === 1, "the forged probe is a parse error");
+    await sleep(30);
+    assert.equal(rec.requests.length + rec.responses.length, 0, "no probe reached the handler");
+    assert.equal(layer.stats().parseErrors, 1);
+  } finally {
+    await peer.close();
+    await layer.stop();
+  }
+  assert.equal(layer.queueDelayMs(), undefined, "stopped with the layer");
+};
+
 /** Every case, in order. */
 export const cases: Record<string, Case> = {
   udpRequestInOut,
   viaUntouchedWhenMatching,
   udpKeepaliveAndGarbage,
+  udpQueueProbe,
   responseViaNotOursDropped,
   udpResponseRouting,
   tcpFraming,
