@@ -278,7 +278,7 @@ export class TransportLayer implements MessageSender {
       try {
         const socket = await this.adapter.udp({ host, port: 0 }, {
           onData: () => {},
-          onError: () => void (run !== undefined && (run.failed = true)),
+          onError: (_dest, err) => run && this.probeFailed(run, err),
         });
         run = { probe: new QueueProbe(), socket, target, failed: false };
         this.probes.push(run);
@@ -302,9 +302,16 @@ export class TransportLayer implements MessageSender {
       if (run.failed) continue;
       const d = run.probe.delayMs(now);
       if (delay === undefined || d > delay) delay = d;
-      run.socket.send(run.probe.next(now), run.target, () => run.failed = true);
+      run.socket.send(run.probe.next(now), run.target, (err) => this.probeFailed(run, err));
     }
     this.queueDelay = delay;
+  }
+
+  /** A probe could not be sent: its listener's queue goes untimed (shedding by CPU share). */
+  private probeFailed(run: ProbeRun, err: Error): void {
+    if (run.failed) return;
+    run.failed = true;
+    this.opts.log?.warn("queue-probe-failed", { local: run.target, error: err.message });
   }
 
   /**

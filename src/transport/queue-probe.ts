@@ -3,11 +3,11 @@
 // socket of our own and timing its arrival. The queue is first in, first out, so a probe waits
 // exactly as long as a new INVITE sent at the same moment would.
 //
-// Why measure the queue rather than the thread's CPU share: on a box shared with other busy
+// Why measure the queue as well as the thread's CPU share: on a box shared with other busy
 // processes the share a thread needs for a given rate varies by tens of percent from minute to
-// minute, and a threshold on it sheds calls while the thread still drains its queue in a few
-// milliseconds, or not yet when the queue grows. What callers feel, and what their
-// retransmission timers (T1 = 500 ms) react to, is the wait.
+// minute, and a threshold on it alone sheds calls while the thread still drains its queue in a
+// few milliseconds. What callers feel, and what their retransmission timers (T1 = 500 ms) react
+// to, is the wait (src/app/load-shedding.ts uses both).
 //
 // A burst (a collector's pause, a timer pass) delays a few probes and clears; a standing queue
 // delays all of them. The estimate is therefore the least delay seen over a window (the idea of
