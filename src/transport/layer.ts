@@ -24,6 +24,7 @@ import { NoListenerError, reportSendFailure, toTransportError, TransportError } 
 import { firstExternalAddress, type InterfaceAddress, interfaceAddresses } from "./interfaces.ts";
 import { defaultAdapter } from "./runtime.ts";
 import { QueueProbe } from "./queue-probe.ts";
+import { unrefTimer } from "./tcp-pool.ts";
 import type { CaptureSink } from "./hep-tap.ts";
 import { type DropReason, sipCounters } from "./sip-metrics.ts";
 import type {
@@ -291,7 +292,7 @@ export class TransportLayer implements MessageSender {
     }
     if (this.probes.length === 0) return false;
     this.probeTimer = setInterval(() => this.sendProbes(), periodMs);
-    (this.probeTimer as unknown as { unref?: () => void }).unref?.();
+    unrefTimer(this.probeTimer);
     return true;
   }
 

@@ -419,8 +419,8 @@ function hostHeader(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-/** Let the process exit while only the idle sweeper is pending (Deno, Node and Bun differ). */
-function unrefTimer(t: ReturnType<typeof setInterval>): void {
+/** Let the process exit while only this timer is pending (Deno, Node and Bun differ). */
+export function unrefTimer(t: ReturnType<typeof setInterval>): void {
   const timer = t as unknown as { unref?: () => void };
   if (typeof timer?.unref === "function") timer.unref();
   else {
